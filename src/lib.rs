@@ -1,0 +1,3 @@
+//! berth: a daemonless, Compose-compatible multi-container engine for Linux.
+
+pub mod cli;

@@ -1,0 +1,5 @@
+//! The `berth` command: a thin shell over the `berth` library.
+
+fn main() {
+    std::process::exit(berth::cli::main());
+}
