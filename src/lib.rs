@@ -1,3 +1,4 @@
 //! berth: a daemonless, Compose-compatible multi-container engine for Linux.
 
 pub mod cli;
+pub mod compose;
