@@ -64,7 +64,7 @@ pub enum LoadError {
     #[error("include cycle detected:\n{}", .0.join("\n include "))]
     IncludeCycle(Vec<String>),
     /// An `extends` chain comes back to a service already being extended.
-    #[error("circular reference with extends in {}", .0.join(" -> "))]
+    #[error("circular reference:\n  {}", .0.join("\n  extends "))]
     ExtendsCycle(Vec<String>),
     /// `extends` names a service that does not exist.
     #[error("{file}: cannot extend service {service:?}: service {service:?} not found")]

@@ -37,9 +37,9 @@ type Merger = fn(Value, Value, &KeyPath) -> Result<Value, MergeError>;
 
 fn special(path: &KeyPath) -> Option<Merger> {
     let segs = path.segments();
-    // Every rule lives under `services`, `networks` or `volumes`.
+    // Every rule lives under one of these top-level keys.
     match segs.first().map(String::as_str) {
-        Some("services" | "networks" | "volumes") => {}
+        Some("services" | "networks" | "volumes" | "models") => {}
         _ => return None,
     }
     const TO_SEQUENCE: &[&str] = &[
@@ -77,6 +77,7 @@ fn special(path: &KeyPath) -> Option<Merger> {
         ("services.*.models", merge_as_mapping),
         ("services.*.networks", merge_as_mapping),
         ("services.*.ulimits.*", override_value),
+        ("models.*.runtime_flags", override_value),
     ];
     table.iter().find(|(p, _)| path.matches(p)).map(|(_, m)| *m)
 }
