@@ -28,6 +28,7 @@ fn fixtures() -> Option<PathBuf> {
         .into_iter()
         .map(|c| c.join("conformance/compose-spec+compose-go"))
         .find(|c| c.is_dir())
+        .and_then(|c| c.canonicalize().ok())
 }
 
 macro_rules! fixtures_or_skip {
