@@ -27,6 +27,31 @@ impl KeyPath {
         KeyPath(next)
     }
 
+    /// Appends a mapping key in place (paired with [`KeyPath::pop`]).
+    pub fn push_key(&mut self, key: &str) {
+        self.0.push(key.to_string());
+    }
+
+    /// Appends a sequence index in place (paired with [`KeyPath::pop`]).
+    pub fn push_index(&mut self, i: usize) {
+        self.0.push(format!("[{i}]"));
+    }
+
+    /// Removes the last segment.
+    pub fn pop(&mut self) {
+        self.0.pop();
+    }
+
+    /// The number of segments.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether this is the root.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The segments, indexes written `[n]`.
     pub fn segments(&self) -> &[String] {
         &self.0
@@ -35,6 +60,10 @@ impl KeyPath {
     /// Whether the path has exactly the pattern's length and every segment equals
     /// the pattern's or the pattern has `*` there.
     pub fn matches(&self, pattern: &str) -> bool {
+        // Cheap length check first: most paths are compared to many patterns.
+        if pattern.bytes().filter(|&b| b == b'.').count() + 1 != self.0.len() {
+            return false;
+        }
         let mut count = 0;
         for (i, p) in pattern.split('.').enumerate() {
             count += 1;

@@ -305,10 +305,18 @@ const UNIQUE: &[(&str, Indexer)] = &[
 /// Removes redefinitions in unique-keyed lists: the last definition of a key
 /// replaces the first, in the first's position.
 pub fn enforce_unicity(value: &mut Value, path: &KeyPath) -> Result<(), MergeError> {
+    // Every unique-keyed list sits at most five keys deep under `services` or
+    // `networks`; nothing else needs visiting.
+    if path.len() >= 5 && !value.is_sequence() {
+        return Ok(());
+    }
     match value {
         Value::Mapping(m) => {
             for (k, v) in m.iter_mut() {
                 let key = k.as_str().unwrap_or_default();
+                if path.is_empty() && key != "services" && key != "networks" {
+                    continue;
+                }
                 enforce_unicity(v, &path.key(key))?;
             }
         }

@@ -34,7 +34,7 @@ pub fn parse_documents(content: &str, file: &Path) -> Result<Vec<Document>, Load
         raw.apply_merge()
             .map_err(|e| yaml_error(file, content, &e))?;
         let mut resets = Vec::new();
-        let value = clean(raw, &KeyPath::root(), &mut resets, file)?.unwrap_or(Value::Null);
+        let value = clean(raw, &mut KeyPath::root(), &mut resets, file)?.unwrap_or(Value::Null);
         docs.push(Document { value, resets });
     }
     Ok(docs)
@@ -108,7 +108,7 @@ fn find_duplicate(content: &str, line: usize, column: usize, key: &str) -> Optio
 /// strings; `None` means the node was `!reset` and must disappear.
 fn clean(
     value: Value,
-    path: &KeyPath,
+    path: &mut KeyPath,
     resets: &mut Vec<KeyPath>,
     file: &Path,
 ) -> Result<Option<Value>, LoadError> {
@@ -131,7 +131,10 @@ fn clean(
         Value::Sequence(seq) => {
             let mut out = Vec::with_capacity(seq.len());
             for (i, item) in seq.into_iter().enumerate() {
-                if let Some(v) = clean(item, &path.index(i), resets, file)? {
+                path.push_index(i);
+                let cleaned = clean(item, path, resets, file);
+                path.pop();
+                if let Some(v) = cleaned? {
                     out.push(v);
                 }
             }
@@ -147,8 +150,10 @@ fn clean(
                         "non-string key: expected a scalar key, found a mapping or sequence",
                     )
                 })?;
-                let next = path.key(&key);
-                if let Some(v) = clean(v, &next, resets, file)? {
+                path.push_key(&key);
+                let cleaned = clean(v, path, resets, file);
+                path.pop();
+                if let Some(v) = cleaned? {
                     if out.contains_key(key.as_str()) {
                         return Err(LoadError::Yaml {
                             file: file.to_path_buf(),
