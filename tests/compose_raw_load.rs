@@ -438,3 +438,60 @@ fn tempdir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn nested_dot_env_both_load_and_the_working_dir_wins() {
+    let tmp = tempdir("nested");
+    std::fs::write(
+        tmp.join("compose.yaml"),
+        "services:\n  a:\n    image: ${ROOT}-${SUB}-${BOTH}\n",
+    )
+    .unwrap();
+    std::fs::write(tmp.join(".env"), "ROOT=root\nBOTH=fromroot\n").unwrap();
+    std::fs::create_dir_all(tmp.join("sub")).unwrap();
+    std::fs::write(tmp.join("sub/.env"), "SUB=sub\nBOTH=fromsub\n").unwrap();
+    let p = load_raw(&opts(&tmp.join("sub"), &[], &[])).unwrap();
+    assert_eq!(p.tree["services"]["a"]["image"], s("root-sub-fromsub"));
+    assert_eq!(p.env_files, vec![tmp.join("sub/.env"), tmp.join(".env")]);
+}
+
+#[test]
+fn compose_file_with_separator_and_compose_env_files() {
+    let tmp = tempdir("sep");
+    std::fs::write(tmp.join("a.yaml"), "services:\n  a:\n    image: ${IMG}\n").unwrap();
+    std::fs::write(tmp.join("b.yaml"), "services:\n  b:\n    image: b\n").unwrap();
+    std::fs::write(tmp.join("one.env"), "IMG=one\n").unwrap();
+    std::fs::write(tmp.join("two.env"), "IMG=two\n").unwrap();
+    let env = [
+        ("COMPOSE_FILE", "a.yaml;b.yaml"),
+        ("COMPOSE_PATH_SEPARATOR", ";"),
+        ("COMPOSE_ENV_FILES", "one.env,two.env"),
+    ];
+    let p = load_raw(&opts(&tmp, &[], &env)).unwrap();
+    assert_eq!(p.config_files, vec![tmp.join("a.yaml"), tmp.join("b.yaml")]);
+    assert_eq!(p.tree["services"]["a"]["image"], s("two"));
+    assert_eq!(p.tree["services"]["b"]["image"], s("b"));
+}
+
+#[test]
+fn project_directory_moves_dot_env_and_relative_paths() {
+    let tmp = tempdir("projdir");
+    std::fs::create_dir_all(tmp.join("files")).unwrap();
+    std::fs::create_dir_all(tmp.join("proj")).unwrap();
+    std::fs::write(
+        tmp.join("files/compose.yaml"),
+        "services:\n  a:\n    image: ${IMG}\n    build: ./ctx\n",
+    )
+    .unwrap();
+    std::fs::write(tmp.join("proj/.env"), "IMG=proj\n").unwrap();
+    let mut o = opts(&tmp, &["files/compose.yaml"], &[]);
+    o.project_directory = Some(PathBuf::from("proj"));
+    let p = load_raw(&o).unwrap();
+    assert_eq!(p.name, "proj");
+    assert_eq!(p.working_dir, tmp.join("proj"));
+    assert_eq!(p.tree["services"]["a"]["image"], s("proj"));
+    assert_eq!(
+        p.tree["services"]["a"]["build"],
+        s(&tmp.join("proj/ctx").display().to_string())
+    );
+}

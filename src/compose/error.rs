@@ -51,6 +51,15 @@ pub enum LoadError {
         /// What is wrong, with the line.
         message: String,
     },
+    /// A list entry cannot be identified (merge, `EnforceUnicity`); the message
+    /// names the key path.
+    #[error("{file}: {message}")]
+    Entry {
+        /// The compose file being merged in.
+        file: PathBuf,
+        /// What is wrong, with the key path.
+        message: String,
+    },
     /// The merged files define nothing.
     #[error("empty compose file")]
     EmptyFile,

@@ -167,8 +167,10 @@ impl Loader {
                         file: file.to_path_buf(),
                         path: e.0.trim_start_matches("cannot override ").to_string(),
                     })?;
-                enforce_unicity(&mut m, &path)
-                    .map_err(|e| LoadError::invalid(file, path.to_string(), e.0))?;
+                enforce_unicity(&mut m, &path).map_err(|e| LoadError::Entry {
+                    file: file.to_path_buf(),
+                    message: e.0,
+                })?;
                 m
             }
             None => Value::Mapping(service),

@@ -203,8 +203,10 @@ impl Loader {
                 file: file.to_path_buf(),
                 path: e.0.trim_start_matches("cannot override ").to_string(),
             })?;
-            enforce_unicity(&mut tree, &KeyPath::root())
-                .map_err(|e| LoadError::invalid(file, "services", e.0))?;
+            enforce_unicity(&mut tree, &KeyPath::root()).map_err(|e| LoadError::Entry {
+                file: file.to_path_buf(),
+                message: e.0,
+            })?;
             if let Some(m) = tree.as_mapping_mut() {
                 if m.shift_remove("version").is_some() {
                     let w = format!(

@@ -364,7 +364,9 @@ fn index_key(indexer: Indexer, v: &Value, path: &KeyPath) -> Result<String, Merg
                 .ok_or_else(|| {
                     MergeError(format!("service volume {path} is missing a mount target"))
                 }),
-            Value::String(text) => parse_volume(text).map(|v| v.target).map_err(MergeError),
+            Value::String(text) => parse_volume(text)
+                .map(|v| v.target)
+                .map_err(|e| MergeError(format!("{path}: {e}"))),
             _ => Ok(String::new()),
         },
         Indexer::Device => match v {
