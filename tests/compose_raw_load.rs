@@ -495,3 +495,45 @@ fn project_directory_moves_dot_env_and_relative_paths() {
         s(&tmp.join("proj/ctx").display().to_string())
     );
 }
+
+#[test]
+fn deep_extends_chains_are_bounded_not_fatal() {
+    let tmp = tempdir("deep");
+    // Listed from the deepest service down, so that nothing is resolved early.
+    let chain = |n: usize| {
+        let mut text = String::from("services:\n");
+        for i in (1..n).rev() {
+            text.push_str(&format!("  s{i}:\n    extends: s{}\n", i - 1));
+        }
+        text.push_str("  s0:\n    image: x\n");
+        text
+    };
+    std::fs::write(tmp.join("compose.yaml"), chain(5000)).unwrap();
+    match load_raw(&opts(&tmp, &[], &[])) {
+        Ok(_) => panic!("a 5000-deep extends chain loaded"),
+        Err(e) => assert!(e.to_string().contains("extends chain deeper than"), "{e}"),
+    }
+    // A chain within the bound resolves.
+    std::fs::write(tmp.join("compose.yaml"), chain(100)).unwrap();
+    let p = load_raw(&opts(&tmp, &[], &[])).unwrap();
+    assert_eq!(p.tree["services"]["s99"]["image"], s("x"));
+}
+
+#[test]
+fn symlinked_project_directory_warns() {
+    let tmp = tempdir("symlink");
+    std::fs::create_dir_all(tmp.join("real")).unwrap();
+    std::fs::write(
+        tmp.join("real/compose.yaml"),
+        "services:\n  a:\n    image: x\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(tmp.join("real"), tmp.join("link")).unwrap();
+    let p = load_raw(&opts(&tmp.join("link"), &[], &[])).unwrap();
+    assert_eq!(p.name, "link");
+    assert!(
+        p.warnings.iter().any(|w| w.contains("from a symlink")),
+        "{:?}",
+        p.warnings
+    );
+}

@@ -14,6 +14,9 @@ use super::merge::{apply_resets, enforce_unicity, merge};
 use super::paths::{clean, rebase_service, Rebase};
 use super::yaml::{kind, parse_documents};
 
+/// How many services one `extends` chain may traverse.
+const MAX_EXTENDS_DEPTH: usize = 200;
+
 /// One `extends` step being resolved, for cycle detection.
 type Step = (PathBuf, String);
 
@@ -108,6 +111,14 @@ impl Loader {
             }
         };
 
+        // Bounded so that a generated file cannot exhaust the stack.
+        if steps.len() >= MAX_EXTENDS_DEPTH {
+            return Err(LoadError::invalid(
+                file,
+                ext_path.to_string(),
+                format!("extends chain deeper than {MAX_EXTENDS_DEPTH} services"),
+            ));
+        }
         let step: Step = (file.to_path_buf(), name.to_string());
         if steps.contains(&step) {
             let mut lines: Vec<String> = steps

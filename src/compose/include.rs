@@ -25,6 +25,9 @@ struct Include {
     env_files: Vec<String>,
 }
 
+/// How many files one `include` chain may traverse.
+const MAX_INCLUDE_DEPTH: usize = 64;
+
 const RESOURCES: [&str; 6] = [
     "services", "volumes", "networks", "secrets", "configs", "models",
 ];
@@ -149,6 +152,14 @@ impl Loader {
                 None => main.parent().map(Path::to_path_buf).unwrap_or_default(),
                 Some(d) => abs(base_dir, d),
             };
+            // Bounded so that generated files cannot exhaust the stack.
+            if chain.len() >= MAX_INCLUDE_DEPTH {
+                return Err(LoadError::invalid(
+                    &file,
+                    "include",
+                    format!("include chain deeper than {MAX_INCLUDE_DEPTH} files"),
+                ));
+            }
             if chain.contains(&main) {
                 let mut names: Vec<String> =
                     chain.iter().map(|p| p.display().to_string()).collect();

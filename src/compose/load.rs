@@ -36,6 +36,7 @@ pub fn load_raw(opts: &ProjectOptions) -> Result<RawProject, LoadError> {
         &resolved.project_dir,
         &env,
         opts.interpolate,
+        &mut warnings,
     )?;
     // compose-go exposes the final name to interpolation.
     env.insert("COMPOSE_PROJECT_NAME".to_string(), name.clone());
@@ -108,6 +109,7 @@ fn project_name(
     project_dir: &Path,
     env: &IndexMap<String, String>,
     interpolate: bool,
+    warnings: &mut Vec<String>,
 ) -> Result<String, LoadError> {
     if let Some(n) = explicit {
         return Ok(n.clone());
@@ -142,6 +144,14 @@ fn project_name(
         .file_name()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_default();
+    let real = std::fs::canonicalize(project_dir).ok();
+    if let Some(real) = real.as_ref().and_then(|r| r.file_name()) {
+        if real.to_string_lossy() != base {
+            warnings.push(format!(
+                "project has been loaded without an explicit name from a symlink. Using name {base:?}"
+            ));
+        }
+    }
     let n = normalize_project_name(&base);
     if n.is_empty() {
         return Err(LoadError::EmptyProjectName);
