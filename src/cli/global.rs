@@ -57,12 +57,19 @@ pub struct GlobalArgs {
     pub profile: Vec<String>,
 
     /// Set type of progress output (auto, tty, plain, json, quiet)
-    #[arg(long = "progress", value_enum, value_name = "MODE", global = true)]
+    #[arg(
+        long = "progress",
+        value_enum,
+        value_name = "MODE",
+        env = "COMPOSE_PROGRESS",
+        global = true
+    )]
     pub progress: Option<Progress>,
 
     /// Control when to print ANSI control characters ("never"|"always"|"auto")
     #[arg(
         long = "ansi",
+        env = "COMPOSE_ANSI",
         value_enum,
         value_name = "WHEN",
         default_value = "auto",
@@ -88,5 +95,50 @@ impl GlobalArgs {
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::Cli;
+
+    #[test]
+    fn global_options_parse_before_and_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "berth",
+            "-f",
+            "a.yaml",
+            "--file",
+            "b.yaml",
+            "-p",
+            "proj",
+            "--env-file",
+            "x.env",
+            "version",
+            "--profile",
+            "dev",
+            "--profile",
+            "db",
+            "--project-directory",
+            "/tmp",
+            "--progress",
+            "plain",
+            "--ansi",
+            "never",
+        ])
+        .unwrap();
+        let g = &cli.global;
+        assert_eq!(g.file, vec!["a.yaml", "b.yaml"]);
+        assert_eq!(g.project_name.as_deref(), Some("proj"));
+        assert_eq!(g.profile, vec!["dev", "db"]);
+        assert_eq!(g.progress, Some(super::Progress::Plain));
+        assert_eq!(g.ansi, super::Ansi::Never);
+        let o = g.project_options();
+        assert_eq!(o.files, vec!["a.yaml", "b.yaml"]);
+        assert_eq!(o.env_files, vec![std::path::PathBuf::from("x.env")]);
+        assert!(o.interpolate && o.resolve_paths);
+        assert!(Cli::try_parse_from(["berth", "--progress", "fancy", "version"]).is_err());
     }
 }

@@ -91,18 +91,6 @@ pub enum LoadError {
         /// The key path.
         path: String,
     },
-    /// An included resource conflicts with one defined elsewhere.
-    #[error("{kind} {name:?} imported by {file} conflicts with a {kind} of the same name defined in {other}")]
-    IncludeConflict {
-        /// `services`, `volumes`, …
-        kind: String,
-        /// The resource name.
-        name: String,
-        /// The included file.
-        file: PathBuf,
-        /// Where the other definition comes from.
-        other: PathBuf,
-    },
 }
 
 impl LoadError {

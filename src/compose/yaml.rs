@@ -40,16 +40,6 @@ pub fn parse_documents(content: &str, file: &Path) -> Result<Vec<Document>, Load
     Ok(docs)
 }
 
-/// Parses a single YAML value (used for `name:` pre-reads and tests).
-pub fn parse_value(content: &str, file: &Path) -> Result<Value, LoadError> {
-    let docs = parse_documents(content, file)?;
-    Ok(docs
-        .into_iter()
-        .last()
-        .map(|d| d.value)
-        .unwrap_or(Value::Null))
-}
-
 fn yaml_error(file: &Path, content: &str, e: &serde_yaml_ng::Error) -> LoadError {
     let text = e.to_string();
     // serde_yaml_ng says `path: duplicate entry with key "x" at line L column C`
