@@ -2,10 +2,17 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod global;
+
+pub use global::GlobalArgs;
+
 /// Run and manage Compose projects without a daemon.
 #[derive(Debug, Parser)]
 #[command(name = "berth", version, about, long_about = None)]
 pub struct Cli {
+    /// Options every subcommand accepts.
+    #[command(flatten)]
+    pub global: GlobalArgs,
     /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
