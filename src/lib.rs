@@ -2,3 +2,5 @@
 
 pub mod cli;
 pub mod compose;
+pub mod state;
+pub mod supervise;
