@@ -2,5 +2,6 @@
 
 pub mod cli;
 pub mod compose;
+pub mod progress;
 pub mod state;
 pub mod supervise;
