@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod compose;
+pub mod container;
 pub mod progress;
 pub mod state;
 pub mod supervise;

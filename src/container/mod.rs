@@ -1,0 +1,9 @@
+//! A berth container on disk: what the CLI decided (`container.json`) and what its
+//! supervisor observed (`status.json`), kept in two files so each has one writer.
+
+pub mod humanize;
+pub mod record;
+pub mod status;
+
+pub use record::{ContainerRecord, NetworkRecord, PortRecord};
+pub use status::{ContainerState, Health, Status};
