@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod compose;
 pub mod container;
+pub mod engine;
 pub mod progress;
 pub mod state;
 pub mod supervise;
