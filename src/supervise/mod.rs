@@ -1,4 +1,5 @@
 //! The per-container supervisor's logic: restart decisions and the log file.
 
+pub mod control;
 pub mod logfile;
 pub mod restart;
