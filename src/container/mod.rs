@@ -4,6 +4,7 @@
 pub mod humanize;
 pub mod record;
 pub mod status;
+pub mod view;
 
 pub use record::{ContainerRecord, NetworkRecord, PortRecord};
 pub use status::{ContainerState, Health, Status};
