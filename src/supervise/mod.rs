@@ -3,3 +3,4 @@
 pub mod control;
 pub mod logfile;
 pub mod restart;
+pub mod run;

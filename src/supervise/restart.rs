@@ -115,6 +115,11 @@ pub struct RestartState {
 }
 
 impl RestartState {
+    /// Carries on counting from `count` restarts (a new supervisor after `start`).
+    pub fn resume(count: u32) -> RestartState {
+        RestartState { count, delay: None }
+    }
+
     /// Decides, under `policy`, what follows `exit`, and advances the backoff.
     pub fn decide(&mut self, policy: RestartPolicy, exit: Exit) -> Decision {
         if exit.stopped_by_user {
