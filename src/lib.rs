@@ -7,3 +7,4 @@ pub mod engine;
 pub mod progress;
 pub mod state;
 pub mod supervise;
+pub mod volume;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use crate::state::{write_json_atomic, StateError};
+use crate::state::{io_error, write_json_atomic, StateError};
 
 /// Label keys docker compose puts on every container.
 pub mod labels {
@@ -107,11 +107,7 @@ impl ContainerRecord {
     /// Reads the record of `container_dir`.
     pub fn load(container_dir: &Path) -> Result<ContainerRecord, StateError> {
         let path = Self::path(container_dir);
-        let bytes = std::fs::read(&path).map_err(|source| StateError::Io {
-            op: "read",
-            path: path.clone(),
-            source,
-        })?;
+        let bytes = std::fs::read(&path).map_err(|e| io_error("read", &path, e))?;
         serde_json::from_slice(&bytes).map_err(|source| StateError::Json { path, source })
     }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::humanize::human_duration;
-use crate::state::{write_json_atomic, StateError};
+use crate::state::{io_error, write_json_atomic, StateError};
 
 /// Docker's container states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -100,11 +100,7 @@ impl Status {
                 serde_json::from_slice(&bytes).map_err(|source| StateError::Json { path, source })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Status::default()),
-            Err(source) => Err(StateError::Io {
-                op: "read",
-                path,
-                source,
-            }),
+            Err(e) => Err(io_error("read", &path, e)),
         }
     }
 

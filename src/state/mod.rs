@@ -42,10 +42,19 @@ pub(crate) trait IoContext<T> {
 
 impl<T> IoContext<T> for std::io::Result<T> {
     fn at(self, op: &'static str, path: &std::path::Path) -> Result<T, StateError> {
-        self.map_err(|source| StateError::Io {
-            op,
-            path: path.to_path_buf(),
-            source,
-        })
+        self.map_err(|source| io_error(op, path, source))
+    }
+}
+
+/// An I/O error with the operation and path it happened on.
+pub(crate) fn io_error(
+    op: &'static str,
+    path: &std::path::Path,
+    source: std::io::Error,
+) -> StateError {
+    StateError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
     }
 }
