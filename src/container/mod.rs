@@ -2,6 +2,7 @@
 //! supervisor observed (`status.json`), kept in two files so each has one writer.
 
 pub mod humanize;
+pub mod list;
 pub mod record;
 pub mod status;
 pub mod view;
