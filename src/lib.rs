@@ -5,6 +5,7 @@ pub mod compose;
 pub mod container;
 pub mod engine;
 pub mod progress;
+pub mod spec;
 pub mod state;
 pub mod supervise;
 pub mod volume;
