@@ -1,0 +1,120 @@
+//! Root-only: bridges, veths, addresses, isolation and teardown, in namespaces the
+//! test makes. Traffic goes only to addresses of those namespaces.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::*;
+
+#[test]
+fn same_network_reaches_other_network_does_not() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let mut env = Env::new("reach");
+    let a = env.network("reach_a", "10.213.1.0/24", false);
+    env.network("reach_b", "10.213.2.0/24", false);
+    assert_eq!(a.v4.subnet.to_string(), "10.213.1.0/24");
+    assert!(a.bridge.starts_with("bth") && a.bridge.len() <= 15);
+    let c1 = env.container("reach-c1", &["reach_a"], &["one"]);
+    let c2 = env.container("reach-c2", &["reach_a"], &["two"]);
+    let c3 = env.container("reach-c3", &["reach_b"], &["three"]);
+    assert_eq!(env.containers[c1].1[0].ifname, "eth0");
+    let to2 = tcp_server(
+        &env.ns_path(c2),
+        SocketAddr::new(env.ip(c2), 7001),
+        "from-c2",
+        2,
+    );
+    assert_eq!(tcp_ask_from(&env.ns_path(c1), to2).unwrap(), "from-c2");
+    assert!(
+        tcp_ask_from(&env.ns_path(c3), to2).is_err(),
+        "other network must not reach"
+    );
+    // The host reaches a container directly through the bridge.
+    assert_eq!(tcp_ask(to2).unwrap(), "from-c2");
+    env.teardown();
+}
+
+#[test]
+fn internal_network_has_no_way_out() {
+    if !is_root() {
+        return;
+    }
+    let mut env = Env::new("internal");
+    env.network("int_in", "10.213.3.0/24", true);
+    env.network("int_out", "10.213.4.0/24", false);
+    let c1 = env.container("int-c1", &["int_in"], &[]);
+    let c2 = env.container("int-c2", &["int_out"], &[]);
+    let c3 = env.container("int-c3", &["int_in"], &[]);
+    // Inside the internal network: fine.
+    let to3 = tcp_server(&env.ns_path(c3), SocketAddr::new(env.ip(c3), 7002), "c3", 1);
+    assert_eq!(tcp_ask_from(&env.ns_path(c1), to3).unwrap(), "c3");
+    // No default route, and the host does not forward off the bridge.
+    let to2 = tcp_server(&env.ns_path(c2), SocketAddr::new(env.ip(c2), 7003), "c2", 1);
+    assert!(
+        tcp_ask_from(&env.ns_path(c1), to2).is_err(),
+        "internal network reached out"
+    );
+    assert!(!env.containers[c1].1[0].default_route);
+    env.teardown();
+}
+
+#[test]
+fn two_interfaces_static_ip_and_ip_range() {
+    if !is_root() {
+        return;
+    }
+    let mut env = Env::new("multi");
+    let mut spec = berth_netns::NetworkSpec::new("multi_a");
+    spec.ipam.push(berth_netns::IpamConfig {
+        subnet: Some("10.213.5.0/24".parse().unwrap()),
+        gateway: Some("10.213.5.254".parse().unwrap()),
+        ip_range: Some("10.213.5.128/25".parse().unwrap()),
+    });
+    let a = env.network_spec(&spec);
+    assert_eq!(a.v4.gateway.to_string(), "10.213.5.254");
+    env.network("multi_b", "10.213.6.0/24", false);
+    let ns = berth_netns::Netns::create(&env.run, "multi-c1").unwrap();
+    let reqs = vec![
+        berth_netns::AttachRequest {
+            network: "multi_a".into(),
+            ..Default::default()
+        },
+        berth_netns::AttachRequest {
+            network: "multi_b".into(),
+            ipv4: Some("10.213.6.77".parse().unwrap()),
+            mac: Some([0x02, 0x42, 0, 0, 0, 0x77]),
+            ..Default::default()
+        },
+    ];
+    let atts = berth_netns::attach(&env.state, &ns, "multi-c1", &reqs).unwrap();
+    assert_eq!(atts[0].ifname, "eth0");
+    assert_eq!(atts[0].ipv4.to_string(), "10.213.5.128");
+    assert_eq!(atts[1].ifname, "eth1");
+    assert_eq!(atts[1].ipv4.to_string(), "10.213.6.77");
+    let p = ns.path().to_path_buf();
+    env.containers.push((Some(ns), atts));
+    // sysfs shows the mounter's namespace, so ask iproute2 from inside instead.
+    let out = std::process::Command::new("nsenter")
+        .arg(format!("--net={}", p.display()))
+        .args(["ip", "-br", "link", "show", "eth1"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("02:42:00:00:00:77"));
+    // The static address is taken: a second container cannot have it.
+    let ns2 = berth_netns::Netns::create(&env.run, "multi-c2").unwrap();
+    let err = berth_netns::attach(&env.state, &ns2, "multi-c2", &reqs[1..]).unwrap_err();
+    assert!(err.to_string().contains("in use"), "{err}");
+    env.containers.push((Some(ns2), Vec::new()));
+    // Overlapping an existing network's subnet is refused.
+    let mut clash = berth_netns::NetworkSpec::new("multi_clash");
+    clash.ipam.push(berth_netns::IpamConfig {
+        subnet: Some("10.213.6.0/25".parse().unwrap()),
+        ..Default::default()
+    });
+    assert!(berth_netns::Network::ensure(&clash, &env.state).is_err());
+    env.teardown();
+}
