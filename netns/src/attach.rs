@@ -26,6 +26,8 @@ pub struct AttachRequest {
     pub mac: Option<[u8; 6]>,
     /// DNS names on this network: service, container name, hostname, aliases.
     pub names: Vec<String>,
+    /// Upstream DNS servers for this container's outside names (compose `dns:`).
+    pub dns: Vec<IpAddr>,
 }
 
 /// One network interface of a container, as set up.
@@ -91,6 +93,7 @@ fn reserve(rec: &mut NetworkRecord, owner: &str, req: &AttachRequest) -> Result<
         ipv4: Some(ipv4),
         ipv6,
         host_veth: String::new(),
+        dns: req.dns.clone(),
         has_ports: false,
     })
 }

@@ -176,6 +176,9 @@ pub struct Member {
     pub ipv6: Option<IpAddr>,
     /// Host end of the veth pair.
     pub host_veth: String,
+    /// The container's own upstream DNS servers (compose `dns:`).
+    #[serde(default)]
+    pub dns: Vec<IpAddr>,
     /// Whether a published-ports table exists for this member.
     #[serde(default)]
     pub has_ports: bool,

@@ -182,9 +182,20 @@ pub fn tcp_server(ns: &Path, addr: SocketAddr, reply: &'static str, conns: usize
     let (tx, rx) = std::sync::mpsc::channel();
     in_ns(ns, move || {
         let l = TcpListener::bind(addr).expect("bind in ns");
+        // Never block forever: a thread parked in the namespace keeps it (and its
+        // veth) alive after the test.
+        l.set_nonblocking(true).unwrap();
         tx.send(l.local_addr().unwrap()).unwrap();
-        for _ in 0..conns {
-            let Ok((mut s, _)) = l.accept() else { return };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut served = 0;
+        while served < conns && std::time::Instant::now() < deadline {
+            let Ok((mut s, _)) = l.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            served += 1;
+            let _ = s.set_nonblocking(false);
+            let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
             let mut b = [0u8; 64];
             let _ = s.read(&mut b);
             let _ = s.write_all(reply.as_bytes());
