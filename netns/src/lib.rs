@@ -2,6 +2,8 @@
 //! namespaces, bridges, veth pairs, IPAM, NAT, published ports and DNS — through
 //! netlink and berth's own nftables tables. No `ip`, `brctl` or `iptables`.
 
+#![warn(missing_docs)]
+
 pub mod attach;
 pub mod dns;
 pub mod error;

@@ -118,3 +118,45 @@ fn two_interfaces_static_ip_and_ip_range() {
     assert!(berth_netns::Network::ensure(&clash, &env.state).is_err());
     env.teardown();
 }
+
+#[test]
+fn two_state_roots_never_share_a_subnet() {
+    if !is_root() {
+        return;
+    }
+    let mut one = Env::new("rootone");
+    let mut two = Env::new("roottwo");
+    // Same network name, same pool, different state roots.
+    let mut spec = berth_netns::NetworkSpec::new("shared_name");
+    spec.pools_v4 = vec![berth_netns::Pool { base: "10.213.16.0/23".parse().unwrap(), size: 24 }];
+    let a = one.network_spec(&spec);
+    let b = two.network_spec(&spec);
+    assert_ne!(a.bridge, b.bridge);
+    assert!(!a.v4.subnet.overlaps(&b.v4.subnet), "{} vs {}", a.v4.subnet, b.v4.subnet);
+    // ensure is idempotent: the same record comes back.
+    let again = one.network_spec(&spec);
+    assert_eq!(again, a);
+    one.teardown();
+    two.teardown();
+}
+
+#[test]
+fn ipv6_when_asked() {
+    if !is_root() {
+        return;
+    }
+    let mut env = Env::new("six");
+    let mut spec = berth_netns::NetworkSpec::new("six_a");
+    spec.enable_ipv6 = true;
+    spec.pools_v4 = vec![berth_netns::Pool { base: "10.213.17.0/24".parse().unwrap(), size: 24 }];
+    spec.pools_v6 = vec![berth_netns::Pool { base: "fd42:b0e7:213:17::/64".parse().unwrap(), size: 64 }];
+    let info = env.network_spec(&spec);
+    let v6 = info.v6.expect("v6 subnet");
+    assert_eq!(v6.subnet.to_string(), "fd42:b0e7:213:17::/64");
+    let c1 = env.container("six-c1", &["six_a"], &[]);
+    let c2 = env.container("six-c2", &["six_a"], &[]);
+    let (ip2, _) = env.containers[c2].1[0].ipv6.expect("v6 address");
+    let to = tcp_server(&env.ns_path(c2), SocketAddr::new(ip2, 7006), "six", 1);
+    assert_eq!(tcp_ask_from(&env.ns_path(c1), to).unwrap(), "six");
+    env.teardown();
+}
