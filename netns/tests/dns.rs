@@ -149,6 +149,16 @@ fn dns_names_aliases_scaled_removal_and_forwarding() {
     both.sort();
     assert_eq!(addrs(ask(&ns, gw, "api", wire::TYPE_A)), both);
     assert_eq!(addrs(ask_tcp(&ns, gw, "api")), both);
+    // Reach a peer by the name the responder gave.
+    let p_api1 = addrs(ask(&ns, gw, "p-api-1", wire::TYPE_A));
+    assert_eq!(p_api1, vec![env.ip(api1)]);
+    let to = tcp_server(
+        &env.ns_path(api1),
+        SocketAddr::new(p_api1[0], 7012),
+        "api-1",
+        1,
+    );
+    assert_eq!(tcp_ask_from(&ns, to).unwrap(), "api-1");
     // Ours, but no IPv6: empty NOERROR, not forwarded.
     assert_eq!(
         ask(&ns, gw, "api", wire::TYPE_AAAA),

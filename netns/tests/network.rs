@@ -128,11 +128,19 @@ fn two_state_roots_never_share_a_subnet() {
     let mut two = Env::new("roottwo");
     // Same network name, same pool, different state roots.
     let mut spec = berth_netns::NetworkSpec::new("shared_name");
-    spec.pools_v4 = vec![berth_netns::Pool { base: "10.213.16.0/23".parse().unwrap(), size: 24 }];
+    spec.pools_v4 = vec![berth_netns::Pool {
+        base: "10.213.16.0/23".parse().unwrap(),
+        size: 24,
+    }];
     let a = one.network_spec(&spec);
     let b = two.network_spec(&spec);
     assert_ne!(a.bridge, b.bridge);
-    assert!(!a.v4.subnet.overlaps(&b.v4.subnet), "{} vs {}", a.v4.subnet, b.v4.subnet);
+    assert!(
+        !a.v4.subnet.overlaps(&b.v4.subnet),
+        "{} vs {}",
+        a.v4.subnet,
+        b.v4.subnet
+    );
     // ensure is idempotent: the same record comes back.
     let again = one.network_spec(&spec);
     assert_eq!(again, a);
@@ -148,8 +156,14 @@ fn ipv6_when_asked() {
     let mut env = Env::new("six");
     let mut spec = berth_netns::NetworkSpec::new("six_a");
     spec.enable_ipv6 = true;
-    spec.pools_v4 = vec![berth_netns::Pool { base: "10.213.17.0/24".parse().unwrap(), size: 24 }];
-    spec.pools_v6 = vec![berth_netns::Pool { base: "fd42:b0e7:213:17::/64".parse().unwrap(), size: 64 }];
+    spec.pools_v4 = vec![berth_netns::Pool {
+        base: "10.213.17.0/24".parse().unwrap(),
+        size: 24,
+    }];
+    spec.pools_v6 = vec![berth_netns::Pool {
+        base: "fd42:b0e7:213:17::/64".parse().unwrap(),
+        size: 64,
+    }];
     let info = env.network_spec(&spec);
     let v6 = info.v6.expect("v6 subnet");
     assert_eq!(v6.subnet.to_string(), "fd42:b0e7:213:17::/64");
@@ -158,5 +172,43 @@ fn ipv6_when_asked() {
     let (ip2, _) = env.containers[c2].1[0].ipv6.expect("v6 address");
     let to = tcp_server(&env.ns_path(c2), SocketAddr::new(ip2, 7006), "six", 1);
     assert_eq!(tcp_ask_from(&env.ns_path(c1), to).unwrap(), "six");
+    env.teardown();
+}
+
+#[test]
+fn concurrent_attaches_get_distinct_addresses() {
+    if !is_root() {
+        return;
+    }
+    let mut env = Env::new("conc");
+    env.network("conc_a", "10.213.18.0/24", false);
+    let state = env.state.clone();
+    let run = env.run.clone();
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let state = state.clone();
+            let run = run.clone();
+            std::thread::spawn(move || {
+                let id = format!("conc-c{i}");
+                let ns = berth_netns::Netns::create(&run, &id).unwrap();
+                let req = berth_netns::AttachRequest {
+                    network: "conc_a".into(),
+                    ..Default::default()
+                };
+                let a = berth_netns::attach(&state, &ns, &id, &[req]);
+                (ns, a)
+            })
+        })
+        .collect();
+    let mut ips = Vec::new();
+    for h in handles {
+        let (ns, a) = h.join().unwrap();
+        let a = a.expect("attach");
+        ips.push(a[0].ipv4);
+        env.containers.push((Some(ns), a));
+    }
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 8);
     env.teardown();
 }

@@ -128,6 +128,15 @@ impl Env {
         for v in &veths {
             assert!(!tables.contains(v.as_str()), "nft table of {v} left");
         }
+        // Host veth ends go when the kernel reaps the dropped namespaces (async),
+        // and once test server threads parked in a namespace (≤ 5 s) are done.
+        let deadline = std::time::Instant::now() + Duration::from_secs(8);
+        for v in &veths {
+            while Path::new(&format!("/sys/class/net/{v}")).exists() {
+                assert!(std::time::Instant::now() < deadline, "veth {v} left");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let left: Vec<_> = std::fs::read_dir(run.join("netns"))
             .map(|d| d.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
@@ -186,7 +195,7 @@ pub fn tcp_server(ns: &Path, addr: SocketAddr, reply: &'static str, conns: usize
         // veth) alive after the test.
         l.set_nonblocking(true).unwrap();
         tx.send(l.local_addr().unwrap()).unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
         let mut served = 0;
         while served < conns && std::time::Instant::now() < deadline {
             let Ok((mut s, _)) = l.accept() else {
@@ -209,7 +218,7 @@ pub fn udp_server(ns: &Path, addr: SocketAddr, reply: &'static str) -> SocketAdd
     let (tx, rx) = std::sync::mpsc::channel();
     in_ns(ns, move || {
         let s = UdpSocket::bind(addr).expect("bind udp in ns");
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         tx.send(s.local_addr().unwrap()).unwrap();
         let mut b = [0u8; 64];
         if let Ok((_, from)) = s.recv_from(&mut b) {
