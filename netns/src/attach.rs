@@ -93,6 +93,7 @@ fn reserve(rec: &mut NetworkRecord, owner: &str, req: &AttachRequest) -> Result<
         ipv4: Some(ipv4),
         ipv6,
         host_veth: String::new(),
+        netns: PathBuf::new(),
         dns: req.dns.clone(),
         has_ports: false,
     })
@@ -129,6 +130,7 @@ pub fn attach(
                 }
                 let mut m = reserve(&mut rec, owner, req)?;
                 m.host_veth = naming::veth_name(&ns_name, &req.network);
+                m.netns = ns.path().to_path_buf();
                 rec.members.insert(owner.to_string(), m.clone());
                 state.write(&rec)?;
                 planned.push((rec.info.clone(), m, req.mac));

@@ -36,38 +36,36 @@ impl Netns {
         let dir = run_dir.join("netns");
         fs::create_dir_all(&dir).at("create dir", &dir)?;
         let path = dir.join(name);
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .at("create netns file", &path)?;
+        if let Err(e) = OpenOptions::new().write(true).create_new(true).open(&path) {
+            // A pin left by a process killed half-way (an empty file, no namespace
+            // mounted on it) is taken over; a live namespace is not.
+            if e.kind() != std::io::ErrorKind::AlreadyExists || is_nsfs(&path) {
+                return Err(e).at("create netns file", &path);
+            }
+        }
         let target = cpath(&path);
-        // unshare() moves the calling thread; a short-lived thread keeps the
-        // caller's thread where it was. The bind mount keeps the namespace alive
-        // after the thread exits. No shared-propagation dance as `ip netns` does: the
-        // containers' mount namespaces need not see these mounts.
-        let r = std::thread::spawn(move || -> Result<()> {
-            // SAFETY: plain syscalls on this thread with valid NUL-terminated paths.
-            unsafe {
-                if libc::unshare(libc::CLONE_NEWNET) != 0 {
-                    return Err(last_os("unshare(CLONE_NEWNET)"));
-                }
-                let src = c"/proc/thread-self/ns/net";
-                if libc::mount(
+        // unshare() moves the calling thread, so note where it is and come back
+        // (cheaper than a helper thread). The bind mount keeps the namespace alive.
+        // No shared-propagation dance as `ip netns` does: the containers' mount
+        // namespaces need not see these mounts.
+        let r = with_new_netns(|| {
+            let src = c"/proc/thread-self/ns/net";
+            // SAFETY: valid NUL-terminated paths.
+            if unsafe {
+                libc::mount(
                     src.as_ptr(),
                     target.as_ptr(),
                     std::ptr::null(),
                     libc::MS_BIND,
                     std::ptr::null(),
-                ) != 0
-                {
-                    return Err(last_os("bind mount netns"));
-                }
+                )
+            } != 0
+            {
+                return Err(last_os("bind mount netns"));
             }
             Ok(())
         })
-        .join()
-        .map_err(|_| Error::Invalid("netns thread panicked".into()))?;
+        .and_then(|r| r);
         if let Err(e) = r {
             let _ = fs::remove_file(&path);
             return Err(e);
@@ -126,6 +124,40 @@ impl AsFd for Netns {
     }
 }
 
+/// Whether `path` is a namespace file (nsfs), i.e. a live pin.
+pub(crate) fn is_nsfs(path: &Path) -> bool {
+    const NSFS_MAGIC: libc::c_long = 0x6e73_6673;
+    let c = cpath(path);
+    // SAFETY: statfs writes into a zeroed struct we own.
+    unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type as libc::c_long == NSFS_MAGIC
+    }
+}
+
+/// Run `f` with the calling thread in a brand-new network namespace, then return it
+/// to the namespace it was in.
+fn with_new_netns<T>(f: impl FnOnce() -> T) -> Result<T> {
+    let orig = File::open("/proc/thread-self/ns/net").at("open", "/proc/thread-self/ns/net")?;
+    // SAFETY: unshare affects only this thread's network namespace.
+    if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+        return Err(last_os("unshare(CLONE_NEWNET)"));
+    }
+    let out = f();
+    restore(&orig);
+    Ok(out)
+}
+
+fn restore(orig: &File) {
+    // SAFETY: setns on a namespace fd we opened; failing to go back would leave
+    // the caller's thread in a container's namespace, which nothing after this
+    // could notice, so abort loudly instead.
+    if unsafe { libc::setns(orig.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        let e = std::io::Error::last_os_error();
+        panic!("cannot return to the original network namespace: {e}");
+    }
+}
+
 /// Run `f` with the calling thread inside the network namespace `ns`, then return
 /// the thread to the namespace it was in.
 pub fn with_netns<T>(ns: BorrowedFd<'_>, f: impl FnOnce() -> T) -> Result<T> {
@@ -135,11 +167,6 @@ pub fn with_netns<T>(ns: BorrowedFd<'_>, f: impl FnOnce() -> T) -> Result<T> {
         return Err(last_os("setns into netns"));
     }
     let out = f();
-    // SAFETY: as above; failing to go back would leave the caller's thread in the
-    // container's namespace, which nothing after this could notice, so abort.
-    if unsafe { libc::setns(orig.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        let e = std::io::Error::last_os_error();
-        panic!("cannot return to the original network namespace: {e}");
-    }
+    restore(&orig);
     Ok(out)
 }

@@ -176,6 +176,9 @@ pub struct Member {
     pub ipv6: Option<IpAddr>,
     /// Host end of the veth pair.
     pub host_veth: String,
+    /// The container's pinned namespace.
+    #[serde(default)]
+    pub netns: PathBuf,
     /// The container's own upstream DNS servers (compose `dns:`).
     #[serde(default)]
     pub dns: Vec<IpAddr>,
@@ -427,7 +430,30 @@ impl NetworkDriver for Network {
 
     fn teardown(&self, state: &StateDir, name: &str) -> Result<()> {
         let _lock = state.lock()?;
-        let rec = state.read(name)?;
+        let mut rec = state.read(name)?;
+        let mut nl = Netlink::new()?;
+        let mut errs = ErrorList::default();
+        // Members whose namespace and veth are gone were left by a process killed
+        // before detach (an attach in flight has its namespace already):
+        // forget them (and their ports table) instead of blocking the removal.
+        let stale: Vec<String> = rec
+            .members
+            .iter()
+            .filter(|(_, m)| {
+                !crate::namespace::is_nsfs(&m.netns)
+                    && matches!(nl.link_index(&m.host_veth), Ok(None))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for owner in &stale {
+            if let Some(m) = rec.members.remove(owner) {
+                if m.has_ports {
+                    errs.push(nft::apply(&nft::delete_table_ruleset(
+                        &naming::ports_table(&m.host_veth),
+                    )));
+                }
+            }
+        }
         if !rec.members.is_empty() {
             let who: Vec<_> = rec.members.keys().cloned().collect();
             return Err(Error::Invalid(format!(
@@ -435,11 +461,7 @@ impl NetworkDriver for Network {
                 who.join(", ")
             )));
         }
-        let mut errs = ErrorList::default();
-        match Netlink::new() {
-            Ok(mut nl) => teardown_kernel(&mut nl, &rec.info, &mut errs),
-            Err(e) => errs.0.push(e),
-        }
+        teardown_kernel(&mut nl, &rec.info, &mut errs);
         errs.push(store::remove(&state.record_path(name)));
         errs.into_result()
     }

@@ -212,3 +212,35 @@ fn concurrent_attaches_get_distinct_addresses() {
     assert_eq!(ips.len(), 8);
     env.teardown();
 }
+
+#[test]
+fn crashed_process_leftovers_converge() {
+    if !is_root() {
+        return;
+    }
+    let mut env = Env::new("crash");
+    env.network("crash_a", "10.213.19.0/24", false);
+    let c1 = env.container("crash-c1", &["crash_a"], &["x"]);
+    let pin = env.ns_path(c1);
+    // A process killed after attach: the namespace goes, detach never ran.
+    let (ns, _atts) = std::mem::take(&mut env.containers[c1]);
+    ns.unwrap().remove().unwrap();
+    // A stale, unmounted pin file with the same name is taken over.
+    std::fs::write(&pin, b"").unwrap();
+    let ns = berth_netns::Netns::create(&env.run, "crash-c1").unwrap();
+    ns.remove().unwrap();
+    // The network still goes away: the member whose veth is gone is pruned.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match berth_netns::Network::remove(&env.state, "crash_a") {
+            Ok(()) => break,
+            // The kernel reaps the veth asynchronously.
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    env.teardown();
+}
