@@ -238,7 +238,7 @@ fn main() {
     .unwrap();
     let hp = p[0].host_port;
     let bytes = 1usize << 30;
-    let rounds = 3;
+    let rounds = 5;
     sink(ns.path(), SocketAddr::new(a[0].ipv4, 5001), rounds * 3);
     let lo: IpAddr = "127.0.0.1".parse().unwrap();
     let (mut direct, mut via_lo, mut via_gw) = (Vec::new(), Vec::new(), Vec::new());

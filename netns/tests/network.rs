@@ -33,6 +33,22 @@ fn same_network_reaches_other_network_does_not() {
         tcp_ask_from(&env.ns_path(c3), to2).is_err(),
         "other network must not reach"
     );
+    // Outbound: masquerade for the subnet in the network's own table.
+    let t = std::process::Command::new("nft")
+        .args(["list", "table", "inet", &a.bridge])
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&t.stdout);
+    assert!(
+        t.contains("ip saddr 10.213.1.0/24 oifname != ") && t.contains("masquerade"),
+        "{t}"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+            .unwrap()
+            .trim(),
+        "1"
+    );
     // The host reaches a container directly through the bridge.
     assert_eq!(tcp_ask(to2).unwrap(), "from-c2");
     env.teardown();
