@@ -118,6 +118,9 @@ pub struct NetworkSpec {
     pub pools_v6: Vec<Pool>,
     /// MTU (default: the MTU of the host's default-route interface).
     pub mtu: Option<u32>,
+    /// Port the DNS responder listens on at the gateway (`DnsConfig::port`); when
+    /// not 53, the network's table redirects the gateway's port 53 to it.
+    pub dns_port: u16,
 }
 
 impl NetworkSpec {
@@ -131,6 +134,7 @@ impl NetworkSpec {
             pools_v4: Pool::defaults_v4(),
             pools_v6: Pool::defaults_v6(),
             mtu: None,
+            dns_port: 53,
         }
     }
 }
@@ -163,6 +167,13 @@ pub struct NetworkInfo {
     pub v4: SubnetInfo,
     /// IPv6 addressing, when enabled.
     pub v6: Option<SubnetInfo>,
+    /// Port the DNS responder listens on at the gateway.
+    #[serde(default = "default_dns_port")]
+    pub dns_port: u16,
+}
+
+fn default_dns_port() -> u16 {
+    53
 }
 
 /// A container on a network, as recorded for IPAM, DNS and cleanup.
@@ -342,6 +353,10 @@ fn converge(nl: &mut Netlink, info: &NetworkInfo) -> Result<()> {
         subnet4: info.v4.subnet,
         subnet6: info.v6.map(|v| v.subnet),
         internal: info.internal,
+        gateways: std::iter::once(info.v4.gateway)
+            .chain(info.v6.map(|v| v.gateway))
+            .collect(),
+        dns_port: info.dns_port,
     }))
 }
 
@@ -409,6 +424,7 @@ impl NetworkDriver for Network {
             internal: spec.internal,
             v4,
             v6,
+            dns_port: spec.dns_port,
         };
         // Record first: a crash after this converges on the next ensure.
         let rec = NetworkRecord {

@@ -25,6 +25,11 @@ pub struct NetworkRules<'a> {
     pub subnet6: Option<Subnet>,
     /// No way out: no masquerade, nothing forwarded off the bridge.
     pub internal: bool,
+    /// Gateway addresses, where containers send DNS queries.
+    pub gateways: Vec<IpAddr>,
+    /// Port the DNS responder really listens on; when not 53, queries to the
+    /// gateway's port 53 are redirected there (a host resolver may own port 53).
+    pub dns_port: u16,
 }
 
 /// The ruleset creating a network's table (idempotent: replaces an old copy).
@@ -63,7 +68,19 @@ pub fn network_ruleset(r: &NetworkRules<'_>) -> String {
     if let Some(s6) = r.subnet6 {
         s += &format!("    oifname \"{br}\" ct status dnat ip6 saddr {{ ::1, {s6} }} masquerade\n");
     }
-    s += "  }\n}\n";
+    s += "  }\n";
+    if r.dns_port != 53 {
+        s += "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n";
+        for gw in &r.gateways {
+            let (fam, to) = match gw {
+                IpAddr::V4(a) => ("ip", format!("{a}:{}", r.dns_port)),
+                IpAddr::V6(a) => ("ip6", format!("[{a}]:{}", r.dns_port)),
+            };
+            s += &format!("    iifname \"{br}\" {fam} daddr {gw} meta l4proto {{ tcp, udp }} th dport 53 dnat {fam} to {to}\n");
+        }
+        s += "  }\n";
+    }
+    s += "}\n";
     s
 }
 
@@ -157,6 +174,8 @@ mod tests {
             subnet4: "10.213.3.0/24".parse().unwrap(),
             subnet6: None,
             internal: false,
+            gateways: vec!["10.213.3.1".parse().unwrap()],
+            dns_port: 53,
         };
         let s = network_ruleset(&r);
         assert!(s.starts_with("add table inet bthabc\ndelete table inet bthabc\n"));

@@ -216,3 +216,48 @@ fn dns_names_aliases_scaled_removal_and_forwarding() {
     drop(_guard);
     env.teardown();
 }
+
+#[test]
+fn dns_on_another_port_is_reached_through_port_53() {
+    if !is_root() {
+        return;
+    }
+    let mut env = Env::new("dnsport");
+    let mut spec = berth_netns::NetworkSpec::new("dnsport_a");
+    spec.pools_v4 = vec![berth_netns::Pool {
+        base: "10.213.20.0/24".parse().unwrap(),
+        size: 24,
+    }];
+    spec.dns_port = 10053;
+    let net = env.network_spec(&spec);
+    let c1 = env.container("dnsport-c1", &["dnsport_a"], &["solo"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut cfg = DnsConfig::new(env.state.records_dir());
+    cfg.upstream = Some(vec![]);
+    cfg.port = 10053;
+    cfg.stop = Some(stop.clone());
+    cfg.poll_interval = Duration::from_millis(50);
+    let h = std::thread::spawn(move || dns::serve(cfg));
+    let _guard = StopGuard(stop, Some(h));
+    let ns = env.ns_path(c1);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(r) = ask(&ns, net.v4.gateway, "solo", wire::TYPE_A) {
+            assert_eq!(addrs(Some(r)), vec![env.ip(c1)]);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no answer through the port-53 redirect"
+        );
+    }
+    // No upstream at all: outside names fail fast with SERVFAIL.
+    assert_eq!(
+        ask(&ns, net.v4.gateway, "outside.test", wire::TYPE_A)
+            .unwrap()
+            .0,
+        wire::SERVFAIL
+    );
+    drop(_guard);
+    env.teardown();
+}

@@ -169,6 +169,7 @@ mod tests {
                     ip_range: subnet,
                 },
                 v6: None,
+                dns_port: 53,
             },
             alloc4: Allocations::default(),
             alloc6: Allocations::default(),
@@ -231,5 +232,30 @@ mod tests {
             Some(vec!["api".to_string(), "p-api-1".to_string()])
         );
         assert_eq!(b.gateways().len(), 2);
+    }
+
+    #[test]
+    fn per_container_upstreams() {
+        let mut r = rec(
+            "a",
+            "10.213.1.0/24",
+            false,
+            &[("c1", "10.213.1.2", &["web"])],
+        );
+        r.members.get_mut("c1").unwrap().dns = vec!["10.213.1.53".parse().unwrap()];
+        let b = Backend::new(&[r]);
+        let want = vec!["10.213.1.53".parse::<IpAddr>().unwrap()];
+        assert_eq!(
+            b.lookup("10.213.1.2".parse().unwrap(), "example.org"),
+            Lookup::NotFound {
+                internal_only: false,
+                upstream: want
+            }
+        );
+        // A client we do not know gets the host's upstreams.
+        assert!(matches!(
+            b.lookup("10.213.1.9".parse().unwrap(), "example.org"),
+            Lookup::NotFound { upstream, .. } if upstream.is_empty()
+        ));
     }
 }
