@@ -15,7 +15,19 @@ use berth_netns::{
     StateDir,
 };
 
-const N: usize = 50;
+/// Containers per series: 50 under `cargo bench`; a 3-container smoke run under
+/// `cargo test --all-targets` (which runs this binary without `--bench`).
+fn n() -> usize {
+    if full() {
+        50
+    } else {
+        3
+    }
+}
+
+fn full() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -42,7 +54,7 @@ fn berth_attach(label: &str, state_dir: &Path, run: &Path, net: &str) -> (f64, f
     let state = StateDir::new(state_dir).unwrap();
     let mut at = Vec::new();
     let mut de = Vec::new();
-    for i in 0..N {
+    for i in 0..n() {
         let id = format!("bench-{}-{i}", label.split_whitespace().next().unwrap());
         let t = Instant::now();
         let ns = Netns::create(run, &id).unwrap();
@@ -72,7 +84,7 @@ fn ip_attach(bridge: &str, gw: IpAddr, mtu: u32) -> (f64, f64) {
     let mut de = Vec::new();
     let mtu = mtu.to_string();
     let gw = gw.to_string();
-    for i in 0..N {
+    for i in 0..n() {
         let ns = format!("bthbench{i}");
         let veth = format!("bthbip{i}");
         let addr = format!("{}.{}/24", gw.rsplit_once('.').unwrap().0, 100 + i);
@@ -137,7 +149,7 @@ struct Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        for i in 0..N {
+        for i in 0..n() {
             let _ = Command::new("ip")
                 .args(["netns", "del", &format!("bthbench{i}")])
                 .stderr(std::process::Stdio::null())
@@ -196,7 +208,10 @@ fn main() {
     )
     .unwrap();
 
-    println!("== attach/detach, {N} containers in a row (namespace + veth + address + route) ==");
+    println!(
+        "== attach/detach, {} containers in a row (namespace + veth + address + route) ==",
+        n()
+    );
     // Warm up page cache and code paths.
     let _ = berth_attach("warmup", &state_tmpfs, &run, "bench");
     println!("--");
@@ -237,8 +252,11 @@ fn main() {
     )
     .unwrap();
     let hp = p[0].host_port;
-    let bytes = 1usize << 30;
-    let rounds = 5;
+    let (bytes, rounds) = if full() {
+        (1usize << 30, 5)
+    } else {
+        (8 << 20, 1)
+    };
     sink(ns.path(), SocketAddr::new(a[0].ipv4, 5001), rounds * 3);
     let lo: IpAddr = "127.0.0.1".parse().unwrap();
     let (mut direct, mut via_lo, mut via_gw) = (Vec::new(), Vec::new(), Vec::new());
@@ -250,8 +268,9 @@ fn main() {
     let med = |v: &mut Vec<f64>| pct(v, 0.5);
     let (d, l, g) = (med(&mut direct), med(&mut via_lo), med(&mut via_gw));
     println!(
-        "direct to {}:5001           {d:6.2} Gbit/s (median of {rounds} x 1 GiB)",
-        a[0].ipv4
+        "direct to {}:5001           {d:6.2} Gbit/s (median of {rounds} x {} MiB)",
+        a[0].ipv4,
+        bytes >> 20
     );
     println!(
         "published 127.0.0.1:{hp}     {l:6.2} Gbit/s  ratio {:.2}",
