@@ -153,10 +153,20 @@ pub fn attach(
     let res = (|| -> Result<()> {
         let mut host = Netlink::new()?;
         let mut inner = Netlink::in_netns(ns.as_fd())?;
-        inner.set_up(1)?; // lo is always ifindex 1 in a fresh namespace
-        let mut route_done = false;
+        inner.set_up(1)?; // lo is always ifindex 1 (LOOPBACK_IFINDEX)
+                          // A namespace attached before (a later `network connect`) keeps its ethN:
+                          // continue after the highest one.
+        let first = inner
+            .link_names()?
+            .iter()
+            .filter_map(|n| n.strip_prefix("eth")?.parse::<usize>().ok())
+            .map(|n| n + 1)
+            .max()
+            .unwrap_or(0);
+        // Keep a default route an earlier attach set.
+        let mut route_done = first > 0 && inner.routes(false)?.iter().any(|r| r.prefix == 0);
         for (i, (info, m, mac)) in planned.iter().enumerate() {
-            let ifname = format!("eth{i}");
+            let ifname = format!("eth{}", first + i);
             let br = host.link_index(&info.bridge)?.ok_or_else(|| {
                 Error::Invalid(format!(
                     "bridge {} of network {} is missing",

@@ -51,6 +51,28 @@ fn same_network_reaches_other_network_does_not() {
     );
     // The host reaches a container directly through the bridge.
     assert_eq!(tcp_ask(to2).unwrap(), "from-c2");
+    // Connecting c1 to the second network later adds eth1, and c3 is reachable.
+    let ns1 = env.containers[c1].0.take().unwrap();
+    let more = berth_netns::attach(
+        &env.state,
+        &ns1,
+        "reach-c1",
+        &[berth_netns::AttachRequest {
+            network: "reach_b".into(),
+            ..Default::default()
+        }],
+    );
+    env.containers[c1].0 = Some(ns1);
+    let more = more.unwrap();
+    assert_eq!(more[0].ifname, "eth1");
+    env.containers[c1].1.extend(more);
+    let to3 = tcp_server(
+        &env.ns_path(c3),
+        SocketAddr::new(env.ip(c3), 7004),
+        "from-c3",
+        1,
+    );
+    assert_eq!(tcp_ask_from(&env.ns_path(c1), to3).unwrap(), "from-c3");
     env.teardown();
 }
 
