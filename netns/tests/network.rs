@@ -208,8 +208,22 @@ fn ipv6_when_asked() {
     let c1 = env.container("six-c1", &["six_a"], &[]);
     let c2 = env.container("six-c2", &["six_a"], &[]);
     let (ip2, _) = env.containers[c2].1[0].ipv6.expect("v6 address");
-    let to = tcp_server(&env.ns_path(c2), SocketAddr::new(ip2, 7006), "six", 1);
+    let to = tcp_server(&env.ns_path(c2), SocketAddr::new(ip2, 7006), "six", 2);
     assert_eq!(tcp_ask_from(&env.ns_path(c1), to).unwrap(), "six");
+    // A published port reaches the container's IPv6 address from the host's
+    // (bridge) IPv6 address.
+    let att = env.containers[c2].1[0].clone();
+    let spec = berth_netns::PortSpec {
+        host_ip: None,
+        host_ports: None,
+        container_ports: (7006, 7006),
+        protocol: berth_netns::Protocol::Tcp,
+    };
+    let p = berth_netns::publish(&env.state, &att, &[spec]).unwrap();
+    assert_eq!(
+        tcp_ask(SocketAddr::new(v6.gateway, p[0].host_port)).unwrap(),
+        "six"
+    );
     env.teardown();
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -15,6 +15,8 @@ use super::wire::{self, Rdata};
 use super::DnsConfig;
 use crate::error::{IoContext, Result};
 use crate::network::read_records;
+
+static ROTATE: AtomicUsize = AtomicUsize::new(0);
 
 /// What every listener thread shares.
 struct Shared {
@@ -246,7 +248,13 @@ fn answer_locally(pkt: &[u8], src: IpAddr, shared: &Shared) -> Answer {
         backend.lookup(src, &q.name)
     };
     match lookup {
-        Lookup::Found(ips) => {
+        Lookup::Found(mut ips) => {
+            // Rotate a scaled service's addresses so clients that take the first
+            // one spread over the replicas (Docker shuffles for the same reason).
+            if ips.len() > 1 {
+                let n = ROTATE.fetch_add(1, Ordering::Relaxed) % ips.len();
+                ips.rotate_left(n);
+            }
             let ans: Vec<Rdata> = ips
                 .into_iter()
                 .filter(|ip| match q.qtype {
