@@ -61,6 +61,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// Name the netlink request more precisely (which link, which address).
+    pub(crate) fn netlink_op(self, op: impl FnOnce() -> String) -> Error {
+        match self {
+            Error::Netlink { source, .. } => Error::Netlink { op: op(), source },
+            e => e,
+        }
+    }
+
     /// The raw errno behind this error, if there is one.
     pub fn errno(&self) -> Option<i32> {
         match self {

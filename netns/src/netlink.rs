@@ -196,7 +196,8 @@ impl Netlink {
         self.request(
             RouteNetlinkMessage::NewLink(m),
             NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-        )?;
+        )
+        .map_err(|e| e.netlink_op(|| format!("create bridge {name}")))?;
         self.link_index(name)?
             .ok_or_else(|| Error::Invalid(format!("bridge {name} vanished after creation")))
     }
@@ -237,7 +238,8 @@ impl Netlink {
         self.request(
             RouteNetlinkMessage::NewLink(m),
             NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-        )?;
+        )
+        .map_err(|e| e.netlink_op(|| format!("create veth {host} with peer {peer}")))?;
         Ok(())
     }
 
@@ -247,7 +249,8 @@ impl Netlink {
         m.header.index = index;
         m.header.flags = LinkFlags::Up;
         m.header.change_mask = LinkFlags::Up;
-        self.request(RouteNetlinkMessage::SetLink(m), NLM_F_ACK)?;
+        self.request(RouteNetlinkMessage::SetLink(m), NLM_F_ACK)
+            .map_err(|e| e.netlink_op(|| format!("set link {index} up")))?;
         Ok(())
     }
 
@@ -255,7 +258,8 @@ impl Netlink {
     pub fn del_link(&mut self, index: u32) -> Result<()> {
         let mut m = LinkMessage::default();
         m.header.index = index;
-        self.request(RouteNetlinkMessage::DelLink(m), NLM_F_ACK)?;
+        self.request(RouteNetlinkMessage::DelLink(m), NLM_F_ACK)
+            .map_err(|e| e.netlink_op(|| format!("delete link {index}")))?;
         Ok(())
     }
 
@@ -283,10 +287,13 @@ impl Netlink {
                 m.attributes.push(AddressAttribute::Broadcast(bcast.into()));
             }
         }
-        match self.request(
-            RouteNetlinkMessage::NewAddress(m),
-            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-        ) {
+        match self
+            .request(
+                RouteNetlinkMessage::NewAddress(m),
+                NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            )
+            .map_err(|e| e.netlink_op(|| format!("add address {addr}/{prefix} to link {index}")))
+        {
             Err(e) if e.errno() == Some(libc::EEXIST) => Ok(()),
             r => r.map(|_| ()),
         }
@@ -302,10 +309,13 @@ impl Netlink {
         m.header.kind = RouteType::Unicast;
         m.attributes.push(RouteAttribute::Gateway(route_addr(gw)));
         m.attributes.push(RouteAttribute::Oif(oif));
-        match self.request(
-            RouteNetlinkMessage::NewRoute(m),
-            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-        ) {
+        match self
+            .request(
+                RouteNetlinkMessage::NewRoute(m),
+                NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            )
+            .map_err(|e| e.netlink_op(|| format!("add default route via {gw}")))
+        {
             Err(e) if e.errno() == Some(libc::EEXIST) => Ok(()),
             r => r.map(|_| ()),
         }

@@ -82,3 +82,24 @@ pub fn remove(path: &Path) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_json_roundtrip() {
+        let dir = std::env::temp_dir().join(format!("berth-netns-store-{}", std::process::id()));
+        let p = dir.join("sub/x.json");
+        assert_eq!(read_json::<Vec<u32>>(&p).unwrap(), None);
+        write_json(&p, &vec![1u32, 2]).unwrap();
+        write_json(&p, &vec![3u32]).unwrap();
+        assert_eq!(read_json::<Vec<u32>>(&p).unwrap(), Some(vec![3]));
+        // No temp file is left next to it.
+        assert_eq!(fs::read_dir(dir.join("sub")).unwrap().count(), 1);
+        let _l = Lock::acquire(&dir.join("lock")).unwrap();
+        remove(&p).unwrap();
+        remove(&p).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
