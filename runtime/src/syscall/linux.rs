@@ -31,29 +31,59 @@ impl LinuxSyscall {
 
     /// Open `path` inside the root (O_PATH), creating it as `kind` when missing.
     pub fn resolve(&self, path: &Path, kind: Kind) -> Result<OwnedFd> {
+        self.resolve_hops(path, kind, 40)
+    }
+
+    /// `resolve`, following dangling symlinks met on the way *inside* the root (an image's
+    /// `/var/run -> /run` whose target does not exist yet), at most `hops` times.
+    fn resolve_hops(&self, path: &Path, kind: Kind, hops: u32) -> Result<OwnedFd> {
         let root = self.root()?;
         match open_in_root(root, path, libc::O_PATH, 0) {
             Ok(fd) => return Ok(fd),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => {
-                return Err(Error::Path {
-                    op: "resolve",
-                    path: path.into(),
-                    source: e,
-                })
-            }
+            Err(e) => return Err(wrap("resolve", path)(e)),
         }
-        let (parent, name) = self.mkdir_parents(path)?;
-        let cname = raw::cstr(Path::new(&name)).map_err(|e| Error::Path {
-            op: "create",
-            path: path.into(),
-            source: e,
-        })?;
-        // Single-component *at calls on a resolved parent: mkdirat/openat never follow a
-        // symlink in the last component when creating (O_EXCL / EEXIST).
-        let r = match kind {
-            Kind::Dir => unsafe { libc::mkdirat(parent.as_raw_fd(), cname.as_ptr(), 0o755) },
-            Kind::File => {
+        let comps = clean(path);
+        let mut parent = open_in_root(root, Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0)
+            .map_err(wrap("resolve", path))?;
+        let mut prefix = PathBuf::from("/");
+        for (i, c) in comps.iter().enumerate() {
+            let last = i + 1 == comps.len();
+            let here = prefix.join(c);
+            let dir = if last { 0 } else { libc::O_DIRECTORY };
+            match open_in_root(root, &here, libc::O_PATH | dir, 0) {
+                Ok(fd) => {
+                    parent = fd;
+                    prefix = here;
+                    continue;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => return Err(wrap("resolve", &here)(e)),
+            }
+            let cname = raw::cstr(Path::new(c)).map_err(wrap("create", &here))?;
+            if let Some(target) = readlinkat(&parent, &cname) {
+                if hops == 0 {
+                    return Err(Error::Path {
+                        op: "resolve",
+                        path: path.into(),
+                        source: io::Error::from_raw_os_error(libc::ELOOP),
+                    });
+                }
+                // Re-resolve from the root: the target is interpreted inside the root, like
+                // RESOLVE_IN_ROOT does for the symlinks it follows.
+                let mut next = if target.is_absolute() {
+                    target
+                } else {
+                    prefix.join(target)
+                };
+                for rest in &comps[i + 1..] {
+                    next.push(rest);
+                }
+                return self.resolve_hops(&next, kind, hops - 1);
+            }
+            // Single-component *at calls on a resolved parent: mkdirat/openat(O_EXCL)
+            // never follow a symlink in the name they create.
+            let r = if last && kind == Kind::File {
                 let fd = unsafe {
                     libc::openat(
                         parent.as_raw_fd(),
@@ -70,72 +100,75 @@ impl LinuxSyscall {
                     unsafe { libc::close(fd) };
                 }
                 fd
+            } else {
+                unsafe { libc::mkdirat(parent.as_raw_fd(), cname.as_ptr(), 0o755) }
+            };
+            if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST) {
+                return Err(Error::last("create", &here));
             }
-        };
-        if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST) {
-            return Err(Error::last("create", path));
+            parent =
+                open_in_root(root, &here, libc::O_PATH | dir, 0).map_err(wrap("resolve", &here))?;
+            prefix = here;
         }
-        open_in_root(root, path, libc::O_PATH, 0).map_err(|e| Error::Path {
-            op: "resolve",
-            path: path.into(),
-            source: e,
-        })
+        Ok(parent)
     }
 
     /// Create every missing directory above `path`; return the parent and the last name.
     fn mkdir_parents(&self, path: &Path) -> Result<(OwnedFd, std::ffi::OsString)> {
-        let root = self.root()?;
-        let mut prefix = PathBuf::from("/");
-        let comps: Vec<_> = path
-            .components()
-            .filter(|c| matches!(c, Component::Normal(_)))
-            .collect();
+        let comps = clean(path);
         let Some((last, dirs)) = comps.split_last() else {
-            return Err(Error::Spec(format!(
-                "empty mount target {}",
-                path.display()
-            )));
+            return Err(Error::Spec(format!("empty path {}", path.display())));
         };
-        let mut parent =
-            open_in_root(root, &prefix, libc::O_PATH | libc::O_DIRECTORY, 0).map_err(|e| {
-                Error::Path {
-                    op: "resolve",
-                    path: prefix.clone(),
-                    source: e,
-                }
-            })?;
-        for c in dirs {
-            prefix.push(c);
-            match open_in_root(root, &prefix, libc::O_PATH | libc::O_DIRECTORY, 0) {
-                Ok(fd) => parent = fd,
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                    let name = raw::cstr(Path::new(c.as_os_str())).map_err(|e| Error::Path {
-                        op: "mkdir",
-                        path: prefix.clone(),
-                        source: e,
-                    })?;
-                    let r = unsafe { libc::mkdirat(parent.as_raw_fd(), name.as_ptr(), 0o755) };
-                    if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST) {
-                        return Err(Error::last("mkdir", &prefix));
-                    }
-                    parent = open_in_root(root, &prefix, libc::O_PATH | libc::O_DIRECTORY, 0)
-                        .map_err(|e| Error::Path {
-                            op: "resolve",
-                            path: prefix.clone(),
-                            source: e,
-                        })?;
-                }
-                Err(e) => {
-                    return Err(Error::Path {
-                        op: "resolve",
-                        path: prefix,
-                        source: e,
-                    })
-                }
-            }
-        }
-        Ok((parent, last.as_os_str().to_owned()))
+        let parent: PathBuf = std::iter::once(std::ffi::OsString::from("/"))
+            .chain(dirs.iter().cloned())
+            .collect();
+        Ok((self.resolve(&parent, Kind::Dir)?, last.clone()))
     }
+}
+
+/// An io error → `Error::Path` mapper.
+fn wrap(op: &'static str, p: &Path) -> impl FnOnce(io::Error) -> Error {
+    let path = p.to_path_buf();
+    move |e| Error::Path {
+        op,
+        path,
+        source: e,
+    }
+}
+
+/// Lexically cleaned components: `.` dropped, `..` pops but never above the root (the
+/// root is its own parent inside a container, as with RESOLVE_IN_ROOT).
+fn clean(path: &Path) -> Vec<std::ffi::OsString> {
+    let mut out: Vec<std::ffi::OsString> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n.to_owned()),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// readlinkat(2); `None` when `name` is not a symlink.
+fn readlinkat(dir: &OwnedFd, name: &std::ffi::CStr) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return None;
+    }
+    buf.truncate(n as usize);
+    Some(PathBuf::from(std::ffi::OsString::from_vec(buf)))
 }
 
 fn fstat(fd: &OwnedFd) -> io::Result<libc::stat> {
