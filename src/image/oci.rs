@@ -201,6 +201,7 @@ pub fn is_index(media_type: &str) -> bool {
 
 /// A parsed manifest-or-index document.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // short-lived, never stored in bulk
 pub enum AnyManifest {
     /// A single-platform image manifest.
     Manifest(Manifest),

@@ -607,9 +607,23 @@ impl Store {
     /// Unpacks a (possibly compressed) layer stream into its chain-id directory.
     pub fn unpack_layer_from(
         &self,
-        r: impl Read,
+        mut r: impl Read,
         diff_id: &Digest,
         chain_id: &Digest,
+    ) -> Result<PathBuf> {
+        self.unpack_layer_with(&mut r, diff_id, chain_id, |_| Ok(()))
+    }
+
+    /// Like [`Store::unpack_layer_from`], running `finish` on the reader after the tar is
+    /// read and before the layer becomes visible (the puller drains the compressed
+    /// stream there). The layer is published only if its tar matches `diff_id`, which
+    /// the digest-verified config pins, so a corrupted blob never yields a layer.
+    pub fn unpack_layer_with<R: Read>(
+        &self,
+        r: &mut R,
+        diff_id: &Digest,
+        chain_id: &Digest,
+        finish: impl FnOnce(&mut R) -> Result<()>,
     ) -> Result<PathBuf> {
         let final_dir = self.layers_dir().join(chain_id.hex());
         let tmp = self.layers_dir().join(tmp_name(".tmp-"));
@@ -617,10 +631,11 @@ impl Store {
         fs::create_dir_all(&diff).at("create", &diff)?;
         let res = (|| {
             let actual =
-                unpack::unpack_compressed(r, &diff).map_err(|source| StoreError::Unpack {
+                unpack::unpack_compressed(&mut *r, &diff).map_err(|source| StoreError::Unpack {
                     layer: diff_id.clone(),
                     source,
                 })?;
+            finish(r)?;
             if actual != *diff_id {
                 return Err(StoreError::DigestMismatch {
                     expected: diff_id.clone(),
@@ -787,7 +802,12 @@ mod tests {
         };
         s.put_record(rec.clone()).unwrap();
         assert_eq!(s.records().unwrap(), vec![rec.clone()]);
-        assert_eq!(s.remove_records(&[rec.name.clone()]).unwrap().len(), 1);
+        assert_eq!(
+            s.remove_records(std::slice::from_ref(&rec.name))
+                .unwrap()
+                .len(),
+            1
+        );
         assert!(s.records().unwrap().is_empty());
     }
 }
