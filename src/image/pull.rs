@@ -310,15 +310,20 @@ pub fn pull(
                 let k = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&i) = todo.get(k) else { return };
                 let layer = &manifest.layers[i];
-                match fetch_layer(
-                    store,
-                    client,
-                    r,
-                    layer,
-                    &config.rootfs.diff_ids[i],
-                    &chains[i],
-                    progress,
-                ) {
+                let mut attempt = 1;
+                let res = loop {
+                    let diff_id = &config.rootfs.diff_ids[i];
+                    match fetch_layer(store, client, r, layer, diff_id, &chains[i], progress) {
+                        // A connection cut midway: start the layer again, as docker does.
+                        Err(e) if attempt < client.attempts() && is_transient(&e) => {
+                            tracing::warn!("{}: {e}; retrying", layer.digest);
+                            std::thread::sleep(Duration::from_millis(500 << attempt));
+                            attempt += 1;
+                        }
+                        other => break other,
+                    }
+                };
+                match res {
                     Ok(n) => {
                         bytes.fetch_add(n, Ordering::Relaxed);
                         progress.event(&PullEvent::LayerDone {
@@ -362,6 +367,35 @@ pub fn pull(
         bytes_downloaded: bytes.into_inner(),
         updated,
     })
+}
+
+/// Errors worth downloading a layer again for: the stream broke, not the content.
+fn is_transient(e: &PullError) -> bool {
+    let io_transient = |e: &io::Error| {
+        matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::TimedOut
+                | io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::Other
+        )
+    };
+    match e {
+        PullError::Download { source, .. } => io_transient(source),
+        PullError::Registry(RegistryError::Transport { .. }) => true,
+        PullError::Store(StoreError::Unpack {
+            source: super::unpack::UnpackError::Stream(s),
+            ..
+        }) => io_transient(s),
+        PullError::Store(StoreError::Io {
+            op: "download",
+            source,
+            ..
+        }) => io_transient(source),
+        _ => false,
+    }
 }
 
 /// Downloads one layer and unpacks it in the same pass; returns bytes downloaded.

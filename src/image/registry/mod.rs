@@ -194,6 +194,11 @@ impl Client {
         }
     }
 
+    /// How many times a transient failure is tried (also used for whole layer downloads).
+    pub fn attempts(&self) -> u32 {
+        self.opts.attempts.unwrap_or(4).max(1)
+    }
+
     /// `https://host/v2/` (or `http://` for local and insecure registries).
     pub fn base_url(&self, registry: &str) -> String {
         let host = if registry == DOCKER_HUB {
@@ -302,7 +307,7 @@ impl Client {
         body: Body<'_>,
     ) -> Result<ureq::Response> {
         let key = (registry.to_string(), scope.to_string());
-        let attempts = self.opts.attempts.unwrap_or(4).max(1);
+        let attempts = self.attempts();
         let mut auth_tried = false;
         let mut attempt = 0;
         loop {
