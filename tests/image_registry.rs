@@ -293,3 +293,31 @@ fn pushes_an_image_skopeo_can_pull() {
             .is_file());
     }
 }
+
+#[test]
+fn concurrent_pulls_into_one_store_share_everything() {
+    let reg = Registry::start(false);
+    let layout = tempfile::tempdir().unwrap();
+    busybox_layout(layout.path(), "gzip", "v1");
+    reg.push_layout(layout.path(), "v1", "test/shared:v1", false);
+    let (_d, store) = store();
+    let r = Reference::parse(&format!("{}/test/shared:v1", reg.host())).unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                // Separate clients and store handles, as separate berth processes would have.
+                let client = Client::new(RegistryOptions::default());
+                let store = Store::open(store.root()).unwrap();
+                pull(&store, &client, &r, &PullOptions::default(), &NoProgress).unwrap();
+            });
+        }
+    });
+    check_busybox_layers(&store.runtime_image(&r.to_string()).unwrap().layer_dirs);
+    assert_eq!(
+        std::fs::read_dir(store.root().join("layers"))
+            .unwrap()
+            .count(),
+        2
+    );
+    assert_eq!(store.records().unwrap().len(), 1);
+}

@@ -579,6 +579,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn applies_xattrs_but_never_overlay_ones() {
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_pax_extensions([
+            ("SCHILY.xattr.user.berth", &b"yes"[..]),
+            ("SCHILY.xattr.trusted.overlay.opaque", &b"y"[..]),
+        ])
+        .unwrap();
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o750);
+        h.set_size(0);
+        h.set_mtime(1_000_000_000);
+        b.append_data(&mut h, "d/", &[][..]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        unpack(&b.into_inner().unwrap()[..], dir.path()).unwrap();
+        let get = |name: &str| {
+            let p = CString::new(dir.path().join("d").as_os_str().as_bytes()).unwrap();
+            let n = CString::new(name).unwrap();
+            let mut buf = [0u8; 16];
+            // SAFETY: valid strings and buffer.
+            let r = unsafe {
+                libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+            };
+            (r >= 0).then(|| buf[..r as usize].to_vec())
+        };
+        assert_eq!(get("user.berth").as_deref(), Some(&b"yes"[..]));
+        assert_eq!(get("trusted.overlay.opaque"), None);
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let m = std::fs::metadata(dir.path().join("d")).unwrap();
+        assert_eq!(m.permissions().mode() & 0o7777, 0o750);
+        assert_eq!(m.mtime(), 1_000_000_000);
+    }
+
+    #[test]
     fn components_refuse_escapes() {
         assert!(components(b"/etc/passwd", "").is_err());
         assert!(components(b"a/../../b", "").is_err());

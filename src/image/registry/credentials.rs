@@ -119,14 +119,17 @@ pub fn lookup(config_path: Option<&std::path::Path>, registry: &str) -> Option<C
 
 /// Runs `docker-credential-<helper> get` as docker does.
 fn run_helper(helper: &str, server: &str) -> Option<Credentials> {
+    run_helper_program(&format!("docker-credential-{helper}"), server)
+}
+
+fn run_helper_program(prog: &str, server: &str) -> Option<Credentials> {
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
     struct Out {
         username: String,
         secret: String,
     }
-    let prog = format!("docker-credential-{helper}");
-    let mut child = Command::new(&prog)
+    let mut child = Command::new(prog)
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -181,5 +184,22 @@ mod tests {
         assert!(lookup(Some(&cfg), "ghcr.io").is_none());
         // A helper that is not installed means anonymous, not an error.
         assert!(lookup(Some(&cfg), "helped.example").is_none());
+    }
+
+    #[test]
+    fn speaks_the_credential_helper_protocol() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let helper = dir.path().join("docker-credential-fake");
+        std::fs::write(
+            &helper,
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\n[ \"$server\" = https://index.docker.io/v1/ ] || { echo 'credentials not found'; exit 1; }\necho '{\"ServerURL\":\"x\",\"Username\":\"hub\",\"Secret\":\"tok\"}'\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let prog = helper.to_str().unwrap();
+        let c = run_helper_program(prog, &server_address("docker.io")).unwrap();
+        assert_eq!((c.username.as_str(), c.password.as_str()), ("hub", "tok"));
+        assert!(run_helper_program(prog, "ghcr.io").is_none());
     }
 }
