@@ -99,9 +99,9 @@ bench_image() {
 }
 
 echo "building synthetic images (random data, gzip -1)..." >&2
-make_image 10x30MB 10 30
-make_image 2x150MB 2 150
+make_image 10x30mb 10 30
+make_image 2x150mb 2 150
 echo "berth: pull = download + verify + unpack (layers ready to run); skopeo: copy blobs to an OCI dir" >&2
 echo "best of $runs runs; $(nproc) cores; registry and destination on the same disk"
-bench_image 10x30MB
-bench_image 2x150MB
+bench_image 10x30mb
+bench_image 2x150mb
