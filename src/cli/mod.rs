@@ -1,6 +1,9 @@
 //! The command line: global options, subcommands, and the error edge.
 
+pub mod image;
+
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
 pub mod global;
 
@@ -10,6 +13,14 @@ pub use global::GlobalArgs;
 #[derive(Debug, Parser)]
 #[command(name = "berth", version, about, long_about = None)]
 pub struct Cli {
+    /// State root: images, layers, containers, volumes
+    #[arg(
+        long,
+        global = true,
+        env = "BERTH_ROOT",
+        default_value = "/var/lib/berth"
+    )]
+    pub root: PathBuf,
     /// Options every subcommand accepts.
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -23,15 +34,30 @@ pub struct Cli {
 pub enum Command {
     /// Show the berth version information
     Version,
+    /// Manage images
+    #[command(subcommand)]
+    Image(image::ImageCommand),
 }
 
 /// Parses the command line, runs it, and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    match cli.command {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("BERTH_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let res = match cli.command {
         Command::Version => {
             println!("berth version {}", env!("CARGO_PKG_VERSION"));
-            0
+            Ok(())
+        }
+        Command::Image(cmd) => image::run(&cli.root, cmd),
+    };
+    match res {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            1
         }
     }
 }

@@ -1,0 +1,447 @@
+//! Shared helpers for the image tests: a real `docker-registry` on loopback,
+//! OCI layouts built from busybox-static, `skopeo` as the independent client.
+#![allow(dead_code)]
+
+use berth::image::digest::Digest;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A registry process that is killed when dropped.
+pub struct Registry {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Child,
+    pub user: Option<(String, String)>,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Registry {
+    /// Starts a registry; with `auth`, htpasswd basic auth for user `berth` / `s3cret`.
+    pub fn start(auth: bool) -> Registry {
+        for _ in 0..5 {
+            if let Some(r) = Self::try_start(auth) {
+                return r;
+            }
+        }
+        panic!("could not start docker-registry");
+    }
+
+    fn try_start(auth: bool) -> Option<Registry> {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut cfg = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        let user = if auth {
+            let hash = bcrypt::hash("s3cret", 4).unwrap();
+            std::fs::write(dir.path().join("htpasswd"), format!("berth:{hash}\n")).unwrap();
+            cfg.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+                dir.path().join("htpasswd").display()
+            ));
+            Some(("berth".to_string(), "s3cret".to_string()))
+        } else {
+            None
+        };
+        let cfg_path = dir.path().join("config.yml");
+        std::fs::write(&cfg_path, cfg).unwrap();
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&cfg_path)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("docker-registry is installed (scripts/setup)");
+        let mut reg = Registry {
+            port,
+            dir,
+            child,
+            user,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = reg.child.try_wait() {
+                return None; // port taken by a parallel test: try another
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(reg);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Path of a blob in the registry's storage (to corrupt it).
+    pub fn blob_data(&self, d: &Digest) -> PathBuf {
+        self.dir.path().join(format!(
+            "data/docker/registry/v2/blobs/sha256/{}/{}/data",
+            &d.hex()[..2],
+            d.hex()
+        ))
+    }
+
+    fn creds_args(&self, flag: &str) -> Vec<String> {
+        match &self.user {
+            Some((u, p)) => vec![format!("{flag}={u}:{p}")],
+            None => vec![],
+        }
+    }
+
+    /// `skopeo copy [--all] oci:<layout>:<tag> docker://<this>/<repo>:<tag>`.
+    pub fn push_layout(&self, layout: &Path, tag: &str, repo_tag: &str, all: bool) {
+        let mut cmd = Command::new("skopeo");
+        cmd.args(["--insecure-policy", "copy", "-q", "--dest-tls-verify=false"]);
+        cmd.args(self.creds_args("--dest-creds"));
+        if all {
+            cmd.arg("--all");
+        }
+        cmd.arg(format!("oci:{}:{tag}", layout.display()));
+        cmd.arg(format!("docker://{}/{repo_tag}", self.host()));
+        run(cmd);
+    }
+
+    /// `skopeo inspect --raw` of a reference in this registry.
+    pub fn inspect_raw(&self, repo_tag: &str) -> Vec<u8> {
+        let mut cmd = Command::new("skopeo");
+        cmd.args([
+            "--insecure-policy",
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+        ]);
+        cmd.args(self.creds_args("--creds"));
+        cmd.arg(format!("docker://{}/{repo_tag}", self.host()));
+        run(cmd)
+    }
+
+    /// `skopeo copy docker://… oci:<dest>:<tag>`.
+    pub fn fetch_to_layout(&self, repo_tag: &str, dest: &Path, tag: &str) {
+        let mut cmd = Command::new("skopeo");
+        cmd.args(["--insecure-policy", "copy", "-q", "--src-tls-verify=false"]);
+        cmd.args(self.creds_args("--src-creds"));
+        cmd.arg(format!("docker://{}/{repo_tag}", self.host()));
+        cmd.arg(format!("oci:{}:{tag}", dest.display()));
+        run(cmd);
+    }
+}
+
+pub fn run(mut cmd: Command) -> Vec<u8> {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// One entry of a test layer.
+#[derive(Clone)]
+pub enum E {
+    Dir(&'static str, u32),
+    File(&'static str, Vec<u8>, u32),
+    Symlink(&'static str, &'static str),
+    Hardlink(&'static str, &'static str),
+    Fifo(&'static str),
+    Char(&'static str, u32, u32),
+    /// Any raw name with a type byte, for malicious archives.
+    Raw(Vec<u8>, tar::EntryType, Vec<u8>, Option<Vec<u8>>),
+}
+
+/// Builds a tar from entries, writing names raw (no sanitising), so tests can make evil ones.
+pub fn tar_of(entries: &[E]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in entries {
+        #[allow(clippy::type_complexity)]
+        let (name, kind, data, link, mode, dev): (
+            Vec<u8>,
+            tar::EntryType,
+            Vec<u8>,
+            Option<Vec<u8>>,
+            u32,
+            (u32, u32),
+        ) = match e.clone() {
+            E::Dir(n, m) => (n.into(), tar::EntryType::Directory, vec![], None, m, (0, 0)),
+            E::File(n, d, m) => (n.into(), tar::EntryType::Regular, d, None, m, (0, 0)),
+            E::Symlink(n, t) => (
+                n.into(),
+                tar::EntryType::Symlink,
+                vec![],
+                Some(t.into()),
+                0o777,
+                (0, 0),
+            ),
+            E::Hardlink(n, t) => (
+                n.into(),
+                tar::EntryType::Link,
+                vec![],
+                Some(t.into()),
+                0o644,
+                (0, 0),
+            ),
+            E::Fifo(n) => (n.into(), tar::EntryType::Fifo, vec![], None, 0o600, (0, 0)),
+            E::Char(n, a, b) => (n.into(), tar::EntryType::Char, vec![], None, 0o666, (a, b)),
+            E::Raw(n, k, d, l) => (n, k, d, l, 0o644, (0, 0)),
+        };
+        let mut h = tar::Header::new_gnu();
+        {
+            let g = h.as_gnu_mut().unwrap();
+            assert!(name.len() < 100);
+            g.name[..name.len()].copy_from_slice(&name);
+            if let Some(l) = &link {
+                g.linkname[..l.len()].copy_from_slice(l);
+            }
+        }
+        h.set_entry_type(kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_uid(1000);
+        h.set_gid(1000);
+        h.set_mtime(1_600_000_000);
+        if dev != (0, 0) {
+            h.set_device_major(dev.0).unwrap();
+            h.set_device_minor(dev.1).unwrap();
+        }
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(&data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.extend_from_slice(&[0u8; 1024]);
+    out
+}
+
+pub fn gzip(b: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(b).unwrap();
+    e.finish().unwrap()
+}
+
+pub fn zstd(b: &[u8]) -> Vec<u8> {
+    zstd::stream::encode_all(b, 3).unwrap()
+}
+
+pub fn busybox() -> Vec<u8> {
+    std::fs::read("/bin/busybox").expect("busybox-static is installed (scripts/setup)")
+}
+
+/// The base layer: busybox with a few applet links, and one of everything.
+pub fn base_layer() -> Vec<E> {
+    vec![
+        E::Dir("bin/", 0o755),
+        E::File("bin/busybox", busybox(), 0o755),
+        E::Symlink("bin/sh", "busybox"),
+        E::Symlink("bin/ls", "/bin/busybox"),
+        E::Hardlink("bin/busybox-hard", "bin/busybox"),
+        E::Dir("etc/", 0o755),
+        E::File(
+            "etc/passwd",
+            b"root:x:0:0:root:/root:/bin/sh\n".to_vec(),
+            0o644,
+        ),
+        E::File("etc/motd", b"hello from layer one\n".to_vec(), 0o644),
+        E::Dir("var/", 0o755),
+        E::Dir("var/cache/", 0o755),
+        E::File("var/cache/old", b"stale\n".to_vec(), 0o600),
+        E::Fifo("run-fifo"),
+        E::Char("dev-null", 1, 3),
+        E::File("bin/suid", b"#!/bin/sh\n".to_vec(), 0o4755),
+    ]
+}
+
+/// A second layer: a whiteout, an opaque dir, a changed file.
+pub fn top_layer() -> Vec<E> {
+    vec![
+        E::Dir("etc/", 0o755),
+        E::File("etc/.wh.motd", vec![], 0o644),
+        E::File("etc/hostname", b"berth\n".to_vec(), 0o644),
+        E::Dir("var/cache/", 0o755),
+        E::File("var/cache/.wh..wh..opq", vec![], 0o644),
+        E::File("var/cache/new", b"fresh\n".to_vec(), 0o644),
+    ]
+}
+
+/// A blob written into a layout.
+pub fn put_blob(layout: &Path, bytes: &[u8]) -> (Digest, u64) {
+    let d = Digest::of(bytes);
+    let dir = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(d.hex()), bytes).unwrap();
+    (d, bytes.len() as u64)
+}
+
+pub fn desc(media_type: &str, d: &(Digest, u64)) -> serde_json::Value {
+    serde_json::json!({"mediaType": media_type, "digest": d.0.to_string(), "size": d.1})
+}
+
+/// Writes an image (layers given as plain tars; compressed as `comp`) into a layout;
+/// returns the manifest descriptor JSON.
+pub fn write_image(
+    layout: &Path,
+    layers: &[Vec<u8>],
+    comp: &str,
+    arch: &str,
+    cmd: &[&str],
+) -> serde_json::Value {
+    let mut diff_ids = vec![];
+    let mut descs = vec![];
+    for l in layers {
+        diff_ids.push(Digest::of(l).to_string());
+        let (bytes, mt) = match comp {
+            "gzip" => (gzip(l), "application/vnd.oci.image.layer.v1.tar+gzip"),
+            "zstd" => (zstd(l), "application/vnd.oci.image.layer.v1.tar+zstd"),
+            _ => (l.clone(), "application/vnd.oci.image.layer.v1.tar"),
+        };
+        descs.push(desc(mt, &put_blob(layout, &bytes)));
+    }
+    let config = serde_json::json!({
+        "created": "2024-01-01T00:00:00Z",
+        "architecture": arch, "os": "linux",
+        "config": {"Cmd": cmd, "Env": ["PATH=/bin"], "WorkingDir": "/", "User": "1000:1000",
+                   "ExposedPorts": {"8080/tcp": {}}, "Volumes": {"/data": {}},
+                   "Labels": {"org.example": "berth"}, "StopSignal": "SIGINT",
+                   "Healthcheck": {"Test": ["CMD", "true"], "Interval": 1000000000i64}},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    });
+    let cfg = put_blob(layout, &serde_json::to_vec(&config).unwrap());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": desc("application/vnd.oci.image.config.v1+json", &cfg),
+        "layers": descs,
+    });
+    let m = put_blob(layout, &serde_json::to_vec(&manifest).unwrap());
+    let mut d = desc("application/vnd.oci.image.manifest.v1+json", &m);
+    d["platform"] = serde_json::json!({"architecture": arch, "os": "linux"});
+    d
+}
+
+/// Finishes a layout with `index.json` naming `top` under `tag`.
+pub fn finish_layout(layout: &Path, top: serde_json::Value, tag: &str) {
+    let mut top = top;
+    top["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": tag});
+    std::fs::write(
+        layout.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [top]});
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+}
+
+/// A layout holding the two-layer busybox image under `tag`.
+pub fn busybox_layout(layout: &Path, comp: &str, tag: &str) -> serde_json::Value {
+    let d = write_image(
+        layout,
+        &[tar_of(&base_layer()), tar_of(&top_layer())],
+        comp,
+        host_arch(),
+        &["sh"],
+    );
+    finish_layout(layout, d.clone(), tag);
+    d
+}
+
+pub fn host_arch() -> &'static str {
+    berth::image::Platform::host().architecture.leak()
+}
+
+/// Checks the two unpacked busybox layers (bottom first).
+pub fn check_busybox_layers(dirs: &[PathBuf]) {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+    assert_eq!(dirs.len(), 2);
+    let (l0, l1) = (&dirs[0], &dirs[1]);
+    assert_eq!(std::fs::read(l0.join("bin/busybox")).unwrap(), busybox());
+    assert_eq!(
+        std::fs::read_link(l0.join("bin/sh")).unwrap(),
+        Path::new("busybox")
+    );
+    assert_eq!(
+        std::fs::read_link(l0.join("bin/ls")).unwrap(),
+        Path::new("/bin/busybox")
+    );
+    let a = std::fs::metadata(l0.join("bin/busybox")).unwrap();
+    let b = std::fs::metadata(l0.join("bin/busybox-hard")).unwrap();
+    assert_eq!(a.ino(), b.ino(), "hardlink shares the inode");
+    assert_eq!(a.permissions().mode() & 0o7777, 0o755);
+    assert_eq!((a.uid(), a.gid()), (1000, 1000));
+    assert_eq!(a.mtime(), 1_600_000_000);
+    assert_eq!(
+        std::fs::metadata(l0.join("bin/suid"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o4755
+    );
+    assert_eq!(
+        std::fs::metadata(l0.join("var/cache/old"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    assert!(std::fs::symlink_metadata(l0.join("run-fifo"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    let null = std::fs::symlink_metadata(l0.join("dev-null")).unwrap();
+    assert!(null.file_type().is_char_device());
+    assert_eq!(null.rdev(), libc::makedev(1, 3));
+    assert_eq!(
+        std::fs::metadata(l0.join("etc")).unwrap().mtime(),
+        1_600_000_000
+    );
+    // Top layer: whiteout as a 0/0 char device, opaque dir as an xattr.
+    let wh = std::fs::symlink_metadata(l1.join("etc/motd")).unwrap();
+    assert!(wh.file_type().is_char_device());
+    assert_eq!(wh.rdev(), 0);
+    assert!(!l1.join("etc/.wh.motd").exists());
+    assert!(!l1.join("var/cache/.wh..wh..opq").exists());
+    assert_eq!(
+        xattr(&l1.join("var/cache"), "trusted.overlay.opaque").as_deref(),
+        Some(&b"y"[..])
+    );
+    assert_eq!(xattr(&l0.join("var/cache"), "trusted.overlay.opaque"), None);
+    assert_eq!(std::fs::read(l1.join("var/cache/new")).unwrap(), b"fresh\n");
+    assert_eq!(std::fs::read(l1.join("etc/hostname")).unwrap(), b"berth\n");
+}
+
+pub fn xattr(p: &Path, name: &str) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let cp = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    let cn = std::ffi::CString::new(name).unwrap();
+    let mut buf = vec![0u8; 256];
+    // SAFETY: valid C strings and buffer.
+    let n =
+        unsafe { libc::lgetxattr(cp.as_ptr(), cn.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    (n >= 0).then(|| buf[..n as usize].to_vec())
+}
