@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod config;
+
 /// Run and manage Compose projects without a daemon.
 #[derive(Debug, Parser)]
 #[command(name = "berth", version, about, long_about = None)]
@@ -9,6 +11,9 @@ pub struct Cli {
     /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
+    /// STAND-IN global options until `loader-raw`'s `GlobalArgs` is merged.
+    #[command(flatten)]
+    pub global: crate::compose::raw_standin::GlobalStandin,
 }
 
 /// Every subcommand berth has; each one works.
@@ -16,6 +21,9 @@ pub struct Cli {
 pub enum Command {
     /// Show the berth version information
     Version,
+    /// Parse, resolve and render compose file in canonical format
+    #[command(alias = "convert")]
+    Config(config::ConfigArgs),
 }
 
 /// Parses the command line, runs it, and returns the process exit code.
@@ -26,5 +34,12 @@ pub fn main() -> i32 {
             println!("berth version {}", env!("CARGO_PKG_VERSION"));
             0
         }
+        Command::Config(args) => match config::run(&args, cli.global.to_project_options()) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("{e:#}");
+                1
+            }
+        },
     }
 }
