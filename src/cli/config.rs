@@ -9,7 +9,9 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use crate::compose::hash::service_hash;
-use crate::compose::output::{emit_yaml, go_json_escape, sorted_tree, to_json, to_yaml};
+use crate::compose::output::{
+    emit_yaml, emit_yaml_indent, go_json_escape, sorted_tree, to_json, to_yaml,
+};
 use crate::compose::{self, build_project, ModelOptions, ProjectOptions, RawProject};
 
 /// Flags of `berth config`, as docker compose has them.
@@ -51,6 +53,9 @@ pub struct ConfigArgs {
     /// Print the profile names, one per line.
     #[arg(long)]
     pub profiles: bool,
+    /// Print the model names, one per line.
+    #[arg(long)]
+    pub models: bool,
     /// Print the image names, one per line.
     #[arg(long)]
     pub images: bool,
@@ -137,10 +142,29 @@ pub fn run(args: &ConfigArgs, popts: ProjectOptions) -> Result<()> {
         let (p, _) = load(args, popts, &args.services, false)?;
         let set: BTreeSet<String> = p.all_services().flat_map(|s| s.profiles.clone()).collect();
         lines(&mut out, set);
+    } else if args.models {
+        let (_, raw) = load(args, popts, &[], false)?;
+        if let Some(serde_yaml_ng::Value::Mapping(models)) = raw.tree.get("models") {
+            let mut names: Vec<String> = models
+                .iter()
+                .map(|(k, v)| {
+                    v.get("model")
+                        .and_then(|m| m.as_str())
+                        .or_else(|| k.as_str())
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect();
+            names.sort();
+            lines(&mut out, names);
+        }
     } else if args.images {
         let (p, _) = load(args, popts, &args.services, false)?;
         lines(&mut out, p.services.values().map(|s| p.image_name(s)));
     } else if args.variables {
+        if !args.services.is_empty() {
+            eprintln!("WARN[0000] service filtering is not applied when --variables is set");
+        }
         let mut popts = popts;
         popts.interpolate = false;
         let raw = compose::load_raw(&popts)?;
@@ -157,6 +181,11 @@ pub fn run(args: &ConfigArgs, popts: ProjectOptions) -> Result<()> {
             bail!("unsupported format {format:?}");
         }
         if args.no_interpolate {
+            if !args.services.is_empty() {
+                eprintln!(
+                    "WARN[0000] service filtering is not applied when --no-interpolate is set"
+                );
+            }
             let mut popts = popts;
             popts.interpolate = false;
             popts.resolve_paths = !args.no_path_resolution;
@@ -211,7 +240,10 @@ pub fn variables(raw: &RawProject, format: &str) -> Result<String> {
                     )
                 })
                 .collect();
-            Ok(format!("{}\n", go_json_escape(&serde_json::to_string(&m)?)))
+            Ok(format!(
+                "{}\n",
+                go_json_escape(&json_indent4(&serde_json::Value::Object(m))?)
+            ))
         }
         "yaml" => {
             let m: serde_json::Map<String, serde_json::Value> = vars
@@ -228,7 +260,7 @@ pub fn variables(raw: &RawProject, format: &str) -> Result<String> {
                     )
                 })
                 .collect();
-            Ok(emit_yaml(&serde_json::Value::Object(m)))
+            Ok(emit_yaml_indent(&serde_json::Value::Object(m), 4))
         }
         _ => {
             let mut rows = vec![vec![
@@ -248,6 +280,15 @@ pub fn variables(raw: &RawProject, format: &str) -> Result<String> {
             Ok(tabwrite(&rows))
         }
     }
+}
+
+/// Go's `json.MarshalIndent(v, "", "    ")`.
+fn json_indent4(v: &serde_json::Value) -> Result<String> {
+    let mut buf = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    serde::Serialize::serialize(v, &mut ser)?;
+    Ok(String::from_utf8(buf)?)
 }
 
 /// Go's `tabwriter.NewWriter(w, 20, 1, 3, ' ', 0)` as docker's formatter uses it.

@@ -114,10 +114,15 @@ pub fn sorted_tree(v: &serde_yaml_ng::Value) -> Json {
 
 /// Serializes any JSON-shaped value as Go's yaml.v3 encoder with indent 2.
 pub fn emit_yaml(v: &Json) -> String {
+    emit_yaml_indent(v, 2)
+}
+
+/// Serializes as yaml.v3 with the given indent (`yaml.Marshal` uses 4).
+pub fn emit_yaml_indent(v: &Json, step: usize) -> String {
     let mut out = String::new();
     match v {
-        Json::Object(m) if !m.is_empty() => emit_map(m, 0, &mut out),
-        Json::Array(a) if !a.is_empty() => emit_seq(a, 0, &mut out),
+        Json::Object(m) if !m.is_empty() => emit_map(m, 0, step, &mut out),
+        Json::Array(a) if !a.is_empty() => emit_seq(a, 0, step, &mut out),
         other => {
             out.push_str(&inline(other, 0));
             out.push('\n');
@@ -141,7 +146,7 @@ fn is_block(v: &Json) -> bool {
     }
 }
 
-fn emit_map(m: &Map<String, Json>, indent: usize, out: &mut String) {
+fn emit_map(m: &Map<String, Json>, indent: usize, step: usize, out: &mut String) {
     let mut first = true;
     for (k, v) in m {
         if !first {
@@ -150,25 +155,25 @@ fn emit_map(m: &Map<String, Json>, indent: usize, out: &mut String) {
         first = false;
         out.push_str(&scalar_string(k));
         out.push(':');
-        emit_value_after_key(v, indent, out);
+        emit_value_after_key(v, indent, step, out);
     }
 }
 
-fn emit_value_after_key(v: &Json, indent: usize, out: &mut String) {
+fn emit_value_after_key(v: &Json, indent: usize, step: usize, out: &mut String) {
     match v {
         Json::Object(m) if !m.is_empty() => {
             out.push('\n');
-            pad(out, indent + 2);
-            emit_map(m, indent + 2, out);
+            pad(out, indent + step);
+            emit_map(m, indent + step, step, out);
         }
         Json::Array(a) if !a.is_empty() => {
             out.push('\n');
-            pad(out, indent + 2);
-            emit_seq(a, indent + 2, out);
+            pad(out, indent + step);
+            emit_seq(a, indent + step, step, out);
         }
         Json::String(s) if s.contains('\n') => {
             out.push(' ');
-            literal(s, indent + 2, out);
+            literal(s, indent + step, out);
         }
         other => {
             out.push(' ');
@@ -179,7 +184,7 @@ fn emit_value_after_key(v: &Json, indent: usize, out: &mut String) {
 }
 
 // Callers have already written the indentation of the first item.
-fn emit_seq(a: &[Json], indent: usize, out: &mut String) {
+fn emit_seq(a: &[Json], indent: usize, step: usize, out: &mut String) {
     let mut first = true;
     for item in a {
         if !first {
@@ -188,9 +193,9 @@ fn emit_seq(a: &[Json], indent: usize, out: &mut String) {
         first = false;
         out.push_str("- ");
         match item {
-            Json::Object(m) if !m.is_empty() => emit_map(m, indent + 2, out),
-            Json::Array(inner) if !inner.is_empty() => emit_seq(inner, indent + 2, out),
-            Json::String(s) if s.contains('\n') => literal(s, indent + 2, out),
+            Json::Object(m) if !m.is_empty() => emit_map(m, indent + step, step, out),
+            Json::Array(inner) if !inner.is_empty() => emit_seq(inner, indent + step, step, out),
+            Json::String(s) if s.contains('\n') => literal(s, indent + step, out),
             other => {
                 out.push_str(&inline(other, indent));
                 out.push('\n');
