@@ -14,11 +14,6 @@ use crate::compose::ModelError;
 pub fn resolve_services_environment(project: &mut Project) -> Result<(), ModelError> {
     let project_env = project.environment.clone();
     for service in project.services.values_mut() {
-        for v in service.environment.values_mut() {
-            if v.is_none() {
-                // already resolved during normalization when possible
-            }
-        }
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         for ef in &service.env_files {
             let text = match std::fs::read_to_string(&ef.path) {
@@ -50,6 +45,9 @@ pub fn resolve_services_environment(project: &mut Project) -> Result<(), ModelEr
             service.environment = merged;
         }
         service.env_files.clear();
+        // Keys still without a value are unset in the project environment:
+        // compose-go's `RemoveEmpty` drops them from the resolved model.
+        service.environment.retain(|_, v| v.is_some());
     }
     Ok(())
 }
