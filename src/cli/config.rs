@@ -189,7 +189,15 @@ pub fn run(args: &ConfigArgs, popts: ProjectOptions) -> Result<()> {
             let mut popts = popts;
             popts.interpolate = false;
             popts.resolve_paths = !args.no_path_resolution;
-            let raw = compose::load_raw(&popts)?;
+            let mut raw = compose::load_raw(&popts)?;
+            if !args.no_normalize {
+                compose::normalize::normalize_tree(
+                    &mut raw.tree,
+                    &raw.name,
+                    &raw.working_dir,
+                    !args.no_path_resolution,
+                );
+            }
             let tree = sorted_tree(&raw.tree);
             out = if format == "json" {
                 go_json_escape(&serde_json::to_string_pretty(&tree)?)

@@ -241,6 +241,107 @@ fn resolve_relative_paths(project: &mut Project) {
     }
 }
 
+/// Normalization on the untyped tree, for `config --no-interpolate`, where
+/// values may still hold `${…}` and cannot be typed yet.
+pub fn normalize_tree(
+    tree: &mut serde_yaml_ng::Value,
+    project_name: &str,
+    working_dir: &Path,
+    resolve_paths: bool,
+) {
+    use serde_yaml_ng::{Mapping, Value};
+    let key = |s: &str| Value::String(s.to_string());
+    let Value::Mapping(top) = tree else { return };
+    top.insert(key("name"), key(project_name));
+    let mut uses_default = false;
+    if let Some(Value::Mapping(services)) = top.get_mut("services") {
+        for svc in services.values_mut() {
+            if svc.is_null() {
+                *svc = Value::Mapping(Mapping::new());
+            }
+            let Value::Mapping(svc) = svc else { continue };
+            if svc.get("pull_policy").and_then(Value::as_str) == Some("if_not_present") {
+                svc.insert(key("pull_policy"), key("missing"));
+            }
+            if let Some(b) = svc.get_mut("build") {
+                if let Value::String(ctx) = b {
+                    let mut m = Mapping::new();
+                    m.insert(key("context"), key(ctx));
+                    *b = Value::Mapping(m);
+                }
+                if let Value::Mapping(b) = b {
+                    let ctx = b
+                        .get("context")
+                        .and_then(Value::as_str)
+                        .unwrap_or(".")
+                        .to_string();
+                    let ctx = if resolve_paths && !is_remote_context(&ctx) {
+                        absolute(working_dir, &ctx)
+                    } else {
+                        ctx
+                    };
+                    b.insert(key("context"), key(&ctx));
+                    if !b.contains_key("dockerfile") && !b.contains_key("dockerfile_inline") {
+                        b.insert(key("dockerfile"), key("Dockerfile"));
+                    }
+                }
+            }
+            if svc.contains_key("provider") || svc.contains_key("network_mode") {
+                continue;
+            }
+            let empty = match svc.get("networks") {
+                None | Some(Value::Null) => true,
+                Some(Value::Mapping(m)) => m.is_empty(),
+                Some(Value::Sequence(s)) => s.is_empty(),
+                Some(_) => false,
+            };
+            if empty {
+                let mut m = Mapping::new();
+                m.insert(key("default"), Value::Null);
+                svc.insert(key("networks"), Value::Mapping(m));
+                uses_default = true;
+            } else if let Some(n) = svc.get("networks") {
+                let has = match n {
+                    Value::Mapping(m) => m.contains_key("default"),
+                    Value::Sequence(s) => s.iter().any(|v| v.as_str() == Some("default")),
+                    _ => false,
+                };
+                uses_default |= has;
+            }
+        }
+    }
+    if uses_default {
+        let nets = top
+            .entry(key("networks"))
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
+        if let Value::Mapping(n) = nets {
+            n.entry(key("default")).or_insert(Value::Null);
+        }
+    }
+    for section in ["networks", "volumes", "secrets", "configs"] {
+        let Some(Value::Mapping(items)) = top.get_mut(section) else {
+            continue;
+        };
+        for (k, r) in items.iter_mut() {
+            if r.is_null() {
+                *r = Value::Mapping(Mapping::new());
+            }
+            let Value::Mapping(r) = r else { continue };
+            if r.contains_key("name") {
+                continue;
+            }
+            let k = k.as_str().unwrap_or_default().to_string();
+            let external = matches!(r.get("external"), Some(Value::Bool(true)));
+            let name = if external {
+                k
+            } else {
+                format!("{project_name}_{k}")
+            };
+            r.insert(key("name"), key(&name));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

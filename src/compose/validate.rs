@@ -288,13 +288,19 @@ fn invalid(msg: String) -> ModelError {
     ModelError::Consistency(format!("{msg}: invalid compose project"))
 }
 
-/// Finds a `depends_on` cycle, searching in name order for a stable message.
+/// Finds a `depends_on` cycle, searching in name order for a stable message
+/// (compose-go `graph/cycle.go`); services already proven acyclic are not
+/// searched again, so large projects stay linear.
 pub fn check_cycles(project: &Project) -> Result<(), ModelError> {
-    fn search(project: &Project, path: &mut Vec<String>) -> Result<(), ModelError> {
-        let Some(last) = path.last() else {
+    fn search(
+        project: &Project,
+        path: &mut Vec<String>,
+        clean: &mut BTreeSet<String>,
+    ) -> Result<(), ModelError> {
+        let Some(last) = path.last().cloned() else {
             return Ok(());
         };
-        let Some(service) = project.services.get(last) else {
+        let Some(service) = project.services.get(&last) else {
             return Ok(());
         };
         for dep in service.depends_on.keys() {
@@ -303,23 +309,22 @@ pub fn check_cycles(project: &Project) -> Result<(), ModelError> {
                 cycle.push(dep.clone());
                 return Err(ModelError::Cycle(cycle.join(" -> ")));
             }
-            if !project.services.contains_key(dep) {
+            if clean.contains(dep) || !project.services.contains_key(dep) {
                 continue;
             }
             path.push(dep.clone());
-            search(project, path)?;
+            search(project, path, clean)?;
             path.pop();
         }
+        clean.insert(last);
         Ok(())
     }
-    let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut clean: BTreeSet<String> = BTreeSet::new();
     for name in project.services.keys() {
-        if done.contains(name) {
+        if clean.contains(name) {
             continue;
         }
-        let mut path = vec![name.clone()];
-        search(project, &mut path)?;
-        done.insert(name.clone());
+        search(project, &mut vec![name.clone()], &mut clean)?;
     }
     Ok(())
 }
