@@ -70,11 +70,15 @@ pub fn load_raw(opts: &ProjectOptions) -> Result<RawProject, LoadError> {
         path: file.clone(),
         source,
     })?;
-    let tree: serde_yaml_ng::Value =
+    let mut tree: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(&text).map_err(|e| LoadError::Yaml {
             path: file.clone(),
             message: e.to_string(),
         })?;
+    tree.apply_merge().map_err(|e| LoadError::Yaml {
+        path: file.clone(),
+        message: e.to_string(),
+    })?;
     let working_dir = opts
         .project_directory
         .clone()

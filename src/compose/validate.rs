@@ -215,6 +215,27 @@ const MOUNT_KEYS: &[&str] = &[
     "image",
 ];
 
+const SERVICE_NETWORK_KEYS: &[&str] = &[
+    "aliases",
+    "driver_opts",
+    "gw_priority",
+    "interface_name",
+    "ipv4_address",
+    "ipv6_address",
+    "link_local_ips",
+    "mac_address",
+    "priority",
+];
+const DEPENDS_ON_KEYS: &[&str] = &["condition", "restart", "required"];
+const LOGGING_KEYS: &[&str] = &["driver", "options"];
+const RESOURCES_KEYS: &[&str] = &["limits", "reservations"];
+const RESOURCE_KEYS: &[&str] = &["cpus", "memory", "pids", "devices", "generic_resources"];
+const RESTART_POLICY_KEYS: &[&str] = &["condition", "delay", "max_attempts", "window"];
+const FILE_REF_KEYS: &[&str] = &["source", "target", "uid", "gid", "mode"];
+const ENV_FILE_KEYS: &[&str] = &["path", "required", "format"];
+const IPAM_KEYS: &[&str] = &["driver", "config", "options"];
+const IPAM_POOL_KEYS: &[&str] = &["subnet", "gateway", "ip_range", "aux_addresses"];
+
 fn check_map(v: &Value, allowed: &[&str], path: &str) -> Result<(), PathError> {
     let Value::Mapping(m) = v else { return Ok(()) };
     for k in m.keys() {
@@ -258,7 +279,40 @@ pub fn check_keys(tree: &Value) -> Result<(), PathError> {
             check_map(h, HEALTHCHECK_KEYS, &format!("{p}.healthcheck"))?;
         }
         if let Some(d) = svc.get("deploy") {
-            check_map(d, DEPLOY_KEYS, &format!("{p}.deploy"))?;
+            let dp = format!("{p}.deploy");
+            check_map(d, DEPLOY_KEYS, &dp)?;
+            if let Some(r) = d.get("resources") {
+                check_map(r, RESOURCES_KEYS, &format!("{dp}.resources"))?;
+                for k in ["limits", "reservations"] {
+                    if let Some(l) = r.get(k) {
+                        check_map(l, RESOURCE_KEYS, &format!("{dp}.resources.{k}"))?;
+                    }
+                }
+            }
+            if let Some(r) = d.get("restart_policy") {
+                check_map(r, RESTART_POLICY_KEYS, &format!("{dp}.restart_policy"))?;
+            }
+        }
+        for (net, cfg) in each(svc.get("networks")) {
+            check_map(cfg, SERVICE_NETWORK_KEYS, &format!("{p}.networks.{net}"))?;
+        }
+        for (dep, cfg) in each(svc.get("depends_on")) {
+            check_map(cfg, DEPENDS_ON_KEYS, &format!("{p}.depends_on.{dep}"))?;
+        }
+        if let Some(l) = svc.get("logging") {
+            check_map(l, LOGGING_KEYS, &format!("{p}.logging"))?;
+        }
+        for k in ["secrets", "configs", "env_file"] {
+            if let Some(Value::Sequence(items)) = svc.get(k) {
+                let keys = if k == "env_file" {
+                    ENV_FILE_KEYS
+                } else {
+                    FILE_REF_KEYS
+                };
+                for (i, item) in items.iter().enumerate() {
+                    check_map(item, keys, &format!("{p}.{k}[{i}]"))?;
+                }
+            }
         }
         if let Some(Value::Sequence(ports)) = svc.get("ports") {
             for (i, port) in ports.iter().enumerate() {
@@ -279,6 +333,15 @@ pub fn check_keys(tree: &Value) -> Result<(), PathError> {
     ] {
         for (name, r) in each(tree.get(section)) {
             check_map(r, keys, &format!("{section}.{name}"))?;
+            if let Some(ipam) = r.get("ipam") {
+                let ip = format!("{section}.{name}.ipam");
+                check_map(ipam, IPAM_KEYS, &ip)?;
+                if let Some(Value::Sequence(pools)) = ipam.get("config") {
+                    for (i, pool) in pools.iter().enumerate() {
+                        check_map(pool, IPAM_POOL_KEYS, &format!("{ip}.config[{i}]"))?;
+                    }
+                }
+            }
         }
     }
     Ok(())
