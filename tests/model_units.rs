@@ -138,7 +138,7 @@ fn env_file_forms() {
 }
 
 #[test]
-fn env_file_resolution_merges_and_drops_unset() {
+fn env_file_resolution_merges_and_keeps_unset_as_null() {
     let dir = std::env::temp_dir().join(format!("berth-envfile-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("app.env"), "A=from-file\nB=file\n").unwrap();
@@ -149,7 +149,7 @@ fn env_file_resolution_merges_and_drops_unset() {
     assert_eq!(env["A"].as_deref(), Some("from-file"));
     assert_eq!(env["B"].as_deref(), Some("env"));
     assert_eq!(env["FROM_ENV"].as_deref(), Some("hello"));
-    assert!(!env.contains_key("UNSET"));
+    assert_eq!(env["UNSET"], None);
     assert!(p.services["a"].env_files.is_empty());
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -45,9 +45,8 @@ pub fn resolve_services_environment(project: &mut Project) -> Result<(), ModelEr
             service.environment = merged;
         }
         service.env_files.clear();
-        // Keys still without a value are unset in the project environment:
-        // compose-go's `RemoveEmpty` drops them from the resolved model.
-        service.environment.retain(|_, v| v.is_some());
+        // Keys still without a value stay null: compose-go's `OverrideBy`
+        // puts them back, and the engine then leaves them unset.
     }
     Ok(())
 }
