@@ -143,21 +143,20 @@ pub fn run(args: &ConfigArgs, popts: ProjectOptions) -> Result<()> {
         let set: BTreeSet<String> = p.all_services().flat_map(|s| s.profiles.clone()).collect();
         lines(&mut out, set);
     } else if args.models {
-        let (_, raw) = load(args, popts, &[], false)?;
-        if let Some(serde_yaml_ng::Value::Mapping(models)) = raw.tree.get("models") {
-            let mut names: Vec<String> = models
-                .iter()
-                .map(|(k, v)| {
-                    v.get("model")
-                        .and_then(|m| m.as_str())
-                        .or_else(|| k.as_str())
-                        .unwrap_or_default()
-                        .to_string()
-                })
-                .collect();
-            names.sort();
-            lines(&mut out, names);
-        }
+        let (p, _) = load(args, popts, &[], false)?;
+        let mut names: Vec<String> = p
+            .models
+            .iter()
+            .map(|(k, m)| {
+                if m.model.is_empty() {
+                    k.clone()
+                } else {
+                    m.model.clone()
+                }
+            })
+            .collect();
+        names.sort();
+        lines(&mut out, names);
     } else if args.images {
         let (p, _) = load(args, popts, &args.services, false)?;
         lines(&mut out, p.services.values().map(|s| p.image_name(s)));

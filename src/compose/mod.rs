@@ -119,11 +119,6 @@ pub fn build_project(
         // The raw loader has already warned about `version` and resolved `include`.
         top.remove("version");
         top.remove("include");
-        if top.remove("models").is_some() {
-            warnings.push(Warning(
-                "models are not supported by berth and are ignored".into(),
-            ));
-        }
         top.insert(
             Value::String("name".into()),
             Value::String(raw.name.clone()),

@@ -82,7 +82,7 @@ pub fn canonicalize(tree: &mut Value) -> Res<()> {
             }
         }
     }
-    for kind in ["networks", "volumes", "secrets", "configs"] {
+    for kind in ["networks", "volumes", "secrets", "configs", "models"] {
         let Some(section) = top.get_mut(kind) else {
             continue;
         };

@@ -147,6 +147,7 @@ const CONFIG_KEYS: &[&str] = &[
     "labels",
     "template_driver",
 ];
+const MODEL_KEYS: &[&str] = &["name", "model", "context_size", "runtime_flags"];
 const BUILD_KEYS: &[&str] = &[
     "context",
     "dockerfile",
@@ -330,6 +331,7 @@ pub fn check_keys(tree: &Value) -> Result<(), PathError> {
         ("volumes", VOLUME_KEYS),
         ("secrets", SECRET_KEYS),
         ("configs", CONFIG_KEYS),
+        ("models", MODEL_KEYS),
     ] {
         for (name, r) in each(tree.get(section)) {
             check_map(r, keys, &format!("{section}.{name}"))?;
@@ -400,6 +402,7 @@ pub fn check_consistency(project: &mut Project) -> Result<(), ModelError> {
     let volumes: BTreeSet<String> = project.volumes.keys().cloned().collect();
     let secrets: BTreeSet<String> = project.secrets.keys().cloned().collect();
     let configs: BTreeSet<String> = project.configs.keys().cloned().collect();
+    let models: BTreeSet<String> = project.models.keys().cloned().collect();
     for (name, s) in project.services.iter_mut() {
         if s.build.is_none() && s.image.is_empty() && s.provider.is_none() {
             return Err(invalid(format!(
@@ -478,6 +481,13 @@ pub fn check_consistency(project: &mut Project) -> Result<(), ModelError> {
                 return Err(invalid(format!(
                     "service {name:?} refers to undefined config {}",
                     c.source
+                )));
+            }
+        }
+        for m in s.models.keys() {
+            if !models.contains(m) {
+                return Err(invalid(format!(
+                    "service {name:?} refers to undefined model {m}"
                 )));
             }
         }
@@ -564,8 +574,8 @@ pub fn check_consistency(project: &mut Project) -> Result<(), ModelError> {
     for s in project.services.values() {
         if !s.container_name.is_empty() && !seen.insert(&s.container_name) {
             return Err(ModelError::Consistency(format!(
-                "container name {:?} is already in use by another service",
-                s.container_name
+                "services.{}: container name {:?} is already in use by another service",
+                s.name, s.container_name
             )));
         }
     }

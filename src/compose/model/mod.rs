@@ -61,6 +61,9 @@ pub struct Project {
     /// Configs by key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub configs: BTreeMap<String, FileObjectConfig>,
+    /// AI models by key (Docker Model Runner); kept, not run by berth.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub models: BTreeMap<String, ModelConfig>,
     /// Top-level `x-*` keys.
     #[serde(flatten, skip_serializing_if = "skip_extensions")]
     pub extensions: BTreeMap<String, Value>,
@@ -79,6 +82,42 @@ pub struct Project {
     /// Active profiles.
     #[serde(skip)]
     pub profiles: Vec<String>,
+}
+
+/// A top-level AI model.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// Engine-side name.
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "cast::string"
+    )]
+    pub name: String,
+    /// Model reference (`ai/smollm2`).
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "cast::string"
+    )]
+    pub model: String,
+    /// Context window size.
+    #[serde(
+        default,
+        skip_serializing_if = "ser::is_zero_i64",
+        deserialize_with = "cast::i64"
+    )]
+    pub context_size: i64,
+    /// Runtime flags.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "cast::strings"
+    )]
+    pub runtime_flags: Vec<String>,
+    /// `x-*` keys.
+    #[serde(flatten, skip_serializing_if = "skip_extensions")]
+    pub extensions: BTreeMap<String, Value>,
 }
 
 impl Project {
