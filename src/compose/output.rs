@@ -137,15 +137,6 @@ fn pad(out: &mut String, n: usize) {
     }
 }
 
-fn is_block(v: &Json) -> bool {
-    match v {
-        Json::Object(m) => !m.is_empty(),
-        Json::Array(a) => !a.is_empty(),
-        Json::String(s) => s.contains('\n'),
-        _ => false,
-    }
-}
-
 fn emit_map(m: &Map<String, Json>, indent: usize, step: usize, out: &mut String) {
     let mut first = true;
     for (k, v) in m {
@@ -171,7 +162,7 @@ fn emit_value_after_key(v: &Json, indent: usize, step: usize, out: &mut String) 
             pad(out, indent + step);
             emit_seq(a, indent + step, step, out);
         }
-        Json::String(s) if s.contains('\n') => {
+        Json::String(s) if literal_allowed(s) => {
             out.push(' ');
             literal(s, indent + step, out);
         }
@@ -195,14 +186,23 @@ fn emit_seq(a: &[Json], indent: usize, step: usize, out: &mut String) {
         match item {
             Json::Object(m) if !m.is_empty() => emit_map(m, indent + step, step, out),
             Json::Array(inner) if !inner.is_empty() => emit_seq(inner, indent + step, step, out),
-            Json::String(s) if s.contains('\n') => literal(s, indent + step, out),
+            Json::String(s) if literal_allowed(s) => literal(s, indent + step, out),
             other => {
                 out.push_str(&inline(other, indent));
                 out.push('\n');
             }
         }
     }
-    let _ = is_block;
+}
+
+/// yaml.v3 asks for a literal block for multi-line strings; libyaml falls
+/// back to double quotes when the text cannot be a block (tabs and other
+/// non-printables, a space before a line break, a trailing space).
+fn literal_allowed(s: &str) -> bool {
+    s.contains('\n')
+        && s.chars().all(|c| c == '\n' || printable(c))
+        && !s.contains(" \n")
+        && !s.ends_with(' ')
 }
 
 fn literal(s: &str, indent: usize, out: &mut String) {
@@ -440,7 +440,8 @@ fn plain_allowed(s: &str) -> (bool, bool) {
 
 /// A string scalar with Go yaml.v3's quoting choice.
 pub fn scalar_string(s: &str) -> String {
-    if resolves_non_string(s) || is_old_bool(s) {
+    // Multi-line text that cannot be a literal block is double-quoted.
+    if resolves_non_string(s) || is_old_bool(s) || s.contains('\n') {
         return double_quoted(s);
     }
     match plain_allowed(s) {
@@ -506,5 +507,11 @@ mod tests {
     fn literal_blocks() {
         let v = json!({"content": "line1\nline2\n"});
         assert_eq!(emit_yaml(&v), "content: |\n  line1\n  line2\n");
+        let v = json!({"c": "a\nb"});
+        assert_eq!(emit_yaml(&v), "c: |-\n  a\n  b\n");
+        let v = json!({"c": "a \nb"});
+        assert_eq!(emit_yaml(&v), "c: \"a \\nb\"\n");
+        let v = json!({"c": ["x\ny\n"]});
+        assert_eq!(emit_yaml(&v), "c:\n  - |\n    x\n    y\n");
     }
 }
