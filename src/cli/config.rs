@@ -323,3 +323,51 @@ fn tabwrite(rows: &[Vec<String>]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indexmap::IndexMap;
+
+    fn raw_with_port_variable() -> RawProject {
+        let mut variables = IndexMap::new();
+        variables.insert(
+            "PORT".to_string(),
+            compose::VariableUse {
+                required: false,
+                default_value: Some("8080".into()),
+                alternate_value: None,
+            },
+        );
+        RawProject {
+            name: "p".into(),
+            working_dir: PathBuf::from("/p"),
+            config_files: vec![],
+            environment: IndexMap::new(),
+            env_files: vec![],
+            profiles: vec![],
+            tree: serde_yaml_ng::Value::Null,
+            variables,
+            warnings: vec![],
+        }
+    }
+
+    // Expected texts from docker/compose pkg/e2e/config_test.go.
+    #[test]
+    fn variables_json_and_yaml() {
+        let raw = raw_with_port_variable();
+        let json = variables(&raw, "json").unwrap();
+        assert!(json.contains("{\n    \"PORT\": {\n        \"Name\": \"PORT\",\n        \"DefaultValue\": \"8080\",\n        \"PresenceValue\": \"\",\n        \"Required\": false\n    }\n}"), "{json}");
+        let yaml = variables(&raw, "yaml").unwrap();
+        assert!(yaml.contains("PORT:\n    name: PORT\n    defaultvalue: \"8080\"\n    presencevalue: \"\"\n    required: false"), "{yaml}");
+    }
+
+    #[test]
+    fn variables_table() {
+        let table = variables(&raw_with_port_variable(), "table").unwrap();
+        assert_eq!(
+            table,
+            "NAME                REQUIRED            DEFAULT VALUE       ALTERNATE VALUE\nPORT                false               8080                \n"
+        );
+    }
+}
