@@ -201,3 +201,34 @@ fn every_e2e_compose_file_loads() {
         failures.join("\n")
     );
 }
+
+/// compose-go's testdata needs extends/include from the raw loader to load
+/// fully; here every file must at least decode or fail without panicking,
+/// and the self-contained ones must load.
+#[test]
+fn compose_go_testdata_never_panics() {
+    let Some(root) = conformance_dir() else {
+        return;
+    };
+    let mut files = Vec::new();
+    compose_files(&root.join("compose-spec+compose-go"), &mut files);
+    assert!(files.len() > 30, "found only {} files", files.len());
+    let opts = ModelOptions {
+        resolve_environment: false,
+        ..Default::default()
+    };
+    let must_load = [
+        "loader/testdata/compose-include.yaml",
+        "loader/testdata/compose-test-with-version.yaml",
+        "cli/testdata/simple/compose.yaml",
+        "cli/testdata/simple/compose-with-overrides.yaml",
+        "loader/testdata/include/included.yaml",
+    ];
+    for f in &files {
+        let result = build_project(raw_for(f), &opts);
+        let shown = f.strip_prefix(&root).unwrap().display().to_string();
+        if must_load.iter().any(|m| shown.ends_with(m)) {
+            assert!(result.is_ok(), "{shown}: {:?}", result.err());
+        }
+    }
+}
