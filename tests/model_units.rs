@@ -433,3 +433,11 @@ fn never_panics_on_odd_input() {
         let _ = build_project(r, &ModelOptions::default());
     }
 }
+
+#[test]
+fn extension_maps_print_sorted() {
+    let p = load("services:\n  a:\n    image: x\n    x-z:\n      b: 1\n      a: 2\nx-top:\n  z: 1\n  y: on\n");
+    let y = to_yaml(&p);
+    assert!(y.contains("    x-z:\n      a: 2\n      b: 1\n"), "{y}");
+    assert!(y.ends_with("x-top:\n  \"y\": \"on\"\n  z: 1\n"), "{y}");
+}

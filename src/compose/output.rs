@@ -32,8 +32,42 @@ pub fn escape_dollars(s: &str) -> String {
 
 /// The project as YAML, exactly as `docker compose config` prints it.
 pub fn to_yaml(project: &Project) -> String {
-    let v = serde_json::to_value(project).unwrap_or(Json::Null);
+    let mut v = serde_json::to_value(project).unwrap_or(Json::Null);
+    sort_extensions(&mut v);
     escape_dollars(&emit_yaml(&v))
+}
+
+fn sort_json(v: &mut Json) {
+    match v {
+        Json::Object(m) => {
+            let mut entries: Vec<(String, Json)> = std::mem::take(m).into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            for (_, e) in entries.iter_mut() {
+                sort_json(e);
+            }
+            *m = entries.into_iter().collect();
+        }
+        Json::Array(a) => a.iter_mut().for_each(sort_json),
+        _ => {}
+    }
+}
+
+/// `x-*` values are Go maps in compose-go, so their keys print sorted at
+/// every depth; the typed parts keep struct order.
+fn sort_extensions(v: &mut Json) {
+    match v {
+        Json::Object(m) => {
+            for (k, e) in m.iter_mut() {
+                if k.starts_with("x-") {
+                    sort_json(e);
+                } else {
+                    sort_extensions(e);
+                }
+            }
+        }
+        Json::Array(a) => a.iter_mut().for_each(sort_extensions),
+        _ => {}
+    }
 }
 
 /// The project as JSON, exactly as `docker compose config --format json` prints it.
@@ -79,7 +113,9 @@ fn project_json(project: &Project) -> Json {
         entries.push((k.clone(), serde_json::to_value(v).unwrap_or(Json::Null)));
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    Json::Object(entries.into_iter().collect::<Map<String, Json>>())
+    let mut v = Json::Object(entries.into_iter().collect::<Map<String, Json>>());
+    sort_extensions(&mut v);
+    v
 }
 
 /// A raw tree (no typed model) with every mapping sorted, as Go prints a `map[string]any`.
