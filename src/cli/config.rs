@@ -114,7 +114,20 @@ fn lines(out: &mut String, items: impl IntoIterator<Item = String>) {
 /// Runs `berth config`; `popts` carries the global options.
 pub fn run(args: &ConfigArgs, popts: ProjectOptions) -> Result<()> {
     let mut out = String::new();
-    if args.list_services {
+    if args.list_services && args.no_interpolate {
+        // Values may hold `${…}` and cannot be typed: list the raw keys.
+        let mut popts = popts;
+        popts.interpolate = false;
+        let raw = compose::load_raw(&popts)?;
+        if let Some(serde_yaml_ng::Value::Mapping(m)) = raw.tree.get("services") {
+            let mut names: Vec<String> = m
+                .keys()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect();
+            names.sort();
+            lines(&mut out, names);
+        }
+    } else if args.list_services {
         let (p, _) = load(args, popts, &[], false)?;
         lines(&mut out, p.service_names());
     } else if args.volumes {

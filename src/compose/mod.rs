@@ -110,7 +110,15 @@ pub fn build_project(
         message,
     };
     let mut warnings: Vec<Warning> = Vec::new();
-    let mut tree = raw.tree.clone();
+    let RawProject {
+        name,
+        working_dir,
+        config_files,
+        environment,
+        profiles,
+        mut tree,
+        ..
+    } = raw;
     if tree.is_null() {
         tree = Value::Mapping(Default::default());
     }
@@ -119,10 +127,7 @@ pub fn build_project(
         // The raw loader has already warned about `version` and resolved `include`.
         top.remove("version");
         top.remove("include");
-        top.insert(
-            Value::String("name".into()),
-            Value::String(raw.name.clone()),
-        );
+        top.insert(Value::String("name".into()), Value::String(name.clone()));
     }
     validate::check_keys(&tree).map_err(|e| invalid(e.path, e.message))?;
     let _ = model::cast::take_warnings();
@@ -134,20 +139,15 @@ pub fn build_project(
     for (name, s) in project.services.iter_mut() {
         s.name = name.clone();
     }
-    project.name = raw.name.clone();
-    project.working_dir = raw.working_dir.clone();
-    project.compose_files = raw.config_files.clone();
-    project.environment = raw
-        .environment
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    project.profiles = raw.profiles.clone();
+    project.name = name;
+    project.working_dir = working_dir;
+    project.compose_files = config_files;
+    project.environment = environment.into_iter().collect();
 
     if opts.normalize {
         normalize::normalize(&mut project, opts.resolve_paths);
     }
-    profiles::apply_profiles(&mut project, &raw.profiles);
+    profiles::apply_profiles(&mut project, &profiles);
     if !opts.services.is_empty() {
         profiles::select_services(&mut project, &opts.services)?;
     }
