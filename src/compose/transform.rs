@@ -657,7 +657,7 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
             }
         }
     }
-    for k in ["post_start", "pre_stop"] {
+    for k in ["pre_start", "post_start", "pre_stop"] {
         if let Some(Value::Sequence(hooks)) = svc.get_mut(k) {
             for (i, h) in hooks.iter_mut().enumerate() {
                 hook(h, &format!("{path}.{k}[{i}]"))?;

@@ -585,6 +585,10 @@ pub struct ServiceConfig {
         deserialize_with = "cast::string"
     )]
     pub working_dir: String,
+    /// Hooks run in their own container before start (`image`, `command`, …);
+    /// kept as canonical trees until berth models them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_start: Vec<Value>,
     /// Hooks run after start.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post_start: Vec<ServiceHook>,
