@@ -441,3 +441,18 @@ fn extension_maps_print_sorted() {
     assert!(y.contains("    x-z:\n      a: 2\n      b: 1\n"), "{y}");
     assert!(y.ends_with("x-top:\n  \"y\": \"on\"\n  z: 1\n"), "{y}");
 }
+
+#[test]
+fn label_files_merge_under_labels() {
+    let dir = std::env::temp_dir().join(format!("berth-labelfile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("l.label"), "a=from-file\nb=file\n").unwrap();
+    let mut r =
+        raw("services:\n  a:\n    image: x\n    label_file: l.label\n    labels:\n      b: own\n");
+    r.working_dir = dir.clone();
+    let (p, _) = build_project(r, &ModelOptions::default()).unwrap();
+    let l = &p.services["a"].labels;
+    assert_eq!((l["a"].as_str(), l["b"].as_str()), ("from-file", "own"));
+    assert!(p.services["a"].label_files.is_empty());
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::compose::model::Project;
+use crate::compose::model::{Project, ServiceConfig};
 use crate::compose::ModelError;
 
 /// Merges every enabled service's env files into its environment.
@@ -45,9 +45,31 @@ pub fn resolve_services_environment(project: &mut Project) -> Result<(), ModelEr
             service.environment = merged;
         }
         service.env_files.clear();
+        resolve_label_files(service)?;
         // Keys still without a value stay null: compose-go's `OverrideBy`
         // puts them back, and the engine then leaves them unset.
     }
+    Ok(())
+}
+
+/// Merges `label_file` contents under the service's own labels and drops
+/// `label_file` (compose-go `WithServicesLabelsResolved`).
+fn resolve_label_files(service: &mut ServiceConfig) -> Result<(), ModelError> {
+    if service.label_files.is_empty() {
+        return Ok(());
+    }
+    let mut labels: BTreeMap<String, String> = BTreeMap::new();
+    for path in &service.label_files {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ModelError::EnvFile(format!("label file {path} not found: {e}")))?;
+        let lookup = |k: &str| labels.get(k).cloned();
+        let parsed = parse_env_file(&text, false, &lookup)
+            .map_err(|e| ModelError::EnvFile(format!("failed to read {path}: {e}")))?;
+        labels.extend(parsed);
+    }
+    labels.extend(std::mem::take(&mut service.labels));
+    service.labels = labels;
+    service.label_files.clear();
     Ok(())
 }
 
