@@ -1,11 +1,12 @@
 //! The command line: global options, subcommands, and the error edge.
 
-pub mod image;
-
-use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+use clap::{Parser, Subcommand};
+
+pub mod config;
 pub mod global;
+pub mod image;
 
 pub use global::GlobalArgs;
 
@@ -13,6 +14,9 @@ pub use global::GlobalArgs;
 #[derive(Debug, Parser)]
 #[command(name = "berth", version, about, long_about = None)]
 pub struct Cli {
+    /// Options every subcommand accepts.
+    #[command(flatten)]
+    pub global: GlobalArgs,
     /// State root: images, layers, containers, volumes
     #[arg(
         long,
@@ -21,9 +25,6 @@ pub struct Cli {
         default_value = "/var/lib/berth"
     )]
     pub root: PathBuf,
-    /// Options every subcommand accepts.
-    #[command(flatten)]
-    pub global: GlobalArgs,
     /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
@@ -32,11 +33,14 @@ pub struct Cli {
 /// Every subcommand berth has; each one works.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show the berth version information
-    Version,
+    /// Parse, resolve and render compose file in canonical format
+    #[command(alias = "convert")]
+    Config(config::ConfigArgs),
     /// Manage images
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// Show the berth version information
+    Version,
 }
 
 /// Parses the command line, runs it, and returns the process exit code.
@@ -47,16 +51,17 @@ pub fn main() -> i32 {
         .with_writer(std::io::stderr)
         .init();
     let res = match cli.command {
+        Command::Config(args) => config::run(&args, cli.global.project_options()),
+        Command::Image(cmd) => image::run(&cli.root, cmd),
         Command::Version => {
             println!("berth version {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Command::Image(cmd) => image::run(&cli.root, cmd),
     };
     match res {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            eprintln!("{e:#}");
             1
         }
     }
