@@ -33,6 +33,8 @@ pub struct Launched {
     pub pid: u32,
     /// `pidfd_open` of it.
     pub pidfd: OwnedFd,
+    /// With `tty: true`, the pty master: all output comes from it, not the pipes.
+    pub tty: Option<OwnedFd>,
 }
 
 /// What actually starts and signals the container's process: berth's runtime in
@@ -60,6 +62,10 @@ pub struct Settings {
     pub rotation: Option<super::logfile::Rotation>,
 }
 
+/// Tells whoever spawned the supervisor how the first start went: `ok`, or the
+/// error, on a pipe it handed over (then closed, so the reader sees EOF).
+pub type ReadyPipe = Option<File>;
+
 enum Phase {
     Running {
         launched: Launched,
@@ -73,7 +79,11 @@ enum Phase {
 }
 
 /// Runs the container until it has exited for good; returns its last exit.
-pub fn supervise(settings: &Settings, launcher: &mut dyn Launcher) -> io::Result<Option<ExitInfo>> {
+pub fn supervise(
+    settings: &Settings,
+    launcher: &mut dyn Launcher,
+    mut ready: ReadyPipe,
+) -> io::Result<Option<ExitInfo>> {
     let dir = &settings.container_dir;
     let sock = socket_path(dir);
     let _ = std::fs::remove_file(&sock);
@@ -88,7 +98,15 @@ pub fn supervise(settings: &Settings, launcher: &mut dyn Launcher) -> io::Result
     let mut pipes: Vec<(Stream, File)> = vec![];
     let mut waiters: Vec<UnixStream> = vec![];
     let mut last_exit = None;
-    let mut phase = start(launcher, &mut status, &mut pipes, dir)?;
+    let first = start(launcher, &mut status, &mut pipes, dir);
+    if let Some(mut r) = ready.take() {
+        let msg = match &first {
+            Ok(_) => "ok\n".to_string(),
+            Err(e) => format!("{e}\n"),
+        };
+        let _ = r.write_all(msg.as_bytes());
+    }
+    let mut phase = first?;
 
     loop {
         if matches!(phase, Phase::Done) && pipes.is_empty() {
@@ -221,9 +239,14 @@ fn start(
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     match launcher.launch(out_w, err_w) {
-        Ok(launched) => {
-            pipes.push((Stream::Stdout, File::from(out_r)));
-            pipes.push((Stream::Stderr, File::from(err_r)));
+        Ok(mut launched) => {
+            match launched.tty.take() {
+                Some(master) => pipes.push((Stream::Stdout, File::from(master))),
+                None => {
+                    pipes.push((Stream::Stdout, File::from(out_r)));
+                    pipes.push((Stream::Stderr, File::from(err_r)));
+                }
+            }
             status.state = ContainerState::Running;
             status.pid = Some(launched.pid);
             status.started_at = Some(epoch_secs(SystemTime::now()));
@@ -433,6 +456,7 @@ mod tests {
             Ok(Launched {
                 pid,
                 pidfd: pidfd_open(pid)?,
+                tty: None,
             })
         }
 
@@ -471,7 +495,7 @@ mod tests {
     fn logs_output_and_records_the_exit_code() {
         let dir = tempfile::tempdir().unwrap();
         let mut sh = Shell::new("echo out; echo err >&2; exit 3");
-        let exit = supervise(&settings(dir.path(), RestartPolicy::No), &mut sh).unwrap();
+        let exit = supervise(&settings(dir.path(), RestartPolicy::No), &mut sh, None).unwrap();
         assert_eq!(exit.unwrap().code, 3);
         let st = Status::load(dir.path()).unwrap();
         assert_eq!((st.state, st.exit_code), (ContainerState::Exited, Some(3)));
@@ -496,7 +520,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut sh = Shell::new("echo run $RUN; exit 1");
         let policy = RestartPolicy::OnFailure { max_retries: 2 };
-        supervise(&settings(dir.path(), policy), &mut sh).unwrap();
+        supervise(&settings(dir.path(), policy), &mut sh, None).unwrap();
         assert_eq!(sh.launches, 3);
         let st = Status::load(dir.path()).unwrap();
         assert_eq!(st.restart_count, 2);
@@ -515,7 +539,7 @@ mod tests {
         // The script ignores SIGTERM, as a careless pid 1 does.
         let handle = std::thread::spawn(move || {
             let mut sh = Shell::new("trap '' TERM; echo ready; while :; do sleep 0.05; done");
-            let exit = supervise(&settings(&path, RestartPolicy::Always), &mut sh).unwrap();
+            let exit = supervise(&settings(&path, RestartPolicy::Always), &mut sh, None).unwrap();
             (exit, sh.launches)
         });
         let sock = socket_path(dir.path());
