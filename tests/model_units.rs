@@ -456,3 +456,19 @@ fn label_files_merge_under_labels() {
     assert!(p.services["a"].label_files.is_empty());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn enumerated_values_are_checked() {
+    let e = fail("services:\n  a:\n    image: x\n    depends_on:\n      b:\n        condition: service_ready\n  b:\n    image: x\n");
+    assert!(
+        e.contains("services.a.depends_on.b.condition") && e.contains("service_healthy"),
+        "{e}"
+    );
+    let e = fail("services:\n  a:\n    image: x\n    pull_policy: sometimes\n");
+    assert!(e.contains("services.a.pull_policy"), "{e}");
+    load("services:\n  a:\n    image: x\n    pull_policy: every_12h\n");
+    let e = fail(
+        "services:\n  a:\n    image: x\n    volumes:\n      - type: nfs\n        target: /x\n",
+    );
+    assert!(e.contains("services.a.volumes[0].type"), "{e}");
+}

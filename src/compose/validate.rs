@@ -267,12 +267,91 @@ fn each(v: Option<&Value>) -> impl Iterator<Item = (String, &Value)> {
     items.into_iter()
 }
 
+fn check_enum(v: Option<&Value>, allowed: &[&str], path: &str) -> Result<(), PathError> {
+    let Some(v) = v else { return Ok(()) };
+    let Some(text) = v.as_str() else {
+        return Ok(());
+    };
+    if allowed.contains(&text) {
+        return Ok(());
+    }
+    let list = allowed
+        .iter()
+        .map(|a| format!("{a:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(PathError {
+        path: path.to_string(),
+        message: format!("must be one of the following: {list}, found {text:?}"),
+    })
+}
+
+fn pull_policy_ok(p: &str) -> bool {
+    matches!(
+        p,
+        "always"
+            | "never"
+            | "missing"
+            | "if_not_present"
+            | "build"
+            | "refresh"
+            | "daily"
+            | "weekly"
+    ) || p
+        .strip_prefix("every_")
+        .is_some_and(|d| crate::compose::model::duration::parse_duration(d).is_ok())
+}
+
 /// Rejects attributes the compose specification does not define (`x-*` aside).
 pub fn check_keys(tree: &Value) -> Result<(), PathError> {
     check_map(tree, TOP_KEYS, "")?;
     for (name, svc) in each(tree.get("services")) {
         let p = format!("services.{name}");
         check_map(svc, SERVICE_KEYS, &p)?;
+        check_enum(
+            svc.get("cgroup"),
+            &["host", "private"],
+            &format!("{p}.cgroup"),
+        )?;
+        if let Some(pp) = svc.get("pull_policy").and_then(Value::as_str) {
+            if !pull_policy_ok(pp) {
+                return Err(PathError {
+                    path: format!("{p}.pull_policy"),
+                    message: format!(
+                        "invalid pull policy {pp:?}: expected always, never, missing, build, refresh, daily, weekly or every_<duration>"
+                    ),
+                });
+            }
+        }
+        for (dep, cfg) in each(svc.get("depends_on")) {
+            check_enum(
+                cfg.get("condition"),
+                &[
+                    "service_started",
+                    "service_healthy",
+                    "service_completed_successfully",
+                ],
+                &format!("{p}.depends_on.{dep}.condition"),
+            )?;
+        }
+        if let Some(Value::Sequence(mounts)) = svc.get("volumes") {
+            for (i, m) in mounts.iter().enumerate() {
+                check_enum(
+                    m.get("type"),
+                    &["bind", "volume", "tmpfs", "cluster", "npipe", "image"],
+                    &format!("{p}.volumes[{i}].type"),
+                )?;
+            }
+        }
+        if let Some(Value::Sequence(rules)) = svc.get("develop").and_then(|d| d.get("watch")) {
+            for (i, r) in rules.iter().enumerate() {
+                check_enum(
+                    r.get("action"),
+                    &["rebuild", "restart", "sync", "sync+restart", "sync+exec"],
+                    &format!("{p}.develop.watch[{i}].action"),
+                )?;
+            }
+        }
         if let Some(b) = svc.get("build") {
             check_map(b, BUILD_KEYS, &format!("{p}.build"))?;
         }
