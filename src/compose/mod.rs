@@ -1,4 +1,12 @@
 //! The compose loader: files on disk to berth's project model, as compose-go does it.
+//!
+//! Two halves meet at [`RawProject`]: the raw loader (files, `.env`,
+//! interpolation, merge, extends, include) produces one merged tree, and
+//! [`build_project`] turns it into the typed [`Project`]:
+//! `transform` (short syntax → long) → `validate::check_keys` → typed decode
+//! (`model`, lenient casts) → `normalize` → `profiles` → cycles →
+//! `validate::check_consistency` → `env_file` resolution. `output` prints it
+//! as `docker compose config` does and `hash` computes the config hash.
 
 pub mod env_file;
 pub mod hash;
