@@ -130,6 +130,7 @@ pub fn build_project(
     if tree.is_null() {
         tree = Value::Mapping(Default::default());
     }
+    let _ = model::cast::take_warnings();
     transform::canonicalize(&mut tree).map_err(|e| invalid(e.path, e.message))?;
     if let Value::Mapping(top) = &mut tree {
         // The raw loader has already warned about `version` and resolved `include`.
@@ -138,7 +139,6 @@ pub fn build_project(
         top.insert(Value::String("name".into()), Value::String(name.clone()));
     }
     validate::check_keys(&tree).map_err(|e| invalid(e.path, e.message))?;
-    let _ = model::cast::take_warnings();
     let mut project: Project = serde_path_to_error::deserialize(tree).map_err(|e| {
         let path = e.path().to_string();
         invalid(path, e.into_inner().to_string())

@@ -118,10 +118,18 @@ fn resource(r: &mut Mapping, path: &str) -> Res<()> {
         untag(ext);
         if let Value::Mapping(m) = ext {
             // Legacy `external: {name: x}` means `name: x` + `external: true`.
-            let name = m.get("name").cloned();
+            let ext_name = m.get("name").cloned();
             *ext = Value::Bool(true);
-            if let Some(name) = name {
-                r.insert(s("name"), name);
+            if let Some(ext_name) = ext_name {
+                cast::warn(format!(
+                    "{path}: external.name is deprecated. Please set name and external: true"
+                ));
+                if let Some(name) = r.get("name") {
+                    if *name != ext_name {
+                        return err(path, "name and external.name conflict; only use name");
+                    }
+                }
+                r.insert(s("name"), ext_name);
             }
         }
     }
