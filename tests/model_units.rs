@@ -472,3 +472,14 @@ fn enumerated_values_are_checked() {
     );
     assert!(e.contains("services.a.volumes[0].type"), "{e}");
 }
+
+#[test]
+fn unknown_keys_get_a_hint() {
+    let e = fail("services:\n  a:\n    image: x\n    volume: [\"/x\"]\n");
+    assert!(
+        e.contains("services.a") && e.contains("did you mean \"volumes\"?"),
+        "{e}"
+    );
+    let e = fail("services:\n  a:\n    image: x\n    wrongField: 1\n");
+    assert!(e.contains("\"x-\" prefix"), "{e}");
+}

@@ -237,6 +237,30 @@ const ENV_FILE_KEYS: &[&str] = &["path", "required", "format"];
 const IPAM_KEYS: &[&str] = &["driver", "config", "options"];
 const IPAM_POOL_KEYS: &[&str] = &["subnet", "gateway", "ip_range", "aux_addresses"];
 
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The known key a typo most likely meant.
+fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    allowed
+        .iter()
+        .map(|a| (edit_distance(&key.to_lowercase(), a), *a))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, a)| a)
+}
+
 fn check_map(v: &Value, allowed: &[&str], path: &str) -> Result<(), PathError> {
     let Value::Mapping(m) = v else { return Ok(()) };
     for k in m.keys() {
@@ -247,9 +271,13 @@ fn check_map(v: &Value, allowed: &[&str], path: &str) -> Result<(), PathError> {
             } else {
                 path.to_string()
             };
+            let hint = match closest(k, allowed) {
+                Some(c) => format!("did you mean {c:?}?"),
+                None => "custom attributes need an \"x-\" prefix".to_string(),
+            };
             return Err(PathError {
                 path: at,
-                message: format!("additional property {k:?} is not allowed"),
+                message: format!("additional property {k:?} is not allowed; {hint}"),
             });
         }
     }
