@@ -16,15 +16,15 @@ pub enum LoadError {
     #[error("no configuration file provided: not found")]
     NotFound,
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{}: {err}", path.display())]
     Io {
         /// File path.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, not a separate cause).
+        err: std::io::Error,
     },
     /// The file is not valid YAML.
-    #[error("{path}: {message}")]
+    #[error("{}: {message}", path.display())]
     Yaml {
         /// File path.
         path: PathBuf,
@@ -66,9 +66,9 @@ pub fn load_raw(opts: &ProjectOptions) -> Result<RawProject, LoadError> {
             .find(|p| p.exists())
             .ok_or(LoadError::NotFound)?,
     };
-    let text = std::fs::read_to_string(&file).map_err(|source| LoadError::Io {
+    let text = std::fs::read_to_string(&file).map_err(|err| LoadError::Io {
         path: file.clone(),
-        source,
+        err,
     })?;
     let mut tree: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(&text).map_err(|e| LoadError::Yaml {
