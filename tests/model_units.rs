@@ -483,3 +483,9 @@ fn unknown_keys_get_a_hint() {
     let e = fail("services:\n  a:\n    image: x\n    wrongField: 1\n");
     assert!(e.contains("\"x-\" prefix"), "{e}");
 }
+
+#[test]
+fn resource_names_are_checked() {
+    let e = fail("services:\n  \"web app\":\n    image: x\n");
+    assert!(e.contains("services") && e.contains("\"web app\""), "{e}");
+}

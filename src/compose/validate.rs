@@ -333,6 +333,22 @@ fn pull_policy_ok(p: &str) -> bool {
 /// Rejects attributes the compose specification does not define (`x-*` aside).
 pub fn check_keys(tree: &Value) -> Result<(), PathError> {
     check_map(tree, TOP_KEYS, "")?;
+    for section in ["services", "networks", "volumes", "secrets", "configs"] {
+        for (name, _) in each(tree.get(section)) {
+            let ok = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !ok {
+                return Err(PathError {
+                    path: section.to_string(),
+                    message: format!(
+                        "invalid name {name:?}: only letters, digits, '.', '_' and '-' are allowed"
+                    ),
+                });
+            }
+        }
+    }
     for (name, svc) in each(tree.get("services")) {
         let p = format!("services.{name}");
         check_map(svc, SERVICE_KEYS, &p)?;
