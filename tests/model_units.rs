@@ -489,3 +489,11 @@ fn resource_names_are_checked() {
     let e = fail("services:\n  \"web app\":\n    image: x\n");
     assert!(e.contains("services") && e.contains("\"web app\""), "{e}");
 }
+
+#[test]
+fn null_attributes_are_absent() {
+    let p = load("services:\n  a:\n    image: x\n    ports:\n    volumes:\n    networks:\n    command:\n    environment:\n");
+    let s = &p.services["a"];
+    assert!(s.ports.is_empty() && s.volumes.is_empty() && s.command.is_none());
+    assert!(s.networks.contains_key("default"));
+}

@@ -420,6 +420,8 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
     for v in svc.values_mut() {
         untag(v);
     }
+    // An attribute written as `key:` (null) is the same as leaving it out.
+    svc.retain(|_, v| !v.is_null());
     if let Some(b) = svc.get_mut("build") {
         build(b, &format!("{path}.build"))?;
     }
