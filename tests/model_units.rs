@@ -497,3 +497,11 @@ fn null_attributes_are_absent() {
     assert!(s.ports.is_empty() && s.volumes.is_empty() && s.command.is_none());
     assert!(s.networks.contains_key("default"));
 }
+
+#[test]
+fn null_nested_attributes_are_absent() {
+    let p = load("services:\n  a:\n    image: x\n    deploy:\n      resources:\n      replicas:\n    healthcheck:\n      interval:\n");
+    let s = &p.services["a"];
+    assert!(s.deploy.as_ref().unwrap().replicas.is_none());
+    assert!(s.healthcheck.as_ref().unwrap().interval.is_none());
+}

@@ -343,6 +343,13 @@ fn device_requests(v: &mut Value) {
     }
 }
 
+/// Struct-shaped mappings: a `key:` left null means the key is absent.
+fn drop_nulls(v: Option<&mut Value>) {
+    if let Some(Value::Mapping(m)) = v {
+        m.retain(|_, v| !v.is_null());
+    }
+}
+
 fn build(b: &mut Value, path: &str) -> Res<()> {
     untag(b);
     if let Value::String(ctx) = b {
@@ -637,6 +644,26 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
             }
         }
         device_requests(g);
+    }
+    drop_nulls(svc.get_mut("healthcheck"));
+    drop_nulls(svc.get_mut("logging"));
+    drop_nulls(svc.get_mut("build"));
+    if let Some(Value::Mapping(d)) = svc.get_mut("deploy") {
+        d.retain(|_, v| !v.is_null());
+        drop_nulls(d.get_mut("resources"));
+        if let Some(Value::Mapping(r)) = d.get_mut("resources") {
+            drop_nulls(r.get_mut("limits"));
+            drop_nulls(r.get_mut("reservations"));
+        }
+        drop_nulls(d.get_mut("restart_policy"));
+        drop_nulls(d.get_mut("placement"));
+    }
+    for k in ["ports", "volumes"] {
+        if let Some(Value::Sequence(items)) = svc.get_mut(k) {
+            for item in items.iter_mut() {
+                drop_nulls(Some(item));
+            }
+        }
     }
     if let Some(Value::Mapping(d)) = svc.get_mut("deploy") {
         if let Some(l) = d.get_mut("labels") {
