@@ -5,12 +5,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn fixture(name: &str) -> Option<PathBuf> {
+    e2e_dir("testdata", name)
+}
+
+fn e2e_dir(kind: &str, name: &str) -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let found = ["../shared/conformance", "../../shared/conformance"]
         .iter()
         .map(|r| {
             root.join(r)
-                .join("docker+compose/pkg/e2e/testdata")
+                .join("docker+compose/pkg/e2e")
+                .join(kind)
                 .join(name)
         })
         .find(|d| d.is_dir())
@@ -122,4 +127,33 @@ fn config_quiet_and_output_file() {
     );
     let bad = berth(&dir, &["-p", "e2e", "config", "--format", "toml"]);
     assert!(!bad.status.success());
+}
+
+#[test]
+fn config_hash_lists_sorted_services() {
+    let Some(dir) = e2e_dir("fixtures", "config_hash") else {
+        return;
+    };
+    let out = stdout(&berth(
+        &dir,
+        &["-p", "compose-e2e-config-hash", "config", "--hash", "*"],
+    ));
+    let names: Vec<&str> = out.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(names, vec!["optional-env", "plain", "with-env-file"]);
+    // sha256 of {"command":["sleep","infinity"],"entrypoint":null,"image":"alpine","networks":{"default":null}}
+    assert!(
+        out.contains("plain 63e2493f0925a832dea0ea442b62298560bbeac6edf294e098a22a6ca2bf9dec\n"),
+        "{out}"
+    );
+    let one = stdout(&berth(
+        &dir,
+        &["-p", "compose-e2e-config-hash", "config", "--hash", "plain"],
+    ));
+    assert_eq!(one.split_whitespace().count(), 2);
+    let resolved = stdout(&berth(&dir, &["-p", "compose-e2e-config-hash", "config"]));
+    assert!(
+        resolved.contains("    environment:\n      EXAMPLE: value\n"),
+        "{resolved}"
+    );
+    assert!(!resolved.contains("env_file"), "{resolved}");
 }

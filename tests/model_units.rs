@@ -456,3 +456,52 @@ fn label_files_merge_under_labels() {
     assert!(p.services["a"].label_files.is_empty());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn enumerated_values_are_checked() {
+    let e = fail("services:\n  a:\n    image: x\n    depends_on:\n      b:\n        condition: service_ready\n  b:\n    image: x\n");
+    assert!(
+        e.contains("services.a.depends_on.b.condition") && e.contains("service_healthy"),
+        "{e}"
+    );
+    let e = fail("services:\n  a:\n    image: x\n    pull_policy: sometimes\n");
+    assert!(e.contains("services.a.pull_policy"), "{e}");
+    load("services:\n  a:\n    image: x\n    pull_policy: every_12h\n");
+    let e = fail(
+        "services:\n  a:\n    image: x\n    volumes:\n      - type: nfs\n        target: /x\n",
+    );
+    assert!(e.contains("services.a.volumes[0].type"), "{e}");
+}
+
+#[test]
+fn unknown_keys_get_a_hint() {
+    let e = fail("services:\n  a:\n    image: x\n    volume: [\"/x\"]\n");
+    assert!(
+        e.contains("services.a") && e.contains("did you mean \"volumes\"?"),
+        "{e}"
+    );
+    let e = fail("services:\n  a:\n    image: x\n    wrongField: 1\n");
+    assert!(e.contains("\"x-\" prefix"), "{e}");
+}
+
+#[test]
+fn resource_names_are_checked() {
+    let e = fail("services:\n  \"web app\":\n    image: x\n");
+    assert!(e.contains("services") && e.contains("\"web app\""), "{e}");
+}
+
+#[test]
+fn null_attributes_are_absent() {
+    let p = load("services:\n  a:\n    image: x\n    ports:\n    volumes:\n    networks:\n    command:\n    environment:\n");
+    let s = &p.services["a"];
+    assert!(s.ports.is_empty() && s.volumes.is_empty() && s.command.is_none());
+    assert!(s.networks.contains_key("default"));
+}
+
+#[test]
+fn null_nested_attributes_are_absent() {
+    let p = load("services:\n  a:\n    image: x\n    deploy:\n      resources:\n      replicas:\n    healthcheck:\n      interval:\n");
+    let s = &p.services["a"];
+    assert!(s.deploy.as_ref().unwrap().replicas.is_none());
+    assert!(s.healthcheck.as_ref().unwrap().interval.is_none());
+}

@@ -114,6 +114,8 @@ fn lines(out: &mut String, items: impl IntoIterator<Item = String>) {
 /// Runs `berth config`; `popts` carries the global options.
 pub fn run(args: &ConfigArgs, popts: ProjectOptions) -> Result<()> {
     let mut out = String::new();
+    // Only the rendered model goes to `-o`; listings always print (as docker compose).
+    let mut rendered = false;
     if args.list_services && args.no_interpolate {
         // Values may hold `${…}` and cannot be typed: list the raw keys.
         let mut popts = popts;
@@ -188,6 +190,7 @@ pub fn run(args: &ConfigArgs, popts: ProjectOptions) -> Result<()> {
             p.environment.iter().map(|(k, v)| format!("{k}={v}")),
         );
     } else {
+        rendered = true;
         let format = args.format.as_deref().unwrap_or("yaml");
         if format != "yaml" && format != "json" {
             bail!("unsupported format {format:?}");
@@ -228,7 +231,7 @@ pub fn run(args: &ConfigArgs, popts: ProjectOptions) -> Result<()> {
     if args.quiet {
         return Ok(());
     }
-    if let Some(path) = &args.output {
+    if let (Some(path), true) = (&args.output, rendered) {
         if !out.is_empty() {
             std::fs::write(path, &out).with_context(|| format!("writing {}", path.display()))?;
         }

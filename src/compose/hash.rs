@@ -5,8 +5,29 @@
 use sha2::{Digest, Sha256};
 
 use crate::compose::model::ser::with_json_mode;
-use crate::compose::model::ServiceConfig;
+use crate::compose::model::{NetworkConfig, ServiceConfig, VolumeConfig};
 use crate::compose::output::go_json_escape;
+
+fn sha256_of_go_json<T: serde::Serialize>(v: &T) -> String {
+    let json = with_json_mode(|| serde_json::to_string(v)).unwrap_or_default();
+    let digest = Sha256::digest(go_json_escape(&json).as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A network's `com.docker.compose.config-hash` (docker compose `NetworkHash`).
+pub fn network_hash(network: &NetworkConfig) -> String {
+    sha256_of_go_json(network)
+}
+
+/// A volume's `com.docker.compose.config-hash` (docker compose `VolumeHash`:
+/// an empty driver counts as `local`).
+pub fn volume_hash(volume: &VolumeConfig) -> String {
+    let mut v = volume.clone();
+    if v.driver.is_empty() {
+        v.driver = "local".into();
+    }
+    sha256_of_go_json(&v)
+}
 
 /// The hex sha256 docker compose stores in `com.docker.compose.config-hash`.
 pub fn service_hash(service: &ServiceConfig) -> String {
@@ -19,9 +40,7 @@ pub fn service_hash(service: &ServiceConfig) -> String {
     }
     s.depends_on.clear();
     s.profiles.clear();
-    let json = with_json_mode(|| serde_json::to_string(&s)).unwrap_or_default();
-    let digest = Sha256::digest(go_json_escape(&json).as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    sha256_of_go_json(&s)
 }
 
 #[cfg(test)]
@@ -56,6 +75,29 @@ mod tests {
         assert_eq!(
             service_hash(&web()),
             "35cb49ef2b427e33199ec130fd4fa2219dfb5858c58ba793400d99b97e093e4c"
+        );
+    }
+
+    #[test]
+    fn network_and_volume_hashes() {
+        let net = NetworkConfig {
+            name: "p_default".into(),
+            ..Default::default()
+        };
+        let json = with_json_mode(|| serde_json::to_string(&net)).unwrap();
+        assert_eq!(json, r#"{"name":"p_default","ipam":{}}"#);
+        // sha256 of the JSON above, and of {"name":"p_data","driver":"local"}
+        assert_eq!(
+            network_hash(&net),
+            "cca2b3a66c94bd18c278d0ace2145197839f42c28f96dcd3878eeb5d03f53510"
+        );
+        let vol = VolumeConfig {
+            name: "p_data".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            volume_hash(&vol),
+            "bf2094b43d065b5f7aad7544497a3ed48d6551b83c79e6c2d0827b7337fcdd4b"
         );
     }
 

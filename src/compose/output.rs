@@ -362,7 +362,7 @@ fn resolves_non_string(s: &str) -> bool {
     if is_int {
         return true;
     }
-    is_yaml_float(s) || is_timestamp(s) || is_base60(s)
+    is_yaml_float(&plain) || is_timestamp(s) || is_base60(s)
 }
 
 fn is_yaml_float(s: &str) -> bool {
@@ -528,6 +528,9 @@ mod tests {
         assert_eq!(scalar_string("12:30"), "\"12:30\"");
         assert_eq!(scalar_string("a\tb"), "\"a\\tb\"");
         assert_eq!(scalar_string("/bin/sh"), "/bin/sh");
+        assert_eq!(scalar_string("1_000.5"), "\"1_000.5\"");
+        assert_eq!(scalar_string("2024-01-02"), "\"2024-01-02\"");
+        assert_eq!(scalar_string("0x1F"), "\"0x1F\"");
     }
 
     #[test]

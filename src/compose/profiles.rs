@@ -54,8 +54,10 @@ pub fn select_services(project: &mut Project, names: &[String]) -> Result<(), Mo
     }
     let mut all = std::mem::take(&mut project.services);
     all.append(&mut project.disabled_services);
-    for (name, s) in all {
+    for (name, mut s) in all {
         if wanted.contains(&name) {
+            // Dependencies outside the selection (optional, missing) are dropped.
+            s.depends_on.retain(|dep, _| wanted.contains(dep));
             project.services.insert(name, s);
         } else {
             project.disabled_services.insert(name, s);

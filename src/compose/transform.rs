@@ -118,10 +118,18 @@ fn resource(r: &mut Mapping, path: &str) -> Res<()> {
         untag(ext);
         if let Value::Mapping(m) = ext {
             // Legacy `external: {name: x}` means `name: x` + `external: true`.
-            let name = m.get("name").cloned();
+            let ext_name = m.get("name").cloned();
             *ext = Value::Bool(true);
-            if let Some(name) = name {
-                r.insert(s("name"), name);
+            if let Some(ext_name) = ext_name {
+                cast::warn(format!(
+                    "{path}: external.name is deprecated. Please set name and external: true"
+                ));
+                if let Some(name) = r.get("name") {
+                    if *name != ext_name {
+                        return err(path, "name and external.name conflict; only use name");
+                    }
+                }
+                r.insert(s("name"), ext_name);
             }
         }
     }
@@ -335,6 +343,13 @@ fn device_requests(v: &mut Value) {
     }
 }
 
+/// Struct-shaped mappings: a `key:` left null means the key is absent.
+fn drop_nulls(v: Option<&mut Value>) {
+    if let Some(Value::Mapping(m)) = v {
+        m.retain(|_, v| !v.is_null());
+    }
+}
+
 fn build(b: &mut Value, path: &str) -> Res<()> {
     untag(b);
     if let Value::String(ctx) = b {
@@ -412,6 +427,8 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
     for v in svc.values_mut() {
         untag(v);
     }
+    // An attribute written as `key:` (null) is the same as leaving it out.
+    svc.retain(|_, v| !v.is_null());
     if let Some(b) = svc.get_mut("build") {
         build(b, &format!("{path}.build"))?;
     }
@@ -627,6 +644,26 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
             }
         }
         device_requests(g);
+    }
+    drop_nulls(svc.get_mut("healthcheck"));
+    drop_nulls(svc.get_mut("logging"));
+    drop_nulls(svc.get_mut("build"));
+    if let Some(Value::Mapping(d)) = svc.get_mut("deploy") {
+        d.retain(|_, v| !v.is_null());
+        drop_nulls(d.get_mut("resources"));
+        if let Some(Value::Mapping(r)) = d.get_mut("resources") {
+            drop_nulls(r.get_mut("limits"));
+            drop_nulls(r.get_mut("reservations"));
+        }
+        drop_nulls(d.get_mut("restart_policy"));
+        drop_nulls(d.get_mut("placement"));
+    }
+    for k in ["ports", "volumes"] {
+        if let Some(Value::Sequence(items)) = svc.get_mut(k) {
+            for item in items.iter_mut() {
+                drop_nulls(Some(item));
+            }
+        }
     }
     if let Some(Value::Mapping(d)) = svc.get_mut("deploy") {
         if let Some(l) = d.get_mut("labels") {

@@ -237,6 +237,30 @@ const ENV_FILE_KEYS: &[&str] = &["path", "required", "format"];
 const IPAM_KEYS: &[&str] = &["driver", "config", "options"];
 const IPAM_POOL_KEYS: &[&str] = &["subnet", "gateway", "ip_range", "aux_addresses"];
 
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The known key a typo most likely meant.
+fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    allowed
+        .iter()
+        .map(|a| (edit_distance(&key.to_lowercase(), a), *a))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, a)| a)
+}
+
 fn check_map(v: &Value, allowed: &[&str], path: &str) -> Result<(), PathError> {
     let Value::Mapping(m) = v else { return Ok(()) };
     for k in m.keys() {
@@ -247,9 +271,13 @@ fn check_map(v: &Value, allowed: &[&str], path: &str) -> Result<(), PathError> {
             } else {
                 path.to_string()
             };
+            let hint = match closest(k, allowed) {
+                Some(c) => format!("did you mean {c:?}?"),
+                None => "custom attributes need an \"x-\" prefix".to_string(),
+            };
             return Err(PathError {
                 path: at,
-                message: format!("additional property {k:?} is not allowed"),
+                message: format!("additional property {k:?} is not allowed; {hint}"),
             });
         }
     }
@@ -267,12 +295,107 @@ fn each(v: Option<&Value>) -> impl Iterator<Item = (String, &Value)> {
     items.into_iter()
 }
 
+fn check_enum(v: Option<&Value>, allowed: &[&str], path: &str) -> Result<(), PathError> {
+    let Some(v) = v else { return Ok(()) };
+    let Some(text) = v.as_str() else {
+        return Ok(());
+    };
+    if allowed.contains(&text) {
+        return Ok(());
+    }
+    let list = allowed
+        .iter()
+        .map(|a| format!("{a:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(PathError {
+        path: path.to_string(),
+        message: format!("must be one of the following: {list}, found {text:?}"),
+    })
+}
+
+fn pull_policy_ok(p: &str) -> bool {
+    matches!(
+        p,
+        "always"
+            | "never"
+            | "missing"
+            | "if_not_present"
+            | "build"
+            | "refresh"
+            | "daily"
+            | "weekly"
+    ) || p
+        .strip_prefix("every_")
+        .is_some_and(|d| crate::compose::model::duration::parse_duration(d).is_ok())
+}
+
 /// Rejects attributes the compose specification does not define (`x-*` aside).
 pub fn check_keys(tree: &Value) -> Result<(), PathError> {
     check_map(tree, TOP_KEYS, "")?;
+    for section in ["services", "networks", "volumes", "secrets", "configs"] {
+        for (name, _) in each(tree.get(section)) {
+            let ok = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !ok {
+                return Err(PathError {
+                    path: section.to_string(),
+                    message: format!(
+                        "invalid name {name:?}: only letters, digits, '.', '_' and '-' are allowed"
+                    ),
+                });
+            }
+        }
+    }
     for (name, svc) in each(tree.get("services")) {
         let p = format!("services.{name}");
         check_map(svc, SERVICE_KEYS, &p)?;
+        check_enum(
+            svc.get("cgroup"),
+            &["host", "private"],
+            &format!("{p}.cgroup"),
+        )?;
+        if let Some(pp) = svc.get("pull_policy").and_then(Value::as_str) {
+            if !pull_policy_ok(pp) {
+                return Err(PathError {
+                    path: format!("{p}.pull_policy"),
+                    message: format!(
+                        "invalid pull policy {pp:?}: expected always, never, missing, build, refresh, daily, weekly or every_<duration>"
+                    ),
+                });
+            }
+        }
+        for (dep, cfg) in each(svc.get("depends_on")) {
+            check_enum(
+                cfg.get("condition"),
+                &[
+                    "service_started",
+                    "service_healthy",
+                    "service_completed_successfully",
+                ],
+                &format!("{p}.depends_on.{dep}.condition"),
+            )?;
+        }
+        if let Some(Value::Sequence(mounts)) = svc.get("volumes") {
+            for (i, m) in mounts.iter().enumerate() {
+                check_enum(
+                    m.get("type"),
+                    &["bind", "volume", "tmpfs", "cluster", "npipe", "image"],
+                    &format!("{p}.volumes[{i}].type"),
+                )?;
+            }
+        }
+        if let Some(Value::Sequence(rules)) = svc.get("develop").and_then(|d| d.get("watch")) {
+            for (i, r) in rules.iter().enumerate() {
+                check_enum(
+                    r.get("action"),
+                    &["rebuild", "restart", "sync", "sync+restart", "sync+exec"],
+                    &format!("{p}.develop.watch[{i}].action"),
+                )?;
+            }
+        }
         if let Some(b) = svc.get("build") {
             check_map(b, BUILD_KEYS, &format!("{p}.build"))?;
         }

@@ -16,7 +16,8 @@ pub fn take_warnings() -> Vec<String> {
     WARNINGS.with(|w| std::mem::take(&mut *w.borrow_mut()))
 }
 
-fn warn(msg: String) {
+/// Records a warning for the current `build_project` call.
+pub fn warn(msg: String) {
     WARNINGS.with(|w| w.borrow_mut().push(msg));
 }
 

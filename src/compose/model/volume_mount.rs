@@ -227,10 +227,19 @@ pub fn parse_volume_spec(spec: &str) -> Result<ServiceVolumeConfig, String> {
     }
     let mut fields: Vec<String> = Vec::new();
     let mut buf = String::new();
-    for c in spec.chars() {
-        if is_windows_drive(&buf, c) {
+    // `${VAR:-/default}` left by --no-interpolate must not be split at its colon.
+    let mut in_var = 0usize;
+    let chars: Vec<char> = spec.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if c == '$' && chars.get(i + 1) == Some(&'{') {
+            in_var += 1;
             buf.push(c);
-        } else if c == ':' {
+        } else if c == '}' && in_var > 0 {
+            in_var -= 1;
+            buf.push(c);
+        } else if is_windows_drive(&buf, c) {
+            buf.push(c);
+        } else if c == ':' && in_var == 0 {
             fields.push(std::mem::take(&mut buf));
         } else {
             buf.push(c);
@@ -318,6 +327,12 @@ mod tests {
         assert_eq!(v.source, "C:\\dir");
         let v = parse_volume_spec("vol:/x:nocopy").unwrap();
         assert!(v.volume.unwrap().nocopy);
+        let v = parse_volume_spec("${SOURCE:-/dev/null}:/tmp/foo:ro").unwrap();
+        assert_eq!(
+            (v.source.as_str(), v.target.as_str()),
+            ("${SOURCE:-/dev/null}", "/tmp/foo")
+        );
+        assert!(v.read_only);
     }
 
     #[test]
