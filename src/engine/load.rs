@@ -1,23 +1,34 @@
 //! Loading the project a command works on: from the compose files, or, for
 //! commands that work without them (`down -p x`, `ps -p x`), from the state.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context as _, Result};
 
-use crate::compose::{self, ModelOptions, Project, ProjectOptions};
+use crate::compose::{self, hash::service_hash, ModelOptions, Project, ProjectOptions};
 
-/// Loads and checks the project as `up` needs it: normalized, consistent, env resolved.
-pub fn load_project(opts: &ProjectOptions, services: &[String]) -> Result<Project> {
+/// A project ready for `up`, with each service's config hash.
+pub struct Loaded {
+    /// The project, environment resolved.
+    pub project: Project,
+    /// `config --hash` per service: computed before `env_file` is folded into
+    /// `environment`, as docker compose does, so the label matches `config --hash`.
+    pub hashes: BTreeMap<String, String>,
+}
+
+/// Loads and checks the project as `up` needs it.
+pub fn load_project(opts: &ProjectOptions, services: &[String]) -> Result<Loaded> {
     let raw = compose::load_raw(opts)?;
     for w in &raw.warnings {
         eprintln!("WARN[0000] {w}");
     }
-    let (project, warnings) = compose::build_project(
+    let (mut project, warnings) = compose::build_project(
         raw,
         &ModelOptions {
             normalize: true,
             consistency: true,
             resolve_paths: true,
-            resolve_environment: true,
+            resolve_environment: false,
             services: services.to_vec(),
         },
     )
@@ -25,7 +36,13 @@ pub fn load_project(opts: &ProjectOptions, services: &[String]) -> Result<Projec
     for w in warnings {
         eprintln!("WARN[0000] {w}");
     }
-    Ok(project)
+    let hashes = project
+        .services
+        .iter()
+        .map(|(n, s)| (n.clone(), service_hash(s)))
+        .collect();
+    compose::env_file::resolve_services_environment(&mut project)?;
+    Ok(Loaded { project, hashes })
 }
 
 /// The project name a command acts on when it may run without compose files:

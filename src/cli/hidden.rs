@@ -1,0 +1,46 @@
+//! Subcommands berth runs itself, not people: a container's supervisor and the
+//! DNS responder. Both are berth re-executed, so they carry no daemon.
+
+use std::fs::File;
+use std::os::fd::FromRawFd;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+
+use crate::engine::layout::Layout;
+use crate::supervise::launch::LaunchConfig;
+use crate::supervise::run::{supervise, Settings};
+use crate::supervise::runtime_launcher::RuntimeLauncher;
+
+/// `supervise ID`.
+#[derive(Debug, Args)]
+pub struct SuperviseArgs {
+    /// The container id
+    pub id: String,
+}
+
+/// Supervises one container until it has exited for good.
+pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
+    let dir = layout.container(&a.id);
+    let cfg = LaunchConfig::load(&dir).context("reading launch.json")?;
+    let ready = std::env::var("BERTH_READY_FD")
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+        // SAFETY: the CLI handed us this descriptor (dup2'd to it before exec) and
+        // nothing else in this process owns it.
+        .map(|fd| unsafe { File::from_raw_fd(fd) });
+    std::env::remove_var("BERTH_READY_FD");
+    let settings = Settings {
+        container_dir: dir.clone(),
+        policy: cfg.policy,
+        rotation: cfg.rotation,
+    };
+    let mut launcher = RuntimeLauncher::new(cfg, &dir);
+    supervise(&settings, &mut launcher, ready)?;
+    Ok(())
+}
+
+/// Serves DNS for every network of this state root until none is left.
+pub fn run_dns(layout: &Layout) -> Result<()> {
+    crate::engine::network::serve_dns(layout)
+}
