@@ -24,7 +24,10 @@ pub struct Ctx {
 impl Ctx {
     /// Builds the context from the global options.
     pub fn new(global: &GlobalArgs, root: &std::path::Path, run: Option<&PathBuf>) -> Ctx {
-        let progress = global.progress.as_ref().map(|p| format!("{p:?}").to_lowercase());
+        let progress = global
+            .progress
+            .as_ref()
+            .map(|p| format!("{p:?}").to_lowercase());
         Ctx {
             layout: Layout::new(root, run.map(|p| p.as_path())),
             opts: global.project_options(),

@@ -34,6 +34,7 @@ pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
         container_dir: dir.clone(),
         policy: cfg.policy,
         rotation: cfg.rotation,
+        healthcheck: cfg.healthcheck.clone(),
     };
     let mut launcher = RuntimeLauncher::new(cfg, &dir);
     supervise(&settings, &mut launcher, ready)?;

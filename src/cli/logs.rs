@@ -60,6 +60,12 @@ pub fn run_logs(ctx: &Ctx, a: &LogsArgs) -> Result<()> {
         no_prefix: a.no_log_prefix,
         oneoff: false,
     };
-    show(&ctx.layout.root, &name, &opts, &AtomicBool::new(false), &mut std::io::stdout());
+    show(
+        &ctx.layout.root,
+        &name,
+        &opts,
+        &AtomicBool::new(false),
+        &mut std::io::stdout(),
+    );
     Ok(())
 }

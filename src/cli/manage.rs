@@ -51,7 +51,10 @@ pub fn run_down(ctx: &Ctx, a: &DownArgs) -> Result<()> {
 fn selected(ctx: &Ctx, name: &str, services: &[String], oneoff: bool) -> Vec<Found> {
     find(&ctx.layout.root, Some(name))
         .into_iter()
-        .filter(|f| (oneoff || !f.record.oneoff) && (services.is_empty() || services.contains(&f.record.service)))
+        .filter(|f| {
+            (oneoff || !f.record.oneoff)
+                && (services.is_empty() || services.contains(&f.record.service))
+        })
         .collect()
 }
 
@@ -70,7 +73,14 @@ pub fn run_stop(ctx: &Ctx, a: &StopArgs) -> Result<()> {
     let (name, project) = ctx.project_maybe()?;
     let _lock = ProjectLock::acquire(&ctx.layout.root, &name)?;
     let targets = selected(ctx, &name, &a.services, false);
-    stop_all(&ctx.layout, project.as_ref(), targets, a.timeout.map(Duration::from_secs), &ctx.progress("Stopping"), ("Stopping", "Stopped"))
+    stop_all(
+        &ctx.layout,
+        project.as_ref(),
+        targets,
+        a.timeout.map(Duration::from_secs),
+        &ctx.progress("Stopping"),
+        ("Stopping", "Stopped"),
+    )
 }
 
 /// `start`'s flags.
@@ -81,7 +91,13 @@ pub struct StartArgs {
 }
 
 /// Starts stopped containers of `services`, dependencies first.
-fn start_services(ctx: &Ctx, name: &str, project: Option<&crate::compose::Project>, services: &[String], word: &str) -> Result<()> {
+fn start_services(
+    ctx: &Ctx,
+    name: &str,
+    project: Option<&crate::compose::Project>,
+    services: &[String],
+    word: &str,
+) -> Result<()> {
     let progress = ctx.progress(word);
     let targets = selected(ctx, name, services, false);
     if targets.is_empty() {
@@ -93,11 +109,20 @@ fn start_services(ctx: &Ctx, name: &str, project: Option<&crate::compose::Projec
             let mut order: Vec<String> = vec![];
             // Dependencies before dependants: repeatedly take services whose deps are placed.
             let all: Vec<String> = g.nodes().map(String::from).collect();
-            let deps = |s: &str| p.services.get(s).map(crate::engine::up::graph_deps_of).unwrap_or_default();
+            let deps = |s: &str| {
+                p.services
+                    .get(s)
+                    .map(crate::engine::up::graph_deps_of)
+                    .unwrap_or_default()
+            };
             while order.len() < all.len() {
                 let before = order.len();
                 for s in &all {
-                    if !order.contains(s) && deps(s).iter().all(|d| order.contains(d) || !all.contains(d)) {
+                    if !order.contains(s)
+                        && deps(s)
+                            .iter()
+                            .all(|d| order.contains(d) || !all.contains(d))
+                    {
                         order.push(s.clone());
                     }
                 }
@@ -143,7 +168,14 @@ pub fn run_restart(ctx: &Ctx, a: &StopArgs) -> Result<()> {
     let (name, project) = ctx.project_maybe()?;
     let _lock = ProjectLock::acquire(&ctx.layout.root, &name)?;
     let targets = selected(ctx, &name, &a.services, false);
-    stop_all(&ctx.layout, project.as_ref(), targets, a.timeout.map(Duration::from_secs), &ctx.progress("Restarting"), ("Restarting", "Stopped"))?;
+    stop_all(
+        &ctx.layout,
+        project.as_ref(),
+        targets,
+        a.timeout.map(Duration::from_secs),
+        &ctx.progress("Restarting"),
+        ("Restarting", "Stopped"),
+    )?;
     start_services(ctx, &name, project.as_ref(), &a.services, "Restarting")
 }
 
@@ -163,7 +195,8 @@ pub struct KillArgs {
 /// Runs `kill`.
 pub fn run_kill(ctx: &Ctx, a: &KillArgs) -> Result<()> {
     let (name, _) = ctx.project_maybe()?;
-    let sig = signal_number(&a.signal).ok_or_else(|| anyhow::anyhow!("invalid signal {:?}", a.signal))?;
+    let sig =
+        signal_number(&a.signal).ok_or_else(|| anyhow::anyhow!("invalid signal {:?}", a.signal))?;
     let progress = ctx.progress("Killing");
     let targets: Vec<Found> = selected(ctx, &name, &a.services, false)
         .into_iter()
@@ -206,10 +239,25 @@ pub fn run_rm(ctx: &Ctx, a: &RmArgs) -> Result<()> {
     let (name, project) = ctx.project_maybe()?;
     let _lock = ProjectLock::acquire(&ctx.layout.root, &name)?;
     let mut targets = selected(ctx, &name, &a.services, true);
-    let running: Vec<Found> = targets.iter().filter(|f| f.status.state != ContainerState::Exited && f.status.state != ContainerState::Created && f.status.state != ContainerState::Dead).cloned().collect();
+    let running: Vec<Found> = targets
+        .iter()
+        .filter(|f| {
+            f.status.state != ContainerState::Exited
+                && f.status.state != ContainerState::Created
+                && f.status.state != ContainerState::Dead
+        })
+        .cloned()
+        .collect();
     if !running.is_empty() {
         if a.stop {
-            stop_all(&ctx.layout, project.as_ref(), running, None, &ctx.progress("Stopping"), ("Stopping", "Stopped"))?;
+            stop_all(
+                &ctx.layout,
+                project.as_ref(),
+                running,
+                None,
+                &ctx.progress("Stopping"),
+                ("Stopping", "Stopped"),
+            )?;
             targets = selected(ctx, &name, &a.services, true);
         } else {
             targets.retain(|f| !running.iter().any(|r| r.record.id == f.record.id));
@@ -222,7 +270,11 @@ pub fn run_rm(ctx: &Ctx, a: &RmArgs) -> Result<()> {
     if !a.force {
         eprintln!(
             "Going to remove {}",
-            targets.iter().map(|f| f.record.name.as_str()).collect::<Vec<_>>().join(", ")
+            targets
+                .iter()
+                .map(|f| f.record.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     remove_all(&ctx.layout, targets, a.volumes, &ctx.progress("Removing"))

@@ -40,7 +40,13 @@ pub fn run_ps(ctx: &Ctx, a: &PsArgs) -> Result<()> {
     let found: Vec<_> = find(&ctx.layout.root, Some(&name))
         .into_iter()
         .filter(|f| a.names.is_empty() || a.names.contains(&f.record.service))
-        .filter(|f| a.all || !a.status.is_empty() || f.status.state == ContainerState::Running || f.status.state == ContainerState::Restarting || f.status.state == ContainerState::Paused)
+        .filter(|f| {
+            a.all
+                || !a.status.is_empty()
+                || f.status.state == ContainerState::Running
+                || f.status.state == ContainerState::Restarting
+                || f.status.state == ContainerState::Paused
+        })
         .filter(|f| a.all || !f.record.oneoff || f.status.state == ContainerState::Running)
         .filter(|f| a.status.is_empty() || a.status.iter().any(|s| s == f.status.state.as_str()))
         .collect();
@@ -58,7 +64,13 @@ pub fn run_ps(ctx: &Ctx, a: &PsArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let rows: Vec<Row<'_>> = found.iter().map(|f| Row { record: &f.record, status: &f.status }).collect();
+    let rows: Vec<Row<'_>> = found
+        .iter()
+        .map(|f| Row {
+            record: &f.record,
+            status: &f.status,
+        })
+        .collect();
     match a.format.as_str() {
         "json" => {
             for r in &rows {
@@ -97,8 +109,14 @@ pub fn run_ls(ctx: &Ctx, a: &LsArgs) -> Result<()> {
     match a.format.as_str() {
         "json" => println!("{}", serde_json::to_string(&list)?),
         "table" => {
-            let rows: Vec<[String; 3]> = list.iter().map(|p| [p.name.clone(), p.status.clone(), p.config_files.clone()]).collect();
-            print!("{}", render_table(&["NAME", "STATUS", "CONFIG FILES"], &rows));
+            let rows: Vec<[String; 3]> = list
+                .iter()
+                .map(|p| [p.name.clone(), p.status.clone(), p.config_files.clone()])
+                .collect();
+            print!(
+                "{}",
+                render_table(&["NAME", "STATUS", "CONFIG FILES"], &rows)
+            );
         }
         other => bail!("invalid --format {other:?}: expected table or json"),
     }
@@ -126,12 +144,28 @@ pub fn run_port(ctx: &Ctx, a: &PortArgs) -> Result<()> {
     let f = find(&ctx.layout.root, Some(&name))
         .into_iter()
         .find(|f| f.record.service == a.service && f.record.number == a.index && !f.record.oneoff)
-        .ok_or_else(|| anyhow::anyhow!("service {:?} has no container with index {}", a.service, a.index))?;
-    match f.record.ports.iter().find(|p| p.container_port == a.private_port && p.protocol == a.protocol) {
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "service {:?} has no container with index {}",
+                a.service,
+                a.index
+            )
+        })?;
+    match f
+        .record
+        .ports
+        .iter()
+        .find(|p| p.container_port == a.private_port && p.protocol == a.protocol)
+    {
         Some(p) => {
             println!("{}:{}", p.host_ip, p.host_port);
             Ok(())
         }
-        None => bail!("no port {}/{} published for {}", a.private_port, a.protocol, f.record.name),
+        None => bail!(
+            "no port {}/{} published for {}",
+            a.private_port,
+            a.protocol,
+            f.record.name
+        ),
     }
 }

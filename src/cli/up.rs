@@ -71,7 +71,9 @@ pub fn parse_scale(values: &[String]) -> Result<BTreeMap<String, u32>> {
             let (s, n) = v
                 .split_once('=')
                 .ok_or_else(|| anyhow!("invalid --scale {v:?}: expected SERVICE=NUM"))?;
-            let n: u32 = n.parse().map_err(|_| anyhow!("invalid --scale {v:?}: {n:?} is not a number"))?;
+            let n: u32 = n
+                .parse()
+                .map_err(|_| anyhow!("invalid --scale {v:?}: {n:?} is not a number"))?;
             Ok((s.to_string(), n))
         })
         .collect()
@@ -127,12 +129,27 @@ fn attach(ctx: &Ctx, project: &crate::compose::Project, services: &[String]) -> 
             let stop = stop.clone();
             std::thread::spawn(move || {
                 let containers = crate::container::list::find(&layout.root, Some(&name));
-                let progress = crate::progress::Progress::new(crate::progress::Mode::Plain, "Stopping");
+                let progress =
+                    crate::progress::Progress::new(crate::progress::Mode::Plain, "Stopping");
                 if n == 0 {
                     eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
-                    let _ = stop_all(&layout, Some(&project), containers, None, &progress, ("Stopping", "Stopped"));
+                    let _ = stop_all(
+                        &layout,
+                        Some(&project),
+                        containers,
+                        None,
+                        &progress,
+                        ("Stopping", "Stopped"),
+                    );
                 } else {
-                    let _ = stop_all(&layout, Some(&project), containers, Some(Duration::ZERO), &progress, ("Killing", "Killed"));
+                    let _ = stop_all(
+                        &layout,
+                        Some(&project),
+                        containers,
+                        Some(Duration::ZERO),
+                        &progress,
+                        ("Killing", "Killed"),
+                    );
                 }
                 stop.store(true, Ordering::SeqCst);
             });
@@ -144,20 +161,29 @@ fn attach(ctx: &Ctx, project: &crate::compose::Project, services: &[String]) -> 
         no_color: !std::io::IsTerminal::is_terminal(&std::io::stdout()),
         ..LogOptions::default()
     };
-    show(&ctx.layout.root, &project.name, &opts, &stop, &mut std::io::stdout());
+    show(
+        &ctx.layout.root,
+        &project.name,
+        &opts,
+        &stop,
+        &mut std::io::stdout(),
+    );
     let _ = DownOptions::default();
     Ok(())
 }
 
 /// Runs `f` on SIGINT and SIGTERM, from a thread of its own.
 fn ctrlc_handler(f: impl Fn() + Send + 'static) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     std::thread::spawn(move || {
         rt.block_on(async move {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return,
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
             loop {
                 tokio::select! {
                     r = tokio::signal::ctrl_c() => if r.is_err() { return },

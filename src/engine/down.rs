@@ -34,7 +34,11 @@ pub struct DownOptions {
 }
 
 /// The stop signal and grace period of a container's service.
-pub fn stop_params(project: Option<&Project>, f: &Found, timeout: Option<Duration>) -> (i32, Duration) {
+pub fn stop_params(
+    project: Option<&Project>,
+    f: &Found,
+    timeout: Option<Duration>,
+) -> (i32, Duration) {
     let svc = project.and_then(|p| p.services.get(&f.record.service));
     let signal = svc
         .and_then(|s| signal_number(&s.stop_signal))
@@ -56,7 +60,12 @@ fn graph_of(project: Option<&Project>, containers: &[Found]) -> Graph {
             Some(s) => entry.extend(super::up::graph_deps_of(s)),
             None => {
                 if let Some(l) = f.record.labels.get(labels::DEPENDS_ON) {
-                    entry.extend(l.split(',').filter_map(|d| d.split(':').next()).filter(|d| !d.is_empty()).map(String::from));
+                    entry.extend(
+                        l.split(',')
+                            .filter_map(|d| d.split(':').next())
+                            .filter(|d| !d.is_empty())
+                            .map(String::from),
+                    );
                 }
             }
         }
@@ -65,12 +74,22 @@ fn graph_of(project: Option<&Project>, containers: &[Found]) -> Graph {
 }
 
 /// Stops containers in reverse dependency order, each service's in parallel.
-pub fn stop_all(layout: &Layout, project: Option<&Project>, containers: Vec<Found>, timeout: Option<Duration>, progress: &Progress, word: (&'static str, &'static str)) -> Result<()> {
+pub fn stop_all(
+    layout: &Layout,
+    project: Option<&Project>,
+    containers: Vec<Found>,
+    timeout: Option<Duration>,
+    progress: &Progress,
+    word: (&'static str, &'static str),
+) -> Result<()> {
     let graph = graph_of(project, &containers);
-    let by_service: Arc<BTreeMap<String, Vec<Found>>> = Arc::new(containers.into_iter().fold(BTreeMap::new(), |mut m, f| {
-        m.entry(f.record.service.clone()).or_insert_with(Vec::new).push(f);
-        m
-    }));
+    let by_service: Arc<BTreeMap<String, Vec<Found>>> =
+        Arc::new(containers.into_iter().fold(BTreeMap::new(), |mut m, f| {
+            m.entry(f.record.service.clone())
+                .or_insert_with(Vec::new)
+                .push(f);
+            m
+        }));
     let layout = Arc::new(layout.clone());
     let project = Arc::new(project.cloned());
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -79,14 +98,23 @@ pub fn stop_all(layout: &Layout, project: Option<&Project>, containers: Vec<Foun
         .enable_all()
         .build()?;
     rt.block_on(graph.walk(Direction::Reverse, |svc| {
-        let (layout, project, by_service, progress) = (layout.clone(), project.clone(), by_service.clone(), progress.clone());
+        let (layout, project, by_service, progress) = (
+            layout.clone(),
+            project.clone(),
+            by_service.clone(),
+            progress.clone(),
+        );
         async move {
             let mut handles = vec![];
             for f in by_service.get(&svc).cloned().unwrap_or_default() {
-                if !matches!(f.status.state, ContainerState::Running | ContainerState::Restarting | ContainerState::Paused) {
+                if !matches!(
+                    f.status.state,
+                    ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
+                ) {
                     continue;
                 }
-                let (layout, project, progress) = (layout.clone(), project.clone(), progress.clone());
+                let (layout, project, progress) =
+                    (layout.clone(), project.clone(), progress.clone());
                 handles.push(tokio::task::spawn_blocking(move || {
                     let task = progress.task(&format!("Container {}", f.record.name), word.0);
                     let (signal, grace) = stop_params(project.as_ref().as_ref(), &f, timeout);
@@ -114,7 +142,12 @@ pub fn stop_all(layout: &Layout, project: Option<&Project>, containers: Vec<Foun
 }
 
 /// Removes stopped containers in parallel.
-pub fn remove_all(layout: &Layout, containers: Vec<Found>, volumes: bool, progress: &Progress) -> Result<()> {
+pub fn remove_all(
+    layout: &Layout,
+    containers: Vec<Found>,
+    volumes: bool,
+    progress: &Progress,
+) -> Result<()> {
     let errors: Vec<anyhow::Error> = std::thread::scope(|s| {
         let handles: Vec<_> = containers
             .into_iter()
@@ -134,13 +167,22 @@ pub fn remove_all(layout: &Layout, containers: Vec<Found>, volumes: bool, progre
                 })
             })
             .collect();
-        handles.into_iter().filter_map(|h| h.join().ok().flatten()).collect()
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok().flatten())
+            .collect()
     });
     errors.into_iter().next().map_or(Ok(()), Err)
 }
 
 /// `down`: everything of `name` goes but its named volumes (unless `-v`) and images.
-pub fn down(layout: &Layout, name: &str, project: Option<&Project>, opts: &DownOptions, progress: &Progress) -> Result<()> {
+pub fn down(
+    layout: &Layout,
+    name: &str,
+    project: Option<&Project>,
+    opts: &DownOptions,
+    progress: &Progress,
+) -> Result<()> {
     let _lock = ProjectLock::acquire(&layout.root, name)?;
     lifecycle::repair(layout, name);
     let all = find(&layout.root, Some(name));
@@ -157,8 +199,21 @@ pub fn down(layout: &Layout, name: &str, project: Option<&Project>, opts: &DownO
             orphans.iter().map(|f| f.record.name.as_str()).collect::<Vec<_>>().join(" ")
         ));
     }
-    let mut result = stop_all(layout, project, targets.clone(), opts.timeout, progress, ("Stopping", "Stopped"));
-    let targets: Vec<Found> = targets.into_iter().map(|f| Found { status: crate::container::list::observed_status(&f.dir), ..f }).collect();
+    let mut result = stop_all(
+        layout,
+        project,
+        targets.clone(),
+        opts.timeout,
+        progress,
+        ("Stopping", "Stopped"),
+    );
+    let targets: Vec<Found> = targets
+        .into_iter()
+        .map(|f| Found {
+            status: crate::container::list::observed_status(&f.dir),
+            ..f
+        })
+        .collect();
     result = result.and(remove_all(layout, targets, opts.volumes, progress));
 
     for net in network::project_networks(layout, name) {
@@ -175,9 +230,14 @@ pub fn down(layout: &Layout, name: &str, project: Option<&Project>, opts: &DownO
     if opts.volumes {
         let store = layout.volumes();
         for v in store.list()? {
-            if v.labels.get("com.docker.compose.project").map(String::as_str) == Some(name) {
+            if v.labels
+                .get("com.docker.compose.project")
+                .map(String::as_str)
+                == Some(name)
+            {
                 let in_use = find(&layout.root, None).iter().any(|f| {
-                    std::fs::read_to_string(f.dir.join("volumes.json")).is_ok_and(|s| s.contains(&format!("\"{}\"", v.name)))
+                    std::fs::read_to_string(f.dir.join("volumes.json"))
+                        .is_ok_and(|s| s.contains(&format!("\"{}\"", v.name)))
                 });
                 let task = progress.task(&format!("Volume {}", v.name), "Removing");
                 if in_use {

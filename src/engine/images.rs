@@ -45,8 +45,8 @@ pub fn ensure_image(
     pulled: &dyn Fn(&str),
 ) -> Result<RuntimeImage> {
     let name = project.image_name(svc);
-    let reference = Reference::parse(&name)
-        .map_err(|e| anyhow!("services.{}.image: {e}", svc.name))?;
+    let reference =
+        Reference::parse(&name).map_err(|e| anyhow!("services.{}.image: {e}", svc.name))?;
     let policy = match over {
         PullOverride::Always => PullPolicy::Always,
         PullOverride::Missing => PullPolicy::Missing,
@@ -59,7 +59,9 @@ pub fn ensure_image(
     let wants_build = svc.build.is_some() && (local.is_none() || policy == PullPolicy::Build);
     if wants_build {
         if local.is_some() {
-            return store.runtime_image(&reference.to_string()).map_err(Into::into);
+            return store
+                .runtime_image(&reference.to_string())
+                .map_err(Into::into);
         }
         bail!(
             "service {:?} must be built (image {name} not found) and berth does not build images yet: \
@@ -75,10 +77,19 @@ pub fn ensure_image(
     if must_pull {
         pulled(&name);
         let client = Client::new(RegistryOptions::default());
-        crate::image::pull(store, &client, &reference, &PullOptions::default(), &NoProgress)
-            .with_context(|| format!("pulling {name} for service {:?}", svc.name))?;
+        crate::image::pull(
+            store,
+            &client,
+            &reference,
+            &PullOptions::default(),
+            &NoProgress,
+        )
+        .with_context(|| format!("pulling {name} for service {:?}", svc.name))?;
     } else if local.is_none() {
-        bail!("image {name} for service {:?} is not present and pull_policy is never", svc.name);
+        bail!(
+            "image {name} for service {:?} is not present and pull_policy is never",
+            svc.name
+        );
     }
     store
         .runtime_image(&reference.to_string())

@@ -67,8 +67,14 @@ mod tests {
 
     #[test]
     fn run_dir_follows_the_root() {
-        assert_eq!(Layout::new(Path::new(DEFAULT_ROOT), None).run, PathBuf::from(DEFAULT_RUN));
-        assert_eq!(Layout::new(Path::new("/tmp/t"), None).run, PathBuf::from("/tmp/t/run"));
+        assert_eq!(
+            Layout::new(Path::new(DEFAULT_ROOT), None).run,
+            PathBuf::from(DEFAULT_RUN)
+        );
+        assert_eq!(
+            Layout::new(Path::new("/tmp/t"), None).run,
+            PathBuf::from("/tmp/t/run")
+        );
         assert_eq!(
             Layout::new(Path::new("/tmp/t"), Some(Path::new("/r"))).run,
             PathBuf::from("/r")

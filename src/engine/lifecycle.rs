@@ -70,13 +70,24 @@ fn ns_mode(
             .status
             .pid
             .filter(|_| found.status.state == ContainerState::Running)
-            .ok_or_else(|| anyhow!("services.{}.{key}: {} is not running", svc.name, found.record.name))
+            .ok_or_else(|| {
+                anyhow!(
+                    "services.{}.{key}: {} is not running",
+                    svc.name,
+                    found.record.name
+                )
+            })
     };
     let join = |found: &Found| -> Result<NamespaceMode> {
         if kind == "net" {
-            return Ok(NamespaceMode::Join(network::netns_path(layout, &found.record.id)));
+            return Ok(NamespaceMode::Join(network::netns_path(
+                layout,
+                &found.record.id,
+            )));
         }
-        Ok(NamespaceMode::Join(format!("/proc/{}/ns/{kind}", pid_of(found)?).into()))
+        Ok(NamespaceMode::Join(
+            format!("/proc/{}/ns/{kind}", pid_of(found)?).into(),
+        ))
     };
     match value {
         "" | "private" | "shareable" | "bridge" | "default" => Ok(NamespaceMode::Private),
@@ -87,7 +98,12 @@ fn ns_mode(
                 .into_iter()
                 .filter(|f| f.record.service == other && !f.record.oneoff)
                 .min_by_key(|f| f.record.number)
-                .ok_or_else(|| anyhow!("services.{}.{key}: service {other:?} has no container", svc.name))?;
+                .ok_or_else(|| {
+                    anyhow!(
+                        "services.{}.{key}: service {other:?} has no container",
+                        svc.name
+                    )
+                })?;
             join(&found)
         }
         v if v.starts_with("container:") => {
@@ -135,7 +151,11 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
     let mut rc = settings::run_config(svc, &req.image.config, &hostname)?;
 
     // Networks first: the namespace must be ready before the process starts.
-    let mode = if svc.network_mode.is_empty() { "" } else { svc.network_mode.as_str() };
+    let mode = if svc.network_mode.is_empty() {
+        ""
+    } else {
+        svc.network_mode.as_str()
+    };
     let mut atts: Vec<Attachment> = vec![];
     let mut published: Vec<PublishedPort> = vec![];
     let host_net = mode == "host";
@@ -148,9 +168,9 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
             rc.net = NamespaceMode::Join(wired.netns.path().to_path_buf());
             let specs = network::port_specs(svc)?;
             if !specs.is_empty() {
-                let first = atts
-                    .first()
-                    .ok_or_else(|| anyhow!("services.{}.ports: the service is on no network", svc.name))?;
+                let first = atts.first().ok_or_else(|| {
+                    anyhow!("services.{}.ports: the service is on no network", svc.name)
+                })?;
                 let state = network::net_state(layout)?;
                 published = berth_netns::publish(&state, first, &specs)
                     .with_context(|| format!("publishing ports of {name}"))?;
@@ -177,7 +197,15 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
         .map(|v| v.keys().cloned().collect())
         .unwrap_or_default();
     let lowers = req.image.lower_dirs_top_first();
-    let m = mounts::service_mounts(layout, project, svc, req.number, &lowers, &image_volumes, dir)?;
+    let m = mounts::service_mounts(
+        layout,
+        project,
+        svc,
+        req.number,
+        &lowers,
+        &image_volumes,
+        dir,
+    )?;
     rc.mounts = m.specs;
     for from in &svc.volumes_from {
         rc.mounts.extend(volumes_from(layout, project, from)?);
@@ -219,7 +247,10 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
             .join(","),
     );
     l.insert(labels::IMAGE.into(), req.image.id.to_string());
-    l.insert(labels::ONEOFF.into(), if req.oneoff { "True" } else { "False" }.into());
+    l.insert(
+        labels::ONEOFF.into(),
+        if req.oneoff { "True" } else { "False" }.into(),
+    );
     l.insert(labels::PROJECT.into(), project.name.clone());
     l.insert(
         labels::CONFIG_FILES.into(),
@@ -230,7 +261,10 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
             .collect::<Vec<_>>()
             .join(","),
     );
-    l.insert(labels::WORKING_DIR.into(), project.working_dir.display().to_string());
+    l.insert(
+        labels::WORKING_DIR.into(),
+        project.working_dir.display().to_string(),
+    );
     l.insert(labels::SERVICE.into(), svc.name.clone());
     l.insert(labels::VERSION.into(), env!("CARGO_PKG_VERSION").into());
 
@@ -260,7 +294,10 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
         ports: published
             .iter()
             .map(|p| PortRecord {
-                host_ip: p.host_ip.map(|ip| ip.to_string()).unwrap_or_else(|| "0.0.0.0".into()),
+                host_ip: p
+                    .host_ip
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_else(|| "0.0.0.0".into()),
                 host_port: p.host_port,
                 container_port: p.container_port,
                 protocol: match p.protocol {
@@ -275,7 +312,11 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
     Ok(record)
 }
 
-fn volumes_from(layout: &Layout, project: &Project, from: &str) -> Result<Vec<crate::spec::MountSpec>> {
+fn volumes_from(
+    layout: &Layout,
+    project: &Project,
+    from: &str,
+) -> Result<Vec<crate::spec::MountSpec>> {
     let (what, mode) = match from.rsplit_once(':') {
         Some((w, m)) if m == "ro" || m == "rw" => (w, m),
         _ => (from, "rw"),
@@ -285,11 +326,15 @@ fn volumes_from(layout: &Layout, project: &Project, from: &str) -> Result<Vec<cr
         Some(("service", s)) => (Some(s), None),
         _ => (Some(what), None),
     };
-    let found = find(&layout.root, None).into_iter().find(|f| match (service, container) {
-        (Some(s), _) => f.record.project == project.name && f.record.service == s && !f.record.oneoff,
-        (_, Some(c)) => f.record.name == c,
-        _ => false,
-    });
+    let found = find(&layout.root, None)
+        .into_iter()
+        .find(|f| match (service, container) {
+            (Some(s), _) => {
+                f.record.project == project.name && f.record.service == s && !f.record.oneoff
+            }
+            (_, Some(c)) => f.record.name == c,
+            _ => false,
+        });
     let found = found.ok_or_else(|| anyhow!("volumes_from: {from:?} has no container"))?;
     let launch = LaunchConfig::load(&found.dir)?;
     let mut out = vec![];
@@ -351,7 +396,10 @@ pub fn start(layout: &Layout, id: &str) -> Result<()> {
     let _ = child.try_wait();
     match msg.trim() {
         "ok" => Ok(()),
-        "" => bail!("the supervisor of {id} exited before starting the container (see {})", dir.join("supervisor.log").display()),
+        "" => bail!(
+            "the supervisor of {id} exited before starting the container (see {})",
+            dir.join("supervisor.log").display()
+        ),
         err => bail!("{err}"),
     }
 }
@@ -371,7 +419,10 @@ pub fn stop(layout: &Layout, found: &Found, signal: i32, timeout: Duration) -> R
             // No supervisor: whatever the runtime still holds is killed outright.
             clear_stale(&dir);
             let mut st = Status::load(&dir).unwrap_or_default();
-            if matches!(st.state, ContainerState::Running | ContainerState::Restarting | ContainerState::Paused) {
+            if matches!(
+                st.state,
+                ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
+            ) {
                 st.state = ContainerState::Exited;
                 st.pid = None;
                 st.stopped_by_user = true;

@@ -69,7 +69,10 @@ fn print_entry(out: &mut impl Write, src: &Source, width: usize, e: &Entry, opts
         if opts.no_color {
             line.push_str(&format!("{:<width$} | ", src.name));
         } else {
-            line.push_str(&format!("\x1b[{}m{:<width$} |\x1b[0m ", src.color, src.name));
+            line.push_str(&format!(
+                "\x1b[{}m{:<width$} |\x1b[0m ",
+                src.color, src.name
+            ));
         }
     }
     if opts.timestamps {
@@ -97,30 +100,57 @@ fn wanted(e: &Entry, opts: &LogOptions) -> bool {
 
 /// Prints the logs of `project`'s containers; with `follow`, keeps printing until
 /// every container has stopped or `stop` turns true.
-pub fn show(root: &Path, project: &str, opts: &LogOptions, stop: &AtomicBool, out: &mut impl Write) {
+pub fn show(
+    root: &Path,
+    project: &str,
+    opts: &LogOptions,
+    stop: &AtomicBool,
+    out: &mut impl Write,
+) {
     let select = |f: &Found| {
-        (opts.oneoff || !f.record.oneoff) && (opts.services.is_empty() || opts.services.contains(&f.record.service))
+        (opts.oneoff || !f.record.oneoff)
+            && (opts.services.is_empty() || opts.services.contains(&f.record.service))
     };
     let mut sources: BTreeMap<String, Source> = BTreeMap::new();
     let mut width = 0;
     let mut color_i = 0;
-    let mut add = |f: &Found, sources: &mut BTreeMap<String, Source>, width: &mut usize, from_start: bool| {
-        let name = prefix_name(f);
-        *width = (*width).max(name.len() + 1);
-        let path = f.dir.join("log");
-        let color = COLORS[color_i % COLORS.len()];
-        color_i += 1;
-        let offset = if from_start { 0 } else { std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) };
-        sources.insert(f.record.id.clone(), Source { name, color, path, offset });
-    };
-    let containers: Vec<Found> = find(root, Some(project)).into_iter().filter(|f| select(f)).collect();
+    let mut add =
+        |f: &Found, sources: &mut BTreeMap<String, Source>, width: &mut usize, from_start: bool| {
+            let name = prefix_name(f);
+            *width = (*width).max(name.len() + 1);
+            let path = f.dir.join("log");
+            let color = COLORS[color_i % COLORS.len()];
+            color_i += 1;
+            let offset = if from_start {
+                0
+            } else {
+                std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
+            };
+            sources.insert(
+                f.record.id.clone(),
+                Source {
+                    name,
+                    color,
+                    path,
+                    offset,
+                },
+            );
+        };
+    let containers: Vec<Found> = find(root, Some(project))
+        .into_iter()
+        .filter(|f| select(f))
+        .collect();
     for f in &containers {
         add(f, &mut sources, &mut width, false);
     }
     // What is already there: all of it, or the last `tail` records per container.
     for f in &containers {
         let src = &sources[&f.record.id];
-        let mut entries: Vec<Entry> = read_all(&src.path).unwrap_or_default().into_iter().filter(|e| wanted(e, opts)).collect();
+        let mut entries: Vec<Entry> = read_all(&src.path)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| wanted(e, opts))
+            .collect();
         if let Some(n) = opts.tail {
             let skip = entries.len().saturating_sub(n);
             entries.drain(..skip);
@@ -137,7 +167,9 @@ pub fn show(root: &Path, project: &str, opts: &LogOptions, stop: &AtomicBool, ou
     loop {
         let mut any = false;
         for src in sources.values_mut() {
-            let Ok(mut file) = File::open(&src.path) else { continue };
+            let Ok(mut file) = File::open(&src.path) else {
+                continue;
+            };
             let len = file.metadata().map(|m| m.len()).unwrap_or(0);
             if len < src.offset {
                 // Rotated: the live file starts over.
@@ -181,7 +213,10 @@ pub fn show(root: &Path, project: &str, opts: &LogOptions, stop: &AtomicBool, ou
                 }
             }
             let running = now.iter().filter(|f| select(f)).any(|f| {
-                matches!(f.status.state, ContainerState::Running | ContainerState::Restarting | ContainerState::Paused)
+                matches!(
+                    f.status.state,
+                    ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
+                )
             });
             if !running {
                 // One last pass picks up what was written just before the end.
@@ -201,8 +236,14 @@ mod tests {
     #[test]
     fn times_parse_in_docker_forms() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
-        assert_eq!(parse_time("10s", now), Some(SystemTime::UNIX_EPOCH + Duration::from_secs(990)));
-        assert_eq!(parse_time("100", now), Some(SystemTime::UNIX_EPOCH + Duration::from_secs(100)));
+        assert_eq!(
+            parse_time("10s", now),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(990))
+        );
+        assert_eq!(
+            parse_time("100", now),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(100))
+        );
         assert!(parse_time("1970-01-01T00:00:05Z", now).is_some());
         assert!(parse_time("nonsense", now).is_none());
     }

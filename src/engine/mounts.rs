@@ -55,7 +55,9 @@ fn ensure_volume(
     let (mut info, _) = store.ensure(name, labels)?;
     let data = store.data_dir(name);
     if !info.populated {
-        let empty = fs::read_dir(&data).map(|mut d| d.next().is_none()).unwrap_or(true);
+        let empty = fs::read_dir(&data)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(true);
         if !nocopy && empty {
             copy_up(lowers, Path::new(target), &data)
                 .with_context(|| format!("copying the image's {target} into volume {name}"))?;
@@ -89,16 +91,32 @@ pub fn service_mounts(
         match v.kind.as_str() {
             "volume" if v.source.is_empty() => {
                 let name = anonymous_volume_name(&project.name, &svc.name, number, &target);
-                let data = ensure_volume(layout, &name, volume_labels(&project.name, &name, true), lowers, &target, false)?;
+                let data = ensure_volume(
+                    layout,
+                    &name,
+                    volume_labels(&project.name, &name, true),
+                    lowers,
+                    &target,
+                    false,
+                )?;
                 out.volumes.push(name);
-                out.specs.push(MountSpec::Bind { source: data, target, read_only: v.read_only, propagation: None });
+                out.specs.push(MountSpec::Bind {
+                    source: data,
+                    target,
+                    read_only: v.read_only,
+                    propagation: None,
+                });
             }
             "volume" => {
                 let cfg = project
                     .volumes
                     .get(&v.source)
                     .ok_or_else(|| anyhow!("{}: undefined volume {:?}", at(), v.source))?;
-                let name = if cfg.name.is_empty() { format!("{}_{}", project.name, v.source) } else { cfg.name.clone() };
+                let name = if cfg.name.is_empty() {
+                    format!("{}_{}", project.name, v.source)
+                } else {
+                    cfg.name.clone()
+                };
                 if !cfg.driver.is_empty() && cfg.driver != "local" {
                     bail!("volumes.{}.driver: {:?} is not supported; berth keeps volumes on local disk", v.source, cfg.driver);
                 }
@@ -115,18 +133,33 @@ pub fn service_mounts(
                     ensure_volume(layout, &name, labels, lowers, &target, nocopy)?
                 };
                 let sub = v.volume.as_ref().map(|o| o.subpath.as_str()).unwrap_or("");
-                let source = if sub.is_empty() { data } else { safe_join(&data, sub).ok_or_else(|| anyhow!("{}: subpath {sub:?} leaves the volume", at()))? };
+                let source = if sub.is_empty() {
+                    data
+                } else {
+                    safe_join(&data, sub)
+                        .ok_or_else(|| anyhow!("{}: subpath {sub:?} leaves the volume", at()))?
+                };
                 out.volumes.push(name);
-                out.specs.push(MountSpec::Bind { source, target, read_only: v.read_only, propagation: None });
+                out.specs.push(MountSpec::Bind {
+                    source,
+                    target,
+                    read_only: v.read_only,
+                    propagation: None,
+                });
             }
             "bind" => {
                 let source = PathBuf::from(&v.source);
                 let create = v.bind.as_ref().map(|b| b.create_host_path).unwrap_or(true);
                 if !source.exists() {
                     if create {
-                        fs::create_dir_all(&source).with_context(|| format!("{}: creating {}", at(), source.display()))?;
+                        fs::create_dir_all(&source)
+                            .with_context(|| format!("{}: creating {}", at(), source.display()))?;
                     } else {
-                        bail!("{}: bind source path does not exist: {}", at(), source.display());
+                        bail!(
+                            "{}: bind source path does not exist: {}",
+                            at(),
+                            source.display()
+                        );
                     }
                 }
                 let propagation = v
@@ -134,7 +167,12 @@ pub fn service_mounts(
                     .as_ref()
                     .map(|b| b.propagation.clone())
                     .filter(|p| !p.is_empty());
-                out.specs.push(MountSpec::Bind { source, target, read_only: v.read_only, propagation });
+                out.specs.push(MountSpec::Bind {
+                    source,
+                    target,
+                    read_only: v.read_only,
+                    propagation,
+                });
             }
             "tmpfs" => {
                 let t = v.tmpfs.as_ref();
@@ -144,7 +182,10 @@ pub fn service_mounts(
                     mode: t.map(|t| t.mode).filter(|m| *m != 0),
                 });
             }
-            other => bail!("{}: volume type {other:?} is not supported (volume, bind or tmpfs)", at()),
+            other => bail!(
+                "{}: volume type {other:?} is not supported (volume, bind or tmpfs)",
+                at()
+            ),
         }
     }
     for t in &svc.tmpfs {
@@ -159,7 +200,11 @@ pub fn service_mounts(
             }
         }
         targets.insert(clean_target(target));
-        out.specs.push(MountSpec::Tmpfs { target: clean_target(target), size, mode });
+        out.specs.push(MountSpec::Tmpfs {
+            target: clean_target(target),
+            size,
+            mode,
+        });
     }
     // The image's VOLUMEs that nothing covers become anonymous volumes, as docker makes them.
     for target in image_volumes {
@@ -168,16 +213,44 @@ pub fn service_mounts(
             continue;
         }
         let name = anonymous_volume_name(&project.name, &svc.name, number, &target);
-        let data = ensure_volume(layout, &name, volume_labels(&project.name, &name, true), lowers, &target, false)?;
+        let data = ensure_volume(
+            layout,
+            &name,
+            volume_labels(&project.name, &name, true),
+            lowers,
+            &target,
+            false,
+        )?;
         out.volumes.push(name);
-        out.specs.push(MountSpec::Bind { source: data, target, read_only: false, propagation: None });
+        out.specs.push(MountSpec::Bind {
+            source: data,
+            target,
+            read_only: false,
+            propagation: None,
+        });
     }
     for (i, s) in svc.secrets.iter().enumerate() {
-        let spec = file_object(project, &project.secrets, s, "/run/secrets", container_dir, &format!("services.{}.secrets[{i}]", svc.name), "secrets")?;
+        let spec = file_object(
+            project,
+            &project.secrets,
+            s,
+            "/run/secrets",
+            container_dir,
+            &format!("services.{}.secrets[{i}]", svc.name),
+            "secrets",
+        )?;
         out.specs.push(spec);
     }
     for (i, c) in svc.configs.iter().enumerate() {
-        let spec = file_object(project, &project.configs, c, "/", container_dir, &format!("services.{}.configs[{i}]", svc.name), "configs")?;
+        let spec = file_object(
+            project,
+            &project.configs,
+            c,
+            "/",
+            container_dir,
+            &format!("services.{}.configs[{i}]", svc.name),
+            "configs",
+        )?;
         out.specs.push(spec);
     }
     Ok(out)
@@ -238,11 +311,20 @@ fn file_object(
                 .environment
                 .get(&def.environment)
                 .cloned()
-                .ok_or_else(|| anyhow!("{kind}.{}: environment variable {:?} is not set", r.source, def.environment))?
+                .ok_or_else(|| {
+                    anyhow!(
+                        "{kind}.{}: environment variable {:?} is not set",
+                        r.source,
+                        def.environment
+                    )
+                })?
         } else if !def.content.is_empty() {
             def.content.clone()
         } else if def.external {
-            bail!("{kind}.{}: external {kind} are a swarm feature berth does not have", r.source);
+            bail!(
+                "{kind}.{}: external {kind} are a swarm feature berth does not have",
+                r.source
+            );
         } else {
             bail!("{kind}.{}: needs file, environment or content", r.source);
         };
@@ -280,6 +362,9 @@ mod tests {
         assert_eq!(parse_bytes("64m"), Some(64 << 20));
         assert_eq!(parse_bytes("100"), Some(100));
         assert!(safe_join(Path::new("/v"), "../x").is_none());
-        assert_eq!(safe_join(Path::new("/v"), "a/b"), Some(PathBuf::from("/v/a/b")));
+        assert_eq!(
+            safe_join(Path::new("/v"), "a/b"),
+            Some(PathBuf::from("/v/a/b"))
+        );
     }
 }

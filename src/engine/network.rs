@@ -63,7 +63,12 @@ fn ipam(cfg: &NetworkConfig) -> Result<Vec<IpamConfig>> {
 }
 
 /// Makes (or finds) the network `key` of `project`; returns whether it was made now.
-pub fn ensure_network(layout: &Layout, project: &str, key: &str, cfg: &NetworkConfig) -> Result<bool> {
+pub fn ensure_network(
+    layout: &Layout,
+    project: &str,
+    key: &str,
+    cfg: &NetworkConfig,
+) -> Result<bool> {
     let state = net_state(layout)?;
     let name = if cfg.name.is_empty() {
         format!("{project}_{key}")
@@ -79,7 +84,10 @@ pub fn ensure_network(layout: &Layout, project: &str, key: &str, cfg: &NetworkCo
         return Ok(false);
     }
     if !cfg.driver.is_empty() && cfg.driver != "bridge" {
-        bail!("networks.{key}.driver: {:?} is not supported; berth makes bridge networks", cfg.driver);
+        bail!(
+            "networks.{key}.driver: {:?} is not supported; berth makes bridge networks",
+            cfg.driver
+        );
     }
     let mut spec = NetworkSpec::new(&name);
     spec.internal = cfg.internal;
@@ -136,7 +144,13 @@ pub fn remove_network(layout: &Layout, name: &str) -> Result<bool> {
 
 /// The DNS names a container answers to on a network: the service, the container
 /// name, its hostname, the network's aliases, and its short id.
-pub fn dns_names(svc: &ServiceConfig, container_name: &str, hostname: &str, id: &str, aliases: &[String]) -> Vec<String> {
+pub fn dns_names(
+    svc: &ServiceConfig,
+    container_name: &str,
+    hostname: &str,
+    id: &str,
+    aliases: &[String],
+) -> Vec<String> {
     let mut names = vec![svc.name.clone(), container_name.to_string()];
     for n in [hostname, &id[..12.min(id.len())]] {
         names.push(n.to_string());
@@ -155,8 +169,10 @@ pub fn attach_requests(
     hostname: &str,
     id: &str,
 ) -> Result<Vec<AttachRequest>> {
-    let mut nets: Vec<(&String, Option<&crate::compose::model::ServiceNetworkConfig>)> =
-        svc.networks.iter().map(|(k, v)| (k, v.as_ref())).collect();
+    let mut nets: Vec<(
+        &String,
+        Option<&crate::compose::model::ServiceNetworkConfig>,
+    )> = svc.networks.iter().map(|(k, v)| (k, v.as_ref())).collect();
     nets.sort_by_key(|(k, v)| (-(v.map(|c| c.priority).unwrap_or(0)), (*k).clone()));
     let dns: Vec<IpAddr> = svc.dns.iter().filter_map(|d| d.parse().ok()).collect();
     nets.into_iter()
@@ -164,7 +180,13 @@ pub fn attach_requests(
             let full = project
                 .networks
                 .get(key)
-                .map(|n| if n.name.is_empty() { format!("{}_{key}", project.name) } else { n.name.clone() })
+                .map(|n| {
+                    if n.name.is_empty() {
+                        format!("{}_{key}", project.name)
+                    } else {
+                        n.name.clone()
+                    }
+                })
                 .unwrap_or_else(|| format!("{}_{key}", project.name));
             let aliases = cfg.map(|c| c.aliases.clone()).unwrap_or_default();
             let parse_v4 = |s: &str| -> Result<Option<std::net::Ipv4Addr>> {
@@ -172,7 +194,10 @@ pub fn attach_requests(
                     return Ok(None);
                 }
                 s.parse().map(Some).map_err(|_| {
-                    anyhow!("services.{}.networks.{key}.ipv4_address: {s:?} is not an IPv4 address", svc.name)
+                    anyhow!(
+                        "services.{}.networks.{key}.ipv4_address: {s:?} is not an IPv4 address",
+                        svc.name
+                    )
                 })
             };
             let parse_v6 = |s: &str| -> Result<Option<std::net::Ipv6Addr>> {
@@ -180,7 +205,10 @@ pub fn attach_requests(
                     return Ok(None);
                 }
                 s.parse().map(Some).map_err(|_| {
-                    anyhow!("services.{}.networks.{key}.ipv6_address: {s:?} is not an IPv6 address", svc.name)
+                    anyhow!(
+                        "services.{}.networks.{key}.ipv6_address: {s:?} is not an IPv6 address",
+                        svc.name
+                    )
                 })
             };
             let mac_text = cfg
@@ -210,7 +238,11 @@ fn parse_mac(s: &str) -> Option<[u8; 6]> {
 
 /// `ports:` entries as berth-netns takes them.
 pub fn port_specs(svc: &ServiceConfig) -> Result<Vec<PortSpec>> {
-    svc.ports.iter().enumerate().map(|(i, p)| port_spec(svc, i, p)).collect()
+    svc.ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| port_spec(svc, i, p))
+        .collect()
 }
 
 fn port_spec(svc: &ServiceConfig, i: usize, p: &ServicePortConfig) -> Result<PortSpec> {
@@ -222,18 +254,27 @@ fn port_spec(svc: &ServiceConfig, i: usize, p: &ServicePortConfig) -> Result<Por
     };
     let host_ip = match p.host_ip.as_str() {
         "" => None,
-        ip => Some(ip.trim_matches(|c| c == '[' || c == ']').parse().map_err(|_| anyhow!("{}: host_ip {ip:?} is not an address", at()))?),
+        ip => Some(
+            ip.trim_matches(|c| c == '[' || c == ']')
+                .parse()
+                .map_err(|_| anyhow!("{}: host_ip {ip:?} is not an address", at()))?,
+        ),
     };
     let host_ports = match p.published.as_str() {
         "" => None,
         s => {
             let (a, b) = s.split_once('-').unwrap_or((s, s));
-            let a: u16 = a.parse().map_err(|_| anyhow!("{}: published {s:?} is not a port", at()))?;
-            let b: u16 = b.parse().map_err(|_| anyhow!("{}: published {s:?} is not a port", at()))?;
+            let a: u16 = a
+                .parse()
+                .map_err(|_| anyhow!("{}: published {s:?} is not a port", at()))?;
+            let b: u16 = b
+                .parse()
+                .map_err(|_| anyhow!("{}: published {s:?} is not a port", at()))?;
             Some((a, b))
         }
     };
-    let target = u16::try_from(p.target).map_err(|_| anyhow!("{}: target {} is not a port", at(), p.target))?;
+    let target = u16::try_from(p.target)
+        .map_err(|_| anyhow!("{}: target {} is not a port", at(), p.target))?;
     Ok(PortSpec {
         host_ip,
         host_ports,
@@ -295,7 +336,11 @@ pub fn unwire(layout: &Layout, id: &str, attachments: &[Attachment]) -> Result<(
 pub fn ensure_dns(layout: &Layout) -> Result<()> {
     fs::create_dir_all(&layout.run)?;
     let lock = dns_lock_path(layout);
-    let f = OpenOptions::new().create(true).truncate(false).write(true).open(&lock)?;
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)?;
     // SAFETY: flock on our own descriptor.
     let free = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
     if !free {
@@ -388,7 +433,10 @@ pub fn write_etc_files(
                 }
             }
         }
-        fs::write(&hosts, berth_netns::dns::hosts(&[hostname.to_string()], &own, &extra))?;
+        fs::write(
+            &hosts,
+            berth_netns::dns::hosts(&[hostname.to_string()], &own, &extra),
+        )?;
     }
     fs::write(&hostname_file, format!("{hostname}\n"))?;
     Ok(vec![

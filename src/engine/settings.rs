@@ -69,7 +69,8 @@ pub fn environment(svc: &ServiceConfig, image: &RuntimeConfig, hostname: &str) -
             env.insert(k.clone(), v.clone());
         }
     }
-    env.entry("PATH".into()).or_insert_with(|| DEFAULT_PATH.into());
+    env.entry("PATH".into())
+        .or_insert_with(|| DEFAULT_PATH.into());
     env.insert("HOSTNAME".into(), hostname.into());
     if svc.tty {
         env.entry("TERM".into()).or_insert_with(|| "xterm".into());
@@ -156,8 +157,14 @@ pub fn healthcheck(svc: &ServiceConfig, image: &RuntimeConfig) -> Option<HealthC
     Some(
         HealthConfig {
             command,
-            interval: pick(hc.and_then(|h| h.interval.map(|d| d.as_std())), img.and_then(|i| i.interval)),
-            timeout: pick(hc.and_then(|h| h.timeout.map(|d| d.as_std())), img.and_then(|i| i.timeout)),
+            interval: pick(
+                hc.and_then(|h| h.interval.map(|d| d.as_std())),
+                img.and_then(|i| i.interval),
+            ),
+            timeout: pick(
+                hc.and_then(|h| h.timeout.map(|d| d.as_std())),
+                img.and_then(|i| i.timeout),
+            ),
             retries: hc
                 .and_then(|h| h.retries)
                 .map(|r| r as u32)
@@ -218,7 +225,10 @@ pub fn run_config(
                 security_nnp = true
             }
             "seccomp=unconfined" | "seccomp:unconfined" => seccomp_unconfined = true,
-            other => tracing::warn!("services.{}.security_opt: {other:?} is not supported yet and is ignored", svc.name),
+            other => tracing::warn!(
+                "services.{}.security_opt: {other:?} is not supported yet and is ignored",
+                svc.name
+            ),
         }
     }
     Ok(RunConfig {
@@ -227,7 +237,11 @@ pub fn run_config(
         cwd: if !svc.working_dir.is_empty() {
             svc.working_dir.clone()
         } else {
-            image.working_dir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into())
+            image
+                .working_dir
+                .clone()
+                .filter(|w| !w.is_empty())
+                .unwrap_or_else(|| "/".into())
         },
         hostname: hostname.to_string(),
         domainname: (!svc.domainname.is_empty()).then(|| svc.domainname.clone()),
@@ -242,18 +256,34 @@ pub fn run_config(
             .ulimits
             .iter()
             .map(|(k, u)| {
-                let (soft, hard) = if u.single > 0 { (u.single, u.single) } else { (u.soft, u.hard) };
+                let (soft, hard) = if u.single > 0 {
+                    (u.single, u.single)
+                } else {
+                    (u.soft, u.hard)
+                };
                 (k.clone(), (soft.max(0) as u64, hard.max(0) as u64))
             })
             .collect(),
-        sysctls: svc.sysctls.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        sysctls: svc
+            .sysctls
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         shm_size: pos(svc.shm_size.0).map(|v| v as u64),
         devices: svc
             .devices
             .iter()
             .map(|d| {
-                let perms = if d.permissions.is_empty() { "rwm".into() } else { d.permissions.clone() };
-                let target = if d.target.is_empty() { d.source.clone() } else { d.target.clone() };
+                let perms = if d.permissions.is_empty() {
+                    "rwm".into()
+                } else {
+                    d.permissions.clone()
+                };
+                let target = if d.target.is_empty() {
+                    d.source.clone()
+                } else {
+                    d.target.clone()
+                };
                 (d.source.clone(), target, perms)
             })
             .collect(),
@@ -266,7 +296,9 @@ pub fn run_config(
         cpu_quota: cpus.map(|c| (c as f64 * 100_000.0).round() as i64),
         cpu_shares: (svc.cpu_shares > 0).then_some(svc.cpu_shares as u64),
         cpuset: (!svc.cpuset.is_empty()).then(|| svc.cpuset.clone()),
-        pids_limit: limits.and_then(|l| pos(l.pids)).or_else(|| pos(svc.pids_limit)),
+        pids_limit: limits
+            .and_then(|l| pos(l.pids))
+            .or_else(|| pos(svc.pids_limit)),
         ..RunConfig::default()
     })
 }
@@ -292,7 +324,12 @@ pub fn unsupported_keys(svc: &ServiceConfig) -> Vec<&'static str> {
     check(!svc.pre_stop.is_empty(), "pre_stop");
     check(svc.develop.is_some(), "develop");
     check(!svc.external_links.is_empty(), "external_links");
-    check(svc.logging.as_ref().is_some_and(|l| !l.driver.is_empty() && l.driver != "json-file" && l.driver != "local"), "logging.driver");
+    check(
+        svc.logging.as_ref().is_some_and(|l| {
+            !l.driver.is_empty() && l.driver != "json-file" && l.driver != "local"
+        }),
+        "logging.driver",
+    );
     out
 }
 
@@ -319,15 +356,25 @@ mod tests {
     fn command_rules_are_dockers() {
         let img = image(Some(&["/entry"]), Some(&["default"]));
         assert_eq!(command_line(&svc("image: x"), &img), ["/entry", "default"]);
-        assert_eq!(command_line(&svc("command: [a, b]"), &img), ["/entry", "a", "b"]);
+        assert_eq!(
+            command_line(&svc("command: [a, b]"), &img),
+            ["/entry", "a", "b"]
+        );
         assert_eq!(command_line(&svc("entrypoint: [sh]"), &img), ["sh"]);
-        assert_eq!(command_line(&svc("entrypoint: [sh]\ncommand: [-c, x]"), &img), ["sh", "-c", "x"]);
+        assert_eq!(
+            command_line(&svc("entrypoint: [sh]\ncommand: [-c, x]"), &img),
+            ["sh", "-c", "x"]
+        );
         assert!(run_config(&svc("entrypoint: []"), &image(None, Some(&["x"])), "h").is_err());
     }
 
     #[test]
     fn environment_layers_image_then_service() {
-        let env = environment(&svc("environment: {A: '2', B: '3', C: null}"), &image(None, None), "abc");
+        let env = environment(
+            &svc("environment: {A: '2', B: '3', C: null}"),
+            &image(None, None),
+            "abc",
+        );
         assert_eq!(env, ["PATH=/img/bin", "HOSTNAME=abc", "A=2", "B=3"]);
     }
 
@@ -338,10 +385,24 @@ mod tests {
         assert_eq!(rc.memory, Some(64 << 20));
         assert_eq!(rc.cpu_quota, Some(50_000));
         assert_eq!(rc.pids_limit, Some(30));
-        assert_eq!(restart_policy(&s).unwrap(), RestartPolicy::OnFailure { max_retries: 2 });
-        assert_eq!(log_rotation(&s).unwrap(), Some(Rotation { max_size: 1 << 20, max_files: 3 }));
-        let d = svc("restart: always\ndeploy: {restart_policy: {condition: on-failure, max_attempts: 4}}");
-        assert_eq!(restart_policy(&d).unwrap(), RestartPolicy::OnFailure { max_retries: 4 });
+        assert_eq!(
+            restart_policy(&s).unwrap(),
+            RestartPolicy::OnFailure { max_retries: 2 }
+        );
+        assert_eq!(
+            log_rotation(&s).unwrap(),
+            Some(Rotation {
+                max_size: 1 << 20,
+                max_files: 3
+            })
+        );
+        let d = svc(
+            "restart: always\ndeploy: {restart_policy: {condition: on-failure, max_attempts: 4}}",
+        );
+        assert_eq!(
+            restart_policy(&d).unwrap(),
+            RestartPolicy::OnFailure { max_retries: 4 }
+        );
     }
 
     #[test]

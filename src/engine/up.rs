@@ -65,7 +65,11 @@ pub fn shares_with(svc: &ServiceConfig) -> Vec<String> {
         }
     }
     for v in &svc.volumes_from {
-        let w = v.rsplit_once(':').filter(|(_, m)| *m == "ro" || *m == "rw").map(|(w, _)| w).unwrap_or(v);
+        let w = v
+            .rsplit_once(':')
+            .filter(|(_, m)| *m == "ro" || *m == "rw")
+            .map(|(w, _)| w)
+            .unwrap_or(v);
         if !w.starts_with("container:") {
             out.push(w.trim_start_matches("service:").to_string());
         }
@@ -122,7 +126,9 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
 
     for name in &selected {
         for key in unsupported_keys(&project.services[name]) {
-            progress.println(&format!("WARN[0000] services.{name}.{key} is not supported by berth yet and is ignored"));
+            progress.println(&format!(
+                "WARN[0000] services.{name}.{key} is not supported by berth yet and is ignored"
+            ));
         }
     }
 
@@ -157,14 +163,13 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
     let stored = |f: &Found| -> Option<serde_json::Value> {
         serde_json::from_slice(&std::fs::read(f.dir.join("service.json")).ok()?).ok()
     };
-    let known_services: Vec<String> = project
-        .all_services()
-        .map(|s| s.name.clone())
-        .collect();
+    let known_services: Vec<String> = project.all_services().map(|s| s.name.clone()).collect();
     // Containers of services still in the file but not selected are not orphans.
     let considered: Vec<Found> = existing
         .iter()
-        .filter(|f| selected.contains(&f.record.service) || !known_services.contains(&f.record.service))
+        .filter(|f| {
+            selected.contains(&f.record.service) || !known_services.contains(&f.record.service)
+        })
         .cloned()
         .collect();
     let the_plan = plan(
@@ -208,7 +213,11 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
             .networks
             .get(key)
             .ok_or_else(|| anyhow!("service refers to undefined network {key}"))?;
-        let full = if cfg.name.is_empty() { format!("{}_{key}", project.name) } else { cfg.name.clone() };
+        let full = if cfg.name.is_empty() {
+            format!("{}_{key}", project.name)
+        } else {
+            cfg.name.clone()
+        };
         if cfg.external {
             network::ensure_network(layout, &project.name, key, cfg)?;
             continue;
@@ -251,7 +260,10 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
             .iter()
             .map(|n| {
                 let deps = graph_deps(&project, n);
-                (n.clone(), deps.into_iter().filter(|d| selected.contains(d)).collect())
+                (
+                    n.clone(),
+                    deps.into_iter().filter(|d| selected.contains(d)).collect(),
+                )
             })
             .collect(),
     );
@@ -289,7 +301,13 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         }
     }
     if opts.wait && !opts.no_start {
-        wait_ready(layout, &project.name, &selected, opts.wait_timeout, progress)?;
+        wait_ready(
+            layout,
+            &project.name,
+            &selected,
+            opts.wait_timeout,
+            progress,
+        )?;
     }
     Ok(())
 }
@@ -324,8 +342,14 @@ fn stop_timeout(svc: &ServiceConfig, opts: &UpOptions) -> Duration {
 
 fn remove_container(ctx: &Ctx, f: &Found) -> Result<()> {
     let (signal, timeout) = match ctx.project.services.get(&f.record.service) {
-        Some(svc) => (signal_number(&svc.stop_signal).unwrap_or(libc::SIGTERM), stop_timeout(svc, &ctx.opts)),
-        None => (libc::SIGTERM, ctx.opts.timeout.unwrap_or(Duration::from_secs(10))),
+        Some(svc) => (
+            signal_number(&svc.stop_signal).unwrap_or(libc::SIGTERM),
+            stop_timeout(svc, &ctx.opts),
+        ),
+        None => (
+            libc::SIGTERM,
+            ctx.opts.timeout.unwrap_or(Duration::from_secs(10)),
+        ),
     };
     lifecycle::stop(&ctx.layout, f, signal, timeout)?;
     lifecycle::remove(&ctx.layout, f, false)
@@ -339,7 +363,9 @@ fn wait_dependencies(ctx: &Ctx, svc: &ServiceConfig) -> Result<()> {
         }
         match d.condition.as_str() {
             "service_healthy" => wait_condition(ctx, svc, dep, d.required, Condition::Healthy)?,
-            "service_completed_successfully" => wait_condition(ctx, svc, dep, d.required, Condition::Completed)?,
+            "service_completed_successfully" => {
+                wait_condition(ctx, svc, dep, d.required, Condition::Completed)?
+            }
             _ => {}
         }
     }
@@ -352,10 +378,25 @@ enum Condition {
     Completed,
 }
 
-fn wait_condition(ctx: &Ctx, svc: &ServiceConfig, dep: &str, required: bool, cond: Condition) -> Result<()> {
+fn wait_condition(
+    ctx: &Ctx,
+    svc: &ServiceConfig,
+    dep: &str,
+    required: bool,
+    cond: Condition,
+) -> Result<()> {
     let dep_svc = &ctx.project.services[dep];
-    if cond == Condition::Healthy && dep_svc.healthcheck.as_ref().is_none_or(|h| h.disable || h.test.is_empty()) {
-        let img_has = ctx.images.get(dep).and_then(|i| i.config.healthcheck.as_ref()).is_some();
+    if cond == Condition::Healthy
+        && dep_svc
+            .healthcheck
+            .as_ref()
+            .is_none_or(|h| h.disable || h.test.is_empty())
+    {
+        let img_has = ctx
+            .images
+            .get(dep)
+            .and_then(|i| i.config.healthcheck.as_ref())
+            .is_some();
         if !img_has {
             let msg = format!("dependency failed to start: container for service {dep:?} has no healthcheck configured");
             if required {
@@ -376,11 +417,18 @@ fn wait_condition(ctx: &Ctx, svc: &ServiceConfig, dep: &str, required: bool, con
             let ok = match cond {
                 Condition::Healthy => {
                     if st.health == Some(Health::Unhealthy) {
-                        let msg = format!("dependency failed to start: container {} is unhealthy", f.record.name);
+                        let msg = format!(
+                            "dependency failed to start: container {} is unhealthy",
+                            f.record.name
+                        );
                         return fail_or_warn(ctx, required, msg);
                     }
                     if st.state == ContainerState::Exited || st.state == ContainerState::Dead {
-                        let msg = format!("dependency failed to start: container {} exited ({})", f.record.name, st.exit_code.unwrap_or(0));
+                        let msg = format!(
+                            "dependency failed to start: container {} exited ({})",
+                            f.record.name,
+                            st.exit_code.unwrap_or(0)
+                        );
                         return fail_or_warn(ctx, required, msg);
                     }
                     st.health == Some(Health::Healthy)
@@ -389,7 +437,9 @@ fn wait_condition(ctx: &Ctx, svc: &ServiceConfig, dep: &str, required: bool, con
                     ContainerState::Exited | ContainerState::Dead => {
                         let code = st.exit_code.unwrap_or(0);
                         if code != 0 {
-                            let msg = format!("service {dep:?} didn't complete successfully: exit {code}");
+                            let msg = format!(
+                                "service {dep:?} didn't complete successfully: exit {code}"
+                            );
                             return fail_or_warn(ctx, required, msg);
                         }
                         true
@@ -421,7 +471,12 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
     let svc = &ctx.project.services[name];
     let plans = ctx.per_service.get(name).cloned().unwrap_or_default();
     let start_wanted = !ctx.opts.no_start;
-    let needs_start = plans.iter().any(|p| !matches!(p.action, Action::Keep | Action::ScaleDown | Action::RemoveOrphan));
+    let needs_start = plans.iter().any(|p| {
+        !matches!(
+            p.action,
+            Action::Keep | Action::ScaleDown | Action::RemoveOrphan
+        )
+    });
     if start_wanted && needs_start {
         wait_dependencies(ctx, svc)?;
     }
@@ -449,7 +504,9 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
             }
         });
         let task = ctx.progress.task(&format!("Container {label}"), "Waiting");
-        let old = p.id.as_ref().and_then(|id| ctx.existing.iter().find(|f| &f.record.id == id).cloned());
+        let old =
+            p.id.as_ref()
+                .and_then(|id| ctx.existing.iter().find(|f| &f.record.id == id).cloned());
         let result: Result<&str> = (|| match &p.action {
             Action::Keep => Ok("Running"),
             Action::Start => {
@@ -474,7 +531,9 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
             }
             Action::Recreate { .. } => {
                 task.working("Recreate");
-                let old = old.as_ref().ok_or_else(|| anyhow!("container {label} vanished"))?;
+                let old = old
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("container {label} vanished"))?;
                 let id = if ctx.opts.renew_anon_volumes {
                     remove_container_with_volumes(ctx, old)?;
                     make(p.number, None)?
@@ -495,7 +554,9 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
             }
             Action::ScaleDown | Action::RemoveOrphan => {
                 task.working("Removing");
-                let old = old.as_ref().ok_or_else(|| anyhow!("container {label} vanished"))?;
+                let old = old
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("container {label} vanished"))?;
                 remove_container(ctx, old)?;
                 Ok("Removed")
             }
@@ -513,13 +574,24 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
 
 fn remove_container_with_volumes(ctx: &Ctx, f: &Found) -> Result<()> {
     let svc = &ctx.project.services[&f.record.service];
-    lifecycle::stop(&ctx.layout, f, signal_number(&svc.stop_signal).unwrap_or(libc::SIGTERM), stop_timeout(svc, &ctx.opts))?;
+    lifecycle::stop(
+        &ctx.layout,
+        f,
+        signal_number(&svc.stop_signal).unwrap_or(libc::SIGTERM),
+        stop_timeout(svc, &ctx.opts),
+    )?;
     lifecycle::remove(&ctx.layout, f, true)
 }
 
 /// `up --wait`: every selected service running, and healthy where it has a
 /// healthcheck; a one-shot job that exited 0 counts as done.
-pub fn wait_ready(layout: &Layout, project: &str, services: &[String], timeout: Option<Duration>, progress: &Progress) -> Result<()> {
+pub fn wait_ready(
+    layout: &Layout,
+    project: &str,
+    services: &[String],
+    timeout: Option<Duration>,
+    progress: &Progress,
+) -> Result<()> {
     let started = Instant::now();
     loop {
         let mut pending = vec![];
@@ -531,9 +603,15 @@ pub fn wait_ready(layout: &Layout, project: &str, services: &[String], timeout: 
             match (st.state, st.health) {
                 (ContainerState::Running, None | Some(Health::Healthy)) => {}
                 (ContainerState::Exited, _) if st.exit_code == Some(0) => {}
-                (ContainerState::Running, Some(Health::Unhealthy)) => bail!("container {} is unhealthy", f.record.name),
+                (ContainerState::Running, Some(Health::Unhealthy)) => {
+                    bail!("container {} is unhealthy", f.record.name)
+                }
                 (ContainerState::Exited | ContainerState::Dead, _) => {
-                    bail!("container {} exited ({})", f.record.name, st.exit_code.unwrap_or(-1))
+                    bail!(
+                        "container {} exited ({})",
+                        f.record.name,
+                        st.exit_code.unwrap_or(-1)
+                    )
                 }
                 _ => pending.push(f.record.name.clone()),
             }
@@ -543,7 +621,10 @@ pub fn wait_ready(layout: &Layout, project: &str, services: &[String], timeout: 
         }
         if timeout.is_some_and(|t| started.elapsed() > t) {
             progress.println(&format!("timeout waiting for: {}", pending.join(", ")));
-            bail!("application not healthy after {:?}", timeout.unwrap_or_default());
+            bail!(
+                "application not healthy after {:?}",
+                timeout.unwrap_or_default()
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -558,13 +639,22 @@ fn print_plan(p: &Plan) {
             Action::Create => "create".to_string(),
             Action::Recreate { reasons } => format!(
                 "recreate ({})",
-                reasons.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("; ")
+                reasons
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ),
             Action::ScaleDown => "remove (scale down)".to_string(),
             Action::RemoveOrphan => "remove (orphan)".to_string(),
         };
-        let name = c.name.clone().unwrap_or_else(|| format!("{}#{}", c.service, c.number));
-        by.entry(c.service.clone()).or_default().push(format!("  {name}: {what}"));
+        let name = c
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}#{}", c.service, c.number));
+        by.entry(c.service.clone())
+            .or_default()
+            .push(format!("  {name}: {what}"));
     }
     for (svc, lines) in by {
         println!("{svc}");

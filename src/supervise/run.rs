@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::control::{encode_response, parse_request, socket_path, Request, Response};
+use super::health::{clip_output, HealthConfig, HealthState, ProbeResult};
 use super::logfile::{LogWriter, Stream};
 use super::restart::{Decision, Exit, RestartPolicy, RestartState};
-use crate::container::{ContainerState, Status};
+use crate::container::{ContainerState, Health, Status};
 
 /// How a run of the container's process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,25 @@ pub trait Launcher {
     /// Releases what one run held (the runtime's container state), before a restart
     /// or the end.
     fn cleanup(&mut self) -> io::Result<()>;
+    /// Starts a healthcheck probe inside the running container, its output on `output`.
+    fn start_probe(&mut self, command: &[String], output: OwnedFd) -> io::Result<Launched> {
+        let _ = (command, output);
+        Err(io::Error::other("this launcher cannot run healthchecks"))
+    }
+    /// Reaps a probe that exited (or was killed); returns its exit code.
+    fn reap_probe(&mut self, probe: &Launched) -> io::Result<i32> {
+        let _ = probe;
+        Ok(-1)
+    }
+}
+
+/// A healthcheck probe under way.
+struct Probe {
+    launched: Launched,
+    output: File,
+    collected: Vec<u8>,
+    deadline: Instant,
+    timed_out: bool,
 }
 
 /// What the loop needs to know about its container.
@@ -60,6 +80,8 @@ pub struct Settings {
     pub policy: RestartPolicy,
     /// Log rotation.
     pub rotation: Option<super::logfile::Rotation>,
+    /// The healthcheck, if the container has one.
+    pub healthcheck: Option<HealthConfig>,
 }
 
 /// Tells whoever spawned the supervisor how the first start went: `ok`, or the
@@ -107,17 +129,37 @@ pub fn supervise(
         let _ = r.write_all(msg.as_bytes());
     }
     let mut phase = first?;
+    let mut health = HealthState::default();
+    let mut probe: Option<Probe> = None;
+    let mut next_probe = settings
+        .healthcheck
+        .as_ref()
+        .map(|h| Instant::now() + health.next_delay(h, Duration::ZERO));
+    if settings.healthcheck.is_some() {
+        status.health = Some(Health::Starting);
+        status.save(dir).map_err(io::Error::other)?;
+    }
 
     loop {
         if matches!(phase, Phase::Done) && pipes.is_empty() {
             break;
         }
         let now = Instant::now();
-        let deadline = match &phase {
+        let mut deadline = match &phase {
             Phase::Running { kill_at, .. } => *kill_at,
             Phase::Waiting { until } => Some(*until),
             Phase::Done => None,
         };
+        if matches!(phase, Phase::Running { .. }) {
+            let probe_time = match &probe {
+                Some(p) => Some(p.deadline),
+                None => next_probe,
+            };
+            deadline = match (deadline, probe_time) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
         let timeout_ms = deadline
             .map(|d| {
                 d.saturating_duration_since(now)
@@ -128,6 +170,11 @@ pub fn supervise(
 
         let mut fds = vec![pollfd(listener.as_raw_fd())];
         fds.extend(pipes.iter().map(|(_, f)| pollfd(f.as_raw_fd())));
+        let probe_at = fds.len();
+        if let Some(p) = &probe {
+            fds.push(pollfd(p.output.as_raw_fd()));
+            fds.push(pollfd(p.launched.pidfd.as_raw_fd()));
+        }
         if let Phase::Running { launched, .. } = &phase {
             fds.push(pollfd(launched.pidfd.as_raw_fd()));
         }
@@ -161,6 +208,99 @@ pub fn supervise(
             log.flush_partial(SystemTime::now())?;
         }
 
+        if let Some(p) = &mut probe {
+            if fds[probe_at].revents != 0 {
+                let mut buf = [0u8; 4096];
+                if let Ok(n) = p.output.read(&mut buf) {
+                    if p.collected.len() < 4096 {
+                        p.collected.extend_from_slice(&buf[..n]);
+                    }
+                }
+            }
+            let now = Instant::now();
+            if !p.timed_out && now >= p.deadline {
+                p.timed_out = true;
+                // SAFETY: pidfd_send_signal on our probe's pidfd.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        p.launched.pidfd.as_raw_fd(),
+                        libc::SIGKILL,
+                        std::ptr::null::<libc::siginfo_t>(),
+                        0,
+                    )
+                };
+            }
+            if fds[probe_at + 1].revents != 0 {
+                let p = probe.take().expect("probe is there");
+                let code = launcher.reap_probe(&p.launched).unwrap_or(-1);
+                let mut collected = p.collected;
+                let mut out = p.output;
+                set_nonblocking(out.as_raw_fd())?;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = out.read(&mut buf) {
+                    if n == 0 || collected.len() >= 4096 {
+                        break;
+                    }
+                    collected.extend_from_slice(&buf[..n]);
+                }
+                let (code, output) = if p.timed_out {
+                    (-1, "Health check exceeded timeout".to_string())
+                } else {
+                    (code, clip_output(&collected))
+                };
+                if let (Some(cfg), Phase::Running { started, .. }) = (&settings.healthcheck, &phase)
+                {
+                    let since = started.elapsed();
+                    if let Some(v) = health.record(
+                        cfg,
+                        ProbeResult {
+                            exit_code: code,
+                            output,
+                        },
+                        since,
+                    ) {
+                        status.health = Some(v);
+                        status.save(dir).map_err(io::Error::other)?;
+                    }
+                    next_probe = Some(Instant::now() + health.next_delay(cfg, since));
+                }
+            }
+        }
+        if probe.is_none() && matches!(phase, Phase::Running { .. }) {
+            if let (Some(cfg), Some(at)) = (&settings.healthcheck, next_probe) {
+                if Instant::now() >= at {
+                    let (r, w) = pipe()?;
+                    match launcher.start_probe(&cfg.command, w) {
+                        Ok(launched) => {
+                            probe = Some(Probe {
+                                launched,
+                                output: File::from(r),
+                                collected: vec![],
+                                deadline: Instant::now() + cfg.timeout,
+                                timed_out: false,
+                            });
+                        }
+                        Err(e) => {
+                            let since = match &phase {
+                                Phase::Running { started, .. } => started.elapsed(),
+                                _ => Duration::ZERO,
+                            };
+                            let res = ProbeResult {
+                                exit_code: -1,
+                                output: e.to_string(),
+                            };
+                            if let Some(v) = health.record(cfg, res, since) {
+                                status.health = Some(v);
+                                status.save(dir).map_err(io::Error::other)?;
+                            }
+                            next_probe = Some(Instant::now() + health.next_delay(cfg, since));
+                        }
+                    }
+                }
+            }
+        }
+
         let exited = match &phase {
             Phase::Running { .. } => fds.last().is_some_and(|p| p.revents != 0),
             _ => false,
@@ -174,6 +314,9 @@ pub fn supervise(
             };
             // Whatever the process left in the pipes belongs before its exit.
             drain(&mut pipes, &mut log)?;
+            if let Some(p) = probe.take() {
+                let _ = launcher.reap_probe(&p.launched);
+            }
             let info = launcher.reap(&launched)?;
             launcher.cleanup()?;
             last_exit = Some(info);
@@ -190,6 +333,11 @@ pub fn supervise(
                 },
             );
             status.restart_count = restarts.count;
+            if let Some(cfg) = &settings.healthcheck {
+                health = HealthState::default();
+                status.health = Some(Health::Starting);
+                next_probe = Some(Instant::now() + health.next_delay(cfg, Duration::ZERO));
+            }
             phase = match decision {
                 Decision::RestartAfter(delay) => {
                     status.state = ContainerState::Restarting;
@@ -428,6 +576,7 @@ mod tests {
         script: String,
         child: Option<Child>,
         launches: u32,
+        probes: Vec<Child>,
     }
 
     impl Shell {
@@ -436,6 +585,7 @@ mod tests {
                 script: script.into(),
                 child: None,
                 launches: 0,
+                probes: vec![],
             }
         }
     }
@@ -481,6 +631,33 @@ mod tests {
         fn cleanup(&mut self) -> io::Result<()> {
             Ok(())
         }
+
+        fn start_probe(&mut self, command: &[String], output: OwnedFd) -> io::Result<Launched> {
+            let err = output.try_clone()?;
+            let child = Command::new(&command[0])
+                .args(&command[1..])
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(output))
+                .stderr(Stdio::from(err))
+                .spawn()?;
+            let pid = child.id();
+            self.probes.push(child);
+            Ok(Launched {
+                pid,
+                pidfd: pidfd_open(pid)?,
+                tty: None,
+            })
+        }
+
+        fn reap_probe(&mut self, probe: &Launched) -> io::Result<i32> {
+            let i = self
+                .probes
+                .iter()
+                .position(|c| c.id() == probe.pid)
+                .expect("our probe");
+            let mut c = self.probes.swap_remove(i);
+            Ok(c.wait()?.code().unwrap_or(-1))
+        }
     }
 
     fn settings(dir: &Path, policy: RestartPolicy) -> Settings {
@@ -488,6 +665,7 @@ mod tests {
             container_dir: dir.to_path_buf(),
             policy,
             rotation: None,
+            healthcheck: None,
         }
     }
 
@@ -570,5 +748,54 @@ mod tests {
         let st = Status::load(dir.path()).unwrap();
         assert!(st.stopped_by_user);
         assert_eq!(st.state, ContainerState::Exited);
+    }
+
+    #[test]
+    fn healthchecks_turn_healthy_when_the_probe_passes() {
+        let dir = tempfile::tempdir().unwrap();
+        let flag = dir.path().join("flag");
+        let path = dir.path().to_path_buf();
+        let flag2 = flag.clone();
+        let handle = std::thread::spawn(move || {
+            let mut sh = Shell::new("trap 'exit 0' TERM; while :; do sleep 0.05; done");
+            let mut s = settings(&path, RestartPolicy::No);
+            s.healthcheck = Some(HealthConfig {
+                command: vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    format!("echo probing; test -e {}", flag2.display()),
+                ],
+                interval: Duration::from_millis(50),
+                timeout: Duration::from_secs(5),
+                retries: 2,
+                start_period: Duration::ZERO,
+                start_interval: Duration::from_millis(50),
+            });
+            supervise(&s, &mut sh, None).unwrap()
+        });
+        let sock = socket_path(dir.path());
+        let wait_for = |want: Health| {
+            let t0 = Instant::now();
+            loop {
+                if Status::load(dir.path()).unwrap().health == Some(want) {
+                    return;
+                }
+                assert!(t0.elapsed() < Duration::from_secs(20), "never {want:?}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        wait_for(Health::Unhealthy);
+        std::fs::write(&flag, b"").unwrap();
+        wait_for(Health::Healthy);
+        call(
+            &sock,
+            &Request::Stop {
+                signal: libc::SIGTERM,
+                timeout_ms: 5000,
+            },
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(handle.join().unwrap().unwrap().code, 0);
     }
 }

@@ -16,6 +16,7 @@ pub struct RuntimeLauncher {
     cfg: LaunchConfig,
     dir: PathBuf,
     container: Option<Container>,
+    probes: Vec<berth_runtime::ExecProcess>,
 }
 
 /// The runtime's own state directory inside a container directory.
@@ -34,6 +35,7 @@ impl RuntimeLauncher {
             cfg,
             dir: dir.to_path_buf(),
             container: None,
+            probes: vec![],
         }
     }
 
@@ -110,6 +112,46 @@ impl Launcher for RuntimeLauncher {
             code: st.as_shell_code(),
             oom_killed: st.oom_killed,
         })
+    }
+
+    fn start_probe(&mut self, command: &[String], output: OwnedFd) -> io::Result<Launched> {
+        let c = self
+            .container
+            .as_ref()
+            .ok_or_else(|| io::Error::other("container is not running"))?;
+        let mut process = self.cfg.spec.process().clone().unwrap_or_default();
+        process.set_args(Some(command.to_vec()));
+        process.set_terminal(Some(false));
+        process.set_console_size(None);
+        let stdin: OwnedFd = File::open("/dev/null")?.into();
+        let stderr = output.try_clone()?;
+        let p = c
+            .exec(berth_runtime::ExecConfig {
+                process,
+                user: self.cfg.user.clone(),
+                stdio: Stdio::Fds {
+                    stdin,
+                    stdout: output,
+                    stderr,
+                },
+            })
+            .map_err(to_io)?;
+        let pid = p.pid as u32;
+        let pidfd = pidfd_open(pid)?;
+        self.probes.push(p);
+        Ok(Launched {
+            pid,
+            pidfd,
+            tty: None,
+        })
+    }
+
+    fn reap_probe(&mut self, probe: &Launched) -> io::Result<i32> {
+        let Some(i) = self.probes.iter().position(|p| p.pid as u32 == probe.pid) else {
+            return Ok(-1);
+        };
+        let p = self.probes.swap_remove(i);
+        Ok(p.wait().map_err(to_io)?.as_shell_code())
     }
 
     fn cleanup(&mut self) -> io::Result<()> {
