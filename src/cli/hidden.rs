@@ -28,7 +28,13 @@ pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
         .and_then(|v| v.parse::<i32>().ok())
         // SAFETY: the CLI handed us this descriptor (dup2'd to it before exec) and
         // nothing else in this process owns it.
-        .map(|fd| unsafe { File::from_raw_fd(fd) });
+        .map(|fd| {
+            // Nothing the supervisor starts may inherit it: the CLI waits for its end.
+            // SAFETY: fcntl on the descriptor we were handed.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            // SAFETY: as above; nothing else in this process owns it.
+            unsafe { File::from_raw_fd(fd) }
+        });
     std::env::remove_var("BERTH_READY_FD");
     let settings = Settings {
         container_dir: dir.clone(),

@@ -2,7 +2,6 @@
 //! mounts, spec, records), start (its supervisor), stop, remove.
 
 use std::fs::{self, File};
-use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -373,16 +372,18 @@ pub fn start(layout: &Layout, id: &str) -> Result<()> {
         .arg(&layout.run)
         .arg("supervise")
         .arg(id)
-        .env("BERTH_READY_FD", "3")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
     let wfd = w.as_raw_fd();
+    cmd.env("BERTH_READY_FD", wfd.to_string());
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
             libc::setsid();
-            if libc::dup2(wfd, 3) < 0 {
+            // The write end crosses exec under its own number; dup2 onto a fixed
+            // number would fail silently when the numbers coincide (stdin closed).
+            if libc::fcntl(wfd, libc::F_SETFD, 0) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -390,16 +391,21 @@ pub fn start(layout: &Layout, id: &str) -> Result<()> {
     }
     let mut child = cmd.spawn().context("starting the container's supervisor")?;
     drop(w);
+    // One line: `ok` or the error. Reading to EOF would also wait for anything
+    // that inherited the write end.
     let mut msg = String::new();
-    File::from(r).read_to_string(&mut msg)?;
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(File::from(r)), &mut msg)?;
     // The supervisor lives on by itself; reap it here only if it already exited.
     let _ = child.try_wait();
     match msg.trim() {
         "ok" => Ok(()),
-        "" => bail!(
-            "the supervisor of {id} exited before starting the container (see {})",
-            dir.join("supervisor.log").display()
-        ),
+        "" => {
+            let log = fs::read_to_string(dir.join("supervisor.log")).unwrap_or_default();
+            bail!(
+                "the supervisor of {id} exited before starting the container: {}",
+                log.trim()
+            )
+        }
         err => bail!("{err}"),
     }
 }

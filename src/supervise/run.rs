@@ -109,7 +109,8 @@ pub fn supervise(
     let dir = &settings.container_dir;
     let sock = socket_path(dir);
     let _ = std::fs::remove_file(&sock);
-    let listener = UnixListener::bind(&sock)?;
+    let (_dir, addr) = super::control::addressable(&sock)?;
+    let listener = UnixListener::bind(&addr)?;
     listener.set_nonblocking(true)?;
     let _socket_guard = RemoveOnDrop(sock);
     let mut log = LogWriter::open(&dir.join("log"), settings.rotation)?;
