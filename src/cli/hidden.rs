@@ -23,7 +23,7 @@ pub struct SuperviseArgs {
 pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
     let dir = layout.container(&a.id);
     let cfg = LaunchConfig::load(&dir).context("reading launch.json")?;
-    let ready = std::env::var("BERTH_READY_FD")
+    let mut ready = std::env::var("BERTH_READY_FD")
         .ok()
         .and_then(|v| v.parse::<i32>().ok())
         // SAFETY: the CLI handed us this descriptor (dup2'd to it before exec) and
@@ -36,6 +36,48 @@ pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
             unsafe { File::from_raw_fd(fd) }
         });
     std::env::remove_var("BERTH_READY_FD");
+    // One supervisor per container: a second one (a `start` racing the `up` that
+    // a kill interrupted) leaves the container to the first.
+    let lock_path = dir.join("supervisor.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {}", lock_path.display()))?;
+    // SAFETY: flock on a descriptor we own.
+    if unsafe {
+        libc::flock(
+            std::os::fd::AsRawFd::as_raw_fd(&lock),
+            libc::LOCK_EX | libc::LOCK_NB,
+        )
+    } != 0
+    {
+        // Report what the first one does with its start instead of racing it.
+        let t0 = std::time::Instant::now();
+        let msg = loop {
+            let st = crate::container::Status::load(&dir).unwrap_or_default();
+            match st.state {
+                crate::container::ContainerState::Created
+                    if t0.elapsed() < std::time::Duration::from_secs(30) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                crate::container::ContainerState::Dead => {
+                    break format!(
+                        "{}\n",
+                        st.error
+                            .unwrap_or_else(|| "container failed to start".into())
+                    )
+                }
+                _ => break "ok\n".to_string(),
+            }
+        };
+        if let Some(mut r) = ready.take() {
+            let _ = std::io::Write::write_all(&mut r, msg.as_bytes());
+        }
+        return Ok(());
+    }
     let settings = Settings {
         container_dir: dir.clone(),
         policy: cfg.policy,
@@ -44,6 +86,7 @@ pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
     };
     let mut launcher = RuntimeLauncher::new(cfg, &dir);
     supervise(&settings, &mut launcher, ready)?;
+    drop(lock);
     Ok(())
 }
 

@@ -121,9 +121,12 @@ fn ns_mode(
 pub fn create(req: &CreateRequest<'_>) -> Result<ContainerRecord> {
     let id = new_id();
     let dir = req.layout.container(&id);
-    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    // Claimed by its project first, so `repair` knows whose half-made container it is.
-    fs::write(dir.join(OWNER_FILE), &req.project.name)?;
+    // The directory appears already claimed by its project (made aside, then
+    // renamed into place), so `repair` always knows whose half-made container it is.
+    let staging = req.layout.containers().join(format!(".new-{id}"));
+    fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
+    fs::write(staging.join(OWNER_FILE), &req.project.name)?;
+    fs::rename(&staging, &dir).with_context(|| format!("creating {}", dir.display()))?;
     match create_in(req, &id, &dir) {
         Ok(r) => Ok(r),
         Err(e) => {
@@ -449,9 +452,33 @@ pub fn kill(layout: &Layout, found: &Found, signal: i32) -> Result<()> {
     }
 }
 
+/// Whether a supervisor holds the container in `dir` (its lock is taken).
+pub fn supervisor_running(dir: &Path) -> bool {
+    let Ok(f) = fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("supervisor.lock"))
+    else {
+        return false;
+    };
+    // SAFETY: flock on a descriptor we own; released when `f` closes.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) != 0 }
+}
+
 /// Removes a stopped container and everything it holds in the kernel and on
 /// disk; with `volumes`, its anonymous volumes too.
 pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
+    // A supervisor may still be starting it (its `up` was killed, or the state
+    // said `created`): it is stopped, and gone, before anything is taken away.
+    if supervisor_running(&found.dir) {
+        stop(layout, found, libc::SIGKILL, Duration::ZERO)?;
+        let t0 = std::time::Instant::now();
+        while supervisor_running(&found.dir) {
+            if t0.elapsed() > Duration::from_secs(10) {
+                bail!("the supervisor of {} does not exit", found.record.name);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     if volumes {
         let used: Vec<String> = fs::read(found.dir.join("volumes.json"))
             .ok()
@@ -502,6 +529,20 @@ pub fn repair(layout: &Layout, project: &str) {
     for e in entries.flatten() {
         let dir = e.path();
         let owner = fs::read_to_string(dir.join(OWNER_FILE)).unwrap_or_default();
+        if e.file_name().to_string_lossy().starts_with(".new-") {
+            // Staging dirs hold nothing but the claim; another project's may be
+            // in the middle of its rename, so only old ones go.
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(60));
+            if owner == project || old {
+                let _ = fs::remove_dir_all(&dir);
+            }
+            continue;
+        }
         if owner == project && !ContainerRecord::path(&dir).exists() {
             let id = e.file_name().to_string_lossy().into_owned();
             tracing::info!("removing half-made container {id}");

@@ -93,10 +93,11 @@ pub fn ensure_network(
     spec.internal = cfg.internal;
     spec.enable_ipv6 = cfg.enable_ipv6.unwrap_or(false);
     spec.ipam = ipam(cfg)?;
-    Network::ensure(&spec, &state).with_context(|| format!("creating network {name}"))?;
     let mut labels = cfg.labels.clone();
     labels.insert("com.docker.compose.project".into(), project.into());
     labels.insert("com.docker.compose.network".into(), key.into());
+    // Claimed before it is made: a berth killed in between leaves a claim that
+    // `down` follows, never a network nobody knows about.
     write_json_atomic(
         &layout.networks().join(format!("{name}.json")),
         &NetworkOwner {
@@ -106,6 +107,7 @@ pub fn ensure_network(
             labels,
         },
     )?;
+    Network::ensure(&spec, &state).with_context(|| format!("creating network {name}"))?;
     Ok(true)
 }
 
@@ -126,20 +128,47 @@ pub fn project_networks(layout: &Layout, project: &str) -> Vec<NetworkOwner> {
 /// Removes a network unless containers still use it; returns false when in use.
 pub fn remove_network(layout: &Layout, name: &str) -> Result<bool> {
     let state = net_state(layout)?;
-    if let Some(rec) = state.networks()?.into_iter().find(|r| r.info.name == name) {
-        if !rec.members.is_empty() {
-            return Ok(false);
+    let started = std::time::Instant::now();
+    loop {
+        let rec = state.networks()?.into_iter().find(|r| r.info.name == name);
+        let Some(rec) = rec else {
+            // Never made (a claim left by a killed `up`), or already gone.
+            let _ = fs::remove_file(layout.networks().join(format!("{name}.json")));
+            return Ok(true);
+        };
+        match Network::remove(&state, name) {
+            Ok(()) => {
+                let _ = fs::remove_file(layout.networks().join(format!("{name}.json")));
+                remove_stale_temps(&state.records_dir(), name);
+                return Ok(true);
+            }
+            Err(e) => {
+                // Members whose namespaces are gone are only waiting for the kernel
+                // to reap their veths; members with a namespace are real users.
+                let live = rec.members.values().any(|m| m.netns.exists());
+                if live {
+                    return Ok(false);
+                }
+                if started.elapsed() > std::time::Duration::from_secs(5) {
+                    return Err(e).with_context(|| format!("removing network {name}"));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
         }
     }
-    match Network::remove(&state, name) {
-        Ok(()) => {}
-        Err(e) if Network::get(&state, name).is_err() => {
-            tracing::debug!("network {name} already gone: {e}");
+}
+
+/// Temp files of a network's record that a killed berth left mid-write
+/// (`.<name>.json.<pid>.tmp`).
+fn remove_stale_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.json.");
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_file(e.path());
+            }
         }
-        Err(e) => return Err(e).with_context(|| format!("removing network {name}")),
     }
-    let _ = fs::remove_file(layout.networks().join(format!("{name}.json")));
-    Ok(true)
 }
 
 /// The DNS names a container answers to on a network: the service, the container

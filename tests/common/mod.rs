@@ -177,22 +177,42 @@ impl World {
     pub fn assert_clean(&self) {
         let root = self.root();
         let root_s = root.to_string_lossy().into_owned();
-        self.wait_until(20, "this root's processes and links to go", || {
+        let leftovers = || {
             let procs = Command::new("pgrep")
-                .arg("-f")
+                .arg("-af")
                 .arg(&root_s)
                 .output()
                 .unwrap();
-            let mounts = fs::read_to_string("/proc/mounts").unwrap();
-            procs.stdout.is_empty() && !mounts.contains(&root_s) && !netns_files(&root)
-        });
+            let mounts: Vec<String> = fs::read_to_string("/proc/mounts")
+                .unwrap()
+                .lines()
+                .filter(|l| l.contains(&root_s))
+                .map(String::from)
+                .collect();
+            let netns: Vec<_> = fs::read_dir(root.join("run/netns"))
+                .map(|d| d.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            let nets: Vec<_> = fs::read_dir(root.join("run/net/networks"))
+                .map(|d| d.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            let procs = String::from_utf8_lossy(&procs.stdout).into_owned();
+            if procs.is_empty() && mounts.is_empty() && netns.is_empty() && nets.is_empty() {
+                None
+            } else {
+                Some(format!(
+                    "processes: {procs}\nmounts: {mounts:?}\nnetns: {netns:?}\nnetworks: {nets:?}"
+                ))
+            }
+        };
+        let t0 = Instant::now();
+        while let Some(what) = leftovers() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "left behind:\n{what}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
-}
-
-fn netns_files(root: &Path) -> bool {
-    fs::read_dir(root.join("run/netns"))
-        .map(|d| d.count() > 0)
-        .unwrap_or(false)
 }
 
 impl Drop for World {
