@@ -29,7 +29,8 @@ pub const READONLY_PATHS: [&str; 5] = [
     "/proc/sysrq-trigger",
 ];
 
-/// The default spec running `args`, root `rootfs`, all namespaces but user and time.
+/// The default spec running `args`, root `rootfs`, all namespaces but user and time,
+/// docker's capabilities, masked and read-only paths, and docker's seccomp policy.
 pub fn default_spec(args: &[&str]) -> Spec {
     let caps: Vec<String> = DOCKER_DEFAULT.iter().map(|c| format!("CAP_{c}")).collect();
     let v = serde_json::json!({
@@ -62,7 +63,17 @@ pub fn default_spec(args: &[&str]) -> Spec {
             "readonlyPaths": READONLY_PATHS
         }
     });
-    serde_json::from_value(v).expect("the default spec is valid")
+    let mut spec: Spec = serde_json::from_value(v).expect("the default spec is valid");
+    let caps = crate::capabilities::Sets::from_spec(
+        spec.process()
+            .as_ref()
+            .and_then(|p| p.capabilities().as_ref()),
+    );
+    if let Some(mut linux) = spec.linux().clone() {
+        linux.set_seccomp(Some(crate::seccomp::default::profile(&caps)));
+        spec.set_linux(Some(linux));
+    }
+    spec
 }
 
 #[cfg(test)]

@@ -207,13 +207,34 @@ fn run(cli: Cli) -> Result<i32> {
             c.delete()?;
         }
         Cmd::Run(a) => {
+            let t = std::time::Instant::now();
             let c = create(&root, &a)?;
+            let created = t.elapsed();
             if let Err(e) = c.start() {
                 let _ = c.delete();
                 return Err(e.into());
             }
+            let started = t.elapsed();
             let status = c.wait()?;
+            let waited = t.elapsed();
+            let timings = c.timings();
             c.delete()?;
+            if std::env::var_os("BERTH_RUNTIME_TIMING").is_some() {
+                let us = |d: std::time::Duration| d.as_micros() as u64;
+                eprintln!(
+                    "timing_us create={} cgroups={} helper={} join={} clone={} init={} mounts={} start_exec={} wait={} delete={}",
+                    us(created),
+                    timings.cgroups_us,
+                    timings.helper_us,
+                    timings.cgroup_join_us,
+                    timings.clone_us,
+                    timings.init_us,
+                    timings.mounts_us,
+                    us(started - created),
+                    us(waited - started),
+                    us(t.elapsed() - waited)
+                );
+            }
             return Ok(status.as_shell_code());
         }
         Cmd::Exec {

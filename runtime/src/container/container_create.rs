@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::state::{State, CONFIG, FIFO, ROOTFS, STATE};
-use super::{Container, ContainerConfig};
+use super::{Container, ContainerConfig, CreateTimings};
 use crate::cgroups::{self, Cgroups};
 use crate::error::{Error, Result, WrapIo};
 use crate::process::message::{CreateRequest, FromInit, ToInit};
@@ -38,6 +38,9 @@ impl Drop for Undo<'_> {
             };
         }
         if let Some(cg) = &self.cgroups {
+            // An init cloned before the failure (its pid never reached us) is still in the
+            // cgroup: kill everything there before removing it.
+            let _ = cg.kill_all(libc::SIGKILL);
             let _ = cg.remove();
         }
         for f in [STATE, CONFIG, FIFO] {
@@ -99,6 +102,8 @@ impl Container {
         })?;
         std::fs::write(&config, spec_json).at("write", &config)?;
 
+        let mut timings = CreateTimings::default();
+        let t = std::time::Instant::now();
         let linux = cfg.spec.linux().as_ref();
         let h = cgroups::hierarchies();
         let rel = cgroups::relative_path(linux.and_then(|l| l.cgroups_path().as_deref()), &cfg.id);
@@ -111,6 +116,8 @@ impl Container {
             .map(|d| d.path.join("cgroup.procs"))
             .collect();
         undo.cgroups = Some(cg.clone());
+        timings.cgroups_us = t.elapsed().as_micros() as u64;
+        let t = std::time::Instant::now();
 
         let req = CreateRequest {
             id: cfg.id.clone(),
@@ -126,31 +133,46 @@ impl Container {
         };
         let (chan, mut helper) = spawn::spawn(cfg.stdio)?;
         chan.send(&ToInit::Create(Box::new(req)))?;
-        let first = chan.recv::<FromInit>();
-        // The helper exits right after reporting the pid: reap it.
-        let _ = helper.wait();
-        let pid = match first? {
-            Some((FromInit::Pid(pid), _)) => pid,
-            Some((FromInit::Error(e), _)) => return Err(Error::Init(e)),
-            Some((m, _)) => return Err(Error::Channel(format!("unexpected {m:?}"))),
-            None => return Err(Error::Init("runtime helper exited without a pid".into())),
-        };
-        // Our child (CLONE_PARENT) and not yet reaped: the pid cannot have been reused.
-        let pidfd = raw::pidfd_open(pid).map_err(|e| Error::Sys {
-            op: "pidfd_open",
-            source: e,
-        })?;
-        undo.pidfd = Some(pidfd);
+        // The helper reports the pid and the init reports its progress on the same
+        // channel from two processes: under load the init's messages can overtake the
+        // helper's, so accept them in any order.
+        let mut pid = None;
+        let mut ready = false;
         let mut pty = None;
-        loop {
-            match chan.recv::<FromInit>()? {
-                Some((FromInit::Ready, _)) => break,
-                Some((FromInit::Pty, fd)) => pty = fd,
-                Some((FromInit::Error(e), _)) => return Err(Error::Init(e)),
-                Some((m, _)) => return Err(Error::Channel(format!("unexpected {m:?}"))),
-                None => return Err(Error::Init("container init exited during setup".into())),
+        while pid.is_none() || !ready {
+            match chan.recv::<FromInit>() {
+                Ok(Some((FromInit::Pid(p, [join, clone]), _))) => {
+                    timings.cgroup_join_us = join;
+                    timings.clone_us = clone;
+                    timings.helper_us = t.elapsed().as_micros() as u64;
+                    // Our child (CLONE_PARENT) and not yet reaped: the pid cannot have
+                    // been reused.
+                    match raw::pidfd_open(p) {
+                        Ok(fd) => undo.pidfd = Some(fd),
+                        Err(e) => {
+                            return Err(Error::Sys {
+                                op: "pidfd_open",
+                                source: e,
+                            })
+                        }
+                    }
+                    pid = Some(p);
+                }
+                Ok(Some((FromInit::Ready(us), _))) => {
+                    timings.mounts_us = us;
+                    timings.init_us =
+                        (t.elapsed().as_micros() as u64).saturating_sub(timings.helper_us);
+                    ready = true;
+                }
+                Ok(Some((FromInit::Pty, fd))) => pty = fd,
+                Ok(Some((FromInit::Error(e), _))) => return Err(Error::Init(e)),
+                Ok(None) => return Err(Error::Init("container init exited during setup".into())),
+                Err(e) => return Err(e),
             }
         }
+        // The helper exits right after reporting the pid: reap it.
+        let _ = helper.wait();
+        let pid = pid.unwrap_or_default();
         let state = State {
             oci_version: cfg.spec.version().clone(),
             id: cfg.id.clone(),
@@ -175,6 +197,7 @@ impl Container {
             chan: Mutex::new(Some(chan)),
             pty: Mutex::new(pty),
             exit: Mutex::new(None),
+            timings,
         })
     }
 }

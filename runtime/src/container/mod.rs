@@ -75,6 +75,24 @@ pub struct Container {
     chan: Mutex<Option<Channel>>,
     pty: Mutex<Option<OwnedFd>>,
     exit: Mutex<Option<ExitStatus>>,
+    timings: CreateTimings,
+}
+
+/// Where `create` spent its time, in microseconds (zero for a loaded container).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTimings {
+    /// Creating the cgroup directories and writing limits.
+    pub cgroups_us: u64,
+    /// Spawning the helper (fork+exec of the runtime binary) until it cloned the init.
+    pub helper_us: u64,
+    /// Inside the helper: joining the v1 cgroups (cgroup.procs writes).
+    pub cgroup_join_us: u64,
+    /// Inside the helper: clone3 with the namespace flags.
+    pub clone_us: u64,
+    /// From the clone until the init was ready (includes `mounts_us`).
+    pub init_us: u64,
+    /// Inside the init: root filesystem, mounts, devices, pivot_root, masked paths.
+    pub mounts_us: u64,
 }
 
 impl std::fmt::Debug for Channel {
@@ -112,6 +130,11 @@ impl Container {
     /// Take the pty master (when `process.terminal` was set); resize it with `tty::resize`.
     pub fn take_pty(&self) -> Option<OwnedFd> {
         self.pty.lock().ok()?.take()
+    }
+
+    /// Where `create` spent its time.
+    pub fn timings(&self) -> CreateTimings {
+        self.timings
     }
 
     /// Resource usage.

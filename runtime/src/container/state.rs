@@ -106,6 +106,7 @@ impl Container {
             chan: Mutex::new(None),
             pty: Mutex::new(None),
             exit: Mutex::new(None),
+            timings: Default::default(),
         })
     }
 

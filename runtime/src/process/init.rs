@@ -36,6 +36,7 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
     // Opened before pivot_root: afterwards the host path is gone. O_PATH, so it does not
     // count as a writer yet; the real open happens through /proc/self/fd at start.
     let fifo = raw::open(&req.fifo, libc::O_PATH, 0)?;
+    let t0 = std::time::Instant::now();
     let mut sys = LinuxSyscall::new();
     rootfs::prepare(
         &mut sys,
@@ -82,6 +83,7 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
     }
     rootfs::finish(&mut sys, spec)?;
     drop(sys);
+    let mounts_us = t0.elapsed().as_micros() as u64;
     if let Some(adj) = process.oom_score_adj() {
         raw::write_file(Path::new("/proc/self/oom_score_adj"), &adj.to_string())?;
     }
@@ -94,7 +96,7 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
         }
     }
     drop(pty_slave);
-    chan.send(&FromInit::Ready)?;
+    chan.send(&FromInit::Ready(mounts_us))?;
     wait_for_start(&fifo)?;
     drop(fifo);
     if req.init {

@@ -61,12 +61,14 @@ pub struct ExecRequest {
 /// Helper/init → caller.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum FromInit {
-    /// The container's init (or exec'd process) pid, as the host sees it.
-    Pid(i32),
+    /// The container's init (or exec'd process) pid, as the host sees it, and the
+    /// microseconds the helper spent joining cgroups and in clone3.
+    Pid(i32, [u64; 2]),
     /// The pty master rides along with this message.
     Pty,
-    /// The container is created and waits for `start`.
-    Ready,
+    /// The container is created and waits for `start`; microseconds the init spent
+    /// building the root filesystem (mounts, devices, pivot_root, masks).
+    Ready(u64),
     /// Something failed; the process exits.
     Error(String),
 }

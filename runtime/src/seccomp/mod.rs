@@ -1,6 +1,7 @@
 //! An OCI seccomp profile compiled to classic BPF by our own small assembler (no
 //! libseccomp): one block per syscall name, argument conditions as 32-bit halves.
 
+pub mod default;
 pub mod table;
 
 use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
