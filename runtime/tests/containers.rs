@@ -71,7 +71,7 @@ impl World {
         std::fs::copy("/bin/busybox", img.join("bin/busybox")).unwrap();
         for a in [
             "sh", "true", "false", "ls", "cat", "ps", "hostname", "id", "mount", "sleep", "echo",
-            "touch", "mkdir", "kill", "test",
+            "touch", "mkdir", "kill", "test", "stty", "tty",
         ] {
             std::os::unix::fs::symlink("busybox", img.join("bin").join(a)).unwrap();
         }
@@ -533,6 +533,67 @@ fn start_reports_exec_failure() {
     w.container = None;
 }
 
+fn read_all(fd: std::os::fd::OwnedFd) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut f = std::fs::File::from(fd);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        // A pty master reads EIO once the last slave is closed.
+        while let Ok(n) = f.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    })
+}
+
+fn terminal() {
+    for init in [false, true] {
+        let mut w = World::new(if init { "ttyinit" } else { "tty" });
+        let mut spec = w.spec(&["/bin/sh", "-c", "test -t 0 && echo tty-yes; stty size; tty"]);
+        let mut p = spec.process().clone().unwrap();
+        p.set_terminal(Some(true));
+        p.set_console_size(Some(
+            serde_json::from_value(serde_json::json!({"height": 40, "width": 100})).unwrap(),
+        ));
+        spec.set_process(Some(p));
+        w.create(spec, None, init, None);
+        let master = w.c().take_pty().expect("a pty master");
+        let reader = read_all(master);
+        w.c().start().unwrap();
+        assert_eq!(w.c().wait().unwrap().code, Some(0));
+        let out = reader.join().unwrap();
+        assert!(out.contains("tty-yes"), "{out:?}");
+        assert!(out.contains("40 100"), "{out:?}");
+        assert!(out.contains("/dev/pts/0"), "{out:?}");
+    }
+    // exec with a terminal.
+    let mut w = World::new("ttyexec");
+    w.create(w.spec(&["/bin/sleep", "100"]), None, false, None);
+    w.c().start().unwrap();
+    let mut p = w.spec(&["x"]).process().clone().unwrap();
+    p.set_args(Some(vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        "test -t 1 && echo exec-tty".into(),
+    ]));
+    p.set_terminal(Some(true));
+    let mut ep = w
+        .c()
+        .exec(ExecConfig {
+            process: p,
+            user: None,
+            stdio: Stdio::Null,
+        })
+        .unwrap();
+    let reader = read_all(ep.pty.take().expect("exec pty"));
+    assert_eq!(ep.wait().unwrap().code, Some(0));
+    assert!(reader.join().unwrap().contains("exec-tty"));
+}
+
 // ---------------------------------------------------------------------------- runner
 
 fn leaks() -> Vec<String> {
@@ -578,6 +639,7 @@ fn main() {
         ("readonly_root_and_caps", readonly_root_and_caps),
         ("seccomp_and_user", seccomp_and_user),
         ("start_reports_exec_failure", start_reports_exec_failure),
+        ("terminal", terminal),
     ];
     let args: Vec<String> = std::env::args()
         .skip(1)

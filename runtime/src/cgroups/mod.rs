@@ -316,3 +316,114 @@ pub(crate) fn write_if(dir: &Path, file: &str, value: &str) -> Result<bool> {
     write_file(&p, value)?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake(version: u8, controllers: &[&str], files: &[&str]) -> (PathBuf, CgroupDir) {
+        let base = std::env::temp_dir().join(format!(
+            "berth-cg-test-{}-{version}-{}",
+            std::process::id(),
+            controllers.join("-")
+        ));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        for f in files {
+            std::fs::write(base.join(f), "").unwrap();
+        }
+        let d = CgroupDir {
+            version,
+            path: base.clone(),
+            controllers: controllers.iter().map(|s| s.to_string()).collect(),
+        };
+        (base, d)
+    }
+
+    fn res() -> LinuxResources {
+        serde_json::from_value(serde_json::json!({
+            "memory": {"limit": 67108864, "reservation": 33554432, "swap": 134217728},
+            "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0"},
+            "pids": {"limit": 100},
+            "blockIO": {"weight": 500}
+        }))
+        .unwrap()
+    }
+
+    fn read(p: &Path, f: &str) -> String {
+        std::fs::read_to_string(p.join(f)).unwrap()
+    }
+
+    #[test]
+    fn v1_files_per_controller() {
+        let (p, d) = fake(
+            1,
+            &["memory"],
+            &[
+                "memory.limit_in_bytes",
+                "memory.soft_limit_in_bytes",
+                "memory.memsw.limit_in_bytes",
+            ],
+        );
+        v1::apply(&d, &res()).unwrap();
+        assert_eq!(read(&p, "memory.limit_in_bytes"), "67108864");
+        assert_eq!(read(&p, "memory.soft_limit_in_bytes"), "33554432");
+        assert_eq!(read(&p, "memory.memsw.limit_in_bytes"), "134217728");
+        let (p, d) = fake(
+            1,
+            &["cpu", "cpuacct"],
+            &["cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us"],
+        );
+        v1::apply(&d, &res()).unwrap();
+        assert_eq!(read(&p, "cpu.cfs_quota_us"), "50000");
+        assert_eq!(read(&p, "cpu.shares"), "512");
+        let (p, d) = fake(1, &["pids"], &["pids.max"]);
+        v1::apply(&d, &res()).unwrap();
+        assert_eq!(read(&p, "pids.max"), "100");
+    }
+
+    #[test]
+    fn v2_files_in_one_dir() {
+        let files = [
+            "memory.max",
+            "memory.low",
+            "memory.swap.max",
+            "cpu.weight",
+            "cpu.max",
+            "cpuset.cpus",
+            "pids.max",
+            "io.weight",
+        ];
+        let (p, d) = fake(2, &["memory", "cpu", "cpuset", "pids", "io"], &files);
+        v2::apply(&d, &res()).unwrap();
+        assert_eq!(read(&p, "memory.max"), "67108864");
+        assert_eq!(read(&p, "memory.low"), "33554432");
+        assert_eq!(read(&p, "memory.swap.max"), "67108864");
+        assert_eq!(read(&p, "cpu.weight"), "20");
+        assert_eq!(read(&p, "cpu.max"), "50000 100000");
+        assert_eq!(read(&p, "cpuset.cpus"), "0");
+        assert_eq!(read(&p, "pids.max"), "100");
+        assert_eq!(read(&p, "io.weight"), "4950");
+        let _ = std::fs::remove_dir_all(p);
+    }
+
+    #[test]
+    fn pure_v2_mounts_cgroup2_alone() {
+        let h = vec![Hierarchy {
+            version: 2,
+            mount: "/sys/fs/cgroup".into(),
+            controllers: vec!["memory".into()],
+        }];
+        let m = container_mounts(&h);
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            (m[0].subdir.as_str(), m[0].fstype.as_str()),
+            ("", "cgroup2")
+        );
+        assert_eq!(relative_path(None, "abc"), Path::new("berth/abc"));
+        assert_eq!(
+            relative_path(Some(Path::new("/custom/x")), "abc"),
+            Path::new("custom/x")
+        );
+    }
+}

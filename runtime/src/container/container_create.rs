@@ -109,7 +109,7 @@ impl Container {
         let rel = cgroups::relative_path(linux.and_then(|l| l.cgroups_path().as_deref()), &cfg.id);
         let cg = Cgroups::create(h, &rel, linux.and_then(|l| l.resources().as_ref()))?;
         let v2 = cg.v2_dir().map(|p| p.to_path_buf());
-        let procs = cg
+        let procs: Vec<std::path::PathBuf> = cg
             .dirs
             .iter()
             .filter(|d| d.version == 1)
@@ -125,13 +125,20 @@ impl Container {
             rootfs: cfg.rootfs.clone(),
             mountpoint,
             fifo,
-            cgroup_procs: procs,
+            cgroup_procs: Vec::new(),
             cgroup_v2: v2,
             cgroup_mounts: cgroups::container_mounts(h),
             init: cfg.init,
             user: cfg.user.clone(),
         };
         let (chan, mut helper) = spawn::spawn(cfg.stdio)?;
+        let tj = std::time::Instant::now();
+        if let Err(e) = helper.attach(&procs) {
+            drop(chan);
+            let _ = helper.wait();
+            return Err(e);
+        }
+        let join_us = tj.elapsed().as_micros() as u64;
         chan.send(&ToInit::Create(Box::new(req)))?;
         // The helper reports the pid and the init reports its progress on the same
         // channel from two processes: under load the init's messages can overtake the
@@ -141,8 +148,8 @@ impl Container {
         let mut pty = None;
         while pid.is_none() || !ready {
             match chan.recv::<FromInit>() {
-                Ok(Some((FromInit::Pid(p, [join, clone]), _))) => {
-                    timings.cgroup_join_us = join;
+                Ok(Some((FromInit::Pid(p, [_, clone]), _))) => {
+                    timings.cgroup_join_us = join_us;
                     timings.clone_us = clone;
                     timings.helper_us = t.elapsed().as_micros() as u64;
                     // Our child (CLONE_PARENT) and not yet reaped: the pid cannot have

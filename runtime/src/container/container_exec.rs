@@ -75,12 +75,17 @@ impl Container {
         let req = ExecRequest {
             pid: self.state.pid,
             start_time: self.state.start_time,
-            cgroup_procs: self.state.cgroups.procs_files(),
+            cgroup_procs: Vec::new(),
             process: cfg.process,
             user: cfg.user,
             seccomp,
         };
         let (chan, mut helper) = spawn::spawn(cfg.stdio)?;
+        if let Err(e) = helper.attach(&self.state.cgroups.procs_files()) {
+            drop(chan);
+            let _ = helper.wait();
+            return Err(e);
+        }
         chan.send(&ToInit::Exec(Box::new(req)))?;
         // Pid comes from the helper, the rest from its child: they may arrive in any
         // order; EOF (execve done, helper gone) always comes last.

@@ -85,7 +85,7 @@ pub struct CreateTimings {
     pub cgroups_us: u64,
     /// Spawning the helper (fork+exec of the runtime binary) until it cloned the init.
     pub helper_us: u64,
-    /// Inside the helper: joining the v1 cgroups (cgroup.procs writes).
+    /// Moving the helper into the v1 cgroups (cgroup.procs writes, overlapping its exec).
     pub cgroup_join_us: u64,
     /// Inside the helper: clone3 with the namespace flags.
     pub clone_us: u64,
