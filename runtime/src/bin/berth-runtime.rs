@@ -91,6 +91,7 @@ enum Cmd {
         /// Container id.
         id: String,
         /// Command and arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Freeze a container.

@@ -92,6 +92,8 @@ pub fn container_mounts(h: &[Hierarchy]) -> Vec<CgroupMount> {
 pub fn relative_path(spec_path: Option<&Path>, id: &str) -> PathBuf {
     match spec_path {
         Some(p) if p.is_absolute() => p.strip_prefix("/").unwrap_or(p).to_path_buf(),
+        // Relative paths live under the `berth` parent (given with or without it).
+        Some(p) if p.starts_with("berth") => p.to_path_buf(),
         Some(p) if !p.as_os_str().is_empty() => Path::new("berth").join(p),
         _ => Path::new("berth").join(id),
     }
