@@ -71,7 +71,7 @@ impl World {
         std::fs::copy("/bin/busybox", img.join("bin/busybox")).unwrap();
         for a in [
             "sh", "true", "false", "ls", "cat", "ps", "hostname", "id", "mount", "sleep", "echo",
-            "touch", "mkdir", "kill", "test", "stty", "tty",
+            "touch", "mkdir", "kill", "test", "stty", "tty", "pwd",
         ] {
             std::os::unix::fs::symlink("busybox", img.join("bin").join(a)).unwrap();
         }
@@ -594,6 +594,67 @@ fn terminal() {
     assert!(reader.join().unwrap().contains("exec-tty"));
 }
 
+fn spec_features() {
+    // A first container whose network namespace the second joins by path.
+    let mut a = World::new("netowner");
+    a.create(a.spec(&["/bin/sleep", "100"]), None, false, None);
+    a.c().start().unwrap();
+    let net = format!("/proc/{}/ns/net", a.c().pid());
+
+    let mut w = World::new("features");
+    let host_dir = w.dir.join("shared");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::write(host_dir.join("hello"), "from-host\n").unwrap();
+    let script = "ulimit -n; cat /proc/self/oom_score_adj; cat /proc/sys/net/ipv4/ip_forward; \
+        cat /data/hello; touch /data/x 2>/dev/null && echo data-writable; \
+        cat /proc/sys/kernel/domainname; echo MYVAR=$MYVAR; pwd; \
+        touch /scratch/f && echo scratch-ok; /checker";
+    let mut spec = w.spec(&["/bin/sh", "-c", script]);
+    let mut v = serde_json::to_value(&spec).unwrap();
+    v["domainname"] = "example.test".into();
+    v["process"]["rlimits"] =
+        serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 1234, "hard": 1234}]);
+    v["process"]["oomScoreAdj"] = 500.into();
+    v["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push("MYVAR=42".into());
+    v["process"]["cwd"] = "/tmp".into();
+    v["process"]["user"]["umask"] = 0o027.into();
+    v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
+    for ns in v["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "network" {
+            ns["path"] = net.clone().into();
+        }
+    }
+    v["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+        "destination": "/data", "type": "bind", "source": host_dir, "options": ["rbind", "ro"]}));
+    v["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+        "destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m", "mode=1777"]}));
+    spec = serde_json::from_value(v).unwrap();
+    let (st, out) = w.run(spec, None, false);
+    assert_eq!(st.code, Some(0), "stderr: {}\nout: {out}", w.stderr());
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1234", "{out}");
+    assert_eq!(lines[1], "500", "{out}");
+    assert_eq!(lines[2], "1", "sysctl in the joined netns: {out}");
+    assert_eq!(lines[3], "from-host");
+    assert!(!out.contains("data-writable"), "{out}");
+    assert!(out.contains("example.test"), "{out}");
+    assert!(out.contains("MYVAR=42"), "{out}");
+    assert!(out.contains("/tmp\n"), "{out}");
+    assert!(out.contains("scratch-ok"), "{out}");
+    assert_eq!(json(&out)["umask"], "0027");
+    // The sysctl was written in the shared namespace: the first container sees it.
+    let fwd = std::fs::read_to_string(format!(
+        "/proc/{}/root/proc/sys/net/ipv4/ip_forward",
+        a.c().pid()
+    ))
+    .unwrap_or_default();
+    assert_eq!(fwd.trim(), "1");
+    assert!(!host_dir.join("x").exists());
+}
+
 // ---------------------------------------------------------------------------- runner
 
 fn leaks() -> Vec<String> {
@@ -640,6 +701,7 @@ fn main() {
         ("seccomp_and_user", seccomp_and_user),
         ("start_reports_exec_failure", start_reports_exec_failure),
         ("terminal", terminal),
+        ("spec_features", spec_features),
     ];
     let args: Vec<String> = std::env::args()
         .skip(1)
