@@ -225,6 +225,11 @@ fn isolation() {
     assert_eq!(r["cap_eff"], "00000000a80425fb");
     assert_eq!(r["cap_bnd"], "00000000a80425fb");
     assert_eq!(r["keys"], "0", "/proc/keys masked");
+    let cg = r["cgroup"].as_str().unwrap();
+    assert!(
+        cg.lines().all(|l| l.ends_with(":/")),
+        "the container's cgroups are its cgroup namespace root: {cg}"
+    );
     assert_eq!(r["firmware"], "0", "/sys/firmware masked");
     assert_eq!(
         r["fds"].as_array().unwrap().len(),

@@ -126,19 +126,13 @@ impl Container {
             mountpoint,
             fifo,
             cgroup_procs: Vec::new(),
+            attach_by_caller: !procs.is_empty(),
             cgroup_v2: v2,
             cgroup_mounts: cgroups::container_mounts(h),
             init: cfg.init,
             user: cfg.user.clone(),
         };
         let (chan, mut helper) = spawn::spawn(cfg.stdio)?;
-        let tj = std::time::Instant::now();
-        if let Err(e) = helper.attach(&procs) {
-            drop(chan);
-            let _ = helper.wait();
-            return Err(e);
-        }
-        let join_us = tj.elapsed().as_micros() as u64;
         chan.send(&ToInit::Create(Box::new(req)))?;
         // The helper reports the pid and the init reports its progress on the same
         // channel from two processes: under load the init's messages can overtake the
@@ -149,7 +143,6 @@ impl Container {
         while pid.is_none() || !ready {
             match chan.recv::<FromInit>() {
                 Ok(Some((FromInit::Pid(p, [_, clone]), _))) => {
-                    timings.cgroup_join_us = join_us;
                     timings.clone_us = clone;
                     timings.helper_us = t.elapsed().as_micros() as u64;
                     // Our child (CLONE_PARENT) and not yet reaped: the pid cannot have
@@ -164,6 +157,20 @@ impl Container {
                         }
                     }
                     pid = Some(p);
+                    // cgroup v1 has no CLONE_INTO_CGROUP: the init is moved here, while it
+                    // builds its root filesystem. The first cgroup.procs write waits for an
+                    // RCU grace period (milliseconds on a busy host), which so overlaps the
+                    // mounts. The init waits for `Attached` before it enters its cgroup
+                    // namespace, and so long before it execs anything.
+                    if !procs.is_empty() {
+                        let tj = std::time::Instant::now();
+                        let me = p.to_string();
+                        for f in &procs {
+                            raw::write_file(f, &me)?;
+                        }
+                        chan.send(&ToInit::Attached)?;
+                        timings.cgroup_join_us = tj.elapsed().as_micros() as u64;
+                    }
                 }
                 Ok(Some((FromInit::Ready(us), _))) => {
                     timings.mounts_us = us;

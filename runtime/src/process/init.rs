@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use super::channel::Channel;
-use super::message::{CreateRequest, FromInit};
+use super::message::{CreateRequest, FromInit, ToInit};
 use super::{pid1, setup};
 use crate::error::{Error, Result};
 use crate::rootfs::{self, Plan};
@@ -47,6 +47,24 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
             cgroups: &req.cgroup_mounts,
         },
     )?;
+    if req.attach_by_caller {
+        match chan.recv::<ToInit>()? {
+            Some((ToInit::Attached, _)) => {}
+            Some((m, _)) => return Err(Error::Channel(format!("unexpected {m:?}"))),
+            None => {
+                return Err(Error::Init(
+                    "runtime went away before attaching cgroups".into(),
+                ))
+            }
+        }
+        if new_flags & libc::CLONE_NEWCGROUP != 0 {
+            raw::check(
+                unsafe { libc::unshare(libc::CLONE_NEWCGROUP) },
+                "unshare cgroup namespace",
+            )?;
+        }
+    }
+    rootfs::mount_cgroup_fs(&mut sys, spec, &req.cgroup_mounts)?;
     if new_flags & libc::CLONE_NEWUTS != 0 {
         if let Some(h) = spec.hostname() {
             raw::check(

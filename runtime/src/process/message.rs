@@ -14,6 +14,8 @@ pub enum ToInit {
     Create(Box<CreateRequest>),
     /// Start an extra process in a running container.
     Exec(Box<ExecRequest>),
+    /// Caller → init: the init's pid is now in every v1 cgroup.
+    Attached,
 }
 
 /// Everything the init needs to build the container.
@@ -35,6 +37,10 @@ pub struct CreateRequest {
     pub cgroup_v2: Option<PathBuf>,
     /// Hierarchies to show under a `cgroup` mount.
     pub cgroup_mounts: Vec<CgroupMount>,
+    /// The caller moves the init into the v1 cgroups after the clone (see
+    /// `Container::create`): clone without CLONE_NEWCGROUP, wait for `Attached`, then
+    /// unshare the cgroup namespace.
+    pub attach_by_caller: bool,
     /// Keep the runtime's init as pid 1 and fork the process.
     pub init: bool,
     /// `user[:group]` to resolve in the image's /etc/passwd and /etc/group.

@@ -25,6 +25,9 @@ pub fn main(fd: i32) -> ! {
     let r = match chan.recv::<ToInit>() {
         Ok(Some((ToInit::Create(req), _))) => create(*req, chan),
         Ok(Some((ToInit::Exec(req), _))) => exec(*req, chan),
+        Ok(Some((ToInit::Attached, _))) => {
+            Err((Error::Channel("unexpected Attached".into()), chan))
+        }
         Ok(None) => unsafe { libc::_exit(1) },
         Err(e) => Err(e).map_err(|e| (e, chan)),
     };
@@ -76,8 +79,15 @@ fn create(req: CreateRequest, chan: Channel) -> Result<(), (Error, Channel)> {
     };
     // exit_signal must be 0 with CLONE_PARENT: the child inherits ours (SIGCHLD), which
     // is what the caller, its new parent, needs for waitid.
+    // With a deferred attach the cgroup namespace is unshared by the init once it is in
+    // its cgroups, so that they become the namespace's root.
+    let clone_flags = if req.attach_by_caller {
+        flags & !libc::CLONE_NEWCGROUP
+    } else {
+        flags
+    };
     let mut args = CloneArgs {
-        flags: (flags | libc::CLONE_PARENT) as u64,
+        flags: (clone_flags | libc::CLONE_PARENT) as u64,
         ..CloneArgs::default()
     };
     if let Some(cg) = &cg {
