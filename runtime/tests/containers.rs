@@ -270,6 +270,23 @@ fn exit_codes_and_fast_exit() {
         let (st, _) = w.run(w.spec(&["/bin/true"]), None, false);
         assert_eq!(st.code, Some(0), "iteration {i}");
     }
+    // Container::run: create and start in one go, also for an init.
+    for i in 0..10 {
+        let mut w = World::new("runfast");
+        let c = Container::run(ContainerConfig {
+            id: w.id.clone(),
+            state_dir: w.dir.join("state"),
+            spec: w.spec(&["/bin/sh", "-c", "exit 7"]),
+            rootfs: Rootfs::Dir(w.image()),
+            stdio: Stdio::Null,
+            init: i % 2 == 1,
+            user: None,
+            bundle: None,
+        })
+        .unwrap();
+        w.container = Some(c);
+        assert_eq!(w.c().wait().unwrap().code, Some(7), "iteration {i}");
+    }
     let mut w = World::new("code");
     let (st, _) = w.run(w.spec(&["/bin/sh", "-c", "exit 3"]), None, false);
     assert_eq!((st.code, st.signal, st.oom_killed), (Some(3), None, false));

@@ -65,6 +65,23 @@ impl Container {
     /// root filesystem mounted, and waits for `start`. The calling process becomes the
     /// init's parent (so it can `wait`).
     pub fn create(cfg: ContainerConfig) -> Result<Container> {
+        Self::create_inner(cfg, false)
+    }
+
+    /// `create` then `start`, without the round trip in between: the exec fifo is
+    /// opened for reading before the init reaches it, so the init goes straight on to
+    /// exec once its root filesystem is ready.
+    pub fn run(cfg: ContainerConfig) -> Result<Container> {
+        let c = Self::create_inner(cfg, true)?;
+        // No status check: a fast process may already have exited.
+        if let Err(e) = c.release() {
+            let _ = c.delete();
+            return Err(e);
+        }
+        Ok(c)
+    }
+
+    fn create_inner(cfg: ContainerConfig, start: bool) -> Result<Container> {
         if !valid_id(&cfg.id) {
             return Err(Error::Spec(format!("invalid container id {:?}", cfg.id)));
         }
@@ -95,6 +112,11 @@ impl Container {
         if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } < 0 {
             return Err(Error::last("mkfifo", &fifo));
         }
+        let prestart = if start {
+            Some(raw::open(&fifo, libc::O_RDONLY | libc::O_NONBLOCK, 0)?)
+        } else {
+            None
+        };
         let config = dir.join(CONFIG);
         let spec_json = serde_json::to_vec(&cfg.spec).map_err(|e| Error::Json {
             path: config.clone(),
@@ -208,7 +230,7 @@ impl Container {
             state,
             state_dir: dir,
             pidfd,
-            chan: Mutex::new(Some(chan)),
+            fifo: Mutex::new(prestart),
             pty: Mutex::new(pty),
             exit: Mutex::new(None),
             timings,

@@ -21,7 +21,6 @@ pub use container_kill::parse_signal;
 pub use state::{State, Status};
 
 use crate::cgroups::{Cgroups, Stats};
-use crate::process::channel::Channel;
 use crate::process::spawn::Stdio;
 use crate::rootfs::Rootfs;
 
@@ -72,7 +71,9 @@ pub struct Container {
     state: State,
     state_dir: PathBuf,
     pidfd: Option<OwnedFd>,
-    chan: Mutex<Option<Channel>>,
+    /// The exec fifo opened for reading ahead of time by `run` (so the init does not
+    /// wait for `start`).
+    fifo: Mutex<Option<OwnedFd>>,
     pty: Mutex<Option<OwnedFd>>,
     exit: Mutex<Option<ExitStatus>>,
     timings: CreateTimings,
@@ -93,12 +94,6 @@ pub struct CreateTimings {
     pub init_us: u64,
     /// Inside the init: root filesystem, mounts, devices, pivot_root, masked paths.
     pub mounts_us: u64,
-}
-
-impl std::fmt::Debug for Channel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Channel({})", self.as_raw_fd())
-    }
 }
 
 impl Container {

@@ -117,11 +117,16 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
     chan.send(&FromInit::Ready(mounts_us))?;
     wait_for_start(&fifo)?;
     drop(fifo);
-    if req.init {
+    let r = if req.init {
         pid1::run(&prepared, chan, terminal)
     } else {
         setup::finalize_and_exec(&prepared)
-    }
+    };
+    // Nobody waits on the channel after start: tell the container's stderr.
+    let Err(e) = r;
+    let msg = format!("berth-runtime: {e}\n");
+    unsafe { libc::write(2, msg.as_ptr() as *const libc::c_void, msg.len()) };
+    unsafe { libc::_exit(127) }
 }
 
 /// Block until `start` opens the fifo for reading, then tell it we are going.
