@@ -59,6 +59,23 @@ pub fn default_spec(args: &[&str]) -> Spec {
             "namespaces": [
                 {"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}
             ],
+            // docker's device cgroup: nothing but the standard devices may be read or
+            // written (mknod itself stays allowed, as CAP_MKNOD is in the default set).
+            "resources": {"devices": [
+                {"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "access": "m"},
+                {"allow": true, "type": "b", "access": "m"},
+                {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": 7, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 5, "minor": 2, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 136, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"}
+            ]},
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS
         }

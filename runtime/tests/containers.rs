@@ -71,7 +71,7 @@ impl World {
         std::fs::copy("/bin/busybox", img.join("bin/busybox")).unwrap();
         for a in [
             "sh", "true", "false", "ls", "cat", "ps", "hostname", "id", "mount", "sleep", "echo",
-            "touch", "mkdir", "kill", "test", "stty", "tty", "pwd",
+            "touch", "mkdir", "kill", "test", "stty", "tty", "pwd", "mknod", "head",
         ] {
             std::os::unix::fs::symlink("busybox", img.join("bin").join(a)).unwrap();
         }
@@ -322,7 +322,9 @@ fn signals() {
 
 fn with_resources(spec: &mut Spec, res: Value) {
     let mut linux = serde_json::to_value(spec.linux().clone().unwrap()).unwrap();
-    linux["resources"] = res;
+    for (k, v) in res.as_object().unwrap() {
+        linux["resources"][k] = v.clone();
+    }
     spec.set_linux(Some(serde_json::from_value(linux).unwrap()));
 }
 
@@ -495,7 +497,7 @@ fn symlink_cannot_escape() {
 
 fn readonly_root_and_caps() {
     let mut w = World::new("ro");
-    let mut spec = w.spec(&["/bin/sh", "-c", "touch /x 2>/dev/null && echo root-writable; touch /dev/shm/ok && echo shm-ok; mount -t tmpfs none /tmp 2>/dev/null && echo mounted; hostname other 2>/dev/null && echo renamed; true"]);
+    let mut spec = w.spec(&["/bin/sh", "-c", "touch /x 2>/dev/null && echo root-writable; touch /dev/shm/ok && echo shm-ok; mount -t tmpfs none /tmp 2>/dev/null && echo mounted; hostname other 2>/dev/null && echo renamed; mknod /dev/km c 1 11 && echo made-node; echo berth-test 2>/dev/null > /dev/km && echo kmsg-writable; true"]);
     let mut root = spec.root().clone().unwrap();
     root.set_readonly(Some(true));
     spec.set_root(Some(root));
@@ -505,6 +507,14 @@ fn readonly_root_and_caps() {
     assert!(out.contains("shm-ok"), "{out}");
     assert!(!out.contains("mounted"), "CAP_SYS_ADMIN is dropped: {out}");
     assert!(!out.contains("renamed"), "{out}");
+    assert!(
+        out.contains("made-node"),
+        "CAP_MKNOD is in docker's set: {out}"
+    );
+    assert!(
+        !out.contains("disk-readable"),
+        "the device cgroup refuses other devices: {out}"
+    );
 }
 
 fn seccomp_and_user() {

@@ -104,6 +104,33 @@ pub fn apply(d: &CgroupDir, res: &LinuxResources) -> Result<()> {
             write_file(&p.join("pids.max"), &v)?;
         }
     }
+    if has("devices") {
+        // In order: typically "deny all" first, then the allowed devices.
+        for d in res.devices().iter().flatten() {
+            let typ = match d.typ() {
+                Some(oci_spec::runtime::LinuxDeviceType::C) => "c",
+                Some(oci_spec::runtime::LinuxDeviceType::B) => "b",
+                _ => "a",
+            };
+            let num = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
+            let rule = if typ == "a" {
+                "a".to_string()
+            } else {
+                format!(
+                    "{typ} {}:{} {}",
+                    num(d.major()),
+                    num(d.minor()),
+                    d.access().as_deref().unwrap_or("rwm")
+                )
+            };
+            let file = if d.allow() {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            write_file(&p.join(file), &rule)?;
+        }
+    }
     if has("blkio") {
         if let Some(w) = res.block_io().as_ref().and_then(|b| b.weight()) {
             if !write_if(p, "blkio.weight", &w.to_string())? {
