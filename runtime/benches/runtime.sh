@@ -4,6 +4,7 @@
 # berth's own split of the time (BERTH_RUNTIME_TIMING). Needs root, hyperfine, runc, crun.
 #
 #   runtime/benches/runtime.sh            # RUNS=50 by default
+#   SECCOMP=0 runtime/benches/runtime.sh  # without docker's seccomp profile
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-50}
@@ -27,7 +28,14 @@ B=$W/bundle
 mkdir -p "$B/rootfs/bin" "$B/rootfs/proc" "$B/rootfs/sys" "$B/rootfs/dev" "$B/rootfs/etc" "$B/rootfs/tmp"
 cp /bin/busybox "$B/rootfs/bin/busybox"
 ln -s busybox "$B/rootfs/bin/true"
-"$BIN" spec | python3 -c 'import json,sys; s=json.load(sys.stdin); s["process"]["args"]=["/bin/true"]; print(json.dumps(s, indent=1))' >"$B/config.json"
+"$BIN" spec | SECCOMP=${SECCOMP:-1} python3 -c '
+import json, os, sys
+s = json.load(sys.stdin)
+s["process"]["args"] = ["/bin/true"]
+if os.environ["SECCOMP"] == "0":
+    del s["linux"]["seccomp"]
+print(json.dumps(s, indent=1))' >"$B/config.json"
+echo "bundle: busybox rootfs, /bin/true, docker defaults (caps, masked paths, devices), seccomp=${SECCOMP:-1}, runs=$RUNS"
 : >"$W/empty"
 
 for tool in hyperfine runc crun; do

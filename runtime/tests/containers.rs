@@ -455,6 +455,13 @@ fn pause_resume() {
     assert_eq!(w.c().status(), Status::Running);
     let s = w.c().stats().unwrap();
     assert!(s.pids_current >= 1 && s.memory_usage > 0, "{s:?}");
+    // A paused container can be killed and deleted (the freezer is thawed for SIGKILL).
+    let mut p = World::new("pausedel");
+    p.create(p.spec(&["/bin/sleep", "100"]), None, false, None);
+    p.c().start().unwrap();
+    p.c().pause().unwrap();
+    p.c().kill(libc::SIGKILL, true).unwrap();
+    assert_eq!(p.c().wait().unwrap().signal, Some(libc::SIGKILL));
     // Reload from disk, as a later process would.
     let again = Container::load(w.c().state_dir()).unwrap();
     assert_eq!(again.status(), Status::Running);

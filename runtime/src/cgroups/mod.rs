@@ -225,7 +225,13 @@ impl Cgroups {
                 .iter()
                 .find(|d| d.version == 2 && d.path.join("cgroup.kill").exists())
             {
-                return write_file(&d.path.join("cgroup.kill"), "1");
+                write_file(&d.path.join("cgroup.kill"), "1")?;
+                // A frozen task dies only once thawed (on a hybrid host the freezer may
+                // be a v1 hierarchy, which cgroup.kill does not touch).
+                if self.is_frozen() {
+                    self.freeze(false)?;
+                }
+                return Ok(());
             }
         }
         let was_frozen = self.is_frozen();
