@@ -753,6 +753,44 @@ fn main() {
     }
     let _ = checker();
     let start = Instant::now();
+    // A hung test would never reach its guards: after a deadline, thaw and kill every
+    // container of this run, then fail.
+    std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_secs(240));
+        eprintln!("containers: timed out, killing this run's containers");
+        let me = format!("{PREFIX}-{}-", std::process::id());
+        for h in berth_runtime::cgroups::hierarchies() {
+            for e in std::fs::read_dir(h.mount.join("berth"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if !e.file_name().to_string_lossy().starts_with(&me) {
+                    continue;
+                }
+                let _ = std::fs::write(e.path().join("freezer.state"), "THAWED");
+                let procs =
+                    std::fs::read_to_string(e.path().join("cgroup.procs")).unwrap_or_default();
+                for pid in procs.lines().filter_map(|l| l.parse::<i32>().ok()) {
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        for h in berth_runtime::cgroups::hierarchies() {
+            for e in std::fs::read_dir(h.mount.join("berth"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if e.file_name().to_string_lossy().starts_with(&me) {
+                    let _ = std::fs::remove_dir(e.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(tmp_root());
+        std::process::exit(2);
+    });
     let selected: Vec<_> = tests
         .into_iter()
         .filter(|(n, _)| args.is_empty() || args.iter().any(|a| n.contains(a.as_str())))
