@@ -262,6 +262,31 @@ fn overlay_rootfs() {
     assert!(out.contains("new"));
     assert!(upper.join("created").exists(), "write lands in upper");
     assert!(!w.image().join("created").exists(), "lower untouched");
+
+    // More layers than mount(2)'s one-page option string holds: the new mount API.
+    let mut w = World::new("layers");
+    let mut lowers = Vec::new();
+    for i in 0..60 {
+        let l = w.dir.join(format!("layers/{i:03}-{}", "x".repeat(60)));
+        std::fs::create_dir_all(&l).unwrap();
+        std::fs::write(l.join(format!("f{i}")), "").unwrap();
+        lowers.push(l);
+    }
+    lowers.push(w.image());
+    let (upper, work) = (w.dir.join("upper"), w.dir.join("work"));
+    std::fs::create_dir_all(&upper).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    let rootfs = Rootfs::Overlay {
+        lowers,
+        upper,
+        work,
+    };
+    let (st, out) = w.run(
+        w.spec(&["/bin/sh", "-c", "ls /f0 /f59"]),
+        Some(rootfs),
+        false,
+    );
+    assert_eq!(st.code, Some(0), "stderr: {} out {out}", w.stderr());
 }
 
 fn exit_codes_and_fast_exit() {

@@ -10,6 +10,7 @@ use crate::cgroups::{self, Cgroups};
 use crate::error::{Error, Result, WrapIo};
 use crate::process::message::{CreateRequest, FromInit, ToInit};
 use crate::process::spawn;
+use crate::rootfs::Rootfs;
 use crate::syscall::raw;
 
 /// Everything created so far, undone on drop unless disarmed.
@@ -89,6 +90,25 @@ impl Container {
         std::fs::create_dir_all(&dir).at("mkdir", &dir)?;
         if dir.join(STATE).exists() {
             return Err(Error::Spec(format!("container {} already exists", cfg.id)));
+        }
+        if let Rootfs::Overlay { upper, .. } = &cfg.rootfs {
+            // overlayfs refuses an upper dir on overlayfs ("not supported as upperdir",
+            // containerd#2071): say so before anything is set up.
+            let c = raw::cstr(upper).map_err(|e| Error::Path {
+                op: "statfs",
+                path: upper.clone(),
+                source: e,
+            })?;
+            let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+            if unsafe { libc::statfs(c.as_ptr(), &mut st) } < 0 {
+                return Err(Error::last("statfs", upper));
+            }
+            if st.f_type == 0x794c_7630 {
+                return Err(Error::Spec(format!(
+                    "overlay upper dir {} is itself on overlayfs",
+                    upper.display()
+                )));
+            }
         }
         let mut undo = Undo {
             cfg_dir: &dir,
