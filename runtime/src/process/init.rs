@@ -28,6 +28,9 @@ pub fn container_main(req: CreateRequest, chan: Channel, new_flags: i32) -> ! {
 
 fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible> {
     unsafe { libc::setsid() };
+    // Until execve this is the runtime's binary: processes of a joined pid namespace must
+    // not open its /proc/<pid>/exe (CVE-2019-5736). execve makes it dumpable again.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let spec = &req.spec;
     let process = spec
         .process()
