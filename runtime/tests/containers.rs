@@ -720,6 +720,35 @@ fn spec_features() {
     assert!(!host_dir.join("x").exists());
 }
 
+fn devices_on_cgroup2() {
+    // On a hybrid host both the v1 devices cgroup and the v2 eBPF program apply: open the
+    // v1 list wide so only the eBPF program can refuse /dev/kmsg.
+    let mut w = World::new("devbpf");
+    let out = w.create(w.spec(&["/bin/sh", "-c", "mknod /dev/km c 1 11; echo x 2>/dev/null > /dev/km && echo kmsg-writable; echo ok > /dev/null && echo null-ok"]), None, false, None);
+    let Some(v2) = w.c().cgroups().v2_dir().map(|p| p.to_path_buf()) else {
+        println!("devices_on_cgroup2: no cgroup2 hierarchy, skipped");
+        return;
+    };
+    assert!(v2.exists());
+    if let Some(d) = w
+        .c()
+        .cgroups()
+        .dirs
+        .iter()
+        .find(|d| d.version == 1 && d.controllers.iter().any(|c| c == "devices"))
+    {
+        std::fs::write(d.path.join("devices.allow"), "a").unwrap();
+    }
+    w.c().start().unwrap();
+    assert_eq!(w.c().wait().unwrap().code, Some(0));
+    let out = std::fs::read_to_string(out).unwrap();
+    assert!(out.contains("null-ok"), "{out}");
+    assert!(
+        !out.contains("kmsg-writable"),
+        "the eBPF device program refuses /dev/kmsg: {out}"
+    );
+}
+
 // ---------------------------------------------------------------------------- runner
 
 fn leaks() -> Vec<String> {
@@ -767,6 +796,7 @@ fn main() {
         ("start_reports_exec_failure", start_reports_exec_failure),
         ("terminal", terminal),
         ("spec_features", spec_features),
+        ("devices_on_cgroup2", devices_on_cgroup2),
     ];
     let args: Vec<String> = std::env::args()
         .skip(1)

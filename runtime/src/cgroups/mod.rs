@@ -2,6 +2,7 @@
 //! (`<mount>/berth/<id>`), limits written per controller wherever that controller lives.
 
 pub mod detect;
+pub mod devices;
 pub mod v1;
 pub mod v2;
 

@@ -129,6 +129,9 @@ pub fn apply(d: &CgroupDir, res: &LinuxResources) -> Result<()> {
             }
         }
     }
+    if let Some(rules) = res.devices().as_ref().filter(|r| !r.is_empty()) {
+        super::devices::attach(p, rules)?;
+    }
     if let Some(u) = res.unified() {
         for (k, v) in u {
             if k.contains('/') {
