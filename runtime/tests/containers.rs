@@ -721,8 +721,9 @@ fn spec_features() {
 }
 
 fn devices_on_cgroup2() {
-    // On a hybrid host both the v1 devices cgroup and the v2 eBPF program apply: open the
-    // v1 list wide so only the eBPF program can refuse /dev/kmsg.
+    // The eBPF device program is what a cgroup2-only host uses. On a hybrid host (v1
+    // devices present) the runtime does not attach it, so attach it here, and open the
+    // v1 list wide so that only the eBPF program can refuse /dev/kmsg.
     let mut w = World::new("devbpf");
     let out = w.create(w.spec(&["/bin/sh", "-c", "mknod /dev/km c 1 11; echo x 2>/dev/null > /dev/km && echo kmsg-writable; echo ok > /dev/null && echo null-ok"]), None, false, None);
     let Some(v2) = w.c().cgroups().v2_dir().map(|p| p.to_path_buf()) else {
@@ -738,6 +739,18 @@ fn devices_on_cgroup2() {
         .find(|d| d.version == 1 && d.controllers.iter().any(|c| c == "devices"))
     {
         std::fs::write(d.path.join("devices.allow"), "a").unwrap();
+        let spec = w.spec(&["x"]);
+        let rules = spec
+            .linux()
+            .as_ref()
+            .unwrap()
+            .resources()
+            .as_ref()
+            .unwrap()
+            .devices()
+            .clone()
+            .unwrap();
+        berth_runtime::cgroups::devices::attach(&v2, &rules).unwrap();
     }
     w.c().start().unwrap();
     assert_eq!(w.c().wait().unwrap().code, Some(0));
