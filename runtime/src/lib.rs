@@ -24,7 +24,7 @@ pub mod tty;
 pub mod user;
 
 pub use container::{
-    Container, ContainerConfig, ExecConfig, ExecProcess, ExitStatus, State, Status,
+    Container, ContainerConfig, CreateTimings, ExecConfig, ExecProcess, ExitStatus, State, Status,
 };
 pub use error::{Error, Result};
 pub use process::spawn::Stdio;

@@ -29,7 +29,8 @@ pub const READONLY_PATHS: [&str; 5] = [
     "/proc/sysrq-trigger",
 ];
 
-/// The default spec running `args`, root `rootfs`, all namespaces but user and time.
+/// The default spec running `args`, root `rootfs`, all namespaces but user and time,
+/// docker's capabilities, masked and read-only paths, and docker's seccomp policy.
 pub fn default_spec(args: &[&str]) -> Spec {
     let caps: Vec<String> = DOCKER_DEFAULT.iter().map(|c| format!("CAP_{c}")).collect();
     let v = serde_json::json!({
@@ -58,11 +59,38 @@ pub fn default_spec(args: &[&str]) -> Spec {
             "namespaces": [
                 {"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}
             ],
+            // docker's device cgroup: nothing but the standard devices may be read or
+            // written (mknod itself stays allowed, as CAP_MKNOD is in the default set).
+            "resources": {"devices": [
+                {"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "access": "m"},
+                {"allow": true, "type": "b", "access": "m"},
+                {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": 7, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 5, "minor": 2, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 136, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"}
+            ]},
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS
         }
     });
-    serde_json::from_value(v).expect("the default spec is valid")
+    let mut spec: Spec = serde_json::from_value(v).expect("the default spec is valid");
+    let caps = crate::capabilities::Sets::from_spec(
+        spec.process()
+            .as_ref()
+            .and_then(|p| p.capabilities().as_ref()),
+    );
+    if let Some(mut linux) = spec.linux().clone() {
+        linux.set_seccomp(Some(crate::seccomp::default::profile(&caps)));
+        spec.set_linux(Some(linux));
+    }
+    spec
 }
 
 #[cfg(test)]

@@ -71,7 +71,7 @@ impl World {
         std::fs::copy("/bin/busybox", img.join("bin/busybox")).unwrap();
         for a in [
             "sh", "true", "false", "ls", "cat", "ps", "hostname", "id", "mount", "sleep", "echo",
-            "touch", "mkdir", "kill", "test",
+            "touch", "mkdir", "kill", "test", "stty", "tty", "pwd", "mknod", "head",
         ] {
             std::os::unix::fs::symlink("busybox", img.join("bin").join(a)).unwrap();
         }
@@ -225,6 +225,11 @@ fn isolation() {
     assert_eq!(r["cap_eff"], "00000000a80425fb");
     assert_eq!(r["cap_bnd"], "00000000a80425fb");
     assert_eq!(r["keys"], "0", "/proc/keys masked");
+    let cg = r["cgroup"].as_str().unwrap();
+    assert!(
+        cg.lines().all(|l| l.ends_with(":/")),
+        "the container's cgroups are its cgroup namespace root: {cg}"
+    );
     assert_eq!(r["firmware"], "0", "/sys/firmware masked");
     assert_eq!(
         r["fds"].as_array().unwrap().len(),
@@ -257,6 +262,31 @@ fn overlay_rootfs() {
     assert!(out.contains("new"));
     assert!(upper.join("created").exists(), "write lands in upper");
     assert!(!w.image().join("created").exists(), "lower untouched");
+
+    // More layers than mount(2)'s one-page option string holds: the new mount API.
+    let mut w = World::new("layers");
+    let mut lowers = Vec::new();
+    for i in 0..60 {
+        let l = w.dir.join(format!("layers/{i:03}-{}", "x".repeat(60)));
+        std::fs::create_dir_all(&l).unwrap();
+        std::fs::write(l.join(format!("f{i}")), "").unwrap();
+        lowers.push(l);
+    }
+    lowers.push(w.image());
+    let (upper, work) = (w.dir.join("upper"), w.dir.join("work"));
+    std::fs::create_dir_all(&upper).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    let rootfs = Rootfs::Overlay {
+        lowers,
+        upper,
+        work,
+    };
+    let (st, out) = w.run(
+        w.spec(&["/bin/sh", "-c", "ls /f0 /f59"]),
+        Some(rootfs),
+        false,
+    );
+    assert_eq!(st.code, Some(0), "stderr: {} out {out}", w.stderr());
 }
 
 fn exit_codes_and_fast_exit() {
@@ -264,6 +294,23 @@ fn exit_codes_and_fast_exit() {
         let mut w = World::new("fast");
         let (st, _) = w.run(w.spec(&["/bin/true"]), None, false);
         assert_eq!(st.code, Some(0), "iteration {i}");
+    }
+    // Container::run: create and start in one go, also for an init.
+    for i in 0..10 {
+        let mut w = World::new("runfast");
+        let c = Container::run(ContainerConfig {
+            id: w.id.clone(),
+            state_dir: w.dir.join("state"),
+            spec: w.spec(&["/bin/sh", "-c", "exit 7"]),
+            rootfs: Rootfs::Dir(w.image()),
+            stdio: Stdio::Null,
+            init: i % 2 == 1,
+            user: None,
+            bundle: None,
+        })
+        .unwrap();
+        w.container = Some(c);
+        assert_eq!(w.c().wait().unwrap().code, Some(7), "iteration {i}");
     }
     let mut w = World::new("code");
     let (st, _) = w.run(w.spec(&["/bin/sh", "-c", "exit 3"]), None, false);
@@ -300,7 +347,9 @@ fn signals() {
 
 fn with_resources(spec: &mut Spec, res: Value) {
     let mut linux = serde_json::to_value(spec.linux().clone().unwrap()).unwrap();
-    linux["resources"] = res;
+    for (k, v) in res.as_object().unwrap() {
+        linux["resources"][k] = v.clone();
+    }
     spec.set_linux(Some(serde_json::from_value(linux).unwrap()));
 }
 
@@ -431,6 +480,13 @@ fn pause_resume() {
     assert_eq!(w.c().status(), Status::Running);
     let s = w.c().stats().unwrap();
     assert!(s.pids_current >= 1 && s.memory_usage > 0, "{s:?}");
+    // A paused container can be killed and deleted (the freezer is thawed for SIGKILL).
+    let mut p = World::new("pausedel");
+    p.create(p.spec(&["/bin/sleep", "100"]), None, false, None);
+    p.c().start().unwrap();
+    p.c().pause().unwrap();
+    p.c().kill(libc::SIGKILL, true).unwrap();
+    assert_eq!(p.c().wait().unwrap().signal, Some(libc::SIGKILL));
     // Reload from disk, as a later process would.
     let again = Container::load(w.c().state_dir()).unwrap();
     assert_eq!(again.status(), Status::Running);
@@ -473,7 +529,7 @@ fn symlink_cannot_escape() {
 
 fn readonly_root_and_caps() {
     let mut w = World::new("ro");
-    let mut spec = w.spec(&["/bin/sh", "-c", "touch /x 2>/dev/null && echo root-writable; touch /dev/shm/ok && echo shm-ok; mount -t tmpfs none /tmp 2>/dev/null && echo mounted; hostname other 2>/dev/null && echo renamed; true"]);
+    let mut spec = w.spec(&["/bin/sh", "-c", "touch /x 2>/dev/null && echo root-writable; touch /dev/shm/ok && echo shm-ok; mount -t tmpfs none /tmp 2>/dev/null && echo mounted; hostname other 2>/dev/null && echo renamed; mknod /dev/km c 1 11 && echo made-node; echo berth-test 2>/dev/null > /dev/km && echo kmsg-writable; true"]);
     let mut root = spec.root().clone().unwrap();
     root.set_readonly(Some(true));
     spec.set_root(Some(root));
@@ -483,6 +539,15 @@ fn readonly_root_and_caps() {
     assert!(out.contains("shm-ok"), "{out}");
     assert!(!out.contains("mounted"), "CAP_SYS_ADMIN is dropped: {out}");
     assert!(!out.contains("renamed"), "{out}");
+    assert!(
+        out.contains("made-node"),
+        "CAP_MKNOD is in docker's set: {out}"
+    );
+    // /dev/kmsg (1:11) is not in docker's device list: writing it must fail.
+    assert!(
+        !out.contains("kmsg-writable"),
+        "the device cgroup refuses other devices: {out}"
+    );
 }
 
 fn seccomp_and_user() {
@@ -533,6 +598,170 @@ fn start_reports_exec_failure() {
     w.container = None;
 }
 
+fn read_all(fd: std::os::fd::OwnedFd) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut f = std::fs::File::from(fd);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        // A pty master reads EIO once the last slave is closed.
+        while let Ok(n) = f.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    })
+}
+
+fn terminal() {
+    for init in [false, true] {
+        let mut w = World::new(if init { "ttyinit" } else { "tty" });
+        let mut spec = w.spec(&["/bin/sh", "-c", "test -t 0 && echo tty-yes; stty size; tty"]);
+        let mut p = spec.process().clone().unwrap();
+        p.set_terminal(Some(true));
+        p.set_console_size(Some(
+            serde_json::from_value(serde_json::json!({"height": 40, "width": 100})).unwrap(),
+        ));
+        spec.set_process(Some(p));
+        w.create(spec, None, init, None);
+        let master = w.c().take_pty().expect("a pty master");
+        let reader = read_all(master);
+        w.c().start().unwrap();
+        assert_eq!(w.c().wait().unwrap().code, Some(0));
+        let out = reader.join().unwrap();
+        assert!(out.contains("tty-yes"), "{out:?}");
+        assert!(out.contains("40 100"), "{out:?}");
+        assert!(out.contains("/dev/pts/0"), "{out:?}");
+    }
+    // exec with a terminal.
+    let mut w = World::new("ttyexec");
+    w.create(w.spec(&["/bin/sleep", "100"]), None, false, None);
+    w.c().start().unwrap();
+    let mut p = w.spec(&["x"]).process().clone().unwrap();
+    p.set_args(Some(vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        "test -t 1 && echo exec-tty".into(),
+    ]));
+    p.set_terminal(Some(true));
+    let mut ep = w
+        .c()
+        .exec(ExecConfig {
+            process: p,
+            user: None,
+            stdio: Stdio::Null,
+        })
+        .unwrap();
+    let reader = read_all(ep.pty.take().expect("exec pty"));
+    assert_eq!(ep.wait().unwrap().code, Some(0));
+    assert!(reader.join().unwrap().contains("exec-tty"));
+}
+
+fn spec_features() {
+    // A first container whose network namespace the second joins by path.
+    let mut a = World::new("netowner");
+    a.create(a.spec(&["/bin/sleep", "100"]), None, false, None);
+    a.c().start().unwrap();
+    let net = format!("/proc/{}/ns/net", a.c().pid());
+
+    let mut w = World::new("features");
+    let host_dir = w.dir.join("shared");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::write(host_dir.join("hello"), "from-host\n").unwrap();
+    let script = "ulimit -n; cat /proc/self/oom_score_adj; cat /proc/sys/net/ipv4/ip_forward; \
+        cat /data/hello; touch /data/x 2>/dev/null && echo data-writable; \
+        cat /proc/sys/kernel/domainname; echo MYVAR=$MYVAR; pwd; \
+        touch /scratch/f && echo scratch-ok; /checker";
+    let mut spec = w.spec(&["/bin/sh", "-c", script]);
+    let mut v = serde_json::to_value(&spec).unwrap();
+    v["domainname"] = "example.test".into();
+    v["process"]["rlimits"] =
+        serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 1234, "hard": 1234}]);
+    v["process"]["oomScoreAdj"] = 500.into();
+    v["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push("MYVAR=42".into());
+    v["process"]["cwd"] = "/tmp".into();
+    v["process"]["user"]["umask"] = 0o027.into();
+    v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward": "1"});
+    for ns in v["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "network" {
+            ns["path"] = net.clone().into();
+        }
+    }
+    v["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+        "destination": "/data", "type": "bind", "source": host_dir, "options": ["rbind", "ro"]}));
+    v["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+        "destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m", "mode=1777"]}));
+    spec = serde_json::from_value(v).unwrap();
+    let (st, out) = w.run(spec, None, false);
+    assert_eq!(st.code, Some(0), "stderr: {}\nout: {out}", w.stderr());
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "1234", "{out}");
+    assert_eq!(lines[1], "500", "{out}");
+    assert_eq!(lines[2], "1", "sysctl in the joined netns: {out}");
+    assert_eq!(lines[3], "from-host");
+    assert!(!out.contains("data-writable"), "{out}");
+    assert!(out.contains("example.test"), "{out}");
+    assert!(out.contains("MYVAR=42"), "{out}");
+    assert!(out.contains("/tmp\n"), "{out}");
+    assert!(out.contains("scratch-ok"), "{out}");
+    assert_eq!(json(&out)["umask"], "0027");
+    // The sysctl was written in the shared namespace: the first container sees it.
+    let fwd = std::fs::read_to_string(format!(
+        "/proc/{}/root/proc/sys/net/ipv4/ip_forward",
+        a.c().pid()
+    ))
+    .unwrap_or_default();
+    assert_eq!(fwd.trim(), "1");
+    assert!(!host_dir.join("x").exists());
+}
+
+fn devices_on_cgroup2() {
+    // The eBPF device program is what a cgroup2-only host uses. On a hybrid host (v1
+    // devices present) the runtime does not attach it, so attach it here, and open the
+    // v1 list wide so that only the eBPF program can refuse /dev/kmsg.
+    let mut w = World::new("devbpf");
+    let out = w.create(w.spec(&["/bin/sh", "-c", "mknod /dev/km c 1 11; echo x 2>/dev/null > /dev/km && echo kmsg-writable; echo ok > /dev/null && echo null-ok"]), None, false, None);
+    let Some(v2) = w.c().cgroups().v2_dir().map(|p| p.to_path_buf()) else {
+        println!("devices_on_cgroup2: no cgroup2 hierarchy, skipped");
+        return;
+    };
+    assert!(v2.exists());
+    if let Some(d) = w
+        .c()
+        .cgroups()
+        .dirs
+        .iter()
+        .find(|d| d.version == 1 && d.controllers.iter().any(|c| c == "devices"))
+    {
+        std::fs::write(d.path.join("devices.allow"), "a").unwrap();
+        let spec = w.spec(&["x"]);
+        let rules = spec
+            .linux()
+            .as_ref()
+            .unwrap()
+            .resources()
+            .as_ref()
+            .unwrap()
+            .devices()
+            .clone()
+            .unwrap();
+        berth_runtime::cgroups::devices::attach(&v2, &rules).unwrap();
+    }
+    w.c().start().unwrap();
+    assert_eq!(w.c().wait().unwrap().code, Some(0));
+    let out = std::fs::read_to_string(out).unwrap();
+    assert!(out.contains("null-ok"), "{out}");
+    assert!(
+        !out.contains("kmsg-writable"),
+        "the eBPF device program refuses /dev/kmsg: {out}"
+    );
+}
+
 // ---------------------------------------------------------------------------- runner
 
 fn leaks() -> Vec<String> {
@@ -578,6 +807,9 @@ fn main() {
         ("readonly_root_and_caps", readonly_root_and_caps),
         ("seccomp_and_user", seccomp_and_user),
         ("start_reports_exec_failure", start_reports_exec_failure),
+        ("terminal", terminal),
+        ("spec_features", spec_features),
+        ("devices_on_cgroup2", devices_on_cgroup2),
     ];
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -589,6 +821,44 @@ fn main() {
     }
     let _ = checker();
     let start = Instant::now();
+    // A hung test would never reach its guards: after a deadline, thaw and kill every
+    // container of this run, then fail.
+    std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_secs(240));
+        eprintln!("containers: timed out, killing this run's containers");
+        let me = format!("{PREFIX}-{}-", std::process::id());
+        for h in berth_runtime::cgroups::hierarchies() {
+            for e in std::fs::read_dir(h.mount.join("berth"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if !e.file_name().to_string_lossy().starts_with(&me) {
+                    continue;
+                }
+                let _ = std::fs::write(e.path().join("freezer.state"), "THAWED");
+                let procs =
+                    std::fs::read_to_string(e.path().join("cgroup.procs")).unwrap_or_default();
+                for pid in procs.lines().filter_map(|l| l.parse::<i32>().ok()) {
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        for h in berth_runtime::cgroups::hierarchies() {
+            for e in std::fs::read_dir(h.mount.join("berth"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if e.file_name().to_string_lossy().starts_with(&me) {
+                    let _ = std::fs::remove_dir(e.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(tmp_root());
+        std::process::exit(2);
+    });
     let selected: Vec<_> = tests
         .into_iter()
         .filter(|(n, _)| args.is_empty() || args.iter().any(|a| n.contains(a.as_str())))

@@ -91,6 +91,7 @@ enum Cmd {
         /// Container id.
         id: String,
         /// Command and arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Freeze a container.
@@ -142,7 +143,7 @@ fn main() {
     }
 }
 
-fn create(root: &Path, a: &CreateArgs) -> Result<Container> {
+fn create(root: &Path, a: &CreateArgs, run: bool) -> Result<Container> {
     let bundle = std::fs::canonicalize(&a.bundle)
         .with_context(|| format!("bundle {}", a.bundle.display()))?;
     let spec = Spec::load(bundle.join("config.json")).context("read config.json")?;
@@ -156,7 +157,7 @@ fn create(root: &Path, a: &CreateArgs) -> Result<Container> {
     } else {
         bundle.join(rootpath)
     });
-    let c = Container::create(ContainerConfig {
+    let cfg = ContainerConfig {
         id: a.id.clone(),
         state_dir: root.join(&a.id),
         spec,
@@ -165,7 +166,12 @@ fn create(root: &Path, a: &CreateArgs) -> Result<Container> {
         init: a.init,
         user: None,
         bundle: Some(bundle),
-    })?;
+    };
+    let c = if run {
+        Container::run(cfg)?
+    } else {
+        Container::create(cfg)?
+    };
     if let Some(p) = &a.pid_file {
         std::fs::write(p, c.pid().to_string()).with_context(|| format!("write {}", p.display()))?;
     }
@@ -183,7 +189,7 @@ fn run(cli: Cli) -> Result<i32> {
     let dir = |id: &str| root.join(id);
     match cli.cmd {
         Cmd::Create(a) => {
-            create(&root, &a)?;
+            create(&root, &a, false)?;
         }
         Cmd::Start { id } => Container::load(&dir(&id))?.start()?,
         Cmd::State { id } => println!(
@@ -207,13 +213,30 @@ fn run(cli: Cli) -> Result<i32> {
             c.delete()?;
         }
         Cmd::Run(a) => {
-            let c = create(&root, &a)?;
-            if let Err(e) = c.start() {
-                let _ = c.delete();
-                return Err(e.into());
-            }
+            let t = std::time::Instant::now();
+            // create and start in one go (no round trip to the init in between).
+            let c = create(&root, &a, true)?;
+            let created = t.elapsed();
+            let started = created;
             let status = c.wait()?;
+            let waited = t.elapsed();
+            let timings = c.timings();
             c.delete()?;
+            if std::env::var_os("BERTH_RUNTIME_TIMING").is_some() {
+                let us = |d: std::time::Duration| d.as_micros() as u64;
+                eprintln!(
+                    "timing_us create_start={} cgroups={} helper={} join={} clone={} init={} mounts={} wait={} delete={}",
+                    us(created),
+                    timings.cgroups_us,
+                    timings.helper_us,
+                    timings.cgroup_join_us,
+                    timings.clone_us,
+                    timings.init_us,
+                    timings.mounts_us,
+                    us(waited - started),
+                    us(t.elapsed() - waited)
+                );
+            }
             return Ok(status.as_shell_code());
         }
         Cmd::Exec {

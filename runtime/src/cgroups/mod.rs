@@ -2,6 +2,7 @@
 //! (`<mount>/berth/<id>`), limits written per controller wherever that controller lives.
 
 pub mod detect;
+pub mod devices;
 pub mod v1;
 pub mod v2;
 
@@ -92,6 +93,8 @@ pub fn container_mounts(h: &[Hierarchy]) -> Vec<CgroupMount> {
 pub fn relative_path(spec_path: Option<&Path>, id: &str) -> PathBuf {
     match spec_path {
         Some(p) if p.is_absolute() => p.strip_prefix("/").unwrap_or(p).to_path_buf(),
+        // Relative paths live under the `berth` parent (given with or without it).
+        Some(p) if p.starts_with("berth") => p.to_path_buf(),
         Some(p) if !p.as_os_str().is_empty() => Path::new("berth").join(p),
         _ => Path::new("berth").join(id),
     }
@@ -223,7 +226,13 @@ impl Cgroups {
                 .iter()
                 .find(|d| d.version == 2 && d.path.join("cgroup.kill").exists())
             {
-                return write_file(&d.path.join("cgroup.kill"), "1");
+                write_file(&d.path.join("cgroup.kill"), "1")?;
+                // A frozen task dies only once thawed (on a hybrid host the freezer may
+                // be a v1 hierarchy, which cgroup.kill does not touch).
+                if self.is_frozen() {
+                    self.freeze(false)?;
+                }
+                return Ok(());
             }
         }
         let was_frozen = self.is_frozen();
@@ -315,4 +324,115 @@ pub(crate) fn write_if(dir: &Path, file: &str, value: &str) -> Result<bool> {
     }
     write_file(&p, value)?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake(version: u8, controllers: &[&str], files: &[&str]) -> (PathBuf, CgroupDir) {
+        let base = std::env::temp_dir().join(format!(
+            "berth-cg-test-{}-{version}-{}",
+            std::process::id(),
+            controllers.join("-")
+        ));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        for f in files {
+            std::fs::write(base.join(f), "").unwrap();
+        }
+        let d = CgroupDir {
+            version,
+            path: base.clone(),
+            controllers: controllers.iter().map(|s| s.to_string()).collect(),
+        };
+        (base, d)
+    }
+
+    fn res() -> LinuxResources {
+        serde_json::from_value(serde_json::json!({
+            "memory": {"limit": 67108864, "reservation": 33554432, "swap": 134217728},
+            "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0"},
+            "pids": {"limit": 100},
+            "blockIO": {"weight": 500}
+        }))
+        .unwrap()
+    }
+
+    fn read(p: &Path, f: &str) -> String {
+        std::fs::read_to_string(p.join(f)).unwrap()
+    }
+
+    #[test]
+    fn v1_files_per_controller() {
+        let (p, d) = fake(
+            1,
+            &["memory"],
+            &[
+                "memory.limit_in_bytes",
+                "memory.soft_limit_in_bytes",
+                "memory.memsw.limit_in_bytes",
+            ],
+        );
+        v1::apply(&d, &res()).unwrap();
+        assert_eq!(read(&p, "memory.limit_in_bytes"), "67108864");
+        assert_eq!(read(&p, "memory.soft_limit_in_bytes"), "33554432");
+        assert_eq!(read(&p, "memory.memsw.limit_in_bytes"), "134217728");
+        let (p, d) = fake(
+            1,
+            &["cpu", "cpuacct"],
+            &["cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us"],
+        );
+        v1::apply(&d, &res()).unwrap();
+        assert_eq!(read(&p, "cpu.cfs_quota_us"), "50000");
+        assert_eq!(read(&p, "cpu.shares"), "512");
+        let (p, d) = fake(1, &["pids"], &["pids.max"]);
+        v1::apply(&d, &res()).unwrap();
+        assert_eq!(read(&p, "pids.max"), "100");
+    }
+
+    #[test]
+    fn v2_files_in_one_dir() {
+        let files = [
+            "memory.max",
+            "memory.low",
+            "memory.swap.max",
+            "cpu.weight",
+            "cpu.max",
+            "cpuset.cpus",
+            "pids.max",
+            "io.weight",
+        ];
+        let (p, d) = fake(2, &["memory", "cpu", "cpuset", "pids", "io"], &files);
+        v2::apply(&d, &res()).unwrap();
+        assert_eq!(read(&p, "memory.max"), "67108864");
+        assert_eq!(read(&p, "memory.low"), "33554432");
+        assert_eq!(read(&p, "memory.swap.max"), "67108864");
+        assert_eq!(read(&p, "cpu.weight"), "20");
+        assert_eq!(read(&p, "cpu.max"), "50000 100000");
+        assert_eq!(read(&p, "cpuset.cpus"), "0");
+        assert_eq!(read(&p, "pids.max"), "100");
+        assert_eq!(read(&p, "io.weight"), "4950");
+        let _ = std::fs::remove_dir_all(p);
+    }
+
+    #[test]
+    fn pure_v2_mounts_cgroup2_alone() {
+        let h = vec![Hierarchy {
+            version: 2,
+            mount: "/sys/fs/cgroup".into(),
+            controllers: vec!["memory".into()],
+        }];
+        let m = container_mounts(&h);
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            (m[0].subdir.as_str(), m[0].fstype.as_str()),
+            ("", "cgroup2")
+        );
+        assert_eq!(relative_path(None, "abc"), Path::new("berth/abc"));
+        assert_eq!(
+            relative_path(Some(Path::new("/custom/x")), "abc"),
+            Path::new("custom/x")
+        );
+    }
 }

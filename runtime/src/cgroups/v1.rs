@@ -12,6 +12,14 @@ use crate::syscall::raw::write_file;
 /// mkdir `<mount>/<rel>` and its parents; a new cpuset cgroup starts with empty
 /// cpus/mems and refuses tasks (ENOSPC) until they are copied from its parent.
 pub fn mkdir(mount: &Path, rel: &Path, cpuset: bool) -> Result<()> {
+    // Fast path: the `berth` parent exists (and was set up when it was made).
+    let leaf = mount.join(rel);
+    match std::fs::create_dir(&leaf) {
+        Ok(()) if !cpuset => return Ok(()),
+        Ok(()) => return copy_cpuset(leaf.parent().unwrap_or(mount), &leaf),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).at("mkdir", &leaf),
+    }
     let mut cur = mount.to_path_buf();
     for c in rel.components() {
         let parent = cur.clone();
@@ -22,14 +30,18 @@ pub fn mkdir(mount: &Path, rel: &Path, cpuset: bool) -> Result<()> {
             Err(e) => return Err(e).at("mkdir", &cur),
         }
         if cpuset {
-            for f in ["cpuset.cpus", "cpuset.mems"] {
-                let mine = std::fs::read_to_string(cur.join(f)).unwrap_or_default();
-                if mine.trim().is_empty() {
-                    let theirs =
-                        std::fs::read_to_string(parent.join(f)).at("read", parent.join(f))?;
-                    write_file(&cur.join(f), theirs.trim())?;
-                }
-            }
+            copy_cpuset(&parent, &cur)?;
+        }
+    }
+    Ok(())
+}
+
+fn copy_cpuset(parent: &Path, dir: &Path) -> Result<()> {
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let mine = std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+        if mine.trim().is_empty() {
+            let theirs = std::fs::read_to_string(parent.join(f)).at("read", parent.join(f))?;
+            write_file(&dir.join(f), theirs.trim())?;
         }
     }
     Ok(())
@@ -90,6 +102,33 @@ pub fn apply(d: &CgroupDir, res: &LinuxResources) -> Result<()> {
                 "max".into()
             };
             write_file(&p.join("pids.max"), &v)?;
+        }
+    }
+    if has("devices") {
+        // In order: typically "deny all" first, then the allowed devices.
+        for d in res.devices().iter().flatten() {
+            let typ = match d.typ() {
+                Some(oci_spec::runtime::LinuxDeviceType::C) => "c",
+                Some(oci_spec::runtime::LinuxDeviceType::B) => "b",
+                _ => "a",
+            };
+            let num = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
+            let rule = if typ == "a" {
+                "a".to_string()
+            } else {
+                format!(
+                    "{typ} {}:{} {}",
+                    num(d.major()),
+                    num(d.minor()),
+                    d.access().as_deref().unwrap_or("rwm")
+                )
+            };
+            let file = if d.allow() {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            write_file(&p.join(file), &rule)?;
         }
     }
     if has("blkio") {

@@ -75,42 +75,53 @@ impl Container {
         let req = ExecRequest {
             pid: self.state.pid,
             start_time: self.state.start_time,
-            cgroup_procs: self.state.cgroups.procs_files(),
+            cgroup_procs: Vec::new(),
             process: cfg.process,
             user: cfg.user,
             seccomp,
         };
         let (chan, mut helper) = spawn::spawn(cfg.stdio)?;
+        if let Err(e) = helper.attach(&self.state.cgroups.procs_files()) {
+            drop(chan);
+            let _ = helper.wait();
+            return Err(e);
+        }
         chan.send(&ToInit::Exec(Box::new(req)))?;
-        let first = chan.recv::<FromInit>();
-        let _ = helper.wait();
-        let pid = match first? {
-            Some((FromInit::Pid(pid), _)) => pid,
-            Some((FromInit::Error(e), _)) => return Err(Error::Init(e)),
-            Some((m, _)) => return Err(Error::Channel(format!("unexpected {m:?}"))),
-            None => return Err(Error::Init("runtime helper exited without a pid".into())),
-        };
-        let pidfd = raw::pidfd_open(pid).map_err(|e| Error::Sys {
-            op: "pidfd_open",
-            source: e,
-        })?;
-        let mut p = ExecProcess {
-            pid,
-            pidfd,
-            pty: None,
-        };
+        // Pid comes from the helper, the rest from its child: they may arrive in any
+        // order; EOF (execve done, helper gone) always comes last.
+        let mut p: Option<ExecProcess> = None;
+        let mut pty = None;
+        let mut failed = None;
         loop {
             match chan.recv::<FromInit>()? {
-                Some((FromInit::Pty, fd)) => p.pty = fd,
-                Some((FromInit::Ready, _)) => {}
-                Some((FromInit::Error(e), _)) => {
-                    let _ = p.wait();
-                    return Err(Error::Init(e));
+                Some((FromInit::Pid(pid, _), _)) => {
+                    let pidfd = raw::pidfd_open(pid).map_err(|e| Error::Sys {
+                        op: "pidfd_open",
+                        source: e,
+                    })?;
+                    p = Some(ExecProcess {
+                        pid,
+                        pidfd,
+                        pty: None,
+                    });
                 }
-                Some((m, _)) => return Err(Error::Channel(format!("unexpected {m:?}"))),
+                Some((FromInit::Pty, fd)) => pty = fd,
+                Some((FromInit::Ready(_), _)) => {}
+                Some((FromInit::Error(e), _)) => failed = Some(e),
                 None => break,
             }
         }
+        let _ = helper.wait();
+        let Some(mut p) = p else {
+            return Err(Error::Init(
+                failed.unwrap_or_else(|| "runtime helper exited without a pid".into()),
+            ));
+        };
+        if let Some(e) = failed {
+            let _ = p.wait();
+            return Err(Error::Init(e));
+        }
+        p.pty = pty;
         Ok(p)
     }
 }

@@ -5,12 +5,12 @@ use std::os::fd::AsRawFd;
 use super::state::{Status, FIFO};
 use super::Container;
 use crate::error::{Error, Result};
-use crate::process::message::FromInit;
 use crate::syscall::raw;
 
 impl Container {
-    /// Let the created container run its process. In the process that created it, this
-    /// also reports a failed execve (missing binary, bad user, ...).
+    /// Let the created container run its process. Returns once the init is released
+    /// (like runc, not after its execve: an exec failure shows as exit status 127 and a
+    /// message on the container's stderr).
     pub fn start(&self) -> Result<()> {
         let status = self.status();
         if status != Status::Created {
@@ -20,11 +20,19 @@ impl Container {
                 op: "start",
             });
         }
+        self.release()
+    }
+
+    /// Read the init's byte from the exec fifo (it has passed the point of waiting).
+    pub(crate) fn release(&self) -> Result<()> {
         let path = self.state_dir.join(FIFO);
         // Non-blocking open for reading: the init's blocking open for writing then
         // completes. Poll the fifo together with the pidfd so an init that died never
-        // leaves us waiting.
-        let fifo = raw::open(&path, libc::O_RDONLY | libc::O_NONBLOCK, 0)?;
+        // leaves us waiting. (`run` opened it already.)
+        let fifo = match self.fifo.lock().ok().and_then(|mut f| f.take()) {
+            Some(f) => f,
+            None => raw::open(&path, libc::O_RDONLY | libc::O_NONBLOCK, 0)?,
+        };
         let mut fds = vec![libc::pollfd {
             fd: fifo.as_raw_fd(),
             events: libc::POLLIN,
@@ -55,14 +63,9 @@ impl Container {
         let mut b = [0u8; 1];
         unsafe { libc::read(fifo.as_raw_fd(), b.as_mut_ptr() as *mut libc::c_void, 1) };
         let _ = std::fs::remove_file(&path);
-        if let Some(chan) = self.chan.lock().ok().and_then(|mut c| c.take()) {
-            // EOF: the channel was close-on-exec and execve succeeded.
-            match chan.recv::<FromInit>()? {
-                None => {}
-                Some((FromInit::Error(e), _)) => return Err(Error::Init(e)),
-                Some((m, _)) => return Err(Error::Channel(format!("unexpected {m:?}"))),
-            }
-        }
+        // Like runc, start returns once the init is released: it does not wait for the
+        // execve (one scheduler round trip less). A failure from here on is written to
+        // the container's stderr and the process exits 127, as with docker.
         Ok(())
     }
 }

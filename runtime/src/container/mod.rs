@@ -21,7 +21,6 @@ pub use container_kill::parse_signal;
 pub use state::{State, Status};
 
 use crate::cgroups::{Cgroups, Stats};
-use crate::process::channel::Channel;
 use crate::process::spawn::Stdio;
 use crate::rootfs::Rootfs;
 
@@ -72,15 +71,29 @@ pub struct Container {
     state: State,
     state_dir: PathBuf,
     pidfd: Option<OwnedFd>,
-    chan: Mutex<Option<Channel>>,
+    /// The exec fifo opened for reading ahead of time by `run` (so the init does not
+    /// wait for `start`).
+    fifo: Mutex<Option<OwnedFd>>,
     pty: Mutex<Option<OwnedFd>>,
     exit: Mutex<Option<ExitStatus>>,
+    timings: CreateTimings,
 }
 
-impl std::fmt::Debug for Channel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Channel({})", self.as_raw_fd())
-    }
+/// Where `create` spent its time, in microseconds (zero for a loaded container).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTimings {
+    /// Creating the cgroup directories and writing limits.
+    pub cgroups_us: u64,
+    /// Spawning the helper (fork+exec of the runtime binary) until it cloned the init.
+    pub helper_us: u64,
+    /// Moving the helper into the v1 cgroups (cgroup.procs writes, overlapping its exec).
+    pub cgroup_join_us: u64,
+    /// Inside the helper: clone3 with the namespace flags.
+    pub clone_us: u64,
+    /// From the clone until the init was ready (includes `mounts_us`).
+    pub init_us: u64,
+    /// Inside the init: root filesystem, mounts, devices, pivot_root, masked paths.
+    pub mounts_us: u64,
 }
 
 impl Container {
@@ -112,6 +125,11 @@ impl Container {
     /// Take the pty master (when `process.terminal` was set); resize it with `tty::resize`.
     pub fn take_pty(&self) -> Option<OwnedFd> {
         self.pty.lock().ok()?.take()
+    }
+
+    /// Where `create` spent its time.
+    pub fn timings(&self) -> CreateTimings {
+        self.timings
     }
 
     /// Resource usage.

@@ -103,9 +103,10 @@ impl Container {
             state,
             state_dir: state_dir.to_path_buf(),
             pidfd,
-            chan: Mutex::new(None),
+            fifo: Mutex::new(None),
             pty: Mutex::new(None),
             exit: Mutex::new(None),
+            timings: Default::default(),
         })
     }
 

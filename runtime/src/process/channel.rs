@@ -183,12 +183,12 @@ mod tests {
     #[test]
     fn roundtrip_with_fd_and_eof() {
         let (a, b) = Channel::pair().unwrap();
-        a.send(&FromInit::Pid(42)).unwrap();
+        a.send(&FromInit::Pid(42, [0, 0])).unwrap();
         let null = std::fs::File::open("/dev/null").unwrap();
         a.send_fd(&FromInit::Pty, Some(null.as_raw_fd())).unwrap();
         drop(a);
         let (m, fd) = b.recv::<FromInit>().unwrap().unwrap();
-        assert!(matches!(m, FromInit::Pid(42)) && fd.is_none());
+        assert!(matches!(m, FromInit::Pid(42, _)) && fd.is_none());
         let (m, fd) = b.recv::<FromInit>().unwrap().unwrap();
         assert!(matches!(m, FromInit::Pty) && fd.is_some());
         assert!(b.recv::<FromInit>().unwrap().is_none());

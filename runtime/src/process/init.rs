@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use super::channel::Channel;
-use super::message::{CreateRequest, FromInit};
+use super::message::{CreateRequest, FromInit, ToInit};
 use super::{pid1, setup};
 use crate::error::{Error, Result};
 use crate::rootfs::{self, Plan};
@@ -28,6 +28,9 @@ pub fn container_main(req: CreateRequest, chan: Channel, new_flags: i32) -> ! {
 
 fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible> {
     unsafe { libc::setsid() };
+    // Until execve this is the runtime's binary: processes of a joined pid namespace must
+    // not open its /proc/<pid>/exe (CVE-2019-5736). execve makes it dumpable again.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     let spec = &req.spec;
     let process = spec
         .process()
@@ -36,6 +39,7 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
     // Opened before pivot_root: afterwards the host path is gone. O_PATH, so it does not
     // count as a writer yet; the real open happens through /proc/self/fd at start.
     let fifo = raw::open(&req.fifo, libc::O_PATH, 0)?;
+    let t0 = std::time::Instant::now();
     let mut sys = LinuxSyscall::new();
     rootfs::prepare(
         &mut sys,
@@ -46,6 +50,24 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
             cgroups: &req.cgroup_mounts,
         },
     )?;
+    if req.attach_by_caller {
+        match chan.recv::<ToInit>()? {
+            Some((ToInit::Attached, _)) => {}
+            Some((m, _)) => return Err(Error::Channel(format!("unexpected {m:?}"))),
+            None => {
+                return Err(Error::Init(
+                    "runtime went away before attaching cgroups".into(),
+                ))
+            }
+        }
+        if new_flags & libc::CLONE_NEWCGROUP != 0 {
+            raw::check(
+                unsafe { libc::unshare(libc::CLONE_NEWCGROUP) },
+                "unshare cgroup namespace",
+            )?;
+        }
+    }
+    rootfs::mount_cgroup_fs(&mut sys, spec, &req.cgroup_mounts)?;
     if new_flags & libc::CLONE_NEWUTS != 0 {
         if let Some(h) = spec.hostname() {
             raw::check(
@@ -82,6 +104,7 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
     }
     rootfs::finish(&mut sys, spec)?;
     drop(sys);
+    let mounts_us = t0.elapsed().as_micros() as u64;
     if let Some(adj) = process.oom_score_adj() {
         raw::write_file(Path::new("/proc/self/oom_score_adj"), &adj.to_string())?;
     }
@@ -94,14 +117,19 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
         }
     }
     drop(pty_slave);
-    chan.send(&FromInit::Ready)?;
+    chan.send(&FromInit::Ready(mounts_us))?;
     wait_for_start(&fifo)?;
     drop(fifo);
-    if req.init {
+    let r = if req.init {
         pid1::run(&prepared, chan, terminal)
     } else {
         setup::finalize_and_exec(&prepared)
-    }
+    };
+    // Nobody waits on the channel after start: tell the container's stderr.
+    let Err(e) = r;
+    let msg = format!("berth-runtime: {e}\n");
+    unsafe { libc::write(2, msg.as_ptr() as *const libc::c_void, msg.len()) };
+    unsafe { libc::_exit(127) }
 }
 
 /// Block until `start` opens the fifo for reading, then tell it we are going.

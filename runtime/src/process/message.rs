@@ -14,6 +14,8 @@ pub enum ToInit {
     Create(Box<CreateRequest>),
     /// Start an extra process in a running container.
     Exec(Box<ExecRequest>),
+    /// Caller → init: the init's pid is now in every v1 cgroup.
+    Attached,
 }
 
 /// Everything the init needs to build the container.
@@ -35,6 +37,10 @@ pub struct CreateRequest {
     pub cgroup_v2: Option<PathBuf>,
     /// Hierarchies to show under a `cgroup` mount.
     pub cgroup_mounts: Vec<CgroupMount>,
+    /// The caller moves the init into the v1 cgroups after the clone (see
+    /// `Container::create`): clone without CLONE_NEWCGROUP, wait for `Attached`, then
+    /// unshare the cgroup namespace.
+    pub attach_by_caller: bool,
     /// Keep the runtime's init as pid 1 and fork the process.
     pub init: bool,
     /// `user[:group]` to resolve in the image's /etc/passwd and /etc/group.
@@ -61,12 +67,14 @@ pub struct ExecRequest {
 /// Helper/init → caller.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum FromInit {
-    /// The container's init (or exec'd process) pid, as the host sees it.
-    Pid(i32),
+    /// The container's init (or exec'd process) pid, as the host sees it, and the
+    /// microseconds the helper spent joining cgroups and in clone3.
+    Pid(i32, [u64; 2]),
     /// The pty master rides along with this message.
     Pty,
-    /// The container is created and waits for `start`.
-    Ready,
+    /// The container is created and waits for `start`; microseconds the init spent
+    /// building the root filesystem (mounts, devices, pivot_root, masks).
+    Ready(u64),
     /// Something failed; the process exits.
     Error(String),
 }

@@ -25,6 +25,9 @@ pub fn main(fd: i32) -> ! {
     let r = match chan.recv::<ToInit>() {
         Ok(Some((ToInit::Create(req), _))) => create(*req, chan),
         Ok(Some((ToInit::Exec(req), _))) => exec(*req, chan),
+        Ok(Some((ToInit::Attached, _))) => {
+            Err((Error::Channel("unexpected Attached".into()), chan))
+        }
         Ok(None) => unsafe { libc::_exit(1) },
         Err(e) => Err(e).map_err(|e| (e, chan)),
     };
@@ -46,9 +49,12 @@ fn join_cgroups(files: &[std::path::PathBuf]) -> Result<()> {
 }
 
 fn create(req: CreateRequest, chan: Channel) -> Result<(), (Error, Channel)> {
+    let join_us = std::cell::Cell::new(0);
     let step = || -> Result<(i32, Option<std::os::fd::OwnedFd>)> {
         let plan = namespaces::plan(&req.spec)?;
+        let t = std::time::Instant::now();
         join_cgroups(&req.cgroup_procs)?;
+        join_us.set(t.elapsed().as_micros() as u64);
         // Open every path before entering any: joining a mount namespace changes how the
         // remaining paths resolve.
         let fds = plan
@@ -73,8 +79,15 @@ fn create(req: CreateRequest, chan: Channel) -> Result<(), (Error, Channel)> {
     };
     // exit_signal must be 0 with CLONE_PARENT: the child inherits ours (SIGCHLD), which
     // is what the caller, its new parent, needs for waitid.
+    // With a deferred attach the cgroup namespace is unshared by the init once it is in
+    // its cgroups, so that they become the namespace's root.
+    let clone_flags = if req.attach_by_caller {
+        flags & !libc::CLONE_NEWCGROUP
+    } else {
+        flags
+    };
     let mut args = CloneArgs {
-        flags: (flags | libc::CLONE_PARENT) as u64,
+        flags: (clone_flags | libc::CLONE_PARENT) as u64,
         ..CloneArgs::default()
     };
     if let Some(cg) = &cg {
@@ -82,8 +95,10 @@ fn create(req: CreateRequest, chan: Channel) -> Result<(), (Error, Channel)> {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = cg.as_raw_fd() as u64;
     }
+    let t = std::time::Instant::now();
     // SAFETY: this helper is a freshly exec'd, single-threaded process.
     let mut pid = unsafe { clone3(&mut args) };
+    let clone_us = t.elapsed().as_micros() as u64;
     if pid.is_err() && cg.is_some() {
         // Older kernels or a refused CLONE_INTO_CGROUP: join by writing, then plain clone.
         if let Some(p) = &req.cgroup_v2 {
@@ -101,7 +116,7 @@ fn create(req: CreateRequest, chan: Channel) -> Result<(), (Error, Channel)> {
             init::container_main(req, chan, flags)
         }
         Ok(pid) => {
-            let _ = chan.send(&FromInit::Pid(pid));
+            let _ = chan.send(&FromInit::Pid(pid, [join_us.get(), clone_us]));
             Ok(())
         }
         Err(e) => Err((
@@ -170,7 +185,7 @@ fn exec(req: ExecRequest, chan: Channel) -> Result<(), (Error, Channel)> {
                     raw::write_file(Path::new("/proc/self/oom_score_adj"), &adj.to_string())?;
                 }
                 let p = setup::prepare(&req.process, req.user.as_deref(), req.seccomp.as_ref())?;
-                chan.send(&FromInit::Ready)?;
+                chan.send(&FromInit::Ready(0))?;
                 setup::finalize_and_exec(&p)
             })();
             let Err(e) = r;
@@ -178,7 +193,7 @@ fn exec(req: ExecRequest, chan: Channel) -> Result<(), (Error, Channel)> {
             unsafe { libc::_exit(127) }
         }
         Ok(pid) => {
-            let _ = chan.send(&FromInit::Pid(pid));
+            let _ = chan.send(&FromInit::Pid(pid, [0, 0]));
             Ok(())
         }
         Err(e) => Err((

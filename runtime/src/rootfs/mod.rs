@@ -120,7 +120,9 @@ pub fn prepare(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
         if m.destination() == Path::new("/dev") {
             has_dev = true;
         }
-        mount_one(sys, m, plan.cgroups)?;
+        if !is_cgroup(m) {
+            mount_one(sys, m, plan.cgroups)?;
+        }
     }
     if has_dev {
         device::create(
@@ -133,6 +135,20 @@ pub fn prepare(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
         symlink::dev_links(sys)?;
     }
     sys.pivot_root()
+}
+
+fn is_cgroup(m: &Mount) -> bool {
+    matches!(m.typ().as_deref(), Some("cgroup") | Some("cgroup2"))
+}
+
+/// The spec's `cgroup` mounts, after pivot_root: they need the cgroup namespace, which
+/// the init may only enter once the caller has moved it into its cgroups. (A spec mount
+/// placed *under* the cgroup mount point would be hidden by it.)
+pub fn mount_cgroup_fs(sys: &mut dyn Syscall, spec: &Spec, cgroups: &[CgroupMount]) -> Result<()> {
+    for m in spec.mounts().iter().flatten().filter(|m| is_cgroup(m)) {
+        mount_one(sys, m, cgroups)?;
+    }
+    Ok(())
 }
 
 /// After pivot_root (and after sysctls, which write /proc/sys): read-only root,
@@ -300,6 +316,7 @@ mod tests {
             cgroups: &cg,
         };
         prepare(&mut sys, &plan).unwrap();
+        mount_cgroup_fs(&mut sys, &spec, &cg).unwrap();
         finish(&mut sys, &spec).unwrap();
         sys
     }

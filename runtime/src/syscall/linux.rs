@@ -126,6 +126,108 @@ impl LinuxSyscall {
     }
 }
 
+/// mount(2) data is limited to one page; longer overlay option strings (many layers)
+/// go through the new mount API instead.
+const OVERLAY_DATA_MAX: usize = 3800;
+
+/// Mount an overlay with fsopen/fsconfig, one `lowerdir+` per layer (Linux 6.8), so the
+/// number of layers is not limited by the page-sized mount(2) data.
+fn mount_overlay_fsconfig(data: &str, target: &Path) -> Result<()> {
+    use std::ffi::CString;
+    const FSCONFIG_SET_STRING: u32 = 1;
+    const FSCONFIG_CMD_CREATE: u32 = 6;
+    const MOVE_MOUNT_F_EMPTY_PATH: u32 = 4;
+    let sys = |op: &'static str| Error::Sys {
+        op,
+        source: io::Error::last_os_error(),
+    };
+    let fs = unsafe {
+        libc::syscall(
+            libc::SYS_fsopen,
+            c"overlay".as_ptr(),
+            1u32, /* FSOPEN_CLOEXEC */
+        )
+    };
+    if fs < 0 {
+        return Err(sys("fsopen overlay"));
+    }
+    let fs = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fs as i32) };
+    let set = |key: &str, val: &str| -> Result<()> {
+        let (k, v) = (
+            CString::new(key).unwrap_or_default(),
+            CString::new(val).unwrap_or_default(),
+        );
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs.as_raw_fd(),
+                FSCONFIG_SET_STRING,
+                k.as_ptr(),
+                v.as_ptr(),
+                0,
+            )
+        };
+        if r < 0 {
+            return Err(Error::Path {
+                op: "fsconfig overlay",
+                path: val.into(),
+                source: io::Error::last_os_error(),
+            });
+        }
+        Ok(())
+    };
+    for opt in data.split(',') {
+        let (k, v) = opt.split_once('=').unwrap_or((opt, ""));
+        if k == "lowerdir" {
+            for l in v.split(':') {
+                set("lowerdir+", l)?;
+            }
+        } else {
+            set(k, v)?;
+        }
+    }
+    if unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            0,
+            0,
+            0,
+        )
+    } < 0
+    {
+        return Err(sys("create overlay"));
+    }
+    let m = unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            fs.as_raw_fd(),
+            1u32, /* FSMOUNT_CLOEXEC */
+            0u32,
+        )
+    };
+    if m < 0 {
+        return Err(sys("fsmount overlay"));
+    }
+    let m = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(m as i32) };
+    let t = raw::cstr(target).map_err(wrap("move_mount", target))?;
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            m.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    if r < 0 {
+        return Err(Error::last("move_mount overlay", target));
+    }
+    Ok(())
+}
+
 /// An io error → `Error::Path` mapper.
 fn wrap(op: &'static str, p: &Path) -> impl FnOnce(io::Error) -> Error {
     let path = p.to_path_buf();
@@ -189,6 +291,12 @@ impl Syscall for LinuxSyscall {
         data: Option<&str>,
     ) -> Result<()> {
         match target {
+            Target::Host(p)
+                if fstype == Some("overlay")
+                    && data.is_some_and(|d| d.len() > OVERLAY_DATA_MAX) =>
+            {
+                mount_overlay_fsconfig(data.unwrap_or_default(), p)
+            }
             Target::Host(p) => {
                 let t = p
                     .to_str()

@@ -86,7 +86,7 @@ fn report() {
         "{{\"pid\":{},\"ppid\":{},\"hostname\":\"{}\",\"uid\":\"{}\",\"gid\":\"{}\",\"groups\":\"{}\",\
 \"cap_eff\":\"{}\",\"cap_bnd\":\"{}\",\"cap_prm\":\"{}\",\"seccomp\":\"{}\",\"no_new_privs\":\"{}\",\
 \"mounts\":[{}],\"memory_limit\":\"{}\",\"pids_max\":\"{}\",\"cwd\":\"{}\",\"keys\":\"{}\",\"firmware\":\"{}\",\
-\"pids\":[{}],\"env\":[{}],\"fds\":[{}],\"umask\":\"{}\"}}",
+\"pids\":[{}],\"env\":[{}],\"fds\":[{}],\"umask\":\"{}\",\"cgroup\":\"{}\"}}",
         std::process::id(),
         std::os::unix::process::parent_id(),
         esc(&hostname),
@@ -108,6 +108,7 @@ fn report() {
         list(&env),
         list(&fds),
         status_field("Umask"),
+        esc(&read("/proc/self/cgroup")),
     );
 }
 
