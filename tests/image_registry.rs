@@ -7,7 +7,7 @@ use berth::image::registry::{Credentials, RegistryError};
 use berth::image::{pull, Client, Platform, PullOptions, Reference, RegistryOptions, Store};
 use image_support::*;
 
-fn store() -> (tempfile::TempDir, Store) {
+fn new_store() -> (tempfile::TempDir, Store) {
     let d = tempfile::tempdir().unwrap();
     let s = Store::open(d.path().join("root")).unwrap();
     (d, s)
@@ -20,7 +20,7 @@ fn pulls_from_anonymous_registry_and_unpacks_the_same_tree() {
     busybox_layout(layout.path(), "gzip", "v1");
     reg.push_layout(layout.path(), "v1", "test/busybox:v1", false);
 
-    let (_d, store) = store();
+    let (_d, store) = new_store();
     let client = Client::new(RegistryOptions::default());
     let r = Reference::parse(&format!("{}/test/busybox:v1", reg.host())).unwrap();
     let rep = pull(&store, &client, &r, &PullOptions::default(), &NoProgress).unwrap();
@@ -81,7 +81,7 @@ fn basic_auth_registry_needs_credentials() {
     reg.push_layout(layout.path(), "v1", "private/app:v1", false);
     let r = Reference::parse(&format!("{}/private/app:v1", reg.host())).unwrap();
 
-    let (d, store) = store();
+    let (d, store) = new_store();
     // Anonymous: refused, with an error that says so.
     let anon = Client::new(RegistryOptions {
         docker_config: Some(d.path().join("none.json")),
@@ -168,7 +168,7 @@ fn selects_the_platform_from_a_multi_arch_index() {
         ("linux/arm64", "arm64"),
         ("linux/arm64/v8", "arm64"),
     ] {
-        let (_d, store) = store();
+        let (_d, store) = new_store();
         let opts = PullOptions {
             platform: Platform::parse(platform).unwrap(),
             ..Default::default()
@@ -182,7 +182,7 @@ fn selects_the_platform_from_a_multi_arch_index() {
         );
         assert_eq!(img.platform.architecture, want);
     }
-    let (_d, store) = store();
+    let (_d, store) = new_store();
     let opts = PullOptions {
         platform: Platform::parse("linux/s390x").unwrap(),
         ..Default::default()
@@ -221,7 +221,7 @@ fn a_corrupted_blob_is_rejected_and_leaves_nothing() {
     }
     std::fs::write(&path, bytes).unwrap();
 
-    let (_d, store) = store();
+    let (_d, store) = new_store();
     let client = Client::new(RegistryOptions {
         attempts: Some(1),
         ..Default::default()
@@ -249,6 +249,28 @@ fn a_corrupted_blob_is_rejected_and_leaves_nothing() {
             .count(),
         0
     );
+
+    // A config blob changed in the registry (same length) is caught by its digest.
+    let config: berth::image::Digest = manifest["config"]["digest"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let path = reg.blob_data(&config);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 0x01;
+    std::fs::write(&path, bytes).unwrap();
+    let (_d2, store2) = new_store();
+    let err = pull(&store2, &client, &r, &PullOptions::default(), &NoProgress).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PullError::Store(berth::image::StoreError::DigestMismatch { .. })
+        ),
+        "{err}"
+    );
+    assert!(!store2.has_blob(&config));
 }
 
 #[test]
@@ -256,7 +278,7 @@ fn pushes_an_image_skopeo_can_pull() {
     let reg = Registry::start(false);
     let layout = tempfile::tempdir().unwrap();
     busybox_layout(layout.path(), "gzip", "v1");
-    let (_d, store) = store();
+    let (_d, store) = new_store();
     let repo = Reference::parse("local/busybox").unwrap();
     let loaded = berth::image::archive::load(&store, layout.path(), Some(&repo)).unwrap();
     assert_eq!(loaded.len(), 1);
@@ -300,7 +322,7 @@ fn concurrent_pulls_into_one_store_share_everything() {
     let layout = tempfile::tempdir().unwrap();
     busybox_layout(layout.path(), "gzip", "v1");
     reg.push_layout(layout.path(), "v1", "test/shared:v1", false);
-    let (_d, store) = store();
+    let (_d, store) = new_store();
     let r = Reference::parse(&format!("{}/test/shared:v1", reg.host())).unwrap();
     std::thread::scope(|s| {
         for _ in 0..4 {

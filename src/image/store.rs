@@ -196,6 +196,15 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     res
 }
 
+fn syncfs(dir: &Path) -> Result<()> {
+    let f = File::open(dir).at("open", dir)?;
+    // SAFETY: syncfs on a descriptor we own.
+    if unsafe { libc::syncfs(f.as_raw_fd()) } < 0 {
+        return Err(io::Error::last_os_error()).at("syncfs", dir);
+    }
+    Ok(())
+}
+
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).at("fsync", dir)
 }
@@ -235,13 +244,19 @@ pub struct Ingest {
     tmp: PathBuf,
     file: Option<io::BufWriter<File>>,
     hasher: Hasher,
+    kicked: u64,
     store_blobs: PathBuf,
 }
 
 impl Write for Ingest {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.as_mut().expect("ingest finished").write(buf)?;
+        let w = self.file.as_mut().expect("ingest finished");
+        let n = w.write(buf)?;
         self.hasher.update(&buf[..n]);
+        if self.hasher.len() - self.kicked >= unpack::WRITEBACK_CHUNK {
+            unpack::start_writeback(w.get_ref().as_raw_fd());
+            self.kicked = self.hasher.len();
+        }
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -419,6 +434,7 @@ impl Store {
             tmp,
             file: Some(io::BufWriter::with_capacity(256 * 1024, f)),
             hasher: Hasher::default(),
+            kicked: 0,
             store_blobs: self.blobs_dir(),
         })
     }
@@ -643,7 +659,9 @@ impl Store {
                 });
             }
             fs::write(tmp.join("diff-id"), diff_id.to_string()).at("write", &tmp)?;
-            sync_dir(&diff)?;
+            // One syncfs flushes every file of the layer before the rename publishes it,
+            // so a crash never leaves a layer that looks complete but is not.
+            syncfs(&tmp)?;
             match fs::rename(&tmp, &final_dir) {
                 Ok(()) => Ok(()),
                 // Another process unpacked the same layer first: theirs is as good as ours.
