@@ -416,24 +416,29 @@ fn rm(store: &Store, images: &[String], force: bool) -> Result<()> {
     Ok(())
 }
 
-/// docker's sizes: decimal units, three significant digits.
+/// docker's sizes: decimal units, three significant digits (`62MB`, `1.21GB`, `5.6kB`).
 pub fn human_size(n: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
     let mut v = n as f64;
     let mut i = 0;
-    while v >= 1000.0 && i < units.len() - 1 {
+    while v >= 999.5 && i < units.len() - 1 {
         v /= 1000.0;
         i += 1;
     }
-    if i == 0 {
-        format!("{n}B")
+    let decimals = if v >= 99.95 {
+        0
+    } else if v >= 9.995 {
+        1
     } else {
-        format!("{:.3}", v)
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-            + units[i]
-    }
+        2
+    };
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    format!("{s}{}", units[i])
 }
 
 /// "2 weeks ago", as docker prints CREATED.
@@ -717,5 +722,20 @@ impl Progress for PullDisplay {
             },
             PullEvent::Done { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_as_docker_prints_them() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(5_600), "5.6kB");
+        assert_eq!(human_size(61_993_000), "62MB");
+        assert_eq!(human_size(187_400_000), "187MB");
+        assert_eq!(human_size(1_214_000_000), "1.21GB");
     }
 }
