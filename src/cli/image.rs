@@ -128,7 +128,7 @@ pub fn run(root: &Path, cmd: ImageCommand) -> Result<()> {
     let store = Store::open(root)
         .with_context(|| format!("opening the image store in {}", root.display()))?;
     match cmd {
-        ImageCommand::Ls(a) => ls(&store, &a),
+        ImageCommand::Ls(a) => print_images(&store, None, &a),
         ImageCommand::Inspect { images, format } => {
             if format != "json" {
                 bail!("unsupported format {format:?}: only json");
@@ -478,10 +478,14 @@ struct Row {
     size: u64,
 }
 
-fn rows(store: &Store) -> Result<Vec<Row>> {
+fn rows(store: &Store, only: Option<&[Reference]>) -> Result<Vec<Row>> {
+    let wanted: Option<Vec<String>> = only.map(|refs| refs.iter().map(|r| r.to_string()).collect());
     let mut out = Vec::new();
     for img in store.images()? {
         for r in &img.records {
+            if wanted.as_ref().is_some_and(|w| !w.contains(&r.name)) {
+                continue;
+            }
             let (repo, tag, digest) = match Reference::parse(&r.name) {
                 Ok(x) => (
                     x.familiar_name(),
@@ -512,8 +516,10 @@ fn rows(store: &Store) -> Result<Vec<Row>> {
     Ok(out)
 }
 
-fn ls(store: &Store, a: &LsArgs) -> Result<()> {
-    let rows = rows(store)?;
+/// Prints images as `docker image ls` does; `only` restricts the listing to some
+/// references (what `berth images` shows for a compose project).
+pub fn print_images(store: &Store, only: Option<&[Reference]>, a: &LsArgs) -> Result<()> {
+    let rows = rows(store, only)?;
     let id = |d: &Digest| {
         if a.no_trunc {
             d.to_string()
