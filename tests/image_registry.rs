@@ -343,3 +343,57 @@ fn concurrent_pulls_into_one_store_share_everything() {
     );
     assert_eq!(store.records().unwrap().len(), 1);
 }
+
+#[test]
+fn pull_all_honours_policies() {
+    use berth::image::{pull_all, PullOutcome, PullPolicy};
+    let reg = Registry::start(false);
+    let layout = tempfile::tempdir().unwrap();
+    busybox_layout(layout.path(), "gzip", "v1");
+    reg.push_layout(layout.path(), "v1", "proj/web:v1", false);
+    reg.push_layout(layout.path(), "v1", "proj/db:v1", false);
+    let (_d, store) = new_store();
+    let client = Client::new(RegistryOptions::default());
+    let web = Reference::parse(&format!("{}/proj/web:v1", reg.host())).unwrap();
+    let db = Reference::parse(&format!("{}/proj/db:v1", reg.host())).unwrap();
+    let missing = Reference::parse(&format!("{}/proj/nope:v1", reg.host())).unwrap();
+    pull(&store, &client, &web, &PullOptions::default(), &NoProgress).unwrap();
+
+    let items = vec![
+        (web.clone(), PullPolicy::parse("missing").unwrap()),
+        (db.clone(), PullPolicy::parse("always").unwrap()),
+        (
+            missing.clone(),
+            PullPolicy::parse("if_not_present").unwrap(),
+        ),
+        (web.clone(), PullPolicy::parse("never").unwrap()),
+        (web.clone(), PullPolicy::parse("every_1h").unwrap()),
+    ];
+    let out = pull_all(
+        &store,
+        &client,
+        &items,
+        &PullOptions::default(),
+        &NoProgress,
+    );
+    assert!(matches!(out[0].1, PullOutcome::Skipped));
+    match &out[1].1 {
+        // Same layers as web: nothing downloaded, but the new tag is recorded.
+        PullOutcome::Pulled(rep) => assert_eq!(rep.layers_downloaded, 0),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(
+            &out[2].1,
+            PullOutcome::Failed(PullError::Registry(RegistryError::NotFound(_)))
+        ),
+        "{:?}",
+        out[2].1
+    );
+    assert!(matches!(out[3].1, PullOutcome::Skipped));
+    assert!(
+        matches!(out[4].1, PullOutcome::Skipped),
+        "pulled less than an hour ago"
+    );
+    assert!(store.record(&db).unwrap().is_some());
+}

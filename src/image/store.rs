@@ -694,14 +694,52 @@ impl Store {
         Ok(dirs)
     }
 
-    /// Deletes blobs and layers that no image references (plus `keep`: manifests that
-    /// containers still use), and stale temporaries. Returns what was freed.
+    fn pins_dir(&self) -> PathBuf {
+        self.root.join("images/pins")
+    }
+
+    /// Records that `owner` (a container id) uses the image with this manifest digest,
+    /// so garbage collection keeps its blobs and layers even after the image is untagged.
+    pub fn pin(&self, owner: &str, manifest: &Digest) -> Result<()> {
+        let dir = self.pins_dir();
+        fs::create_dir_all(&dir).at("create", &dir)?;
+        atomic_write(&dir.join(pin_name(owner)), manifest.to_string().as_bytes())
+    }
+
+    /// Forgets a pin (the container is gone); a missing pin is not an error.
+    pub fn unpin(&self, owner: &str) -> Result<()> {
+        let p = self.pins_dir().join(pin_name(owner));
+        match fs::remove_file(&p) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e).at("remove", &p),
+            _ => Ok(()),
+        }
+    }
+
+    /// Manifest digests pinned by containers.
+    pub fn pinned(&self) -> Result<Vec<Digest>> {
+        let dir = self.pins_dir();
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(e).at("read", &dir),
+        };
+        Ok(rd
+            .flatten()
+            .filter_map(|e| fs::read_to_string(e.path()).ok())
+            .filter_map(|s| s.trim().parse().ok())
+            .collect())
+    }
+
+    /// Deletes blobs and layers that no image references, nor any container pin, nor
+    /// `keep`, and stale temporaries. Returns what was freed.
     pub fn gc(&self, keep: &[Digest]) -> Result<GcReport> {
         let _gc = lock(&self.root.join("content/gc.lock"), true)?;
+        let mut keep = keep.to_vec();
+        keep.extend(self.pinned()?);
         let mut live_blobs: HashSet<Digest> = HashSet::new();
         let mut live_layers: HashSet<String> = HashSet::new();
         let records = self.records()?;
-        let mut manifests: Vec<Digest> = keep.to_vec();
+        let mut manifests: Vec<Digest> = keep;
         for r in &records {
             manifests.push(r.digest.clone());
             for d in [&r.index_digest, &r.repo_digest].into_iter().flatten() {
@@ -751,6 +789,20 @@ impl Store {
         }
         Ok(report)
     }
+}
+
+/// A file name for a pin owner that cannot leave the pins directory.
+fn pin_name(owner: &str) -> String {
+    owner
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// What garbage collection removed.
