@@ -397,3 +397,37 @@ fn pull_all_honours_policies() {
     );
     assert!(store.record(&db).unwrap().is_some());
 }
+
+#[test]
+fn pulls_over_https_with_the_registry_ca_from_certs_d() {
+    let reg = Registry::start_tls();
+    let layout = tempfile::tempdir().unwrap();
+    busybox_layout(layout.path(), "gzip", "v1");
+    reg.push_layout(layout.path(), "v1", "tls/busybox:v1", false);
+    let r = Reference::parse(&format!("{}/tls/busybox:v1", reg.host())).unwrap();
+    let (_d, store) = new_store();
+
+    // Without the CA, no TLS (and the HTTPS server refuses plain HTTP).
+    let nocerts = Client::new(RegistryOptions {
+        certs_dirs: Some(vec![]),
+        attempts: Some(1),
+        ..Default::default()
+    });
+    assert!(pull(&store, &nocerts, &r, &PullOptions::default(), &NoProgress).is_err());
+    // With another CA directory that does not name this host: same.
+    let empty = tempfile::tempdir().unwrap();
+    let other = Client::new(RegistryOptions {
+        certs_dirs: Some(vec![empty.path().into()]),
+        attempts: Some(1),
+        ..Default::default()
+    });
+    assert!(pull(&store, &other, &r, &PullOptions::default(), &NoProgress).is_err());
+
+    let client = Client::new(RegistryOptions {
+        certs_dirs: Some(vec![reg.dir.path().join("certs.d")]),
+        ..Default::default()
+    });
+    assert!(client.base_url(&r.registry).starts_with("https://"));
+    pull(&store, &client, &r, &PullOptions::default(), &NoProgress).unwrap();
+    check_busybox_layers(&store.runtime_image(&r.to_string()).unwrap().layer_dirs);
+}

@@ -159,7 +159,11 @@ impl Root {
                             });
                         }
                     }
-                    openat_dir(cur.as_raw_fd(), &name).map_err(|e| classify(e, shown))?
+                    let fd = openat_dir(cur.as_raw_fd(), &name).map_err(|e| classify(e, shown))?;
+                    // Implicit parents are 0755 as docker makes them, whatever our umask.
+                    // SAFETY: fchmod on a descriptor we own.
+                    unsafe { libc::fchmod(fd.as_raw_fd(), 0o755) };
+                    fd
                 }
                 Err(e) => return Err(classify(e, shown)),
             };

@@ -35,15 +35,25 @@ fn free_port() -> u16 {
 impl Registry {
     /// Starts a registry; with `auth`, htpasswd basic auth for user `berth` / `s3cret`.
     pub fn start(auth: bool) -> Registry {
+        Self::start_with(auth, false)
+    }
+
+    /// Starts a registry serving HTTPS with a certificate from a test CA, whose
+    /// certificate is then in `<dir>/certs.d/127.0.0.1:<port>/ca.crt`.
+    pub fn start_tls() -> Registry {
+        Self::start_with(false, true)
+    }
+
+    fn start_with(auth: bool, tls: bool) -> Registry {
         for _ in 0..5 {
-            if let Some(r) = Self::try_start(auth) {
+            if let Some(r) = Self::try_start(auth, tls) {
                 return r;
             }
         }
         panic!("could not start docker-registry");
     }
 
-    fn try_start(auth: bool) -> Option<Registry> {
+    fn try_start(auth: bool, tls: bool) -> Option<Registry> {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut cfg = format!(
@@ -61,6 +71,79 @@ impl Registry {
         } else {
             None
         };
+        if tls {
+            let d = dir.path();
+            let ssl = |args: &[&str]| {
+                let mut c = Command::new("openssl");
+                c.current_dir(d).args(args);
+                run(c);
+            };
+            let ec = [
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+            ];
+            ssl(&[
+                &["req", "-x509"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.crt",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=berth test CA",
+                ],
+            ]
+            .concat());
+            ssl(&[
+                &["req"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "server.key",
+                    "-out",
+                    "server.csr",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ],
+            ]
+            .concat());
+            std::fs::write(
+                d.join("ext"),
+                "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+            )
+            .unwrap();
+            ssl(&[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.crt",
+                "-days",
+                "2",
+                "-extfile",
+                "ext",
+            ]);
+            let certs = d.join(format!("certs.d/127.0.0.1:{port}"));
+            std::fs::create_dir_all(&certs).unwrap();
+            std::fs::copy(d.join("ca.crt"), certs.join("ca.crt")).unwrap();
+            cfg.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                d.join("server.crt").display(),
+                d.join("server.key").display()
+            ));
+        }
         let cfg_path = dir.path().join("config.yml");
         std::fs::write(&cfg_path, cfg).unwrap();
         let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
