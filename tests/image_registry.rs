@@ -431,3 +431,54 @@ fn pulls_over_https_with_the_registry_ca_from_certs_d() {
     pull(&store, &client, &r, &PullOptions::default(), &NoProgress).unwrap();
     check_busybox_layers(&store.runtime_image(&r.to_string()).unwrap().layer_dirs);
 }
+
+#[test]
+fn bearer_token_flow_anonymous_pull_and_authenticated_push() {
+    let tokens = TokenServer::start();
+    let reg = Registry::start_token(&tokens);
+    let layout = tempfile::tempdir().unwrap();
+    busybox_layout(layout.path(), "gzip", "v1");
+    // skopeo, with credentials, gets a push token from our token server.
+    reg.push_layout(layout.path(), "v1", "hub/busybox:v1", false);
+
+    let (d, store) = new_store();
+    let anon = Client::new(RegistryOptions {
+        docker_config: Some(d.path().join("none.json")),
+        ..Default::default()
+    });
+    let r = Reference::parse(&format!("{}/hub/busybox:v1", reg.host())).unwrap();
+    pull(&store, &anon, &r, &PullOptions::default(), &NoProgress).unwrap();
+    check_busybox_layers(&store.runtime_image(&r.to_string()).unwrap().layer_dirs);
+    assert!(tokens
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|q| q.contains("scope=repository%3Ahub%2Fbusybox%3Apull")
+            && q.contains("authorized=false")));
+
+    // Anonymous tokens carry no push right: the push is refused.
+    let img = store.find(&r.to_string()).unwrap();
+    let target = Reference::parse(&format!("{}/hub/copy:v1", reg.host())).unwrap();
+    let err = berth::image::push::push(&store, &anon, &img, &target, &|_, _| {}).unwrap_err();
+    assert!(err.to_string().contains("unauthorized"), "{err}");
+
+    // With credentials the token server grants push.
+    let mut creds = std::collections::HashMap::new();
+    creds.insert(
+        reg.host(),
+        Credentials {
+            username: "berth".into(),
+            password: "s3cret".into(),
+        },
+    );
+    let authed = Client::new(RegistryOptions {
+        credentials: creds,
+        ..Default::default()
+    });
+    berth::image::push::push(&store, &authed, &img, &target, &|_, _| {}).unwrap();
+    assert_eq!(
+        berth::image::Digest::of(&reg.inspect_raw("hub/copy:v1")),
+        img.digest
+    );
+}

@@ -351,7 +351,21 @@ impl Client {
                 if let Some(service) = ch.params.get("service") {
                     url.push_str(&format!("service={}&", url_encode(service)));
                 }
-                url.push_str(&format!("scope={}", url_encode(scope)));
+                // Ask for what the registry says it needs (a cross-repository mount needs
+                // pull on the source too) plus what this request is for; one `scope`
+                // parameter each, as Docker Hub's token server wants them.
+                let mut scopes: Vec<&str> = vec![scope];
+                if let Some(wanted) = ch.params.get("scope") {
+                    scopes.extend(wanted.split(' ').filter(|s| !s.is_empty()));
+                }
+                scopes.dedup();
+                let mut seen = std::collections::HashSet::new();
+                let q: Vec<String> = scopes
+                    .into_iter()
+                    .filter(|s| seen.insert(*s))
+                    .map(|s| format!("scope={}", url_encode(s)))
+                    .collect();
+                url.push_str(&q.join("&"));
                 let mut req = self.agent_for(&url)?.get(&url);
                 if let Some(c) = &creds {
                     req = req.set("Authorization", &Self::basic_header(c));
