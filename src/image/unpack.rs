@@ -452,8 +452,11 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<()> {
         match kind {
             tar::EntryType::Directory => {
                 let existing = lstat_at(pfd, &name);
+                let mut replaces_whiteout = false;
                 if let Some(st) = existing {
                     if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+                        replaces_whiteout =
+                            st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == 0;
                         remove_at(pfd, &name, &shown)?;
                     }
                 }
@@ -465,6 +468,16 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<()> {
                 }
                 let dfd = openat_dir(pfd, &name).map_err(|e| classify(e, &shown))?;
                 apply_fd(dfd.as_raw_fd(), &meta, &shown, false)?;
+                if replaces_whiteout {
+                    // Deleted then recreated in this layer: the lower directory's content
+                    // must stay hidden, which overlay expresses with an opaque directory.
+                    let (k, v) = (c"trusted.overlay.opaque", b"y");
+                    // SAFETY: valid fd, NUL-terminated name, value buffer of the given length.
+                    let r = unsafe {
+                        libc::fsetxattr(dfd.as_raw_fd(), k.as_ptr(), v.as_ptr().cast(), v.len(), 0)
+                    };
+                    check(r, "setxattr", &shown)?;
+                }
                 // Directory mtimes are set at the end: later entries would change them.
                 dir_times.push((comps.iter().map(|c| c.to_vec()).collect(), meta.mtime));
             }
@@ -643,6 +656,36 @@ mod tests {
         let m = std::fs::metadata(dir.path().join("d")).unwrap();
         assert_eq!(m.permissions().mode() & 0o7777, 0o750);
         assert_eq!(m.mtime(), 1_000_000_000);
+    }
+
+    #[test]
+    fn a_directory_recreated_after_its_whiteout_is_opaque() {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind) in [
+            (".wh.d", tar::EntryType::Regular),
+            ("d/", tar::EntryType::Directory),
+        ] {
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(kind);
+            h.set_mode(0o755);
+            h.set_size(0);
+            b.append_data(&mut h, name, &[][..]).unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        unpack(&b.into_inner().unwrap()[..], dir.path()).unwrap();
+        let p = CString::new(dir.path().join("d").as_os_str().as_bytes()).unwrap();
+        let mut buf = [0u8; 4];
+        // SAFETY: valid strings and buffer.
+        let r = unsafe {
+            libc::lgetxattr(
+                p.as_ptr(),
+                c"trusted.overlay.opaque".as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        assert_eq!(r, 1);
+        assert!(dir.path().join("d").is_dir());
     }
 
     #[test]
