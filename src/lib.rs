@@ -2,4 +2,12 @@
 
 pub mod cli;
 pub mod compose;
+pub mod container;
+pub mod engine;
 pub mod image;
+pub mod plan;
+pub mod progress;
+pub mod spec;
+pub mod state;
+pub mod supervise;
+pub mod volume;

@@ -24,8 +24,8 @@ pub enum ImageCommand {
         /// Images (reference, ID or digest)
         #[arg(required = true)]
         images: Vec<String>,
-        /// Output format (only json, as docker)
-        #[arg(short, long, default_value = "json")]
+        /// Output format (only json, as docker; no -f: that is the global compose file option)
+        #[arg(long, default_value = "json")]
         format: String,
     },
     /// Remove one or more images
@@ -34,14 +34,14 @@ pub enum ImageCommand {
         /// Images (reference, ID or digest)
         #[arg(required = true)]
         images: Vec<String>,
-        /// Remove every tag of an image given by ID
-        #[arg(short, long)]
+        /// Remove every tag of an image given by ID (no -f: that is the global compose file option)
+        #[arg(long)]
         force: bool,
     },
     /// Remove untagged images and unreferenced blobs and layers
     Prune {
         /// Do not prompt for confirmation (berth never prompts)
-        #[arg(short, long)]
+        #[arg(long)]
         force: bool,
     },
     /// Load images from a docker save tarball or an OCI layout (dir or tar, plain/gzip/zstd)
@@ -734,6 +734,12 @@ impl Progress for PullDisplay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_flags_do_not_clash_with_global_ones() {
+        use clap::CommandFactory;
+        crate::cli::Cli::command().debug_assert();
+    }
 
     #[test]
     fn sizes_as_docker_prints_them() {

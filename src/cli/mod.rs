@@ -1,14 +1,20 @@
 //! The command line: global options, subcommands, and the error edge.
 
+pub mod global;
 pub mod image;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+pub use global::GlobalArgs;
+
 /// Run and manage Compose projects without a daemon.
 #[derive(Debug, Parser)]
 #[command(name = "berth", version, about, long_about = None)]
 pub struct Cli {
+    /// Options every subcommand accepts.
+    #[command(flatten)]
+    pub global: GlobalArgs,
     /// State root: images, layers, containers, volumes
     #[arg(
         long,

@@ -1,0 +1,285 @@
+//! Attaching a container's namespace to networks: one veth pair per network, the
+//! peer created directly inside the namespace as `eth<i>`, addresses, default route.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorList, Result};
+use crate::namespace::Netns;
+use crate::netlink::Netlink;
+use crate::network::{Member, NetworkRecord, StateDir};
+use crate::{naming, nft};
+
+/// Connect a container to one network.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttachRequest {
+    /// Network name (must exist: see `Network::ensure`).
+    pub network: String,
+    /// Static IPv4 address (`ipv4_address`), else allocated.
+    pub ipv4: Option<Ipv4Addr>,
+    /// Static IPv6 address (`ipv6_address`), else allocated when the network has IPv6.
+    pub ipv6: Option<Ipv6Addr>,
+    /// MAC of the container interface (`mac_address`).
+    pub mac: Option<[u8; 6]>,
+    /// DNS names on this network: service, container name, hostname, aliases.
+    pub names: Vec<String>,
+    /// Upstream DNS servers for this container's outside names (compose `dns:`).
+    pub dns: Vec<IpAddr>,
+}
+
+/// One network interface of a container, as set up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Owner (container) id.
+    pub owner: String,
+    /// Network name.
+    pub network: String,
+    /// Bridge the host end is on.
+    pub bridge: String,
+    /// Host end of the veth pair (`bth…`, unique per container instance).
+    pub host_veth: String,
+    /// Interface name inside the container (`eth0`, `eth1`, …).
+    pub ifname: String,
+    /// Pinned namespace path.
+    pub netns: PathBuf,
+    /// IPv4 address.
+    pub ipv4: IpAddr,
+    /// IPv4 prefix length.
+    pub prefix4: u8,
+    /// IPv4 gateway.
+    pub gateway4: IpAddr,
+    /// IPv6 address and prefix length, if any.
+    pub ipv6: Option<(IpAddr, u8)>,
+    /// IPv6 gateway.
+    pub gateway6: Option<IpAddr>,
+    /// Whether the default route points here.
+    pub default_route: bool,
+}
+
+fn reserve(rec: &mut NetworkRecord, owner: &str, req: &AttachRequest) -> Result<Member> {
+    let info = &rec.info;
+    let ipv4 = match req.ipv4 {
+        Some(a) => {
+            rec.alloc4
+                .reserve(&info.v4.subnet, info.v4.gateway, a.into(), owner)?;
+            a.into()
+        }
+        None => rec
+            .alloc4
+            .allocate(&info.v4.subnet, &info.v4.ip_range, info.v4.gateway, owner)?,
+    };
+    let ipv6 = match (&info.v6, req.ipv6) {
+        (Some(v6), Some(a)) => {
+            rec.alloc6
+                .reserve(&v6.subnet, v6.gateway, a.into(), owner)?;
+            Some(a.into())
+        }
+        (Some(v6), None) => {
+            Some(
+                rec.alloc6
+                    .allocate(&v6.subnet, &v6.ip_range, v6.gateway, owner)?,
+            )
+        }
+        (None, Some(_)) => {
+            return Err(Error::Invalid(format!("network {} has no IPv6", info.name)));
+        }
+        (None, None) => None,
+    };
+    Ok(Member {
+        names: req.names.clone(),
+        ipv4: Some(ipv4),
+        ipv6,
+        host_veth: String::new(),
+        netns: PathBuf::new(),
+        dns: req.dns.clone(),
+        has_ports: false,
+    })
+}
+
+/// Connect the namespace `ns` of container `owner` to each requested network, in
+/// order (`eth0` for the first). On failure nothing stays allocated.
+pub fn attach(
+    state: &StateDir,
+    ns: &Netns,
+    owner: &str,
+    reqs: &[AttachRequest],
+) -> Result<Vec<Attachment>> {
+    let ns_name = ns.path().to_string_lossy().into_owned();
+    // 1. Addresses, under the state lock, persisted before the kernel sees them.
+    let mut planned = Vec::with_capacity(reqs.len());
+    {
+        let _lock = state.lock()?;
+        let mut done: Vec<NetworkRecord> = Vec::new();
+        let res = (|| -> Result<()> {
+            for req in reqs {
+                if done.iter().any(|r| r.info.name == req.network) {
+                    return Err(Error::Invalid(format!(
+                        "network {} requested twice",
+                        req.network
+                    )));
+                }
+                let mut rec = state.read(&req.network)?;
+                if rec.members.contains_key(owner) {
+                    return Err(Error::Invalid(format!(
+                        "{owner} is already on network {}",
+                        req.network
+                    )));
+                }
+                let mut m = reserve(&mut rec, owner, req)?;
+                m.host_veth = naming::veth_name(&ns_name, &req.network);
+                m.netns = ns.path().to_path_buf();
+                rec.members.insert(owner.to_string(), m.clone());
+                state.write(&rec)?;
+                planned.push((rec.info.clone(), m, req.mac));
+                done.push(rec);
+            }
+            Ok(())
+        })();
+        if let Err(e) = res {
+            for mut rec in done {
+                rec.alloc4.release(owner);
+                rec.alloc6.release(owner);
+                rec.members.remove(owner);
+                let _ = state.write(&rec);
+            }
+            return Err(e);
+        }
+    }
+    // 2. Kernel objects.
+    let mut out = Vec::with_capacity(planned.len());
+    let res = (|| -> Result<()> {
+        let mut host = Netlink::new()?;
+        let mut inner = Netlink::in_netns(ns.as_fd())?;
+        inner.set_up(1)?; // lo is always ifindex 1 (LOOPBACK_IFINDEX)
+                          // A namespace attached before (a later `network connect`) keeps its ethN:
+                          // continue after the highest one.
+        let first = inner
+            .link_names()?
+            .iter()
+            .filter_map(|n| n.strip_prefix("eth")?.parse::<usize>().ok())
+            .map(|n| n + 1)
+            .max()
+            .unwrap_or(0);
+        // Keep a default route an earlier attach set.
+        let mut route_done = first > 0 && inner.routes(false)?.iter().any(|r| r.prefix == 0);
+        for (i, (info, m, mac)) in planned.iter().enumerate() {
+            let ifname = format!("eth{}", first + i);
+            let br = host.link_index(&info.bridge)?.ok_or_else(|| {
+                Error::Invalid(format!(
+                    "bridge {} of network {} is missing",
+                    info.bridge, info.name
+                ))
+            })?;
+            host.create_veth(&m.host_veth, br, info.mtu, &ifname, ns.as_fd(), *mac)?;
+            let idx = inner
+                .link_index(&ifname)?
+                .ok_or_else(|| Error::Invalid(format!("{ifname} missing after creation")))?;
+            inner.set_up(idx)?;
+            let ipv4 = m.ipv4.expect("reserved");
+            inner.add_addr(idx, ipv4, info.v4.subnet.prefix())?;
+            if let (Some(a), Some(v6)) = (m.ipv6, &info.v6) {
+                inner.add_addr(idx, a, v6.subnet.prefix())?;
+            }
+            // Internal networks have no way out, so no default route through them.
+            let default_route = !route_done && !info.internal;
+            if default_route {
+                inner.add_default_route(info.v4.gateway, idx)?;
+                if let Some(v6) = &info.v6 {
+                    inner.add_default_route(v6.gateway, idx)?;
+                }
+                route_done = true;
+            }
+            out.push(Attachment {
+                owner: owner.to_string(),
+                network: info.name.clone(),
+                bridge: info.bridge.clone(),
+                host_veth: m.host_veth.clone(),
+                ifname,
+                netns: ns.path().to_path_buf(),
+                ipv4,
+                prefix4: info.v4.subnet.prefix(),
+                gateway4: info.v4.gateway,
+                ipv6: m.ipv6.zip(info.v6.map(|v| v.subnet.prefix())),
+                gateway6: info.v6.map(|v| v.gateway),
+                default_route,
+            });
+        }
+        Ok(())
+    })();
+    if let Err(e) = res {
+        let nets: Vec<String> = planned.iter().map(|p| p.0.name.clone()).collect();
+        let mut errs = ErrorList::default();
+        errs.0.push(e);
+        // Veths already made die with the namespace; host ends of a surviving
+        // namespace are deleted so a retry does not find them.
+        if let Ok(mut host) = Netlink::new() {
+            for a in &out {
+                if let Ok(Some(i)) = host.link_index(&a.host_veth) {
+                    errs.push(host.del_link(i));
+                }
+            }
+        }
+        errs.push(release(state, owner, &nets));
+        return Err(errs.into_result().expect_err("has an error"));
+    }
+    Ok(out)
+}
+
+/// Forget `owner` on `networks`: free its addresses and drop its DNS records and
+/// published-ports tables.
+fn release(state: &StateDir, owner: &str, networks: &[String]) -> Result<()> {
+    let _lock = state.lock()?;
+    let mut errs = ErrorList::default();
+    for net in networks {
+        let Some(mut rec) = errs.push(state.read(net)) else {
+            continue;
+        };
+        if let Some(m) = rec.members.remove(owner) {
+            if m.has_ports {
+                errs.push(nft::apply(&nft::delete_table_ruleset(
+                    &naming::ports_table(&m.host_veth),
+                )));
+            }
+        }
+        rec.alloc4.release(owner);
+        rec.alloc6.release(owner);
+        errs.push(state.write(&rec));
+    }
+    errs.into_result()
+}
+
+/// Undo `attach` for these attachments: unpublish ports, free addresses, drop DNS
+/// records. The veths go away with the namespace (`Netns::remove`); deleting them
+/// one by one would cost ~20 ms each. Keeps going on error and reports every failure.
+pub fn detach(state: &StateDir, attachments: &[Attachment]) -> Result<()> {
+    let mut errs = ErrorList::default();
+    let mut by_owner: Vec<(&str, Vec<String>)> = Vec::new();
+    for a in attachments {
+        match by_owner.iter_mut().find(|(o, _)| *o == a.owner) {
+            Some((_, nets)) => nets.push(a.network.clone()),
+            None => by_owner.push((&a.owner, vec![a.network.clone()])),
+        }
+    }
+    for (owner, nets) in by_owner {
+        errs.push(release(state, owner, &nets));
+    }
+    errs.into_result()
+}
+
+/// Disconnect one attachment from a namespace that lives on (`docker network
+/// disconnect`): `detach` plus an explicit delete of the veth.
+pub fn disconnect(state: &StateDir, attachment: &Attachment) -> Result<()> {
+    let mut errs = ErrorList::default();
+    errs.push(detach(state, std::slice::from_ref(attachment)));
+    match Netlink::new().and_then(|mut nl| Ok((nl.link_index(&attachment.host_veth)?, nl))) {
+        Ok((Some(i), mut nl)) => {
+            errs.push(nl.del_link(i));
+        }
+        Ok((None, _)) => {}
+        Err(e) => errs.0.push(e),
+    }
+    errs.into_result()
+}

@@ -1,0 +1,338 @@
+//! The serve loop: one UDP and one TCP listener per gateway address, each on its
+//! own thread; a poll loop reloads records (swapping the backend whole) and starts or
+//! retires listeners as networks come and go.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use super::backend::{Backend, Lookup};
+use super::wire::{self, Rdata};
+use super::DnsConfig;
+use crate::error::{IoContext, Result};
+use crate::network::read_records;
+
+static ROTATE: AtomicUsize = AtomicUsize::new(0);
+
+/// What every listener thread shares.
+struct Shared {
+    backend: RwLock<Arc<Backend>>,
+    upstream: RwLock<Vec<SocketAddr>>,
+    timeout: Duration,
+}
+
+/// Nameservers of a resolv.conf.
+pub fn upstreams_from_resolv_conf(text: &str) -> Vec<SocketAddr> {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            (it.next() == Some("nameserver"))
+                .then(|| it.next())
+                .flatten()
+        })
+        .filter_map(|a| a.split('%').next()?.parse::<IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect()
+}
+
+type Signature = Vec<(String, SystemTime, u64)>;
+
+fn signature(dir: &Path) -> Signature {
+    let mut sig: Signature = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .filter_map(|e| {
+                    let m = e.metadata().ok()?;
+                    Some((
+                        e.file_name().to_string_lossy().into_owned(),
+                        m.modified().ok()?,
+                        m.len(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    sig.sort();
+    sig
+}
+
+fn file_sig(p: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(p).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+/// Run the responder until `config.stop` is set or (with `exit_when_empty`) the last
+/// network record is gone. Blocking.
+pub fn serve(config: DnsConfig) -> Result<()> {
+    let shared = Arc::new(Shared {
+        backend: RwLock::new(Arc::new(Backend::default())),
+        upstream: RwLock::new(Vec::new()),
+        timeout: config.upstream_timeout,
+    });
+    let mut listeners: BTreeMap<IpAddr, Arc<AtomicBool>> = BTreeMap::new();
+    let mut last_sig: Option<Signature> = None;
+    let mut last_resolv = None;
+    let mut seen_any = false;
+    loop {
+        if config
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+        {
+            break;
+        }
+        // Upstreams: fixed, or the host's resolv.conf when it changed.
+        match &config.upstream {
+            Some(u) => *shared.upstream.write().expect("lock") = u.clone(),
+            None => {
+                let s = file_sig(&config.resolv_conf);
+                if s != last_resolv {
+                    last_resolv = s;
+                    let text = std::fs::read_to_string(&config.resolv_conf).unwrap_or_default();
+                    *shared.upstream.write().expect("lock") = upstreams_from_resolv_conf(&text);
+                }
+            }
+        }
+        let sig = signature(&config.records_dir);
+        if last_sig.as_ref() != Some(&sig) {
+            let records = read_records(&config.records_dir)?;
+            let backend = Arc::new(Backend::new(&records));
+            tracing::debug!(networks = records.len(), "dns records reloaded");
+            seen_any |= !records.is_empty();
+            *shared.backend.write().expect("lock") = backend;
+            if records.is_empty() && seen_any && config.exit_when_empty {
+                break;
+            }
+            last_sig = Some(sig);
+        }
+        // Listeners follow the gateways; a bind that fails (bridge not up yet) is
+        // retried on the next round.
+        let gateways = shared.backend.read().expect("lock").gateways().clone();
+        listeners.retain(|ip, alive| {
+            let keep = gateways.contains(ip);
+            if !keep {
+                alive.store(false, Ordering::Relaxed);
+            }
+            keep
+        });
+        for gw in gateways {
+            if listeners.contains_key(&gw) {
+                continue;
+            }
+            match start_listeners(SocketAddr::new(gw, config.port), shared.clone()) {
+                Ok(alive) => {
+                    listeners.insert(gw, alive);
+                }
+                Err(e) => tracing::debug!(%gw, error = %e, "dns listener not ready"),
+            }
+        }
+        std::thread::sleep(config.poll_interval);
+    }
+    for alive in listeners.values() {
+        alive.store(false, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+fn start_listeners(addr: SocketAddr, shared: Arc<Shared>) -> Result<Arc<AtomicBool>> {
+    let what = format!("dns listener {addr}");
+    let udp = UdpSocket::bind(addr).at("bind udp", &what)?;
+    let tcp = TcpListener::bind(addr).at("bind tcp", &what)?;
+    // Threads wake up regularly to notice when their network is gone.
+    udp.set_read_timeout(Some(Duration::from_millis(200)))
+        .at("set timeout", &what)?;
+    tcp.set_nonblocking(true).at("set nonblocking", &what)?;
+    let alive = Arc::new(AtomicBool::new(true));
+    {
+        let alive = alive.clone();
+        let shared = shared.clone();
+        std::thread::spawn(move || udp_loop(udp, alive, shared));
+    }
+    {
+        let alive = alive.clone();
+        std::thread::spawn(move || tcp_loop(tcp, alive, shared));
+    }
+    Ok(alive)
+}
+
+fn udp_loop(sock: UdpSocket, alive: Arc<AtomicBool>, shared: Arc<Shared>) {
+    let sock = Arc::new(sock);
+    let mut buf = [0u8; 4096];
+    while alive.load(Ordering::Relaxed) {
+        let Ok((n, src)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        let pkt = buf[..n].to_vec();
+        match answer_locally(&pkt, src.ip(), &shared) {
+            Answer::Reply(r) => {
+                let _ = sock.send_to(&r, src);
+            }
+            Answer::Forward(servers) => {
+                // Forwarding waits on the network: do it off the listener thread.
+                let sock = sock.clone();
+                let shared = shared.clone();
+                std::thread::spawn(move || {
+                    if let Some(r) = forward(&pkt, &servers, shared.timeout) {
+                        let _ = sock.send_to(&r, src);
+                    }
+                });
+            }
+            Answer::Drop => {}
+        }
+    }
+}
+
+fn tcp_loop(l: TcpListener, alive: Arc<AtomicBool>, shared: Arc<Shared>) {
+    while alive.load(Ordering::Relaxed) {
+        match l.accept() {
+            Ok((s, src)) => {
+                let shared = shared.clone();
+                std::thread::spawn(move || tcp_conn(s, src.ip(), shared));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn tcp_conn(mut s: TcpStream, src: IpAddr, shared: Arc<Shared>) {
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+    loop {
+        let mut len = [0u8; 2];
+        if s.read_exact(&mut len).is_err() {
+            return;
+        }
+        let mut pkt = vec![0u8; u16::from_be_bytes(len) as usize];
+        if s.read_exact(&mut pkt).is_err() {
+            return;
+        }
+        let reply = match answer_locally(&pkt, src, &shared) {
+            Answer::Reply(r) => Some(r),
+            Answer::Forward(servers) => forward(&pkt, &servers, shared.timeout),
+            Answer::Drop => None,
+        };
+        let Some(r) = reply else { return };
+        let mut out = (r.len() as u16).to_be_bytes().to_vec();
+        out.extend_from_slice(&r);
+        if s.write_all(&out).is_err() {
+            return;
+        }
+    }
+}
+
+enum Answer {
+    Reply(Vec<u8>),
+    Forward(Vec<SocketAddr>),
+    Drop,
+}
+
+fn answer_locally(pkt: &[u8], src: IpAddr, shared: &Shared) -> Answer {
+    let Some(q) = wire::parse_query(pkt) else {
+        return Answer::Drop;
+    };
+    let backend = shared.backend.read().expect("lock").clone();
+    let lookup = if q.qtype == wire::TYPE_PTR {
+        match wire::ptr_to_ip(&q.name).and_then(|ip| backend.reverse(src, ip)) {
+            Some(names) => {
+                let ans: Vec<Rdata> = names.into_iter().take(1).map(Rdata::Name).collect();
+                return Answer::Reply(wire::build_response(pkt, &q, wire::NOERROR, &ans));
+            }
+            None => backend.lookup(src, ""),
+        }
+    } else {
+        backend.lookup(src, &q.name)
+    };
+    match lookup {
+        Lookup::Found(mut ips) => {
+            // Rotate a scaled service's addresses so clients that take the first
+            // one spread over the replicas (Docker shuffles for the same reason).
+            if ips.len() > 1 {
+                let n = ROTATE.fetch_add(1, Ordering::Relaxed) % ips.len();
+                ips.rotate_left(n);
+            }
+            let ans: Vec<Rdata> = ips
+                .into_iter()
+                .filter(|ip| match q.qtype {
+                    wire::TYPE_A => ip.is_ipv4(),
+                    wire::TYPE_AAAA => ip.is_ipv6(),
+                    _ => false,
+                })
+                .map(Rdata::Addr)
+                .collect();
+            // A name we own but without records of this type: NOERROR, no data —
+            // never forwarded, or an AAAA query would leak service names upstream.
+            Answer::Reply(wire::build_response(pkt, &q, wire::NOERROR, &ans))
+        }
+        Lookup::NotFound {
+            internal_only: true,
+            ..
+        } => Answer::Reply(wire::build_response(pkt, &q, wire::NXDOMAIN, &[])),
+        Lookup::NotFound { upstream, .. } => {
+            let servers: Vec<SocketAddr> = if upstream.is_empty() {
+                shared.upstream.read().expect("lock").clone()
+            } else {
+                upstream
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, 53))
+                    .collect()
+            };
+            if servers.is_empty() {
+                Answer::Reply(wire::build_response(pkt, &q, wire::SERVFAIL, &[]))
+            } else {
+                Answer::Forward(servers)
+            }
+        }
+    }
+}
+
+/// Relay `pkt` to the first upstream that answers with a matching id.
+fn forward(pkt: &[u8], servers: &[SocketAddr], timeout: Duration) -> Option<Vec<u8>> {
+    let per = timeout / servers.len().max(1) as u32;
+    for srv in servers {
+        let bind: SocketAddr = if srv.is_ipv4() {
+            "0.0.0.0:0".parse().ok()?
+        } else {
+            "[::]:0".parse().ok()?
+        };
+        let Ok(s) = UdpSocket::bind(bind) else {
+            continue;
+        };
+        if s.connect(srv).is_err() || s.set_read_timeout(Some(per)).is_err() || s.send(pkt).is_err()
+        {
+            continue;
+        }
+        let mut buf = vec![0u8; 4096];
+        while let Ok(n) = s.recv(&mut buf) {
+            if n >= 2 && buf[..2] == pkt[..2] {
+                buf.truncate(n);
+                return Some(buf);
+            }
+        }
+    }
+    let q = wire::parse_query(pkt)?;
+    Some(wire::build_response(pkt, &q, wire::SERVFAIL, &[]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_upstreams() {
+        let u = upstreams_from_resolv_conf(
+            "# x\nnameserver 10.0.0.1\nnameserver fe80::1%eth0\nsearch a\n",
+        );
+        assert_eq!(
+            u,
+            vec![
+                "10.0.0.1:53".parse().unwrap(),
+                "[fe80::1]:53".parse().unwrap()
+            ]
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! The engine: runs a plan's actions along the dependency graph.
+
+pub mod graph;

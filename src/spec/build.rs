@@ -1,0 +1,333 @@
+//! `RunConfig` → `oci_spec::runtime::Spec`. The spec is written as JSON first: it
+//! reads like the config.json a person would check, and serde does the typing.
+
+use oci_spec::runtime::Spec;
+use serde_json::{json, Value};
+
+use super::defaults::{effective_caps, DEFAULT_SHM_SIZE, MASKED_PATHS, READONLY_PATHS};
+use super::run_config::{MountSpec, NamespaceMode, RunConfig};
+
+/// A setting the OCI spec cannot express.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// An unknown `ulimits` name.
+    #[error("unknown ulimit {0:?}")]
+    UnknownUlimit(String),
+    /// serde refused the spec (a bug in berth).
+    #[error("building the runtime spec: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+fn rlimit_type(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "core" => "RLIMIT_CORE",
+        "cpu" => "RLIMIT_CPU",
+        "data" => "RLIMIT_DATA",
+        "fsize" => "RLIMIT_FSIZE",
+        "locks" => "RLIMIT_LOCKS",
+        "memlock" => "RLIMIT_MEMLOCK",
+        "msgqueue" => "RLIMIT_MSGQUEUE",
+        "nice" => "RLIMIT_NICE",
+        "nofile" => "RLIMIT_NOFILE",
+        "nproc" => "RLIMIT_NPROC",
+        "rss" => "RLIMIT_RSS",
+        "rtprio" => "RLIMIT_RTPRIO",
+        "rttime" => "RLIMIT_RTTIME",
+        "sigpending" => "RLIMIT_SIGPENDING",
+        "stack" => "RLIMIT_STACK",
+        "as" => "RLIMIT_AS",
+        _ => return None,
+    })
+}
+
+fn namespace(kind: &str, mode: &NamespaceMode) -> Option<Value> {
+    match mode {
+        NamespaceMode::Private => Some(json!({ "type": kind })),
+        NamespaceMode::Host => None,
+        NamespaceMode::Join(path) => Some(json!({ "type": kind, "path": path })),
+    }
+}
+
+/// The default device nodes every container gets, as cgroup rules (docker's list).
+fn device_rules(privileged: bool) -> Vec<Value> {
+    if privileged {
+        return vec![json!({ "allow": true, "access": "rwm" })];
+    }
+    let mut rules = vec![json!({ "allow": false, "access": "rwm" })];
+    for (kind, major, minor) in [
+        ("c", 1, 3),    // null
+        ("c", 1, 5),    // zero
+        ("c", 1, 7),    // full
+        ("c", 1, 8),    // random
+        ("c", 1, 9),    // urandom
+        ("c", 5, 0),    // tty
+        ("c", 5, 1),    // console
+        ("c", 5, 2),    // ptmx
+        ("c", 136, -1), // pts
+    ] {
+        let mut r = json!({ "allow": true, "type": kind, "major": major, "access": "rwm" });
+        if minor >= 0 {
+            r["minor"] = json!(minor);
+        }
+        rules.push(r);
+    }
+    rules
+}
+
+/// Builds the runtime spec for `cfg`; the rootfs is the bundle's `rootfs`.
+pub fn build_spec(cfg: &RunConfig) -> Result<Spec, SpecError> {
+    let caps = effective_caps(cfg.privileged, &cfg.cap_add, &cfg.cap_drop);
+    let mut rlimits = vec![];
+    for (name, (soft, hard)) in &cfg.ulimits {
+        let t = rlimit_type(name).ok_or_else(|| SpecError::UnknownUlimit(name.clone()))?;
+        rlimits.push(json!({ "type": t, "soft": soft, "hard": hard }));
+    }
+
+    let shm = cfg.shm_size.unwrap_or(DEFAULT_SHM_SIZE);
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", if cfg.privileged { "rw" } else { "ro" }]}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+    ];
+    if cfg.ipc != NamespaceMode::Host {
+        mounts.push(
+            json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm}")]}),
+        );
+    }
+    for (source, target) in &cfg.etc_files {
+        mounts.push(json!({"destination": target, "type": "bind", "source": source, "options": ["rbind", "rprivate"]}));
+    }
+    for m in &cfg.mounts {
+        mounts.push(match m {
+            MountSpec::Bind {
+                source,
+                target,
+                read_only,
+                propagation,
+            } => {
+                let mut opts = vec!["rbind".to_string()];
+                opts.push(propagation.clone().unwrap_or_else(|| "rprivate".into()));
+                if *read_only {
+                    opts.push("ro".into());
+                }
+                json!({"destination": target, "type": "bind", "source": source, "options": opts})
+            }
+            MountSpec::Tmpfs { target, size, mode } => {
+                let mut opts = vec![
+                    "nosuid".to_string(),
+                    "nodev".to_string(),
+                    "noexec".to_string(),
+                ];
+                if let Some(s) = size {
+                    opts.push(format!("size={s}"));
+                }
+                if let Some(m) = mode {
+                    opts.push(format!("mode={m:o}"));
+                }
+                json!({"destination": target, "type": "tmpfs", "source": "tmpfs", "options": opts})
+            }
+        });
+    }
+
+    let namespaces: Vec<Value> = [
+        ("pid", &cfg.pid),
+        ("network", &cfg.net),
+        ("ipc", &cfg.ipc),
+        ("uts", &cfg.uts),
+        ("mount", &NamespaceMode::Private),
+    ]
+    .into_iter()
+    .filter_map(|(k, m)| namespace(k, m))
+    .collect();
+
+    let mut resources = json!({ "devices": device_rules(cfg.privileged) });
+    let mut memory = serde_json::Map::new();
+    if let Some(m) = cfg.memory {
+        memory.insert("limit".into(), json!(m));
+    }
+    if let Some(m) = cfg.memory_reservation {
+        memory.insert("reservation".into(), json!(m));
+    }
+    if let Some(m) = cfg.memory_swap {
+        memory.insert("swap".into(), json!(m));
+    }
+    if !memory.is_empty() {
+        resources["memory"] = Value::Object(memory);
+    }
+    let mut cpu = serde_json::Map::new();
+    if let Some(q) = cfg.cpu_quota {
+        cpu.insert("quota".into(), json!(q));
+        cpu.insert("period".into(), json!(100_000));
+    }
+    if let Some(s) = cfg.cpu_shares {
+        cpu.insert("shares".into(), json!(s));
+    }
+    if let Some(c) = &cfg.cpuset {
+        cpu.insert("cpus".into(), json!(c));
+    }
+    if !cpu.is_empty() {
+        resources["cpu"] = Value::Object(cpu);
+    }
+    if let Some(p) = cfg.pids_limit {
+        resources["pids"] = json!({ "limit": p });
+    }
+
+    let mut linux = json!({
+        "namespaces": namespaces,
+        "resources": resources,
+        "cgroupsPath": cfg.cgroup_path,
+        "sysctl": cfg.sysctls,
+    });
+    if !cfg.privileged {
+        linux["maskedPaths"] = json!(MASKED_PATHS);
+        linux["readonlyPaths"] = json!(READONLY_PATHS);
+    }
+
+    let mut process = json!({
+        "terminal": cfg.terminal,
+        "user": { "uid": cfg.uid, "gid": cfg.gid, "additionalGids": cfg.additional_gids },
+        "args": cfg.args,
+        "env": cfg.env,
+        "cwd": if cfg.cwd.is_empty() { "/" } else { cfg.cwd.as_str() },
+        "capabilities": {
+            "bounding": caps, "effective": caps, "permitted": caps,
+        },
+        "rlimits": rlimits,
+        "noNewPrivileges": cfg.no_new_privileges,
+    });
+    if let Some(adj) = cfg.oom_score_adj {
+        process["oomScoreAdj"] = json!(adj);
+    }
+
+    let mut spec = json!({
+        "ociVersion": "1.2.0",
+        "process": process,
+        "root": { "path": "rootfs", "readonly": cfg.read_only },
+        "hostname": cfg.hostname,
+        "mounts": mounts,
+        "linux": linux,
+    });
+    if let Some(d) = &cfg.domainname {
+        spec["domainname"] = json!(d);
+    }
+    Ok(serde_json::from_value(spec)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn base() -> RunConfig {
+        RunConfig {
+            args: vec!["sh".into()],
+            env: vec!["PATH=/bin".into()],
+            hostname: "abc".into(),
+            cgroup_path: "berth/abc".into(),
+            ..RunConfig::default()
+        }
+    }
+
+    #[test]
+    fn defaults_are_dockers() {
+        let spec = build_spec(&base()).unwrap();
+        let v = serde_json::to_value(&spec).unwrap();
+        assert_eq!(
+            v["process"]["capabilities"]["bounding"]
+                .as_array()
+                .unwrap()
+                .len(),
+            14
+        );
+        assert_eq!(v["linux"]["maskedPaths"][3], "/proc/kcore");
+        let dests: Vec<_> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["destination"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            dests,
+            [
+                "/proc",
+                "/dev",
+                "/dev/pts",
+                "/sys",
+                "/sys/fs/cgroup",
+                "/dev/mqueue",
+                "/dev/shm"
+            ]
+        );
+        assert_eq!(v["mounts"][6]["options"][4], "size=67108864");
+        let ns: Vec<_> = v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ns, ["pid", "network", "ipc", "uts", "mount"]);
+    }
+
+    #[test]
+    fn service_settings_reach_the_spec() {
+        let mut c = base();
+        c.net = NamespaceMode::Join(PathBuf::from("/run/berth/netns/x"));
+        c.pid = NamespaceMode::Host;
+        c.memory = Some(64 << 20);
+        c.cpu_quota = Some(50_000);
+        c.pids_limit = Some(20);
+        c.read_only = true;
+        c.ulimits.insert("nofile".into(), (1024, 2048));
+        c.mounts.push(MountSpec::Bind {
+            source: "/srv/site".into(),
+            target: "/www".into(),
+            read_only: true,
+            propagation: None,
+        });
+        c.mounts.push(MountSpec::Tmpfs {
+            target: "/tmp".into(),
+            size: Some(1 << 20),
+            mode: Some(0o1777),
+        });
+        let v = serde_json::to_value(build_spec(&c).unwrap()).unwrap();
+        assert_eq!(v["linux"]["namespaces"][0]["path"], "/run/berth/netns/x");
+        assert!(v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["type"] != "pid"));
+        assert_eq!(v["linux"]["resources"]["memory"]["limit"], 64 << 20);
+        assert_eq!(v["linux"]["resources"]["cpu"]["quota"], 50_000);
+        assert_eq!(v["linux"]["resources"]["pids"]["limit"], 20);
+        assert_eq!(v["root"]["readonly"], true);
+        assert_eq!(v["process"]["rlimits"][0]["type"], "RLIMIT_NOFILE");
+        let binds: Vec<_> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["destination"] == "/www")
+            .collect();
+        assert_eq!(binds[0]["options"], json!(["rbind", "rprivate", "ro"]));
+        let tmp: Vec<_> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["destination"] == "/tmp")
+            .collect();
+        assert_eq!(
+            tmp[0]["options"],
+            json!(["nosuid", "nodev", "noexec", "size=1048576", "mode=1777"])
+        );
+    }
+
+    #[test]
+    fn unknown_ulimits_are_errors() {
+        let mut c = base();
+        c.ulimits.insert("bogus".into(), (1, 1));
+        assert!(build_spec(&c).unwrap_err().to_string().contains("bogus"));
+    }
+}

@@ -1,0 +1,78 @@
+//! The per-project lock: two berth commands on one project run one after the other.
+
+use std::fs::{self, File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use super::{IoContext, StateError};
+
+/// An exclusive `flock` on `<root>/projects/<name>.lock`, released on drop or exit.
+#[derive(Debug)]
+pub struct ProjectLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl ProjectLock {
+    /// Blocks until this process holds the lock for `project` under `root`.
+    pub fn acquire(root: &Path, project: &str) -> Result<ProjectLock, StateError> {
+        let dir = root.join("projects");
+        fs::create_dir_all(&dir).at("create directory", &dir)?;
+        let path = dir.join(format!("{project}.lock"));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .at("open", &path)?;
+        // flock, not fcntl locks: it belongs to the open file, so a killed berth
+        // releases it with its last descriptor and threads cannot trip over it.
+        loop {
+            // SAFETY: flock on a descriptor we own; no memory is involved.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            if rc == 0 {
+                break;
+            }
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::Interrupted {
+                return Err(err).at("lock", &path);
+            }
+        }
+        Ok(ProjectLock { _file: file, path })
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    #[test]
+    fn second_holder_waits_for_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = ProjectLock::acquire(dir.path(), "p").unwrap();
+        let (tx, rx) = mpsc::channel();
+        let root = dir.path().to_path_buf();
+        let t = std::thread::spawn(move || {
+            let _second = ProjectLock::acquire(&root, "p").unwrap();
+            tx.send(()).unwrap();
+        });
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+        drop(first);
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn other_projects_do_not_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let _a = ProjectLock::acquire(dir.path(), "a").unwrap();
+        let _b = ProjectLock::acquire(dir.path(), "b").unwrap();
+    }
+}

@@ -1,0 +1,138 @@
+//! The supervisor's control socket: the CLI asks it to stop or kill its container.
+//!
+//! One JSON request line, one JSON response line, over a unix stream socket in the
+//! container's directory; a supervisor that is gone is simply not listening.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// What the CLI can ask of a supervisor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Request {
+    /// Send `signal`, wait up to `timeout_ms`, then SIGKILL; no restart follows.
+    Stop {
+        /// The stop signal (`stop_signal`, SIGTERM by default).
+        signal: i32,
+        /// The grace period (`-t`, `stop_grace_period`, 10 s by default).
+        timeout_ms: u64,
+    },
+    /// Send `signal` to the container's processes; no restart follows.
+    Kill {
+        /// The signal (`kill -s`, SIGKILL by default).
+        signal: i32,
+    },
+    /// Start the container's process again (after `stop`, for `start`/`restart`).
+    Start,
+    /// Are you there?
+    Ping,
+}
+
+/// A supervisor's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Response {
+    /// Done (for `stop`: the process has exited).
+    Ok,
+    /// It could not be done, and why.
+    Error(String),
+}
+
+/// Failure to talk to a supervisor.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// Nobody listens on the socket, or the exchange broke.
+    #[error("supervisor at {path}: {source}")]
+    Io {
+        /// The socket.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The answer was not a response.
+    #[error("supervisor at {path} answered garbage: {source}")]
+    Protocol {
+        /// The socket.
+        path: PathBuf,
+        /// The decoding error.
+        source: serde_json::Error,
+    },
+}
+
+/// The control socket of a container directory.
+pub fn socket_path(container_dir: &Path) -> PathBuf {
+    container_dir.join("supervisor.sock")
+}
+
+/// Sends one request and waits up to `timeout` for the answer.
+pub fn call(socket: &Path, req: &Request, timeout: Duration) -> Result<Response, ControlError> {
+    let io = |source| ControlError::Io {
+        path: socket.to_path_buf(),
+        source,
+    };
+    let mut stream = UnixStream::connect(socket).map_err(io)?;
+    stream.set_read_timeout(Some(timeout)).map_err(io)?;
+    let mut line = serde_json::to_vec(req).expect("requests always encode");
+    line.push(b'\n');
+    stream.write_all(&line).map_err(io)?;
+    let mut answer = String::new();
+    BufReader::new(&stream).read_line(&mut answer).map_err(io)?;
+    serde_json::from_str(&answer).map_err(|source| ControlError::Protocol {
+        path: socket.to_path_buf(),
+        source,
+    })
+}
+
+/// Decodes one request line as the supervisor receives it.
+pub fn parse_request(line: &str) -> Result<Request, serde_json::Error> {
+    serde_json::from_str(line.trim_end())
+}
+
+/// Encodes a response line as the supervisor sends it.
+pub fn encode_response(resp: &Response) -> Vec<u8> {
+    let mut line = serde_json::to_vec(resp).expect("responses always encode");
+    line.push(b'\n');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixListener;
+
+    #[test]
+    fn round_trip_over_a_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = socket_path(dir.path());
+        let listener = UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut line = String::new();
+            BufReader::new(&s).read_line(&mut line).unwrap();
+            let req = parse_request(&line).unwrap();
+            s.write_all(&encode_response(&Response::Ok)).unwrap();
+            req
+        });
+        let req = Request::Stop {
+            signal: 15,
+            timeout_ms: 10_000,
+        };
+        assert_eq!(
+            call(&path, &req, Duration::from_secs(5)).unwrap(),
+            Response::Ok
+        );
+        assert_eq!(server.join().unwrap(), req);
+    }
+
+    #[test]
+    fn a_missing_supervisor_is_an_error_naming_the_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = socket_path(dir.path());
+        let err = call(&path, &Request::Ping, Duration::from_secs(1)).unwrap_err();
+        assert!(err.to_string().contains("supervisor.sock"), "{err}");
+    }
+}

@@ -1,0 +1,550 @@
+//! The supervisor's loop: one container, from its first start until it has exited
+//! for good. It owns the container's stdout and stderr (into the log), reaps it,
+//! records its status, restarts it by policy and obeys the control socket.
+//!
+//! Single-threaded and poll-driven, so that its memory stays small and so that it
+//! may start container processes (the runtime forbids forking from threaded ones).
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::control::{encode_response, parse_request, socket_path, Request, Response};
+use super::logfile::{LogWriter, Stream};
+use super::restart::{Decision, Exit, RestartPolicy, RestartState};
+use crate::container::{ContainerState, Status};
+
+/// How a run of the container's process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitInfo {
+    /// Exit code, or 128 + signal.
+    pub code: i32,
+    /// The kernel's OOM killer ended it.
+    pub oom_killed: bool,
+}
+
+/// A started process: its host pid and a pidfd that becomes readable when it exits.
+#[derive(Debug)]
+pub struct Launched {
+    /// The pid on the host.
+    pub pid: u32,
+    /// `pidfd_open` of it.
+    pub pidfd: OwnedFd,
+}
+
+/// What actually starts and signals the container's process: berth's runtime in
+/// production, a plain host process in the supervisor's own tests.
+pub trait Launcher {
+    /// Starts the process with its stdout and stderr on the given descriptors.
+    fn launch(&mut self, stdout: OwnedFd, stderr: OwnedFd) -> io::Result<Launched>;
+    /// Sends `signal` to the process (with `all`, to every process of the container).
+    fn signal(&mut self, signal: i32, all: bool) -> io::Result<()>;
+    /// Collects the exit of a process whose pidfd became readable.
+    fn reap(&mut self, launched: &Launched) -> io::Result<ExitInfo>;
+    /// Releases what one run held (the runtime's container state), before a restart
+    /// or the end.
+    fn cleanup(&mut self) -> io::Result<()>;
+}
+
+/// What the loop needs to know about its container.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `<root>/containers/<id>/`: status, log and socket live here.
+    pub container_dir: PathBuf,
+    /// The restart policy.
+    pub policy: RestartPolicy,
+    /// Log rotation.
+    pub rotation: Option<super::logfile::Rotation>,
+}
+
+enum Phase {
+    Running {
+        launched: Launched,
+        started: Instant,
+        kill_at: Option<Instant>,
+    },
+    Waiting {
+        until: Instant,
+    },
+    Done,
+}
+
+/// Runs the container until it has exited for good; returns its last exit.
+pub fn supervise(settings: &Settings, launcher: &mut dyn Launcher) -> io::Result<Option<ExitInfo>> {
+    let dir = &settings.container_dir;
+    let sock = socket_path(dir);
+    let _ = std::fs::remove_file(&sock);
+    let listener = UnixListener::bind(&sock)?;
+    listener.set_nonblocking(true)?;
+    let _socket_guard = RemoveOnDrop(sock);
+    let mut log = LogWriter::open(&dir.join("log"), settings.rotation)?;
+    let mut status = Status::load(dir).unwrap_or_default();
+    status.supervisor_pid = Some(std::process::id());
+    status.stopped_by_user = false;
+    let mut restarts = RestartState::resume(status.restart_count);
+    let mut pipes: Vec<(Stream, File)> = vec![];
+    let mut waiters: Vec<UnixStream> = vec![];
+    let mut last_exit = None;
+    let mut phase = start(launcher, &mut status, &mut pipes, dir)?;
+
+    loop {
+        if matches!(phase, Phase::Done) && pipes.is_empty() {
+            break;
+        }
+        let now = Instant::now();
+        let deadline = match &phase {
+            Phase::Running { kill_at, .. } => *kill_at,
+            Phase::Waiting { until } => Some(*until),
+            Phase::Done => None,
+        };
+        let timeout_ms = deadline
+            .map(|d| {
+                d.saturating_duration_since(now)
+                    .as_millis()
+                    .min(i32::MAX as u128) as i32
+            })
+            .unwrap_or(-1);
+
+        let mut fds = vec![pollfd(listener.as_raw_fd())];
+        fds.extend(pipes.iter().map(|(_, f)| pollfd(f.as_raw_fd())));
+        if let Phase::Running { launched, .. } = &phase {
+            fds.push(pollfd(launched.pidfd.as_raw_fd()));
+        }
+        // SAFETY: fds is a valid array of pollfd for its length.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+
+        // Output first, so that what a process wrote before exiting is logged before its exit.
+        let mut closed = vec![];
+        for (i, (stream, file)) in pipes.iter_mut().enumerate() {
+            if fds[1 + i].revents != 0 {
+                let mut buf = [0u8; 16 * 1024];
+                match file.read(&mut buf) {
+                    Ok(0) => closed.push(i),
+                    Ok(n) => log.write(*stream, &buf[..n], SystemTime::now())?,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => closed.push(i),
+                }
+            }
+        }
+        for i in closed.into_iter().rev() {
+            pipes.remove(i);
+        }
+        if pipes.is_empty() {
+            log.flush_partial(SystemTime::now())?;
+        }
+
+        let exited = match &phase {
+            Phase::Running { .. } => fds.last().is_some_and(|p| p.revents != 0),
+            _ => false,
+        };
+        if exited {
+            let Phase::Running {
+                launched, started, ..
+            } = std::mem::replace(&mut phase, Phase::Done)
+            else {
+                unreachable!("checked above")
+            };
+            // Whatever the process left in the pipes belongs before its exit.
+            drain(&mut pipes, &mut log)?;
+            let info = launcher.reap(&launched)?;
+            launcher.cleanup()?;
+            last_exit = Some(info);
+            status.pid = None;
+            status.exit_code = Some(info.code);
+            status.oom_killed = info.oom_killed;
+            status.finished_at = Some(epoch_secs(SystemTime::now()));
+            let decision = restarts.decide(
+                settings.policy,
+                Exit {
+                    code: info.code,
+                    ran_for: started.elapsed(),
+                    stopped_by_user: status.stopped_by_user,
+                },
+            );
+            status.restart_count = restarts.count;
+            phase = match decision {
+                Decision::RestartAfter(delay) => {
+                    status.state = ContainerState::Restarting;
+                    Phase::Waiting {
+                        until: Instant::now() + delay,
+                    }
+                }
+                Decision::Stay => {
+                    status.state = ContainerState::Exited;
+                    Phase::Done
+                }
+            };
+            status.save(dir).map_err(io::Error::other)?;
+            if matches!(phase, Phase::Done) {
+                answer(&mut waiters, &Response::Ok);
+            }
+        }
+
+        if fds[0].revents != 0 {
+            while let Ok((conn, _)) = listener.accept() {
+                handle(conn, &mut phase, &mut status, launcher, &mut waiters, dir)?;
+            }
+        }
+
+        let now = Instant::now();
+        match &mut phase {
+            Phase::Running { kill_at, .. } if kill_at.is_some_and(|k| k <= now) => {
+                *kill_at = None;
+                let _ = launcher.signal(libc::SIGKILL, true);
+            }
+            Phase::Waiting { until } if *until <= now => {
+                phase = start(launcher, &mut status, &mut pipes, dir)?;
+            }
+            _ => {}
+        }
+    }
+    answer(&mut waiters, &Response::Ok);
+    Ok(last_exit)
+}
+
+fn start(
+    launcher: &mut dyn Launcher,
+    status: &mut Status,
+    pipes: &mut Vec<(Stream, File)>,
+    dir: &Path,
+) -> io::Result<Phase> {
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    match launcher.launch(out_w, err_w) {
+        Ok(launched) => {
+            pipes.push((Stream::Stdout, File::from(out_r)));
+            pipes.push((Stream::Stderr, File::from(err_r)));
+            status.state = ContainerState::Running;
+            status.pid = Some(launched.pid);
+            status.started_at = Some(epoch_secs(SystemTime::now()));
+            status.error = None;
+            status.save(dir).map_err(io::Error::other)?;
+            Ok(Phase::Running {
+                launched,
+                started: Instant::now(),
+                kill_at: None,
+            })
+        }
+        Err(e) => {
+            status.state = ContainerState::Dead;
+            status.pid = None;
+            status.error = Some(e.to_string());
+            status.save(dir).map_err(io::Error::other)?;
+            Err(e)
+        }
+    }
+}
+
+fn handle(
+    conn: UnixStream,
+    phase: &mut Phase,
+    status: &mut Status,
+    launcher: &mut dyn Launcher,
+    waiters: &mut Vec<UnixStream>,
+    dir: &Path,
+) -> io::Result<()> {
+    conn.set_nonblocking(false)?;
+    conn.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut line = String::new();
+    if BufReader::new(&conn).read_line(&mut line).is_err() {
+        return Ok(());
+    }
+    let reply = |mut c: &UnixStream, r: Response| {
+        let _ = c.write_all(&encode_response(&r));
+    };
+    let req = match parse_request(&line) {
+        Ok(r) => r,
+        Err(e) => {
+            reply(&conn, Response::Error(format!("bad request: {e}")));
+            return Ok(());
+        }
+    };
+    match req {
+        Request::Ping => reply(&conn, Response::Ok),
+        Request::Stop { signal, timeout_ms } => {
+            status.stopped_by_user = true;
+            status.save(dir).map_err(io::Error::other)?;
+            match phase {
+                Phase::Running { kill_at, .. } => {
+                    if let Err(e) = launcher.signal(signal, false) {
+                        tracing::debug!("stop signal: {e}");
+                    }
+                    let at = Instant::now() + Duration::from_millis(timeout_ms);
+                    *kill_at = Some(kill_at.map_or(at, |k| k.min(at)));
+                    waiters.push(conn);
+                }
+                Phase::Waiting { .. } => {
+                    status.state = ContainerState::Exited;
+                    status.save(dir).map_err(io::Error::other)?;
+                    *phase = Phase::Done;
+                    reply(&conn, Response::Ok);
+                }
+                Phase::Done => reply(&conn, Response::Ok),
+            }
+        }
+        Request::Kill { signal } => {
+            if matches!(signal, libc::SIGKILL | libc::SIGTERM | libc::SIGINT) {
+                status.stopped_by_user = true;
+                status.save(dir).map_err(io::Error::other)?;
+            }
+            let r = match phase {
+                Phase::Running { .. } => match launcher.signal(signal, true) {
+                    Ok(()) => Response::Ok,
+                    Err(e) => Response::Error(e.to_string()),
+                },
+                _ => Response::Error("container is not running".into()),
+            };
+            reply(&conn, r);
+        }
+        Request::Start => reply(
+            &conn,
+            match phase {
+                Phase::Running { .. } => Response::Ok,
+                _ => Response::Error(
+                    "container is stopping; start it again when it has exited".into(),
+                ),
+            },
+        ),
+    }
+    Ok(())
+}
+
+fn answer(waiters: &mut Vec<UnixStream>, resp: &Response) {
+    for mut w in waiters.drain(..) {
+        let _ = w.write_all(&encode_response(resp));
+    }
+}
+
+fn drain(pipes: &mut [(Stream, File)], log: &mut LogWriter) -> io::Result<()> {
+    for (stream, file) in pipes.iter_mut() {
+        set_nonblocking(file.as_fd().as_raw_fd())?;
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => log.write(*stream, &buf[..n], SystemTime::now())?,
+                Err(_) => break,
+            }
+        }
+    }
+    Ok(())
+}
+
+fn pollfd(fd: RawFd) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 just returned these two descriptors to us.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `pidfd_open(2)`: a descriptor that becomes readable when `pid` exits.
+pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    // SAFETY: a plain syscall with integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just gave us this descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+fn epoch_secs(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::control::call;
+    use super::super::logfile::read_all;
+    use super::*;
+    use std::process::{Child, Command, Stdio};
+
+    /// Runs `sh -c SCRIPT` on the host: the supervisor's logic without a container.
+    struct Shell {
+        script: String,
+        child: Option<Child>,
+        launches: u32,
+    }
+
+    impl Shell {
+        fn new(script: &str) -> Shell {
+            Shell {
+                script: script.into(),
+                child: None,
+                launches: 0,
+            }
+        }
+    }
+
+    impl Launcher for Shell {
+        fn launch(&mut self, stdout: OwnedFd, stderr: OwnedFd) -> io::Result<Launched> {
+            self.launches += 1;
+            let child = Command::new("/bin/sh")
+                .arg("-c")
+                .arg(&self.script)
+                .env("RUN", self.launches.to_string())
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(stdout))
+                .stderr(Stdio::from(stderr))
+                .spawn()?;
+            let pid = child.id();
+            self.child = Some(child);
+            Ok(Launched {
+                pid,
+                pidfd: pidfd_open(pid)?,
+            })
+        }
+
+        fn signal(&mut self, signal: i32, _all: bool) -> io::Result<()> {
+            if let Some(c) = &self.child {
+                // SAFETY: kill with a pid of our own unreaped child.
+                unsafe { libc::kill(c.id() as i32, signal) };
+            }
+            Ok(())
+        }
+
+        fn reap(&mut self, _: &Launched) -> io::Result<ExitInfo> {
+            use std::os::unix::process::ExitStatusExt;
+            let st = self.child.take().expect("launched").wait()?;
+            let code = st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
+            Ok(ExitInfo {
+                code,
+                oom_killed: false,
+            })
+        }
+
+        fn cleanup(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn settings(dir: &Path, policy: RestartPolicy) -> Settings {
+        Settings {
+            container_dir: dir.to_path_buf(),
+            policy,
+            rotation: None,
+        }
+    }
+
+    #[test]
+    fn logs_output_and_records_the_exit_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sh = Shell::new("echo out; echo err >&2; exit 3");
+        let exit = supervise(&settings(dir.path(), RestartPolicy::No), &mut sh).unwrap();
+        assert_eq!(exit.unwrap().code, 3);
+        let st = Status::load(dir.path()).unwrap();
+        assert_eq!((st.state, st.exit_code), (ContainerState::Exited, Some(3)));
+        let mut lines: Vec<_> = read_all(&dir.path().join("log"))
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.stream, e.log))
+            .collect();
+        lines.sort_by_key(|(s, _)| *s as u8);
+        assert_eq!(
+            lines,
+            vec![
+                (Stream::Stdout, "out\n".into()),
+                (Stream::Stderr, "err\n".into())
+            ]
+        );
+        assert!(!socket_path(dir.path()).exists(), "socket left behind");
+    }
+
+    #[test]
+    fn on_failure_restarts_until_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sh = Shell::new("echo run $RUN; exit 1");
+        let policy = RestartPolicy::OnFailure { max_retries: 2 };
+        supervise(&settings(dir.path(), policy), &mut sh).unwrap();
+        assert_eq!(sh.launches, 3);
+        let st = Status::load(dir.path()).unwrap();
+        assert_eq!(st.restart_count, 2);
+        let logs: Vec<_> = read_all(&dir.path().join("log"))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.log)
+            .collect();
+        assert_eq!(logs, vec!["run 1\n", "run 2\n", "run 3\n"]);
+    }
+
+    #[test]
+    fn stop_signals_then_kills_after_the_grace_period_and_suspends_always() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        // The script ignores SIGTERM, as a careless pid 1 does.
+        let handle = std::thread::spawn(move || {
+            let mut sh = Shell::new("trap '' TERM; echo ready; while :; do sleep 0.05; done");
+            let exit = supervise(&settings(&path, RestartPolicy::Always), &mut sh).unwrap();
+            (exit, sh.launches)
+        });
+        let sock = socket_path(dir.path());
+        // Wait for the supervisor to be up and the script to be running.
+        let started = Instant::now();
+        while call(&sock, &Request::Ping, Duration::from_secs(1)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "supervisor never listened"
+            );
+            std::thread::yield_now();
+        }
+        let t0 = Instant::now();
+        let r = call(
+            &sock,
+            &Request::Stop {
+                signal: libc::SIGTERM,
+                timeout_ms: 300,
+            },
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(r, Response::Ok);
+        assert!(t0.elapsed() >= Duration::from_millis(300));
+        let (exit, launches) = handle.join().unwrap();
+        assert_eq!(exit.unwrap().code, 128 + libc::SIGKILL);
+        assert_eq!(launches, 1, "a stopped container must not restart");
+        let st = Status::load(dir.path()).unwrap();
+        assert!(st.stopped_by_user);
+        assert_eq!(st.state, ContainerState::Exited);
+    }
+}
