@@ -213,6 +213,14 @@ fn garbage_collection_keeps_what_images_use() {
     assert!(rep.layers.is_empty());
     store.runtime_image("gc/a:v1").unwrap();
     let b = store.find("gc/b").unwrap();
+    // A container pins gc/b: untagging it keeps its content until the pin goes.
+    store.pin("container-1", &b.digest).unwrap();
+    store
+        .remove_records(&b.records.iter().map(|r| r.name.clone()).collect::<Vec<_>>())
+        .unwrap();
+    let rep = store.gc(&[]).unwrap();
+    assert!(rep.layers.is_empty() && rep.blobs.is_empty(), "{rep:?}");
+    store.unpin("container-1").unwrap();
     store
         .remove_records(&b.records.iter().map(|r| r.name.clone()).collect::<Vec<_>>())
         .unwrap();

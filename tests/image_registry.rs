@@ -7,7 +7,7 @@ use berth::image::registry::{Credentials, RegistryError};
 use berth::image::{pull, Client, Platform, PullOptions, Reference, RegistryOptions, Store};
 use image_support::*;
 
-fn store() -> (tempfile::TempDir, Store) {
+fn new_store() -> (tempfile::TempDir, Store) {
     let d = tempfile::tempdir().unwrap();
     let s = Store::open(d.path().join("root")).unwrap();
     (d, s)
@@ -20,7 +20,7 @@ fn pulls_from_anonymous_registry_and_unpacks_the_same_tree() {
     busybox_layout(layout.path(), "gzip", "v1");
     reg.push_layout(layout.path(), "v1", "test/busybox:v1", false);
 
-    let (_d, store) = store();
+    let (_d, store) = new_store();
     let client = Client::new(RegistryOptions::default());
     let r = Reference::parse(&format!("{}/test/busybox:v1", reg.host())).unwrap();
     let rep = pull(&store, &client, &r, &PullOptions::default(), &NoProgress).unwrap();
@@ -81,7 +81,7 @@ fn basic_auth_registry_needs_credentials() {
     reg.push_layout(layout.path(), "v1", "private/app:v1", false);
     let r = Reference::parse(&format!("{}/private/app:v1", reg.host())).unwrap();
 
-    let (d, store) = store();
+    let (d, store) = new_store();
     // Anonymous: refused, with an error that says so.
     let anon = Client::new(RegistryOptions {
         docker_config: Some(d.path().join("none.json")),
@@ -168,7 +168,7 @@ fn selects_the_platform_from_a_multi_arch_index() {
         ("linux/arm64", "arm64"),
         ("linux/arm64/v8", "arm64"),
     ] {
-        let (_d, store) = store();
+        let (_d, store) = new_store();
         let opts = PullOptions {
             platform: Platform::parse(platform).unwrap(),
             ..Default::default()
@@ -182,7 +182,7 @@ fn selects_the_platform_from_a_multi_arch_index() {
         );
         assert_eq!(img.platform.architecture, want);
     }
-    let (_d, store) = store();
+    let (_d, store) = new_store();
     let opts = PullOptions {
         platform: Platform::parse("linux/s390x").unwrap(),
         ..Default::default()
@@ -221,7 +221,7 @@ fn a_corrupted_blob_is_rejected_and_leaves_nothing() {
     }
     std::fs::write(&path, bytes).unwrap();
 
-    let (_d, store) = store();
+    let (_d, store) = new_store();
     let client = Client::new(RegistryOptions {
         attempts: Some(1),
         ..Default::default()
@@ -249,6 +249,28 @@ fn a_corrupted_blob_is_rejected_and_leaves_nothing() {
             .count(),
         0
     );
+
+    // A config blob changed in the registry (same length) is caught by its digest.
+    let config: berth::image::Digest = manifest["config"]["digest"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let path = reg.blob_data(&config);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 0x01;
+    std::fs::write(&path, bytes).unwrap();
+    let (_d2, store2) = new_store();
+    let err = pull(&store2, &client, &r, &PullOptions::default(), &NoProgress).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PullError::Store(berth::image::StoreError::DigestMismatch { .. })
+        ),
+        "{err}"
+    );
+    assert!(!store2.has_blob(&config));
 }
 
 #[test]
@@ -256,7 +278,7 @@ fn pushes_an_image_skopeo_can_pull() {
     let reg = Registry::start(false);
     let layout = tempfile::tempdir().unwrap();
     busybox_layout(layout.path(), "gzip", "v1");
-    let (_d, store) = store();
+    let (_d, store) = new_store();
     let repo = Reference::parse("local/busybox").unwrap();
     let loaded = berth::image::archive::load(&store, layout.path(), Some(&repo)).unwrap();
     assert_eq!(loaded.len(), 1);
@@ -300,7 +322,7 @@ fn concurrent_pulls_into_one_store_share_everything() {
     let layout = tempfile::tempdir().unwrap();
     busybox_layout(layout.path(), "gzip", "v1");
     reg.push_layout(layout.path(), "v1", "test/shared:v1", false);
-    let (_d, store) = store();
+    let (_d, store) = new_store();
     let r = Reference::parse(&format!("{}/test/shared:v1", reg.host())).unwrap();
     std::thread::scope(|s| {
         for _ in 0..4 {
@@ -320,4 +342,143 @@ fn concurrent_pulls_into_one_store_share_everything() {
         2
     );
     assert_eq!(store.records().unwrap().len(), 1);
+}
+
+#[test]
+fn pull_all_honours_policies() {
+    use berth::image::{pull_all, PullOutcome, PullPolicy};
+    let reg = Registry::start(false);
+    let layout = tempfile::tempdir().unwrap();
+    busybox_layout(layout.path(), "gzip", "v1");
+    reg.push_layout(layout.path(), "v1", "proj/web:v1", false);
+    reg.push_layout(layout.path(), "v1", "proj/db:v1", false);
+    let (_d, store) = new_store();
+    let client = Client::new(RegistryOptions::default());
+    let web = Reference::parse(&format!("{}/proj/web:v1", reg.host())).unwrap();
+    let db = Reference::parse(&format!("{}/proj/db:v1", reg.host())).unwrap();
+    let missing = Reference::parse(&format!("{}/proj/nope:v1", reg.host())).unwrap();
+    pull(&store, &client, &web, &PullOptions::default(), &NoProgress).unwrap();
+
+    let items = vec![
+        (web.clone(), PullPolicy::parse("missing").unwrap()),
+        (db.clone(), PullPolicy::parse("always").unwrap()),
+        (
+            missing.clone(),
+            PullPolicy::parse("if_not_present").unwrap(),
+        ),
+        (web.clone(), PullPolicy::parse("never").unwrap()),
+        (web.clone(), PullPolicy::parse("every_1h").unwrap()),
+    ];
+    let out = pull_all(
+        &store,
+        &client,
+        &items,
+        &PullOptions::default(),
+        &NoProgress,
+    );
+    assert!(matches!(out[0].1, PullOutcome::Skipped));
+    match &out[1].1 {
+        // Same layers as web: nothing downloaded, but the new tag is recorded.
+        PullOutcome::Pulled(rep) => assert_eq!(rep.layers_downloaded, 0),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(
+            &out[2].1,
+            PullOutcome::Failed(PullError::Registry(RegistryError::NotFound(_)))
+        ),
+        "{:?}",
+        out[2].1
+    );
+    assert!(matches!(out[3].1, PullOutcome::Skipped));
+    assert!(
+        matches!(out[4].1, PullOutcome::Skipped),
+        "pulled less than an hour ago"
+    );
+    assert!(store.record(&db).unwrap().is_some());
+}
+
+#[test]
+fn pulls_over_https_with_the_registry_ca_from_certs_d() {
+    let reg = Registry::start_tls();
+    let layout = tempfile::tempdir().unwrap();
+    busybox_layout(layout.path(), "gzip", "v1");
+    reg.push_layout(layout.path(), "v1", "tls/busybox:v1", false);
+    let r = Reference::parse(&format!("{}/tls/busybox:v1", reg.host())).unwrap();
+    let (_d, store) = new_store();
+
+    // Without the CA, no TLS (and the HTTPS server refuses plain HTTP).
+    let nocerts = Client::new(RegistryOptions {
+        certs_dirs: Some(vec![]),
+        attempts: Some(1),
+        ..Default::default()
+    });
+    assert!(pull(&store, &nocerts, &r, &PullOptions::default(), &NoProgress).is_err());
+    // With another CA directory that does not name this host: same.
+    let empty = tempfile::tempdir().unwrap();
+    let other = Client::new(RegistryOptions {
+        certs_dirs: Some(vec![empty.path().into()]),
+        attempts: Some(1),
+        ..Default::default()
+    });
+    assert!(pull(&store, &other, &r, &PullOptions::default(), &NoProgress).is_err());
+
+    let client = Client::new(RegistryOptions {
+        certs_dirs: Some(vec![reg.dir.path().join("certs.d")]),
+        ..Default::default()
+    });
+    assert!(client.base_url(&r.registry).starts_with("https://"));
+    pull(&store, &client, &r, &PullOptions::default(), &NoProgress).unwrap();
+    check_busybox_layers(&store.runtime_image(&r.to_string()).unwrap().layer_dirs);
+}
+
+#[test]
+fn bearer_token_flow_anonymous_pull_and_authenticated_push() {
+    let tokens = TokenServer::start();
+    let reg = Registry::start_token(&tokens);
+    let layout = tempfile::tempdir().unwrap();
+    busybox_layout(layout.path(), "gzip", "v1");
+    // skopeo, with credentials, gets a push token from our token server.
+    reg.push_layout(layout.path(), "v1", "hub/busybox:v1", false);
+
+    let (d, store) = new_store();
+    let anon = Client::new(RegistryOptions {
+        docker_config: Some(d.path().join("none.json")),
+        ..Default::default()
+    });
+    let r = Reference::parse(&format!("{}/hub/busybox:v1", reg.host())).unwrap();
+    pull(&store, &anon, &r, &PullOptions::default(), &NoProgress).unwrap();
+    check_busybox_layers(&store.runtime_image(&r.to_string()).unwrap().layer_dirs);
+    assert!(tokens
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|q| q.contains("scope=repository%3Ahub%2Fbusybox%3Apull")
+            && q.contains("authorized=false")));
+
+    // Anonymous tokens carry no push right: the push is refused.
+    let img = store.find(&r.to_string()).unwrap();
+    let target = Reference::parse(&format!("{}/hub/copy:v1", reg.host())).unwrap();
+    let err = berth::image::push::push(&store, &anon, &img, &target, &|_, _| {}).unwrap_err();
+    assert!(err.to_string().contains("unauthorized"), "{err}");
+
+    // With credentials the token server grants push.
+    let mut creds = std::collections::HashMap::new();
+    creds.insert(
+        reg.host(),
+        Credentials {
+            username: "berth".into(),
+            password: "s3cret".into(),
+        },
+    );
+    let authed = Client::new(RegistryOptions {
+        credentials: creds,
+        ..Default::default()
+    });
+    berth::image::push::push(&store, &authed, &img, &target, &|_, _| {}).unwrap();
+    assert_eq!(
+        berth::image::Digest::of(&reg.inspect_raw("hub/copy:v1")),
+        img.digest
+    );
 }

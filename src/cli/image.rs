@@ -24,8 +24,8 @@ pub enum ImageCommand {
         /// Images (reference, ID or digest)
         #[arg(required = true)]
         images: Vec<String>,
-        /// Output format (only json, as docker)
-        #[arg(short, long, default_value = "json")]
+        /// Output format (only json, as docker; no -f: that is the global compose file option)
+        #[arg(long, default_value = "json")]
         format: String,
     },
     /// Remove one or more images
@@ -34,14 +34,14 @@ pub enum ImageCommand {
         /// Images (reference, ID or digest)
         #[arg(required = true)]
         images: Vec<String>,
-        /// Remove every tag of an image given by ID
-        #[arg(short, long)]
+        /// Remove every tag of an image given by ID (no -f: that is the global compose file option)
+        #[arg(long)]
         force: bool,
     },
     /// Remove untagged images and unreferenced blobs and layers
     Prune {
         /// Do not prompt for confirmation (berth never prompts)
-        #[arg(short, long)]
+        #[arg(long)]
         force: bool,
     },
     /// Load images from a docker save tarball or an OCI layout (dir or tar, plain/gzip/zstd)
@@ -128,7 +128,7 @@ pub fn run(root: &Path, cmd: ImageCommand) -> Result<()> {
     let store = Store::open(root)
         .with_context(|| format!("opening the image store in {}", root.display()))?;
     match cmd {
-        ImageCommand::Ls(a) => ls(&store, &a),
+        ImageCommand::Ls(a) => print_images(&store, None, &a),
         ImageCommand::Inspect { images, format } => {
             if format != "json" {
                 bail!("unsupported format {format:?}: only json");
@@ -416,24 +416,29 @@ fn rm(store: &Store, images: &[String], force: bool) -> Result<()> {
     Ok(())
 }
 
-/// docker's sizes: decimal units, three significant digits.
+/// docker's sizes: decimal units, three significant digits (`62MB`, `1.21GB`, `5.6kB`).
 pub fn human_size(n: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
     let mut v = n as f64;
     let mut i = 0;
-    while v >= 1000.0 && i < units.len() - 1 {
+    while v >= 999.5 && i < units.len() - 1 {
         v /= 1000.0;
         i += 1;
     }
-    if i == 0 {
-        format!("{n}B")
+    let decimals = if v >= 99.95 {
+        0
+    } else if v >= 9.995 {
+        1
     } else {
-        format!("{:.3}", v)
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-            + units[i]
-    }
+        2
+    };
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    format!("{s}{}", units[i])
 }
 
 /// "2 weeks ago", as docker prints CREATED.
@@ -473,10 +478,14 @@ struct Row {
     size: u64,
 }
 
-fn rows(store: &Store) -> Result<Vec<Row>> {
+fn rows(store: &Store, only: Option<&[Reference]>) -> Result<Vec<Row>> {
+    let wanted: Option<Vec<String>> = only.map(|refs| refs.iter().map(|r| r.to_string()).collect());
     let mut out = Vec::new();
     for img in store.images()? {
         for r in &img.records {
+            if wanted.as_ref().is_some_and(|w| !w.contains(&r.name)) {
+                continue;
+            }
             let (repo, tag, digest) = match Reference::parse(&r.name) {
                 Ok(x) => (
                     x.familiar_name(),
@@ -507,8 +516,10 @@ fn rows(store: &Store) -> Result<Vec<Row>> {
     Ok(out)
 }
 
-fn ls(store: &Store, a: &LsArgs) -> Result<()> {
-    let rows = rows(store)?;
+/// Prints images as `docker image ls` does; `only` restricts the listing to some
+/// references (what `berth images` shows for a compose project).
+pub fn print_images(store: &Store, only: Option<&[Reference]>, a: &LsArgs) -> Result<()> {
+    let rows = rows(store, only)?;
     let id = |d: &Digest| {
         if a.no_trunc {
             d.to_string()
@@ -717,5 +728,26 @@ impl Progress for PullDisplay {
             },
             PullEvent::Done { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_flags_do_not_clash_with_global_ones() {
+        use clap::CommandFactory;
+        crate::cli::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_as_docker_prints_them() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(5_600), "5.6kB");
+        assert_eq!(human_size(61_993_000), "62MB");
+        assert_eq!(human_size(187_400_000), "187MB");
+        assert_eq!(human_size(1_214_000_000), "1.21GB");
     }
 }

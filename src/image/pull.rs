@@ -186,20 +186,6 @@ impl<R: Read> Read for Counting<'_, R> {
     }
 }
 
-/// Copies every byte read into the blob being ingested.
-struct Tee<'a, R> {
-    inner: R,
-    sink: &'a mut super::store::Ingest,
-}
-
-impl<R: Read> Read for Tee<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        io::Write::write_all(self.sink, &buf[..n])?;
-        Ok(n)
-    }
-}
-
 /// Fetches a small blob (config) into the store, verified.
 fn fetch_small(
     store: &Store,
@@ -433,25 +419,97 @@ fn fetch_layer(
         ingest.commit(Some(&layer.digest), Some(layer.size))?;
         return Ok(layer.size);
     }
-    let mut tee = Tee {
-        inner: counting,
-        sink: &mut ingest,
-    };
-    let res = store.unpack_layer_with(&mut tee, diff_id, chain, |tee| {
-        // Trailing bytes after the compressed stream still count towards the digest.
-        io::copy(tee, &mut io::sink()).map_err(|e| StoreError::Io {
-            op: "download",
-            path: layer.digest.to_string().into(),
-            source: e,
+    // Two threads per layer: one receives and stores the compressed bytes, the other
+    // decompresses and unpacks them, with a small bounded queue between (memory stays
+    // flat whatever the layer size).
+    let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(8);
+    std::thread::scope(|s| {
+        let downloader = s.spawn(move || download_into(counting, ingest, tx));
+        let mut reader = ChannelReader {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+        };
+        let res = store.unpack_layer_with(&mut reader, diff_id, chain, |r| {
+            // Trailing bytes after the compressed stream still count towards the digest.
+            io::copy(r, &mut io::sink()).map_err(|e| StoreError::Io {
+                op: "download",
+                path: layer.digest.to_string().into(),
+                source: e,
+            })?;
+            Ok(())
+        });
+        drop(reader);
+        let downloaded = downloader.join().expect("download thread panicked");
+        res?;
+        let ingest = downloaded.map_err(|source| PullError::Download {
+            digest: layer.digest.clone(),
+            source,
         })?;
-        Ok(())
-    });
-    match res {
-        Ok(_) => {
-            ingest.commit(Some(&layer.digest), Some(layer.size))?;
-            Ok(layer.size)
+        ingest.commit(Some(&layer.digest), Some(layer.size))?;
+        Ok(layer.size)
+    })
+}
+
+/// Reads the blob into the store and hands each chunk to the unpacker.
+fn download_into(
+    mut body: impl Read,
+    mut ingest: super::store::Ingest,
+    tx: std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>,
+) -> io::Result<super::store::Ingest> {
+    const CHUNK: usize = 256 * 1024;
+    loop {
+        let mut buf = vec![0u8; CHUNK];
+        let mut filled = 0;
+        // Socket reads are small; batch them so the queue carries few, large chunks.
+        while filled < CHUNK / 2 {
+            match body.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
+                    return Err(e);
+                }
+            }
         }
-        Err(e) => Err(e.into()),
+        if filled == 0 {
+            return Ok(ingest);
+        }
+        buf.truncate(filled);
+        if let Err(e) = io::Write::write_all(&mut ingest, &buf) {
+            let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
+            return Err(e);
+        }
+        if tx.send(Ok(buf)).is_err() {
+            // The unpacker stopped; its error is the one reported.
+            return Ok(ingest);
+        }
+    }
+}
+
+/// The unpacker's end of the download queue.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            match self.rx.recv() {
+                Ok(chunk) => {
+                    self.cur = chunk?;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0), // sender done: end of stream
+            }
+        }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 

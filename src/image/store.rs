@@ -196,6 +196,15 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     res
 }
 
+fn syncfs(dir: &Path) -> Result<()> {
+    let f = File::open(dir).at("open", dir)?;
+    // SAFETY: syncfs on a descriptor we own.
+    if unsafe { libc::syncfs(f.as_raw_fd()) } < 0 {
+        return Err(io::Error::last_os_error()).at("syncfs", dir);
+    }
+    Ok(())
+}
+
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).at("fsync", dir)
 }
@@ -235,13 +244,19 @@ pub struct Ingest {
     tmp: PathBuf,
     file: Option<io::BufWriter<File>>,
     hasher: Hasher,
+    kicked: u64,
     store_blobs: PathBuf,
 }
 
 impl Write for Ingest {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.as_mut().expect("ingest finished").write(buf)?;
+        let w = self.file.as_mut().expect("ingest finished");
+        let n = w.write(buf)?;
         self.hasher.update(&buf[..n]);
+        if self.hasher.len() - self.kicked >= unpack::WRITEBACK_CHUNK {
+            unpack::start_writeback(w.get_ref().as_raw_fd());
+            self.kicked = self.hasher.len();
+        }
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -419,6 +434,7 @@ impl Store {
             tmp,
             file: Some(io::BufWriter::with_capacity(256 * 1024, f)),
             hasher: Hasher::default(),
+            kicked: 0,
             store_blobs: self.blobs_dir(),
         })
     }
@@ -643,7 +659,9 @@ impl Store {
                 });
             }
             fs::write(tmp.join("diff-id"), diff_id.to_string()).at("write", &tmp)?;
-            sync_dir(&diff)?;
+            // One syncfs flushes every file of the layer before the rename publishes it,
+            // so a crash never leaves a layer that looks complete but is not.
+            syncfs(&tmp)?;
             match fs::rename(&tmp, &final_dir) {
                 Ok(()) => Ok(()),
                 // Another process unpacked the same layer first: theirs is as good as ours.
@@ -676,14 +694,52 @@ impl Store {
         Ok(dirs)
     }
 
-    /// Deletes blobs and layers that no image references (plus `keep`: manifests that
-    /// containers still use), and stale temporaries. Returns what was freed.
+    fn pins_dir(&self) -> PathBuf {
+        self.root.join("images/pins")
+    }
+
+    /// Records that `owner` (a container id) uses the image with this manifest digest,
+    /// so garbage collection keeps its blobs and layers even after the image is untagged.
+    pub fn pin(&self, owner: &str, manifest: &Digest) -> Result<()> {
+        let dir = self.pins_dir();
+        fs::create_dir_all(&dir).at("create", &dir)?;
+        atomic_write(&dir.join(pin_name(owner)), manifest.to_string().as_bytes())
+    }
+
+    /// Forgets a pin (the container is gone); a missing pin is not an error.
+    pub fn unpin(&self, owner: &str) -> Result<()> {
+        let p = self.pins_dir().join(pin_name(owner));
+        match fs::remove_file(&p) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e).at("remove", &p),
+            _ => Ok(()),
+        }
+    }
+
+    /// Manifest digests pinned by containers.
+    pub fn pinned(&self) -> Result<Vec<Digest>> {
+        let dir = self.pins_dir();
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(e).at("read", &dir),
+        };
+        Ok(rd
+            .flatten()
+            .filter_map(|e| fs::read_to_string(e.path()).ok())
+            .filter_map(|s| s.trim().parse().ok())
+            .collect())
+    }
+
+    /// Deletes blobs and layers that no image references, nor any container pin, nor
+    /// `keep`, and stale temporaries. Returns what was freed.
     pub fn gc(&self, keep: &[Digest]) -> Result<GcReport> {
         let _gc = lock(&self.root.join("content/gc.lock"), true)?;
+        let mut keep = keep.to_vec();
+        keep.extend(self.pinned()?);
         let mut live_blobs: HashSet<Digest> = HashSet::new();
         let mut live_layers: HashSet<String> = HashSet::new();
         let records = self.records()?;
-        let mut manifests: Vec<Digest> = keep.to_vec();
+        let mut manifests: Vec<Digest> = keep;
         for r in &records {
             manifests.push(r.digest.clone());
             for d in [&r.index_digest, &r.repo_digest].into_iter().flatten() {
@@ -733,6 +789,20 @@ impl Store {
         }
         Ok(report)
     }
+}
+
+/// A file name for a pin owner that cannot leave the pins directory.
+fn pin_name(owner: &str) -> String {
+    owner
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// What garbage collection removed.

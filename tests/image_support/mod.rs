@@ -35,15 +35,41 @@ fn free_port() -> u16 {
 impl Registry {
     /// Starts a registry; with `auth`, htpasswd basic auth for user `berth` / `s3cret`.
     pub fn start(auth: bool) -> Registry {
+        Self::start_with(auth, false)
+    }
+
+    /// Starts a registry serving HTTPS with a certificate from a test CA, whose
+    /// certificate is then in `<dir>/certs.d/127.0.0.1:<port>/ca.crt`.
+    pub fn start_tls() -> Registry {
+        Self::start_with(false, true)
+    }
+
+    /// Starts a registry that delegates auth to `tokens` (the bearer-token flow Docker Hub uses).
+    pub fn start_token(tokens: &TokenServer) -> Registry {
+        let extra = format!(
+            "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: berth-test\n    issuer: berth-issuer\n    rootcertbundle: {}\n",
+            tokens.port,
+            tokens.dir.path().join("token.crt").display()
+        );
         for _ in 0..5 {
-            if let Some(r) = Self::try_start(auth) {
+            if let Some(mut r) = Self::try_start_cfg(false, false, &extra) {
+                r.user = Some(("berth".into(), "s3cret".into()));
                 return r;
             }
         }
         panic!("could not start docker-registry");
     }
 
-    fn try_start(auth: bool) -> Option<Registry> {
+    fn start_with(auth: bool, tls: bool) -> Registry {
+        for _ in 0..5 {
+            if let Some(r) = Self::try_start_cfg(auth, tls, "") {
+                return r;
+            }
+        }
+        panic!("could not start docker-registry");
+    }
+
+    fn try_start_cfg(auth: bool, tls: bool, extra: &str) -> Option<Registry> {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut cfg = format!(
@@ -61,6 +87,80 @@ impl Registry {
         } else {
             None
         };
+        if tls {
+            let d = dir.path();
+            let ssl = |args: &[&str]| {
+                let mut c = Command::new("openssl");
+                c.current_dir(d).args(args);
+                run(c);
+            };
+            let ec = [
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+            ];
+            ssl(&[
+                &["req", "-x509"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.crt",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=berth test CA",
+                ],
+            ]
+            .concat());
+            ssl(&[
+                &["req"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "server.key",
+                    "-out",
+                    "server.csr",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ],
+            ]
+            .concat());
+            std::fs::write(
+                d.join("ext"),
+                "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+            )
+            .unwrap();
+            ssl(&[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.crt",
+                "-days",
+                "2",
+                "-extfile",
+                "ext",
+            ]);
+            let certs = d.join(format!("certs.d/127.0.0.1:{port}"));
+            std::fs::create_dir_all(&certs).unwrap();
+            std::fs::copy(d.join("ca.crt"), certs.join("ca.crt")).unwrap();
+            cfg.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                d.join("server.crt").display(),
+                d.join("server.key").display()
+            ));
+        }
+        cfg.push_str(extra);
         let cfg_path = dir.path().join("config.yml");
         std::fs::write(&cfg_path, cfg).unwrap();
         let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
@@ -444,4 +544,201 @@ pub fn xattr(p: &Path, name: &str) -> Option<Vec<u8>> {
     let n =
         unsafe { libc::lgetxattr(cp.as_ptr(), cn.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     (n >= 0).then(|| buf[..n as usize].to_vec())
+}
+
+/// A minimal token server for the registry's `token` auth: anonymous callers get pull
+/// access, `berth`/`s3cret` gets pull and push. Tokens are ES256 JWTs whose `x5c` names
+/// a self-signed certificate the registry trusts.
+pub struct TokenServer {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn b64url(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn query_params(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| {
+            let mut out = Vec::new();
+            let b = v.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'%' && i + 2 < b.len() {
+                    out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap_or(b'?'));
+                    i += 3;
+                } else {
+                    out.push(if b[i] == b'+' { b' ' } else { b[i] });
+                    i += 1;
+                }
+            }
+            (k.to_string(), String::from_utf8_lossy(&out).into_owned())
+        })
+        .collect()
+}
+
+impl TokenServer {
+    pub fn start() -> TokenServer {
+        use std::io::{BufRead, BufReader};
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let ssl = |args: &[&str]| {
+            let mut c = Command::new("openssl");
+            c.current_dir(d).args(args);
+            run(c);
+        };
+        ssl(&[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "tk.pem",
+        ]);
+        ssl(&[
+            "pkcs8", "-topk8", "-nocrypt", "-in", "tk.pem", "-outform", "DER", "-out", "tk.p8",
+        ]);
+        ssl(&[
+            "req",
+            "-x509",
+            "-key",
+            "tk.pem",
+            "-out",
+            "token.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=berth token signer",
+        ]);
+        ssl(&[
+            "x509",
+            "-in",
+            "token.crt",
+            "-outform",
+            "DER",
+            "-out",
+            "token.der",
+        ]);
+        let pkcs8 = std::fs::read(d.join("tk.p8")).unwrap();
+        let cert_der = std::fs::read(d.join("token.der")).unwrap();
+        let rng = ring::rand::SystemRandom::new();
+        let key = ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &pkcs8,
+            &rng,
+        )
+        .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (reqs, stopping) = (requests.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            use base64::Engine as _;
+            let x5c = base64::engine::general_purpose::STANDARD.encode(&cert_der);
+            while !stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                let (mut conn, _) = match listener.accept() {
+                    Ok(c) => c,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    }
+                };
+                conn.set_nonblocking(false).unwrap();
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut first = String::new();
+                reader.read_line(&mut first).unwrap();
+                let mut authorized = false;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line
+                        .strip_prefix("Authorization: Basic ")
+                        .or_else(|| line.strip_prefix("authorization: Basic "))
+                    {
+                        let dec = base64::engine::general_purpose::STANDARD
+                            .decode(v.trim())
+                            .unwrap_or_default();
+                        authorized = dec == b"berth:s3cret";
+                        if !authorized {
+                            let _ = conn.write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                            continue;
+                        }
+                    }
+                }
+                let target = first.split_whitespace().nth(1).unwrap_or("").to_string();
+                reqs.lock()
+                    .unwrap()
+                    .push(format!("{target} authorized={authorized}"));
+                let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+                let mut access = Vec::new();
+                for (k, v) in query_params(query) {
+                    if k != "scope" {
+                        continue;
+                    }
+                    let mut parts = v.splitn(3, ':');
+                    let (kind, name, actions) = (
+                        parts.next().unwrap_or(""),
+                        parts.next().unwrap_or(""),
+                        parts.next().unwrap_or(""),
+                    );
+                    let granted: Vec<&str> = actions
+                        .split(',')
+                        .filter(|a| *a == "pull" || (authorized && *a == "push"))
+                        .collect();
+                    access
+                        .push(serde_json::json!({"type": kind, "name": name, "actions": granted}));
+                }
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
+                let header = serde_json::json!({"typ": "JWT", "alg": "ES256", "x5c": [x5c]});
+                let claims = serde_json::json!({
+                    "iss": "berth-issuer", "sub": if authorized { "berth" } else { "" }, "aud": "berth-test",
+                    "exp": now + 300, "nbf": now - 10, "iat": now - 10, "jti": format!("{now}-{}", reqs.lock().unwrap().len()),
+                    "access": access,
+                });
+                let signing_input = format!(
+                    "{}.{}",
+                    b64url(&serde_json::to_vec(&header).unwrap()),
+                    b64url(&serde_json::to_vec(&claims).unwrap())
+                );
+                let sig = key.sign(&rng, signing_input.as_bytes()).unwrap();
+                let token = format!("{signing_input}.{}", b64url(sig.as_ref()));
+                let body =
+                    serde_json::json!({"token": token, "access_token": token, "expires_in": 300})
+                        .to_string();
+                let _ = conn.write_all(
+                    format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes(),
+                );
+            }
+        });
+        TokenServer {
+            port,
+            dir,
+            requests,
+            stop,
+            thread: Some(thread),
+        }
+    }
 }

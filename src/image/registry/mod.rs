@@ -71,6 +71,14 @@ pub enum RegistryError {
     /// A manifest was larger than any sane manifest.
     #[error("{0}: manifest too large")]
     TooLarge(String),
+    /// A registry's CA certificate could not be used.
+    #[error("CA certificates for {registry}: {message}")]
+    Tls {
+        /// Registry host.
+        registry: String,
+        /// Why.
+        message: String,
+    },
 }
 
 /// Result alias for registry calls.
@@ -88,6 +96,10 @@ pub struct RegistryOptions {
     pub docker_config: Option<PathBuf>,
     /// Attempts per request for transient failures (connection errors, 5xx, 429).
     pub attempts: Option<u32>,
+    /// Directories holding `<host[:port]>/*.crt` CA certificates trusted for that
+    /// registry only, as docker's `certs.d` (default `/etc/berth/certs.d` and
+    /// `/etc/docker/certs.d`). A registry with such a directory is always reached over HTTPS.
+    pub certs_dirs: Option<Vec<PathBuf>>,
 }
 
 /// A fetched manifest or index.
@@ -112,6 +124,8 @@ enum Body<'a> {
 /// A registry client; cheap to share between threads.
 pub struct Client {
     agent: ureq::Agent,
+    /// Agents trusting a registry's own CAs (certs.d), by host.
+    host_agents: Mutex<HashMap<String, ureq::Agent>>,
     opts: RegistryOptions,
     /// Authorization header values by (registry, scope).
     auth_cache: Mutex<HashMap<(String, String), String>>,
@@ -180,18 +194,97 @@ impl Client {
                     .map(String::from),
             );
         }
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(15))
-            .timeout_read(Duration::from_secs(60))
-            .timeout_write(Duration::from_secs(60))
-            .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
-            .build();
         Client {
-            agent,
+            agent: Self::agent_builder().build(),
+            host_agents: Mutex::default(),
             opts,
             auth_cache: Mutex::default(),
             creds_cache: Mutex::default(),
         }
+    }
+
+    fn agent_builder() -> ureq::AgentBuilder {
+        ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(15))
+            .timeout_read(Duration::from_secs(60))
+            .timeout_write(Duration::from_secs(60))
+            .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
+    }
+
+    fn certs_dirs(&self) -> Vec<PathBuf> {
+        self.opts.certs_dirs.clone().unwrap_or_else(|| {
+            vec![
+                PathBuf::from("/etc/berth/certs.d"),
+                PathBuf::from("/etc/docker/certs.d"),
+            ]
+        })
+    }
+
+    /// The CA files configured for a registry host.
+    fn host_cas(&self, host: &str) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for d in self.certs_dirs() {
+            if let Ok(rd) = std::fs::read_dir(d.join(host)) {
+                for e in rd.flatten() {
+                    if e.path().extension().is_some_and(|x| x == "crt") {
+                        out.push(e.path());
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The agent for a URL: one trusting the system roots plus the host's own CAs when
+    /// it has a certs.d directory, the shared one otherwise.
+    fn agent_for(&self, url: &str) -> Result<ureq::Agent> {
+        let host = url
+            .split("://")
+            .nth(1)
+            .unwrap_or(url)
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let mut agents = self.host_agents.lock().expect("agents");
+        if let Some(a) = agents.get(&host) {
+            return Ok(a.clone());
+        }
+        let cas = self.host_cas(&host);
+        if cas.is_empty() {
+            return Ok(self.agent.clone());
+        }
+        let tls_err = |message: String| RegistryError::Tls {
+            registry: host.clone(),
+            message,
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        // Invalid system certificates are skipped, as every TLS client does.
+        for c in rustls_native_certs::load_native_certs().unwrap_or_default() {
+            let _ = roots.add(c);
+        }
+        for path in &cas {
+            let pem =
+                std::fs::read(path).map_err(|e| tls_err(format!("{}: {e}", path.display())))?;
+            for cert in rustls_pemfile::certs(&mut &pem[..]) {
+                let cert = cert.map_err(|e| tls_err(format!("{}: {e}", path.display())))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| tls_err(format!("{}: {e}", path.display())))?;
+            }
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| tls_err(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let agent = Self::agent_builder()
+            .tls_config(std::sync::Arc::new(config))
+            .build();
+        agents.insert(host, agent.clone());
+        Ok(agent)
     }
 
     /// How many times a transient failure is tried (also used for whole layer downloads).
@@ -206,7 +299,9 @@ impl Client {
         } else {
             registry
         };
-        let scheme = if is_local(registry) || self.opts.insecure.iter().any(|i| i == registry) {
+        let insecure = is_local(registry) || self.opts.insecure.iter().any(|i| i == registry);
+        // A registry with its own CA configured is meant to be reached over TLS, loopback or not.
+        let scheme = if insecure && self.host_cas(host).is_empty() {
             "http"
         } else {
             "https"
@@ -256,8 +351,22 @@ impl Client {
                 if let Some(service) = ch.params.get("service") {
                     url.push_str(&format!("service={}&", url_encode(service)));
                 }
-                url.push_str(&format!("scope={}", url_encode(scope)));
-                let mut req = self.agent.get(&url);
+                // Ask for what the registry says it needs (a cross-repository mount needs
+                // pull on the source too) plus what this request is for; one `scope`
+                // parameter each, as Docker Hub's token server wants them.
+                let mut scopes: Vec<&str> = vec![scope];
+                if let Some(wanted) = ch.params.get("scope") {
+                    scopes.extend(wanted.split(' ').filter(|s| !s.is_empty()));
+                }
+                scopes.dedup();
+                let mut seen = std::collections::HashSet::new();
+                let q: Vec<String> = scopes
+                    .into_iter()
+                    .filter(|s| seen.insert(*s))
+                    .map(|s| format!("scope={}", url_encode(s)))
+                    .collect();
+                url.push_str(&q.join("&"));
+                let mut req = self.agent_for(&url)?.get(&url);
                 if let Some(c) = &creds {
                     req = req.set("Authorization", &Self::basic_header(c));
                 }
@@ -312,7 +421,7 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut req = self.agent.request(method, url);
+            let mut req = self.agent_for(url)?.request(method, url);
             for (k, v) in headers {
                 req = req.set(k, v);
             }
