@@ -21,6 +21,7 @@ berth_root=$work/berth
 # Podman on this kind of host cannot raise rlimits past the hard limit.
 podman_args="--ulimit nproc=4096:4096 --ulimit nofile=1024:1024"
 
+tables_before=$(nft list tables 2>/dev/null || true)
 cleanup() {
   set +e
   for n in "${sizes[@]}"; do
@@ -35,6 +36,11 @@ cleanup() {
   podman rmi -f localhost/busybox:bench >/dev/null 2>&1
   [ -f "$work/docker.pid" ] && kill "$(cat "$work/docker.pid")" && sleep 2
   umount -R "$work/docker-data" 2>/dev/null
+  # docker and podman (netavark) leave iptables-nft tables behind; drop the ones
+  # that were not there before the benchmark.
+  nft list tables 2>/dev/null | while read -r _ family name; do
+    grep -qx "table $family $name" <<<"$tables_before" || nft delete table "$family" "$name"
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT

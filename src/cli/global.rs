@@ -36,8 +36,9 @@ pub enum Ansi {
 /// Global options: which compose files, which project, which environment.
 #[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
-    /// Compose configuration files
-    #[arg(short = 'f', long = "file", value_name = "FILE", global = true)]
+    /// Compose configuration files (before the subcommand: `berth -f a.yaml up`;
+    /// after it, `-f` is the subcommand's own, e.g. `logs -f` follows)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Vec<String>,
 
     /// Project name

@@ -1,18 +1,43 @@
 //! The command line: global options, subcommands, and the error edge.
 
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
 
+pub mod config;
+pub mod context;
 pub mod global;
+pub mod hidden;
+pub mod image;
+pub mod logs;
+pub mod manage;
+pub mod ps;
+pub mod up;
 
 pub use global::GlobalArgs;
 
 /// Run and manage Compose projects without a daemon.
+///
+/// berth reads compose.yaml (and compose.override.yaml, .env, -f files) exactly as
+/// docker compose does, and runs the project on its own container runtime: no
+/// Docker daemon, no runc, no containerd.
 #[derive(Debug, Parser)]
-#[command(name = "berth", version, about, long_about = None)]
+#[command(name = "berth", version, about, long_about)]
 pub struct Cli {
     /// Options every subcommand accepts.
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// State root: images, layers, containers, volumes
+    #[arg(
+        long,
+        global = true,
+        env = "BERTH_ROOT",
+        default_value = "/var/lib/berth"
+    )]
+    pub root: PathBuf,
+    /// Run directory: network namespaces and network state (default: /run/berth, or <root>/run for another root)
+    #[arg(long, global = true, env = "BERTH_RUN_DIR")]
+    pub run_dir: Option<PathBuf>,
     /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
@@ -21,17 +46,84 @@ pub struct Cli {
 /// Every subcommand berth has; each one works.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Parse, resolve and render compose file in canonical format
+    #[command(alias = "convert")]
+    Config(config::ConfigArgs),
+    /// Creates containers for a service
+    Create(up::CreateArgs),
+    /// Stop and remove containers, networks
+    Down(manage::DownArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(image::ImageCommand),
+    /// Force stop service containers
+    Kill(manage::KillArgs),
+    /// View output from containers
+    Logs(logs::LogsArgs),
+    /// List running compose projects
+    Ls(ps::LsArgs),
+    /// Show, per container, what `up` would do and why
+    Plan(up::PlanArgs),
+    /// Print the public port for a port binding
+    Port(ps::PortArgs),
+    /// List containers
+    Ps(ps::PsArgs),
+    /// Restart service containers
+    Restart(manage::StopArgs),
+    /// Removes stopped service containers
+    Rm(manage::RmArgs),
+    /// Start services
+    Start(manage::StartArgs),
+    /// Stop services
+    Stop(manage::StopArgs),
+    /// Create and start containers
+    Up(up::UpArgs),
     /// Show the berth version information
     Version,
+    /// Supervise one container (berth runs this itself)
+    #[command(hide = true)]
+    Supervise(hidden::SuperviseArgs),
+    /// Serve DNS for berth's networks (berth runs this itself)
+    #[command(hide = true, name = "dns-serve")]
+    DnsServe,
 }
 
 /// Parses the command line, runs it, and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    match cli.command {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("BERTH_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let ctx = context::Ctx::new(&cli.global, &cli.root, cli.run_dir.as_ref());
+    let res = match cli.command {
+        Command::Config(args) => config::run(&args, cli.global.project_options()),
+        Command::Create(a) => up::run_create(&ctx, &a),
+        Command::Down(a) => manage::run_down(&ctx, &a),
+        Command::Image(cmd) => image::run(&cli.root, cmd),
+        Command::Kill(a) => manage::run_kill(&ctx, &a),
+        Command::Logs(a) => logs::run_logs(&ctx, &a),
+        Command::Ls(a) => ps::run_ls(&ctx, &a),
+        Command::Plan(a) => up::run_plan(&ctx, &a),
+        Command::Port(a) => ps::run_port(&ctx, &a),
+        Command::Ps(a) => ps::run_ps(&ctx, &a),
+        Command::Restart(a) => manage::run_restart(&ctx, &a),
+        Command::Rm(a) => manage::run_rm(&ctx, &a),
+        Command::Start(a) => manage::run_start(&ctx, &a),
+        Command::Stop(a) => manage::run_stop(&ctx, &a),
+        Command::Up(a) => up::run_up(&ctx, &a),
         Command::Version => {
             println!("berth version {}", env!("CARGO_PKG_VERSION"));
-            0
+            Ok(())
+        }
+        Command::Supervise(a) => hidden::run_supervise(&ctx.layout, &a),
+        Command::DnsServe => hidden::run_dns(&ctx.layout),
+    };
+    match res {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            1
         }
     }
 }

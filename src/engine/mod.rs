@@ -1,3 +1,13 @@
 //! The engine: runs a plan's actions along the dependency graph.
 
+pub mod down;
 pub mod graph;
+pub mod images;
+pub mod layout;
+pub mod lifecycle;
+pub mod load;
+pub mod logs;
+pub mod mounts;
+pub mod network;
+pub mod settings;
+pub mod up;

@@ -68,13 +68,30 @@ pub fn socket_path(container_dir: &Path) -> PathBuf {
     container_dir.join("supervisor.sock")
 }
 
+/// A unix socket address is at most 108 bytes; state roots can be deeper than
+/// that. Past the limit the socket is reached through its directory's descriptor
+/// (`/proc/self/fd/N/name`), which is short whatever the real path; the returned
+/// file keeps that descriptor open while the path is used.
+pub fn addressable(socket: &Path) -> std::io::Result<(Option<std::fs::File>, PathBuf)> {
+    use std::os::fd::AsRawFd;
+    if socket.as_os_str().len() < 100 {
+        return Ok((None, socket.to_path_buf()));
+    }
+    let dir = socket.parent().unwrap_or(Path::new("."));
+    let name = socket.file_name().unwrap_or_default();
+    let f = std::fs::File::open(dir)?;
+    let short = PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd())).join(name);
+    Ok((Some(f), short))
+}
+
 /// Sends one request and waits up to `timeout` for the answer.
 pub fn call(socket: &Path, req: &Request, timeout: Duration) -> Result<Response, ControlError> {
     let io = |source| ControlError::Io {
         path: socket.to_path_buf(),
         source,
     };
-    let mut stream = UnixStream::connect(socket).map_err(io)?;
+    let (_dir, addr) = addressable(socket).map_err(io)?;
+    let mut stream = UnixStream::connect(&addr).map_err(io)?;
     stream.set_read_timeout(Some(timeout)).map_err(io)?;
     let mut line = serde_json::to_vec(req).expect("requests always encode");
     line.push(b'\n');

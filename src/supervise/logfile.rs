@@ -42,7 +42,7 @@ impl Entry {
 }
 
 /// Rotation limits from `logging.options` (`max-size`, `max-file`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rotation {
     /// Rotate once the file reaches this many bytes.
     pub max_size: u64,

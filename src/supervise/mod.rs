@@ -2,6 +2,8 @@
 
 pub mod control;
 pub mod health;
+pub mod launch;
 pub mod logfile;
 pub mod restart;
 pub mod run;
+pub mod runtime_launcher;

@@ -13,9 +13,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::control::{encode_response, parse_request, socket_path, Request, Response};
+use super::health::{clip_output, HealthConfig, HealthState, ProbeResult};
 use super::logfile::{LogWriter, Stream};
 use super::restart::{Decision, Exit, RestartPolicy, RestartState};
-use crate::container::{ContainerState, Status};
+use crate::container::{ContainerState, Health, Status};
 
 /// How a run of the container's process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub struct Launched {
     pub pid: u32,
     /// `pidfd_open` of it.
     pub pidfd: OwnedFd,
+    /// With `tty: true`, the pty master: all output comes from it, not the pipes.
+    pub tty: Option<OwnedFd>,
 }
 
 /// What actually starts and signals the container's process: berth's runtime in
@@ -47,6 +50,25 @@ pub trait Launcher {
     /// Releases what one run held (the runtime's container state), before a restart
     /// or the end.
     fn cleanup(&mut self) -> io::Result<()>;
+    /// Starts a healthcheck probe inside the running container, its output on `output`.
+    fn start_probe(&mut self, command: &[String], output: OwnedFd) -> io::Result<Launched> {
+        let _ = (command, output);
+        Err(io::Error::other("this launcher cannot run healthchecks"))
+    }
+    /// Reaps a probe that exited (or was killed); returns its exit code.
+    fn reap_probe(&mut self, probe: &Launched) -> io::Result<i32> {
+        let _ = probe;
+        Ok(-1)
+    }
+}
+
+/// A healthcheck probe under way.
+struct Probe {
+    launched: Launched,
+    output: File,
+    collected: Vec<u8>,
+    deadline: Instant,
+    timed_out: bool,
 }
 
 /// What the loop needs to know about its container.
@@ -58,7 +80,13 @@ pub struct Settings {
     pub policy: RestartPolicy,
     /// Log rotation.
     pub rotation: Option<super::logfile::Rotation>,
+    /// The healthcheck, if the container has one.
+    pub healthcheck: Option<HealthConfig>,
 }
+
+/// Tells whoever spawned the supervisor how the first start went: `ok`, or the
+/// error, on a pipe it handed over (then closed, so the reader sees EOF).
+pub type ReadyPipe = Option<File>;
 
 enum Phase {
     Running {
@@ -73,11 +101,16 @@ enum Phase {
 }
 
 /// Runs the container until it has exited for good; returns its last exit.
-pub fn supervise(settings: &Settings, launcher: &mut dyn Launcher) -> io::Result<Option<ExitInfo>> {
+pub fn supervise(
+    settings: &Settings,
+    launcher: &mut dyn Launcher,
+    mut ready: ReadyPipe,
+) -> io::Result<Option<ExitInfo>> {
     let dir = &settings.container_dir;
     let sock = socket_path(dir);
     let _ = std::fs::remove_file(&sock);
-    let listener = UnixListener::bind(&sock)?;
+    let (_dir, addr) = super::control::addressable(&sock)?;
+    let listener = UnixListener::bind(&addr)?;
     listener.set_nonblocking(true)?;
     let _socket_guard = RemoveOnDrop(sock);
     let mut log = LogWriter::open(&dir.join("log"), settings.rotation)?;
@@ -88,18 +121,46 @@ pub fn supervise(settings: &Settings, launcher: &mut dyn Launcher) -> io::Result
     let mut pipes: Vec<(Stream, File)> = vec![];
     let mut waiters: Vec<UnixStream> = vec![];
     let mut last_exit = None;
-    let mut phase = start(launcher, &mut status, &mut pipes, dir)?;
+    let first = start(launcher, &mut status, &mut pipes, dir);
+    if let Some(mut r) = ready.take() {
+        let msg = match &first {
+            Ok(_) => "ok\n".to_string(),
+            Err(e) => format!("{e}\n"),
+        };
+        let _ = r.write_all(msg.as_bytes());
+    }
+    let mut phase = first?;
+    let mut health = HealthState::default();
+    let mut probe: Option<Probe> = None;
+    let mut next_probe = settings
+        .healthcheck
+        .as_ref()
+        .map(|h| Instant::now() + health.next_delay(h, Duration::ZERO));
+    if settings.healthcheck.is_some() {
+        status.health = Some(Health::Starting);
+        status.save(dir).map_err(io::Error::other)?;
+    }
 
     loop {
         if matches!(phase, Phase::Done) && pipes.is_empty() {
             break;
         }
         let now = Instant::now();
-        let deadline = match &phase {
+        let mut deadline = match &phase {
             Phase::Running { kill_at, .. } => *kill_at,
             Phase::Waiting { until } => Some(*until),
             Phase::Done => None,
         };
+        if matches!(phase, Phase::Running { .. }) {
+            let probe_time = match &probe {
+                Some(p) => Some(p.deadline),
+                None => next_probe,
+            };
+            deadline = match (deadline, probe_time) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
         let timeout_ms = deadline
             .map(|d| {
                 d.saturating_duration_since(now)
@@ -110,6 +171,11 @@ pub fn supervise(settings: &Settings, launcher: &mut dyn Launcher) -> io::Result
 
         let mut fds = vec![pollfd(listener.as_raw_fd())];
         fds.extend(pipes.iter().map(|(_, f)| pollfd(f.as_raw_fd())));
+        let probe_at = fds.len();
+        if let Some(p) = &probe {
+            fds.push(pollfd(p.output.as_raw_fd()));
+            fds.push(pollfd(p.launched.pidfd.as_raw_fd()));
+        }
         if let Phase::Running { launched, .. } = &phase {
             fds.push(pollfd(launched.pidfd.as_raw_fd()));
         }
@@ -143,6 +209,99 @@ pub fn supervise(settings: &Settings, launcher: &mut dyn Launcher) -> io::Result
             log.flush_partial(SystemTime::now())?;
         }
 
+        if let Some(p) = &mut probe {
+            if fds[probe_at].revents != 0 {
+                let mut buf = [0u8; 4096];
+                if let Ok(n) = p.output.read(&mut buf) {
+                    if p.collected.len() < 4096 {
+                        p.collected.extend_from_slice(&buf[..n]);
+                    }
+                }
+            }
+            let now = Instant::now();
+            if !p.timed_out && now >= p.deadline {
+                p.timed_out = true;
+                // SAFETY: pidfd_send_signal on our probe's pidfd.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        p.launched.pidfd.as_raw_fd(),
+                        libc::SIGKILL,
+                        std::ptr::null::<libc::siginfo_t>(),
+                        0,
+                    )
+                };
+            }
+            if fds[probe_at + 1].revents != 0 {
+                let p = probe.take().expect("probe is there");
+                let code = launcher.reap_probe(&p.launched).unwrap_or(-1);
+                let mut collected = p.collected;
+                let mut out = p.output;
+                set_nonblocking(out.as_raw_fd())?;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = out.read(&mut buf) {
+                    if n == 0 || collected.len() >= 4096 {
+                        break;
+                    }
+                    collected.extend_from_slice(&buf[..n]);
+                }
+                let (code, output) = if p.timed_out {
+                    (-1, "Health check exceeded timeout".to_string())
+                } else {
+                    (code, clip_output(&collected))
+                };
+                if let (Some(cfg), Phase::Running { started, .. }) = (&settings.healthcheck, &phase)
+                {
+                    let since = started.elapsed();
+                    if let Some(v) = health.record(
+                        cfg,
+                        ProbeResult {
+                            exit_code: code,
+                            output,
+                        },
+                        since,
+                    ) {
+                        status.health = Some(v);
+                        status.save(dir).map_err(io::Error::other)?;
+                    }
+                    next_probe = Some(Instant::now() + health.next_delay(cfg, since));
+                }
+            }
+        }
+        if probe.is_none() && matches!(phase, Phase::Running { .. }) {
+            if let (Some(cfg), Some(at)) = (&settings.healthcheck, next_probe) {
+                if Instant::now() >= at {
+                    let (r, w) = pipe()?;
+                    match launcher.start_probe(&cfg.command, w) {
+                        Ok(launched) => {
+                            probe = Some(Probe {
+                                launched,
+                                output: File::from(r),
+                                collected: vec![],
+                                deadline: Instant::now() + cfg.timeout,
+                                timed_out: false,
+                            });
+                        }
+                        Err(e) => {
+                            let since = match &phase {
+                                Phase::Running { started, .. } => started.elapsed(),
+                                _ => Duration::ZERO,
+                            };
+                            let res = ProbeResult {
+                                exit_code: -1,
+                                output: e.to_string(),
+                            };
+                            if let Some(v) = health.record(cfg, res, since) {
+                                status.health = Some(v);
+                                status.save(dir).map_err(io::Error::other)?;
+                            }
+                            next_probe = Some(Instant::now() + health.next_delay(cfg, since));
+                        }
+                    }
+                }
+            }
+        }
+
         let exited = match &phase {
             Phase::Running { .. } => fds.last().is_some_and(|p| p.revents != 0),
             _ => false,
@@ -156,6 +315,9 @@ pub fn supervise(settings: &Settings, launcher: &mut dyn Launcher) -> io::Result
             };
             // Whatever the process left in the pipes belongs before its exit.
             drain(&mut pipes, &mut log)?;
+            if let Some(p) = probe.take() {
+                let _ = launcher.reap_probe(&p.launched);
+            }
             let info = launcher.reap(&launched)?;
             launcher.cleanup()?;
             last_exit = Some(info);
@@ -172,6 +334,11 @@ pub fn supervise(settings: &Settings, launcher: &mut dyn Launcher) -> io::Result
                 },
             );
             status.restart_count = restarts.count;
+            if let Some(cfg) = &settings.healthcheck {
+                health = HealthState::default();
+                status.health = Some(Health::Starting);
+                next_probe = Some(Instant::now() + health.next_delay(cfg, Duration::ZERO));
+            }
             phase = match decision {
                 Decision::RestartAfter(delay) => {
                     status.state = ContainerState::Restarting;
@@ -221,9 +388,14 @@ fn start(
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     match launcher.launch(out_w, err_w) {
-        Ok(launched) => {
-            pipes.push((Stream::Stdout, File::from(out_r)));
-            pipes.push((Stream::Stderr, File::from(err_r)));
+        Ok(mut launched) => {
+            match launched.tty.take() {
+                Some(master) => pipes.push((Stream::Stdout, File::from(master))),
+                None => {
+                    pipes.push((Stream::Stdout, File::from(out_r)));
+                    pipes.push((Stream::Stderr, File::from(err_r)));
+                }
+            }
             status.state = ContainerState::Running;
             status.pid = Some(launched.pid);
             status.started_at = Some(epoch_secs(SystemTime::now()));
@@ -405,6 +577,7 @@ mod tests {
         script: String,
         child: Option<Child>,
         launches: u32,
+        probes: Vec<Child>,
     }
 
     impl Shell {
@@ -413,6 +586,7 @@ mod tests {
                 script: script.into(),
                 child: None,
                 launches: 0,
+                probes: vec![],
             }
         }
     }
@@ -433,6 +607,7 @@ mod tests {
             Ok(Launched {
                 pid,
                 pidfd: pidfd_open(pid)?,
+                tty: None,
             })
         }
 
@@ -457,6 +632,33 @@ mod tests {
         fn cleanup(&mut self) -> io::Result<()> {
             Ok(())
         }
+
+        fn start_probe(&mut self, command: &[String], output: OwnedFd) -> io::Result<Launched> {
+            let err = output.try_clone()?;
+            let child = Command::new(&command[0])
+                .args(&command[1..])
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(output))
+                .stderr(Stdio::from(err))
+                .spawn()?;
+            let pid = child.id();
+            self.probes.push(child);
+            Ok(Launched {
+                pid,
+                pidfd: pidfd_open(pid)?,
+                tty: None,
+            })
+        }
+
+        fn reap_probe(&mut self, probe: &Launched) -> io::Result<i32> {
+            let i = self
+                .probes
+                .iter()
+                .position(|c| c.id() == probe.pid)
+                .expect("our probe");
+            let mut c = self.probes.swap_remove(i);
+            Ok(c.wait()?.code().unwrap_or(-1))
+        }
     }
 
     fn settings(dir: &Path, policy: RestartPolicy) -> Settings {
@@ -464,6 +666,7 @@ mod tests {
             container_dir: dir.to_path_buf(),
             policy,
             rotation: None,
+            healthcheck: None,
         }
     }
 
@@ -471,7 +674,7 @@ mod tests {
     fn logs_output_and_records_the_exit_code() {
         let dir = tempfile::tempdir().unwrap();
         let mut sh = Shell::new("echo out; echo err >&2; exit 3");
-        let exit = supervise(&settings(dir.path(), RestartPolicy::No), &mut sh).unwrap();
+        let exit = supervise(&settings(dir.path(), RestartPolicy::No), &mut sh, None).unwrap();
         assert_eq!(exit.unwrap().code, 3);
         let st = Status::load(dir.path()).unwrap();
         assert_eq!((st.state, st.exit_code), (ContainerState::Exited, Some(3)));
@@ -496,7 +699,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut sh = Shell::new("echo run $RUN; exit 1");
         let policy = RestartPolicy::OnFailure { max_retries: 2 };
-        supervise(&settings(dir.path(), policy), &mut sh).unwrap();
+        supervise(&settings(dir.path(), policy), &mut sh, None).unwrap();
         assert_eq!(sh.launches, 3);
         let st = Status::load(dir.path()).unwrap();
         assert_eq!(st.restart_count, 2);
@@ -515,7 +718,7 @@ mod tests {
         // The script ignores SIGTERM, as a careless pid 1 does.
         let handle = std::thread::spawn(move || {
             let mut sh = Shell::new("trap '' TERM; echo ready; while :; do sleep 0.05; done");
-            let exit = supervise(&settings(&path, RestartPolicy::Always), &mut sh).unwrap();
+            let exit = supervise(&settings(&path, RestartPolicy::Always), &mut sh, None).unwrap();
             (exit, sh.launches)
         });
         let sock = socket_path(dir.path());
@@ -546,5 +749,54 @@ mod tests {
         let st = Status::load(dir.path()).unwrap();
         assert!(st.stopped_by_user);
         assert_eq!(st.state, ContainerState::Exited);
+    }
+
+    #[test]
+    fn healthchecks_turn_healthy_when_the_probe_passes() {
+        let dir = tempfile::tempdir().unwrap();
+        let flag = dir.path().join("flag");
+        let path = dir.path().to_path_buf();
+        let flag2 = flag.clone();
+        let handle = std::thread::spawn(move || {
+            let mut sh = Shell::new("trap 'exit 0' TERM; while :; do sleep 0.05; done");
+            let mut s = settings(&path, RestartPolicy::No);
+            s.healthcheck = Some(HealthConfig {
+                command: vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    format!("echo probing; test -e {}", flag2.display()),
+                ],
+                interval: Duration::from_millis(50),
+                timeout: Duration::from_secs(5),
+                retries: 2,
+                start_period: Duration::ZERO,
+                start_interval: Duration::from_millis(50),
+            });
+            supervise(&s, &mut sh, None).unwrap()
+        });
+        let sock = socket_path(dir.path());
+        let wait_for = |want: Health| {
+            let t0 = Instant::now();
+            loop {
+                if Status::load(dir.path()).unwrap().health == Some(want) {
+                    return;
+                }
+                assert!(t0.elapsed() < Duration::from_secs(20), "never {want:?}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        wait_for(Health::Unhealthy);
+        std::fs::write(&flag, b"").unwrap();
+        wait_for(Health::Healthy);
+        call(
+            &sock,
+            &Request::Stop {
+                signal: libc::SIGTERM,
+                timeout_ms: 5000,
+            },
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(handle.join().unwrap().unwrap().code, 0);
     }
 }

@@ -1,0 +1,115 @@
+//! Which cgroup hierarchies exist, read once from /proc/self/mountinfo. Detection is per
+//! controller: a host can be pure v2, pure v1 or hybrid (v1 controllers plus a cgroup2
+//! mount with whatever controllers v1 did not claim).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+/// One mounted cgroup hierarchy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// 1 or 2.
+    pub version: u8,
+    /// Where it is mounted on the host.
+    pub mount: PathBuf,
+    /// Controllers it holds ("name=systemd" for named v1 hierarchies).
+    pub controllers: Vec<String>,
+}
+
+impl Hierarchy {
+    /// Whether it holds `controller`.
+    pub fn has(&self, controller: &str) -> bool {
+        self.controllers.iter().any(|c| c == controller)
+    }
+}
+
+const V1_OPTS_IGNORED: [&str; 6] = [
+    "rw",
+    "ro",
+    "clone_children",
+    "noprefix",
+    "xattr",
+    "cpuset_v2_mode",
+];
+
+/// Parse mountinfo text into hierarchies (one per distinct cgroup mount under /sys/fs/cgroup).
+pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
+    let mut out: Vec<Hierarchy> = Vec::new();
+    for line in text.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        let pre: Vec<&str> = pre.split(' ').collect();
+        let post: Vec<&str> = post.split(' ').collect();
+        if pre.len() < 5 || post.len() < 3 {
+            continue;
+        }
+        let (root, mount) = (pre[3], pre[4]);
+        if root != "/" || !mount.starts_with("/sys/fs/cgroup") {
+            continue;
+        }
+        let h = match post[0] {
+            "cgroup2" => {
+                let file = Path::new(mount).join("cgroup.controllers");
+                let controllers = std::fs::read_to_string(file).unwrap_or_default();
+                Hierarchy {
+                    version: 2,
+                    mount: mount.into(),
+                    controllers: controllers.split_whitespace().map(str::to_owned).collect(),
+                }
+            }
+            "cgroup" => {
+                let controllers = post[2]
+                    .split(',')
+                    .filter(|o| !V1_OPTS_IGNORED.contains(o) && !o.starts_with("release_agent="))
+                    .map(str::to_owned)
+                    .collect();
+                Hierarchy {
+                    version: 1,
+                    mount: mount.into(),
+                    controllers,
+                }
+            }
+            _ => continue,
+        };
+        if !out.iter().any(|o| {
+            o.mount == h.mount
+                || (o.version == 1 && h.version == 1 && o.controllers == h.controllers)
+        }) {
+            out.push(h);
+        }
+    }
+    out
+}
+
+/// The host's hierarchies, detected once per process.
+pub fn hierarchies() -> &'static [Hierarchy] {
+    static H: OnceLock<Vec<Hierarchy>> = OnceLock::new();
+    H.get_or_init(|| {
+        parse_mountinfo(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hybrid_host() {
+        let text = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+36 31 0:33 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+99 31 0:32 /sub /mnt/x rw,relatime - cgroup cgroup rw,memory";
+        let h = parse_mountinfo(text);
+        assert_eq!(h.len(), 5);
+        assert_eq!(h[1].controllers, vec!["memory"]);
+        assert_eq!(h[2].controllers, vec!["cpu", "cpuacct"]);
+        assert_eq!(h[3].controllers, vec!["name=systemd"]);
+        assert_eq!(h[4].version, 2);
+    }
+}

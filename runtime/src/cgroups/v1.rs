@@ -1,0 +1,199 @@
+//! cgroup v1 files.
+
+use std::path::Path;
+use std::time::Duration;
+
+use oci_spec::runtime::LinuxResources;
+
+use super::{number, write_if, CgroupDir, Stats};
+use crate::error::{Result, WrapIo};
+use crate::syscall::raw::write_file;
+
+/// mkdir `<mount>/<rel>` and its parents; a new cpuset cgroup starts with empty
+/// cpus/mems and refuses tasks (ENOSPC) until they are copied from its parent.
+pub fn mkdir(mount: &Path, rel: &Path, cpuset: bool) -> Result<()> {
+    // Fast path: the `berth` parent exists (and was set up when it was made).
+    let leaf = mount.join(rel);
+    match std::fs::create_dir(&leaf) {
+        Ok(()) if !cpuset => return Ok(()),
+        Ok(()) => return copy_cpuset(leaf.parent().unwrap_or(mount), &leaf),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).at("mkdir", &leaf),
+    }
+    let mut cur = mount.to_path_buf();
+    for c in rel.components() {
+        let parent = cur.clone();
+        cur.push(c);
+        match std::fs::create_dir(&cur) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).at("mkdir", &cur),
+        }
+        if cpuset {
+            copy_cpuset(&parent, &cur)?;
+        }
+    }
+    Ok(())
+}
+
+fn copy_cpuset(parent: &Path, dir: &Path) -> Result<()> {
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let mine = std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+        if mine.trim().is_empty() {
+            let theirs = std::fs::read_to_string(parent.join(f)).at("read", parent.join(f))?;
+            write_file(&dir.join(f), theirs.trim())?;
+        }
+    }
+    Ok(())
+}
+
+/// Write the limits whose controller lives in this hierarchy.
+pub fn apply(d: &CgroupDir, res: &LinuxResources) -> Result<()> {
+    let has = |c: &str| d.controllers.iter().any(|x| x == c);
+    let p = &d.path;
+    if has("memory") {
+        if let Some(m) = res.memory() {
+            if let Some(l) = m.limit() {
+                write_file(&p.join("memory.limit_in_bytes"), &l.to_string())?;
+            }
+            if let Some(r) = m.reservation() {
+                write_file(&p.join("memory.soft_limit_in_bytes"), &r.to_string())?;
+            }
+            // OCI v1 semantics: swap is memory+swap, like memory.memsw.limit_in_bytes.
+            if let Some(s) = m.swap() {
+                write_if(p, "memory.memsw.limit_in_bytes", &s.to_string())?;
+            }
+            if let Some(s) = m.swappiness() {
+                write_if(p, "memory.swappiness", &s.to_string())?;
+            }
+            if m.disable_oom_killer() == Some(true) {
+                write_file(&p.join("memory.oom_control"), "1")?;
+            }
+        }
+    }
+    if has("cpu") {
+        if let Some(c) = res.cpu() {
+            if let Some(s) = c.shares() {
+                write_file(&p.join("cpu.shares"), &s.to_string())?;
+            }
+            if let Some(per) = c.period() {
+                write_file(&p.join("cpu.cfs_period_us"), &per.to_string())?;
+            }
+            if let Some(q) = c.quota() {
+                write_file(&p.join("cpu.cfs_quota_us"), &q.to_string())?;
+            }
+        }
+    }
+    if has("cpuset") {
+        if let Some(c) = res.cpu() {
+            if let Some(cpus) = c.cpus() {
+                write_file(&p.join("cpuset.cpus"), cpus)?;
+            }
+            if let Some(mems) = c.mems() {
+                write_file(&p.join("cpuset.mems"), mems)?;
+            }
+        }
+    }
+    if has("pids") {
+        if let Some(pids) = res.pids() {
+            let v = if pids.limit() > 0 {
+                pids.limit().to_string()
+            } else {
+                "max".into()
+            };
+            write_file(&p.join("pids.max"), &v)?;
+        }
+    }
+    if has("devices") {
+        // In order: typically "deny all" first, then the allowed devices.
+        for d in res.devices().iter().flatten() {
+            let typ = match d.typ() {
+                Some(oci_spec::runtime::LinuxDeviceType::C) => "c",
+                Some(oci_spec::runtime::LinuxDeviceType::B) => "b",
+                _ => "a",
+            };
+            let num = |n: Option<i64>| n.map_or("*".to_string(), |n| n.to_string());
+            let rule = if typ == "a" {
+                "a".to_string()
+            } else {
+                format!(
+                    "{typ} {}:{} {}",
+                    num(d.major()),
+                    num(d.minor()),
+                    d.access().as_deref().unwrap_or("rwm")
+                )
+            };
+            let file = if d.allow() {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            write_file(&p.join(file), &rule)?;
+        }
+    }
+    if has("blkio") {
+        if let Some(w) = res.block_io().as_ref().and_then(|b| b.weight()) {
+            if !write_if(p, "blkio.weight", &w.to_string())? {
+                write_if(p, "blkio.bfq.weight", &w.to_string())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Freeze or thaw and wait until the kernel agrees.
+pub fn freeze(dir: &Path, frozen: bool) -> Result<()> {
+    let want = if frozen { "FROZEN" } else { "THAWED" };
+    let file = dir.join("freezer.state");
+    for i in 0..1000u32 {
+        // Re-write periodically: a task forking while freezing can leave it FREEZING.
+        if i % 50 == 0 {
+            write_file(&file, want)?;
+        }
+        let now = std::fs::read_to_string(&file).at("read", &file)?;
+        if now.trim() == want {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    Err(crate::error::Error::Spec(format!(
+        "freezer stuck before {want} in {}",
+        dir.display()
+    )))
+}
+
+/// Fill in what this hierarchy knows.
+pub fn stats(d: &CgroupDir, s: &mut Stats) {
+    let p = &d.path;
+    for c in &d.controllers {
+        match c.as_str() {
+            "cpuacct" => s.cpu_usage_ns = number(&p.join("cpuacct.usage")).unwrap_or(0),
+            "memory" => {
+                s.memory_usage = number(&p.join("memory.usage_in_bytes")).unwrap_or(0);
+                // v1 reports "unlimited" as a huge page-aligned number.
+                s.memory_limit =
+                    number(&p.join("memory.limit_in_bytes")).filter(|l| *l < (1 << 62));
+            }
+            "pids" => {
+                s.pids_current = number(&p.join("pids.current")).unwrap_or(0);
+                s.pids_limit = number(&p.join("pids.max"));
+            }
+            "blkio" => {
+                let f = p.join("blkio.throttle.io_service_bytes_recursive");
+                let text = std::fs::read_to_string(f).unwrap_or_default();
+                for l in text.lines() {
+                    let parts: Vec<&str> = l.split_whitespace().collect();
+                    if let [_, op, v] = parts[..] {
+                        let v: u64 = v.parse().unwrap_or(0);
+                        match op {
+                            "Read" => s.io_read_bytes += v,
+                            "Write" => s.io_write_bytes += v,
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}

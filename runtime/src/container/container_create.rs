@@ -1,0 +1,259 @@
+//! create: cgroups, helper, init; returns once the container waits for `start`.
+
+use std::os::fd::AsRawFd;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::state::{State, CONFIG, FIFO, ROOTFS, STATE};
+use super::{Container, ContainerConfig, CreateTimings};
+use crate::cgroups::{self, Cgroups};
+use crate::error::{Error, Result, WrapIo};
+use crate::process::message::{CreateRequest, FromInit, ToInit};
+use crate::process::spawn;
+use crate::rootfs::Rootfs;
+use crate::syscall::raw;
+
+/// Everything created so far, undone on drop unless disarmed.
+struct Undo<'a> {
+    cfg_dir: &'a std::path::Path,
+    cgroups: Option<Cgroups>,
+    pidfd: Option<std::os::fd::OwnedFd>,
+    armed: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(fd) = &self.pidfd {
+            let _ = raw::pidfd_send_signal(fd, libc::SIGKILL);
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            unsafe {
+                libc::waitid(
+                    libc::P_PIDFD,
+                    fd.as_raw_fd() as libc::id_t,
+                    &mut info,
+                    libc::WEXITED,
+                )
+            };
+        }
+        if let Some(cg) = &self.cgroups {
+            // An init cloned before the failure (its pid never reached us) is still in the
+            // cgroup: kill everything there before removing it.
+            let _ = cg.kill_all(libc::SIGKILL);
+            let _ = cg.remove();
+        }
+        for f in [STATE, CONFIG, FIFO] {
+            let _ = std::fs::remove_file(self.cfg_dir.join(f));
+        }
+        let _ = std::fs::remove_dir(self.cfg_dir.join(ROOTFS));
+        let _ = std::fs::remove_dir(self.cfg_dir);
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && !id.starts_with('.')
+}
+
+impl Container {
+    /// Create the container: its init runs in new namespaces inside its cgroups, with the
+    /// root filesystem mounted, and waits for `start`. The calling process becomes the
+    /// init's parent (so it can `wait`).
+    pub fn create(cfg: ContainerConfig) -> Result<Container> {
+        Self::create_inner(cfg, false)
+    }
+
+    /// `create` then `start`, without the round trip in between: the exec fifo is
+    /// opened for reading before the init reaches it, so the init goes straight on to
+    /// exec once its root filesystem is ready.
+    pub fn run(cfg: ContainerConfig) -> Result<Container> {
+        let c = Self::create_inner(cfg, true)?;
+        // No status check: a fast process may already have exited.
+        if let Err(e) = c.release() {
+            let _ = c.delete();
+            return Err(e);
+        }
+        Ok(c)
+    }
+
+    fn create_inner(cfg: ContainerConfig, start: bool) -> Result<Container> {
+        if !valid_id(&cfg.id) {
+            return Err(Error::Spec(format!("invalid container id {:?}", cfg.id)));
+        }
+        let dir = cfg.state_dir.clone();
+        std::fs::create_dir_all(&dir).at("mkdir", &dir)?;
+        if dir.join(STATE).exists() {
+            return Err(Error::Spec(format!("container {} already exists", cfg.id)));
+        }
+        if let Rootfs::Overlay { upper, .. } = &cfg.rootfs {
+            // overlayfs refuses an upper dir on overlayfs ("not supported as upperdir",
+            // containerd#2071): say so before anything is set up.
+            let c = raw::cstr(upper).map_err(|e| Error::Path {
+                op: "statfs",
+                path: upper.clone(),
+                source: e,
+            })?;
+            let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+            if unsafe { libc::statfs(c.as_ptr(), &mut st) } < 0 {
+                return Err(Error::last("statfs", upper));
+            }
+            if st.f_type == 0x794c_7630 {
+                return Err(Error::Spec(format!(
+                    "overlay upper dir {} is itself on overlayfs",
+                    upper.display()
+                )));
+            }
+        }
+        let mut undo = Undo {
+            cfg_dir: &dir,
+            cgroups: None,
+            pidfd: None,
+            armed: true,
+        };
+        let mountpoint = dir.join(ROOTFS);
+        match std::fs::create_dir(&mountpoint) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(e).at("mkdir", &mountpoint)
+            }
+            _ => {}
+        }
+        let fifo = dir.join(FIFO);
+        let c = raw::cstr(&fifo).map_err(|e| Error::Path {
+            op: "mkfifo",
+            path: fifo.clone(),
+            source: e,
+        })?;
+        if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } < 0 {
+            return Err(Error::last("mkfifo", &fifo));
+        }
+        let prestart = if start {
+            Some(raw::open(&fifo, libc::O_RDONLY | libc::O_NONBLOCK, 0)?)
+        } else {
+            None
+        };
+        let config = dir.join(CONFIG);
+        let spec_json = serde_json::to_vec(&cfg.spec).map_err(|e| Error::Json {
+            path: config.clone(),
+            source: e,
+        })?;
+        std::fs::write(&config, spec_json).at("write", &config)?;
+
+        let mut timings = CreateTimings::default();
+        let t = std::time::Instant::now();
+        let linux = cfg.spec.linux().as_ref();
+        let h = cgroups::hierarchies();
+        let rel = cgroups::relative_path(linux.and_then(|l| l.cgroups_path().as_deref()), &cfg.id);
+        let cg = Cgroups::create(h, &rel, linux.and_then(|l| l.resources().as_ref()))?;
+        let v2 = cg.v2_dir().map(|p| p.to_path_buf());
+        let procs: Vec<std::path::PathBuf> = cg
+            .dirs
+            .iter()
+            .filter(|d| d.version == 1)
+            .map(|d| d.path.join("cgroup.procs"))
+            .collect();
+        undo.cgroups = Some(cg.clone());
+        timings.cgroups_us = t.elapsed().as_micros() as u64;
+        let t = std::time::Instant::now();
+
+        let req = CreateRequest {
+            id: cfg.id.clone(),
+            spec: cfg.spec.clone(),
+            rootfs: cfg.rootfs.clone(),
+            mountpoint,
+            fifo,
+            cgroup_procs: Vec::new(),
+            attach_by_caller: !procs.is_empty(),
+            cgroup_v2: v2,
+            cgroup_mounts: cgroups::container_mounts(h),
+            init: cfg.init,
+            user: cfg.user.clone(),
+        };
+        let (chan, mut helper) = spawn::spawn(cfg.stdio)?;
+        chan.send(&ToInit::Create(Box::new(req)))?;
+        // The helper reports the pid and the init reports its progress on the same
+        // channel from two processes: under load the init's messages can overtake the
+        // helper's, so accept them in any order.
+        let mut pid = None;
+        let mut ready = false;
+        let mut pty = None;
+        while pid.is_none() || !ready {
+            match chan.recv::<FromInit>() {
+                Ok(Some((FromInit::Pid(p, [_, clone]), _))) => {
+                    timings.clone_us = clone;
+                    timings.helper_us = t.elapsed().as_micros() as u64;
+                    // Our child (CLONE_PARENT) and not yet reaped: the pid cannot have
+                    // been reused.
+                    match raw::pidfd_open(p) {
+                        Ok(fd) => undo.pidfd = Some(fd),
+                        Err(e) => {
+                            return Err(Error::Sys {
+                                op: "pidfd_open",
+                                source: e,
+                            })
+                        }
+                    }
+                    pid = Some(p);
+                    // cgroup v1 has no CLONE_INTO_CGROUP: the init is moved here, while it
+                    // builds its root filesystem. The first cgroup.procs write waits for an
+                    // RCU grace period (milliseconds on a busy host), which so overlaps the
+                    // mounts. The init waits for `Attached` before it enters its cgroup
+                    // namespace, and so long before it execs anything.
+                    if !procs.is_empty() {
+                        let tj = std::time::Instant::now();
+                        let me = p.to_string();
+                        for f in &procs {
+                            raw::write_file(f, &me)?;
+                        }
+                        chan.send(&ToInit::Attached)?;
+                        timings.cgroup_join_us = tj.elapsed().as_micros() as u64;
+                    }
+                }
+                Ok(Some((FromInit::Ready(us), _))) => {
+                    timings.mounts_us = us;
+                    timings.init_us =
+                        (t.elapsed().as_micros() as u64).saturating_sub(timings.helper_us);
+                    ready = true;
+                }
+                Ok(Some((FromInit::Pty, fd))) => pty = fd,
+                Ok(Some((FromInit::Error(e), _))) => return Err(Error::Init(e)),
+                Ok(None) => return Err(Error::Init("container init exited during setup".into())),
+                Err(e) => return Err(e),
+            }
+        }
+        // The helper exits right after reporting the pid: reap it.
+        let _ = helper.wait();
+        let pid = pid.unwrap_or_default();
+        let state = State {
+            oci_version: cfg.spec.version().clone(),
+            id: cfg.id.clone(),
+            pid,
+            start_time: raw::start_time(pid).unwrap_or(0),
+            bundle: cfg.bundle.clone(),
+            cgroups: cg,
+            created: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            init: cfg.init,
+        };
+        state.save(&dir)?;
+        undo.armed = false;
+        let pidfd = undo.pidfd.take();
+        drop(undo);
+        Ok(Container {
+            state,
+            state_dir: dir,
+            pidfd,
+            fifo: Mutex::new(prestart),
+            pty: Mutex::new(pty),
+            exit: Mutex::new(None),
+            timings,
+        })
+    }
+}

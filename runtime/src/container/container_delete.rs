@@ -1,0 +1,36 @@
+//! delete: kill what is left, remove cgroups and the runtime's files.
+
+use super::state::{CONFIG, FIFO, ROOTFS, STATE};
+use super::Container;
+use crate::error::Result;
+
+impl Container {
+    /// Kill every remaining process, reap the init, remove the cgroups and the runtime's
+    /// files from the state dir (and the dir itself when nothing else is left in it).
+    /// Cleanup goes on after an error; the first error is returned.
+    pub fn delete(self) -> Result<()> {
+        if !self.exited() {
+            let _ = self.state.cgroups.kill_all(libc::SIGKILL);
+            if let Some(fd) = &self.pidfd {
+                let _ = crate::syscall::raw::pidfd_send_signal(fd, libc::SIGKILL);
+            }
+        }
+        // Reap (if we are the parent) so the cgroup empties and the pid is released.
+        let _ = self.wait();
+        let mut first = self.state.cgroups.remove().err();
+        for f in [STATE, CONFIG, FIFO] {
+            if let Err(e) = std::fs::remove_file(self.state_dir.join(f)) {
+                if e.kind() != std::io::ErrorKind::NotFound && first.is_none() {
+                    first = Some(crate::Error::Path {
+                        op: "remove",
+                        path: self.state_dir.join(f),
+                        source: e,
+                    });
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(self.state_dir.join(ROOTFS));
+        let _ = std::fs::remove_dir(&self.state_dir);
+        first.map_or(Ok(()), Err)
+    }
+}

@@ -1,0 +1,149 @@
+//! state.json: what a later process needs to find the container again.
+
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use super::Container;
+use crate::cgroups::Cgroups;
+use crate::error::{Error, Result, WrapIo};
+use crate::syscall::raw;
+
+/// File names inside the state dir.
+pub(crate) const STATE: &str = "state.json";
+pub(crate) const CONFIG: &str = "config.json";
+pub(crate) const FIFO: &str = "exec.fifo";
+pub(crate) const ROOTFS: &str = "rootfs";
+
+/// Lifecycle status (OCI names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Created, waiting for `start`.
+    Created,
+    /// The process runs.
+    Running,
+    /// Frozen.
+    Paused,
+    /// The init exited.
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
+/// Persisted state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    /// OCI version of the spec.
+    pub oci_version: String,
+    /// Container id.
+    pub id: String,
+    /// Host pid of the init.
+    pub pid: i32,
+    /// Its start time in clock ticks, to detect pid reuse.
+    pub start_time: u64,
+    /// Bundle directory, if any.
+    pub bundle: Option<PathBuf>,
+    /// Cgroup directories.
+    pub cgroups: Cgroups,
+    /// Creation time, seconds since the epoch.
+    pub created: u64,
+    /// Whether the runtime's init is pid 1.
+    pub init: bool,
+}
+
+impl State {
+    /// Write atomically (temp file + rename).
+    pub(crate) fn save(&self, dir: &Path) -> Result<()> {
+        let tmp = dir.join(".state.json.tmp");
+        let data = serde_json::to_vec(self).map_err(|e| Error::Json {
+            path: tmp.clone(),
+            source: e,
+        })?;
+        std::fs::write(&tmp, data).at("write", &tmp)?;
+        std::fs::rename(&tmp, dir.join(STATE)).at("rename", dir.join(STATE))
+    }
+}
+
+impl Container {
+    /// Load a container created earlier, possibly by another process.
+    pub fn load(state_dir: &Path) -> Result<Container> {
+        let path = state_dir.join(STATE);
+        let data = match std::fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let id = state_dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                return Err(Error::NotFound(id));
+            }
+            Err(e) => return Err(e).at("read", &path),
+        };
+        let state: State = serde_json::from_slice(&data).map_err(|e| Error::Json {
+            path: path.clone(),
+            source: e,
+        })?;
+        // A pidfd only if the pid still names our process (same start time).
+        let pidfd = raw::pidfd_open(state.pid)
+            .ok()
+            .filter(|_| raw::start_time(state.pid) == Some(state.start_time));
+        Ok(Container {
+            state,
+            state_dir: state_dir.to_path_buf(),
+            pidfd,
+            fifo: Mutex::new(None),
+            pty: Mutex::new(None),
+            exit: Mutex::new(None),
+            timings: Default::default(),
+        })
+    }
+
+    /// Whether the init has exited (or is gone).
+    pub fn exited(&self) -> bool {
+        let Some(fd) = &self.pidfd else { return true };
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // A pidfd polls readable once the process has exited (zombie or reaped).
+        unsafe { libc::poll(&mut p, 1, 0) == 1 }
+    }
+
+    /// Current status.
+    pub fn status(&self) -> Status {
+        if self.exited() {
+            Status::Stopped
+        } else if self.state_dir.join(FIFO).exists() {
+            Status::Created
+        } else if self.state.cgroups.is_frozen() {
+            Status::Paused
+        } else {
+            Status::Running
+        }
+    }
+
+    /// The OCI runtime-spec state document.
+    pub fn oci_state(&self) -> serde_json::Value {
+        let status = self.status();
+        serde_json::json!({
+            "ociVersion": self.state.oci_version,
+            "id": self.state.id,
+            "status": status,
+            "pid": if status == Status::Stopped { 0 } else { self.state.pid },
+            "bundle": self.state.bundle,
+        })
+    }
+}

@@ -1,0 +1,143 @@
+//! The container's init: runs in the new namespaces right after clone3, builds the root
+//! filesystem, reports `Ready`, waits for `start` on the fifo, then execs the process (or,
+//! with `init`, stays pid 1 and forks it).
+
+use std::convert::Infallible;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+use super::channel::Channel;
+use super::message::{CreateRequest, FromInit, ToInit};
+use super::{pid1, setup};
+use crate::error::{Error, Result};
+use crate::rootfs::{self, Plan};
+use crate::syscall::linux::LinuxSyscall;
+use crate::syscall::raw;
+use crate::tty;
+
+/// Body of the container's first process; never returns.
+pub fn container_main(req: CreateRequest, chan: Channel, new_flags: i32) -> ! {
+    match run(req, &chan, new_flags) {
+        Ok(never) => match never {},
+        Err(e) => {
+            let _ = chan.send(&FromInit::Error(e.to_string()));
+            unsafe { libc::_exit(127) }
+        }
+    }
+}
+
+fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible> {
+    unsafe { libc::setsid() };
+    // Until execve this is the runtime's binary: processes of a joined pid namespace must
+    // not open its /proc/<pid>/exe (CVE-2019-5736). execve makes it dumpable again.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    let spec = &req.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::Spec("no process".into()))?;
+    // Opened before pivot_root: afterwards the host path is gone. O_PATH, so it does not
+    // count as a writer yet; the real open happens through /proc/self/fd at start.
+    let fifo = raw::open(&req.fifo, libc::O_PATH, 0)?;
+    let t0 = std::time::Instant::now();
+    let mut sys = LinuxSyscall::new();
+    rootfs::prepare(
+        &mut sys,
+        &Plan {
+            spec,
+            rootfs: &req.rootfs,
+            mountpoint: &req.mountpoint,
+            cgroups: &req.cgroup_mounts,
+        },
+    )?;
+    if req.attach_by_caller {
+        match chan.recv::<ToInit>()? {
+            Some((ToInit::Attached, _)) => {}
+            Some((m, _)) => return Err(Error::Channel(format!("unexpected {m:?}"))),
+            None => {
+                return Err(Error::Init(
+                    "runtime went away before attaching cgroups".into(),
+                ))
+            }
+        }
+        if new_flags & libc::CLONE_NEWCGROUP != 0 {
+            raw::check(
+                unsafe { libc::unshare(libc::CLONE_NEWCGROUP) },
+                "unshare cgroup namespace",
+            )?;
+        }
+    }
+    rootfs::mount_cgroup_fs(&mut sys, spec, &req.cgroup_mounts)?;
+    if new_flags & libc::CLONE_NEWUTS != 0 {
+        if let Some(h) = spec.hostname() {
+            raw::check(
+                unsafe { libc::sethostname(h.as_ptr() as *const libc::c_char, h.len()) },
+                "sethostname",
+            )?;
+        }
+        if let Some(d) = spec.domainname() {
+            raw::check(
+                unsafe { libc::setdomainname(d.as_ptr() as *const libc::c_char, d.len()) },
+                "setdomainname",
+            )?;
+        }
+    }
+    // Before readonly_paths make /proc/sys read-only.
+    if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        for (k, v) in sysctl {
+            if k.contains("..") || k.contains('/') && k.contains('.') {
+                return Err(Error::Spec(format!("sysctl {k}")));
+            }
+            raw::write_file(&Path::new("/proc/sys").join(k.replace('.', "/")), v)?;
+        }
+    }
+    let terminal = process.terminal().unwrap_or(false);
+    let mut pty_slave: Option<OwnedFd> = None;
+    if terminal {
+        let (master, slave) = tty::open_pty()?;
+        if let Some(b) = process.console_size() {
+            tty::resize(master.as_raw_fd(), b.height() as u16, b.width() as u16)?;
+        }
+        tty::bind_console(&mut sys, &slave)?;
+        chan.send_fd(&FromInit::Pty, Some(master.as_raw_fd()))?;
+        pty_slave = Some(slave);
+    }
+    rootfs::finish(&mut sys, spec)?;
+    drop(sys);
+    let mounts_us = t0.elapsed().as_micros() as u64;
+    if let Some(adj) = process.oom_score_adj() {
+        raw::write_file(Path::new("/proc/self/oom_score_adj"), &adj.to_string())?;
+    }
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let prepared = setup::prepare(process, req.user.as_deref(), seccomp)?;
+    if let Some(slave) = &pty_slave {
+        tty::dup_stdio(slave.as_raw_fd())?;
+        if !req.init {
+            tty::set_controlling()?;
+        }
+    }
+    drop(pty_slave);
+    chan.send(&FromInit::Ready(mounts_us))?;
+    wait_for_start(&fifo)?;
+    drop(fifo);
+    let r = if req.init {
+        pid1::run(&prepared, chan, terminal)
+    } else {
+        setup::finalize_and_exec(&prepared)
+    };
+    // Nobody waits on the channel after start: tell the container's stderr.
+    let Err(e) = r;
+    let msg = format!("berth-runtime: {e}\n");
+    unsafe { libc::write(2, msg.as_ptr() as *const libc::c_void, msg.len()) };
+    unsafe { libc::_exit(127) }
+}
+
+/// Block until `start` opens the fifo for reading, then tell it we are going.
+fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
+    let path = raw::fd_path(fifo.as_raw_fd());
+    let w = raw::open(Path::new(&path), libc::O_WRONLY, 0)?;
+    if unsafe { libc::write(w.as_raw_fd(), b"0".as_ptr() as *const libc::c_void, 1) } != 1 {
+        return Err(Error::sys("write exec fifo"));
+    }
+    Ok(())
+}

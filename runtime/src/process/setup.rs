@@ -1,0 +1,237 @@
+//! The last steps before execve, shared by a container's process and an exec'd one.
+//! `prepare` runs while errors can still be reported at create time (identity, PATH
+//! lookup, seccomp compile); `finalize_and_exec` makes the irreversible changes in an
+//! order that matters for security, commented at each step.
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxSeccomp, Process};
+
+use crate::capabilities::{self, Sets};
+use crate::error::{Error, Result};
+use crate::seccomp;
+use crate::syscall::raw;
+use crate::user;
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Everything `execve` needs, computed up front.
+pub struct Prepared {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    uid: u32,
+    gid: u32,
+    groups: Vec<u32>,
+    caps: Sets,
+    nnp: bool,
+    umask: u32,
+    cwd: PathBuf,
+    rlimits: Vec<(u32, u64, u64)>,
+    filter: Option<seccomp::Program>,
+}
+
+fn read(p: &str) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+/// Resolve identity, executable and environment inside the container's root.
+pub fn prepare(
+    process: &Process,
+    user_override: Option<&str>,
+    sc: Option<&LinuxSeccomp>,
+) -> Result<Prepared> {
+    let u = process.user();
+    let (uid, gid, mut groups, home) = match user_override {
+        Some(spec) => {
+            let id = user::resolve(spec, &read("/etc/passwd"), &read("/etc/group"))?;
+            (id.uid, id.gid, id.groups, id.home)
+        }
+        None => {
+            let home = user::resolve(&u.uid().to_string(), &read("/etc/passwd"), "")
+                .ok()
+                .and_then(|i| i.home);
+            (u.uid(), u.gid(), Vec::new(), home)
+        }
+    };
+    for g in u.additional_gids().iter().flatten() {
+        if !groups.contains(g) {
+            groups.push(*g);
+        }
+    }
+    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push(format!("PATH={DEFAULT_PATH}"));
+    }
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", home.unwrap_or_else(|| "/".into())));
+    }
+    let args = process.args().clone().unwrap_or_default();
+    let Some(arg0) = args.first() else {
+        return Err(Error::Spec("process.args is empty".into()));
+    };
+    let search = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    let path = lookup(arg0, search)?;
+    let c = |s: &str| CString::new(s).map_err(|_| Error::Spec(format!("NUL byte in {s:?}")));
+    let rlimits = process
+        .rlimits()
+        .iter()
+        .flatten()
+        .map(|r| {
+            Ok((
+                rlimit_number(&format!("{:?}", r.typ()))?,
+                r.soft(),
+                r.hard(),
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Prepared {
+        path: CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| Error::Spec("NUL in path".into()))?,
+        argv: args.iter().map(|a| c(a)).collect::<Result<_>>()?,
+        envp: env.iter().map(|e| c(e)).collect::<Result<_>>()?,
+        uid,
+        gid,
+        groups,
+        caps: Sets::from_spec(process.capabilities().as_ref()),
+        nnp: process.no_new_privileges().unwrap_or(false),
+        umask: u.umask().unwrap_or(0o022),
+        cwd: process.cwd().clone(),
+        rlimits,
+        filter: sc.map(seccomp::compile).transpose()?,
+    })
+}
+
+/// `RLIMIT_NOFILE` style name (oci-spec's Debug is `RlimitNofile`) → resource number.
+fn rlimit_number(name: &str) -> Result<u32> {
+    let n = name
+        .to_ascii_uppercase()
+        .replace("RLIMIT_", "")
+        .replace("RLIMIT", "");
+    Ok(match n.as_str() {
+        "CPU" => libc::RLIMIT_CPU,
+        "FSIZE" => libc::RLIMIT_FSIZE,
+        "DATA" => libc::RLIMIT_DATA,
+        "STACK" => libc::RLIMIT_STACK,
+        "CORE" => libc::RLIMIT_CORE,
+        "RSS" => libc::RLIMIT_RSS,
+        "NPROC" => libc::RLIMIT_NPROC,
+        "NOFILE" => libc::RLIMIT_NOFILE,
+        "MEMLOCK" => libc::RLIMIT_MEMLOCK,
+        "AS" => libc::RLIMIT_AS,
+        "LOCKS" => libc::RLIMIT_LOCKS,
+        "SIGPENDING" => libc::RLIMIT_SIGPENDING,
+        "MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
+        "NICE" => libc::RLIMIT_NICE,
+        "RTPRIO" => libc::RLIMIT_RTPRIO,
+        "RTTIME" => libc::RLIMIT_RTTIME,
+        _ => return Err(Error::Spec(format!("unknown rlimit {name}"))),
+    })
+}
+
+/// Find `arg0` on `search` like execvp, inside the current root.
+pub fn lookup(arg0: &str, search: &str) -> Result<PathBuf> {
+    let exec_ok = |p: &Path| {
+        let c = raw::cstr(p).ok();
+        c.is_some_and(|c| unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0) && !p.is_dir()
+    };
+    if arg0.contains('/') {
+        return if exec_ok(Path::new(arg0)) {
+            Ok(arg0.into())
+        } else {
+            Err(Error::Spec(format!(
+                "exec: {arg0:?}: no such file or not executable"
+            )))
+        };
+    }
+    for dir in search.split(':').filter(|d| !d.is_empty()) {
+        let p = Path::new(dir).join(arg0);
+        if exec_ok(&p) {
+            return Ok(p);
+        }
+    }
+    Err(Error::Spec(format!(
+        "exec: {arg0:?}: executable file not found in $PATH"
+    )))
+}
+
+/// Apply rlimits, identity, capabilities, seccomp; close fds; execve.
+pub fn finalize_and_exec(p: &Prepared) -> Result<Infallible> {
+    for (res, soft, hard) in &p.rlimits {
+        let l = libc::rlimit {
+            rlim_cur: *soft,
+            rlim_max: *hard,
+        };
+        raw::check(unsafe { libc::setrlimit(*res as _, &l) }, "setrlimit")?;
+    }
+    // The bounding set can only shrink while CAP_SETPCAP is still effective.
+    capabilities::drop_bounding(p.caps.bounding)?;
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it now, while we
+    // still have it (the profile allows the calls that follow). With no_new_privs it is
+    // loaded last, as close to execve as possible (runc and youki order).
+    if !p.nnp {
+        if let Some(f) = &p.filter {
+            seccomp::load(f)?;
+        }
+    }
+    unsafe { libc::umask(p.umask as libc::mode_t) };
+    if unsafe { libc::syscall(libc::SYS_setgroups, p.groups.len(), p.groups.as_ptr()) } < 0 {
+        return Err(Error::sys("setgroups"));
+    }
+    raw::check(
+        unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) },
+        "PR_SET_KEEPCAPS",
+    )?;
+    // Raw syscalls, not glibc's wrappers: those broadcast setxid to all threads through a
+    // signal, which deadlocks after a fork from a threaded process (runwasi#347).
+    if unsafe { libc::syscall(libc::SYS_setresgid, p.gid, p.gid, p.gid) } < 0 {
+        return Err(Error::sys("setresgid"));
+    }
+    if unsafe { libc::syscall(libc::SYS_setresuid, p.uid, p.uid, p.uid) } < 0 {
+        return Err(Error::sys("setresuid"));
+    }
+    capabilities::set(&p.caps)?;
+    let cwd = raw::cstr(&p.cwd).map_err(|e| Error::Path {
+        op: "chdir",
+        path: p.cwd.clone(),
+        source: e,
+    })?;
+    if unsafe { libc::chdir(cwd.as_ptr()) } < 0 {
+        return Err(Error::last("chdir", &p.cwd));
+    }
+    if p.nnp {
+        raw::check(
+            unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) },
+            "PR_SET_NO_NEW_PRIVS",
+        )?;
+        if let Some(f) = &p.filter {
+            seccomp::load(f)?;
+        }
+    }
+    // No descriptor but stdio may survive execve: a leaked host directory fd lets the
+    // process escape through /proc/self/fd (CVE-2024-21626).
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            4u32, /* CLOSE_RANGE_CLOEXEC */
+        )
+    };
+    let mut argv: Vec<*const libc::c_char> = p.argv.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = p.envp.iter().map(|a| a.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    unsafe { libc::execve(p.path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    Err(Error::last(
+        "execve",
+        std::ffi::OsStr::from_bytes(p.path.as_bytes()),
+    ))
+}

@@ -1,0 +1,439 @@
+//! Building the container's root filesystem inside its own mount namespace: the rootfs
+//! mount (overlay or bind), the spec's mounts in order, device nodes, pivot_root, and
+//! afterwards the read-only and masked paths. The order is decided here; the kernel
+//! calls go through `Syscall` so unit tests can check the order without root.
+
+pub mod device;
+pub mod mount;
+pub mod symlink;
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{Mount, Spec};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::syscall::{Kind, Syscall, Target};
+
+/// The container's root filesystem.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Rootfs {
+    /// An overlay: read-only `lowers` (top first) with `upper`/`work` (never on overlayfs).
+    Overlay {
+        /// Read-only layers, topmost first.
+        lowers: Vec<PathBuf>,
+        /// Writable layer.
+        upper: PathBuf,
+        /// overlayfs work dir, on the same filesystem as `upper`.
+        work: PathBuf,
+    },
+    /// A plain directory, bind-mounted.
+    Dir(PathBuf),
+}
+
+/// One cgroup hierarchy to mount under the container's cgroup mount point.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CgroupMount {
+    /// Sub-directory under the mount point ("" = the mount point itself, pure v2).
+    pub subdir: String,
+    /// "cgroup" or "cgroup2".
+    pub fstype: String,
+    /// Mount data ("memory", "cpu,cpuacct", "none,name=systemd").
+    pub options: String,
+}
+
+/// What `prepare` needs.
+pub struct Plan<'a> {
+    /// The spec (mounts, devices, propagation).
+    pub spec: &'a Spec,
+    /// The root filesystem source.
+    pub rootfs: &'a Rootfs,
+    /// Host directory where the rootfs gets mounted (inside the new mount namespace).
+    pub mountpoint: &'a Path,
+    /// Hierarchies to show at a `cgroup` mount.
+    pub cgroups: &'a [CgroupMount],
+}
+
+/// The overlay mount data: `lowerdir=a:b,upperdir=u,workdir=w`.
+pub fn overlay_data(lowers: &[PathBuf], upper: &Path, work: &Path) -> Result<String> {
+    let check = |p: &Path| -> Result<String> {
+        let s = p
+            .to_str()
+            .ok_or_else(|| Error::Spec(format!("non-utf8 layer path {}", p.display())))?;
+        // overlayfs splits its options on ',' and lowerdir on ':'; escaping is fragile, refuse.
+        if s.contains([',', ':']) {
+            return Err(Error::Spec(format!("layer path {s} contains ',' or ':'")));
+        }
+        Ok(s.to_owned())
+    };
+    if lowers.is_empty() {
+        return Err(Error::Spec(
+            "overlay rootfs needs at least one lower dir".into(),
+        ));
+    }
+    let l: Vec<String> = lowers.iter().map(|p| check(p)).collect::<Result<_>>()?;
+    Ok(format!(
+        "lowerdir={},upperdir={},workdir={}",
+        l.join(":"),
+        check(upper)?,
+        check(work)?
+    ))
+}
+
+/// Mount the rootfs and every spec mount, create devices, then pivot_root into it.
+pub fn prepare(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
+    let linux = plan.spec.linux().as_ref();
+    let prop = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        Some(p) => {
+            mount::propagation(p).ok_or_else(|| Error::Spec(format!("rootfs propagation {p}")))?
+        }
+        None => (libc::MS_SLAVE | libc::MS_REC) as u64,
+    };
+    // Nothing we mount from here on may propagate back to the host.
+    sys.mount(None, &Target::Host("/".into()), None, prop, None)?;
+    let mp = Target::Host(plan.mountpoint.to_path_buf());
+    match plan.rootfs {
+        Rootfs::Overlay {
+            lowers,
+            upper,
+            work,
+        } => {
+            let data = overlay_data(lowers, upper, work)?;
+            sys.mount(Some("overlay"), &mp, Some("overlay"), 0, Some(&data))?;
+        }
+        Rootfs::Dir(dir) => {
+            let src = dir
+                .to_str()
+                .ok_or_else(|| Error::Spec("non-utf8 rootfs path".into()))?;
+            sys.mount(
+                Some(src),
+                &mp,
+                None,
+                (libc::MS_BIND | libc::MS_REC) as u64,
+                None,
+            )?;
+        }
+    }
+    sys.set_root(plan.mountpoint)?;
+    let mut has_dev = false;
+    for m in plan.spec.mounts().iter().flatten() {
+        if m.destination() == Path::new("/dev") {
+            has_dev = true;
+        }
+        if !is_cgroup(m) {
+            mount_one(sys, m, plan.cgroups)?;
+        }
+    }
+    if has_dev {
+        device::create(
+            sys,
+            linux
+                .and_then(|l| l.devices().as_ref())
+                .map(|v| v.as_slice())
+                .unwrap_or(&[]),
+        )?;
+        symlink::dev_links(sys)?;
+    }
+    sys.pivot_root()
+}
+
+fn is_cgroup(m: &Mount) -> bool {
+    matches!(m.typ().as_deref(), Some("cgroup") | Some("cgroup2"))
+}
+
+/// The spec's `cgroup` mounts, after pivot_root: they need the cgroup namespace, which
+/// the init may only enter once the caller has moved it into its cgroups. (A spec mount
+/// placed *under* the cgroup mount point would be hidden by it.)
+pub fn mount_cgroup_fs(sys: &mut dyn Syscall, spec: &Spec, cgroups: &[CgroupMount]) -> Result<()> {
+    for m in spec.mounts().iter().flatten().filter(|m| is_cgroup(m)) {
+        mount_one(sys, m, cgroups)?;
+    }
+    Ok(())
+}
+
+/// After pivot_root (and after sysctls, which write /proc/sys): read-only root,
+/// read-only paths, masked paths.
+pub fn finish(sys: &mut dyn Syscall, spec: &Spec) -> Result<()> {
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
+        sys.mount(
+            None,
+            &Target::InRoot("/".into(), Kind::Dir),
+            None,
+            flags as u64,
+            None,
+        )?;
+    }
+    if let Some(l) = spec.linux() {
+        for p in l.readonly_paths().iter().flatten() {
+            sys.readonly(Path::new(p))?;
+        }
+        for p in l.masked_paths().iter().flatten() {
+            sys.mask(Path::new(p))?;
+        }
+    }
+    Ok(())
+}
+
+fn mount_one(sys: &mut dyn Syscall, m: &Mount, cgroups: &[CgroupMount]) -> Result<()> {
+    let dest = m.destination();
+    if !dest.is_absolute() {
+        return Err(Error::Spec(format!(
+            "mount destination {} is not absolute",
+            dest.display()
+        )));
+    }
+    let opts = mount::parse(m.options().as_deref().unwrap_or(&[]));
+    let typ = m
+        .typ()
+        .as_deref()
+        .unwrap_or(if opts.bind { "bind" } else { "" });
+    let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+    if typ == "bind" || opts.bind {
+        let src = m
+            .source()
+            .as_ref()
+            .ok_or_else(|| Error::Spec(format!("bind mount {} without source", dest.display())))?;
+        let kind = if sys.source_is_dir(src) {
+            Kind::Dir
+        } else {
+            Kind::File
+        };
+        let t = Target::InRoot(dest.clone(), kind);
+        let s = src
+            .to_str()
+            .ok_or_else(|| Error::Spec("non-utf8 bind source".into()))?;
+        let rec = if opts.recursive { libc::MS_REC } else { 0 };
+        sys.mount(Some(s), &t, None, (libc::MS_BIND | rec) as u64, None)?;
+        // A bind mount ignores every flag but MS_REC: read-only and friends need a remount.
+        let extra = opts.flags & !(libc::MS_REMOUNT as u64);
+        if extra != 0 {
+            sys.mount(
+                None,
+                &t,
+                None,
+                (libc::MS_BIND | libc::MS_REMOUNT) as u64 | extra,
+                None,
+            )?;
+        }
+        if opts.propagation != 0 {
+            sys.mount(None, &t, None, opts.propagation, None)?;
+        }
+        return Ok(());
+    }
+    let t = Target::InRoot(dest.clone(), Kind::Dir);
+    if typ == "cgroup" || typ == "cgroup2" {
+        return mount_cgroups(sys, dest, opts.flags, cgroups);
+    }
+    let src = m.source().as_ref().and_then(|s| s.to_str()).unwrap_or(typ);
+    sys.mount(Some(src), &t, Some(typ), opts.flags, data)?;
+    if opts.propagation != 0 {
+        sys.mount(None, &t, None, opts.propagation, None)?;
+    }
+    Ok(())
+}
+
+/// `/sys/fs/cgroup`: cgroup2 alone on a unified host; on v1 and hybrid hosts a tmpfs with
+/// one mount per hierarchy (each shows the container's cgroup as its root, thanks to
+/// the cgroup namespace).
+fn mount_cgroups(
+    sys: &mut dyn Syscall,
+    dest: &Path,
+    flags: u64,
+    cgroups: &[CgroupMount],
+) -> Result<()> {
+    let base = flags | (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as u64;
+    if let [only] = cgroups {
+        if only.subdir.is_empty() {
+            return sys.mount(
+                Some("cgroup2"),
+                &Target::InRoot(dest.into(), Kind::Dir),
+                Some("cgroup2"),
+                base,
+                None,
+            );
+        }
+    }
+    let t = Target::InRoot(dest.into(), Kind::Dir);
+    sys.mount(
+        Some("tmpfs"),
+        &t,
+        Some("tmpfs"),
+        base & !(libc::MS_RDONLY as u64),
+        Some("mode=755"),
+    )?;
+    for c in cgroups {
+        let sub = dest.join(&c.subdir);
+        let data = (!c.options.is_empty()).then_some(c.options.as_str());
+        sys.mount(
+            Some(&c.fstype),
+            &Target::InRoot(sub, Kind::Dir),
+            Some(&c.fstype),
+            base,
+            data,
+        )?;
+        if c.subdir.contains(',') {
+            for part in c.subdir.split(',') {
+                sys.symlink(&c.subdir, &dest.join(part))?;
+            }
+        }
+    }
+    if flags & libc::MS_RDONLY as u64 != 0 {
+        sys.mount(
+            None,
+            &t,
+            None,
+            (libc::MS_BIND | libc::MS_REMOUNT) as u64 | base,
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::default_spec;
+    use crate::syscall::test::{Call, RecordingSyscall};
+
+    fn plan_calls(rootfs: Rootfs) -> RecordingSyscall {
+        let spec = default_spec(&["/bin/true"]);
+        let mut sys = RecordingSyscall::default();
+        let cg = vec![CgroupMount {
+            subdir: "memory".into(),
+            fstype: "cgroup".into(),
+            options: "memory".into(),
+        }];
+        let plan = Plan {
+            spec: &spec,
+            rootfs: &rootfs,
+            mountpoint: Path::new("/state/rootfs"),
+            cgroups: &cg,
+        };
+        prepare(&mut sys, &plan).unwrap();
+        mount_cgroup_fs(&mut sys, &spec, &cg).unwrap();
+        finish(&mut sys, &spec).unwrap();
+        sys
+    }
+
+    #[test]
+    fn overlay_is_mounted_first_then_root_set_then_pivot() {
+        let sys = plan_calls(Rootfs::Overlay {
+            lowers: vec!["/l/2".into(), "/l/1".into()],
+            upper: "/c/upper".into(),
+            work: "/c/work".into(),
+        });
+        match &sys.calls[1] {
+            Call::Mount {
+                fstype,
+                data,
+                target,
+                ..
+            } => {
+                assert_eq!(fstype.as_deref(), Some("overlay"));
+                assert_eq!(
+                    data.as_deref(),
+                    Some("lowerdir=/l/2:/l/1,upperdir=/c/upper,workdir=/c/work")
+                );
+                assert_eq!(target, &Target::Host("/state/rootfs".into()));
+            }
+            c => panic!("unexpected {c:?}"),
+        }
+        assert_eq!(sys.calls[2], Call::SetRoot("/state/rootfs".into()));
+        let pivot = sys
+            .calls
+            .iter()
+            .position(|c| *c == Call::PivotRoot)
+            .unwrap();
+        let first_mask = sys
+            .calls
+            .iter()
+            .position(|c| matches!(c, Call::Mask(_)))
+            .unwrap();
+        assert!(
+            pivot < first_mask,
+            "masks must be applied inside the new root"
+        );
+    }
+
+    #[test]
+    fn standard_mounts_in_order() {
+        let sys = plan_calls(Rootfs::Dir("/img".into()));
+        let t: Vec<String> = sys.mount_targets().into_iter().map(|(p, _)| p).collect();
+        let pos = |p: &str| {
+            t.iter()
+                .position(|x| x == p)
+                .unwrap_or_else(|| panic!("{p} not mounted: {t:?}"))
+        };
+        assert!(pos("/proc") < pos("/dev"));
+        assert!(pos("/dev") < pos("/dev/pts"));
+        assert!(pos("/dev") < pos("/dev/shm"));
+        assert!(t.contains(&"/sys/fs/cgroup/memory".to_string()));
+        assert!(sys.calls.contains(&Call::Mknod(
+            "/dev/null".into(),
+            libc::S_IFCHR | 0o666,
+            libc::makedev(1, 3)
+        )));
+        assert!(sys
+            .calls
+            .contains(&Call::Symlink("pts/ptmx".into(), "/dev/ptmx".into())));
+        assert!(sys.calls.contains(&Call::Mask("/proc/kcore".into())));
+        assert!(sys.calls.contains(&Call::Readonly("/proc/sys".into())));
+    }
+
+    #[test]
+    fn readonly_bind_is_remounted() {
+        let mut spec = default_spec(&["/bin/true"]);
+        let mut mounts = spec.mounts().clone().unwrap();
+        mounts.push(
+            oci_spec::runtime::MountBuilder::default()
+                .destination("/data")
+                .source("/host/data")
+                .typ("bind")
+                .options(vec![
+                    "rbind".to_string(),
+                    "ro".to_string(),
+                    "rprivate".to_string(),
+                ])
+                .build()
+                .unwrap(),
+        );
+        spec.set_mounts(Some(mounts));
+        let mut sys = RecordingSyscall::default();
+        let rootfs = Rootfs::Dir("/img".into());
+        let plan = Plan {
+            spec: &spec,
+            rootfs: &rootfs,
+            mountpoint: Path::new("/m"),
+            cgroups: &[],
+        };
+        prepare(&mut sys, &plan).unwrap();
+        let data: Vec<&Call> = sys
+            .calls
+            .iter()
+            .filter(|c| matches!(c, Call::Mount { target: Target::InRoot(p, _), .. } if p == Path::new("/data")))
+            .collect();
+        assert_eq!(data.len(), 3);
+        let flags: Vec<u64> = data
+            .iter()
+            .map(|c| match c {
+                Call::Mount { flags, .. } => *flags,
+                _ => 0,
+            })
+            .collect();
+        assert_eq!(flags[0], (libc::MS_BIND | libc::MS_REC) as u64);
+        assert_ne!(flags[1] & libc::MS_RDONLY as u64, 0);
+        assert_eq!(flags[2], (libc::MS_PRIVATE | libc::MS_REC) as u64);
+    }
+
+    #[test]
+    fn overlay_refuses_separators() {
+        assert!(overlay_data(&["/a,b".into()], Path::new("/u"), Path::new("/w")).is_err());
+        assert!(overlay_data(&[], Path::new("/u"), Path::new("/w")).is_err());
+    }
+}

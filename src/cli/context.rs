@@ -1,0 +1,62 @@
+//! What every project command starts from: the state layout, the project options,
+//! and the progress display.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::GlobalArgs;
+use crate::compose::ProjectOptions;
+use crate::engine::layout::Layout;
+use crate::engine::load::{load_project, project_name, Loaded};
+use crate::progress::{Mode, Progress};
+
+/// The command's surroundings.
+pub struct Ctx {
+    /// Where berth keeps state.
+    pub layout: Layout,
+    /// `-f`, `-p`, … as loader options.
+    pub opts: ProjectOptions,
+    /// `--progress`.
+    pub progress_mode: Mode,
+}
+
+impl Ctx {
+    /// Builds the context from the global options.
+    pub fn new(global: &GlobalArgs, root: &std::path::Path, run: Option<&PathBuf>) -> Ctx {
+        let progress = global
+            .progress
+            .as_ref()
+            .map(|p| format!("{p:?}").to_lowercase());
+        Ctx {
+            layout: Layout::new(root, run.map(|p| p.as_path())),
+            opts: global.project_options(),
+            progress_mode: Mode::from_flag(progress.as_deref()),
+        }
+    }
+
+    /// A progress display for `operation`.
+    pub fn progress(&self, operation: &str) -> Progress {
+        Progress::new(self.progress_mode, operation)
+    }
+
+    /// Loads the compose project (for `up`, `create`, …).
+    pub fn load(&self, services: &[String]) -> Result<Loaded> {
+        load_project(&self.opts, services)
+    }
+
+    /// The project name, and the project when its files can be read: commands
+    /// like `down -p x` work without the files, as docker compose's do.
+    pub fn project_maybe(&self) -> Result<(String, Option<crate::compose::Project>)> {
+        match load_project(&self.opts, &[]) {
+            Ok(l) => Ok((l.project.name.clone(), Some(l.project))),
+            Err(e) => match &self.opts.project_name {
+                Some(p) => Ok((p.clone(), None)),
+                None => match project_name(&self.opts) {
+                    Ok(n) => Ok((n, None)),
+                    Err(_) => Err(e),
+                },
+            },
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Subcommands berth runs itself, not people: a container's supervisor and the
+//! DNS responder. Both are berth re-executed, so they carry no daemon.
+
+use std::fs::File;
+use std::os::fd::FromRawFd;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+
+use crate::engine::layout::Layout;
+use crate::supervise::launch::LaunchConfig;
+use crate::supervise::run::{supervise, Settings};
+use crate::supervise::runtime_launcher::RuntimeLauncher;
+
+/// `supervise ID`.
+#[derive(Debug, Args)]
+pub struct SuperviseArgs {
+    /// The container id
+    pub id: String,
+}
+
+/// Supervises one container until it has exited for good.
+pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
+    let dir = layout.container(&a.id);
+    let cfg = LaunchConfig::load(&dir).context("reading launch.json")?;
+    let mut ready = std::env::var("BERTH_READY_FD")
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+        // SAFETY: the CLI handed us this descriptor (dup2'd to it before exec) and
+        // nothing else in this process owns it.
+        .map(|fd| {
+            // Nothing the supervisor starts may inherit it: the CLI waits for its end.
+            // SAFETY: fcntl on the descriptor we were handed.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            // SAFETY: as above; nothing else in this process owns it.
+            unsafe { File::from_raw_fd(fd) }
+        });
+    std::env::remove_var("BERTH_READY_FD");
+    // One supervisor per container: a second one (a `start` racing the `up` that
+    // a kill interrupted) leaves the container to the first.
+    let lock_path = dir.join("supervisor.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {}", lock_path.display()))?;
+    // SAFETY: flock on a descriptor we own.
+    if unsafe {
+        libc::flock(
+            std::os::fd::AsRawFd::as_raw_fd(&lock),
+            libc::LOCK_EX | libc::LOCK_NB,
+        )
+    } != 0
+    {
+        // Report what the first one does with its start instead of racing it.
+        let t0 = std::time::Instant::now();
+        let msg = loop {
+            let st = crate::container::Status::load(&dir).unwrap_or_default();
+            match st.state {
+                crate::container::ContainerState::Created
+                    if t0.elapsed() < std::time::Duration::from_secs(30) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                crate::container::ContainerState::Dead => {
+                    break format!(
+                        "{}\n",
+                        st.error
+                            .unwrap_or_else(|| "container failed to start".into())
+                    )
+                }
+                _ => break "ok\n".to_string(),
+            }
+        };
+        if let Some(mut r) = ready.take() {
+            let _ = std::io::Write::write_all(&mut r, msg.as_bytes());
+        }
+        return Ok(());
+    }
+    let settings = Settings {
+        container_dir: dir.clone(),
+        policy: cfg.policy,
+        rotation: cfg.rotation,
+        healthcheck: cfg.healthcheck.clone(),
+    };
+    let mut launcher = RuntimeLauncher::new(cfg, &dir);
+    supervise(&settings, &mut launcher, ready)?;
+    drop(lock);
+    Ok(())
+}
+
+/// Serves DNS for every network of this state root until none is left.
+pub fn run_dns(layout: &Layout) -> Result<()> {
+    crate::engine::network::serve_dns(layout)
+}

@@ -1,0 +1,281 @@
+//! `down`, `start`, `stop`, `restart`, `kill`, `rm`: acting on a project's containers.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::Args;
+
+use super::context::Ctx;
+use crate::container::list::{find, Found};
+use crate::container::ContainerState;
+use crate::engine::down::{down, remove_all, stop_all, DownOptions};
+use crate::engine::lifecycle;
+use crate::engine::settings::signal_number;
+use crate::engine::up::service_graph;
+use crate::state::ProjectLock;
+
+/// `down`'s flags.
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Remove containers for services not defined in the Compose file
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Remove named volumes declared in the "volumes" section of the Compose file and anonymous volumes attached to containers
+    #[arg(short, long)]
+    pub volumes: bool,
+    /// Remove images used by services. "local" remove only images that don't have a custom tag ("local"|"all")
+    #[arg(long, value_parser = ["local", "all"])]
+    pub rmi: Option<String>,
+    /// Specify a shutdown timeout in seconds
+    #[arg(short = 't', long)]
+    pub timeout: Option<u64>,
+}
+
+/// Runs `down`.
+pub fn run_down(ctx: &Ctx, a: &DownArgs) -> Result<()> {
+    let (name, project) = ctx.project_maybe()?;
+    down(
+        &ctx.layout,
+        &name,
+        project.as_ref(),
+        &DownOptions {
+            remove_orphans: a.remove_orphans,
+            volumes: a.volumes,
+            rmi: a.rmi.clone(),
+            timeout: a.timeout.map(Duration::from_secs),
+        },
+        &ctx.progress("Running"),
+    )
+}
+
+fn selected(ctx: &Ctx, name: &str, services: &[String], oneoff: bool) -> Vec<Found> {
+    find(&ctx.layout.root, Some(name))
+        .into_iter()
+        .filter(|f| {
+            (oneoff || !f.record.oneoff)
+                && (services.is_empty() || services.contains(&f.record.service))
+        })
+        .collect()
+}
+
+/// `stop`'s and `restart`'s flags.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Specify a shutdown timeout in seconds
+    #[arg(short = 't', long)]
+    pub timeout: Option<u64>,
+    /// Services (default: all)
+    pub services: Vec<String>,
+}
+
+/// Runs `stop`.
+pub fn run_stop(ctx: &Ctx, a: &StopArgs) -> Result<()> {
+    let (name, project) = ctx.project_maybe()?;
+    let _lock = ProjectLock::acquire(&ctx.layout.root, &name)?;
+    let targets = selected(ctx, &name, &a.services, false);
+    stop_all(
+        &ctx.layout,
+        project.as_ref(),
+        targets,
+        a.timeout.map(Duration::from_secs),
+        &ctx.progress("Stopping"),
+        ("Stopping", "Stopped"),
+    )
+}
+
+/// `start`'s flags.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Services (default: all)
+    pub services: Vec<String>,
+}
+
+/// Starts stopped containers of `services`, dependencies first.
+fn start_services(
+    ctx: &Ctx,
+    name: &str,
+    project: Option<&crate::compose::Project>,
+    services: &[String],
+    word: &str,
+) -> Result<()> {
+    let progress = ctx.progress(word);
+    let targets = selected(ctx, name, services, false);
+    if targets.is_empty() {
+        bail!("no containers to start");
+    }
+    let order: Vec<String> = match project {
+        Some(p) => {
+            let g = service_graph(p);
+            let mut order: Vec<String> = vec![];
+            // Dependencies before dependants: repeatedly take services whose deps are placed.
+            let all: Vec<String> = g.nodes().map(String::from).collect();
+            let deps = |s: &str| {
+                p.services
+                    .get(s)
+                    .map(crate::engine::up::graph_deps_of)
+                    .unwrap_or_default()
+            };
+            while order.len() < all.len() {
+                let before = order.len();
+                for s in &all {
+                    if !order.contains(s)
+                        && deps(s)
+                            .iter()
+                            .all(|d| order.contains(d) || !all.contains(d))
+                    {
+                        order.push(s.clone());
+                    }
+                }
+                if order.len() == before {
+                    break;
+                }
+            }
+            order
+        }
+        None => {
+            let mut v: Vec<String> = targets.iter().map(|f| f.record.service.clone()).collect();
+            v.dedup();
+            v
+        }
+    };
+    for svc in order {
+        for f in targets.iter().filter(|f| f.record.service == svc) {
+            if f.status.state == ContainerState::Running {
+                continue;
+            }
+            let task = progress.task(&format!("Container {}", f.record.name), "Starting");
+            match lifecycle::start(&ctx.layout, &f.record.id) {
+                Ok(()) => task.done("Started"),
+                Err(e) => {
+                    task.fail("Error", &format!("{e:#}"));
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `start`.
+pub fn run_start(ctx: &Ctx, a: &StartArgs) -> Result<()> {
+    let (name, project) = ctx.project_maybe()?;
+    let _lock = ProjectLock::acquire(&ctx.layout.root, &name)?;
+    start_services(ctx, &name, project.as_ref(), &a.services, "Starting")
+}
+
+/// Runs `restart`.
+pub fn run_restart(ctx: &Ctx, a: &StopArgs) -> Result<()> {
+    let (name, project) = ctx.project_maybe()?;
+    let _lock = ProjectLock::acquire(&ctx.layout.root, &name)?;
+    let targets = selected(ctx, &name, &a.services, false);
+    stop_all(
+        &ctx.layout,
+        project.as_ref(),
+        targets,
+        a.timeout.map(Duration::from_secs),
+        &ctx.progress("Restarting"),
+        ("Restarting", "Stopped"),
+    )?;
+    start_services(ctx, &name, project.as_ref(), &a.services, "Restarting")
+}
+
+/// `kill`'s flags.
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// SIGNAL to send to the container
+    #[arg(short, long, default_value = "SIGKILL")]
+    pub signal: String,
+    /// Remove containers for services not defined in the Compose file
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Services (default: all)
+    pub services: Vec<String>,
+}
+
+/// Runs `kill`.
+pub fn run_kill(ctx: &Ctx, a: &KillArgs) -> Result<()> {
+    let (name, _) = ctx.project_maybe()?;
+    let sig =
+        signal_number(&a.signal).ok_or_else(|| anyhow::anyhow!("invalid signal {:?}", a.signal))?;
+    let progress = ctx.progress("Killing");
+    let targets: Vec<Found> = selected(ctx, &name, &a.services, false)
+        .into_iter()
+        .filter(|f| f.status.state == ContainerState::Running)
+        .collect();
+    if targets.is_empty() {
+        bail!("no container to kill");
+    }
+    for f in targets {
+        let task = progress.task(&format!("Container {}", f.record.name), "Killing");
+        match lifecycle::kill(&ctx.layout, &f, sig) {
+            Ok(()) => task.done("Killed"),
+            Err(e) => {
+                task.fail("Error", &format!("{e:#}"));
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `rm`'s flags.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Don't ask to confirm removal
+    #[arg(short, long)]
+    pub force: bool,
+    /// Stop the containers, if required, before removing
+    #[arg(short, long)]
+    pub stop: bool,
+    /// Remove any anonymous volumes attached to containers
+    #[arg(short, long)]
+    pub volumes: bool,
+    /// Services (default: all)
+    pub services: Vec<String>,
+}
+
+/// Runs `rm`.
+pub fn run_rm(ctx: &Ctx, a: &RmArgs) -> Result<()> {
+    let (name, project) = ctx.project_maybe()?;
+    let _lock = ProjectLock::acquire(&ctx.layout.root, &name)?;
+    let mut targets = selected(ctx, &name, &a.services, true);
+    let running: Vec<Found> = targets
+        .iter()
+        .filter(|f| {
+            f.status.state != ContainerState::Exited
+                && f.status.state != ContainerState::Created
+                && f.status.state != ContainerState::Dead
+        })
+        .cloned()
+        .collect();
+    if !running.is_empty() {
+        if a.stop {
+            stop_all(
+                &ctx.layout,
+                project.as_ref(),
+                running,
+                None,
+                &ctx.progress("Stopping"),
+                ("Stopping", "Stopped"),
+            )?;
+            targets = selected(ctx, &name, &a.services, true);
+        } else {
+            targets.retain(|f| !running.iter().any(|r| r.record.id == f.record.id));
+        }
+    }
+    if targets.is_empty() {
+        println!("No stopped containers");
+        return Ok(());
+    }
+    if !a.force {
+        eprintln!(
+            "Going to remove {}",
+            targets
+                .iter()
+                .map(|f| f.record.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    remove_all(&ctx.layout, targets, a.volumes, &ctx.progress("Removing"))
+}

@@ -1,0 +1,171 @@
+//! `ps`, `ls`, `port`: what runs, as docker compose shows it.
+
+use std::time::SystemTime;
+
+use anyhow::{bail, Result};
+use clap::Args;
+
+use super::context::Ctx;
+use crate::container::list::{find, projects};
+use crate::container::view::{render_table, table, Row};
+use crate::container::ContainerState;
+
+/// `ps`'s flags.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all stopped containers (including those created by the run command)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Display services
+    #[arg(long)]
+    pub services: bool,
+    /// Filter services by status. Values: [paused | restarting | removing | running | dead | created | exited]
+    #[arg(long)]
+    pub status: Vec<String>,
+    /// Format the output. Values: [table | json]
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Services (default: all)
+    #[arg(value_name = "SERVICE")]
+    pub names: Vec<String>,
+}
+
+/// Runs `ps`.
+pub fn run_ps(ctx: &Ctx, a: &PsArgs) -> Result<()> {
+    let (name, _) = ctx.project_maybe()?;
+    let now = SystemTime::now();
+    let found: Vec<_> = find(&ctx.layout.root, Some(&name))
+        .into_iter()
+        .filter(|f| a.names.is_empty() || a.names.contains(&f.record.service))
+        .filter(|f| {
+            a.all
+                || !a.status.is_empty()
+                || f.status.state == ContainerState::Running
+                || f.status.state == ContainerState::Restarting
+                || f.status.state == ContainerState::Paused
+        })
+        .filter(|f| a.all || !f.record.oneoff || f.status.state == ContainerState::Running)
+        .filter(|f| a.status.is_empty() || a.status.iter().any(|s| s == f.status.state.as_str()))
+        .collect();
+    if a.services {
+        let mut s: Vec<&str> = found.iter().map(|f| f.record.service.as_str()).collect();
+        s.dedup();
+        for x in s {
+            println!("{x}");
+        }
+        return Ok(());
+    }
+    if a.quiet {
+        for f in &found {
+            println!("{}", f.record.id);
+        }
+        return Ok(());
+    }
+    let rows: Vec<Row<'_>> = found
+        .iter()
+        .map(|f| Row {
+            record: &f.record,
+            status: &f.status,
+        })
+        .collect();
+    match a.format.as_str() {
+        "json" => {
+            for r in &rows {
+                println!("{}", serde_json::to_string(&r.json(now))?);
+            }
+        }
+        "table" => print!("{}", table(&rows, now)),
+        other => bail!("invalid --format {other:?}: expected table or json"),
+    }
+    Ok(())
+}
+
+/// `ls`'s flags.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Show all stopped Compose projects
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display project names
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Format the output. Values: [table | json]
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+/// Runs `ls`.
+pub fn run_ls(ctx: &Ctx, a: &LsArgs) -> Result<()> {
+    let list = projects(&ctx.layout.root, a.all);
+    if a.quiet {
+        for p in &list {
+            println!("{}", p.name);
+        }
+        return Ok(());
+    }
+    match a.format.as_str() {
+        "json" => println!("{}", serde_json::to_string(&list)?),
+        "table" => {
+            let rows: Vec<[String; 3]> = list
+                .iter()
+                .map(|p| [p.name.clone(), p.status.clone(), p.config_files.clone()])
+                .collect();
+            print!(
+                "{}",
+                render_table(&["NAME", "STATUS", "CONFIG FILES"], &rows)
+            );
+        }
+        other => bail!("invalid --format {other:?}: expected table or json"),
+    }
+    Ok(())
+}
+
+/// `port`'s arguments.
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// tcp or udp
+    #[arg(long, default_value = "tcp")]
+    pub protocol: String,
+    /// Index of the container if service has multiple replicas
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    /// The service
+    pub service: String,
+    /// The port inside the container
+    pub private_port: u16,
+}
+
+/// Runs `port`.
+pub fn run_port(ctx: &Ctx, a: &PortArgs) -> Result<()> {
+    let (name, _) = ctx.project_maybe()?;
+    let f = find(&ctx.layout.root, Some(&name))
+        .into_iter()
+        .find(|f| f.record.service == a.service && f.record.number == a.index && !f.record.oneoff)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "service {:?} has no container with index {}",
+                a.service,
+                a.index
+            )
+        })?;
+    match f
+        .record
+        .ports
+        .iter()
+        .find(|p| p.container_port == a.private_port && p.protocol == a.protocol)
+    {
+        Some(p) => {
+            println!("{}:{}", p.host_ip, p.host_port);
+            Ok(())
+        }
+        None => bail!(
+            "no port {}/{} published for {}",
+            a.private_port,
+            a.protocol,
+            f.record.name
+        ),
+    }
+}

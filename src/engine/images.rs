@@ -1,0 +1,97 @@
+//! The image a service runs: found in the store, or pulled as `pull_policy`
+//! (and `up --pull`) say.
+
+use anyhow::{anyhow, bail, Context as _, Result};
+
+use crate::compose::model::ServiceConfig;
+use crate::compose::Project;
+use crate::image::pull::{NoProgress, PullPolicy};
+use crate::image::store::now_unix;
+use crate::image::{Client, PullOptions, Reference, RegistryOptions, RuntimeImage, Store};
+
+/// What `up --pull` asks for, over each service's `pull_policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PullOverride {
+    /// Use each service's policy.
+    #[default]
+    Policy,
+    /// `--pull always`.
+    Always,
+    /// `--pull missing`.
+    Missing,
+    /// `--pull never`.
+    Never,
+}
+
+impl PullOverride {
+    /// Parses `--pull`.
+    pub fn parse(s: &str) -> Result<PullOverride> {
+        Ok(match s {
+            "policy" => PullOverride::Policy,
+            "always" => PullOverride::Always,
+            "missing" => PullOverride::Missing,
+            "never" => PullOverride::Never,
+            other => bail!("invalid --pull {other:?}: expected always, missing, never or policy"),
+        })
+    }
+}
+
+/// Finds or pulls the image of `svc`; `pulled` is told when a pull happens.
+pub fn ensure_image(
+    store: &Store,
+    project: &Project,
+    svc: &ServiceConfig,
+    over: PullOverride,
+    pulled: &dyn Fn(&str),
+) -> Result<RuntimeImage> {
+    let name = project.image_name(svc);
+    let reference =
+        Reference::parse(&name).map_err(|e| anyhow!("services.{}.image: {e}", svc.name))?;
+    let policy = match over {
+        PullOverride::Always => PullPolicy::Always,
+        PullOverride::Missing => PullPolicy::Missing,
+        PullOverride::Never => PullPolicy::Never,
+        PullOverride::Policy if svc.pull_policy.is_empty() => PullPolicy::Missing,
+        PullOverride::Policy => PullPolicy::parse(&svc.pull_policy)
+            .map_err(|e| anyhow!("services.{}.pull_policy: {e}", svc.name))?,
+    };
+    let local = store.record(&reference).ok().flatten();
+    let wants_build = svc.build.is_some() && (local.is_none() || policy == PullPolicy::Build);
+    if wants_build {
+        if local.is_some() {
+            return store
+                .runtime_image(&reference.to_string())
+                .map_err(Into::into);
+        }
+        bail!(
+            "service {:?} must be built (image {name} not found) and berth does not build images yet: \
+             build it elsewhere and `berth image load` it, or give the service an `image:` to pull",
+            svc.name
+        );
+    }
+    let must_pull = match policy {
+        PullPolicy::Never => false,
+        PullPolicy::Build => false,
+        _ => policy.should_pull(local.as_ref().map(|r| r.updated_at), now_unix()),
+    };
+    if must_pull {
+        pulled(&name);
+        let client = Client::new(RegistryOptions::default());
+        crate::image::pull(
+            store,
+            &client,
+            &reference,
+            &PullOptions::default(),
+            &NoProgress,
+        )
+        .with_context(|| format!("pulling {name} for service {:?}", svc.name))?;
+    } else if local.is_none() {
+        bail!(
+            "image {name} for service {:?} is not present and pull_policy is never",
+            svc.name
+        );
+    }
+    store
+        .runtime_image(&reference.to_string())
+        .with_context(|| format!("image {name} for service {:?}", svc.name))
+}

@@ -1,0 +1,83 @@
+//! Where one berth state root keeps things (see DESIGN.md "State on disk").
+
+use std::path::{Path, PathBuf};
+
+use crate::container::list::containers_dir;
+use crate::volume::VolumeStore;
+
+/// The default state root.
+pub const DEFAULT_ROOT: &str = "/var/lib/berth";
+/// The default run directory (namespaces, network state: gone with a reboot).
+pub const DEFAULT_RUN: &str = "/run/berth";
+
+/// The directories of one state root.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// Images, layers, containers, volumes.
+    pub root: PathBuf,
+    /// Network namespaces and network state.
+    pub run: PathBuf,
+}
+
+impl Layout {
+    /// The layout for `root`; the run directory defaults to `/run/berth` for the
+    /// default root and to `<root>/run` for any other, so that a test's root owns
+    /// everything it makes.
+    pub fn new(root: &Path, run: Option<&Path>) -> Layout {
+        let run = match run {
+            Some(r) => r.to_path_buf(),
+            None if root == Path::new(DEFAULT_ROOT) => PathBuf::from(DEFAULT_RUN),
+            None => root.join("run"),
+        };
+        Layout {
+            root: root.to_path_buf(),
+            run,
+        }
+    }
+
+    /// `<root>/containers`.
+    pub fn containers(&self) -> PathBuf {
+        containers_dir(&self.root)
+    }
+
+    /// `<root>/containers/<id>`.
+    pub fn container(&self, id: &str) -> PathBuf {
+        self.containers().join(id)
+    }
+
+    /// The named volumes.
+    pub fn volumes(&self) -> VolumeStore {
+        VolumeStore::new(&self.root)
+    }
+
+    /// berth-netns's state: networks, IPAM, DNS records.
+    pub fn net_state_dir(&self) -> PathBuf {
+        self.run.join("net")
+    }
+
+    /// `<root>/networks`: which project made which network.
+    pub fn networks(&self) -> PathBuf {
+        self.root.join("networks")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_dir_follows_the_root() {
+        assert_eq!(
+            Layout::new(Path::new(DEFAULT_ROOT), None).run,
+            PathBuf::from(DEFAULT_RUN)
+        );
+        assert_eq!(
+            Layout::new(Path::new("/tmp/t"), None).run,
+            PathBuf::from("/tmp/t/run")
+        );
+        assert_eq!(
+            Layout::new(Path::new("/tmp/t"), Some(Path::new("/r"))).run,
+            PathBuf::from("/r")
+        );
+    }
+}

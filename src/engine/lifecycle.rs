@@ -1,0 +1,552 @@
+//! One container's life on disk and in the kernel: create (namespace, networks,
+//! mounts, spec, records), start (its supervisor), stop, remove.
+
+use std::fs::{self, File};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use berth_netns::{Attachment, PublishedPort};
+use indexmap::IndexMap;
+
+use super::layout::Layout;
+use super::{mounts, network, settings};
+use crate::compose::model::ServiceConfig;
+use crate::compose::Project;
+use crate::container::list::{find, Found};
+use crate::container::record::{default_name, labels, new_id};
+use crate::container::{ContainerRecord, ContainerState, NetworkRecord, PortRecord, Status};
+use crate::image::RuntimeImage;
+use crate::spec::{build_spec, NamespaceMode};
+use crate::state::write_json_atomic;
+use crate::supervise::control::{self, Request, Response};
+use crate::supervise::launch::LaunchConfig;
+use crate::supervise::runtime_launcher::clear_stale;
+
+/// What `create` needs to know.
+pub struct CreateRequest<'a> {
+    /// Where state lives.
+    pub layout: &'a Layout,
+    /// The project.
+    pub project: &'a Project,
+    /// The service.
+    pub svc: &'a ServiceConfig,
+    /// Replica number.
+    pub number: u32,
+    /// The image, unpacked.
+    pub image: &'a RuntimeImage,
+    /// The service's config hash.
+    pub config_hash: &'a str,
+    /// Made by `run`.
+    pub oneoff: bool,
+    /// A name other than the default (`run --name`, a recreate's temporary name).
+    pub name: Option<String>,
+}
+
+const NET_FILE: &str = "net.json";
+const OWNER_FILE: &str = "project";
+
+fn attachments(dir: &Path) -> Vec<Attachment> {
+    fs::read(dir.join(NET_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+fn ns_mode(
+    layout: &Layout,
+    project: &Project,
+    svc: &ServiceConfig,
+    key: &str,
+    value: &str,
+    kind: &str,
+) -> Result<NamespaceMode> {
+    let pid_of = |found: &Found| -> Result<u32> {
+        found
+            .status
+            .pid
+            .filter(|_| found.status.state == ContainerState::Running)
+            .ok_or_else(|| {
+                anyhow!(
+                    "services.{}.{key}: {} is not running",
+                    svc.name,
+                    found.record.name
+                )
+            })
+    };
+    let join = |found: &Found| -> Result<NamespaceMode> {
+        if kind == "net" {
+            return Ok(NamespaceMode::Join(network::netns_path(
+                layout,
+                &found.record.id,
+            )));
+        }
+        Ok(NamespaceMode::Join(
+            format!("/proc/{}/ns/{kind}", pid_of(found)?).into(),
+        ))
+    };
+    match value {
+        "" | "private" | "shareable" | "bridge" | "default" => Ok(NamespaceMode::Private),
+        "host" => Ok(NamespaceMode::Host),
+        v if v.starts_with("service:") => {
+            let other = &v["service:".len()..];
+            let found = find(&layout.root, Some(&project.name))
+                .into_iter()
+                .filter(|f| f.record.service == other && !f.record.oneoff)
+                .min_by_key(|f| f.record.number)
+                .ok_or_else(|| {
+                    anyhow!(
+                        "services.{}.{key}: service {other:?} has no container",
+                        svc.name
+                    )
+                })?;
+            join(&found)
+        }
+        v if v.starts_with("container:") => {
+            let other = &v["container:".len()..];
+            let found = find(&layout.root, None)
+                .into_iter()
+                .find(|f| f.record.name == other || f.record.id.starts_with(other))
+                .ok_or_else(|| anyhow!("services.{}.{key}: no container {other:?}", svc.name))?;
+            join(&found)
+        }
+        other => bail!("services.{}.{key}: {other:?} is not supported", svc.name),
+    }
+}
+
+/// Makes a container: everything but its process. Undone entirely on failure.
+pub fn create(req: &CreateRequest<'_>) -> Result<ContainerRecord> {
+    let id = new_id();
+    let dir = req.layout.container(&id);
+    // The directory appears already claimed by its project (made aside, then
+    // renamed into place), so `repair` always knows whose half-made container it is.
+    let staging = req.layout.containers().join(format!(".new-{id}"));
+    fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
+    fs::write(staging.join(OWNER_FILE), &req.project.name)?;
+    fs::rename(&staging, &dir).with_context(|| format!("creating {}", dir.display()))?;
+    match create_in(req, &id, &dir) {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            let _ = discard(req.layout, &id);
+            Err(e)
+        }
+    }
+}
+
+fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerRecord> {
+    let (layout, project, svc) = (req.layout, req.project, req.svc);
+    let name = req.name.clone().unwrap_or_else(|| {
+        if svc.container_name.is_empty() || req.oneoff {
+            default_name(&project.name, &svc.name, req.number)
+        } else {
+            svc.container_name.clone()
+        }
+    });
+    let hostname = if svc.hostname.is_empty() {
+        id[..12].to_string()
+    } else {
+        svc.hostname.clone()
+    };
+    let mut rc = settings::run_config(svc, &req.image.config, &hostname)?;
+
+    // Networks first: the namespace must be ready before the process starts.
+    let mode = if svc.network_mode.is_empty() {
+        ""
+    } else {
+        svc.network_mode.as_str()
+    };
+    let mut atts: Vec<Attachment> = vec![];
+    let mut published: Vec<PublishedPort> = vec![];
+    let host_net = mode == "host";
+    match mode {
+        "" | "bridge" | "default" => {
+            let reqs = network::attach_requests(project, svc, &name, &hostname, id)?;
+            let wired = network::wire(layout, id, &reqs)?;
+            atts = wired.attachments;
+            write_json_atomic(&dir.join(NET_FILE), &atts)?;
+            rc.net = NamespaceMode::Join(wired.netns.path().to_path_buf());
+            let specs = network::port_specs(svc)?;
+            if !specs.is_empty() {
+                let first = atts.first().ok_or_else(|| {
+                    anyhow!("services.{}.ports: the service is on no network", svc.name)
+                })?;
+                let state = network::net_state(layout)?;
+                published = berth_netns::publish(&state, first, &specs)
+                    .with_context(|| format!("publishing ports of {name}"))?;
+            }
+        }
+        "none" => {
+            let wired = network::wire(layout, id, &[])?;
+            rc.net = NamespaceMode::Join(wired.netns.path().to_path_buf());
+        }
+        other => rc.net = ns_mode(layout, project, svc, "network_mode", other, "net")?,
+    }
+    rc.ipc = ns_mode(layout, project, svc, "ipc", &svc.ipc, "ipc")?;
+    rc.pid = ns_mode(layout, project, svc, "pid", &svc.pid, "pid")?;
+    rc.uts = ns_mode(layout, project, svc, "uts", &svc.uts, "uts")?;
+    if !matches!(rc.net, NamespaceMode::Host) || host_net {
+        rc.etc_files = network::write_etc_files(dir, svc, &hostname, &atts, host_net)?;
+    }
+
+    let image_volumes: Vec<String> = req
+        .image
+        .config
+        .volumes
+        .as_ref()
+        .map(|v| v.keys().cloned().collect())
+        .unwrap_or_default();
+    let lowers = req.image.lower_dirs_top_first();
+    let m = mounts::service_mounts(
+        layout,
+        project,
+        svc,
+        req.number,
+        &lowers,
+        &image_volumes,
+        dir,
+    )?;
+    rc.mounts = m.specs;
+    for from in &svc.volumes_from {
+        rc.mounts.extend(volumes_from(layout, project, from)?);
+    }
+    rc.cgroup_path = format!("berth/{id}");
+    let spec = build_spec(&rc)?;
+    let user = if svc.user.is_empty() {
+        req.image.config.user.clone().filter(|u| !u.is_empty())
+    } else {
+        Some(svc.user.clone())
+    };
+    LaunchConfig {
+        id: id.to_string(),
+        spec,
+        lowers,
+        rootfs_dir: None,
+        init: svc.init.unwrap_or(false),
+        user,
+        policy: settings::restart_policy(svc)?,
+        rotation: settings::log_rotation(svc)?,
+        healthcheck: settings::healthcheck(svc, &req.image.config),
+    }
+    .save(dir)?;
+    write_json_atomic(&dir.join("volumes.json"), &m.volumes)?;
+    write_json_atomic(&dir.join("service.json"), &serde_json::to_value(svc)?)?;
+
+    let mut l: IndexMap<String, String> = IndexMap::new();
+    for (k, v) in &svc.labels {
+        l.insert(k.clone(), v.clone());
+    }
+    l.insert(labels::CONFIG_HASH.into(), req.config_hash.into());
+    l.insert(labels::NUMBER.into(), req.number.to_string());
+    l.insert(
+        labels::DEPENDS_ON.into(),
+        svc.depends_on
+            .iter()
+            .map(|(k, d)| format!("{k}:{}:{}", d.condition, d.restart))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    l.insert(labels::IMAGE.into(), req.image.id.to_string());
+    l.insert(
+        labels::ONEOFF.into(),
+        if req.oneoff { "True" } else { "False" }.into(),
+    );
+    l.insert(labels::PROJECT.into(), project.name.clone());
+    l.insert(
+        labels::CONFIG_FILES.into(),
+        project
+            .compose_files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    l.insert(
+        labels::WORKING_DIR.into(),
+        project.working_dir.display().to_string(),
+    );
+    l.insert(labels::SERVICE.into(), svc.name.clone());
+    l.insert(labels::VERSION.into(), env!("CARGO_PKG_VERSION").into());
+
+    let record = ContainerRecord {
+        id: id.to_string(),
+        name,
+        project: project.name.clone(),
+        service: svc.name.clone(),
+        number: req.number,
+        oneoff: req.oneoff,
+        image: project.image_name(svc),
+        image_id: req.image.id.to_string(),
+        command: rc.args.clone(),
+        created: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        labels: l,
+        networks: atts
+            .iter()
+            .map(|a| NetworkRecord {
+                network: a.network.clone(),
+                ifname: a.ifname.clone(),
+                ipv4: Some(format!("{}/{}", a.ipv4, a.prefix4)),
+                ipv6: a.ipv6.map(|(ip, p)| format!("{ip}/{p}")),
+                mac: None,
+                aliases: vec![],
+            })
+            .collect(),
+        ports: published
+            .iter()
+            .map(|p| PortRecord {
+                host_ip: p
+                    .host_ip
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_else(|| "0.0.0.0".into()),
+                host_port: p.host_port,
+                container_port: p.container_port,
+                protocol: match p.protocol {
+                    berth_netns::Protocol::Tcp => "tcp".into(),
+                    berth_netns::Protocol::Udp => "udp".into(),
+                },
+            })
+            .collect(),
+    };
+    // The record comes last: a container exists once its record does.
+    record.save(dir)?;
+    Ok(record)
+}
+
+fn volumes_from(
+    layout: &Layout,
+    project: &Project,
+    from: &str,
+) -> Result<Vec<crate::spec::MountSpec>> {
+    let (what, mode) = match from.rsplit_once(':') {
+        Some((w, m)) if m == "ro" || m == "rw" => (w, m),
+        _ => (from, "rw"),
+    };
+    let (service, container) = match what.split_once(':') {
+        Some(("container", c)) => (None, Some(c)),
+        Some(("service", s)) => (Some(s), None),
+        _ => (Some(what), None),
+    };
+    let found = find(&layout.root, None)
+        .into_iter()
+        .find(|f| match (service, container) {
+            (Some(s), _) => {
+                f.record.project == project.name && f.record.service == s && !f.record.oneoff
+            }
+            (_, Some(c)) => f.record.name == c,
+            _ => false,
+        });
+    let found = found.ok_or_else(|| anyhow!("volumes_from: {from:?} has no container"))?;
+    let launch = LaunchConfig::load(&found.dir)?;
+    let mut out = vec![];
+    for m in launch.spec.mounts().iter().flatten() {
+        let dest = m.destination().display().to_string();
+        if m.typ().as_deref() != Some("bind") || dest.starts_with("/etc/") {
+            continue;
+        }
+        if let Some(src) = m.source() {
+            out.push(crate::spec::MountSpec::Bind {
+                source: src.clone(),
+                target: dest,
+                read_only: mode == "ro",
+                propagation: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Starts a container's supervisor and waits until its process has started (or failed).
+pub fn start(layout: &Layout, id: &str) -> Result<()> {
+    let dir = layout.container(id);
+    let mut fds = [0; 2];
+    // SAFETY: fds has room for two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    // SAFETY: pipe2 just gave us these.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let log = File::create(dir.join("supervisor.log"))?;
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg("--root")
+        .arg(&layout.root)
+        .arg("--run-dir")
+        .arg(&layout.run)
+        .arg("supervise")
+        .arg(id)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    let wfd = w.as_raw_fd();
+    cmd.env("BERTH_READY_FD", wfd.to_string());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            // The write end crosses exec under its own number; dup2 onto a fixed
+            // number would fail silently when the numbers coincide (stdin closed).
+            if libc::fcntl(wfd, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().context("starting the container's supervisor")?;
+    drop(w);
+    // One line: `ok` or the error. Reading to EOF would also wait for anything
+    // that inherited the write end.
+    let mut msg = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(File::from(r)), &mut msg)?;
+    // The supervisor lives on by itself; reap it here only if it already exited.
+    let _ = child.try_wait();
+    match msg.trim() {
+        "ok" => Ok(()),
+        "" => {
+            let log = fs::read_to_string(dir.join("supervisor.log")).unwrap_or_default();
+            bail!(
+                "the supervisor of {id} exited before starting the container: {}",
+                log.trim()
+            )
+        }
+        err => bail!("{err}"),
+    }
+}
+
+/// Stops a container: its stop signal, then SIGKILL after `timeout`; no restart follows.
+pub fn stop(layout: &Layout, found: &Found, signal: i32, timeout: Duration) -> Result<()> {
+    let dir = layout.container(&found.record.id);
+    let sock = control::socket_path(&dir);
+    let req = Request::Stop {
+        signal,
+        timeout_ms: timeout.as_millis() as u64,
+    };
+    match control::call(&sock, &req, timeout + Duration::from_secs(10)) {
+        Ok(Response::Ok) => Ok(()),
+        Ok(Response::Error(e)) => bail!("stopping {}: {e}", found.record.name),
+        Err(_) => {
+            // No supervisor: whatever the runtime still holds is killed outright.
+            clear_stale(&dir);
+            let mut st = Status::load(&dir).unwrap_or_default();
+            if matches!(
+                st.state,
+                ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
+            ) {
+                st.state = ContainerState::Exited;
+                st.pid = None;
+                st.stopped_by_user = true;
+                st.save(&dir)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Sends a signal to a running container's processes.
+pub fn kill(layout: &Layout, found: &Found, signal: i32) -> Result<()> {
+    let sock = control::socket_path(&layout.container(&found.record.id));
+    match control::call(&sock, &Request::Kill { signal }, Duration::from_secs(10)) {
+        Ok(Response::Ok) => Ok(()),
+        Ok(Response::Error(e)) => bail!("killing {}: {e}", found.record.name),
+        Err(_) => bail!("container {} is not running", found.record.name),
+    }
+}
+
+/// Whether a supervisor holds the container in `dir` (its lock is taken).
+pub fn supervisor_running(dir: &Path) -> bool {
+    let Ok(f) = fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("supervisor.lock"))
+    else {
+        return false;
+    };
+    // SAFETY: flock on a descriptor we own; released when `f` closes.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) != 0 }
+}
+
+/// Removes a stopped container and everything it holds in the kernel and on
+/// disk; with `volumes`, its anonymous volumes too.
+pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
+    // A supervisor may still be starting it (its `up` was killed, or the state
+    // said `created`): it is stopped, and gone, before anything is taken away.
+    if supervisor_running(&found.dir) {
+        stop(layout, found, libc::SIGKILL, Duration::ZERO)?;
+        let t0 = std::time::Instant::now();
+        while supervisor_running(&found.dir) {
+            if t0.elapsed() > Duration::from_secs(10) {
+                bail!("the supervisor of {} does not exit", found.record.name);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    if volumes {
+        let used: Vec<String> = fs::read(found.dir.join("volumes.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let store = layout.volumes();
+        for v in used {
+            if let Ok(Some(info)) = store.get(&v) {
+                if info.labels.contains_key("com.docker.volume.anonymous") {
+                    store.remove(&v)?;
+                }
+            }
+        }
+    }
+    discard(layout, &found.record.id)
+}
+
+/// Takes away a container's runtime state, network and directory, whatever
+/// state it is in; used for removal and to undo a half-made container.
+pub fn discard(layout: &Layout, id: &str) -> Result<()> {
+    let dir = layout.container(id);
+    clear_stale(&dir);
+    let atts = attachments(&dir);
+    let net = network::unwire(layout, id, &atts);
+    let files = match fs::remove_dir_all(&dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(anyhow!(e).context(format!("removing {}", dir.display()))),
+    };
+    net.and(files)
+}
+
+/// Gives an existing container another name (a recreate's last step).
+pub fn rename(layout: &Layout, id: &str, name: &str) -> Result<()> {
+    let dir = layout.container(id);
+    let mut r = ContainerRecord::load(&dir)?;
+    r.name = name.to_string();
+    r.save(&dir)?;
+    Ok(())
+}
+
+/// Finds and removes what a killed berth left half-made for `project`:
+/// container directories that never got their record.
+pub fn repair(layout: &Layout, project: &str) {
+    let Ok(entries) = fs::read_dir(layout.containers()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let dir = e.path();
+        let owner = fs::read_to_string(dir.join(OWNER_FILE)).unwrap_or_default();
+        if e.file_name().to_string_lossy().starts_with(".new-") {
+            // Staging dirs hold nothing but the claim; another project's may be
+            // in the middle of its rename, so only old ones go.
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(60));
+            if owner == project || old {
+                let _ = fs::remove_dir_all(&dir);
+            }
+            continue;
+        }
+        if owner == project && !ContainerRecord::path(&dir).exists() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            tracing::info!("removing half-made container {id}");
+            let _ = discard(layout, &id);
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! A project's networks on berth-netns: made on `up`, attached per container,
+//! removed on `down`; and the DNS responder that serves them.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::net::IpAddr;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use berth_netns::{
+    AttachRequest, Attachment, IpamConfig, Netns, Network, NetworkSpec, PortSpec, Protocol,
+    StateDir,
+};
+use serde::{Deserialize, Serialize};
+
+use super::layout::Layout;
+use crate::compose::model::{NetworkConfig, ServiceConfig, ServicePortConfig};
+use crate::state::write_json_atomic;
+
+/// Which project made a network (`<root>/networks/<name>.json`), for `down`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NetworkOwner {
+    /// The network's full name.
+    pub name: String,
+    /// The project that made it.
+    pub project: String,
+    /// Its key in the compose file.
+    pub key: String,
+    /// docker compose's labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Opens berth-netns's state for this root.
+pub fn net_state(layout: &Layout) -> Result<StateDir> {
+    let dir = layout.net_state_dir();
+    StateDir::new(&dir).with_context(|| format!("network state in {}", dir.display()))
+}
+
+fn ipam(cfg: &NetworkConfig) -> Result<Vec<IpamConfig>> {
+    cfg.ipam
+        .config
+        .iter()
+        .map(|p| {
+            Ok(IpamConfig {
+                subnet: (!p.subnet.is_empty())
+                    .then(|| p.subnet.parse())
+                    .transpose()
+                    .map_err(|e| anyhow!("networks.{}.ipam.config.subnet: {e}", cfg.name))?,
+                gateway: (!p.gateway.is_empty())
+                    .then(|| p.gateway.parse())
+                    .transpose()
+                    .map_err(|e| anyhow!("networks.{}.ipam.config.gateway: {e}", cfg.name))?,
+                ip_range: (!p.ip_range.is_empty())
+                    .then(|| p.ip_range.parse())
+                    .transpose()
+                    .map_err(|e| anyhow!("networks.{}.ipam.config.ip_range: {e}", cfg.name))?,
+            })
+        })
+        .collect()
+}
+
+/// Makes (or finds) the network `key` of `project`; returns whether it was made now.
+pub fn ensure_network(
+    layout: &Layout,
+    project: &str,
+    key: &str,
+    cfg: &NetworkConfig,
+) -> Result<bool> {
+    let state = net_state(layout)?;
+    let name = if cfg.name.is_empty() {
+        format!("{project}_{key}")
+    } else {
+        cfg.name.clone()
+    };
+    if cfg.external {
+        Network::get(&state, &name)
+            .map_err(|_| anyhow!("network {name} declared as external, but could not be found"))?;
+        return Ok(false);
+    }
+    if Network::get(&state, &name).is_ok() {
+        return Ok(false);
+    }
+    if !cfg.driver.is_empty() && cfg.driver != "bridge" {
+        bail!(
+            "networks.{key}.driver: {:?} is not supported; berth makes bridge networks",
+            cfg.driver
+        );
+    }
+    let mut spec = NetworkSpec::new(&name);
+    spec.internal = cfg.internal;
+    spec.enable_ipv6 = cfg.enable_ipv6.unwrap_or(false);
+    spec.ipam = ipam(cfg)?;
+    let mut labels = cfg.labels.clone();
+    labels.insert("com.docker.compose.project".into(), project.into());
+    labels.insert("com.docker.compose.network".into(), key.into());
+    // Claimed before it is made: a berth killed in between leaves a claim that
+    // `down` follows, never a network nobody knows about.
+    write_json_atomic(
+        &layout.networks().join(format!("{name}.json")),
+        &NetworkOwner {
+            name: name.clone(),
+            project: project.into(),
+            key: key.into(),
+            labels,
+        },
+    )?;
+    Network::ensure(&spec, &state).with_context(|| format!("creating network {name}"))?;
+    Ok(true)
+}
+
+/// The networks `project` made, by full name.
+pub fn project_networks(layout: &Layout, project: &str) -> Vec<NetworkOwner> {
+    let Ok(entries) = fs::read_dir(layout.networks()) else {
+        return vec![];
+    };
+    let mut out: Vec<NetworkOwner> = entries
+        .flatten()
+        .filter_map(|e| serde_json::from_slice::<NetworkOwner>(&fs::read(e.path()).ok()?).ok())
+        .filter(|o| o.project == project)
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// Removes a network unless containers still use it; returns false when in use.
+pub fn remove_network(layout: &Layout, name: &str) -> Result<bool> {
+    let state = net_state(layout)?;
+    let started = std::time::Instant::now();
+    loop {
+        let rec = state.networks()?.into_iter().find(|r| r.info.name == name);
+        let Some(rec) = rec else {
+            // Never made (a claim left by a killed `up`), or already gone.
+            let _ = fs::remove_file(layout.networks().join(format!("{name}.json")));
+            return Ok(true);
+        };
+        match Network::remove(&state, name) {
+            Ok(()) => {
+                let _ = fs::remove_file(layout.networks().join(format!("{name}.json")));
+                remove_stale_temps(&state.records_dir(), name);
+                return Ok(true);
+            }
+            Err(e) => {
+                // Members whose namespaces are gone are only waiting for the kernel
+                // to reap their veths; members with a namespace are real users.
+                let live = rec.members.values().any(|m| m.netns.exists());
+                if live {
+                    return Ok(false);
+                }
+                if started.elapsed() > std::time::Duration::from_secs(5) {
+                    return Err(e).with_context(|| format!("removing network {name}"));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+/// Temp files of a network's record that a killed berth left mid-write
+/// (`.<name>.json.<pid>.tmp`).
+fn remove_stale_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.json.");
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// The DNS names a container answers to on a network: the service, the container
+/// name, its hostname, the network's aliases, and its short id.
+pub fn dns_names(
+    svc: &ServiceConfig,
+    container_name: &str,
+    hostname: &str,
+    id: &str,
+    aliases: &[String],
+) -> Vec<String> {
+    let mut names = vec![svc.name.clone(), container_name.to_string()];
+    for n in [hostname, &id[..12.min(id.len())]] {
+        names.push(n.to_string());
+    }
+    names.extend(aliases.iter().cloned());
+    names.dedup();
+    names
+}
+
+/// The attach requests for a service's networks, in the order docker compose
+/// uses: by priority (highest first), then by name.
+pub fn attach_requests(
+    project: &crate::compose::Project,
+    svc: &ServiceConfig,
+    container_name: &str,
+    hostname: &str,
+    id: &str,
+) -> Result<Vec<AttachRequest>> {
+    let mut nets: Vec<(
+        &String,
+        Option<&crate::compose::model::ServiceNetworkConfig>,
+    )> = svc.networks.iter().map(|(k, v)| (k, v.as_ref())).collect();
+    nets.sort_by_key(|(k, v)| (-(v.map(|c| c.priority).unwrap_or(0)), (*k).clone()));
+    let dns: Vec<IpAddr> = svc.dns.iter().filter_map(|d| d.parse().ok()).collect();
+    nets.into_iter()
+        .map(|(key, cfg)| {
+            let full = project
+                .networks
+                .get(key)
+                .map(|n| {
+                    if n.name.is_empty() {
+                        format!("{}_{key}", project.name)
+                    } else {
+                        n.name.clone()
+                    }
+                })
+                .unwrap_or_else(|| format!("{}_{key}", project.name));
+            let aliases = cfg.map(|c| c.aliases.clone()).unwrap_or_default();
+            let parse_v4 = |s: &str| -> Result<Option<std::net::Ipv4Addr>> {
+                if s.is_empty() {
+                    return Ok(None);
+                }
+                s.parse().map(Some).map_err(|_| {
+                    anyhow!(
+                        "services.{}.networks.{key}.ipv4_address: {s:?} is not an IPv4 address",
+                        svc.name
+                    )
+                })
+            };
+            let parse_v6 = |s: &str| -> Result<Option<std::net::Ipv6Addr>> {
+                if s.is_empty() {
+                    return Ok(None);
+                }
+                s.parse().map(Some).map_err(|_| {
+                    anyhow!(
+                        "services.{}.networks.{key}.ipv6_address: {s:?} is not an IPv6 address",
+                        svc.name
+                    )
+                })
+            };
+            let mac_text = cfg
+                .map(|c| c.mac_address.clone())
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| svc.mac_address.clone());
+            Ok(AttachRequest {
+                network: full,
+                ipv4: parse_v4(cfg.map(|c| c.ipv4_address.as_str()).unwrap_or(""))?,
+                ipv6: parse_v6(cfg.map(|c| c.ipv6_address.as_str()).unwrap_or(""))?,
+                mac: parse_mac(&mac_text),
+                names: dns_names(svc, container_name, hostname, id, &aliases),
+                dns: dns.clone(),
+            })
+        })
+        .collect()
+}
+
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let parts: Vec<u8> = s
+        .split(':')
+        .map(|p| u8::from_str_radix(p, 16))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    parts.try_into().ok()
+}
+
+/// `ports:` entries as berth-netns takes them.
+pub fn port_specs(svc: &ServiceConfig) -> Result<Vec<PortSpec>> {
+    svc.ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| port_spec(svc, i, p))
+        .collect()
+}
+
+fn port_spec(svc: &ServiceConfig, i: usize, p: &ServicePortConfig) -> Result<PortSpec> {
+    let at = || format!("services.{}.ports[{i}]", svc.name);
+    let protocol = match p.protocol.as_str() {
+        "" | "tcp" => Protocol::Tcp,
+        "udp" => Protocol::Udp,
+        other => bail!("{}: protocol {other:?} is not supported (tcp or udp)", at()),
+    };
+    let host_ip = match p.host_ip.as_str() {
+        "" => None,
+        ip => Some(
+            ip.trim_matches(|c| c == '[' || c == ']')
+                .parse()
+                .map_err(|_| anyhow!("{}: host_ip {ip:?} is not an address", at()))?,
+        ),
+    };
+    let host_ports = match p.published.as_str() {
+        "" => None,
+        s => {
+            let (a, b) = s.split_once('-').unwrap_or((s, s));
+            let a: u16 = a
+                .parse()
+                .map_err(|_| anyhow!("{}: published {s:?} is not a port", at()))?;
+            let b: u16 = b
+                .parse()
+                .map_err(|_| anyhow!("{}: published {s:?} is not a port", at()))?;
+            Some((a, b))
+        }
+    };
+    let target = u16::try_from(p.target)
+        .map_err(|_| anyhow!("{}: target {} is not a port", at(), p.target))?;
+    Ok(PortSpec {
+        host_ip,
+        host_ports,
+        container_ports: (target, target),
+        protocol,
+    })
+}
+
+/// The container's namespace and interfaces, made before its process starts.
+pub struct Wired {
+    /// The pinned namespace.
+    pub netns: Netns,
+    /// One per network, `eth0` first.
+    pub attachments: Vec<Attachment>,
+}
+
+/// Makes a namespace for container `id` and attaches it to its networks.
+pub fn wire(layout: &Layout, id: &str, reqs: &[AttachRequest]) -> Result<Wired> {
+    let state = net_state(layout)?;
+    let netns = Netns::create(&layout.run, id).context("creating network namespace")?;
+    match berth_netns::attach(&state, &netns, id, reqs) {
+        Ok(attachments) => Ok(Wired { netns, attachments }),
+        Err(e) => {
+            let _ = netns.remove();
+            Err(e).context("attaching to networks")
+        }
+    }
+}
+
+/// Takes a container off its networks and drops its namespace (idempotent).
+pub fn unwire(layout: &Layout, id: &str, attachments: &[Attachment]) -> Result<()> {
+    let state = net_state(layout)?;
+    let mut first = None;
+    if let Some(a) = attachments.first() {
+        if let Err(e) = berth_netns::unpublish(&state, a) {
+            first.get_or_insert(anyhow!(e));
+        }
+    }
+    if let Err(e) = berth_netns::detach(&state, attachments) {
+        first.get_or_insert(anyhow!(e));
+    }
+    let path = layout.run.join("netns").join(id);
+    if path.exists() {
+        match Netns::open(&path) {
+            Ok(ns) => {
+                if let Err(e) = ns.remove() {
+                    first.get_or_insert(anyhow!(e));
+                }
+            }
+            Err(e) => {
+                first.get_or_insert(anyhow!(e));
+            }
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
+/// Starts the DNS responder for this root unless one runs already.
+pub fn ensure_dns(layout: &Layout) -> Result<()> {
+    fs::create_dir_all(&layout.run)?;
+    let lock = dns_lock_path(layout);
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)?;
+    // SAFETY: flock on our own descriptor.
+    let free = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    if !free {
+        return Ok(());
+    }
+    drop(f);
+    let exe = std::env::current_exe()?;
+    let log = File::create(layout.run.join("dns.log"))?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("--root")
+        .arg(&layout.root)
+        .arg("--run-dir")
+        .arg(&layout.run)
+        .arg("dns-serve")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log);
+    // SAFETY: setsid is async-signal-safe; it detaches the responder from our session.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    cmd.spawn().context("starting the DNS responder")?;
+    Ok(())
+}
+
+/// The lock a running DNS responder holds.
+pub fn dns_lock_path(layout: &Layout) -> std::path::PathBuf {
+    layout.run.join("dns.lock")
+}
+
+/// Runs the DNS responder in this process until no network is left.
+pub fn serve_dns(layout: &Layout) -> Result<()> {
+    fs::create_dir_all(&layout.run)?;
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dns_lock_path(layout))?;
+    // SAFETY: flock on our own descriptor.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        // Another responder won the race: it serves the same records.
+        return Ok(());
+    }
+    let state = net_state(layout)?;
+    berth_netns::dns::serve(berth_netns::dns::DnsConfig::new(state.records_dir()))
+        .context("DNS responder")?;
+    drop(lock);
+    Ok(())
+}
+
+/// True when `path` names a pinned namespace of this root.
+pub fn netns_path(layout: &Layout, id: &str) -> std::path::PathBuf {
+    layout.run.join("netns").join(id)
+}
+
+/// Writes what a container's /etc/resolv.conf and /etc/hosts say.
+pub fn write_etc_files(
+    dir: &Path,
+    svc: &ServiceConfig,
+    hostname: &str,
+    attachments: &[Attachment],
+    host_network: bool,
+) -> Result<Vec<(std::path::PathBuf, String)>> {
+    let resolv = dir.join("resolv.conf");
+    let hosts = dir.join("hosts");
+    let hostname_file = dir.join("hostname");
+    if host_network {
+        fs::copy("/etc/resolv.conf", &resolv).context("copying the host's resolv.conf")?;
+        fs::copy("/etc/hosts", &hosts).context("copying the host's hosts")?;
+    } else {
+        fs::write(
+            &resolv,
+            berth_netns::dns::container_resolv_conf(attachments, &svc.dns_search, &svc.dns_opt),
+        )?;
+        let own: Vec<IpAddr> = attachments.iter().map(|a| a.ipv4).collect();
+        let mut extra: Vec<(String, IpAddr)> = vec![];
+        for (host, ips) in &svc.extra_hosts {
+            for ip in ips {
+                let ip = if ip == "host-gateway" {
+                    attachments.first().map(|a| a.gateway4)
+                } else {
+                    ip.trim_matches(|c| c == '[' || c == ']').parse().ok()
+                };
+                match ip {
+                    Some(ip) => extra.push((host.clone(), ip)),
+                    None => bail!("services.{}.extra_hosts: {host}: invalid address", svc.name),
+                }
+            }
+        }
+        fs::write(
+            &hosts,
+            berth_netns::dns::hosts(&[hostname.to_string()], &own, &extra),
+        )?;
+    }
+    fs::write(&hostname_file, format!("{hostname}\n"))?;
+    Ok(vec![
+        (hostname_file, "/etc/hostname".into()),
+        (hosts, "/etc/hosts".into()),
+        (resolv, "/etc/resolv.conf".into()),
+    ])
+}

@@ -1,0 +1,668 @@
+//! `up` (and `create`): images, networks, volumes, then containers in dependency
+//! order, recreating exactly what changed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Result};
+use indexmap::IndexMap;
+
+use super::graph::{Direction, Graph};
+use super::images::{ensure_image, PullOverride};
+use super::layout::Layout;
+use super::lifecycle::{self, CreateRequest};
+use super::load::Loaded;
+use super::network;
+use super::settings::{signal_number, unsupported_keys};
+use crate::compose::model::ServiceConfig;
+use crate::container::list::{find, Found};
+use crate::container::{ContainerState, Health, Status};
+use crate::image::{RuntimeImage, Store};
+use crate::plan::{plan, Action, ContainerPlan, Desired, Plan, PlanOptions};
+use crate::progress::Progress;
+use crate::state::ProjectLock;
+
+/// `up`'s flags.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// Services named on the command line (empty: all).
+    pub services: Vec<String>,
+    /// `--no-deps`.
+    pub no_deps: bool,
+    /// `--force-recreate`.
+    pub force_recreate: bool,
+    /// `--no-recreate`.
+    pub no_recreate: bool,
+    /// `--always-recreate-deps`.
+    pub always_recreate_deps: bool,
+    /// `-V`: fresh anonymous volumes for recreated containers.
+    pub renew_anon_volumes: bool,
+    /// `--no-start` (and `create`).
+    pub no_start: bool,
+    /// `--remove-orphans`.
+    pub remove_orphans: bool,
+    /// `--scale svc=N`.
+    pub scale: BTreeMap<String, u32>,
+    /// `-t`: stop timeout for replaced containers.
+    pub timeout: Option<Duration>,
+    /// `--pull`.
+    pub pull: PullOverride,
+    /// `--dry-run` / `plan`: say what would happen, do nothing.
+    pub dry_run: bool,
+    /// `--wait`: return when services are running or healthy.
+    pub wait: bool,
+    /// `--wait-timeout`.
+    pub wait_timeout: Option<Duration>,
+}
+
+/// Services that `svc` shares namespaces or volumes with (`service:x`, `volumes_from`).
+pub fn shares_with(svc: &ServiceConfig) -> Vec<String> {
+    let mut out = vec![];
+    for v in [&svc.network_mode, &svc.ipc, &svc.pid, &svc.uts] {
+        if let Some(s) = v.strip_prefix("service:") {
+            out.push(s.to_string());
+        }
+    }
+    for v in &svc.volumes_from {
+        let w = v
+            .rsplit_once(':')
+            .filter(|(_, m)| *m == "ro" || *m == "rw")
+            .map(|(w, _)| w)
+            .unwrap_or(v);
+        if !w.starts_with("container:") {
+            out.push(w.trim_start_matches("service:").to_string());
+        }
+    }
+    out
+}
+
+/// The dependency graph of a project's services (depends_on and shared namespaces).
+pub fn service_graph(project: &crate::compose::Project) -> Graph {
+    Graph::new(
+        project
+            .services
+            .iter()
+            .map(|(n, s)| (n.clone(), graph_deps_of(s)))
+            .collect(),
+    )
+}
+
+fn replicas(svc: &ServiceConfig, opts: &UpOptions) -> u32 {
+    if let Some(n) = opts.scale.get(&svc.name) {
+        return *n;
+    }
+    if let Some(n) = svc.scale {
+        return n.max(0) as u32;
+    }
+    svc.deploy
+        .as_ref()
+        .and_then(|d| d.replicas)
+        .map(|n| n.max(0) as u32)
+        .unwrap_or(1)
+}
+
+/// Runs `up` for a loaded project.
+pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress) -> Result<()> {
+    let project = Arc::new(loaded.project);
+    let graph = service_graph(&project);
+    graph.check_acyclic()?;
+    let selected: Vec<String> = if opts.services.is_empty() {
+        project.service_names()
+    } else {
+        for s in &opts.services {
+            if !project.services.contains_key(s) {
+                bail!("no such service: {s}");
+            }
+        }
+        if opts.no_deps {
+            opts.services.clone()
+        } else {
+            graph.with_dependencies(&opts.services)
+        }
+    };
+    let _lock = ProjectLock::acquire(&layout.root, &project.name)?;
+    lifecycle::repair(layout, &project.name);
+
+    for name in &selected {
+        for key in unsupported_keys(&project.services[name]) {
+            progress.println(&format!(
+                "WARN[0000] services.{name}.{key} is not supported by berth yet and is ignored"
+            ));
+        }
+    }
+
+    // Images.
+    let store = Store::open(&layout.root)?;
+    let mut images: BTreeMap<String, RuntimeImage> = BTreeMap::new();
+    for name in &selected {
+        let svc = &project.services[name];
+        let img = ensure_image(&store, &project, svc, opts.pull, &|image| {
+            progress.println(&format!(" {name} Pulling {image}"));
+        })?;
+        images.insert(name.clone(), img);
+    }
+
+    // Plan against what exists.
+    let existing: Vec<Found> = find(&layout.root, Some(&project.name));
+    let desired: Vec<Desired> = selected
+        .iter()
+        .map(|name| {
+            let svc = &project.services[name];
+            Desired {
+                name: name.clone(),
+                replicas: replicas(svc, opts),
+                config_hash: loaded.hashes.get(name).cloned().unwrap_or_default(),
+                config: serde_json::to_value(svc).unwrap_or_default(),
+                image_id: Some(images[name].id.to_string()),
+                shares_with: shares_with(svc),
+                depends_on: svc.depends_on.keys().cloned().collect(),
+            }
+        })
+        .collect();
+    let stored = |f: &Found| -> Option<serde_json::Value> {
+        serde_json::from_slice(&std::fs::read(f.dir.join("service.json")).ok()?).ok()
+    };
+    let known_services: Vec<String> = project.all_services().map(|s| s.name.clone()).collect();
+    // Containers of services still in the file but not selected are not orphans.
+    let considered: Vec<Found> = existing
+        .iter()
+        .filter(|f| {
+            selected.contains(&f.record.service) || !known_services.contains(&f.record.service)
+        })
+        .cloned()
+        .collect();
+    let the_plan = plan(
+        &desired,
+        &considered,
+        &stored,
+        &PlanOptions {
+            force_recreate: opts.force_recreate,
+            no_recreate: opts.no_recreate,
+            always_recreate_deps: opts.always_recreate_deps,
+            remove_orphans: opts.remove_orphans,
+            selected: opts.services.clone(),
+        },
+    );
+    if !the_plan.orphans.is_empty() && !opts.remove_orphans {
+        progress.println(&format!(
+            "WARN[0000] Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
+            the_plan.orphans.join(" ")
+        ));
+    }
+    if opts.dry_run {
+        print_plan(&the_plan);
+        return Ok(());
+    }
+
+    // Networks and the DNS responder.
+    let mut made_net = false;
+    let mut needed: Vec<&String> = vec![];
+    for name in &selected {
+        let svc = &project.services[name];
+        if svc.network_mode.is_empty() {
+            for key in svc.networks.keys() {
+                if !needed.contains(&key) {
+                    needed.push(key);
+                }
+            }
+        }
+    }
+    for key in needed {
+        let cfg = project
+            .networks
+            .get(key)
+            .ok_or_else(|| anyhow!("service refers to undefined network {key}"))?;
+        let full = if cfg.name.is_empty() {
+            format!("{}_{key}", project.name)
+        } else {
+            cfg.name.clone()
+        };
+        if cfg.external {
+            network::ensure_network(layout, &project.name, key, cfg)?;
+            continue;
+        }
+        let existed = network::net_state(layout)
+            .ok()
+            .and_then(|s| berth_netns::Network::get(&s, &full).ok())
+            .is_some();
+        if existed {
+            continue;
+        }
+        let task = progress.task(&format!("Network {full}"), "Creating");
+        match network::ensure_network(layout, &project.name, key, cfg) {
+            Ok(_) => {
+                made_net = true;
+                task.done("Created");
+            }
+            Err(e) => {
+                task.fail("Error", &format!("{e:#}"));
+                return Err(e);
+            }
+        }
+    }
+    if made_net || !selected.is_empty() {
+        network::ensure_dns(layout)?;
+    }
+
+    // Containers, along the graph.
+    let mut per_service: BTreeMap<String, Vec<ContainerPlan>> = BTreeMap::new();
+    for c in the_plan.containers {
+        per_service.entry(c.service.clone()).or_default().push(c);
+    }
+    let orphans: Vec<ContainerPlan> = per_service
+        .iter()
+        .filter(|(s, _)| !project.services.contains_key(*s))
+        .flat_map(|(_, v)| v.clone())
+        .collect();
+    let sub_graph = Graph::new(
+        selected
+            .iter()
+            .map(|n| {
+                let deps = graph_deps(&project, n);
+                (
+                    n.clone(),
+                    deps.into_iter().filter(|d| selected.contains(d)).collect(),
+                )
+            })
+            .collect(),
+    );
+    let ctx = Arc::new(Ctx {
+        layout: layout.clone(),
+        project: project.clone(),
+        hashes: loaded.hashes.clone(),
+        images,
+        per_service,
+        existing,
+        opts: opts.clone(),
+        progress: progress.clone(),
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(16)
+        .enable_all()
+        .build()?;
+    rt.block_on(sub_graph.walk(Direction::Forward, |svc| {
+        let ctx = ctx.clone();
+        async move {
+            tokio::task::spawn_blocking(move || converge_service(&ctx, &svc))
+                .await
+                .map_err(|e| anyhow!("{e}"))?
+        }
+    }))?;
+    for o in orphans {
+        if let (Some(id), Some(name)) = (&o.id, &o.name) {
+            let task = progress.task(&format!("Container {name}"), "Removing");
+            let found = ctx.existing.iter().find(|f| &f.record.id == id).cloned();
+            if let Some(f) = found {
+                remove_container(&ctx, &f)?;
+            }
+            task.done("Removed");
+        }
+    }
+    if opts.wait && !opts.no_start {
+        wait_ready(
+            layout,
+            &project.name,
+            &selected,
+            opts.wait_timeout,
+            progress,
+        )?;
+    }
+    Ok(())
+}
+
+fn graph_deps(project: &crate::compose::Project, name: &str) -> Vec<String> {
+    graph_deps_of(&project.services[name])
+}
+
+/// What a service waits for: its `depends_on` and the services it shares with.
+pub fn graph_deps_of(svc: &ServiceConfig) -> Vec<String> {
+    let mut deps: Vec<String> = svc.depends_on.keys().cloned().collect();
+    deps.extend(shares_with(svc));
+    deps
+}
+
+struct Ctx {
+    layout: Layout,
+    project: Arc<crate::compose::Project>,
+    hashes: BTreeMap<String, String>,
+    images: BTreeMap<String, RuntimeImage>,
+    per_service: BTreeMap<String, Vec<ContainerPlan>>,
+    existing: Vec<Found>,
+    opts: UpOptions,
+    progress: Progress,
+}
+
+fn stop_timeout(svc: &ServiceConfig, opts: &UpOptions) -> Duration {
+    opts.timeout
+        .or(svc.stop_grace_period.map(|d| d.as_std()))
+        .unwrap_or(Duration::from_secs(10))
+}
+
+fn remove_container(ctx: &Ctx, f: &Found) -> Result<()> {
+    let (signal, timeout) = match ctx.project.services.get(&f.record.service) {
+        Some(svc) => (
+            signal_number(&svc.stop_signal).unwrap_or(libc::SIGTERM),
+            stop_timeout(svc, &ctx.opts),
+        ),
+        None => (
+            libc::SIGTERM,
+            ctx.opts.timeout.unwrap_or(Duration::from_secs(10)),
+        ),
+    };
+    lifecycle::stop(&ctx.layout, f, signal, timeout)?;
+    lifecycle::remove(&ctx.layout, f, false)
+}
+
+/// Waits for what `svc`'s `depends_on` conditions ask of its dependencies.
+fn wait_dependencies(ctx: &Ctx, svc: &ServiceConfig) -> Result<()> {
+    for (dep, d) in &svc.depends_on {
+        if !ctx.project.services.contains_key(dep) {
+            continue;
+        }
+        match d.condition.as_str() {
+            "service_healthy" => wait_condition(ctx, svc, dep, d.required, Condition::Healthy)?,
+            "service_completed_successfully" => {
+                wait_condition(ctx, svc, dep, d.required, Condition::Completed)?
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Condition {
+    Healthy,
+    Completed,
+}
+
+fn wait_condition(
+    ctx: &Ctx,
+    svc: &ServiceConfig,
+    dep: &str,
+    required: bool,
+    cond: Condition,
+) -> Result<()> {
+    let dep_svc = &ctx.project.services[dep];
+    if cond == Condition::Healthy
+        && dep_svc
+            .healthcheck
+            .as_ref()
+            .is_none_or(|h| h.disable || h.test.is_empty())
+    {
+        let img_has = ctx
+            .images
+            .get(dep)
+            .and_then(|i| i.config.healthcheck.as_ref())
+            .is_some();
+        if !img_has {
+            let msg = format!("dependency failed to start: container for service {dep:?} has no healthcheck configured");
+            if required {
+                bail!(msg);
+            }
+            ctx.progress.println(&format!("WARN[0000] {msg}"));
+            return Ok(());
+        }
+    }
+    loop {
+        let containers: Vec<Found> = find(&ctx.layout.root, Some(&ctx.project.name))
+            .into_iter()
+            .filter(|f| f.record.service == dep && !f.record.oneoff)
+            .collect();
+        let mut all = !containers.is_empty();
+        for f in &containers {
+            let st: &Status = &f.status;
+            let ok = match cond {
+                Condition::Healthy => {
+                    if st.health == Some(Health::Unhealthy) {
+                        let msg = format!(
+                            "dependency failed to start: container {} is unhealthy",
+                            f.record.name
+                        );
+                        return fail_or_warn(ctx, required, msg);
+                    }
+                    if st.state == ContainerState::Exited || st.state == ContainerState::Dead {
+                        let msg = format!(
+                            "dependency failed to start: container {} exited ({})",
+                            f.record.name,
+                            st.exit_code.unwrap_or(0)
+                        );
+                        return fail_or_warn(ctx, required, msg);
+                    }
+                    st.health == Some(Health::Healthy)
+                }
+                Condition::Completed => match st.state {
+                    ContainerState::Exited | ContainerState::Dead => {
+                        let code = st.exit_code.unwrap_or(0);
+                        if code != 0 {
+                            let msg = format!(
+                                "service {dep:?} didn't complete successfully: exit {code}"
+                            );
+                            return fail_or_warn(ctx, required, msg);
+                        }
+                        true
+                    }
+                    _ => false,
+                },
+            };
+            all &= ok;
+        }
+        if all {
+            return Ok(());
+        }
+        let _ = svc;
+        // docker compose polls its dependencies every 500 ms; the status file has no
+        // change notification yet, so berth polls too, more often.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn fail_or_warn(ctx: &Ctx, required: bool, msg: String) -> Result<()> {
+    if required {
+        bail!(msg)
+    }
+    ctx.progress.println(&format!("WARN[0000] {msg}"));
+    Ok(())
+}
+
+fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
+    let svc = &ctx.project.services[name];
+    let plans = ctx.per_service.get(name).cloned().unwrap_or_default();
+    let start_wanted = !ctx.opts.no_start;
+    let needs_start = plans.iter().any(|p| {
+        !matches!(
+            p.action,
+            Action::Keep | Action::ScaleDown | Action::RemoveOrphan
+        )
+    });
+    if start_wanted && needs_start {
+        wait_dependencies(ctx, svc)?;
+    }
+    let img = &ctx.images[name];
+    let hash = ctx.hashes.get(name).cloned().unwrap_or_default();
+    let make = |number: u32, temp_name: Option<String>| -> Result<String> {
+        let rec = lifecycle::create(&CreateRequest {
+            layout: &ctx.layout,
+            project: &ctx.project,
+            svc,
+            number,
+            image: img,
+            config_hash: &hash,
+            oneoff: false,
+            name: temp_name,
+        })?;
+        Ok(rec.id)
+    };
+    for p in plans {
+        let label = p.name.clone().unwrap_or_else(|| {
+            if svc.container_name.is_empty() {
+                crate::container::record::default_name(&ctx.project.name, name, p.number)
+            } else {
+                svc.container_name.clone()
+            }
+        });
+        let task = ctx.progress.task(&format!("Container {label}"), "Waiting");
+        let old =
+            p.id.as_ref()
+                .and_then(|id| ctx.existing.iter().find(|f| &f.record.id == id).cloned());
+        let result: Result<&str> = (|| match &p.action {
+            Action::Keep => Ok("Running"),
+            Action::Start => {
+                task.working("Starting");
+                if start_wanted {
+                    lifecycle::start(&ctx.layout, p.id.as_deref().unwrap_or_default())?;
+                    Ok("Started")
+                } else {
+                    Ok("Created")
+                }
+            }
+            Action::Create => {
+                task.working("Creating");
+                let id = make(p.number, None)?;
+                if start_wanted {
+                    task.working("Starting");
+                    lifecycle::start(&ctx.layout, &id)?;
+                    Ok("Started")
+                } else {
+                    Ok("Created")
+                }
+            }
+            Action::Recreate { .. } => {
+                task.working("Recreate");
+                let old = old
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("container {label} vanished"))?;
+                let id = if ctx.opts.renew_anon_volumes {
+                    remove_container_with_volumes(ctx, old)?;
+                    make(p.number, None)?
+                } else {
+                    let temp = format!("{}_{}", &old.record.id[..12], label);
+                    let id = make(p.number, Some(temp))?;
+                    remove_container(ctx, old)?;
+                    lifecycle::rename(&ctx.layout, &id, &label)?;
+                    id
+                };
+                if start_wanted {
+                    task.working("Starting");
+                    lifecycle::start(&ctx.layout, &id)?;
+                    Ok("Started")
+                } else {
+                    Ok("Recreated")
+                }
+            }
+            Action::ScaleDown | Action::RemoveOrphan => {
+                task.working("Removing");
+                let old = old
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("container {label} vanished"))?;
+                remove_container(ctx, old)?;
+                Ok("Removed")
+            }
+        })();
+        match result {
+            Ok(word) => task.done(word),
+            Err(e) => {
+                task.fail("Error", &format!("{e:#}"));
+                return Err(e.context(format!("container {label}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn remove_container_with_volumes(ctx: &Ctx, f: &Found) -> Result<()> {
+    let svc = &ctx.project.services[&f.record.service];
+    lifecycle::stop(
+        &ctx.layout,
+        f,
+        signal_number(&svc.stop_signal).unwrap_or(libc::SIGTERM),
+        stop_timeout(svc, &ctx.opts),
+    )?;
+    lifecycle::remove(&ctx.layout, f, true)
+}
+
+/// `up --wait`: every selected service running, and healthy where it has a
+/// healthcheck; a one-shot job that exited 0 counts as done.
+pub fn wait_ready(
+    layout: &Layout,
+    project: &str,
+    services: &[String],
+    timeout: Option<Duration>,
+    progress: &Progress,
+) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let mut pending = vec![];
+        for f in find(&layout.root, Some(project)) {
+            if f.record.oneoff || !services.contains(&f.record.service) {
+                continue;
+            }
+            let st = &f.status;
+            match (st.state, st.health) {
+                (ContainerState::Running, None | Some(Health::Healthy)) => {}
+                (ContainerState::Exited, _) if st.exit_code == Some(0) => {}
+                (ContainerState::Running, Some(Health::Unhealthy)) => {
+                    bail!("container {} is unhealthy", f.record.name)
+                }
+                (ContainerState::Exited | ContainerState::Dead, _) => {
+                    bail!(
+                        "container {} exited ({})",
+                        f.record.name,
+                        st.exit_code.unwrap_or(-1)
+                    )
+                }
+                _ => pending.push(f.record.name.clone()),
+            }
+        }
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if timeout.is_some_and(|t| started.elapsed() > t) {
+            progress.println(&format!("timeout waiting for: {}", pending.join(", ")));
+            bail!(
+                "application not healthy after {:?}",
+                timeout.unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn print_plan(p: &Plan) {
+    let mut by: IndexMap<String, Vec<String>> = IndexMap::new();
+    for c in &p.containers {
+        let what = match &c.action {
+            Action::Keep => "keep (unchanged, running)".to_string(),
+            Action::Start => "start (unchanged, not running)".to_string(),
+            Action::Create => "create".to_string(),
+            Action::Recreate { reasons } => format!(
+                "recreate ({})",
+                reasons
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            Action::ScaleDown => "remove (scale down)".to_string(),
+            Action::RemoveOrphan => "remove (orphan)".to_string(),
+        };
+        let name = c
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}#{}", c.service, c.number));
+        by.entry(c.service.clone())
+            .or_default()
+            .push(format!("  {name}: {what}"));
+    }
+    for (svc, lines) in by {
+        println!("{svc}");
+        for l in lines {
+            println!("{l}");
+        }
+    }
+    for o in &p.orphans {
+        println!("orphan {o} (kept; --remove-orphans removes it)");
+    }
+}

@@ -1,0 +1,163 @@
+//! The supervisor's [`Launcher`] on berth's own runtime: one runtime container per
+//! run, on the same overlay upper directory, so a restart keeps the container's files.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use berth_runtime::{Container, ContainerConfig, Rootfs, Stdio};
+
+use super::launch::LaunchConfig;
+use super::run::{pidfd_open, ExitInfo, Launched, Launcher};
+
+/// Starts and signals a container through `berth-runtime`.
+pub struct RuntimeLauncher {
+    cfg: LaunchConfig,
+    dir: PathBuf,
+    container: Option<Container>,
+    probes: Vec<berth_runtime::ExecProcess>,
+}
+
+/// The runtime's own state directory inside a container directory.
+pub fn runtime_dir(container_dir: &Path) -> PathBuf {
+    container_dir.join("runtime")
+}
+
+fn to_io(e: berth_runtime::Error) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+impl RuntimeLauncher {
+    /// A launcher for the container in `dir`.
+    pub fn new(cfg: LaunchConfig, dir: &Path) -> RuntimeLauncher {
+        RuntimeLauncher {
+            cfg,
+            dir: dir.to_path_buf(),
+            container: None,
+            probes: vec![],
+        }
+    }
+
+    fn rootfs(&self) -> Rootfs {
+        match &self.cfg.rootfs_dir {
+            Some(d) if self.cfg.lowers.is_empty() => Rootfs::Dir(d.clone()),
+            _ => Rootfs::Overlay {
+                lowers: self.cfg.lowers.clone(),
+                upper: self.dir.join("upper"),
+                work: self.dir.join("work"),
+            },
+        }
+    }
+}
+
+/// Removes what a killed supervisor's run left in the runtime (its cgroups, its
+/// init if somehow alive), so that the next create starts clean.
+pub fn clear_stale(container_dir: &Path) {
+    let rdir = runtime_dir(container_dir);
+    if rdir.join("state.json").exists() {
+        if let Ok(c) = Container::load(&rdir) {
+            let _ = c.delete();
+        }
+    }
+}
+
+impl Launcher for RuntimeLauncher {
+    fn launch(&mut self, stdout: OwnedFd, stderr: OwnedFd) -> io::Result<Launched> {
+        clear_stale(&self.dir);
+        for d in ["upper", "work"] {
+            std::fs::create_dir_all(self.dir.join(d))?;
+        }
+        let stdin: OwnedFd = File::open("/dev/null")?.into();
+        let c = Container::create(ContainerConfig {
+            id: self.cfg.id.clone(),
+            state_dir: runtime_dir(&self.dir),
+            spec: self.cfg.spec.clone(),
+            rootfs: self.rootfs(),
+            stdio: Stdio::Fds {
+                stdin,
+                stdout,
+                stderr,
+            },
+            init: self.cfg.init,
+            user: self.cfg.user.clone(),
+            bundle: Some(self.dir.clone()),
+        })
+        .map_err(to_io)?;
+        let tty = c.take_pty();
+        if let Err(e) = c.start() {
+            let _ = c.delete();
+            return Err(to_io(e));
+        }
+        let pid = c.pid() as u32;
+        let pidfd = pidfd_open(pid)?;
+        self.container = Some(c);
+        Ok(Launched { pid, pidfd, tty })
+    }
+
+    fn signal(&mut self, signal: i32, all: bool) -> io::Result<()> {
+        match &self.container {
+            Some(c) => c.kill(signal, all).map_err(to_io),
+            None => Ok(()),
+        }
+    }
+
+    fn reap(&mut self, _: &Launched) -> io::Result<ExitInfo> {
+        let c = self
+            .container
+            .as_ref()
+            .ok_or_else(|| io::Error::other("no container to reap"))?;
+        let st = c.wait().map_err(to_io)?;
+        Ok(ExitInfo {
+            code: st.as_shell_code(),
+            oom_killed: st.oom_killed,
+        })
+    }
+
+    fn start_probe(&mut self, command: &[String], output: OwnedFd) -> io::Result<Launched> {
+        let c = self
+            .container
+            .as_ref()
+            .ok_or_else(|| io::Error::other("container is not running"))?;
+        let mut process = self.cfg.spec.process().clone().unwrap_or_default();
+        process.set_args(Some(command.to_vec()));
+        process.set_terminal(Some(false));
+        process.set_console_size(None);
+        let stdin: OwnedFd = File::open("/dev/null")?.into();
+        let stderr = output.try_clone()?;
+        let p = c
+            .exec(berth_runtime::ExecConfig {
+                process,
+                user: self.cfg.user.clone(),
+                stdio: Stdio::Fds {
+                    stdin,
+                    stdout: output,
+                    stderr,
+                },
+            })
+            .map_err(to_io)?;
+        let pid = p.pid as u32;
+        let pidfd = pidfd_open(pid)?;
+        self.probes.push(p);
+        Ok(Launched {
+            pid,
+            pidfd,
+            tty: None,
+        })
+    }
+
+    fn reap_probe(&mut self, probe: &Launched) -> io::Result<i32> {
+        let Some(i) = self.probes.iter().position(|p| p.pid as u32 == probe.pid) else {
+            return Ok(-1);
+        };
+        let p = self.probes.swap_remove(i);
+        Ok(p.wait().map_err(to_io)?.as_shell_code())
+    }
+
+    fn cleanup(&mut self) -> io::Result<()> {
+        match self.container.take() {
+            Some(c) => c.delete().map_err(to_io),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! What berth's end-to-end tests share: a per-test state root with a busybox
+//! image in it, projects in temp dirs, the `berth` binary, and cleanup that runs
+//! even when a test fails.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The busybox image every test imports.
+pub const IMAGE: &str = "localhost/busybox:test";
+
+/// A rootfs tarball of Debian's busybox-static, made once per test binary.
+fn busybox_tar() -> &'static Path {
+    static TAR: OnceLock<PathBuf> = OnceLock::new();
+    TAR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("berth-test-busybox-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("busybox.tar");
+        let mut b = tar::Builder::new(fs::File::create(&path).unwrap());
+        let mut dir_entry = |name: &str, mode: u32| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_mode(mode);
+            h.set_size(0);
+            b.append_data(&mut h, name, std::io::empty()).unwrap();
+        };
+        for (d, m) in [
+            ("bin", 0o755),
+            ("etc", 0o755),
+            ("tmp", 0o1777),
+            ("proc", 0o755),
+            ("sys", 0o755),
+            ("dev", 0o755),
+            ("root", 0o700),
+            ("data", 0o755),
+        ] {
+            dir_entry(d, m);
+        }
+        let busybox =
+            fs::read("/bin/busybox").expect("busybox-static is installed (scripts/setup)");
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o755);
+        h.set_size(busybox.len() as u64);
+        b.append_data(&mut h, "bin/busybox", &busybox[..]).unwrap();
+        let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+        for applet in String::from_utf8_lossy(&list.stdout).lines() {
+            if applet == "busybox" {
+                continue;
+            }
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_mode(0o777);
+            h.set_size(0);
+            b.append_link(&mut h, format!("bin/{applet}"), "busybox")
+                .unwrap();
+        }
+        for (name, text) in [
+            (
+                "etc/passwd",
+                "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+            ),
+            ("etc/group", "root:x:0:\nnogroup:x:65534:\n"),
+            ("data/seed", "from the image\n"),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(0o644);
+            h.set_size(text.len() as u64);
+            b.append_data(&mut h, name, text.as_bytes()).unwrap();
+        }
+        b.finish().unwrap();
+        path
+    })
+}
+
+/// One test's world: a state root, its projects, and a guard that takes it all down.
+pub struct World {
+    /// Temp dir holding the root and the projects.
+    pub dir: tempfile::TempDir,
+    projects: std::cell::RefCell<Vec<PathBuf>>,
+}
+
+impl World {
+    /// A fresh state root with the busybox image imported.
+    pub fn new() -> World {
+        let mut dir = tempfile::Builder::new()
+            .prefix("berth-e2e-")
+            .tempdir()
+            .unwrap();
+        if std::env::var_os("BERTH_TEST_KEEP").is_some() {
+            dir.disable_cleanup(true);
+        }
+        let w = World {
+            dir,
+            projects: Default::default(),
+        };
+        let out = w.berth_in(
+            w.dir.path(),
+            &["image", "import", busybox_tar().to_str().unwrap(), IMAGE],
+        );
+        assert!(
+            out.status.success(),
+            "import: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        w
+    }
+
+    /// The state root.
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// Writes a project's compose.yaml (`name` is also its directory).
+    pub fn project(&self, name: &str, yaml: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        fs::create_dir_all(&p).unwrap();
+        fs::write(p.join("compose.yaml"), yaml.replace("IMAGE", IMAGE)).unwrap();
+        let mut ps = self.projects.borrow_mut();
+        if !ps.contains(&p) {
+            ps.push(p.clone());
+        }
+        p
+    }
+
+    /// Runs berth in `dir` with this world's root.
+    pub fn berth_in(&self, dir: &Path, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .arg("--root")
+            .arg(self.root())
+            .args(args)
+            .current_dir(dir)
+            .env("COMPOSE_PROGRESS", "plain")
+            .env_remove("COMPOSE_FILE")
+            .env_remove("COMPOSE_PROJECT_NAME")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs berth in `dir`, asserting success; returns stdout.
+    pub fn ok(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.berth_in(dir, args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `ps -a --format json` as values.
+    pub fn ps(&self, dir: &Path) -> Vec<serde_json::Value> {
+        self.ok(dir, &["ps", "-a", "--format", "json"])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Waits until `f` holds, or fails the test after `secs`.
+    pub fn wait_until(&self, secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+        let t0 = Instant::now();
+        while !f() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(secs),
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Asserts nothing of this root is left in the kernel: processes, mounts,
+    /// cgroups, namespaces, bridges.
+    pub fn assert_clean(&self) {
+        let root = self.root();
+        let root_s = root.to_string_lossy().into_owned();
+        let leftovers = || {
+            let procs = Command::new("pgrep")
+                .arg("-af")
+                .arg(&root_s)
+                .output()
+                .unwrap();
+            let mounts: Vec<String> = fs::read_to_string("/proc/mounts")
+                .unwrap()
+                .lines()
+                .filter(|l| l.contains(&root_s))
+                .map(String::from)
+                .collect();
+            let netns: Vec<_> = fs::read_dir(root.join("run/netns"))
+                .map(|d| d.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            let nets: Vec<_> = fs::read_dir(root.join("run/net/networks"))
+                .map(|d| d.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            let procs = String::from_utf8_lossy(&procs.stdout).into_owned();
+            if procs.is_empty() && mounts.is_empty() && netns.is_empty() && nets.is_empty() {
+                None
+            } else {
+                Some(format!(
+                    "processes: {procs}\nmounts: {mounts:?}\nnetns: {netns:?}\nnetworks: {nets:?}"
+                ))
+            }
+        };
+        let t0 = Instant::now();
+        while let Some(what) = leftovers() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "left behind:\n{what}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        for p in self.projects.borrow().iter() {
+            let _ = self.berth_in(p, &["down", "-v", "-t", "0", "--remove-orphans"]);
+        }
+        // Anything a crashed test left: kill this root's processes.
+        let _ = Command::new("pkill")
+            .arg("-9")
+            .arg("-f")
+            .arg(self.root().to_string_lossy().as_ref())
+            .status();
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// GETs `path` from 127.0.0.1:`port` with a plain HTTP/1.0 request.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_secs(2),
+    )
+    .ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
