@@ -12,6 +12,7 @@ pub mod image;
 pub mod logs;
 pub mod manage;
 pub mod ps;
+pub mod pull;
 pub mod up;
 
 pub use global::GlobalArgs;
@@ -56,6 +57,8 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// List images used by the created containers
+    Images(pull::ImagesArgs),
     /// Force stop service containers
     Kill(manage::KillArgs),
     /// View output from containers
@@ -68,6 +71,8 @@ pub enum Command {
     Port(ps::PortArgs),
     /// List containers
     Ps(ps::PsArgs),
+    /// Pull service images
+    Pull(pull::PullArgs),
     /// Restart service containers
     Restart(manage::StopArgs),
     /// Removes stopped service containers
@@ -101,12 +106,14 @@ pub fn main() -> i32 {
         Command::Create(a) => up::run_create(&ctx, &a),
         Command::Down(a) => manage::run_down(&ctx, &a),
         Command::Image(cmd) => image::run(&cli.root, cmd),
+        Command::Images(a) => pull::run_images(&ctx, &a),
         Command::Kill(a) => manage::run_kill(&ctx, &a),
         Command::Logs(a) => logs::run_logs(&ctx, &a),
         Command::Ls(a) => ps::run_ls(&ctx, &a),
         Command::Plan(a) => up::run_plan(&ctx, &a),
         Command::Port(a) => ps::run_port(&ctx, &a),
         Command::Ps(a) => ps::run_ps(&ctx, &a),
+        Command::Pull(a) => pull::run_pull(&ctx, &a),
         Command::Restart(a) => manage::run_restart(&ctx, &a),
         Command::Rm(a) => manage::run_rm(&ctx, &a),
         Command::Start(a) => manage::run_start(&ctx, &a),

@@ -151,6 +151,8 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
         svc.hostname.clone()
     };
     let mut rc = settings::run_config(svc, &req.image.config, &hostname)?;
+    // The image's layers stay while a container uses them, whatever `image rm` does.
+    crate::image::Store::open(&layout.root)?.pin(id, &req.image.manifest_digest)?;
 
     // Networks first: the namespace must be ready before the process starts.
     let mode = if svc.network_mode.is_empty() {
@@ -212,7 +214,8 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
     for from in &svc.volumes_from {
         rc.mounts.extend(volumes_from(layout, project, from)?);
     }
-    rc.cgroup_path = format!("berth/{id}");
+    // The runtime puts relative cgroup paths under its `berth` parent.
+    rc.cgroup_path = id.to_string();
     let spec = build_spec(&rc)?;
     let user = if svc.user.is_empty() {
         req.image.config.user.clone().filter(|u| !u.is_empty())
@@ -501,6 +504,9 @@ pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
 pub fn discard(layout: &Layout, id: &str) -> Result<()> {
     let dir = layout.container(id);
     clear_stale(&dir);
+    if let Ok(store) = crate::image::Store::open(&layout.root) {
+        let _ = store.unpin(id);
+    }
     let atts = attachments(&dir);
     let net = network::unwire(layout, id, &atts);
     let files = match fs::remove_dir_all(&dir) {

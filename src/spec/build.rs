@@ -214,7 +214,20 @@ pub fn build_spec(cfg: &RunConfig) -> Result<Spec, SpecError> {
     if let Some(d) = &cfg.domainname {
         spec["domainname"] = json!(d);
     }
-    Ok(serde_json::from_value(spec)?)
+    let mut spec: Spec = serde_json::from_value(spec)?;
+    if !cfg.seccomp_unconfined {
+        // docker's default profile, whose allow list follows the granted capabilities.
+        let caps = berth_runtime::capabilities::Sets::from_spec(
+            spec.process()
+                .as_ref()
+                .and_then(|p| p.capabilities().as_ref()),
+        );
+        if let Some(mut linux) = spec.linux().clone() {
+            linux.set_seccomp(Some(berth_runtime::seccomp::default::profile(&caps)));
+            spec.set_linux(Some(linux));
+        }
+    }
+    Ok(spec)
 }
 
 #[cfg(test)]
