@@ -2,7 +2,6 @@
 //! images come from the registry as `pull_policy` says.
 
 mod common;
-#[allow(dead_code)]
 mod image_support;
 
 use common::World;
@@ -44,7 +43,10 @@ services:
     assert!(out.status.success(), "{err}");
     assert!(err.contains("Pulled"), "{err}");
     let images = w.ok(&p, &["images"]);
-    assert!(images.contains("test/busybox") && images.contains("v1"), "{images}");
+    assert!(
+        images.contains("test/busybox") && images.contains("v1"),
+        "{images}"
+    );
 
     // A second pull finds the same digest and downloads nothing.
     let out = w.berth_in(&p, &["pull"]);
@@ -55,13 +57,18 @@ services:
     w.wait_until(20, "the healthcheck to pass", || {
         w.ps(&p).first().is_some_and(|c| c["Health"] == "healthy")
     });
-    w.wait_until(10, "the process to print its uid", || w.ok(&p, &["logs", "--no-log-prefix"]).contains("1000"));
+    w.wait_until(10, "the process to print its uid", || {
+        w.ok(&p, &["logs", "--no-log-prefix"]).contains("1000")
+    });
 
     // pull_policy: never and an absent image: a clear error, nothing made.
     let out = w.berth_in(&p, &["--profile", "extra", "up", "-d", "never"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("is not present and pull_policy is never"), "{err}");
+    assert!(
+        err.contains("is not present and pull_policy is never"),
+        "{err}"
+    );
     w.ok(&p, &["down"]);
     w.assert_clean();
 }

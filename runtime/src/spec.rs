@@ -6,7 +6,7 @@ use oci_spec::runtime::Spec;
 use crate::capabilities::DOCKER_DEFAULT;
 
 /// docker's default masked paths (moby oci/defaults.go).
-pub const MASKED_PATHS: [&str; 11] = [
+pub const MASKED_PATHS: [&str; 12] = [
     "/proc/asound",
     "/proc/acpi",
     "/proc/interrupts",
@@ -18,6 +18,7 @@ pub const MASKED_PATHS: [&str; 11] = [
     "/proc/sched_debug",
     "/proc/scsi",
     "/sys/firmware",
+    "/sys/devices/virtual/powercap",
 ];
 
 /// docker's default read-only paths.

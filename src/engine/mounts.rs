@@ -90,22 +90,16 @@ pub fn service_mounts(
         targets.insert(target.clone());
         match v.kind.as_str() {
             "volume" if v.source.is_empty() => {
-                let name = anonymous_volume_name(&project.name, &svc.name, number, &target);
-                let data = ensure_volume(
+                anonymous(
+                    &mut out,
                     layout,
-                    &name,
-                    volume_labels(&project.name, &name, true),
+                    project,
+                    svc,
+                    number,
                     lowers,
-                    &target,
-                    false,
-                )?;
-                out.volumes.push(name);
-                out.specs.push(MountSpec::Bind {
-                    source: data,
                     target,
-                    read_only: v.read_only,
-                    propagation: None,
-                });
+                    v.read_only,
+                )?;
             }
             "volume" => {
                 let cfg = project
@@ -212,22 +206,9 @@ pub fn service_mounts(
         if targets.contains(&target) {
             continue;
         }
-        let name = anonymous_volume_name(&project.name, &svc.name, number, &target);
-        let data = ensure_volume(
-            layout,
-            &name,
-            volume_labels(&project.name, &name, true),
-            lowers,
-            &target,
-            false,
+        anonymous(
+            &mut out, layout, project, svc, number, lowers, target, false,
         )?;
-        out.volumes.push(name);
-        out.specs.push(MountSpec::Bind {
-            source: data,
-            target,
-            read_only: false,
-            propagation: None,
-        });
     }
     for (i, s) in svc.secrets.iter().enumerate() {
         let spec = file_object(
@@ -254,6 +235,31 @@ pub fn service_mounts(
         out.specs.push(spec);
     }
     Ok(out)
+}
+
+/// Mounts the replica's anonymous volume at `target`, made and seeded on first use.
+#[allow(clippy::too_many_arguments)]
+fn anonymous(
+    out: &mut Mounts,
+    layout: &Layout,
+    project: &Project,
+    svc: &ServiceConfig,
+    number: u32,
+    lowers: &[PathBuf],
+    target: String,
+    read_only: bool,
+) -> Result<()> {
+    let name = anonymous_volume_name(&project.name, &svc.name, number, &target);
+    let labels = volume_labels(&project.name, &name, true);
+    let data = ensure_volume(layout, &name, labels, lowers, &target, false)?;
+    out.volumes.push(name);
+    out.specs.push(MountSpec::Bind {
+        source: data,
+        target,
+        read_only,
+        propagation: None,
+    });
+    Ok(())
 }
 
 fn parse_bytes(s: &str) -> Option<u64> {
