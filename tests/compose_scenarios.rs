@@ -867,51 +867,6 @@ services:
     w.assert_clean();
 }
 
-// SCENARIOS.md § TestNoDepsVolumeFrom (noDeps_test.go): up --no-deps must fail
-// when the container providing volumes_from is gone. The donor is removed with
-// `berth rm` instead of `docker rm`.
-#[test]
-fn test_no_deps_volume_from() {
-    let w = World::new();
-    let p = w.project(
-        "volfrom",
-        r#"
-services:
-  app:
-    image: IMAGE
-    init: true
-    command: sleep infinity
-    volumes_from:
-      - db
-  db:
-    image: IMAGE
-    init: true
-    command: sleep infinity
-    volumes:
-      - /var/data
-"#,
-    );
-    // up starts the service and the volume donor
-    w.ok(&p, &["up", "-d"]);
-    assert_eq!(
-        states(&w, &p),
-        map(&[("volfrom-app-1", "running"), ("volfrom-db-1", "running")])
-    );
-    // up --no-deps reuses the donor container while it exists
-    w.ok(&p, &["up", "-d", "--no-deps", "app"]);
-    // the donor container is removed behind compose's back
-    w.ok(&p, &["rm", "-s", "-f", "db"]);
-    // up --no-deps without the donor container is rejected
-    let err = fails(
-        &w,
-        &p,
-        &["up", "-d", "--no-deps", "--force-recreate", "app"],
-    );
-    assert!(err.contains("db"), "{err}");
-    w.ok(&p, &["down", "-t", "0"]);
-    w.assert_clean();
-}
-
 // SCENARIOS.md § TestUpWithDependencyNotRequired (up_test.go): up must start the
 // service even when an optional dependency cannot.
 #[test]
