@@ -1018,3 +1018,251 @@ services:
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+// SCENARIOS.md § TestStartSingleServiceAndDependency (start_stop_test.go): start
+// of a created service must start its dependency chain and nothing else.
+#[test]
+fn test_start_single_service_and_dependency() {
+    let w = World::new();
+    let p = w.project(
+        "startdeps",
+        r#"
+services:
+  desired:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    depends_on:
+      - dep_1
+  dep_1:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    depends_on:
+      - dep_2
+  dep_2:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+  another:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    depends_on:
+      - another_2
+  another_2:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+"#,
+    );
+    // create prepares the desired service and its dependencies only
+    w.ok(&p, &["create", "desired"]);
+    assert_eq!(
+        states(&w, &p),
+        map(&[
+            ("startdeps-dep_1-1", "created"),
+            ("startdeps-dep_2-1", "created"),
+            ("startdeps-desired-1", "created"),
+        ])
+    );
+    // start brings up the desired service with its dependencies, nothing else
+    w.ok(&p, &["start", "desired"]);
+    assert_eq!(
+        states(&w, &p),
+        map(&[
+            ("startdeps-dep_1-1", "running"),
+            ("startdeps-dep_2-1", "running"),
+            ("startdeps-desired-1", "running"),
+        ])
+    );
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestRemoveOrphans (orphans_test.go): up must honor
+// COMPOSE_REMOVE_ORPHANS declared in the project's .env.
+// berth has no `run` yet: the leftover container comes from a second compose
+// file of the same project instead of a one-off.
+#[test]
+fn test_remove_orphans() {
+    let w = World::new();
+    let p = w.project(
+        "orphans",
+        r#"
+services:
+  test:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+"#,
+    );
+    std::fs::write(p.join(".env"), "COMPOSE_REMOVE_ORPHANS=true\n").unwrap();
+    std::fs::write(
+        p.join("orphan.yaml"),
+        format!(
+            "services:\n  orphan:\n    image: {}\n    command: echo hello\n",
+            common::IMAGE
+        ),
+    )
+    .unwrap();
+    // a leftover container: exited, its service unknown to compose.yaml
+    w.ok(&p, &["-f", "orphan.yaml", "up", "-d"]);
+    wait_states(&w, &p, 10, &[("orphans-orphan-1", "exited")]);
+    // up removes the leftover one-off
+    w.ok(&p, &["up", "-d"]);
+    assert_eq!(states(&w, &p), map(&[("orphans-test-1", "running")]));
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestUpWaitTimeout (compose_up_test.go): up --wait --wait-timeout
+// must fail once the timeout expires instead of silently succeeding.
+#[test]
+fn test_up_wait_timeout() {
+    let w = World::new();
+    let p = w.project(
+        "waittimeout",
+        r#"
+services:
+  app:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    healthcheck:
+      # Keeps failing during a long start_period, so health stays "starting"
+      # and --wait can only end by hitting its timeout.
+      test: ["CMD", "false"]
+      interval: 1s
+      retries: 3
+      start_period: 120s
+"#,
+    );
+    // up --wait fails after the timeout with the service still starting
+    let t0 = std::time::Instant::now();
+    let err = fails(&w, &p, &["up", "--wait", "--wait-timeout", "3"]);
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(30),
+        "took {:?}",
+        t0.elapsed()
+    );
+    assert!(err.to_lowercase().contains("timeout"), "{err}");
+    let ps = by_name(&w, &p);
+    assert_eq!(ps["waittimeout-app-1"]["State"], "running");
+    assert_eq!(ps["waittimeout-app-1"]["Health"], "starting");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestActiveProfileViaTargetedService (profiles_test.go):
+// targeting a profiled service must activate its profile implicitly, and only
+// for it.
+#[test]
+fn test_active_profile_via_targeted_service() {
+    let w = World::new();
+    let p = w.project("targeted", PROFILE_FIXTURE);
+    // up on the profiled service starts it without the regular one
+    w.ok(&p, &["up", "-d", "profiled-service"]);
+    assert_eq!(
+        states(&w, &p),
+        map(&[("targeted-profiled-service-1", "running")])
+    );
+    let before = ids(&w, &p);
+    // stop on the profiled service halts it
+    w.ok(&p, &["stop", "-t", "0", "profiled-service"]);
+    assert_eq!(
+        states(&w, &p),
+        map(&[("targeted-profiled-service-1", "exited")])
+    );
+    // start on the profiled service resumes it
+    w.ok(&p, &["start", "profiled-service"]);
+    assert_eq!(
+        states(&w, &p),
+        map(&[("targeted-profiled-service-1", "running")])
+    );
+    // restart keeps acting on the existing containers only
+    w.ok(&p, &["restart", "-t", "0"]);
+    assert_eq!(
+        states(&w, &p),
+        map(&[("targeted-profiled-service-1", "running")])
+    );
+    assert_eq!(ids(&w, &p), before);
+    w.ok(&p, &["--profile", "test-profile", "down", "-t", "0"]);
+    w.assert_clean();
+}
+
+/// Imports, under `IMAGE`, the busybox image plus `/etc/variant` holding
+/// `marker`: a "rebuilt" image with a new ID, since berth cannot build yet.
+fn reimport_variant(w: &World, marker: &str) {
+    let dst = w.dir.path().join(format!("busybox-{marker}.tar"));
+    let mut b = tar::Builder::new(std::fs::File::create(&dst).unwrap());
+    let mut a = tar::Archive::new(std::fs::File::open(common::busybox_tar()).unwrap());
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let mut h = e.header().clone();
+        let path = e.path().unwrap().into_owned();
+        b.append_data(&mut h, path, &mut e).unwrap();
+    }
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_size(marker.len() as u64);
+    b.append_data(&mut h, "etc/variant", marker.as_bytes())
+        .unwrap();
+    b.finish().unwrap();
+    drop(b);
+    w.ok(
+        w.dir.path(),
+        &["image", "import", dst.to_str().unwrap(), common::IMAGE],
+    );
+}
+
+// SCENARIOS.md § TestScaleDownNoRecreate (scale_test.go): up --no-recreate must
+// scale up with fresh replicas and scale down by dropping the stale ones. The
+// fixture's `build: .` becomes the test image, "rebuilt" by importing a variant
+// of it under the same tag.
+#[test]
+fn test_scale_down_no_recreate() {
+    let w = World::new();
+    let p = w.project(
+        "scalenorec",
+        r#"
+services:
+  test:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+"#,
+    );
+    // build and start two replicas of the first image; up starts replicas #1 and #2
+    w.ok(&p, &["up", "-d", "--scale", "test=2"]);
+    let first = ids(&w, &p);
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        ["scalenorec-test-1", "scalenorec-test-2"]
+    );
+    // rebuild changes the image the service should run
+    reimport_variant(&w, "rebuilt");
+    // up --no-recreate adds fresh replicas without touching stale ones
+    w.ok(&p, &["up", "-d", "--no-recreate", "--scale", "test=4"]);
+    let grown = ids(&w, &p);
+    assert_eq!(
+        grown.keys().collect::<Vec<_>>(),
+        [
+            "scalenorec-test-1",
+            "scalenorec-test-2",
+            "scalenorec-test-3",
+            "scalenorec-test-4"
+        ]
+    );
+    assert_eq!(grown["scalenorec-test-1"], first["scalenorec-test-1"]);
+    assert_eq!(grown["scalenorec-test-2"], first["scalenorec-test-2"]);
+    // scale down drops the stale replicas and keeps the up-to-date ones
+    w.ok(&p, &["up", "-d", "--no-recreate", "--scale", "test=2"]);
+    let kept = ids(&w, &p);
+    assert_eq!(
+        kept.keys().collect::<Vec<_>>(),
+        ["scalenorec-test-3", "scalenorec-test-4"]
+    );
+    assert_eq!(kept["scalenorec-test-3"], grown["scalenorec-test-3"]);
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

@@ -66,6 +66,7 @@ pub fn run_logs(ctx: &Ctx, a: &LogsArgs) -> Result<()> {
         &opts,
         &AtomicBool::new(false),
         &mut std::io::stdout(),
+        &mut std::io::stderr(),
     );
     Ok(())
 }

@@ -99,11 +99,16 @@ fn start_services(
     word: &str,
 ) -> Result<()> {
     let progress = ctx.progress(word);
-    let targets = selected(ctx, name, services, false);
+    // Starting a service starts what it depends on, as docker compose does.
+    let services: Vec<String> = match project {
+        Some(p) if !services.is_empty() => service_graph(p).with_dependencies(services),
+        _ => services.to_vec(),
+    };
+    let targets = selected(ctx, name, &services, false);
     if targets.is_empty() {
         bail!("no containers to start");
     }
-    let order: Vec<String> = match project {
+    let mut order: Vec<String> = match project {
         Some(p) => {
             let g = service_graph(p);
             let mut order: Vec<String> = vec![];
@@ -132,12 +137,15 @@ fn start_services(
             }
             order
         }
-        None => {
-            let mut v: Vec<String> = targets.iter().map(|f| f.record.service.clone()).collect();
-            v.dedup();
-            v
-        }
+        None => vec![],
     };
+    // Services the file does not enable (a profile not given now) still have
+    // containers: they start after the rest, in name order.
+    for f in &targets {
+        if !order.contains(&f.record.service) {
+            order.push(f.record.service.clone());
+        }
+    }
     for svc in order {
         for f in targets.iter().filter(|f| f.record.service == svc) {
             if f.status.state == ContainerState::Running {

@@ -9,7 +9,7 @@ use anyhow::{anyhow, Result};
 use clap::Args;
 
 use super::context::Ctx;
-use crate::engine::down::{stop_all, DownOptions};
+use crate::engine::down::stop_all;
 use crate::engine::images::PullOverride;
 use crate::engine::logs::{show, LogOptions};
 use crate::engine::up::{up, UpOptions};
@@ -104,16 +104,22 @@ pub fn run_up(ctx: &Ctx, a: &UpArgs) -> Result<()> {
     let loaded = ctx.load(&a.services)?;
     let project = loaded.project.clone();
     let progress = ctx.progress("Running");
+    let since = std::time::SystemTime::now();
     up(&ctx.layout, loaded, &opts, &progress)?;
     if a.detach || a.wait || a.dry_run || a.no_start {
         return Ok(());
     }
-    attach(ctx, &project, &a.services)
+    attach(ctx, &project, &a.services, since)
 }
 
 /// Attached `up`: follow the logs until every container has stopped; Ctrl-C
 /// stops them gracefully, a second Ctrl-C kills them.
-fn attach(ctx: &Ctx, project: &crate::compose::Project, services: &[String]) -> Result<()> {
+fn attach(
+    ctx: &Ctx,
+    project: &crate::compose::Project,
+    services: &[String],
+    since: std::time::SystemTime,
+) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let presses = Arc::new(AtomicU32::new(0));
     {
@@ -158,6 +164,8 @@ fn attach(ctx: &Ctx, project: &crate::compose::Project, services: &[String]) -> 
     let opts = LogOptions {
         services: services.to_vec(),
         follow: true,
+        // What this `up` ran, not what earlier runs of the containers printed.
+        since: Some(since),
         no_color: !std::io::IsTerminal::is_terminal(&std::io::stdout()),
         ..LogOptions::default()
     };
@@ -167,8 +175,8 @@ fn attach(ctx: &Ctx, project: &crate::compose::Project, services: &[String]) -> 
         &opts,
         &stop,
         &mut std::io::stdout(),
+        &mut std::io::stderr(),
     );
-    let _ = DownOptions::default();
     Ok(())
 }
 

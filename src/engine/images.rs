@@ -45,6 +45,13 @@ pub fn ensure_image(
     pulled: &dyn Fn(&str),
 ) -> Result<RuntimeImage> {
     let name = project.image_name(svc);
+    // An image id (`sha256:…`, or its short hex form) names a local image only.
+    let hex = name.strip_prefix("sha256:").unwrap_or(&name);
+    if hex.len() >= 12 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return store
+            .runtime_image(&name)
+            .with_context(|| format!("image {name} for service {:?} is not present", svc.name));
+    }
     let reference =
         Reference::parse(&name).map_err(|e| anyhow!("services.{}.image: {e}", svc.name))?;
     let policy = match over {

@@ -170,7 +170,8 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
             atts = wired.attachments;
             write_json_atomic(&dir.join(NET_FILE), &atts)?;
             rc.net = NamespaceMode::Join(wired.netns.path().to_path_buf());
-            let specs = network::port_specs(svc)?;
+            let specs =
+                network::spread_port_ranges(network::port_specs(svc)?, &taken_ports(layout));
             if !specs.is_empty() {
                 let first = atts.first().ok_or_else(|| {
                     anyhow!("services.{}.ports: the service is on no network", svc.name)
@@ -315,6 +316,19 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
     // The record comes last: a container exists once its record does.
     record.save(dir)?;
     Ok(record)
+}
+
+/// Host ports that containers of this root have published, by protocol.
+fn taken_ports(layout: &Layout) -> Vec<(u16, String)> {
+    find(&layout.root, None)
+        .into_iter()
+        .flat_map(|f| {
+            f.record
+                .ports
+                .into_iter()
+                .map(|p| (p.host_port, p.protocol))
+        })
+        .collect()
 }
 
 fn volumes_from(

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::container::list::{find, Found};
 use crate::container::ContainerState;
-use crate::supervise::logfile::{read_all, Entry};
+use crate::supervise::logfile::{read_until, Entry, Stream};
 
 /// How to show logs.
 #[derive(Debug, Clone, Default)]
@@ -63,7 +63,7 @@ struct Source {
     offset: u64,
 }
 
-fn print_entry(out: &mut impl Write, src: &Source, width: usize, e: &Entry, opts: &LogOptions) {
+fn print_entry(out: &mut dyn Write, src: &Source, width: usize, e: &Entry, opts: &LogOptions) {
     let mut line = String::new();
     if !opts.no_prefix {
         if opts.no_color {
@@ -105,7 +105,8 @@ pub fn show(
     project: &str,
     opts: &LogOptions,
     stop: &AtomicBool,
-    out: &mut impl Write,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
 ) {
     let select = |f: &Found| {
         (opts.oneoff || !f.record.oneoff)
@@ -143,10 +144,13 @@ pub fn show(
     for f in &containers {
         add(f, &mut sources, &mut width, false);
     }
-    // What is already there: all of it, or the last `tail` records per container.
+    // What is already there: all of it, or the last `tail` records per container,
+    // merged across containers in time order.
+    let mut backlog: Vec<(String, Entry)> = vec![];
     for f in &containers {
         let src = &sources[&f.record.id];
-        let mut entries: Vec<Entry> = read_all(&src.path)
+        // Up to where following starts, so no record is shown twice or lost.
+        let mut entries: Vec<Entry> = read_until(&src.path, src.offset)
             .unwrap_or_default()
             .into_iter()
             .filter(|e| wanted(e, opts))
@@ -155,9 +159,16 @@ pub fn show(
             let skip = entries.len().saturating_sub(n);
             entries.drain(..skip);
         }
-        for e in &entries {
-            print_entry(out, src, width, e, opts);
-        }
+        backlog.extend(entries.into_iter().map(|e| (f.record.id.clone(), e)));
+    }
+    backlog.sort_by(|a, b| a.1.time.cmp(&b.1.time));
+    for (id, e) in &backlog {
+        let w: &mut dyn Write = if e.stream == Stream::Stderr {
+            &mut *err
+        } else {
+            &mut *out
+        };
+        print_entry(w, &sources[id], width, e, opts);
     }
     let _ = out.flush();
     if !opts.follow {
@@ -190,7 +201,12 @@ pub fn show(
                 src.offset += n as u64;
                 if let Ok(e) = serde_json::from_str::<Entry>(&buf) {
                     if wanted(&e, opts) {
-                        print_entry(out, src, width, &e, opts);
+                        let w: &mut dyn Write = if e.stream == Stream::Stderr {
+                            &mut *err
+                        } else {
+                            &mut *out
+                        };
+                        print_entry(w, src, width, &e, opts);
                         any = true;
                     }
                 }
@@ -199,6 +215,7 @@ pub fn show(
         }
         if any {
             let _ = out.flush();
+            let _ = err.flush();
         }
         if stop.load(Ordering::Relaxed) {
             return;

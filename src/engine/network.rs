@@ -312,6 +312,31 @@ fn port_spec(svc: &ServiceConfig, i: usize, p: &ServicePortConfig) -> Result<Por
     })
 }
 
+/// A host port range for one container port (`"6005-6015:80"`) gives each
+/// replica its own port from the range: the first one no other container has.
+pub fn spread_port_ranges(specs: Vec<PortSpec>, taken: &[(u16, String)]) -> Vec<PortSpec> {
+    specs
+        .into_iter()
+        .map(|mut s| {
+            let proto = match s.protocol {
+                Protocol::Tcp => "tcp",
+                Protocol::Udp => "udp",
+            };
+            if let Some((lo, hi)) = s.host_ports {
+                let single = s.container_ports.0 == s.container_ports.1;
+                if single && hi > lo {
+                    if let Some(p) =
+                        (lo..=hi).find(|p| !taken.iter().any(|(t, pr)| t == p && pr == proto))
+                    {
+                        s.host_ports = Some((p, p));
+                    }
+                }
+            }
+            s
+        })
+        .collect()
+}
+
 /// The container's namespace and interfaces, made before its process starts.
 pub struct Wired {
     /// The pinned namespace.

@@ -318,11 +318,17 @@ pub fn unsupported_keys(svc: &ServiceConfig) -> Vec<&'static str> {
     check(!svc.storage_opt.is_empty(), "storage_opt");
     check(svc.blkio_config.is_some(), "blkio_config");
     check(!svc.cgroup_parent.is_empty(), "cgroup_parent");
-    check(!svc.mac_address.is_empty(), "mac_address");
     check(svc.oom_kill_disable, "oom_kill_disable");
     check(!svc.post_start.is_empty(), "post_start");
     check(!svc.pre_stop.is_empty(), "pre_stop");
     check(svc.develop.is_some(), "develop");
+    check(
+        svc.networks
+            .values()
+            .flatten()
+            .any(|n| !n.interface_name.is_empty()),
+        "networks.*.interface_name",
+    );
     check(!svc.external_links.is_empty(), "external_links");
     check(
         svc.logging.as_ref().is_some_and(|l| {

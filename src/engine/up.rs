@@ -121,6 +121,16 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
             graph.with_dependencies(&opts.services)
         }
     };
+    // COMPOSE_REMOVE_ORPHANS (environment or .env) turns --remove-orphans on.
+    let mut opts = opts.clone();
+    if project
+        .environment
+        .get("COMPOSE_REMOVE_ORPHANS")
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+    {
+        opts.remove_orphans = true;
+    }
+    let opts = &opts;
     let _lock = ProjectLock::acquire(&layout.root, &project.name)?;
     lifecycle::repair(layout, &project.name);
 

@@ -161,7 +161,13 @@ pub fn plan(
 
     for d in desired {
         let mut have: Vec<&Found> = by_service.get(d.name.as_str()).cloned().unwrap_or_default();
-        have.sort_by_key(|f| f.record.number);
+        // Replicas that match the file are kept before stale ones when scaling
+        // down, then lower numbers first, as docker compose chooses.
+        let stale = |f: &Found| {
+            f.record.config_hash() != Some(d.config_hash.as_str())
+                || d.image_id.as_ref().is_some_and(|i| *i != f.record.image_id)
+        };
+        have.sort_by_key(|f| (stale(f), f.record.number));
         let is_dep = !selected.is_empty() && !selected.contains(d.name.as_str());
         let mut kept = 0u32;
         for f in &have {

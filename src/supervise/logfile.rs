@@ -156,22 +156,29 @@ pub fn rotated(path: &Path, n: u32) -> PathBuf {
 /// Reads every record of a log, oldest first, rotated files included; lines that
 /// are not records (a torn write after a crash) are skipped.
 pub fn read_all(path: &Path) -> io::Result<Vec<Entry>> {
+    read_until(path, u64::MAX)
+}
+
+/// Like [`read_all`], but reads the live file only up to byte `limit` (where a
+/// follower starts reading), so no record is shown twice or missed.
+pub fn read_until(path: &Path, limit: u64) -> io::Result<Vec<Entry>> {
+    use std::io::Read;
     let mut files = vec![];
     let mut n = 1;
     while rotated(path, n).exists() {
-        files.push(rotated(path, n));
+        files.push((rotated(path, n), u64::MAX));
         n += 1;
     }
     files.reverse();
-    files.push(path.to_path_buf());
+    files.push((path.to_path_buf(), limit));
     let mut out = vec![];
-    for f in files {
+    for (f, limit) in files {
         let file = match File::open(&f) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
-        for line in BufReader::new(file).lines() {
+        for line in BufReader::new(file.take(limit)).lines() {
             if let Ok(entry) = serde_json::from_str::<Entry>(&line?) {
                 out.push(entry);
             }

@@ -121,6 +121,11 @@ pub fn supervise(
     let mut pipes: Vec<(Stream, File)> = vec![];
     let mut waiters: Vec<UnixStream> = vec![];
     let mut last_exit = None;
+    // With a healthcheck the container is `starting` from its first moment, so
+    // nobody who learns that it started sees it without a verdict.
+    if settings.healthcheck.is_some() {
+        status.health = Some(Health::Starting);
+    }
     let first = start(launcher, &mut status, &mut pipes, dir);
     if let Some(mut r) = ready.take() {
         let msg = match &first {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 pub const IMAGE: &str = "localhost/busybox:test";
 
 /// A rootfs tarball of Debian's busybox-static, made once per test binary.
-fn busybox_tar() -> &'static Path {
+pub fn busybox_tar() -> &'static Path {
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("berth-test-busybox-{}", std::process::id()));
