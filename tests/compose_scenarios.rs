@@ -1266,3 +1266,50 @@ services:
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+// SCENARIOS.md § TestNetworkAliases (networks_test.go): a network alias and a
+// link alias both reach the linked container.
+#[test]
+fn test_network_aliases() {
+    let w = World::new();
+    let p = w.project(
+        "aliases",
+        r#"
+services:
+  container1:
+    image: IMAGE
+    init: true
+    stop_signal: SIGTERM
+    links:
+      - container2:container
+    command:
+      - sh
+      - -c
+      - |
+        until wget -q -O - http://alias-of-container2:8080/ 2>/dev/null; do sleep 0.1; done
+        until wget -q -O - http://container:8080/ 2>/dev/null; do sleep 0.1; done
+        sleep infinity
+
+  container2:
+    image: IMAGE
+    init: true
+    stop_signal: SIGTERM
+    command: ["sh", "-c", "mkdir -p /www && echo served-by-container2 > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    networks:
+      default:
+        aliases:
+          - alias-of-container2
+"#,
+    );
+    // up starts both services
+    w.ok(&p, &["up", "-d"]);
+    // the network alias resolves; the link name resolves
+    w.wait_until(30, "both names to answer", || {
+        w.ok(&p, &["logs", "--no-log-prefix", "container1"])
+            .matches("served-by-container2")
+            .count()
+            == 2
+    });
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

@@ -191,7 +191,8 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
     rc.pid = ns_mode(layout, project, svc, "pid", &svc.pid, "pid")?;
     rc.uts = ns_mode(layout, project, svc, "uts", &svc.uts, "uts")?;
     if !matches!(rc.net, NamespaceMode::Host) || host_net {
-        rc.etc_files = network::write_etc_files(dir, svc, &hostname, &atts, host_net)?;
+        let links = link_hosts(layout, project, svc, &atts);
+        rc.etc_files = network::write_etc_files(dir, svc, &hostname, &atts, host_net, &links)?;
     }
 
     let image_volumes: Vec<String> = req
@@ -316,6 +317,44 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
     // The record comes last: a container exists once its record does.
     record.save(dir)?;
     Ok(record)
+}
+
+/// `links:` entries as hosts lines: the linked service's (or container's) first
+/// container's address on a network this one shares, under the link's alias and
+/// its own name.
+fn link_hosts(
+    layout: &Layout,
+    project: &Project,
+    svc: &ServiceConfig,
+    atts: &[Attachment],
+) -> Vec<(String, std::net::IpAddr)> {
+    let mine: Vec<&str> = atts.iter().map(|a| a.network.as_str()).collect();
+    let all = find(&layout.root, None);
+    let mut out = vec![];
+    for link in svc.links.iter().chain(&svc.external_links) {
+        let (target, alias) = link.split_once(':').unwrap_or((link, link));
+        let found = all
+            .iter()
+            .filter(|f| {
+                (f.record.project == project.name && f.record.service == target && !f.record.oneoff)
+                    || f.record.name == target
+            })
+            .min_by_key(|f| f.record.number);
+        let Some(f) = found else { continue };
+        let ip = f
+            .record
+            .networks
+            .iter()
+            .filter(|n| mine.contains(&n.network.as_str()))
+            .find_map(|n| n.ipv4.as_deref()?.split('/').next()?.parse().ok());
+        if let Some(ip) = ip {
+            out.push((alias.to_string(), ip));
+            if alias != target {
+                out.push((target.to_string(), ip));
+            }
+        }
+    }
+    out
 }
 
 /// Host ports that containers of this root have published, by protocol.

@@ -460,6 +460,7 @@ pub fn write_etc_files(
     hostname: &str,
     attachments: &[Attachment],
     host_network: bool,
+    links: &[(String, IpAddr)],
 ) -> Result<Vec<(std::path::PathBuf, String)>> {
     let resolv = dir.join("resolv.conf");
     let hosts = dir.join("hosts");
@@ -473,7 +474,8 @@ pub fn write_etc_files(
             berth_netns::dns::container_resolv_conf(attachments, &svc.dns_search, &svc.dns_opt),
         )?;
         let own: Vec<IpAddr> = attachments.iter().map(|a| a.ipv4).collect();
-        let mut extra: Vec<(String, IpAddr)> = vec![];
+        // Links (`links: [db:database]`) are names only this container sees.
+        let mut extra: Vec<(String, IpAddr)> = links.to_vec();
         for (host, ips) in &svc.extra_hosts {
             for ip in ips {
                 let ip = if ip == "host-gateway" {

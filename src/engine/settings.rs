@@ -329,7 +329,6 @@ pub fn unsupported_keys(svc: &ServiceConfig) -> Vec<&'static str> {
             .any(|n| !n.interface_name.is_empty()),
         "networks.*.interface_name",
     );
-    check(!svc.external_links.is_empty(), "external_links");
     check(
         svc.logging.as_ref().is_some_and(|l| {
             !l.driver.is_empty() && l.driver != "json-file" && l.driver != "local"
