@@ -1313,3 +1313,64 @@ services:
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+// SCENARIOS.md § TestUpSwitchVolumes (volumes_test.go): switching a service's
+// external volume must reconnect the container to the new one. berth has no
+// `volume create` yet: a helper project declares the two volumes by name.
+#[test]
+fn test_up_switch_volumes() {
+    let w = World::new();
+    let maker = w.project(
+        "volmaker",
+        r#"
+services:
+  touch:
+    image: IMAGE
+    command: ["true"]
+    volumes: [one:/one, two:/two]
+volumes:
+  one:
+    name: switch_vol_one
+  two:
+    name: switch_vol_two
+"#,
+    );
+    // create the two external volumes
+    w.ok(&maker, &["up", "-d"]);
+    w.ok(&maker, &["down"]);
+    let p = w.project(
+        "switch",
+        r#"
+services:
+  app:
+    image: IMAGE
+    init: true
+    command: ["sh", "-c", "hostname > /my_vol/mounted-by; sleep infinity"]
+    volumes:
+      - my_vol:/my_vol
+
+volumes:
+  my_vol:
+    external: true
+    name: ${EXTERNAL_VOLUME}
+"#,
+    );
+    let marker = |vol: &str| w.root().join(format!("volumes/{vol}/_data/mounted-by"));
+    // up mounts the first volume
+    std::fs::write(p.join(".env"), "EXTERNAL_VOLUME=switch_vol_one\n").unwrap();
+    w.ok(&p, &["up", "-d"]);
+    // the container's mount points at the first volume
+    w.wait_until(10, "a write to the first volume", || {
+        marker("switch_vol_one").exists()
+    });
+    assert!(!marker("switch_vol_two").exists());
+    // up with the other volume reconnects the service
+    std::fs::write(p.join(".env"), "EXTERNAL_VOLUME=switch_vol_two\n").unwrap();
+    w.ok(&p, &["up", "-d"]);
+    // the container's mount points at the second volume
+    w.wait_until(10, "a write to the second volume", || {
+        marker("switch_vol_two").exists()
+    });
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

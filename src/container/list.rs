@@ -81,6 +81,14 @@ fn process_alive(pid: u32) -> bool {
     }
 }
 
+/// The named volumes a container mounts (`volumes.json`, written at create).
+pub fn container_volumes(dir: &Path) -> Vec<String> {
+    std::fs::read(dir.join("volumes.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
 /// One line of `ls`: a project and how its containers are.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "PascalCase")]

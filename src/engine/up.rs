@@ -167,6 +167,19 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
                 image_id: Some(images[name].id.to_string()),
                 shares_with: shares_with(svc),
                 depends_on: svc.depends_on.keys().cloned().collect(),
+                volumes: svc
+                    .volumes
+                    .iter()
+                    .filter(|v| v.kind == "volume" && !v.source.is_empty())
+                    .filter_map(|v| {
+                        let cfg = project.volumes.get(&v.source)?;
+                        Some(if cfg.name.is_empty() {
+                            format!("{}_{}", project.name, v.source)
+                        } else {
+                            cfg.name.clone()
+                        })
+                    })
+                    .collect(),
             }
         })
         .collect();

@@ -29,6 +29,9 @@ pub struct Desired {
     pub shares_with: Vec<String>,
     /// Services this one depends on.
     pub depends_on: Vec<String>,
+    /// The named volumes it mounts, by full name: a container lacking one of them
+    /// is recreated (docker compose does the same; the hash only has the keys).
+    pub volumes: Vec<String>,
 }
 
 /// `up`'s flags that change the plan.
@@ -71,6 +74,11 @@ pub enum Reason {
     },
     /// `--always-recreate-deps` and a dependant is recreated.
     DependantRecreated,
+    /// The container does not mount a named volume the service now uses.
+    VolumeChanged {
+        /// The volume it lacks.
+        volume: String,
+    },
 }
 
 impl std::fmt::Display for Reason {
@@ -84,6 +92,7 @@ impl std::fmt::Display for Reason {
             }
             Reason::DependencyRecreated { service } => write!(f, "{service} is recreated"),
             Reason::DependantRecreated => f.write_str("--always-recreate-deps"),
+            Reason::VolumeChanged { volume } => write!(f, "volume {volume} is not mounted"),
         }
     }
 }
@@ -193,6 +202,12 @@ pub fn plan(
                         to: now.clone(),
                     });
                 }
+            }
+            let mounted = crate::container::list::container_volumes(&f.dir);
+            if let Some(missing) = d.volumes.iter().find(|v| !mounted.contains(v)) {
+                reasons.push(Reason::VolumeChanged {
+                    volume: missing.clone(),
+                });
             }
             for s in &d.shares_with {
                 if recreated.contains(s) {
@@ -307,6 +322,7 @@ mod tests {
             image_id: Some("sha256:aaa".into()),
             shares_with: vec![],
             depends_on: vec![],
+            volumes: vec![],
         }
     }
 
