@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod config;
 pub mod context;
+pub mod exec;
 pub mod global;
 pub mod hidden;
 pub mod image;
@@ -53,6 +54,8 @@ pub enum Command {
     Create(up::CreateArgs),
     /// Stop and remove containers, networks
     Down(manage::DownArgs),
+    /// Execute a command in a running container
+    Exec(exec::ExecArgs),
     /// Manage images
     #[command(subcommand)]
     Image(image::ImageCommand),
@@ -88,6 +91,12 @@ pub enum Command {
     DnsServe,
 }
 
+/// A command that ran to its end but exits non-zero, with nothing more to say
+/// (`exec`, `run`, `wait` pass on their process's exit code).
+#[derive(Debug, thiserror::Error)]
+#[error("exit status {0}")]
+pub struct Exit(pub i32);
+
 /// Parses the command line, runs it, and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
@@ -100,6 +109,7 @@ pub fn main() -> i32 {
         Command::Config(args) => config::run(&args, cli.global.project_options()),
         Command::Create(a) => up::run_create(&ctx, &a),
         Command::Down(a) => manage::run_down(&ctx, &a),
+        Command::Exec(a) => exec::run_exec(&ctx, &a),
         Command::Image(cmd) => image::run(&cli.root, cmd),
         Command::Kill(a) => manage::run_kill(&ctx, &a),
         Command::Logs(a) => logs::run_logs(&ctx, &a),
@@ -121,6 +131,7 @@ pub fn main() -> i32 {
     };
     match res {
         Ok(()) => 0,
+        Err(e) if e.downcast_ref::<Exit>().is_some() => e.downcast_ref::<Exit>().map_or(1, |x| x.0),
         Err(e) => {
             eprintln!("Error: {e:#}");
             1

@@ -1,6 +1,7 @@
 //! The engine: runs a plan's actions along the dependency graph.
 
 pub mod down;
+pub mod exec;
 pub mod graph;
 pub mod images;
 pub mod layout;
