@@ -234,3 +234,100 @@ fn exec_on_a_terminal_is_a_tty_session() {
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+const WITH_DEP: &str = r#"
+services:
+  db:
+    image: IMAGE
+    init: true
+    command: ["sleep", "3600"]
+  web:
+    image: IMAGE
+    init: true
+    command: ["sleep", "3600"]
+    depends_on: [db]
+    ports: ["127.0.0.1:PORT:80"]
+    environment:
+      FROM_FILE: compose
+"#;
+
+#[test]
+fn run_starts_dependencies_passes_exit_codes_and_rm_leaves_nothing() {
+    let w = World::new();
+    let port = common::free_port().to_string();
+    let p = w.project("rn", &WITH_DEP.replace("PORT", &port));
+
+    let out = w.berth_in(
+        &p,
+        &[
+            "run",
+            "--rm",
+            "-e",
+            "X=2",
+            "web",
+            "sh",
+            "-c",
+            "echo $FROM_FILE $X; echo oops >&2; exit 7",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), 7, "{stdout}{stderr}");
+    assert_eq!(stdout, "compose 2\n");
+    assert!(stderr.contains("oops\n"), "{stderr}");
+    // The dependency runs; the one-off is gone.
+    let ps = w.ps(&p);
+    assert_eq!(ps.len(), 1, "{ps:?}");
+    assert_eq!(ps[0]["Name"], "rn-db-1");
+    assert_eq!(ps[0]["State"], "running");
+
+    let out = w.berth_in(&p, &["run", "--rm", "--no-deps", "web", "true"]);
+    assert_eq!(code(&out), 0, "{:?}", text(&out));
+
+    w.ok(&p, &["down", "-t", "0"]);
+    assert!(w.ps(&p).is_empty());
+    w.assert_clean();
+}
+
+#[test]
+fn run_detached_is_named_and_labelled_as_a_one_off() {
+    let w = World::new();
+    let port = common::free_port().to_string();
+    let p = w.project("rd", &WITH_DEP.replace("PORT", &port));
+
+    let name = w
+        .ok(&p, &["run", "-d", "--no-deps", "web"])
+        .trim()
+        .to_string();
+    let hex = name.strip_prefix("rd-web-run-").expect(&name);
+    assert_eq!(hex.len(), 12, "{name}");
+    assert!(hex.chars().all(|c| c.is_ascii_hexdigit()), "{name}");
+    let named = w
+        .ok(&p, &["run", "-d", "--no-deps", "--name", "mine", "web"])
+        .trim()
+        .to_string();
+    assert_eq!(named, "mine");
+
+    let ps = w.ps(&p);
+    assert_eq!(ps.len(), 2, "{ps:?}");
+    for c in &ps {
+        assert_eq!(c["State"], "running", "{c}");
+        let labels = c["Labels"].as_str().unwrap();
+        assert!(
+            labels.contains("com.docker.compose.oneoff=True"),
+            "{labels}"
+        );
+        assert!(
+            labels.contains("com.docker.compose.service=web"),
+            "{labels}"
+        );
+        // No `ports:` without --service-ports.
+        assert_eq!(c["Publishers"].as_array().map_or(0, |a| a.len()), 0, "{c}");
+    }
+    // A one-off is not the service's container for exec.
+    let out = w.berth_in(&p, &["exec", "-T", "web", "true"]);
+    assert_ne!(code(&out), 0);
+
+    w.ok(&p, &["down", "-t", "0"]);
+    assert!(w.ps(&p).is_empty());
+    w.assert_clean();
+}

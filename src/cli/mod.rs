@@ -13,6 +13,7 @@ pub mod image;
 pub mod logs;
 pub mod manage;
 pub mod ps;
+pub mod run;
 pub mod up;
 
 pub use global::GlobalArgs;
@@ -75,6 +76,8 @@ pub enum Command {
     Restart(manage::StopArgs),
     /// Removes stopped service containers
     Rm(manage::RmArgs),
+    /// Run a one-off command on a service
+    Run(run::RunArgs),
     /// Start services
     Start(manage::StartArgs),
     /// Stop services
@@ -119,6 +122,7 @@ pub fn main() -> i32 {
         Command::Ps(a) => ps::run_ps(&ctx, &a),
         Command::Restart(a) => manage::run_restart(&ctx, &a),
         Command::Rm(a) => manage::run_rm(&ctx, &a),
+        Command::Run(a) => run::run_run(&ctx, &a),
         Command::Start(a) => manage::run_start(&ctx, &a),
         Command::Stop(a) => manage::run_stop(&ctx, &a),
         Command::Up(a) => up::run_up(&ctx, &a),

@@ -10,5 +10,6 @@ pub mod load;
 pub mod logs;
 pub mod mounts;
 pub mod network;
+pub mod run;
 pub mod settings;
 pub mod up;
