@@ -331,3 +331,97 @@ fn run_detached_is_named_and_labelled_as_a_one_off() {
     assert!(w.ps(&p).is_empty());
     w.assert_clean();
 }
+
+#[test]
+fn pause_top_stats_and_wait() {
+    let w = World::new();
+    let p = w.project(
+        "pz",
+        r#"
+services:
+  web:
+    image: IMAGE
+    init: true
+    command: ["sh", "-c", "while true; do sleep 1; done"]
+  job:
+    image: IMAGE
+    command: ["sh", "-c", "sleep 1; exit 4"]
+"#,
+    );
+    w.ok(&p, &["up", "-d"]);
+
+    w.ok(&p, &["pause", "web"]);
+    let web = |w: &World| {
+        w.ps(&p)
+            .into_iter()
+            .find(|c| c["Service"] == "web")
+            .unwrap()
+    };
+    let c = web(&w);
+    assert_eq!(c["State"], "paused", "{c}");
+    assert!(c["Status"].as_str().unwrap().ends_with("(Paused)"), "{c}");
+    // Frozen, not exited: the supervisor keeps it as it is.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(web(&w)["State"], "paused");
+    let out = w.berth_in(&p, &["exec", "-T", "web", "true"]);
+    assert!(text(&out).1.contains("paused"), "{:?}", text(&out));
+    w.ok(&p, &["unpause", "web"]);
+    assert_eq!(web(&w)["State"], "running");
+    w.ok(&p, &["exec", "-T", "web", "true"]);
+
+    let top = w.ok(&p, &["top", "web"]);
+    let mut lines = top.lines();
+    assert_eq!(lines.next(), Some("pz-web-1"), "{top}");
+    let head: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        head,
+        ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    );
+    assert!(top.contains("sh -c while true; do sleep 1; done"), "{top}");
+
+    let stats = w.ok(&p, &["stats", "--no-stream", "web"]);
+    let rows: Vec<&str> = stats.lines().collect();
+    assert_eq!(rows.len(), 2, "{stats}");
+    assert!(rows[0].starts_with("CONTAINER ID"), "{stats}");
+    assert!(rows[0].contains("MEM USAGE / LIMIT"), "{stats}");
+    assert!(rows[1].contains("pz-web-1"), "{stats}");
+    let json = w.ok(&p, &["stats", "--no-stream", "--format", "json", "web"]);
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(v["Name"], "pz-web-1");
+    assert!(v["CPUPerc"].as_str().unwrap().ends_with('%'), "{v}");
+    assert!(
+        v["PIDs"].as_str().unwrap().parse::<u32>().unwrap() >= 2,
+        "{v}"
+    );
+    assert!(v["MemUsage"].as_str().unwrap().contains(" / "), "{v}");
+
+    let out = w.berth_in(&p, &["wait", "job"]);
+    assert_eq!(code(&out), 4, "{:?}", text(&out));
+    assert_eq!(text(&out).0, "4\n");
+
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+#[test]
+fn wait_down_project_takes_the_project_down() {
+    let w = World::new();
+    let p = w.project(
+        "wd",
+        r#"
+services:
+  web:
+    image: IMAGE
+    init: true
+    command: ["sleep", "3600"]
+  job:
+    image: IMAGE
+    command: ["true"]
+"#,
+    );
+    w.ok(&p, &["up", "-d"]);
+    let out = w.berth_in(&p, &["wait", "--down-project", "job", "web"]);
+    assert_eq!(code(&out), 0, "{:?}", text(&out));
+    assert!(w.ps(&p).is_empty());
+    w.assert_clean();
+}

@@ -10,6 +10,7 @@ pub mod exec;
 pub mod global;
 pub mod hidden;
 pub mod image;
+pub mod inspect;
 pub mod logs;
 pub mod manage;
 pub mod ps;
@@ -68,6 +69,8 @@ pub enum Command {
     Ls(ps::LsArgs),
     /// Show, per container, what `up` would do and why
     Plan(up::PlanArgs),
+    /// Pause services
+    Pause(inspect::ServicesArgs),
     /// Print the public port for a port binding
     Port(ps::PortArgs),
     /// List containers
@@ -80,12 +83,20 @@ pub enum Command {
     Run(run::RunArgs),
     /// Start services
     Start(manage::StartArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(inspect::StatsArgs),
     /// Stop services
     Stop(manage::StopArgs),
+    /// Display the running processes
+    Top(inspect::ServicesArgs),
+    /// Unpause services
+    Unpause(inspect::ServicesArgs),
     /// Create and start containers
     Up(up::UpArgs),
     /// Show the berth version information
     Version,
+    /// Block until containers of all (or specified) services stop
+    Wait(inspect::WaitArgs),
     /// Supervise one container (berth runs this itself)
     #[command(hide = true)]
     Supervise(hidden::SuperviseArgs),
@@ -118,18 +129,23 @@ pub fn main() -> i32 {
         Command::Logs(a) => logs::run_logs(&ctx, &a),
         Command::Ls(a) => ps::run_ls(&ctx, &a),
         Command::Plan(a) => up::run_plan(&ctx, &a),
+        Command::Pause(a) => inspect::run_pause(&ctx, &a),
         Command::Port(a) => ps::run_port(&ctx, &a),
         Command::Ps(a) => ps::run_ps(&ctx, &a),
         Command::Restart(a) => manage::run_restart(&ctx, &a),
         Command::Rm(a) => manage::run_rm(&ctx, &a),
         Command::Run(a) => run::run_run(&ctx, &a),
         Command::Start(a) => manage::run_start(&ctx, &a),
+        Command::Stats(a) => inspect::run_stats(&ctx, &a),
         Command::Stop(a) => manage::run_stop(&ctx, &a),
+        Command::Top(a) => inspect::run_top(&ctx, &a),
+        Command::Unpause(a) => inspect::run_unpause(&ctx, &a),
         Command::Up(a) => up::run_up(&ctx, &a),
         Command::Version => {
             println!("berth version {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
+        Command::Wait(a) => inspect::run_wait(&ctx, &a),
         Command::Supervise(a) => hidden::run_supervise(&ctx.layout, &a),
         Command::DnsServe => hidden::run_dns(&ctx.layout),
     };
