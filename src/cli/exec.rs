@@ -38,9 +38,6 @@ pub struct ExecArgs {
     /// Index of the container if service has multiple replicas
     #[arg(long, default_value_t = 1)]
     pub index: u32,
-    /// Give extended privileges to the process
-    #[arg(long)]
-    pub privileged: bool,
     /// The service
     pub service: String,
     /// The command and its arguments
@@ -63,7 +60,6 @@ pub fn run_exec(ctx: &Ctx, a: &ExecArgs) -> Result<()> {
         workdir: a.workdir.clone(),
         tty: !a.no_tty && !a.detach && std::io::stdin().is_terminal(),
         detach: a.detach,
-        privileged: a.privileged,
     };
     match exec(&found, &opts)? {
         0 => Ok(()),

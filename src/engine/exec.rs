@@ -9,12 +9,11 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use berth_runtime::{Container, ExecConfig, Stdio};
-use oci_spec::runtime::{LinuxCapabilities, Process};
+use oci_spec::runtime::Process;
 
 use super::layout::Layout;
 use crate::container::list::{find, Found};
 use crate::container::ContainerState;
-use crate::spec::defaults::ALL_CAPS;
 use crate::supervise::launch::LaunchConfig;
 use crate::supervise::run::pidfd_open;
 use crate::supervise::runtime_launcher::runtime_dir;
@@ -34,8 +33,6 @@ pub struct ExecOptions {
     pub tty: bool,
     /// `-d`: start it and return.
     pub detach: bool,
-    /// `--privileged`: every capability.
-    pub privileged: bool,
 }
 
 /// The service's container number `index` (non one-off), which must be running.
@@ -84,7 +81,7 @@ pub fn merge_env(base: &[String], extra: &[String]) -> Vec<String> {
     out
 }
 
-/// The process to exec, from the container's own (env, cwd, capabilities) and the options.
+/// The process to exec: the container's own (env, cwd, capabilities) with the options.
 fn process_for(launch: &LaunchConfig, opts: &ExecOptions) -> Result<Process> {
     let mut p = launch.spec.process().clone().unwrap_or_default();
     p.set_args(Some(opts.command.clone()));
@@ -107,13 +104,6 @@ fn process_for(launch: &LaunchConfig, opts: &ExecOptions) -> Result<Process> {
                     .build()?,
             ));
         }
-    }
-    if opts.privileged {
-        let caps: LinuxCapabilities = serde_json::from_value(serde_json::json!({
-            "bounding": ALL_CAPS, "effective": ALL_CAPS, "permitted": ALL_CAPS,
-        }))
-        .context("capabilities for --privileged")?;
-        p.set_capabilities(Some(caps));
     }
     Ok(p)
 }
