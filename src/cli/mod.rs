@@ -6,13 +6,16 @@ use clap::{Parser, Subcommand};
 
 pub mod config;
 pub mod context;
+pub mod exec;
 pub mod global;
 pub mod hidden;
 pub mod image;
+pub mod inspect;
 pub mod logs;
 pub mod manage;
 pub mod ps;
 pub mod pull;
+pub mod run;
 pub mod up;
 
 pub use global::GlobalArgs;
@@ -54,6 +57,8 @@ pub enum Command {
     Create(up::CreateArgs),
     /// Stop and remove containers, networks
     Down(manage::DownArgs),
+    /// Execute a command in a running container
+    Exec(exec::ExecArgs),
     /// Manage images
     #[command(subcommand)]
     Image(image::ImageCommand),
@@ -67,6 +72,8 @@ pub enum Command {
     Ls(ps::LsArgs),
     /// Show, per container, what `up` would do and why
     Plan(up::PlanArgs),
+    /// Pause services
+    Pause(inspect::ServicesArgs),
     /// Print the public port for a port binding
     Port(ps::PortArgs),
     /// List containers
@@ -77,14 +84,24 @@ pub enum Command {
     Restart(manage::StopArgs),
     /// Removes stopped service containers
     Rm(manage::RmArgs),
+    /// Run a one-off command on a service
+    Run(run::RunArgs),
     /// Start services
     Start(manage::StartArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(inspect::StatsArgs),
     /// Stop services
     Stop(manage::StopArgs),
+    /// Display the running processes
+    Top(inspect::ServicesArgs),
+    /// Unpause services
+    Unpause(inspect::ServicesArgs),
     /// Create and start containers
     Up(up::UpArgs),
     /// Show the berth version information
     Version,
+    /// Block until containers of all (or specified) services stop
+    Wait(inspect::WaitArgs),
     /// Supervise one container (berth runs this itself)
     #[command(hide = true)]
     Supervise(hidden::SuperviseArgs),
@@ -92,6 +109,12 @@ pub enum Command {
     #[command(hide = true, name = "dns-serve")]
     DnsServe,
 }
+
+/// A command that ran to its end but exits non-zero, with nothing more to say
+/// (`exec`, `run`, `wait` pass on their process's exit code).
+#[derive(Debug, thiserror::Error)]
+#[error("exit status {0}")]
+pub struct Exit(pub i32);
 
 /// Parses the command line, runs it, and returns the process exit code.
 pub fn main() -> i32 {
@@ -105,29 +128,37 @@ pub fn main() -> i32 {
         Command::Config(args) => config::run(&args, cli.global.project_options()),
         Command::Create(a) => up::run_create(&ctx, &a),
         Command::Down(a) => manage::run_down(&ctx, &a),
+        Command::Exec(a) => exec::run_exec(&ctx, &a),
         Command::Image(cmd) => image::run(&cli.root, cmd),
         Command::Images(a) => pull::run_images(&ctx, &a),
         Command::Kill(a) => manage::run_kill(&ctx, &a),
         Command::Logs(a) => logs::run_logs(&ctx, &a),
         Command::Ls(a) => ps::run_ls(&ctx, &a),
         Command::Plan(a) => up::run_plan(&ctx, &a),
+        Command::Pause(a) => inspect::run_pause(&ctx, &a),
         Command::Port(a) => ps::run_port(&ctx, &a),
         Command::Ps(a) => ps::run_ps(&ctx, &a),
         Command::Pull(a) => pull::run_pull(&ctx, &a),
         Command::Restart(a) => manage::run_restart(&ctx, &a),
         Command::Rm(a) => manage::run_rm(&ctx, &a),
+        Command::Run(a) => run::run_run(&ctx, &a),
         Command::Start(a) => manage::run_start(&ctx, &a),
+        Command::Stats(a) => inspect::run_stats(&ctx, &a),
         Command::Stop(a) => manage::run_stop(&ctx, &a),
+        Command::Top(a) => inspect::run_top(&ctx, &a),
+        Command::Unpause(a) => inspect::run_unpause(&ctx, &a),
         Command::Up(a) => up::run_up(&ctx, &a),
         Command::Version => {
             println!("berth version {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
+        Command::Wait(a) => inspect::run_wait(&ctx, &a),
         Command::Supervise(a) => hidden::run_supervise(&ctx.layout, &a),
         Command::DnsServe => hidden::run_dns(&ctx.layout),
     };
     match res {
         Ok(()) => 0,
+        Err(e) if e.downcast_ref::<Exit>().is_some() => e.downcast_ref::<Exit>().map_or(1, |x| x.0),
         Err(e) => {
             eprintln!("Error: {e:#}");
             1

@@ -1,6 +1,7 @@
 //! The engine: runs a plan's actions along the dependency graph.
 
 pub mod down;
+pub mod exec;
 pub mod graph;
 pub mod images;
 pub mod layout;
@@ -9,5 +10,10 @@ pub mod load;
 pub mod logs;
 pub mod mounts;
 pub mod network;
+pub mod pause;
+pub mod run;
 pub mod settings;
+pub mod stats;
+pub mod top;
 pub mod up;
+pub mod wait;

@@ -218,55 +218,7 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         return Ok(());
     }
 
-    // Networks and the DNS responder.
-    let mut made_net = false;
-    let mut needed: Vec<&String> = vec![];
-    for name in &selected {
-        let svc = &project.services[name];
-        if svc.network_mode.is_empty() {
-            for key in svc.networks.keys() {
-                if !needed.contains(&key) {
-                    needed.push(key);
-                }
-            }
-        }
-    }
-    for key in needed {
-        let cfg = project
-            .networks
-            .get(key)
-            .ok_or_else(|| anyhow!("service refers to undefined network {key}"))?;
-        let full = if cfg.name.is_empty() {
-            format!("{}_{key}", project.name)
-        } else {
-            cfg.name.clone()
-        };
-        if cfg.external {
-            network::ensure_network(layout, &project.name, key, cfg)?;
-            continue;
-        }
-        let existed = network::net_state(layout)
-            .ok()
-            .and_then(|s| berth_netns::Network::get(&s, &full).ok())
-            .is_some();
-        if existed {
-            continue;
-        }
-        let task = progress.task(&format!("Network {full}"), "Creating");
-        match network::ensure_network(layout, &project.name, key, cfg) {
-            Ok(_) => {
-                made_net = true;
-                task.done("Created");
-            }
-            Err(e) => {
-                task.fail("Error", &format!("{e:#}"));
-                return Err(e);
-            }
-        }
-    }
-    if made_net || !selected.is_empty() {
-        network::ensure_dns(layout)?;
-    }
+    ensure_networks(layout, &project, &selected, progress)?;
 
     // Containers, along the graph.
     let mut per_service: BTreeMap<String, Vec<ContainerPlan>> = BTreeMap::new();
@@ -331,6 +283,65 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
             opts.wait_timeout,
             progress,
         )?;
+    }
+    Ok(())
+}
+
+/// Creates the networks `selected` services are on (when missing) and starts the
+/// DNS responder; `up` and `run` share it.
+pub fn ensure_networks(
+    layout: &Layout,
+    project: &crate::compose::Project,
+    selected: &[String],
+    progress: &Progress,
+) -> Result<()> {
+    let mut made_net = false;
+    let mut needed: Vec<&String> = vec![];
+    for name in selected {
+        let svc = &project.services[name];
+        if svc.network_mode.is_empty() {
+            for key in svc.networks.keys() {
+                if !needed.contains(&key) {
+                    needed.push(key);
+                }
+            }
+        }
+    }
+    for key in needed {
+        let cfg = project
+            .networks
+            .get(key)
+            .ok_or_else(|| anyhow!("service refers to undefined network {key}"))?;
+        let full = if cfg.name.is_empty() {
+            format!("{}_{key}", project.name)
+        } else {
+            cfg.name.clone()
+        };
+        if cfg.external {
+            network::ensure_network(layout, &project.name, key, cfg)?;
+            continue;
+        }
+        let existed = network::net_state(layout)
+            .ok()
+            .and_then(|s| berth_netns::Network::get(&s, &full).ok())
+            .is_some();
+        if existed {
+            continue;
+        }
+        let task = progress.task(&format!("Network {full}"), "Creating");
+        match network::ensure_network(layout, &project.name, key, cfg) {
+            Ok(_) => {
+                made_net = true;
+                task.done("Created");
+            }
+            Err(e) => {
+                task.fail("Error", &format!("{e:#}"));
+                return Err(e);
+            }
+        }
+    }
+    if made_net || !selected.is_empty() {
+        network::ensure_dns(layout)?;
     }
     Ok(())
 }

@@ -28,6 +28,10 @@ pub enum Request {
     },
     /// Start the container's process again (after `stop`, for `start`/`restart`).
     Start,
+    /// Freeze the container's processes (`pause`).
+    Pause,
+    /// Thaw them (`unpause`).
+    Unpause,
     /// Are you there?
     Ping,
 }

@@ -50,6 +50,11 @@ pub trait Launcher {
     /// Releases what one run held (the runtime's container state), before a restart
     /// or the end.
     fn cleanup(&mut self) -> io::Result<()>;
+    /// Freezes (or thaws) every process of the container.
+    fn freeze(&mut self, frozen: bool) -> io::Result<()> {
+        let _ = frozen;
+        Err(io::Error::other("this launcher cannot pause"))
+    }
     /// Starts a healthcheck probe inside the running container, its output on `output`.
     fn start_probe(&mut self, command: &[String], output: OwnedFd) -> io::Result<Launched> {
         let _ = (command, output);
@@ -273,7 +278,11 @@ pub fn supervise(
                 }
             }
         }
-        if probe.is_none() && matches!(phase, Phase::Running { .. }) {
+        // A frozen container is not probed: the probe would freeze too and count as a failure.
+        if probe.is_none()
+            && matches!(phase, Phase::Running { .. })
+            && status.state != ContainerState::Paused
+        {
             if let (Some(cfg), Some(at)) = (&settings.healthcheck, next_probe) {
                 if Instant::now() >= at {
                     let (r, w) = pipe()?;
@@ -446,8 +455,37 @@ fn handle(
             return Ok(());
         }
     };
+    // Signals wait in a frozen cgroup: stop and kill thaw it first, as docker does.
+    if matches!(req, Request::Stop { .. } | Request::Kill { .. })
+        && status.state == ContainerState::Paused
+    {
+        if let Err(e) = launcher.freeze(false) {
+            tracing::debug!("thaw before signal: {e}");
+        }
+        status.state = ContainerState::Running;
+        status.save(dir).map_err(io::Error::other)?;
+    }
     match req {
         Request::Ping => reply(&conn, Response::Ok),
+        Request::Pause | Request::Unpause => {
+            let frozen = req == Request::Pause;
+            let r = match phase {
+                Phase::Running { .. } => match launcher.freeze(frozen) {
+                    Ok(()) => {
+                        status.state = if frozen {
+                            ContainerState::Paused
+                        } else {
+                            ContainerState::Running
+                        };
+                        status.save(dir).map_err(io::Error::other)?;
+                        Response::Ok
+                    }
+                    Err(e) => Response::Error(e.to_string()),
+                },
+                _ => Response::Error("container is not running".into()),
+            };
+            reply(&conn, r);
+        }
         Request::Stop { signal, timeout_ms } => {
             status.stopped_by_user = true;
             status.save(dir).map_err(io::Error::other)?;

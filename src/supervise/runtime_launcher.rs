@@ -114,6 +114,18 @@ impl Launcher for RuntimeLauncher {
         })
     }
 
+    fn freeze(&mut self, frozen: bool) -> io::Result<()> {
+        let c = self
+            .container
+            .as_ref()
+            .ok_or_else(|| io::Error::other("container is not running"))?;
+        if frozen {
+            c.pause().map_err(to_io)
+        } else {
+            c.resume().map_err(to_io)
+        }
+    }
+
     fn start_probe(&mut self, command: &[String], output: OwnedFd) -> io::Result<Launched> {
         let c = self
             .container

@@ -1,0 +1,427 @@
+//! `exec`, `run`, `pause`/`unpause`, `top`, `stats`, `wait`: a user's interactive
+//! session with real containers (as root), including a real pseudo-terminal.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::World;
+
+const SLEEPER: &str = r#"
+services:
+  web:
+    image: IMAGE
+    init: true
+    command: ["sleep", "3600"]
+    environment:
+      FROM_FILE: compose
+"#;
+
+fn code(out: &std::process::Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+fn text(out: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn exec_passes_exit_codes_env_workdir_and_user() {
+    let w = World::new();
+    let p = w.project("ex", SLEEPER);
+    w.ok(&p, &["up", "-d"]);
+
+    let out = w.berth_in(&p, &["exec", "-T", "web", "sh", "-c", "exit 3"]);
+    assert_eq!(code(&out), 3, "{:?}", text(&out));
+
+    let out = w.berth_in(
+        &p,
+        &["exec", "-T", "web", "sh", "-c", "echo out; echo err >&2"],
+    );
+    assert_eq!(text(&out), ("out\n".into(), "err\n".into()));
+
+    let out = w.ok(
+        &p,
+        &[
+            "exec",
+            "-T",
+            "-e",
+            "EXTRA=1",
+            "-e",
+            "FROM_FILE=cli",
+            "-w",
+            "/tmp",
+            "-u",
+            "nobody",
+            "web",
+            "sh",
+            "-c",
+            "echo $FROM_FILE $EXTRA; pwd; id -u",
+        ],
+    );
+    assert_eq!(out, "cli 1\n/tmp\n65534\n");
+    let out = w.ok(
+        &p,
+        &["exec", "-T", "web", "sh", "-c", "echo $FROM_FILE; id -u"],
+    );
+    assert_eq!(out, "compose\n0\n");
+
+    // -d returns at once; the process runs on in the container.
+    w.ok(&p, &["exec", "-d", "web", "sh", "-c", "echo bg > /tmp/bg"]);
+    w.wait_until(10, "the detached exec", || {
+        w.berth_in(&p, &["exec", "-T", "web", "cat", "/tmp/bg"])
+            .stdout
+            .starts_with(b"bg")
+    });
+
+    let out = w.berth_in(&p, &["exec", "-T", "nosuch", "true"]);
+    assert_ne!(code(&out), 0);
+    assert!(text(&out).1.contains("\"nosuch\""), "{:?}", text(&out));
+
+    w.ok(&p, &["stop", "-t", "0"]);
+    let out = w.berth_in(&p, &["exec", "-T", "web", "true"]);
+    assert_eq!(code(&out), 1);
+    let err = text(&out).1;
+    assert!(err.contains("ex-web-1 is not running"), "{err}");
+
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+/// Reads from the pty master until `want` shows up (or the deadline passes).
+fn read_until(master: &mut std::fs::File, seen: &mut String, want: &str, secs: u64) {
+    let t0 = Instant::now();
+    let mut buf = [0u8; 4096];
+    while !seen.contains(want) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(secs),
+            "no {want:?} in {seen:?}"
+        );
+        let mut p = libc::pollfd {
+            fd: master.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd we own.
+        if unsafe { libc::poll(&mut p, 1, 200) } <= 0 {
+            continue;
+        }
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+}
+
+fn set_size(fd: i32, rows: u16, cols: u16) {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ with a winsize we own.
+    assert_eq!(unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) }, 0);
+}
+
+#[test]
+fn exec_on_a_terminal_is_a_tty_session() {
+    let w = World::new();
+    let p = w.project("tty", SLEEPER);
+    w.ok(&p, &["up", "-d"]);
+
+    let (mut m, mut s) = (0, 0);
+    // SAFETY: openpty fills two descriptors.
+    let r = unsafe {
+        libc::openpty(
+            &mut m,
+            &mut s,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(r, 0);
+    // SAFETY: openpty just gave us these.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
+    set_size(master.as_raw_fd(), 24, 80);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+    cmd.arg("--root")
+        .arg(w.root())
+        .args(["exec", "web", "sh"])
+        .current_dir(&p)
+        .env_remove("COMPOSE_FILE")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave.try_clone().unwrap()));
+    // SAFETY: setsid and ioctl are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    drop(slave);
+    let mut mf = std::fs::File::from(master);
+    let mut seen = String::new();
+
+    mf.write_all(b"echo hi$((1+1))\n").unwrap();
+    // The echo of what was typed, then the output.
+    read_until(&mut mf, &mut seen, "echo hi$((1+1))", 20);
+    read_until(&mut mf, &mut seen, "hi2", 20);
+
+    mf.write_all(b"tty; stty size\n").unwrap();
+    read_until(&mut mf, &mut seen, "/dev/pts/", 20);
+    read_until(&mut mf, &mut seen, "24 80", 20);
+
+    // A resize reaches the process inside (SIGWINCH → TIOCSWINSZ on the inner pty).
+    set_size(mf.as_raw_fd(), 40, 132);
+    let pgrp = child.id() as i32;
+    // SAFETY: the terminal's foreground group is the child's session.
+    unsafe { libc::kill(-pgrp, libc::SIGWINCH) };
+    let t0 = Instant::now();
+    loop {
+        mf.write_all(b"stty size\n").unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let mut more = String::new();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            read_until(&mut mf, &mut more, "\n", 1)
+        }));
+        seen.push_str(&more);
+        if seen.contains("40 132") {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no resize: {seen:?}"
+        );
+    }
+
+    mf.write_all(b"exit 5\n").unwrap();
+    let t0 = Instant::now();
+    let status = loop {
+        // Keep the master drained so the child never blocks on output.
+        let mut buf = [0u8; 4096];
+        let mut p = libc::pollfd {
+            fd: mf.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd we own.
+        if unsafe { libc::poll(&mut p, 1, 100) } > 0 {
+            let _ = mf.read(&mut buf);
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "exec did not end");
+    };
+    assert_eq!(status.code(), Some(5), "{seen:?}");
+
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+const WITH_DEP: &str = r#"
+services:
+  db:
+    image: IMAGE
+    init: true
+    command: ["sleep", "3600"]
+  web:
+    image: IMAGE
+    init: true
+    command: ["sleep", "3600"]
+    depends_on: [db]
+    ports: ["127.0.0.1:PORT:80"]
+    environment:
+      FROM_FILE: compose
+"#;
+
+#[test]
+fn run_starts_dependencies_passes_exit_codes_and_rm_leaves_nothing() {
+    let w = World::new();
+    let port = common::free_port().to_string();
+    let p = w.project("rn", &WITH_DEP.replace("PORT", &port));
+
+    let out = w.berth_in(
+        &p,
+        &[
+            "run",
+            "--rm",
+            "-e",
+            "X=2",
+            "web",
+            "sh",
+            "-c",
+            "echo $FROM_FILE $X; echo oops >&2; exit 7",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(code(&out), 7, "{stdout}{stderr}");
+    assert_eq!(stdout, "compose 2\n");
+    assert!(stderr.contains("oops\n"), "{stderr}");
+    // The dependency runs; the one-off is gone.
+    let ps = w.ps(&p);
+    assert_eq!(ps.len(), 1, "{ps:?}");
+    assert_eq!(ps[0]["Name"], "rn-db-1");
+    assert_eq!(ps[0]["State"], "running");
+
+    let out = w.berth_in(&p, &["run", "--rm", "--no-deps", "web", "true"]);
+    assert_eq!(code(&out), 0, "{:?}", text(&out));
+
+    w.ok(&p, &["down", "-t", "0"]);
+    assert!(w.ps(&p).is_empty());
+    w.assert_clean();
+}
+
+#[test]
+fn run_detached_is_named_and_labelled_as_a_one_off() {
+    let w = World::new();
+    let port = common::free_port().to_string();
+    let p = w.project("rd", &WITH_DEP.replace("PORT", &port));
+
+    let name = w
+        .ok(&p, &["run", "-d", "--no-deps", "web"])
+        .trim()
+        .to_string();
+    let hex = name.strip_prefix("rd-web-run-").expect(&name);
+    assert_eq!(hex.len(), 12, "{name}");
+    assert!(hex.chars().all(|c| c.is_ascii_hexdigit()), "{name}");
+    let named = w
+        .ok(&p, &["run", "-d", "--no-deps", "--name", "mine", "web"])
+        .trim()
+        .to_string();
+    assert_eq!(named, "mine");
+
+    let ps = w.ps(&p);
+    assert_eq!(ps.len(), 2, "{ps:?}");
+    for c in &ps {
+        assert_eq!(c["State"], "running", "{c}");
+        let labels = c["Labels"].as_str().unwrap();
+        assert!(
+            labels.contains("com.docker.compose.oneoff=True"),
+            "{labels}"
+        );
+        assert!(
+            labels.contains("com.docker.compose.service=web"),
+            "{labels}"
+        );
+        // No `ports:` without --service-ports.
+        assert_eq!(c["Publishers"].as_array().map_or(0, |a| a.len()), 0, "{c}");
+    }
+    // A one-off is not the service's container for exec.
+    let out = w.berth_in(&p, &["exec", "-T", "web", "true"]);
+    assert_ne!(code(&out), 0);
+
+    w.ok(&p, &["down", "-t", "0"]);
+    assert!(w.ps(&p).is_empty());
+    w.assert_clean();
+}
+
+#[test]
+fn pause_top_stats_and_wait() {
+    let w = World::new();
+    let p = w.project(
+        "pz",
+        r#"
+services:
+  web:
+    image: IMAGE
+    init: true
+    command: ["sh", "-c", "while true; do sleep 1; done"]
+  job:
+    image: IMAGE
+    command: ["sh", "-c", "sleep 1; exit 4"]
+"#,
+    );
+    w.ok(&p, &["up", "-d"]);
+
+    w.ok(&p, &["pause", "web"]);
+    let web = |w: &World| {
+        w.ps(&p)
+            .into_iter()
+            .find(|c| c["Service"] == "web")
+            .unwrap()
+    };
+    let c = web(&w);
+    assert_eq!(c["State"], "paused", "{c}");
+    assert!(c["Status"].as_str().unwrap().ends_with("(Paused)"), "{c}");
+    // Frozen, not exited: the supervisor keeps it as it is.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(web(&w)["State"], "paused");
+    let out = w.berth_in(&p, &["exec", "-T", "web", "true"]);
+    assert!(text(&out).1.contains("paused"), "{:?}", text(&out));
+    w.ok(&p, &["unpause", "web"]);
+    assert_eq!(web(&w)["State"], "running");
+    w.ok(&p, &["exec", "-T", "web", "true"]);
+
+    let top = w.ok(&p, &["top", "web"]);
+    let mut lines = top.lines();
+    assert_eq!(lines.next(), Some("pz-web-1"), "{top}");
+    let head: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        head,
+        ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
+    );
+    assert!(top.contains("sh -c while true; do sleep 1; done"), "{top}");
+
+    let stats = w.ok(&p, &["stats", "--no-stream", "web"]);
+    let rows: Vec<&str> = stats.lines().collect();
+    assert_eq!(rows.len(), 2, "{stats}");
+    assert!(rows[0].starts_with("CONTAINER ID"), "{stats}");
+    assert!(rows[0].contains("MEM USAGE / LIMIT"), "{stats}");
+    assert!(rows[1].contains("pz-web-1"), "{stats}");
+    let json = w.ok(&p, &["stats", "--no-stream", "--format", "json", "web"]);
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(v["Name"], "pz-web-1");
+    assert!(v["CPUPerc"].as_str().unwrap().ends_with('%'), "{v}");
+    assert!(
+        v["PIDs"].as_str().unwrap().parse::<u32>().unwrap() >= 2,
+        "{v}"
+    );
+    assert!(v["MemUsage"].as_str().unwrap().contains(" / "), "{v}");
+
+    let out = w.berth_in(&p, &["wait", "job"]);
+    assert_eq!(code(&out), 4, "{:?}", text(&out));
+    assert_eq!(text(&out).0, "4\n");
+
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+#[test]
+fn wait_down_project_takes_the_project_down() {
+    let w = World::new();
+    let p = w.project(
+        "wd",
+        r#"
+services:
+  web:
+    image: IMAGE
+    init: true
+    command: ["sleep", "3600"]
+  job:
+    image: IMAGE
+    command: ["true"]
+"#,
+    );
+    w.ok(&p, &["up", "-d"]);
+    let out = w.berth_in(&p, &["wait", "--down-project", "job", "web"]);
+    assert_eq!(code(&out), 0, "{:?}", text(&out));
+    assert!(w.ps(&p).is_empty());
+    w.assert_clean();
+}
