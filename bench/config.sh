@@ -14,10 +14,13 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 bench/gen-project.sh "$work" "$n"
 cd "$work"
-"$berth" config -q
-hyperfine --warmup 3 --min-runs 20 --export-json "$work/h.json" \
-  -n berth "$berth config -q" \
-  -n docker-compose "docker-compose config -q" >&2
+# The generated file has no `name:` (docker-compose 1.29 rejects it): both get `-p`.
+project=gen$n
+"$berth" -p "$project" config -q
+docker-compose -p "$project" config -q
+hyperfine -N --warmup 3 --min-runs 20 --export-json "$work/h.json" \
+  -n berth "$berth -p $project config -q" \
+  -n docker-compose "docker-compose -p $project config -q" >&2
 python3 - "$work/h.json" "$n" <<'PY'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Writes a compose project of N services into DIR: anchors, merge keys, extends
-# (same file and another file), interpolation with defaults, every common short form.
+# (another file), interpolation with defaults, every common short form.
+# No top-level `name:`: Debian's docker-compose 1.29, the peer in bench/config.sh,
+# rejects it, so both tools get the project name from `-p`.
 # usage: bench/gen-project.sh DIR N
 set -euo pipefail
 dir=$1 n=$2
@@ -20,7 +22,6 @@ services:
       tier: generated
 YAML
 {
-  echo "name: gen${n}"
   echo "x-defaults: &defaults"
   echo "  init: true"
   echo "  stop_grace_period: 5s"

@@ -88,10 +88,11 @@ fn load(
     mut popts: ProjectOptions,
     services: &[String],
     resolve_env: bool,
-) -> Result<(compose::Project, RawProject)> {
+) -> Result<compose::Project> {
     popts.interpolate = !args.no_interpolate;
     popts.resolve_paths = !args.no_path_resolution;
-    let raw = compose::load_raw(&popts)?;
+    let mut raw = compose::load_raw(&popts)?;
+    let raw_warnings = std::mem::take(&mut raw.warnings);
     let mopts = ModelOptions {
         normalize: !args.no_normalize,
         consistency: !args.no_consistency,
@@ -99,9 +100,9 @@ fn load(
         resolve_environment: resolve_env && !args.no_env_resolution,
         services: services.to_vec(),
     };
-    let (project, warnings) = build_project(raw.clone(), &mopts)?;
-    print_warnings(&raw.warnings, &warnings);
-    Ok((project, raw))
+    let (project, warnings) = build_project(raw, &mopts)?;
+    print_warnings(&raw_warnings, &warnings);
+    Ok(project)
 }
 
 fn lines(out: &mut String, items: impl IntoIterator<Item = String>) {
@@ -130,16 +131,16 @@ pub fn run(args: &ConfigArgs, popts: ProjectOptions) -> Result<()> {
             lines(&mut out, names);
         }
     } else if args.list_services {
-        let (p, _) = load(args, popts, &[], false)?;
+        let p = load(args, popts, &[], false)?;
         lines(&mut out, p.service_names());
     } else if args.volumes {
-        let (p, _) = load(args, popts, &[], false)?;
+        let p = load(args, popts, &[], false)?;
         lines(&mut out, p.volumes.keys().cloned());
     } else if args.networks {
-        let (p, _) = load(args, popts, &[], false)?;
+        let p = load(args, popts, &[], false)?;
         lines(&mut out, p.networks.keys().cloned());
     } else if let Some(hash) = &args.hash {
-        let (p, _) = load(args, popts, &[], false)?;
+        let p = load(args, popts, &[], false)?;
         let mut names: Vec<String> = if hash == "*" {
             p.service_names()
         } else {
@@ -154,11 +155,11 @@ pub fn run(args: &ConfigArgs, popts: ProjectOptions) -> Result<()> {
             out.push_str(&format!("{name} {}\n", service_hash(s)));
         }
     } else if args.profiles {
-        let (p, _) = load(args, popts, &args.services, false)?;
+        let p = load(args, popts, &args.services, false)?;
         let set: BTreeSet<String> = p.all_services().flat_map(|s| s.profiles.clone()).collect();
         lines(&mut out, set);
     } else if args.models {
-        let (p, _) = load(args, popts, &[], false)?;
+        let p = load(args, popts, &[], false)?;
         let mut names: Vec<String> = p
             .models
             .iter()
@@ -173,7 +174,7 @@ pub fn run(args: &ConfigArgs, popts: ProjectOptions) -> Result<()> {
         names.sort();
         lines(&mut out, names);
     } else if args.images {
-        let (p, _) = load(args, popts, &args.services, false)?;
+        let p = load(args, popts, &args.services, false)?;
         lines(&mut out, p.services.values().map(|s| p.image_name(s)));
     } else if args.variables {
         if !args.services.is_empty() {
@@ -184,7 +185,7 @@ pub fn run(args: &ConfigArgs, popts: ProjectOptions) -> Result<()> {
         let raw = compose::load_raw(&popts)?;
         out = variables(&raw, args.format.as_deref().unwrap_or("table"))?;
     } else if args.environment {
-        let (p, _) = load(args, popts, &args.services, true)?;
+        let p = load(args, popts, &args.services, true)?;
         lines(
             &mut out,
             p.environment.iter().map(|(k, v)| format!("{k}={v}")),
@@ -213,6 +214,10 @@ pub fn run(args: &ConfigArgs, popts: ProjectOptions) -> Result<()> {
                     !args.no_path_resolution,
                 );
             }
+            // `-q` only validates: rendering cannot fail, so it is skipped.
+            if args.quiet {
+                return Ok(());
+            }
             let tree = sorted_tree(&raw.tree);
             out = if format == "json" {
                 go_json_escape(&serde_json::to_string_pretty(&tree)?)
@@ -220,7 +225,12 @@ pub fn run(args: &ConfigArgs, popts: ProjectOptions) -> Result<()> {
                 emit_yaml(&tree)
             };
         } else {
-            let (p, _) = load(args, popts, &args.services, true)?;
+            let p = load(args, popts, &args.services, true)?;
+            // `-q` only validates: rendering (a third of the work on a large
+            // project) cannot fail, so it is skipped.
+            if args.quiet {
+                return Ok(());
+            }
             out = if format == "json" {
                 to_json(&p)
             } else {

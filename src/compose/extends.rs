@@ -43,8 +43,8 @@ impl Loader {
         Ok(())
     }
 
-    /// The service `name` of `services` with its `extends` resolved (written back
-    /// into `services`); `None` when the service is null.
+    /// Resolves the `extends` of the service `name` of `services` and writes the
+    /// result back into `services`, where a caller wanting it as a base reads it.
     fn extend_service(
         &mut self,
         name: &str,
@@ -53,10 +53,10 @@ impl Loader {
         base_dir: &Path,
         resets: &[KeyPath],
         steps: &mut Vec<Step>,
-    ) -> Result<Option<Value>, LoadError> {
+    ) -> Result<(), LoadError> {
         let path = KeyPath::root().key("services").key(name);
         let service = match services.get(name) {
-            None | Some(Value::Null) => return Ok(None),
+            None | Some(Value::Null) => return Ok(()),
             Some(Value::Mapping(m)) => m.clone(),
             Some(other) => {
                 return Err(LoadError::invalid(
@@ -67,7 +67,7 @@ impl Loader {
             }
         };
         let Some(ext) = service.get("extends") else {
-            return Ok(Some(Value::Mapping(service)));
+            return Ok(());
         };
         let ext_path = path.key("extends");
         let (reference, ext_file) = match ext {
@@ -145,7 +145,9 @@ impl Loader {
                     });
                 }
                 let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
-                self.extend_service(&reference, &mut other, &target, &dir, &[], steps)?
+                self.extend_service(&reference, &mut other, &target, &dir, &[], steps)?;
+                // `other` is this call's own copy of the file's services.
+                other.swap_remove(reference.as_str())
             }
             None => {
                 if !services.contains_key(reference.as_str()) {
@@ -154,12 +156,14 @@ impl Loader {
                         service: reference,
                     });
                 }
-                self.extend_service(&reference, services, file, base_dir, resets, steps)?
+                self.extend_service(&reference, services, file, base_dir, resets, steps)?;
+                services.get(reference.as_str()).cloned()
             }
         };
         steps.pop();
 
         let mut merged = match base {
+            None | Some(Value::Null) => Value::Mapping(service),
             Some(base) => {
                 // `!reset` in the extending service removes from the base too.
                 let mut wrapped = Mapping::new();
@@ -184,13 +188,12 @@ impl Loader {
                 })?;
                 m
             }
-            None => Value::Mapping(service),
         };
         if let Value::Mapping(m) = &mut merged {
             m.shift_remove("extends");
         }
-        services.insert(Value::String(name.to_string()), merged.clone());
-        Ok(Some(merged))
+        services.insert(Value::String(name.to_string()), merged);
+        Ok(())
     }
 
     /// The services of a file read for `extends`: interpolated, its documents

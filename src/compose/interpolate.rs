@@ -68,22 +68,33 @@ impl<'a> Interpolator<'a> {
 
     /// Interpolates every string value of `tree` in place; keys are left alone.
     pub fn interpolate_tree(&mut self, tree: &mut Value, path: &KeyPath) -> Result<(), String> {
+        self.interpolate_at(tree, &mut path.clone())
+    }
+
+    /// [`Self::interpolate_tree`] with one path extended and shortened in place
+    /// while walking, rather than a new path allocated per node.
+    fn interpolate_at(&mut self, tree: &mut Value, path: &mut KeyPath) -> Result<(), String> {
         match tree {
             Value::String(s) if s.contains('$') => {
                 *s = self.substitute(s).map_err(|e| path_error(path, &e))?;
             }
             Value::Sequence(seq) => {
                 for (i, v) in seq.iter_mut().enumerate() {
-                    self.interpolate_tree(v, &path.index(i))?;
+                    path.push_index(i);
+                    let r = self.interpolate_at(v, path);
+                    path.pop();
+                    r?;
                 }
             }
             Value::Mapping(map) => {
                 for (k, v) in map.iter_mut() {
-                    let key = k.as_str().unwrap_or_default();
-                    self.interpolate_tree(v, &path.key(key))?;
+                    path.push_key(k.as_str().unwrap_or_default());
+                    let r = self.interpolate_at(v, path);
+                    path.pop();
+                    r?;
                 }
             }
-            Value::Tagged(t) => self.interpolate_tree(&mut t.value, path)?,
+            Value::Tagged(t) => self.interpolate_at(&mut t.value, path)?,
             _ => {}
         }
         Ok(())

@@ -42,42 +42,45 @@ fn special(path: &KeyPath) -> Option<Merger> {
         Some("services" | "networks" | "volumes" | "models") => {}
         _ => return None,
     }
-    const TO_SEQUENCE: &[&str] = &[
-        "networks.*.labels",
-        "volumes.*.labels",
-        "services.*.annotations",
-        "services.*.build.args",
-        "services.*.build.additional_contexts",
-        "services.*.build.labels",
-        "services.*.deploy.labels",
-        "services.*.dns",
-        "services.*.dns_opt",
-        "services.*.dns_search",
-        "services.*.env_file",
-        "services.*.label_file",
-        "services.*.environment",
-        "services.*.labels",
-        "services.*.volumes.*.volume.labels",
-        "services.*.sysctls",
-        "services.*.tmpfs",
+    const TO_SEQUENCE: &[&[&str]] = &[
+        &["networks", "*", "labels"],
+        &["volumes", "*", "labels"],
+        &["services", "*", "annotations"],
+        &["services", "*", "build", "args"],
+        &["services", "*", "build", "additional_contexts"],
+        &["services", "*", "build", "labels"],
+        &["services", "*", "deploy", "labels"],
+        &["services", "*", "dns"],
+        &["services", "*", "dns_opt"],
+        &["services", "*", "dns_search"],
+        &["services", "*", "env_file"],
+        &["services", "*", "label_file"],
+        &["services", "*", "environment"],
+        &["services", "*", "labels"],
+        &["services", "*", "volumes", "*", "volume", "labels"],
+        &["services", "*", "sysctls"],
+        &["services", "*", "tmpfs"],
     ];
     if TO_SEQUENCE.iter().any(|p| path.matches(p)) {
         return Some(merge_to_sequence);
     }
-    let table: &[(&str, Merger)] = &[
-        ("networks.*.ipam.config", merge_ipam_config),
-        ("services.*.build", merge_build),
-        ("services.*.command", override_value),
-        ("services.*.entrypoint", override_value),
-        ("services.*.healthcheck.test", override_value),
-        ("services.*.depends_on", merge_depends_on),
-        ("services.*.extra_hosts", merge_extra_hosts),
-        ("services.*.build.extra_hosts", merge_extra_hosts),
-        ("services.*.logging", merge_logging),
-        ("services.*.models", merge_as_mapping),
-        ("services.*.networks", merge_as_mapping),
-        ("services.*.ulimits.*", override_value),
-        ("models.*.runtime_flags", override_value),
+    let table: &[(&[&str], Merger)] = &[
+        (&["networks", "*", "ipam", "config"], merge_ipam_config),
+        (&["services", "*", "build"], merge_build),
+        (&["services", "*", "command"], override_value),
+        (&["services", "*", "entrypoint"], override_value),
+        (&["services", "*", "healthcheck", "test"], override_value),
+        (&["services", "*", "depends_on"], merge_depends_on),
+        (&["services", "*", "extra_hosts"], merge_extra_hosts),
+        (
+            &["services", "*", "build", "extra_hosts"],
+            merge_extra_hosts,
+        ),
+        (&["services", "*", "logging"], merge_logging),
+        (&["services", "*", "models"], merge_as_mapping),
+        (&["services", "*", "networks"], merge_as_mapping),
+        (&["services", "*", "ulimits", "*"], override_value),
+        (&["models", "*", "runtime_flags"], override_value),
     ];
     table.iter().find(|(p, _)| path.matches(p)).map(|(_, m)| *m)
 }
@@ -270,41 +273,59 @@ enum Indexer {
     EnvFile,
 }
 
-const UNIQUE: &[(&str, Indexer)] = &[
-    ("networks.*.labels", Indexer::KeyValue),
-    ("networks.*.ipam.options", Indexer::KeyValue),
-    ("services.*.annotations", Indexer::KeyValue),
-    ("services.*.build.args", Indexer::KeyValue),
-    ("services.*.build.additional_contexts", Indexer::KeyValue),
-    ("services.*.build.platform", Indexer::KeyValue),
-    ("services.*.build.tags", Indexer::KeyValue),
-    ("services.*.build.labels", Indexer::KeyValue),
-    ("services.*.cap_add", Indexer::KeyValue),
-    ("services.*.cap_drop", Indexer::KeyValue),
-    ("services.*.devices", Indexer::Device),
-    ("services.*.configs", Indexer::Mount("")),
-    ("services.*.deploy.labels", Indexer::KeyValue),
-    ("services.*.dns", Indexer::KeyValue),
-    ("services.*.dns_opt", Indexer::KeyValue),
-    ("services.*.dns_search", Indexer::KeyValue),
-    ("services.*.environment", Indexer::KeyValue),
-    ("services.*.env_file", Indexer::EnvFile),
-    ("services.*.expose", Indexer::Expose),
-    ("services.*.labels", Indexer::KeyValue),
-    ("services.*.links", Indexer::KeyValue),
-    ("services.*.networks.*.aliases", Indexer::KeyValue),
-    ("services.*.networks.*.link_local_ips", Indexer::KeyValue),
-    ("services.*.ports", Indexer::Port),
-    ("services.*.profiles", Indexer::KeyValue),
-    ("services.*.secrets", Indexer::Mount("/run/secrets")),
-    ("services.*.sysctls", Indexer::KeyValue),
-    ("services.*.tmpfs", Indexer::KeyValue),
-    ("services.*.volumes", Indexer::Volume),
+const UNIQUE: &[(&[&str], Indexer)] = &[
+    (&["networks", "*", "labels"], Indexer::KeyValue),
+    (&["networks", "*", "ipam", "options"], Indexer::KeyValue),
+    (&["services", "*", "annotations"], Indexer::KeyValue),
+    (&["services", "*", "build", "args"], Indexer::KeyValue),
+    (
+        &["services", "*", "build", "additional_contexts"],
+        Indexer::KeyValue,
+    ),
+    (&["services", "*", "build", "platform"], Indexer::KeyValue),
+    (&["services", "*", "build", "tags"], Indexer::KeyValue),
+    (&["services", "*", "build", "labels"], Indexer::KeyValue),
+    (&["services", "*", "cap_add"], Indexer::KeyValue),
+    (&["services", "*", "cap_drop"], Indexer::KeyValue),
+    (&["services", "*", "devices"], Indexer::Device),
+    (&["services", "*", "configs"], Indexer::Mount("")),
+    (&["services", "*", "deploy", "labels"], Indexer::KeyValue),
+    (&["services", "*", "dns"], Indexer::KeyValue),
+    (&["services", "*", "dns_opt"], Indexer::KeyValue),
+    (&["services", "*", "dns_search"], Indexer::KeyValue),
+    (&["services", "*", "environment"], Indexer::KeyValue),
+    (&["services", "*", "env_file"], Indexer::EnvFile),
+    (&["services", "*", "expose"], Indexer::Expose),
+    (&["services", "*", "labels"], Indexer::KeyValue),
+    (&["services", "*", "links"], Indexer::KeyValue),
+    (
+        &["services", "*", "networks", "*", "aliases"],
+        Indexer::KeyValue,
+    ),
+    (
+        &["services", "*", "networks", "*", "link_local_ips"],
+        Indexer::KeyValue,
+    ),
+    (&["services", "*", "ports"], Indexer::Port),
+    (&["services", "*", "profiles"], Indexer::KeyValue),
+    (
+        &["services", "*", "secrets"],
+        Indexer::Mount("/run/secrets"),
+    ),
+    (&["services", "*", "sysctls"], Indexer::KeyValue),
+    (&["services", "*", "tmpfs"], Indexer::KeyValue),
+    (&["services", "*", "volumes"], Indexer::Volume),
 ];
 
 /// Removes redefinitions in unique-keyed lists: the last definition of a key
 /// replaces the first, in the first's position.
 pub fn enforce_unicity(value: &mut Value, path: &KeyPath) -> Result<(), MergeError> {
+    unicity_at(value, &mut path.clone())
+}
+
+/// [`enforce_unicity`] with one path extended and shortened in place while
+/// walking, rather than a new path allocated per node.
+fn unicity_at(value: &mut Value, path: &mut KeyPath) -> Result<(), MergeError> {
     // Every unique-keyed list sits at most five keys deep under `services` or
     // `networks`; nothing else needs visiting.
     if path.len() >= 5 && !value.is_sequence() {
@@ -317,7 +338,10 @@ pub fn enforce_unicity(value: &mut Value, path: &KeyPath) -> Result<(), MergeErr
                 if path.is_empty() && key != "services" && key != "networks" {
                     continue;
                 }
-                enforce_unicity(v, &path.key(key))?;
+                path.push_key(key);
+                let r = unicity_at(v, path);
+                path.pop();
+                r?;
             }
         }
         Value::Sequence(seq) => {
@@ -327,7 +351,10 @@ pub fn enforce_unicity(value: &mut Value, path: &KeyPath) -> Result<(), MergeErr
             let mut out: Vec<Value> = Vec::with_capacity(seq.len());
             let mut keys: indexmap::IndexMap<String, usize> = indexmap::IndexMap::new();
             for (i, entry) in std::mem::take(seq).into_iter().enumerate() {
-                let key = index_key(*indexer, &entry, &path.index(i))?;
+                path.push_index(i);
+                let key = index_key(*indexer, &entry, path);
+                path.pop();
+                let key = key?;
                 match keys.get(&key) {
                     Some(&j) => out[j] = entry,
                     None => {
