@@ -144,6 +144,13 @@ fn a_killed_up_is_repaired_by_the_next_up_and_down() {
         assert!(w.ps(&p).is_empty());
         let left: Vec<_> = std::fs::read_dir(w.root().join("containers"))
             .unwrap()
+            .flatten()
+            .map(|e| {
+                let inside: Vec<_> = std::fs::read_dir(e.path())
+                    .map(|d| d.flatten().map(|x| x.file_name()).collect())
+                    .unwrap_or_default();
+                (e.path(), inside)
+            })
             .collect();
         assert!(
             left.is_empty(),

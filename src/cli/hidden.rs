@@ -78,6 +78,14 @@ pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
         }
         return Ok(());
     }
+    // `rm`/`down` hold this lock while they take the container apart: one that got
+    // it first leaves nothing to supervise.
+    if !crate::container::ContainerRecord::path(&dir).exists() {
+        if let Some(mut r) = ready.take() {
+            let _ = std::io::Write::write_all(&mut r, b"the container was removed\n");
+        }
+        return Ok(());
+    }
     let settings = Settings {
         container_dir: dir.clone(),
         policy: cfg.policy,

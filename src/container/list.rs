@@ -31,6 +31,10 @@ pub fn find(root: &Path, project: Option<&str>) -> Vec<Found> {
     let mut out: Vec<Found> = entries
         .flatten()
         .filter_map(|e| {
+            // `.new-…` and `.del-…` are containers being made or taken away.
+            if e.file_name().to_string_lossy().starts_with('.') {
+                return None;
+            }
             let dir = e.path();
             let record = ContainerRecord::load(&dir).ok()?;
             if project.is_some_and(|p| p != record.project) {

@@ -123,7 +123,12 @@ pub fn create(req: &CreateRequest<'_>) -> Result<ContainerRecord> {
     let dir = req.layout.container(&id);
     // The directory appears already claimed by its project (made aside, then
     // renamed into place), so `repair` always knows whose half-made container it is.
-    let staging = req.layout.containers().join(format!(".new-{id}"));
+    // The staging name carries the project too: a berth killed before the claim
+    // is written still leaves a directory `repair` knows to be this project's.
+    let staging = req
+        .layout
+        .containers()
+        .join(format!(".new-{}-{id}", req.project.name));
     fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
     fs::write(staging.join(OWNER_FILE), &req.project.name)?;
     fs::rename(&staging, &dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -523,17 +528,28 @@ pub fn supervisor_running(dir: &Path) -> bool {
 /// Removes a stopped container and everything it holds in the kernel and on
 /// disk; with `volumes`, its anonymous volumes too.
 pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
-    // A supervisor may still be starting it (its `up` was killed, or the state
-    // said `created`): it is stopped, and gone, before anything is taken away.
-    if supervisor_running(&found.dir) {
-        stop(layout, found, libc::SIGKILL, Duration::ZERO)?;
-        let t0 = std::time::Instant::now();
-        while supervisor_running(&found.dir) {
-            if t0.elapsed() > Duration::from_secs(10) {
-                bail!("the supervisor of {} does not exit", found.record.name);
-            }
-            std::thread::sleep(Duration::from_millis(20));
+    // Taking the supervisor's lock keeps any supervisor away while the container
+    // is taken apart; one still running (or starting: its `up` was killed, or the
+    // state said `created`) is stopped first.
+    let lock_path = found.dir.join("supervisor.lock");
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {}", lock_path.display()))?;
+    let t0 = std::time::Instant::now();
+    let mut asked = false;
+    // SAFETY: flock on a descriptor we own; released when `lock` closes.
+    while unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        if !asked {
+            stop(layout, found, libc::SIGKILL, Duration::ZERO)?;
+            asked = true;
         }
+        if t0.elapsed() > Duration::from_secs(10) {
+            bail!("the supervisor of {} does not exit", found.record.name);
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
     if volumes {
         let used: Vec<String> = fs::read(found.dir.join("volumes.json"))
@@ -549,7 +565,9 @@ pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
             }
         }
     }
-    discard(layout, &found.record.id)
+    let result = discard(layout, &found.record.id);
+    drop(lock);
+    result
 }
 
 /// Takes away a container's runtime state, network and directory, whatever
@@ -562,8 +580,12 @@ pub fn discard(layout: &Layout, id: &str) -> Result<()> {
     }
     let atts = attachments(&dir);
     let net = network::unwire(layout, id, &atts);
-    let files = match fs::remove_dir_all(&dir) {
-        Ok(()) => Ok(()),
+    // Out of sight in one step, then deleted: a berth killed while deleting leaves
+    // a `.del-` directory `repair` finishes, never half a container.
+    let doomed = layout.containers().join(format!(".del-{id}"));
+    let files = match fs::rename(&dir, &doomed) {
+        Ok(()) => fs::remove_dir_all(&doomed)
+            .map_err(|e| anyhow!(e).context(format!("removing {}", doomed.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(anyhow!(e).context(format!("removing {}", dir.display()))),
     };
@@ -588,7 +610,18 @@ pub fn repair(layout: &Layout, project: &str) {
     for e in entries.flatten() {
         let dir = e.path();
         let owner = fs::read_to_string(dir.join(OWNER_FILE)).unwrap_or_default();
-        if e.file_name().to_string_lossy().starts_with(".new-") {
+        let file_name = e.file_name().to_string_lossy().into_owned();
+        if file_name.starts_with(".del-") {
+            // Kernel objects went before the rename; only files are left.
+            let _ = fs::remove_dir_all(&dir);
+            continue;
+        }
+        if file_name.starts_with(".new-") {
+            // `.new-<project>-<64 hex id>`: the project is what precedes the id.
+            let mine = file_name
+                .strip_prefix(".new-")
+                .and_then(|rest| rest.len().checked_sub(65).map(|n| &rest[..n]))
+                .is_some_and(|p| p == project);
             // Staging dirs hold nothing but the claim; another project's may be
             // in the middle of its rename, so only old ones go.
             let old = e
@@ -597,7 +630,7 @@ pub fn repair(layout: &Layout, project: &str) {
                 .ok()
                 .and_then(|t| t.elapsed().ok())
                 .is_some_and(|age| age > Duration::from_secs(60));
-            if owner == project || old {
+            if mine || old {
                 let _ = fs::remove_dir_all(&dir);
             }
             continue;
