@@ -196,15 +196,22 @@ pub fn publish(
 /// Remove every port published for `attachment`.
 pub fn unpublish(state: &StateDir, attachment: &Attachment) -> Result<()> {
     let _lock = state.lock()?;
+    let mut rec = state.read(&attachment.network)?;
+    // Only a member with ports has a table: `nft` is a process start (~10 ms)
+    // under the lock every container of the host waits on.
+    let has = rec
+        .members
+        .get(&attachment.owner)
+        .is_none_or(|m| m.has_ports);
+    if !has {
+        return Ok(());
+    }
     nft::apply(&nft::delete_table_ruleset(&naming::ports_table(
         &attachment.host_veth,
     )))?;
-    let mut rec = state.read(&attachment.network)?;
     if let Some(m) = rec.members.get_mut(&attachment.owner) {
-        if m.has_ports {
-            m.has_ports = false;
-            state.write(&rec)?;
-        }
+        m.has_ports = false;
+        state.write(&rec)?;
     }
     Ok(())
 }

@@ -362,11 +362,8 @@ pub fn wire(layout: &Layout, id: &str, reqs: &[AttachRequest]) -> Result<Wired> 
 pub fn unwire(layout: &Layout, id: &str, attachments: &[Attachment]) -> Result<()> {
     let state = net_state(layout)?;
     let mut first = None;
-    if let Some(a) = attachments.first() {
-        if let Err(e) = berth_netns::unpublish(&state, a) {
-            first.get_or_insert(anyhow!(e));
-        }
-    }
+    // `detach` also drops the ports table of a member that has one; a separate
+    // `unpublish` would run `nft` for every container, ports or not.
     if let Err(e) = berth_netns::detach(&state, attachments) {
         first.get_or_insert(anyhow!(e));
     }
