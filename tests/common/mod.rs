@@ -17,10 +17,13 @@ pub const IMAGE: &str = "localhost/busybox:test";
 pub fn busybox_tar() -> &'static Path {
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("berth-test-busybox-{}", std::process::id()));
+        // In cargo's per-target temp dir, not /tmp: made once, reused, nothing left
+        // behind. Each test binary writes its own copy and renames it into place.
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
         fs::create_dir_all(&dir).unwrap();
         let path = dir.join("busybox.tar");
-        let mut b = tar::Builder::new(fs::File::create(&path).unwrap());
+        let tmp = dir.join(format!("busybox.tar.{}", std::process::id()));
+        let mut b = tar::Builder::new(fs::File::create(&tmp).unwrap());
         let mut dir_entry = |name: &str, mode: u32| {
             let mut h = tar::Header::new_gnu();
             h.set_entry_type(tar::EntryType::Directory);
@@ -72,6 +75,7 @@ pub fn busybox_tar() -> &'static Path {
             b.append_data(&mut h, name, text.as_bytes()).unwrap();
         }
         b.finish().unwrap();
+        fs::rename(&tmp, &path).unwrap();
         path
     })
 }

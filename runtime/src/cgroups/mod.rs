@@ -330,7 +330,29 @@ pub(crate) fn write_if(dir: &Path, file: &str, value: &str) -> Result<bool> {
 mod tests {
     use super::*;
 
-    fn fake(version: u8, controllers: &[&str], files: &[&str]) -> (PathBuf, CgroupDir) {
+    /// A fake cgroup directory under the temp dir, removed when dropped.
+    struct FakeDir(PathBuf);
+
+    impl std::ops::Deref for FakeDir {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl AsRef<Path> for FakeDir {
+        fn as_ref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for FakeDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn fake(version: u8, controllers: &[&str], files: &[&str]) -> (FakeDir, CgroupDir) {
         let base = std::env::temp_dir().join(format!(
             "berth-cg-test-{}-{version}-{}",
             std::process::id(),
@@ -346,7 +368,7 @@ mod tests {
             path: base.clone(),
             controllers: controllers.iter().map(|s| s.to_string()).collect(),
         };
-        (base, d)
+        (FakeDir(base), d)
     }
 
     fn res() -> LinuxResources {
