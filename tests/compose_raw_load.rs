@@ -80,7 +80,7 @@ fn discovers_upward_from_a_subdirectory() {
     .unwrap();
     std::fs::create_dir_all(tmp.join("sub/deeper")).unwrap();
     let p = load_raw(&opts(&tmp.join("sub/deeper"), &[], &[])).unwrap();
-    assert_eq!(p.working_dir, tmp);
+    assert_eq!(p.working_dir, *tmp);
     assert_eq!(p.config_files.len(), 2);
     assert_eq!(p.tree["services"]["a"]["image"], s("y"));
     drop(root);
@@ -432,11 +432,27 @@ fn no_config_file() {
     assert_eq!(e.to_string(), "no configuration file provided: not found");
 }
 
-fn tempdir(name: &str) -> PathBuf {
+/// A test's scratch directory, removed when the test ends (passing or not).
+struct TmpDir(PathBuf);
+
+impl std::ops::Deref for TmpDir {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir(name: &str) -> TmpDir {
     let dir = std::env::temp_dir().join(format!("berth-raw-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TmpDir(dir)
 }
 
 #[test]
