@@ -39,20 +39,9 @@ pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
     // One supervisor per container: a second one (a `start` racing the `up` that
     // a kill interrupted) leaves the container to the first.
     let lock_path = dir.join("supervisor.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("opening {}", lock_path.display()))?;
-    // SAFETY: flock on a descriptor we own.
-    if unsafe {
-        libc::flock(
-            std::os::fd::AsRawFd::as_raw_fd(&lock),
-            libc::LOCK_EX | libc::LOCK_NB,
-        )
-    } != 0
-    {
+    let lock = crate::state::try_lock(&lock_path)
+        .with_context(|| format!("locking {}", lock_path.display()))?;
+    let Some(lock) = lock else {
         // Report what the first one does with its start instead of racing it.
         let t0 = std::time::Instant::now();
         let msg = loop {
@@ -77,7 +66,7 @@ pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
             let _ = std::io::Write::write_all(&mut r, msg.as_bytes());
         }
         return Ok(());
-    }
+    };
     // `rm`/`down` hold this lock while they take the container apart: one that got
     // it first leaves nothing to supervise.
     if !crate::container::ContainerRecord::path(&dir).exists() {

@@ -515,14 +515,12 @@ pub fn kill(layout: &Layout, found: &Found, signal: i32) -> Result<()> {
 
 /// Whether a supervisor holds the container in `dir` (its lock is taken).
 pub fn supervisor_running(dir: &Path) -> bool {
-    let Ok(f) = fs::OpenOptions::new()
-        .write(true)
-        .open(dir.join("supervisor.lock"))
-    else {
-        return false;
-    };
-    // SAFETY: flock on a descriptor we own; released when `f` closes.
-    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) != 0 }
+    // No lock file means no supervisor ever ran; creating one here is harmless.
+    dir.exists()
+        && matches!(
+            crate::state::try_lock(&dir.join("supervisor.lock")),
+            Ok(None)
+        )
 }
 
 /// Removes a stopped container and everything it holds in the kernel and on
@@ -532,16 +530,14 @@ pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
     // is taken apart; one still running (or starting: its `up` was killed, or the
     // state said `created`) is stopped first.
     let lock_path = found.dir.join("supervisor.lock");
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("opening {}", lock_path.display()))?;
     let t0 = std::time::Instant::now();
     let mut asked = false;
-    // SAFETY: flock on a descriptor we own; released when `lock` closes.
-    while unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+    let lock = loop {
+        if let Some(lock) = crate::state::try_lock(&lock_path)
+            .with_context(|| format!("locking {}", lock_path.display()))?
+        {
+            break lock;
+        }
         if !asked {
             stop(layout, found, libc::SIGKILL, Duration::ZERO)?;
             asked = true;
@@ -550,7 +546,7 @@ pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
             bail!("the supervisor of {} does not exit", found.record.name);
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
+    };
     if volumes {
         let used: Vec<String> = fs::read(found.dir.join("volumes.json"))
             .ok()

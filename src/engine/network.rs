@@ -2,9 +2,8 @@
 //! removed on `down`; and the DNS responder that serves them.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -386,18 +385,10 @@ pub fn unwire(layout: &Layout, id: &str, attachments: &[Attachment]) -> Result<(
 /// Starts the DNS responder for this root unless one runs already.
 pub fn ensure_dns(layout: &Layout) -> Result<()> {
     fs::create_dir_all(&layout.run)?;
-    let lock = dns_lock_path(layout);
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock)?;
-    // SAFETY: flock on our own descriptor.
-    let free = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
-    if !free {
+    // A responder holds this lock while it runs.
+    if crate::state::try_lock(&dns_lock_path(layout))?.is_none() {
         return Ok(());
     }
-    drop(f);
     let exe = std::env::current_exe()?;
     let log = File::create(layout.run.join("dns.log"))?;
     let mut cmd = Command::new(exe);
@@ -428,16 +419,10 @@ pub fn dns_lock_path(layout: &Layout) -> std::path::PathBuf {
 /// Runs the DNS responder in this process until no network is left.
 pub fn serve_dns(layout: &Layout) -> Result<()> {
     fs::create_dir_all(&layout.run)?;
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dns_lock_path(layout))?;
-    // SAFETY: flock on our own descriptor.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+    let Some(lock) = crate::state::try_lock(&dns_lock_path(layout))? else {
         // Another responder won the race: it serves the same records.
         return Ok(());
-    }
+    };
     let state = net_state(layout)?;
     berth_netns::dns::serve(berth_netns::dns::DnsConfig::new(state.records_dir()))
         .context("DNS responder")?;

@@ -106,7 +106,6 @@ fn replicas(svc: &ServiceConfig, opts: &UpOptions) -> u32 {
 pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress) -> Result<()> {
     let project = Arc::new(loaded.project);
     let graph = service_graph(&project);
-    graph.check_acyclic()?;
     let selected: Vec<String> = if opts.services.is_empty() {
         project.service_names()
     } else {
@@ -396,9 +395,9 @@ fn wait_dependencies(ctx: &Ctx, svc: &ServiceConfig) -> Result<()> {
             continue;
         }
         match d.condition.as_str() {
-            "service_healthy" => wait_condition(ctx, svc, dep, d.required, Condition::Healthy)?,
+            "service_healthy" => wait_condition(ctx, dep, d.required, Condition::Healthy)?,
             "service_completed_successfully" => {
-                wait_condition(ctx, svc, dep, d.required, Condition::Completed)?
+                wait_condition(ctx, dep, d.required, Condition::Completed)?
             }
             _ => {}
         }
@@ -412,13 +411,7 @@ enum Condition {
     Completed,
 }
 
-fn wait_condition(
-    ctx: &Ctx,
-    svc: &ServiceConfig,
-    dep: &str,
-    required: bool,
-    cond: Condition,
-) -> Result<()> {
+fn wait_condition(ctx: &Ctx, dep: &str, required: bool, cond: Condition) -> Result<()> {
     let dep_svc = &ctx.project.services[dep];
     if cond == Condition::Healthy
         && dep_svc
@@ -486,7 +479,6 @@ fn wait_condition(
         if all {
             return Ok(());
         }
-        let _ = svc;
         // docker compose polls its dependencies every 500 ms; the status file has no
         // change notification yet, so berth polls too, more often.
         std::thread::sleep(Duration::from_millis(100));

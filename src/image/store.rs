@@ -181,19 +181,14 @@ fn tmp_name(prefix: &str) -> String {
 
 /// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename, fsync dir.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(tmp_name(".tmp-"));
-    let res = (|| {
-        let mut f = File::create(&tmp).at("create", &tmp)?;
-        f.write_all(bytes).at("write", &tmp)?;
-        f.sync_all().at("fsync", &tmp)?;
-        fs::rename(&tmp, path).at("rename", path)?;
-        sync_dir(dir)
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    res
+    crate::state::write_atomic(path, bytes).map_err(|e| match e {
+        crate::state::StateError::Io { op, path, source } => StoreError::Io { op, path, source },
+        other => StoreError::Io {
+            op: "write",
+            path: path.to_path_buf(),
+            source: io::Error::other(other.to_string()),
+        },
+    })
 }
 
 fn syncfs(dir: &Path) -> Result<()> {
@@ -203,10 +198,6 @@ fn syncfs(dir: &Path) -> Result<()> {
         return Err(io::Error::last_os_error()).at("syncfs", dir);
     }
     Ok(())
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).at("fsync", dir)
 }
 
 /// An flock held until dropped.

@@ -4,7 +4,6 @@
 pub mod build;
 pub mod defaults;
 pub mod run_config;
-pub mod user;
 
 pub use build::build_spec;
 pub use run_config::{MountSpec, NamespaceMode, RunConfig};

@@ -3,32 +3,39 @@
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
 use super::{IoContext, StateError};
 
-/// Replaces `path` with `bytes` so that a crash leaves the old or the new file whole.
+/// Replaces `path` with `bytes` so that a crash leaves the old or the new file
+/// whole: temp file in the same directory, fsync, rename, fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     fs::create_dir_all(dir).at("create directory", dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    // The pid keeps two writers in different processes from sharing a temp file;
-    // the lock taken by callers keeps them from racing on the rename.
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let mut file = File::create(&tmp).at("create", &tmp)?;
-    file.write_all(bytes).at("write", &tmp)?;
-    file.sync_all().at("fsync", &tmp)?;
-    drop(file);
-    fs::rename(&tmp, path).at("rename into", path)?;
-    // Without this the rename itself may be lost on power failure.
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .at("fsync", dir)?;
-    Ok(())
+    // pid and counter: no two writers, in this process or another, share a temp
+    // file; the locks callers hold keep them from racing on the rename.
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.tmp.{}.{n}", std::process::id()));
+    let res = (|| {
+        let mut file = File::create(&tmp).at("create", &tmp)?;
+        file.write_all(bytes).at("write", &tmp)?;
+        file.sync_all().at("fsync", &tmp)?;
+        drop(file);
+        fs::rename(&tmp, path).at("rename into", path)?;
+        // Without this the rename itself may be lost on power failure.
+        File::open(dir).and_then(|d| d.sync_all()).at("fsync", dir)
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res
 }
 
 /// Writes `value` as pretty JSON to `path` atomically.

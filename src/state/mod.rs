@@ -7,7 +7,7 @@ pub mod atomic;
 pub mod lock;
 
 pub use atomic::{write_atomic, write_json_atomic};
-pub use lock::ProjectLock;
+pub use lock::{try_lock, ProjectLock};
 
 use std::path::PathBuf;
 
