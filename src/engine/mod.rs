@@ -1,5 +1,6 @@
 //! The engine: runs a plan's actions along the dependency graph.
 
+pub mod cp;
 pub mod down;
 pub mod exec;
 pub mod graph;

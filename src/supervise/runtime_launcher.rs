@@ -40,14 +40,20 @@ impl RuntimeLauncher {
     }
 
     fn rootfs(&self) -> Rootfs {
-        match &self.cfg.rootfs_dir {
-            Some(d) if self.cfg.lowers.is_empty() => Rootfs::Dir(d.clone()),
-            _ => Rootfs::Overlay {
-                lowers: self.cfg.lowers.clone(),
-                upper: self.dir.join("upper"),
-                work: self.dir.join("work"),
-            },
-        }
+        rootfs_of(&self.cfg, &self.dir)
+    }
+}
+
+/// The root filesystem of the container in `dir`: its layers under its upper dir
+/// (`cp` mounts the same for a stopped container).
+pub fn rootfs_of(cfg: &LaunchConfig, dir: &Path) -> Rootfs {
+    match &cfg.rootfs_dir {
+        Some(d) if cfg.lowers.is_empty() => Rootfs::Dir(d.clone()),
+        _ => Rootfs::Overlay {
+            lowers: cfg.lowers.clone(),
+            upper: dir.join("upper"),
+            work: dir.join("work"),
+        },
     }
 }
 
