@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod config;
 pub mod context;
+pub mod cp;
 pub mod exec;
 pub mod global;
 pub mod hidden;
@@ -53,6 +54,8 @@ pub enum Command {
     /// Parse, resolve and render compose file in canonical format
     #[command(alias = "convert")]
     Config(config::ConfigArgs),
+    /// Copy files/folders between a service container and the local filesystem
+    Cp(cp::CpArgs),
     /// Creates containers for a service
     Create(up::CreateArgs),
     /// Stop and remove containers, networks
@@ -126,6 +129,7 @@ pub fn main() -> i32 {
     let ctx = context::Ctx::new(&cli.global, &cli.root, cli.run_dir.as_ref());
     let res = match cli.command {
         Command::Config(args) => config::run(&args, cli.global.project_options()),
+        Command::Cp(a) => cp::run_cp(&ctx, &a),
         Command::Create(a) => up::run_create(&ctx, &a),
         Command::Down(a) => manage::run_down(&ctx, &a),
         Command::Exec(a) => exec::run_exec(&ctx, &a),
