@@ -3,6 +3,7 @@
 pub mod down;
 pub mod exec;
 pub mod graph;
+pub mod hooks;
 pub mod images;
 pub mod layout;
 pub mod lifecycle;
