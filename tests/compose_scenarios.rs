@@ -14,24 +14,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::World;
+use common::{by_name, fails, states, World};
 use serde_json::Value;
-
-/// `name → container` from `ps -a --format json`.
-fn by_name(w: &World, p: &Path) -> BTreeMap<String, Value> {
-    w.ps(p)
-        .into_iter()
-        .map(|c| (c["Name"].as_str().unwrap().to_string(), c))
-        .collect()
-}
-
-/// `name → State`, sorted by name.
-fn states(w: &World, p: &Path) -> BTreeMap<String, String> {
-    by_name(w, p)
-        .into_iter()
-        .map(|(n, c)| (n, c["State"].as_str().unwrap().to_string()))
-        .collect()
-}
 
 /// `name → ID`, sorted by name.
 fn ids(w: &World, p: &Path) -> BTreeMap<String, String> {
@@ -47,18 +31,6 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect()
-}
-
-/// Runs berth expecting failure; returns stdout and stderr together.
-fn fails(w: &World, p: &Path, args: &[&str]) -> String {
-    let out = w.berth_in(p, args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!out.status.success(), "berth {args:?} succeeded:\n{text}");
-    text
 }
 
 /// Whether `logs` output has a line `<prefix><padding>| <text>`.

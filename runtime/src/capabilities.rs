@@ -112,6 +112,33 @@ impl Sets {
     }
 }
 
+impl Sets {
+    /// The sets cut down to `held` (a bounding set): a process can never gain a
+    /// capability outside its bounding set, and capset(2) fails with EPERM when
+    /// asked to. A runtime that itself lacks some (in a container, or under a
+    /// restricted service manager) still runs `privileged` containers and
+    /// `exec --privileged` with everything it has, as crun does.
+    pub fn limited_to(&self, held: u64) -> Sets {
+        Sets {
+            bounding: self.bounding & held,
+            effective: self.effective & held,
+            permitted: self.permitted & held,
+            inheritable: self.inheritable & held,
+            ambient: self.ambient & held,
+        }
+    }
+}
+
+/// The calling thread's bounding set (PR_CAPBSET_READ for each known capability).
+pub fn bounding_now() -> u64 {
+    (0..=last_cap().min(63))
+        .filter(|&cap| {
+            // SAFETY: PR_CAPBSET_READ only reads the calling thread's bounding set.
+            unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) == 1 }
+        })
+        .fold(0u64, |m, cap| m | (1u64 << cap))
+}
+
 fn last_cap() -> u32 {
     std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
@@ -214,5 +241,33 @@ mod tests {
             .map(|s| serde_json::from_str(&format!("\"{s}\"")).unwrap())
             .collect();
         assert_eq!(mask(&Some(caps)), (1 << 5) | 1);
+    }
+
+    #[test]
+    fn sets_are_limited_to_what_is_held() {
+        let all = Sets {
+            bounding: u64::MAX,
+            effective: u64::MAX,
+            permitted: u64::MAX,
+            inheritable: 1 << 24,
+            ambient: 0,
+        };
+        let held = (1u64 << 41) - 1 - (1 << 24);
+        let got = all.limited_to(held);
+        assert_eq!(got.bounding, held);
+        assert_eq!(got.effective, held);
+        assert_eq!(got.permitted, held);
+        assert_eq!(got.inheritable, 0);
+    }
+
+    #[test]
+    fn bounding_now_reads_this_process() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let hex = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapBnd:"))
+            .unwrap()
+            .trim();
+        assert_eq!(bounding_now(), u64::from_str_radix(hex, 16).unwrap());
     }
 }

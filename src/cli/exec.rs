@@ -35,9 +35,13 @@ pub struct ExecArgs {
     /// Accepted for compatibility: a TTY is allocated when stdin is a terminal
     #[arg(short = 't', long = "tty", hide = true)]
     pub tty: bool,
-    /// Index of the container if service has multiple replicas
-    #[arg(long, default_value_t = 1)]
-    pub index: u32,
+    /// Give extended privileges to the process
+    #[arg(long)]
+    pub privileged: bool,
+    /// Index of the container if service has multiple replicas (default: the
+    /// first replica, else a one-off container of the service)
+    #[arg(long)]
+    pub index: Option<u32>,
     /// The service
     pub service: String,
     /// The command and its arguments
@@ -60,6 +64,8 @@ pub fn run_exec(ctx: &Ctx, a: &ExecArgs) -> Result<()> {
         workdir: a.workdir.clone(),
         tty: !a.no_tty && !a.detach && std::io::stdin().is_terminal(),
         detach: a.detach,
+        privileged: a.privileged,
+        discard_output: false,
     };
     match exec(&found, &opts)? {
         0 => Ok(()),

@@ -88,7 +88,7 @@ pub enum Command {
     /// Removes stopped service containers
     Rm(manage::RmArgs),
     /// Run a one-off command on a service
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Start services
     Start(manage::StartArgs),
     /// Display a live stream of container(s) resource usage statistics

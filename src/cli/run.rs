@@ -1,10 +1,13 @@
 //! `run`: a one-off command on a service.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 use clap::Args;
 
 use super::context::Ctx;
 use super::Exit;
+use crate::engine::images::PullOverride;
 use crate::engine::run::{follow_until_exit, remove_oneoff, start_oneoff, RunOptions};
 
 /// `run`'s flags.
@@ -23,6 +26,30 @@ pub struct RunArgs {
     /// Set environment variables
     #[arg(short, long = "env", value_name = "KEY=VAL")]
     pub env: Vec<String>,
+    /// Set environment variables from file
+    #[arg(long = "env-from-file", value_name = "FILE")]
+    pub env_from_file: Vec<PathBuf>,
+    /// Add or override a label
+    #[arg(short, long = "label", value_name = "KEY=VAL")]
+    pub label: Vec<String>,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Pull image before running ("always"|"missing"|"never"|"policy")
+    #[arg(long, default_value = "policy")]
+    pub pull: String,
+    /// Pull without printing progress information
+    #[arg(long)]
+    pub quiet_pull: bool,
+    /// Remove containers for services not defined in the Compose file
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Use the service's network aliases in the network(s) the container connects to
+    #[arg(long)]
+    pub use_aliases: bool,
     /// Run as specified username or uid
     #[arg(short, long)]
     pub user: Option<String>,
@@ -73,6 +100,14 @@ pub fn run_run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
         publish: a.publish.clone(),
         service_ports: a.service_ports,
         no_deps: a.no_deps,
+        env_files: a.env_from_file.clone(),
+        labels: a.label.clone(),
+        cap_add: a.cap_add.clone(),
+        cap_drop: a.cap_drop.clone(),
+        pull: PullOverride::parse(&a.pull)?,
+        quiet_pull: a.quiet_pull,
+        remove_orphans: a.remove_orphans,
+        use_aliases: a.use_aliases,
     };
     let found = start_oneoff(&ctx.layout, loaded, &opts, &ctx.progress("Running"))?;
     if a.detach {

@@ -223,6 +223,17 @@ impl Loader {
                     home: self.home.as_deref(),
                 },
             );
+            // A secret or config of the included model read from an environment
+            // variable its env_file sets is read at `up` from the project's
+            // environment: the variable goes there (docker compose's
+            // TestSecretFromInclude).
+            for var in environment_objects(&imported) {
+                if !self.env.contains_key(&var) {
+                    if let Some(v) = child.env.get(&var) {
+                        self.env.insert(var, v.clone());
+                    }
+                }
+            }
             for w in child.warnings {
                 if !self.warnings.contains(&w) {
                     self.warnings.push(w);
@@ -235,6 +246,16 @@ impl Loader {
         }
         Ok(())
     }
+}
+
+/// The variables the model's secrets and configs are read from (`environment:`).
+fn environment_objects(model: &Value) -> Vec<String> {
+    ["secrets", "configs"]
+        .iter()
+        .filter_map(|key| model.get(key)?.as_mapping())
+        .flat_map(|objects| objects.values())
+        .filter_map(|def| def.get("environment")?.as_str().map(str::to_string))
+        .collect()
 }
 
 /// Copies the included model's resources into `target`; on a name defined on

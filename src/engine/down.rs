@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Result};
 
 use super::graph::{Direction, Graph};
+use super::hooks;
 use super::layout::Layout;
 use super::lifecycle;
 use super::network;
@@ -73,6 +74,21 @@ fn graph_of(project: Option<&Project>, containers: &[Found]) -> Graph {
     Graph::new(deps.into_iter().collect())
 }
 
+/// Runs a running container's `pre_stop` hooks (its service from the file, else
+/// as it was created).
+fn run_pre_stop(project: Option<&Project>, f: &Found) -> Result<()> {
+    if f.status.state != ContainerState::Running {
+        return Ok(());
+    }
+    let svc = project
+        .and_then(|p| p.services.get(&f.record.service).cloned())
+        .or_else(|| hooks::stored_service(f));
+    match svc {
+        Some(svc) if !svc.pre_stop.is_empty() => hooks::pre_stop(&svc, f),
+        _ => Ok(()),
+    }
+}
+
 /// Stops containers in reverse dependency order, each service's in parallel.
 pub fn stop_all(
     layout: &Layout,
@@ -118,7 +134,11 @@ pub fn stop_all(
                 handles.push(tokio::task::spawn_blocking(move || {
                     let task = progress.task(&format!("Container {}", f.record.name), word.0);
                     let (signal, grace) = stop_params(project.as_ref().as_ref(), &f, timeout);
-                    match lifecycle::stop(&layout, &f, signal, grace) {
+                    // A failing pre_stop hook fails the command, as in docker compose,
+                    // but the container is still stopped: a broken hook must not
+                    // make a project impossible to take down.
+                    let hook = run_pre_stop(project.as_ref().as_ref(), &f);
+                    match lifecycle::stop(&layout, &f, signal, grace).and(hook) {
                         Ok(()) => {
                             task.done(word.1);
                             Ok(())

@@ -33,26 +33,40 @@ pub struct ExecOptions {
     pub tty: bool,
     /// `-d`: start it and return.
     pub detach: bool,
+    /// `--privileged`: every capability, whatever the container has.
+    pub privileged: bool,
+    /// Wait for the process but send its stdio to /dev/null (lifecycle hooks).
+    pub discard_output: bool,
 }
 
-/// The service's container number `index` (non one-off), which must be running.
+/// The container `exec` targets: the service's replica number `index`, or without
+/// one the lowest-numbered replica, else a one-off of the service (docker compose
+/// sorts one-offs last); it must be running.
 pub fn running_container(
     layout: &Layout,
     project: &str,
     service: &str,
-    index: u32,
+    index: Option<u32>,
 ) -> Result<Found> {
-    let all: Vec<Found> = find(&layout.root, Some(project))
+    let mut all: Vec<Found> = find(&layout.root, Some(project))
         .into_iter()
-        .filter(|f| f.record.service == service && !f.record.oneoff)
+        .filter(|f| f.record.service == service)
+        .filter(|f| index.is_none_or(|i| !f.record.oneoff && f.record.number == i))
         .collect();
-    if all.is_empty() {
-        bail!("service {service:?} has no container in project {project:?}");
-    }
-    let f = all
-        .into_iter()
-        .find(|f| f.record.number == index)
-        .ok_or_else(|| anyhow!("service {service:?} has no container number {index}"))?;
+    // Running ones first: a stopped replica does not hide a running one-off.
+    all.sort_by_key(|f| {
+        (
+            f.status.state != ContainerState::Running,
+            f.record.oneoff,
+            f.record.number,
+        )
+    });
+    let Some(f) = all.into_iter().next() else {
+        return Err(match index {
+            Some(i) => anyhow!("service {service:?} is not running container #{i}"),
+            None => anyhow!("service {service:?} is not running"),
+        });
+    };
     match f.status.state {
         ContainerState::Running => Ok(f),
         ContainerState::Paused => bail!("container {} is paused, unpause it first", f.record.name),
@@ -93,6 +107,17 @@ fn process_for(launch: &LaunchConfig, opts: &ExecOptions) -> Result<Process> {
         }
         p.set_cwd(PathBuf::from(w));
     }
+    if opts.privileged {
+        // The spec's (serde) names carry the `CAP_` prefix its `FromStr` does not take.
+        let all: oci_spec::runtime::Capabilities = serde_json::from_value(serde_json::json!(
+            crate::spec::defaults::all_caps().collect::<Vec<_>>()
+        ))?;
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        caps.set_bounding(Some(all.clone()))
+            .set_effective(Some(all.clone()))
+            .set_permitted(Some(all));
+        p.set_capabilities(Some(caps));
+    }
     p.set_terminal(Some(opts.tty));
     p.set_console_size(None);
     if opts.tty {
@@ -117,7 +142,7 @@ pub fn exec(found: &Found, opts: &ExecOptions) -> Result<i32> {
     let process = process_for(&launch, opts)?;
     let container = Container::load(&runtime_dir(&found.dir))
         .with_context(|| format!("container {} is not running", found.record.name))?;
-    let stdio = if opts.detach {
+    let stdio = if opts.detach || opts.discard_output {
         Stdio::Null
     } else {
         Stdio::Inherit

@@ -13,7 +13,7 @@ use berth_netns::{Attachment, PublishedPort};
 use indexmap::IndexMap;
 
 use super::layout::Layout;
-use super::{mounts, network, settings};
+use super::{hooks, mounts, network, settings};
 use crate::compose::model::ServiceConfig;
 use crate::compose::Project;
 use crate::container::list::{find, Found};
@@ -44,6 +44,9 @@ pub struct CreateRequest<'a> {
     pub oneoff: bool,
     /// A name other than the default (`run --name`, a recreate's temporary name).
     pub name: Option<String>,
+    /// Whether the container answers to its service's name and network aliases
+    /// in DNS (always for `up`; for `run` only with `--use-aliases`).
+    pub service_aliases: bool,
 }
 
 const NET_FILE: &str = "net.json";
@@ -170,7 +173,8 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
     let host_net = mode == "host";
     match mode {
         "" | "bridge" | "default" => {
-            let reqs = network::attach_requests(project, svc, &name, &hostname, id)?;
+            let reqs =
+                network::attach_requests(project, svc, &name, &hostname, id, req.service_aliases)?;
             let wired = network::wire(layout, id, &reqs)?;
             atts = wired.attachments;
             write_json_atomic(&dir.join(NET_FILE), &atts)?;
@@ -418,8 +422,19 @@ fn volumes_from(
     Ok(out)
 }
 
-/// Starts a container's supervisor and waits until its process has started (or failed).
+/// Starts a container's supervisor, waits until its process has started (or
+/// failed), then runs its service's `post_start` hooks; a failing hook fails the
+/// start and leaves the container running, as in docker compose.
 pub fn start(layout: &Layout, id: &str) -> Result<()> {
+    start_process(layout, id)?;
+    let found = hooks::found(&layout.container(id))?;
+    match hooks::stored_service(&found) {
+        Some(svc) if !svc.post_start.is_empty() => hooks::post_start(&svc, &found),
+        _ => Ok(()),
+    }
+}
+
+fn start_process(layout: &Layout, id: &str) -> Result<()> {
     let dir = layout.container(id);
     let mut fds = [0; 2];
     // SAFETY: fds has room for two descriptors.

@@ -4,6 +4,7 @@ pub mod cp;
 pub mod down;
 pub mod exec;
 pub mod graph;
+pub mod hooks;
 pub mod images;
 pub mod layout;
 pub mod lifecycle;

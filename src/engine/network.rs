@@ -178,12 +178,19 @@ pub fn dns_names(
     hostname: &str,
     id: &str,
     aliases: &[String],
+    service_aliases: bool,
 ) -> Vec<String> {
-    let mut names = vec![svc.name.clone(), container_name.to_string()];
+    let mut names = vec![];
+    if service_aliases {
+        names.push(svc.name.clone());
+    }
+    names.push(container_name.to_string());
     for n in [hostname, &id[..12.min(id.len())]] {
         names.push(n.to_string());
     }
-    names.extend(aliases.iter().cloned());
+    if service_aliases {
+        names.extend(aliases.iter().cloned());
+    }
     names.dedup();
     names
 }
@@ -196,6 +203,7 @@ pub fn attach_requests(
     container_name: &str,
     hostname: &str,
     id: &str,
+    service_aliases: bool,
 ) -> Result<Vec<AttachRequest>> {
     let mut nets: Vec<(
         &String,
@@ -248,7 +256,7 @@ pub fn attach_requests(
                 ipv4: parse_v4(cfg.map(|c| c.ipv4_address.as_str()).unwrap_or(""))?,
                 ipv6: parse_v6(cfg.map(|c| c.ipv6_address.as_str()).unwrap_or(""))?,
                 mac: parse_mac(&mac_text),
-                names: dns_names(svc, container_name, hostname, id, &aliases),
+                names: dns_names(svc, container_name, hostname, id, &aliases, service_aliases),
                 dns: dns.clone(),
             })
         })

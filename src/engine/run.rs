@@ -2,18 +2,22 @@
 //! `com.docker.compose.oneoff=True`), its dependencies started first by `up`.
 
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
+use indexmap::IndexMap;
 
 use super::images::{ensure_image, PullOverride};
 use super::layout::Layout;
 use super::lifecycle::{self, CreateRequest};
 use super::load::Loaded;
 use super::up::{ensure_networks, service_graph, up, UpOptions};
+use crate::compose::dotenv::read_env_file;
 use crate::compose::model::port::parse_port_spec;
 use crate::compose::model::volume_mount::parse_volume_spec;
+use crate::compose::model::ServiceConfig;
+use crate::compose::Project;
 use crate::container::list::{find, observed_status, Found};
 use crate::container::record::new_id;
 use crate::container::ContainerState;
@@ -47,7 +51,27 @@ pub struct RunOptions {
     pub service_ports: bool,
     /// `--no-deps`.
     pub no_deps: bool,
+    /// `--env-from-file`: dotenv files read after `-e` (which wins on a clash).
+    pub env_files: Vec<PathBuf>,
+    /// `-l KEY=VAL`: labels added to (or overriding) the service's.
+    pub labels: Vec<String>,
+    /// `--cap-add`.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`.
+    pub cap_drop: Vec<String>,
+    /// `--pull`.
+    pub pull: PullOverride,
+    /// `--quiet-pull`: no line per pulled image.
+    pub quiet_pull: bool,
+    /// `--remove-orphans`.
+    pub remove_orphans: bool,
+    /// `--use-aliases`: the one-off answers to the service's name and network
+    /// aliases, as the service's own containers do.
+    pub use_aliases: bool,
 }
+
+/// The label holding a one-off's random slug, as docker compose sets it.
+const SLUG_LABEL: &str = "com.docker.compose.slug";
 
 /// Creates and starts the one-off container (dependencies first); returns it.
 pub fn start_oneoff(
@@ -61,6 +85,7 @@ pub fn start_oneoff(
         .services
         .get(&opts.service)
         .ok_or_else(|| anyhow!("no such service: {}", opts.service))?;
+    let mut deps_ran = false;
     if !opts.no_deps {
         let deps: Vec<String> = service_graph(project)
             .with_dependencies(std::slice::from_ref(&opts.service))
@@ -70,6 +95,8 @@ pub fn start_oneoff(
         if !deps.is_empty() {
             let up_opts = UpOptions {
                 services: deps,
+                pull: opts.pull,
+                remove_orphans: opts.remove_orphans,
                 ..Default::default()
             };
             let again = Loaded {
@@ -77,13 +104,19 @@ pub fn start_oneoff(
                 hashes: loaded.hashes.clone(),
             };
             up(layout, again, &up_opts, progress)?;
+            deps_ran = true;
         }
     }
-    let svc = oneoff_service(base, &project.working_dir, opts)?;
+    let OneOff { svc, name } = oneoff_service(base, project, opts)?;
     let _lock = ProjectLock::acquire(&layout.root, &project.name)?;
+    // `up` for the dependencies has already dealt with containers of unknown
+    // services; finished one-offs are orphans only `run` looks for.
+    handle_orphans(layout, project, opts.remove_orphans, !deps_ran, progress)?;
     let store = Store::open(&layout.root)?;
-    let image = ensure_image(&store, project, &svc, PullOverride::Policy, &|image| {
-        progress.println(&format!(" {} Pulling {image}", svc.name))
+    let image = ensure_image(&store, project, &svc, opts.pull, &|image| {
+        if !opts.quiet_pull {
+            progress.println(&format!(" {} Pulling {image}", svc.name))
+        }
     })?;
     ensure_networks(
         layout,
@@ -91,10 +124,6 @@ pub fn start_oneoff(
         std::slice::from_ref(&opts.service),
         progress,
     )?;
-    let name = opts
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}-run-{}", project.name, svc.name, &new_id()[..12]));
     if find(&layout.root, None)
         .iter()
         .any(|f| f.record.name == name)
@@ -111,6 +140,7 @@ pub fn start_oneoff(
         config_hash: &hash,
         oneoff: true,
         name: Some(name),
+        service_aliases: opts.use_aliases,
     })?;
     if let Err(e) = lifecycle::start(layout, &record.id) {
         let _ = lifecycle::discard(layout, &record.id);
@@ -124,13 +154,19 @@ pub fn start_oneoff(
     })
 }
 
-/// The service as the one-off runs it: the command line's overrides, no restart,
-/// no TTY, and no published ports unless asked for.
-fn oneoff_service(
-    base: &crate::compose::model::ServiceConfig,
-    working_dir: &Path,
-    opts: &RunOptions,
-) -> Result<crate::compose::model::ServiceConfig> {
+/// The one-off's configuration and its container name.
+struct OneOff {
+    svc: ServiceConfig,
+    name: String,
+}
+
+/// The service as the one-off runs it: the command line's overrides, no restart
+/// policy (docker compose ignores it for `run`), no TTY, and no published ports
+/// unless asked for.
+fn oneoff_service(base: &ServiceConfig, project: &Project, opts: &RunOptions) -> Result<OneOff> {
+    if opts.service_ports && !opts.publish.is_empty() {
+        bail!("--service-ports and --publish are incompatible");
+    }
     let mut svc = base.clone();
     if !opts.command.is_empty() {
         svc.command = Some(opts.command.clone());
@@ -138,18 +174,20 @@ fn oneoff_service(
     if let Some(e) = &opts.entrypoint {
         svc.entrypoint = Some(e.split_whitespace().map(String::from).collect());
     }
-    for e in &opts.env {
-        match e.split_once('=') {
-            Some((k, v)) => {
-                svc.environment.insert(k.to_string(), Some(v.to_string()));
-            }
-            None => {
-                if let Ok(v) = std::env::var(e) {
-                    svc.environment.insert(e.clone(), Some(v));
-                }
-            }
-        }
+    for (k, v) in run_environment(&opts.env, &opts.env_files)? {
+        svc.environment.insert(k, Some(v));
     }
+    for l in &opts.labels {
+        let (k, v) = l
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--label {l:?}: a label must be set as KEY=VALUE"))?;
+        svc.labels.insert(k.to_string(), v.to_string());
+    }
+    // docker compose: an added capability leaves the dropped list and vice versa.
+    svc.cap_drop.retain(|c| !opts.cap_add.contains(c));
+    svc.cap_add.extend(opts.cap_add.iter().cloned());
+    svc.cap_add.retain(|c| !opts.cap_drop.contains(c));
+    svc.cap_drop.extend(opts.cap_drop.iter().cloned());
     if let Some(u) = &opts.user {
         svc.user = u.clone();
     }
@@ -161,12 +199,12 @@ fn oneoff_service(
     }
     for p in &opts.publish {
         svc.ports
-            .extend(parse_port_spec(p).map_err(|e| anyhow!("-p {p:?}: {e}"))?);
+            .extend(parse_port_spec(p).map_err(|e| anyhow!("--publish {p:?}: {e}"))?);
     }
     for v in &opts.volumes {
         let mut m = parse_volume_spec(v).map_err(|e| anyhow!("-v {v:?}: {e}"))?;
         if m.kind == "bind" && !m.source.starts_with('/') {
-            m.source = working_dir.join(&m.source).display().to_string();
+            m.source = project.working_dir.join(&m.source).display().to_string();
         }
         svc.volumes.push(m);
     }
@@ -177,7 +215,93 @@ fn oneoff_service(
     svc.tty = false;
     svc.stdin_open = false;
     svc.container_name = String::new();
-    Ok(svc)
+    let slug = new_id();
+    let name = opts
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}-run-{}", project.name, svc.name, &slug[..12]));
+    svc.labels.insert(SLUG_LABEL.into(), slug);
+    Ok(OneOff { svc, name })
+}
+
+/// `-e` entries (`K=V`, or `K` taken from berth's environment), then the
+/// `--env-from-file` files for keys `-e` did not set, as docker compose reads them.
+fn run_environment(env: &[String], files: &[PathBuf]) -> Result<IndexMap<String, String>> {
+    let mut out: IndexMap<String, String> = IndexMap::new();
+    for e in env {
+        match e.split_once('=') {
+            Some((k, v)) => {
+                out.insert(k.to_string(), v.to_string());
+            }
+            None => {
+                if let Ok(v) = std::env::var(e) {
+                    out.insert(e.clone(), v);
+                }
+            }
+        }
+    }
+    for file in files {
+        let mut warnings = vec![];
+        let vars = {
+            let lookup = |k: &str| out.get(k).cloned();
+            read_env_file(file, &lookup, &mut warnings)
+                .map_err(|e| anyhow!("--env-from-file {}: {e}", file.display()))?
+        };
+        for (k, v) in vars {
+            out.entry(k).or_insert(v);
+        }
+    }
+    Ok(out)
+}
+
+/// Orphans as docker compose's `run` sees them: finished one-offs of the project
+/// and, when `unknown_services`, containers of services no longer in the file.
+/// They are removed with `--remove-orphans`, otherwise warned about (unless
+/// `COMPOSE_IGNORE_ORPHANS` is set).
+fn handle_orphans(
+    layout: &Layout,
+    project: &Project,
+    remove: bool,
+    unknown_services: bool,
+    progress: &Progress,
+) -> Result<()> {
+    let known: Vec<&str> = project.all_services().map(|s| s.name.as_str()).collect();
+    let orphans: Vec<Found> = find(&layout.root, Some(&project.name))
+        .into_iter()
+        .filter(|f| {
+            if f.record.oneoff {
+                matches!(
+                    f.status.state,
+                    ContainerState::Exited | ContainerState::Dead
+                )
+            } else {
+                unknown_services && !known.contains(&f.record.service.as_str())
+            }
+        })
+        .collect();
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    if remove {
+        for f in &orphans {
+            let task = progress.task(&format!("Container {}", f.record.name), "Removing");
+            lifecycle::stop(layout, f, libc::SIGKILL, Duration::ZERO)?;
+            lifecycle::remove(layout, f, false)?;
+            task.done("Removed");
+        }
+        return Ok(());
+    }
+    let ignore = std::env::var("COMPOSE_IGNORE_ORPHANS")
+        .ok()
+        .or_else(|| project.environment.get("COMPOSE_IGNORE_ORPHANS").cloned())
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"));
+    if !ignore {
+        progress.println(&format!(
+            "WARN[0000] Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.",
+            orphans.iter().map(|f| f.record.name.as_str()).collect::<Vec<_>>().join(" ")
+        ));
+    }
+    Ok(())
 }
 
 /// Prints the container's output (stdout to stdout, stderr to stderr) until it has

@@ -319,8 +319,6 @@ pub fn unsupported_keys(svc: &ServiceConfig) -> Vec<&'static str> {
     check(svc.blkio_config.is_some(), "blkio_config");
     check(!svc.cgroup_parent.is_empty(), "cgroup_parent");
     check(svc.oom_kill_disable, "oom_kill_disable");
-    check(!svc.post_start.is_empty(), "post_start");
-    check(!svc.pre_stop.is_empty(), "pre_stop");
     check(svc.develop.is_some(), "develop");
     check(
         svc.networks

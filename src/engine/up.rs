@@ -518,6 +518,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
             config_hash: &hash,
             oneoff: false,
             name: temp_name,
+            service_aliases: true,
         })?;
         Ok(rec.id)
     };

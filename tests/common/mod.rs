@@ -144,6 +144,21 @@ impl World {
             .unwrap()
     }
 
+    /// Runs berth in `dir` with extra environment variables.
+    pub fn berth_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .arg("--root")
+            .arg(self.root())
+            .args(args)
+            .current_dir(dir)
+            .env("COMPOSE_PROGRESS", "plain")
+            .env_remove("COMPOSE_FILE")
+            .env_remove("COMPOSE_PROJECT_NAME")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    }
+
     /// Runs berth in `dir`, asserting success; returns stdout.
     pub fn ok(&self, dir: &Path, args: &[&str]) -> String {
         let out = self.berth_in(dir, args);
@@ -255,4 +270,32 @@ pub fn http_get(port: u16, path: &str) -> Option<String> {
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     Some(out)
+}
+
+/// `name → container` from `ps -a --format json`.
+pub fn by_name(w: &World, p: &Path) -> std::collections::BTreeMap<String, serde_json::Value> {
+    w.ps(p)
+        .into_iter()
+        .map(|c| (c["Name"].as_str().unwrap().to_string(), c))
+        .collect()
+}
+
+/// `name → State`, sorted by name.
+pub fn states(w: &World, p: &Path) -> std::collections::BTreeMap<String, String> {
+    by_name(w, p)
+        .into_iter()
+        .map(|(n, c)| (n, c["State"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// Runs berth expecting failure; returns stdout and stderr together.
+pub fn fails(w: &World, p: &Path, args: &[&str]) -> String {
+    let out = w.berth_in(p, args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "berth {args:?} succeeded:\n{text}");
+    text
 }

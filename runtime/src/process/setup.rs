@@ -171,8 +171,12 @@ pub fn finalize_and_exec(p: &Prepared) -> Result<Infallible> {
         };
         raw::check(unsafe { libc::setrlimit(*res as _, &l) }, "setrlimit")?;
     }
+    // Nothing outside our own bounding set can be had: asking capset(2) for it
+    // fails the whole start (a `privileged` container under a runtime that lacks
+    // a capability itself).
+    let caps = p.caps.limited_to(capabilities::bounding_now());
     // The bounding set can only shrink while CAP_SETPCAP is still effective.
-    capabilities::drop_bounding(p.caps.bounding)?;
+    capabilities::drop_bounding(caps.bounding)?;
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it now, while we
     // still have it (the profile allows the calls that follow). With no_new_privs it is
     // loaded last, as close to execve as possible (runc and youki order).
@@ -197,7 +201,7 @@ pub fn finalize_and_exec(p: &Prepared) -> Result<Infallible> {
     if unsafe { libc::syscall(libc::SYS_setresuid, p.uid, p.uid, p.uid) } < 0 {
         return Err(Error::sys("setresuid"));
     }
-    capabilities::set(&p.caps)?;
+    capabilities::set(&caps)?;
     let cwd = raw::cstr(&p.cwd).map_err(|e| Error::Path {
         op: "chdir",
         path: p.cwd.clone(),
