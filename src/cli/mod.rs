@@ -18,6 +18,7 @@ pub mod ps;
 pub mod pull;
 pub mod run;
 pub mod up;
+pub mod volumes;
 
 pub use global::GlobalArgs;
 
@@ -103,6 +104,8 @@ pub enum Command {
     Up(up::UpArgs),
     /// Show the berth version information
     Version,
+    /// List volumes
+    Volumes(volumes::VolumesArgs),
     /// Block until containers of all (or specified) services stop
     Wait(inspect::WaitArgs),
     /// Supervise one container (berth runs this itself)
@@ -156,6 +159,7 @@ pub fn main() -> i32 {
             println!("berth version {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
+        Command::Volumes(a) => volumes::run_volumes(&ctx, &a),
         Command::Wait(a) => inspect::run_wait(&ctx, &a),
         Command::Supervise(a) => hidden::run_supervise(&ctx.layout, &a),
         Command::DnsServe => hidden::run_dns(&ctx.layout),

@@ -6,6 +6,7 @@ pub mod list;
 pub mod record;
 pub mod status;
 pub mod view;
+pub mod watch;
 
 pub use record::{ContainerRecord, NetworkRecord, PortRecord};
 pub use status::{ContainerState, Health, Status};
