@@ -250,14 +250,40 @@ services:
     command: ["sh", "-c", "cat /data/seed; date >> /data/runs; sleep 3600"]
     volumes:
       - data:/data
+  other:
+    image: IMAGE
+    command: ["sleep", "3600"]
+    volumes:
+      - cache:/cache
 volumes:
   data:
+  cache:
 "#,
     );
     w.ok(&p, &["up", "-d"]);
     w.wait_until(20, "the seed to be read", || {
         w.ok(&p, &["logs"]).contains("from the image")
     });
+    // `volumes` lists the project's volumes, or those of the named services.
+    assert_eq!(w.ok(&p, &["volumes", "-q"]), "vol_cache\nvol_data\n");
+    assert_eq!(w.ok(&p, &["volumes", "-q", "writer"]), "vol_data\n");
+    let table = w.ok(&p, &["volumes", "writer"]);
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [vec!["DRIVER", "VOLUME", "NAME"], vec!["local", "vol_data"]]
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(w.ok(&p, &["volumes", "--format", "json", "other"]).trim()).unwrap();
+    assert_eq!(json["Name"], "vol_cache");
+    assert_eq!(json["Driver"], "local");
+    assert!(json["Labels"]
+        .as_str()
+        .unwrap()
+        .contains("com.docker.compose.project=vol"));
     w.ok(&p, &["down"]);
     let runs = w.root().join("volumes/vol_data/_data/runs");
     assert_eq!(std::fs::read_to_string(&runs).unwrap().lines().count(), 1);
@@ -269,5 +295,6 @@ volumes:
     });
     w.ok(&p, &["down", "-v"]);
     assert!(!w.root().join("volumes/vol_data").exists());
+    assert_eq!(w.ok(&p, &["volumes", "-q"]), "");
     w.assert_clean();
 }

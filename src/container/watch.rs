@@ -66,13 +66,7 @@ impl StatusWatch {
         let mut buf = [0u8; 4096];
         loop {
             // SAFETY: reads into a buffer we own, of the length we pass.
-            let n = unsafe {
-                libc::read(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                )
-            };
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
             if n <= 0 {
                 return;
             }
