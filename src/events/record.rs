@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::container::record::labels;
 use crate::container::{ContainerRecord, Health};
 
 /// What happened to a container, with docker's action names.
@@ -101,9 +102,13 @@ pub struct EventRecord {
 impl EventRecord {
     /// The event `action` of the container `record`, at `now`.
     pub fn container(record: &ContainerRecord, action: Action, now: SystemTime) -> EventRecord {
+        // Of compose's own labels only those `events` filters on are kept: the
+        // rest (file paths, hashes) would triple every line for nothing.
+        let kept = [labels::PROJECT, labels::SERVICE, labels::ONEOFF];
         let mut attributes: BTreeMap<String, String> = record
             .labels
             .iter()
+            .filter(|(k, _)| !k.starts_with("com.docker.compose.") || kept.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         attributes.insert("image".into(), record.image.clone());
@@ -150,7 +155,6 @@ impl EventRecord {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::container::record::labels;
 
     pub(crate) fn record(service: &str) -> ContainerRecord {
         ContainerRecord {
@@ -169,6 +173,7 @@ pub(crate) mod tests {
                 (labels::SERVICE.to_string(), service.to_string()),
                 (labels::ONEOFF.to_string(), "False".to_string()),
                 ("org.example.team".to_string(), "core".to_string()),
+                (labels::CONFIG_HASH.to_string(), "f00".to_string()),
             ]
             .into_iter()
             .collect(),
@@ -194,6 +199,8 @@ pub(crate) mod tests {
         assert_eq!(die.attribute("image"), Some("busybox:latest"));
         assert_eq!(die.attribute("name"), Some("p-web-1"));
         assert_eq!(die.attribute("org.example.team"), Some("core"));
+        assert_eq!(die.attribute(labels::SERVICE), Some("web"));
+        assert_eq!(die.attribute(labels::CONFIG_HASH), None);
         assert_eq!(die.time(), t);
         let kill = EventRecord::container(&record("web"), Action::Kill { signal: 15 }, t);
         assert_eq!(kill.attribute("signal"), Some("15"));
