@@ -4,6 +4,7 @@ pub mod cli;
 pub mod compose;
 pub mod container;
 pub mod engine;
+pub mod events;
 pub mod image;
 pub mod plan;
 pub mod progress;

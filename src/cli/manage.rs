@@ -176,6 +176,7 @@ pub fn run_restart(ctx: &Ctx, a: &StopArgs) -> Result<()> {
     let (name, project) = ctx.project_maybe()?;
     let _lock = ProjectLock::acquire(&ctx.layout.root, &name)?;
     let targets = selected(ctx, &name, &a.services, false);
+    let restarted: Vec<_> = targets.iter().map(|f| f.record.clone()).collect();
     stop_all(
         &ctx.layout,
         project.as_ref(),
@@ -184,7 +185,11 @@ pub fn run_restart(ctx: &Ctx, a: &StopArgs) -> Result<()> {
         &ctx.progress("Restarting"),
         ("Restarting", "Stopped"),
     )?;
-    start_services(ctx, &name, project.as_ref(), &a.services, "Restarting")
+    start_services(ctx, &name, project.as_ref(), &a.services, "Restarting")?;
+    for r in &restarted {
+        crate::events::emit(&ctx.layout, r, crate::events::Action::Restart);
+    }
+    Ok(())
 }
 
 /// `kill`'s flags.

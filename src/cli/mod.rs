@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 pub mod config;
 pub mod context;
 pub mod cp;
+pub mod events;
 pub mod exec;
 pub mod global;
 pub mod hidden;
@@ -61,6 +62,8 @@ pub enum Command {
     Create(up::CreateArgs),
     /// Stop and remove containers, networks
     Down(manage::DownArgs),
+    /// Receive real time events from containers
+    Events(events::EventsArgs),
     /// Execute a command in a running container
     Exec(exec::ExecArgs),
     /// Manage images
@@ -135,6 +138,7 @@ pub fn main() -> i32 {
         Command::Cp(a) => cp::run_cp(&ctx, &a),
         Command::Create(a) => up::run_create(&ctx, &a),
         Command::Down(a) => manage::run_down(&ctx, &a),
+        Command::Events(a) => events::run_events(&ctx, &a),
         Command::Exec(a) => exec::run_exec(&ctx, &a),
         Command::Image(cmd) => image::run(&cli.root, cmd),
         Command::Images(a) => pull::run_images(&ctx, &a),

@@ -59,6 +59,16 @@ impl Layout {
     pub fn networks(&self) -> PathBuf {
         self.root.join("networks")
     }
+
+    /// `<root>/events`: one event journal per project.
+    pub fn events(&self) -> PathBuf {
+        self.root.join("events")
+    }
+
+    /// `<root>/events/<project>.jsonl`: the project's container events.
+    pub fn events_journal(&self, project: &str) -> PathBuf {
+        self.events().join(format!("{project}.jsonl"))
+    }
 }
 
 #[cfg(test)]

@@ -136,7 +136,10 @@ pub fn create(req: &CreateRequest<'_>) -> Result<ContainerRecord> {
     fs::write(staging.join(OWNER_FILE), &req.project.name)?;
     fs::rename(&staging, &dir).with_context(|| format!("creating {}", dir.display()))?;
     match create_in(req, &id, &dir) {
-        Ok(r) => Ok(r),
+        Ok(r) => {
+            crate::events::emit(req.layout, &r, crate::events::Action::Create);
+            Ok(r)
+        }
         Err(e) => {
             let _ = discard(req.layout, &id);
             Err(e)
@@ -577,6 +580,9 @@ pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
         }
     }
     let result = discard(layout, &found.record.id);
+    if result.is_ok() {
+        crate::events::emit(layout, &found.record, crate::events::Action::Destroy);
+    }
     drop(lock);
     result
 }

@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 
 use super::layout::Layout;
 use crate::container::list::Found;
+use crate::events::Action;
 use crate::supervise::control::{self, Request, Response};
 
 /// Freezes (`frozen`) or thaws one container.
@@ -19,7 +20,15 @@ pub fn set_paused(layout: &Layout, found: &Found, frozen: bool) -> Result<()> {
     };
     let verb = if frozen { "pausing" } else { "unpausing" };
     match control::call(&sock, &req, Duration::from_secs(10)) {
-        Ok(Response::Ok) => Ok(()),
+        Ok(Response::Ok) => {
+            let action = if frozen {
+                Action::Pause
+            } else {
+                Action::Unpause
+            };
+            crate::events::emit(layout, &found.record, action);
+            Ok(())
+        }
         Ok(Response::Error(e)) => bail!("{verb} {}: {e}", found.record.name),
         Err(_) => bail!("{verb} {}: the container is not running", found.record.name),
     }

@@ -17,6 +17,7 @@ use super::health::{clip_output, HealthConfig, HealthState, ProbeResult};
 use super::logfile::{LogWriter, Stream};
 use super::restart::{Decision, Exit, RestartPolicy, RestartState};
 use crate::container::{ContainerState, Health, Status};
+use crate::events::{emit_for_dir, Action};
 
 /// How a run of the container's process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,6 +274,7 @@ pub fn supervise(
                     ) {
                         status.health = Some(v);
                         status.save(dir).map_err(io::Error::other)?;
+                        emit_for_dir(dir, Action::HealthStatus(v));
                     }
                     next_probe = Some(Instant::now() + health.next_delay(cfg, since));
                 }
@@ -308,6 +310,7 @@ pub fn supervise(
                             if let Some(v) = health.record(cfg, res, since) {
                                 status.health = Some(v);
                                 status.save(dir).map_err(io::Error::other)?;
+                                emit_for_dir(dir, Action::HealthStatus(v));
                             }
                             next_probe = Some(Instant::now() + health.next_delay(cfg, since));
                         }
@@ -366,7 +369,22 @@ pub fn supervise(
                 }
             };
             status.save(dir).map_err(io::Error::other)?;
+            if info.oom_killed {
+                emit_for_dir(dir, Action::Oom);
+            }
+            let ran_for = started.elapsed();
+            emit_for_dir(
+                dir,
+                Action::Die {
+                    exit_code: info.code,
+                    ran_for,
+                },
+            );
             if matches!(phase, Phase::Done) {
+                // Waiters are `stop` requests: docker reports `stop` after the `die`.
+                if !waiters.is_empty() {
+                    emit_for_dir(dir, Action::Stop);
+                }
                 answer(&mut waiters, &Response::Ok);
             }
         }
@@ -382,6 +400,12 @@ pub fn supervise(
             Phase::Running { kill_at, .. } if kill_at.is_some_and(|k| k <= now) => {
                 *kill_at = None;
                 let _ = launcher.signal(libc::SIGKILL, true);
+                emit_for_dir(
+                    dir,
+                    Action::Kill {
+                        signal: libc::SIGKILL,
+                    },
+                );
             }
             Phase::Waiting { until } if *until <= now => {
                 phase = start(launcher, &mut status, &mut pipes, dir)?;
@@ -415,6 +439,7 @@ fn start(
             status.started_at = Some(epoch_secs(SystemTime::now()));
             status.error = None;
             status.save(dir).map_err(io::Error::other)?;
+            emit_for_dir(dir, Action::Start);
             Ok(Phase::Running {
                 launched,
                 started: Instant::now(),
@@ -494,6 +519,7 @@ fn handle(
                     if let Err(e) = launcher.signal(signal, false) {
                         tracing::debug!("stop signal: {e}");
                     }
+                    emit_for_dir(dir, Action::Kill { signal });
                     let at = Instant::now() + Duration::from_millis(timeout_ms);
                     *kill_at = Some(kill_at.map_or(at, |k| k.min(at)));
                     waiters.push(conn);
@@ -514,7 +540,10 @@ fn handle(
             }
             let r = match phase {
                 Phase::Running { .. } => match launcher.signal(signal, true) {
-                    Ok(()) => Response::Ok,
+                    Ok(()) => {
+                        emit_for_dir(dir, Action::Kill { signal });
+                        Response::Ok
+                    }
                     Err(e) => Response::Error(e.to_string()),
                 },
                 _ => Response::Error("container is not running".into()),
