@@ -8,6 +8,7 @@ pub mod layout;
 pub mod lifecycle;
 pub mod load;
 pub mod logs;
+pub mod monitor;
 pub mod mounts;
 pub mod network;
 pub mod pause;
