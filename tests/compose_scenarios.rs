@@ -1871,6 +1871,16 @@ services:
     depends_on: [a]
 "#,
     );
+    // `up` returns once the attached containers exited: the others may still
+    // run, and a container that runs on is kept (with its output) by the next `up`.
+    let both_exited = || {
+        wait_states(
+            &w,
+            &p,
+            20,
+            &[("attachflags-a-1", "exited"), ("attachflags-b-1", "exited")],
+        )
+    };
     let out = w.ok(&p, &["up", "--attach", "b", "--no-log-prefix"]);
     assert!(out.lines().any(|l| l == "from-b"), "{out}");
     assert!(!out.contains("from-a"), "{out}");
@@ -1888,8 +1898,10 @@ services:
     let stamp = line.split(" | ").nth(1).unwrap().split(' ').next().unwrap();
     assert!(stamp.ends_with('Z') && stamp.contains('T'), "{line}");
     // `up b` attaches to b only; --attach-dependencies adds a.
+    both_exited();
     let out = w.ok(&p, &["up", "b"]);
     assert!(!out.contains("from-a") && out.contains("from-b"), "{out}");
+    both_exited();
     let out = w.ok(&p, &["up", "--attach-dependencies", "b"]);
     assert!(out.contains("from-a") && out.contains("from-b"), "{out}");
     for (args, msg) in [
