@@ -1933,3 +1933,58 @@ services:
     w.ok(&p, &["down"]);
     w.assert_clean();
 }
+
+// SCENARIOS.md § TestUpDependenciesNotStopped (up_test.go): Ctrl-C on an
+// attached `up app` stops what `up` was asked for, not the dependencies it
+// started along the way.
+#[test]
+fn test_up_dependencies_not_stopped() {
+    use std::io::{BufRead, BufReader};
+    let w = World::new();
+    let p = w.project(
+        "depsnotstopped",
+        r#"
+services:
+  dependency:
+    image: IMAGE
+    init: true
+    command: /bin/sh -c 'while true; do echo "hello dependency"; sleep 1; done'
+
+  app:
+    depends_on: ['dependency']
+    image: IMAGE
+    init: true
+    command: /bin/sh -c 'while true; do echo "hello app"; sleep 1; done'
+"#,
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("--root")
+        .arg(w.root())
+        .args(["up", "app"])
+        .current_dir(&p)
+        .env("COMPOSE_PROGRESS", "plain")
+        .env_remove("COMPOSE_FILE")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.contains("hello app")),
+        "no output from app"
+    );
+    // SAFETY: plain kill(2) on the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}\n{rest:?}");
+    let st = states(&w, &p);
+    assert_eq!(st["depsnotstopped-app-1"], "exited");
+    assert_eq!(st["depsnotstopped-dependency-1"], "running");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

@@ -538,3 +538,58 @@ pub fn run_plan(ctx: &Ctx, a: &PlanArgs) -> Result<()> {
     };
     up(&ctx.layout, loaded, &opts, &ctx.progress("Planning"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        up: UpArgs,
+    }
+
+    fn check(args: &[&str]) -> Result<(Cascade, bool)> {
+        let w = Wrap::try_parse_from(std::iter::once("up").chain(args.iter().copied()))?;
+        validate_flags(&w.up)
+    }
+
+    #[test]
+    fn exit_code_from_implies_abort_unless_failures_abort() {
+        assert_eq!(check(&[]).unwrap(), (Cascade::Ignore, false));
+        assert_eq!(check(&["--exit-code-from", "a"]).unwrap().0, Cascade::Stop);
+        assert_eq!(
+            check(&["--exit-code-from", "a", "--abort-on-container-failure"])
+                .unwrap()
+                .0,
+            Cascade::Fail
+        );
+        assert_eq!(check(&["--wait"]).unwrap(), (Cascade::Ignore, true));
+    }
+
+    #[test]
+    fn conflicts_are_docker_compose_errors() {
+        for (args, msg) in [
+            (
+                &["-d", "--abort-on-container-failure"][..],
+                "--detach cannot be combined",
+            ),
+            (
+                &["--wait", "--attach", "a"][..],
+                "--wait cannot be combined",
+            ),
+            (
+                &["--abort-on-container-exit", "--abort-on-container-failure"][..],
+                "--abort-on-container-failure cannot be combined with --abort-on-container-exit",
+            ),
+            (
+                &["--no-recreate", "-V"][..],
+                "--no-recreate and --renew-anon-volumes are incompatible",
+            ),
+        ] {
+            let e = check(args).unwrap_err().to_string();
+            assert!(e.starts_with(msg), "{args:?}: {e}");
+        }
+    }
+}

@@ -836,3 +836,64 @@ fn print_plan(p: &Plan) {
         println!("orphan {o} (kept; --remove-orphans removes it)");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(state: ContainerState, code: Option<i32>, health: Option<Health>) -> Status {
+        Status {
+            state,
+            exit_code: code,
+            health,
+            ..Status::default()
+        }
+    }
+
+    #[test]
+    fn a_job_is_ready_once_it_exited_0_and_fails_otherwise() {
+        let job = |st| readiness(&st, true);
+        assert_eq!(
+            job(status(ContainerState::Running, None, None)),
+            Readiness::Pending
+        );
+        assert_eq!(
+            job(status(ContainerState::Exited, Some(0), None)),
+            Readiness::Ready("Exited")
+        );
+        assert_eq!(
+            job(status(ContainerState::Exited, Some(1), None)),
+            Readiness::Failed
+        );
+    }
+
+    #[test]
+    fn a_service_is_ready_running_and_healthy_and_fails_on_any_exit() {
+        let svc = |st| readiness(&st, false);
+        assert_eq!(
+            svc(status(ContainerState::Running, None, None)),
+            Readiness::Ready("Healthy")
+        );
+        assert_eq!(
+            svc(status(
+                ContainerState::Running,
+                None,
+                Some(Health::Starting)
+            )),
+            Readiness::Pending
+        );
+        assert_eq!(
+            svc(status(
+                ContainerState::Running,
+                None,
+                Some(Health::Unhealthy)
+            )),
+            Readiness::Failed
+        );
+        // docker compose today: exiting 0 is a failure for a service that is no job.
+        assert_eq!(
+            svc(status(ContainerState::Exited, Some(0), None)),
+            Readiness::Failed
+        );
+    }
+}
