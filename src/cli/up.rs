@@ -442,22 +442,26 @@ impl Background {
     }
 }
 
-/// Runs `f` on SIGINT and SIGTERM, from a thread of its own.
+/// Runs `f` on SIGINT and SIGTERM, from a thread of its own. The handlers are
+/// in place when this returns: a Ctrl-C right after never kills berth outright.
 fn ctrlc_handler(f: impl Fn() + Send + 'static) -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let (mut int, mut term) = {
+        let _in_runtime = rt.enter();
+        (
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+        )
+    };
     std::thread::spawn(move || {
         rt.block_on(async move {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(s) => s,
-                    Err(_) => return,
-                };
             loop {
                 tokio::select! {
-                    r = tokio::signal::ctrl_c() => if r.is_err() { return },
-                    _ = term.recv() => {},
+                    r = int.recv() => if r.is_none() { return },
+                    r = term.recv() => if r.is_none() { return },
                 }
                 f();
             }
