@@ -1346,3 +1346,617 @@ volumes:
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+/// Runs berth to its end; returns (exit code, stdout, stderr).
+fn run(w: &World, p: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = w.berth_in(p, args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The cascade fixture (`fixtures/cascade/compose.yaml`).
+const CASCADE: &str = r#"
+services:
+  running:
+    image: IMAGE
+    command: sleep infinity
+    init: true
+
+  exit:
+    image: IMAGE
+    command: /bin/true
+    depends_on:
+      running:
+        condition: service_started
+
+  fail:
+    image: IMAGE
+    command: sh -c "return 111"
+    depends_on:
+      exit:
+        condition: service_completed_successfully
+"#;
+
+// SCENARIOS.md § TestCascadeStop (cascade_test.go): up --abort-on-container-exit
+// must stop the project on the first exit, and exit 0 without --exit-code-from.
+#[test]
+fn test_cascade_stop() {
+    let w = World::new();
+    let p = w.project("cascadestop", CASCADE);
+    // up aborts once a container exits, reporting which one
+    let (code, out, err) = run(&w, &p, &["up", "--abort-on-container-exit"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("exit-1 exited with code 0"), "{out}");
+    assert!(out.contains("Aborting on container exit..."), "{out}");
+    assert_eq!(states(&w, &p)["cascadestop-running-1"], "exited");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestCascadeFail (cascade_test.go): up --abort-on-container-failure
+// must propagate the failing container's exit code.
+#[test]
+fn test_cascade_fail() {
+    let w = World::new();
+    let p = w.project("cascadefail", CASCADE);
+    // up keeps going on clean exits and aborts on the failure, with its exit code
+    let (code, out, err) = run(&w, &p, &["up", "--abort-on-container-failure"]);
+    assert_eq!(code, 111, "{out}\n{err}");
+    assert!(out.contains("exit-1 exited with code 0"), "{out}");
+    assert!(out.contains("fail-1 exited with code 111"), "{out}");
+    assert_eq!(states(&w, &p)["cascadefail-running-1"], "exited");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+/// The `TestUpExitCodeFrom*` fixture.
+const EXIT_CODE_FROM: &str = r#"
+services:
+  safe:
+    image: IMAGE
+    init: true
+    command: ['/bin/sh', '-c', 'sleep infinity']  # never exiting
+  failure:
+    image: IMAGE
+    init: true
+    command: ['/bin/sh', '-c', 'sleep 1 ; echo "exiting with error" ; exit 42']
+  test:
+    image: IMAGE
+    init: true
+    command: ['/bin/sh', '-c', 'sleep 99999 ; echo "tests are OK"']  # very long job
+    depends_on: [safe]
+"#;
+
+// SCENARIOS.md § TestUpExitCodeFrom (compose_up_test.go): up --exit-code-from
+// must return the selected service's exit code.
+#[test]
+fn test_up_exit_code_from() {
+    let w = World::new();
+    let p = w.project("exitcodefrom", EXIT_CODE_FROM);
+    // up returns the failing service's code once it exits
+    let (code, out, err) = run(&w, &p, &["up", "--exit-code-from=failure", "failure"]);
+    assert_eq!(code, 42, "{out}\n{err}");
+    assert!(has_line(&out, "failure-1", "exiting with error"), "{out}");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestUpExitCodeFromContainerKilled (compose_up_test.go):
+// up --exit-code-from must report 143 for a service stopped by the abort.
+#[test]
+fn test_up_exit_code_from_container_killed() {
+    let w = World::new();
+    let p = w.project("exitcodekilled", EXIT_CODE_FROM);
+    // the watched long-lived service is stopped when another exits
+    let (code, out, err) = run(&w, &p, &["up", "--exit-code-from=test"]);
+    assert_eq!(code, 143, "{out}\n{err}");
+    assert!(out.contains("failure-1 exited with code 42"), "{out}");
+    assert!(out.contains("Aborting on container exit..."), "{out}");
+    assert!(out.contains("test-1 exited with code 143"), "{out}");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestUpStopWithLogsMixed (up_test.go): on abort, logs of
+// surviving services must keep flowing while others stop. berth does not run
+// `pre_stop` hooks yet, so service2 says it is stopping from its own SIGTERM
+// trap, which is output written after the abort all the same; and it prints a
+// line of its own instead of pinging.
+#[test]
+fn test_up_stop_with_logs_mixed() {
+    let w = World::new();
+    let p = w.project(
+        "logsmixed",
+        r#"
+services:
+  service1:
+    image: IMAGE
+    command: sh -c "sleep 2"
+  service2:
+    image: IMAGE
+    init: true
+    command: ['sh', '-c', 'trap "echo stop hook running...; exit 0" TERM; while true; do echo 64 bytes; sleep 0.2; done']
+"#,
+    );
+    // up aborts on the first exit but still relays service2's logs and stop hook
+    let (code, out, err) = run(&w, &p, &["up", "--abort-on-container-exit"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        err.contains("Container logsmixed-service1-1 Stopped"),
+        "{err}"
+    );
+    assert!(
+        has_line(&out, "service2-1", "stop hook running..."),
+        "{out}"
+    );
+    assert!(has_line(&out, "service2-1", "64 bytes"), "{out}");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestStdoutStderr (compose_up_test.go): up must relay each
+// container stream to its own: stdout to stdout, stderr to stderr.
+#[test]
+fn test_stdout_stderr() {
+    let w = World::new();
+    let p = w.project(
+        "stdouterr",
+        r#"
+services:
+  stderr:
+    image: IMAGE
+    init: true
+    command: /bin/ash /log_to_stderr.sh
+    volumes:
+           - ./log_to_stderr.sh:/log_to_stderr.sh
+"#,
+    );
+    std::fs::write(
+        p.join("log_to_stderr.sh"),
+        "echo \"log to stdout\"\necho \"log to stderr\" >&2\n",
+    )
+    .unwrap();
+    // the two streams arrive separated
+    let (code, out, err) = run(&w, &p, &["up"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(has_line(&out, "stderr-1", "log to stdout"), "{out}");
+    assert!(!out.contains("log to stderr"), "{out}");
+    assert!(has_line(&err, "stderr-1", "log to stderr"), "{err}");
+    w.ok(&p, &["down"]);
+    w.assert_clean();
+}
+
+/// The `wait` fixture (`fixtures/wait/compose.yaml`), with shorter sleeps.
+const WAIT: &str = r#"
+services:
+  faster:
+    image: IMAGE
+    command: sleep 1
+  slower:
+    image: IMAGE
+    command: sleep 3
+  infinity:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+"#;
+
+// SCENARIOS.md § TestWaitOnFaster (wait_test.go): wait must return once the
+// selected service exits, whatever the others do.
+#[test]
+fn test_wait_on_faster() {
+    let w = World::new();
+    let p = w.project("waitfaster", WAIT);
+    // up starts all services
+    w.ok(&p, &["up", "-d"]);
+    // wait returns when the fastest service exits
+    let out = w.ok(&p, &["wait", "faster"]);
+    assert_eq!(out.trim(), "0");
+    let st = states(&w, &p);
+    assert_eq!(st["waitfaster-faster-1"], "exited");
+    assert_eq!(st["waitfaster-infinity-1"], "running");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestWaitOnSlower (wait_test.go): wait must block until the
+// selected service exits, even if others exited first.
+#[test]
+fn test_wait_on_slower() {
+    let w = World::new();
+    let p = w.project("waitslower", WAIT);
+    // up starts all services
+    w.ok(&p, &["up", "-d"]);
+    // wait returns when the slower service exits
+    w.ok(&p, &["wait", "slower"]);
+    let st = states(&w, &p);
+    assert_eq!(st["waitslower-slower-1"], "exited");
+    assert_eq!(st["waitslower-faster-1"], "exited");
+    assert_eq!(st["waitslower-infinity-1"], "running");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestWaitAndDrop (wait_test.go): wait --down-project must take
+// the whole project down once the selected service exits.
+#[test]
+fn test_wait_and_drop() {
+    let w = World::new();
+    let p = w.project("waitdrop", WAIT);
+    // up starts all services
+    w.ok(&p, &["up", "-d"]);
+    // wait --down-project removes every container when the service exits
+    w.ok(&p, &["wait", "--down-project", "faster"]);
+    assert!(w.ps(&p).is_empty());
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestStartInterval (healthcheck_test.go): start_interval must
+// require start_period, and must accelerate the initial health probes.
+#[test]
+fn test_start_interval() {
+    let w = World::new();
+    let p = w.project(
+        "startinterval",
+        r#"
+services:
+  test:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    healthcheck:
+      interval: 30s
+      start_period: 10s
+      start_interval: 1s
+      test: "/bin/true"
+
+  error:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    healthcheck:
+      interval: 30s
+      start_interval: 1s
+      test: "/bin/true"
+"#,
+    );
+    // up --wait on a start_interval without start_period is rejected
+    let text = fails(&w, &p, &["up", "--wait", "-d", "error"]);
+    assert!(
+        text.contains(
+            "services.error.healthcheck.start_interval requires healthcheck.start_period to be set"
+        ),
+        "{text}"
+    );
+    assert!(w.ps(&p).is_empty(), "nothing is created");
+    // up --wait turns healthy well before the regular 30s interval
+    let t0 = std::time::Instant::now();
+    let out = w.berth_in(&p, &["up", "--wait", "-d", "test"]);
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{text}");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(15), "{text}");
+    assert!(
+        text.contains("Container startinterval-test-1 Healthy"),
+        "{text}"
+    );
+    assert_eq!(by_name(&w, &p)["startinterval-test-1"]["Health"], "healthy");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestNoDepsVolumeFrom (noDeps_test.go): up --no-deps must fail
+// when the container providing volumes_from is gone.
+#[test]
+fn test_no_deps_volume_from() {
+    let w = World::new();
+    let p = w.project(
+        "nodepsvolfrom",
+        r#"
+services:
+  app:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    volumes_from:
+      - db
+  db:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    volumes:
+      - /var/data
+"#,
+    );
+    // up starts the service and the volume donor
+    w.ok(&p, &["up", "-d"]);
+    let before = ids(&w, &p);
+    assert_eq!(
+        states(&w, &p),
+        map(&[
+            ("nodepsvolfrom-app-1", "running"),
+            ("nodepsvolfrom-db-1", "running")
+        ])
+    );
+    // up --no-deps reuses the donor container while it exists
+    w.ok(&p, &["up", "--no-deps", "-d", "app"]);
+    assert_eq!(ids(&w, &p), before);
+    // the donor container is removed behind compose's back
+    w.ok(&p, &["rm", "-s", "-f", "db"]);
+    assert!(!states(&w, &p).contains_key("nodepsvolfrom-db-1"));
+    // up --no-deps without the donor container is rejected
+    let out = w.berth_in(&p, &["up", "--no-deps", "-d", "app"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("cannot share volume with service db: container missing"),
+        "{text}"
+    );
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// berth's own: one-shot jobs under `up --wait` (docker/compose#9273, #10596). A
+// job something waits for with `service_completed_successfully` is done when it
+// exits 0; one that fails makes `--wait` fail, naming it and its code; a service
+// that exits 0 with nobody waiting for it fails `--wait` as in docker compose.
+#[test]
+fn one_shot_jobs_under_up_wait() {
+    let w = World::new();
+    let job = |code: u8| {
+        format!(
+            r#"
+services:
+  migrate:
+    image: IMAGE
+    command: sh -c "echo migrating; exit {code}"
+  web:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    depends_on:
+      migrate:
+        condition: service_completed_successfully
+  lonely:
+    image: IMAGE
+    command: "true"
+    profiles: [extra]
+  # Turns healthy on its first probe, a second in: by then `lonely` has exited.
+  slow:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    profiles: [extra]
+    healthcheck:
+      test: "true"
+      interval: 1s
+  after_slow:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    profiles: [extra]
+    depends_on:
+      slow:
+        condition: service_healthy
+"#
+        )
+    };
+    let p = w.project("jobs", &job(0));
+    // The job exits 0: up --wait succeeds and the dependant runs.
+    let out = w.berth_in(&p, &["up", "--wait"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Container jobs-migrate-1 Exited"), "{err}");
+    assert!(err.contains("Container jobs-web-1 Healthy"), "{err}");
+    let st = states(&w, &p);
+    assert_eq!(st["jobs-web-1"], "running");
+    assert_eq!(st["jobs-migrate-1"], "exited");
+    // The job exits 1: up --wait fails, naming it and its exit code.
+    let p = w.project("jobs", &job(1));
+    let text = fails(&w, &p, &["up", "--wait", "--force-recreate"]);
+    assert!(
+        text.contains(r#"service "migrate" didn't complete successfully: exit 1"#),
+        "{text}"
+    );
+    // A service exiting 0 that nobody waits for is not a job: --wait fails.
+    let text = fails(
+        &w,
+        &p,
+        &["--profile", "extra", "up", "--wait", "lonely", "after_slow"],
+    );
+    assert!(
+        text.contains("container jobs-lonely-1 exited (0)"),
+        "{text}"
+    );
+    w.ok(&p, &["--profile", "extra", "down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// berth's own: `scale SERVICE=NUM` (docker compose scale) adds and removes
+// replicas of a running project, keeping the others, and `--no-deps` leaves the
+// dependencies alone.
+#[test]
+fn scale_command() {
+    let w = World::new();
+    let p = w.project(
+        "scalecmd",
+        r#"
+services:
+  db:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+  web:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    depends_on: [db]
+"#,
+    );
+    w.ok(&p, &["up", "-d"]);
+    let first = ids(&w, &p)["scalecmd-web-1"].clone();
+    w.ok(&p, &["scale", "web=3"]);
+    let st = states(&w, &p);
+    for n in 1..=3 {
+        assert_eq!(st[&format!("scalecmd-web-{n}")], "running", "{st:?}");
+    }
+    assert_eq!(ids(&w, &p)["scalecmd-web-1"], first, "web-1 is kept");
+    w.ok(&p, &["scale", "web=1"]);
+    assert_eq!(
+        states(&w, &p),
+        map(&[("scalecmd-db-1", "running"), ("scalecmd-web-1", "running")])
+    );
+    // --no-deps: the stopped dependency stays stopped.
+    w.ok(&p, &["stop", "db"]);
+    w.ok(&p, &["scale", "--no-deps", "web=2"]);
+    let st = states(&w, &p);
+    assert_eq!(st["scalecmd-db-1"], "exited");
+    assert_eq!(st["scalecmd-web-2"], "running");
+    // Without it, scale starts what the service depends on.
+    w.ok(&p, &["scale", "web=2"]);
+    assert_eq!(states(&w, &p)["scalecmd-db-1"], "running");
+    let text = fails(&w, &p, &["scale", "web"]);
+    assert!(text.contains("invalid scale specifier: web"), "{text}");
+    let text = fails(&w, &p, &["scale", "nope=2"]);
+    assert!(text.contains("no such service: nope"), "{text}");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// berth's own: attached up's output flags (`--attach`, `--no-attach`,
+// `--no-log-prefix`, `--timestamps`) and its flag conflicts, as docker compose has them.
+#[test]
+fn up_attach_and_output_flags() {
+    let w = World::new();
+    let p = w.project(
+        "attachflags",
+        r#"
+services:
+  a:
+    image: IMAGE
+    command: echo from-a
+  b:
+    image: IMAGE
+    command: echo from-b
+    depends_on: [a]
+"#,
+    );
+    // `up` returns once the attached containers exited: the others may still
+    // run, and a container that runs on is kept (with its output) by the next `up`.
+    let both_exited = || {
+        wait_states(
+            &w,
+            &p,
+            20,
+            &[("attachflags-a-1", "exited"), ("attachflags-b-1", "exited")],
+        )
+    };
+    let out = w.ok(&p, &["up", "--attach", "b", "--no-log-prefix"]);
+    assert!(out.lines().any(|l| l == "from-b"), "{out}");
+    assert!(!out.contains("from-a"), "{out}");
+    assert!(out.contains("Attaching to b-1"), "{out}");
+    let out = w.ok(
+        &p,
+        &["up", "--no-attach", "b", "--timestamps", "--no-color"],
+    );
+    assert!(!out.contains("from-b"), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.ends_with(" from-a"))
+        .unwrap_or_else(|| panic!("{out}"));
+    // `a-1  | 2024-…Z from-a`
+    let stamp = line.split(" | ").nth(1).unwrap().split(' ').next().unwrap();
+    assert!(stamp.ends_with('Z') && stamp.contains('T'), "{line}");
+    // `up b` attaches to b only; --attach-dependencies adds a.
+    both_exited();
+    let out = w.ok(&p, &["up", "b"]);
+    assert!(!out.contains("from-a") && out.contains("from-b"), "{out}");
+    both_exited();
+    let out = w.ok(&p, &["up", "--attach-dependencies", "b"]);
+    assert!(out.contains("from-a") && out.contains("from-b"), "{out}");
+    for (args, msg) in [
+        (
+            &["up", "-d", "--abort-on-container-exit"][..],
+            "--detach cannot be combined with --abort-on-container-exit, --abort-on-container-failure, --attach, --attach-dependencies or --watch",
+        ),
+        (
+            &["up", "--wait", "--exit-code-from", "a"][..],
+            "--wait cannot be combined with --abort-on-container-exit, --attach or --attach-dependencies",
+        ),
+        (
+            &["up", "--abort-on-container-exit", "--abort-on-container-failure"][..],
+            "--abort-on-container-failure cannot be combined with --abort-on-container-exit",
+        ),
+        (
+            &["up", "--attach", "a", "--attach-dependencies"][..],
+            "cannot combine --attach and --attach-dependencies",
+        ),
+        (
+            &["up", "--attach", "nope"][..],
+            "cannot attach to services not included in up: nope",
+        ),
+        (&["up", "--exit-code-from", "nope"][..], "no such service: nope"),
+    ] {
+        let text = fails(&w, &p, args);
+        assert!(text.contains(msg), "{args:?}: {text}");
+    }
+    w.ok(&p, &["down"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestUpDependenciesNotStopped (up_test.go): Ctrl-C on an
+// attached `up app` stops what `up` was asked for, not the dependencies it
+// started along the way.
+#[test]
+fn test_up_dependencies_not_stopped() {
+    use std::io::{BufRead, BufReader};
+    let w = World::new();
+    let p = w.project(
+        "depsnotstopped",
+        r#"
+services:
+  dependency:
+    image: IMAGE
+    init: true
+    command: /bin/sh -c 'while true; do echo "hello dependency"; sleep 1; done'
+
+  app:
+    depends_on: ['dependency']
+    image: IMAGE
+    init: true
+    command: /bin/sh -c 'while true; do echo "hello app"; sleep 1; done'
+"#,
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("--root")
+        .arg(w.root())
+        .args(["up", "app"])
+        .current_dir(&p)
+        .env("COMPOSE_PROGRESS", "plain")
+        .env_remove("COMPOSE_FILE")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.contains("hello app")),
+        "no output from app"
+    );
+    // SAFETY: plain kill(2) on the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}\n{rest:?}");
+    let st = states(&w, &p);
+    assert_eq!(st["depsnotstopped-app-1"], "exited");
+    assert_eq!(st["depsnotstopped-dependency-1"], "running");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

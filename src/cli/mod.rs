@@ -18,6 +18,7 @@ pub mod manage;
 pub mod ps;
 pub mod pull;
 pub mod run;
+pub mod scale;
 pub mod up;
 pub mod volumes;
 
@@ -93,6 +94,8 @@ pub enum Command {
     Rm(manage::RmArgs),
     /// Run a one-off command on a service
     Run(Box<run::RunArgs>),
+    /// Scale services
+    Scale(scale::ScaleArgs),
     /// Start services
     Start(manage::StartArgs),
     /// Display a live stream of container(s) resource usage statistics
@@ -153,6 +156,7 @@ pub fn main() -> i32 {
         Command::Restart(a) => manage::run_restart(&ctx, &a),
         Command::Rm(a) => manage::run_rm(&ctx, &a),
         Command::Run(a) => run::run_run(&ctx, &a),
+        Command::Scale(a) => scale::run_scale(&ctx, &a),
         Command::Start(a) => manage::run_start(&ctx, &a),
         Command::Stats(a) => inspect::run_stats(&ctx, &a),
         Command::Stop(a) => manage::run_stop(&ctx, &a),

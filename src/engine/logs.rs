@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::container::list::{find, Found};
 use crate::container::ContainerState;
@@ -48,7 +48,8 @@ pub fn parse_time(s: &str, now: SystemTime) -> Option<SystemTime> {
     humantime::parse_duration(s).ok().map(|d| now - d)
 }
 
-fn prefix_name(f: &Found) -> String {
+/// The name a container's lines carry: `web-1`, or a one-off's full name.
+pub fn prefix_name(f: &Found) -> String {
     if f.record.oneoff {
         f.record.name.clone()
     } else {
@@ -98,6 +99,198 @@ fn wanted(e: &Entry, opts: &LogOptions) -> bool {
     true
 }
 
+/// Follows the log files of a project's containers, printing each record once,
+/// with the container's prefix and colour; containers that appear later
+/// (recreated, scaled, restarted) are picked up from their first record.
+pub struct Follower {
+    root: PathBuf,
+    project: String,
+    opts: LogOptions,
+    sources: BTreeMap<String, Source>,
+    width: usize,
+    color_i: usize,
+    last_scan: Instant,
+}
+
+impl Follower {
+    /// Starts following the containers there are now, from the end of their logs.
+    pub fn new(root: &Path, project: &str, opts: &LogOptions) -> Follower {
+        let mut f = Follower {
+            root: root.to_path_buf(),
+            project: project.to_string(),
+            opts: opts.clone(),
+            sources: BTreeMap::new(),
+            width: 0,
+            color_i: 0,
+            last_scan: Instant::now(),
+        };
+        for c in f.selected(find(root, Some(project))) {
+            f.add(&c, false);
+        }
+        f
+    }
+
+    fn selected(&self, all: Vec<Found>) -> Vec<Found> {
+        all.into_iter()
+            .filter(|f| {
+                (self.opts.oneoff || !f.record.oneoff)
+                    && (self.opts.services.is_empty()
+                        || self.opts.services.contains(&f.record.service))
+            })
+            .collect()
+    }
+
+    fn add(&mut self, f: &Found, from_start: bool) {
+        let name = prefix_name(f);
+        self.width = self.width.max(name.len() + 1);
+        let path = f.dir.join("log");
+        let color = COLORS[self.color_i % COLORS.len()];
+        self.color_i += 1;
+        let offset = if from_start {
+            0
+        } else {
+            std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
+        };
+        self.sources.insert(
+            f.record.id.clone(),
+            Source {
+                name,
+                color,
+                path,
+                offset,
+            },
+        );
+    }
+
+    /// The prefixes of the followed containers, sorted (`Attaching to …`).
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.sources.values().map(|s| s.name.clone()).collect();
+        v.sort();
+        v
+    }
+
+    /// Prints what the logs held before following started: all of it, or the
+    /// last `tail` records per container, merged across containers in time order.
+    pub fn backlog(&mut self, out: &mut dyn Write, err: &mut dyn Write) {
+        let mut backlog: Vec<(String, Entry)> = vec![];
+        for (id, src) in &self.sources {
+            // Up to where following starts, so no record is shown twice or lost.
+            let mut entries: Vec<Entry> = read_until(&src.path, src.offset)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|e| wanted(e, &self.opts))
+                .collect();
+            if let Some(n) = self.opts.tail {
+                let skip = entries.len().saturating_sub(n);
+                entries.drain(..skip);
+            }
+            backlog.extend(entries.into_iter().map(|e| (id.clone(), e)));
+        }
+        backlog.sort_by(|a, b| a.1.time.cmp(&b.1.time));
+        for (id, e) in &backlog {
+            let w: &mut dyn Write = if e.stream == Stream::Stderr {
+                &mut *err
+            } else {
+                &mut *out
+            };
+            print_entry(w, &self.sources[id], self.width, e, &self.opts);
+        }
+        let _ = out.flush();
+        let _ = err.flush();
+    }
+
+    /// Prints every record written since the last call; returns whether there
+    /// were any.
+    pub fn pump(&mut self, out: &mut dyn Write, err: &mut dyn Write) -> bool {
+        let mut any = false;
+        for src in self.sources.values_mut() {
+            any |= pump_source(src, self.width, &self.opts, out, err);
+        }
+        if any {
+            let _ = out.flush();
+            let _ = err.flush();
+        }
+        any
+    }
+
+    /// Every half second: adds the containers that appeared since the last
+    /// look, and says whether any followed container still runs.
+    pub fn rescan_due(&mut self) -> Option<bool> {
+        (self.last_scan.elapsed() > Duration::from_millis(500)).then(|| self.rescan())
+    }
+
+    fn rescan(&mut self) -> bool {
+        self.last_scan = Instant::now();
+        let now = self.selected(find(&self.root, Some(&self.project)));
+        for f in &now {
+            if !self.sources.contains_key(&f.record.id) {
+                self.add(f, true);
+            }
+        }
+        now.iter().any(|f| {
+            matches!(
+                f.status.state,
+                ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
+            )
+        })
+    }
+
+    /// Prints `<name> <msg>` in the container's colour, as docker compose reports
+    /// a container's exit (`web-1 exited with code 0`).
+    pub fn status(&self, out: &mut dyn Write, id: &str, name: &str, msg: &str) {
+        let color = self.sources.get(id).map(|s| s.color);
+        let line = match color {
+            Some(c) if !self.opts.no_color => format!("\x1b[{c}m{name} {msg}\x1b[0m"),
+            _ => format!("{name} {msg}"),
+        };
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+}
+
+/// Prints the complete records appended to one log since its offset.
+fn pump_source(
+    src: &mut Source,
+    width: usize,
+    opts: &LogOptions,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> bool {
+    let Ok(mut file) = File::open(&src.path) else {
+        return false;
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len < src.offset {
+        // Rotated: the live file starts over.
+        src.offset = 0;
+    }
+    if len == src.offset || file.seek(SeekFrom::Start(src.offset)).is_err() {
+        return false;
+    }
+    let mut any = false;
+    let mut reader = BufReader::new(file);
+    let mut buf = String::new();
+    while let Ok(n) = reader.read_line(&mut buf) {
+        if n == 0 || !buf.ends_with('\n') {
+            break;
+        }
+        src.offset += n as u64;
+        if let Ok(e) = serde_json::from_str::<Entry>(&buf) {
+            if wanted(&e, opts) {
+                let w: &mut dyn Write = if e.stream == Stream::Stderr {
+                    &mut *err
+                } else {
+                    &mut *out
+                };
+                print_entry(w, src, width, &e, opts);
+                any = true;
+            }
+        }
+        buf.clear();
+    }
+    any
+}
+
 /// Prints the logs of `project`'s containers; with `follow`, keeps printing until
 /// every container has stopped or `stop` turns true.
 pub fn show(
@@ -108,139 +301,19 @@ pub fn show(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) {
-    let select = |f: &Found| {
-        (opts.oneoff || !f.record.oneoff)
-            && (opts.services.is_empty() || opts.services.contains(&f.record.service))
-    };
-    let mut sources: BTreeMap<String, Source> = BTreeMap::new();
-    let mut width = 0;
-    let mut color_i = 0;
-    let mut add =
-        |f: &Found, sources: &mut BTreeMap<String, Source>, width: &mut usize, from_start: bool| {
-            let name = prefix_name(f);
-            *width = (*width).max(name.len() + 1);
-            let path = f.dir.join("log");
-            let color = COLORS[color_i % COLORS.len()];
-            color_i += 1;
-            let offset = if from_start {
-                0
-            } else {
-                std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
-            };
-            sources.insert(
-                f.record.id.clone(),
-                Source {
-                    name,
-                    color,
-                    path,
-                    offset,
-                },
-            );
-        };
-    let containers: Vec<Found> = find(root, Some(project))
-        .into_iter()
-        .filter(|f| select(f))
-        .collect();
-    for f in &containers {
-        add(f, &mut sources, &mut width, false);
-    }
-    // What is already there: all of it, or the last `tail` records per container,
-    // merged across containers in time order.
-    let mut backlog: Vec<(String, Entry)> = vec![];
-    for f in &containers {
-        let src = &sources[&f.record.id];
-        // Up to where following starts, so no record is shown twice or lost.
-        let mut entries: Vec<Entry> = read_until(&src.path, src.offset)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|e| wanted(e, opts))
-            .collect();
-        if let Some(n) = opts.tail {
-            let skip = entries.len().saturating_sub(n);
-            entries.drain(..skip);
-        }
-        backlog.extend(entries.into_iter().map(|e| (f.record.id.clone(), e)));
-    }
-    backlog.sort_by(|a, b| a.1.time.cmp(&b.1.time));
-    for (id, e) in &backlog {
-        let w: &mut dyn Write = if e.stream == Stream::Stderr {
-            &mut *err
-        } else {
-            &mut *out
-        };
-        print_entry(w, &sources[id], width, e, opts);
-    }
-    let _ = out.flush();
+    let mut follower = Follower::new(root, project, opts);
+    follower.backlog(out, err);
     if !opts.follow {
         return;
     }
-    let mut last_scan = std::time::Instant::now();
     loop {
-        let mut any = false;
-        for src in sources.values_mut() {
-            let Ok(mut file) = File::open(&src.path) else {
-                continue;
-            };
-            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-            if len < src.offset {
-                // Rotated: the live file starts over.
-                src.offset = 0;
-            }
-            if len == src.offset {
-                continue;
-            }
-            if file.seek(SeekFrom::Start(src.offset)).is_err() {
-                continue;
-            }
-            let mut reader = BufReader::new(file);
-            let mut buf = String::new();
-            while let Ok(n) = reader.read_line(&mut buf) {
-                if n == 0 || !buf.ends_with('\n') {
-                    break;
-                }
-                src.offset += n as u64;
-                if let Ok(e) = serde_json::from_str::<Entry>(&buf) {
-                    if wanted(&e, opts) {
-                        let w: &mut dyn Write = if e.stream == Stream::Stderr {
-                            &mut *err
-                        } else {
-                            &mut *out
-                        };
-                        print_entry(w, src, width, &e, opts);
-                        any = true;
-                    }
-                }
-                buf.clear();
-            }
-        }
-        if any {
-            let _ = out.flush();
-            let _ = err.flush();
-        }
+        let any = follower.pump(out, err);
         if stop.load(Ordering::Relaxed) {
             return;
         }
-        if last_scan.elapsed() > Duration::from_millis(500) {
-            last_scan = std::time::Instant::now();
-            let now = find(root, Some(project));
-            // New containers (recreated, scaled) are followed from their start.
-            for f in now.iter().filter(|f| select(f)) {
-                if !sources.contains_key(&f.record.id) {
-                    add(f, &mut sources, &mut width, true);
-                }
-            }
-            let running = now.iter().filter(|f| select(f)).any(|f| {
-                matches!(
-                    f.status.state,
-                    ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
-                )
-            });
-            if !running {
-                // One last pass picks up what was written just before the end.
-                if !any {
-                    return;
-                }
-            }
+        // One last pass picks up what was written just before the end.
+        if follower.rescan_due() == Some(false) && !any {
+            return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }

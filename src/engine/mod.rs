@@ -10,6 +10,7 @@ pub mod layout;
 pub mod lifecycle;
 pub mod load;
 pub mod logs;
+pub mod monitor;
 pub mod mounts;
 pub mod network;
 pub mod pause;
