@@ -17,11 +17,15 @@ use super::network;
 use super::settings::{signal_number, unsupported_keys};
 use crate::compose::model::ServiceConfig;
 use crate::container::list::{find, Found};
+use crate::container::watch::StatusWatch;
 use crate::container::{ContainerState, Health, Status};
 use crate::image::{RuntimeImage, Store};
 use crate::plan::{plan, Action, ContainerPlan, Desired, Plan, PlanOptions};
 use crate::progress::Progress;
 use crate::state::ProjectLock;
+
+/// How long a waiter trusts the status watch before it looks again anyway.
+const STATUS_RECHECK: Duration = Duration::from_millis(500);
 
 /// `up`'s flags.
 #[derive(Debug, Clone, Default)]
@@ -511,11 +515,15 @@ fn wait_condition(ctx: &Ctx, dep: &str, required: bool, cond: Condition) -> Resu
             return Ok(());
         }
     }
+    let watch = StatusWatch::new(&ctx.layout.containers())?;
     loop {
         let containers: Vec<Found> = find(&ctx.layout.root, Some(&ctx.project.name))
             .into_iter()
             .filter(|f| f.record.service == dep && !f.record.oneoff)
             .collect();
+        for f in &containers {
+            watch.add(&f.dir);
+        }
         let mut all = !containers.is_empty();
         for f in &containers {
             let st: &Status = &f.status;
@@ -557,9 +565,9 @@ fn wait_condition(ctx: &Ctx, dep: &str, required: bool, cond: Condition) -> Resu
         if all {
             return Ok(());
         }
-        // docker compose polls its dependencies every 500 ms; the status file has no
-        // change notification yet, so berth polls too, more often.
-        std::thread::sleep(Duration::from_millis(100));
+        // Woken by the supervisors' status writes; the bound catches a supervisor
+        // that died without writing (docker compose polls every 500 ms).
+        watch.wait(STATUS_RECHECK);
     }
 }
 
@@ -744,9 +752,11 @@ pub fn wait_ready(
     // One `Waiting` line per container, ended once it is ready, as docker compose shows.
     let mut tasks: BTreeMap<String, crate::progress::Task> = BTreeMap::new();
     let mut ready: std::collections::BTreeSet<String> = Default::default();
+    let watch = StatusWatch::new(&layout.containers())?;
     loop {
         let mut pending = vec![];
         for f in find(&layout.root, Some(project)) {
+            watch.add(&f.dir);
             if f.record.oneoff
                 || !services.contains(&f.record.service)
                 || ready.contains(&f.record.name)
@@ -797,7 +807,8 @@ pub fn wait_ready(
                 timeout.unwrap_or_default()
             );
         }
-        std::thread::sleep(Duration::from_millis(100));
+        let left = timeout.map_or(STATUS_RECHECK, |t| t.saturating_sub(started.elapsed()));
+        watch.wait(left.min(STATUS_RECHECK));
     }
 }
 

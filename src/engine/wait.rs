@@ -6,6 +6,7 @@ use anyhow::{bail, Result};
 
 use super::layout::Layout;
 use crate::container::list::{find, observed_status};
+use crate::container::watch::StatusWatch;
 use crate::container::ContainerState;
 
 /// Waits for the containers of `services` in `project`; calls `exited(name, code)` as
@@ -27,6 +28,10 @@ pub fn wait(
             bail!("service {s:?} has no container in project {project:?}");
         }
     }
+    let watch = StatusWatch::new(&layout.containers())?;
+    for f in &pending {
+        watch.add(&f.dir);
+    }
     let mut first = None;
     while !pending.is_empty() {
         let mut i = 0;
@@ -47,7 +52,8 @@ pub fn wait(
             }
         }
         if !pending.is_empty() {
-            std::thread::sleep(Duration::from_millis(50));
+            // Woken by status writes; the bound catches a supervisor that died silently.
+            watch.wait(Duration::from_millis(500));
         }
     }
     Ok(first.unwrap_or(0))

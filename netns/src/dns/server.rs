@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use super::backend::{Backend, Lookup};
@@ -23,6 +24,28 @@ struct Shared {
     backend: RwLock<Arc<Backend>>,
     upstream: RwLock<Vec<SocketAddr>>,
     timeout: Duration,
+    records_dir: PathBuf,
+    /// The records' signature the backend was built from.
+    loaded: Mutex<Option<Signature>>,
+    /// How many networks the backend holds.
+    networks: AtomicUsize,
+}
+
+impl Shared {
+    /// Rebuilds the backend when the records changed since it was built; true if it did.
+    fn refresh(&self) -> Result<bool> {
+        let sig = signature(&self.records_dir);
+        let mut loaded = self.loaded.lock().expect("lock");
+        if loaded.as_ref() == Some(&sig) {
+            return Ok(false);
+        }
+        let records = read_records(&self.records_dir)?;
+        tracing::debug!(networks = records.len(), "dns records reloaded");
+        self.networks.store(records.len(), Ordering::Relaxed);
+        *self.backend.write().expect("lock") = Arc::new(Backend::new(&records));
+        *loaded = Some(sig);
+        Ok(true)
+    }
 }
 
 /// Nameservers of a resolv.conf.
@@ -39,7 +62,9 @@ pub fn upstreams_from_resolv_conf(text: &str) -> Vec<SocketAddr> {
         .collect()
 }
 
-type Signature = Vec<(String, SystemTime, u64)>;
+/// Name, inode, mtime and length of each record file: records are replaced by rename,
+/// so a new inode tells a change even within one mtime tick.
+type Signature = Vec<(String, u64, SystemTime, u64)>;
 
 fn signature(dir: &Path) -> Signature {
     let mut sig: Signature = std::fs::read_dir(dir)
@@ -50,6 +75,7 @@ fn signature(dir: &Path) -> Signature {
                     let m = e.metadata().ok()?;
                     Some((
                         e.file_name().to_string_lossy().into_owned(),
+                        m.ino(),
                         m.modified().ok()?,
                         m.len(),
                     ))
@@ -73,9 +99,11 @@ pub fn serve(config: DnsConfig) -> Result<()> {
         backend: RwLock::new(Arc::new(Backend::default())),
         upstream: RwLock::new(Vec::new()),
         timeout: config.upstream_timeout,
+        records_dir: config.records_dir.clone(),
+        loaded: Mutex::new(None),
+        networks: AtomicUsize::new(0),
     });
     let mut listeners: BTreeMap<IpAddr, Arc<AtomicBool>> = BTreeMap::new();
-    let mut last_sig: Option<Signature> = None;
     let mut last_resolv = None;
     let mut seen_any = false;
     loop {
@@ -98,17 +126,11 @@ pub fn serve(config: DnsConfig) -> Result<()> {
                 }
             }
         }
-        let sig = signature(&config.records_dir);
-        if last_sig.as_ref() != Some(&sig) {
-            let records = read_records(&config.records_dir)?;
-            let backend = Arc::new(Backend::new(&records));
-            tracing::debug!(networks = records.len(), "dns records reloaded");
-            seen_any |= !records.is_empty();
-            *shared.backend.write().expect("lock") = backend;
-            if records.is_empty() && seen_any && config.exit_when_empty {
-                break;
-            }
-            last_sig = Some(sig);
+        shared.refresh()?;
+        let networks = shared.networks.load(Ordering::Relaxed);
+        seen_any |= networks > 0;
+        if networks == 0 && seen_any && config.exit_when_empty {
+            break;
         }
         // Listeners follow the gateways; a bind that fails (bridge not up yet) is
         // retried on the next round.
@@ -231,11 +253,26 @@ enum Answer {
     Drop,
 }
 
+/// Whether `backend` has an answer of its own for `q` (address or reverse name).
+fn known(backend: &Backend, src: IpAddr, q: &wire::Query) -> bool {
+    if q.qtype == wire::TYPE_PTR {
+        wire::ptr_to_ip(&q.name).is_some_and(|ip| backend.reverse(src, ip).is_some())
+    } else {
+        matches!(backend.lookup(src, &q.name), Lookup::Found(_))
+    }
+}
+
 fn answer_locally(pkt: &[u8], src: IpAddr, shared: &Shared) -> Answer {
     let Some(q) = wire::parse_query(pkt) else {
         return Answer::Drop;
     };
-    let backend = shared.backend.read().expect("lock").clone();
+    let mut backend = shared.backend.read().expect("lock").clone();
+    // A name unknown to this snapshot may belong to a container attached since the
+    // last reload (`run -d` then an immediate lookup): look at the records again
+    // before answering NXDOMAIN or forwarding, as docker's DNS knows at once.
+    if !known(&backend, src, &q) && shared.refresh().unwrap_or(false) {
+        backend = shared.backend.read().expect("lock").clone();
+    }
     let lookup = if q.qtype == wire::TYPE_PTR {
         match wire::ptr_to_ip(&q.name).and_then(|ip| backend.reverse(src, ip)) {
             Some(names) => {
