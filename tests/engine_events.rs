@@ -22,6 +22,9 @@ struct EventsChild {
     lines: Receiver<String>,
     /// Every line read so far.
     seen: Vec<String>,
+    /// Per service, how far into `seen` its expected events were matched: services'
+    /// events interleave in any order, each service's own come in order.
+    cursor: std::collections::HashMap<String, usize>,
 }
 
 impl EventsChild {
@@ -55,6 +58,7 @@ impl EventsChild {
             child,
             lines: rx,
             seen: vec![],
+            cursor: Default::default(),
         };
         w.wait_until(20, "berth events to watch its journal", || {
             std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -81,20 +85,27 @@ impl EventsChild {
         }
     }
 
-    /// Reads JSON events until one matches `service` and `action`; returns it.
+    /// The next event of `service` with `action`, after the last one expected for that
+    /// service (from what was already read, else reading on); returns it.
     fn expect(&mut self, service: &str, action: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut i = self.cursor.get(service).copied().unwrap_or(0);
         loop {
-            let Some(line) = self.next_line(deadline) else {
+            while i < self.seen.len() {
+                let line = &self.seen[i];
+                i += 1;
+                let v: Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
+                if v["service"] == service && v["action"] == action {
+                    self.cursor.insert(service.to_string(), i);
+                    return v;
+                }
+            }
+            if self.next_line(deadline).is_none() {
                 panic!(
                     "no {action} event for {service}; saw:\n{}",
                     self.seen.join("\n")
                 );
-            };
-            let v: Value =
-                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
-            if v["service"] == service && v["action"] == action {
-                return v;
             }
         }
     }
