@@ -323,8 +323,11 @@ fn run_detached_is_named_and_labelled_as_a_one_off() {
         // No `ports:` without --service-ports.
         assert_eq!(c["Publishers"].as_array().map_or(0, |a| a.len()), 0, "{c}");
     }
-    // A one-off is not the service's container for exec.
+    // exec reaches a one-off when the service has no replica (TestLocalComposeExecOneOff),
+    // but a one-off is never replica #1.
     let out = w.berth_in(&p, &["exec", "-T", "web", "true"]);
+    assert_eq!(code(&out), 0);
+    let out = w.berth_in(&p, &["exec", "-T", "--index", "1", "web", "true"]);
     assert_ne!(code(&out), 0);
 
     w.ok(&p, &["down", "-t", "0"]);
