@@ -3,7 +3,7 @@
 use std::sync::atomic::AtomicBool;
 use std::time::SystemTime;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
 
 use super::context::Ctx;
@@ -33,6 +33,9 @@ pub struct LogsArgs {
     /// Don't print prefix in logs
     #[arg(long)]
     pub no_log_prefix: bool,
+    /// index of the container if service has multiple replicas
+    #[arg(long)]
+    pub index: Option<u32>,
     /// Services (default: all)
     pub services: Vec<String>,
 }
@@ -40,6 +43,9 @@ pub struct LogsArgs {
 /// Runs `logs`.
 pub fn run_logs(ctx: &Ctx, a: &LogsArgs) -> Result<()> {
     let (name, _) = ctx.project_maybe()?;
+    if a.index.is_some() && a.services.len() != 1 {
+        bail!("--index requires exactly one service");
+    }
     let now = SystemTime::now();
     let time = |s: &Option<String>, what: &str| -> Result<Option<SystemTime>> {
         s.as_deref()
@@ -59,6 +65,7 @@ pub fn run_logs(ctx: &Ctx, a: &LogsArgs) -> Result<()> {
         no_color: a.no_color || !std::io::IsTerminal::is_terminal(&std::io::stdout()),
         no_prefix: a.no_log_prefix,
         oneoff: false,
+        index: a.index,
     };
     show(
         &ctx.layout.root,

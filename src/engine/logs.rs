@@ -33,6 +33,8 @@ pub struct LogOptions {
     pub no_prefix: bool,
     /// Include one-off (`run`) containers.
     pub oneoff: bool,
+    /// `--index N`: only replica N of the service.
+    pub index: Option<u32>,
 }
 
 const COLORS: &[&str] = &["36", "33", "32", "35", "34", "96", "93", "92", "95", "94"];
@@ -136,6 +138,7 @@ impl Follower {
                 (self.opts.oneoff || !f.record.oneoff)
                     && (self.opts.services.is_empty()
                         || self.opts.services.contains(&f.record.service))
+                    && self.opts.index.is_none_or(|n| !f.record.oneoff && f.record.number == n)
             })
             .collect()
     }
