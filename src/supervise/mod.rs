@@ -1,5 +1,7 @@
 //! The per-container supervisor's logic: restart decisions and the log file.
 
+pub mod attach_proto;
+pub mod attached;
 pub mod control;
 pub mod health;
 pub mod launch;

@@ -12,6 +12,8 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::attach_proto::Frame;
+use super::attached::Clients;
 use super::control::{encode_response, parse_request, socket_path, Request, Response};
 use super::health::{clip_output, HealthConfig, HealthState, ProbeResult};
 use super::logfile::{LogWriter, Stream};
@@ -41,8 +43,14 @@ pub struct Launched {
 /// What actually starts and signals the container's process: berth's runtime in
 /// production, a plain host process in the supervisor's own tests.
 pub trait Launcher {
-    /// Starts the process with its stdout and stderr on the given descriptors.
-    fn launch(&mut self, stdout: OwnedFd, stderr: OwnedFd) -> io::Result<Launched>;
+    /// Starts the process with its stdin (None: /dev/null), stdout and stderr on the
+    /// given descriptors (a terminal replaces all three).
+    fn launch(
+        &mut self,
+        stdin: Option<OwnedFd>,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    ) -> io::Result<Launched>;
     /// Sends `signal` to the process (with `all`, to every process of the container).
     fn signal(&mut self, signal: i32, all: bool) -> io::Result<()>;
     /// Collects the exit of a process whose pidfd became readable.
@@ -87,6 +95,73 @@ pub struct Settings {
     pub rotation: Option<super::logfile::Rotation>,
     /// The healthcheck, if the container has one.
     pub healthcheck: Option<HealthConfig>,
+    /// `stdin_open`: the container's stdin stays open for attached clients.
+    pub stdin_open: bool,
+    /// Read none of the first run's output, nor its exit, until a client attaches
+    /// (or [`AWAIT_ATTACH`] passes): a foreground `run` misses nothing.
+    pub await_attach: bool,
+}
+
+/// How long a supervisor told to await its first client waits for it.
+pub const AWAIT_ATTACH: Duration = Duration::from_secs(10);
+
+/// The running process's input side: where attached clients' stdin goes.
+#[derive(Default)]
+struct Input {
+    /// The stdin pipe's write end, or the terminal's master (with `stdin_open`).
+    stdin: Option<File>,
+    /// The terminal's master, for window sizes.
+    terminal: Option<File>,
+    /// Stdin bytes the container has not taken yet.
+    pending: Vec<u8>,
+    /// A client ended stdin: close it once `pending` is written.
+    closing: bool,
+}
+
+impl Input {
+    fn apply(&mut self, input: super::attached::Input) {
+        use super::attached::Input as In;
+        match input {
+            In::Stdin(b) if self.stdin.is_some() => self.pending.extend_from_slice(&b),
+            In::Stdin(_) => {}
+            // A terminal has no end of input but the one typed (^D).
+            In::CloseStdin if self.terminal.is_none() => self.closing = true,
+            In::CloseStdin => {}
+            In::Resize(rows, cols) => {
+                if let Some(t) = &self.terminal {
+                    let _ = berth_runtime::tty::resize(t.as_raw_fd(), rows, cols);
+                }
+            }
+        }
+    }
+
+    /// Writes pending stdin without blocking; a container that closed its stdin
+    /// just loses it.
+    fn flush(&mut self) {
+        let Some(f) = &mut self.stdin else { return };
+        loop {
+            if self.pending.is_empty() {
+                if self.closing {
+                    self.stdin = None;
+                }
+                return;
+            }
+            match f.write(&self.pending) {
+                Ok(n) if n > 0 => {
+                    self.pending.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                _ => {
+                    self.pending.clear();
+                    if self.terminal.is_none() {
+                        self.stdin = None;
+                    }
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Tells whoever spawned the supervisor how the first start went: `ok`, or the
@@ -125,13 +200,16 @@ pub fn supervise(
     let mut restarts = RestartState::resume(status.restart_count);
     let mut pipes: Vec<(Stream, File)> = vec![];
     let mut waiters: Vec<UnixStream> = vec![];
+    let mut clients = Clients::default();
+    let mut input = Input::default();
     let mut last_exit = None;
     // With a healthcheck the container is `starting` from its first moment, so
     // nobody who learns that it started sees it without a verdict.
     if settings.healthcheck.is_some() {
         status.health = Some(Health::Starting);
     }
-    let first = start(launcher, &mut status, &mut pipes, dir);
+    let first = start(launcher, settings, &mut status, &mut pipes, &mut input, dir);
+    let mut hold_until = settings.await_attach.then(|| Instant::now() + AWAIT_ATTACH);
     if let Some(mut r) = ready.take() {
         let msg = match &first {
             Ok(_) => "ok\n".to_string(),
@@ -161,6 +239,9 @@ pub fn supervise(
             Phase::Waiting { until } => Some(*until),
             Phase::Done => None,
         };
+        if let Some(h) = hold_until {
+            deadline = Some(deadline.map_or(h, |d| d.min(h)));
+        }
         if matches!(phase, Phase::Running { .. }) {
             let probe_time = match &probe {
                 Some(p) => Some(p.deadline),
@@ -179,15 +260,35 @@ pub fn supervise(
             })
             .unwrap_or(-1);
 
+        // Held for the first client: output stays in the pipes and the exit
+        // unreaped (poll skips negative descriptors).
+        let held = hold_until.is_some();
         let mut fds = vec![pollfd(listener.as_raw_fd())];
-        fds.extend(pipes.iter().map(|(_, f)| pollfd(f.as_raw_fd())));
+        fds.extend(
+            pipes
+                .iter()
+                .map(|(_, f)| pollfd(if held { -1 } else { f.as_raw_fd() })),
+        );
         let probe_at = fds.len();
         if let Some(p) = &probe {
             fds.push(pollfd(p.output.as_raw_fd()));
             fds.push(pollfd(p.launched.pidfd.as_raw_fd()));
         }
+        let stdin_at = fds.len();
+        fds.push(libc::pollfd {
+            fd: match &input.stdin {
+                Some(f) if !input.pending.is_empty() => f.as_raw_fd(),
+                _ => -1,
+            },
+            events: libc::POLLOUT,
+            revents: 0,
+        });
+        let clients_at = fds.len();
+        // Input waits in the clients' sockets while the container's stdin is full.
+        fds.extend(clients.pollfds(input.pending.len() < 64 * 1024));
+        let clients_end = fds.len();
         if let Phase::Running { launched, .. } = &phase {
-            fds.push(pollfd(launched.pidfd.as_raw_fd()));
+            fds.push(pollfd(if held { -1 } else { launched.pidfd.as_raw_fd() }));
         }
         // SAFETY: fds is a valid array of pollfd for its length.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
@@ -206,8 +307,15 @@ pub fn supervise(
                 let mut buf = [0u8; 16 * 1024];
                 match file.read(&mut buf) {
                     Ok(0) => closed.push(i),
-                    Ok(n) => log.write(*stream, &buf[..n], SystemTime::now())?,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Ok(n) => {
+                        log.write(*stream, &buf[..n], SystemTime::now())?;
+                        clients.broadcast(&output_frame(*stream, &buf[..n]));
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                        ) => {}
                     Err(_) => closed.push(i),
                 }
             }
@@ -217,6 +325,15 @@ pub fn supervise(
         }
         if pipes.is_empty() {
             log.flush_partial(SystemTime::now())?;
+        }
+
+        let mut inputs = vec![];
+        clients.service(&fds[clients_at..clients_end], &mut inputs);
+        for i in inputs {
+            input.apply(i);
+        }
+        if fds[stdin_at].revents != 0 || !input.pending.is_empty() || input.closing {
+            input.flush();
         }
 
         if let Some(p) = &mut probe {
@@ -328,7 +445,8 @@ pub fn supervise(
                 unreachable!("checked above")
             };
             // Whatever the process left in the pipes belongs before its exit.
-            drain(&mut pipes, &mut log)?;
+            drain(&mut pipes, &mut log, &mut clients)?;
+            input = Input::default();
             if let Some(p) = probe.take() {
                 let _ = launcher.reap_probe(&p.launched);
             }
@@ -366,6 +484,8 @@ pub fn supervise(
                 }
             };
             status.save(dir).map_err(io::Error::other)?;
+            // Attached clients end with the process, as docker's attach does.
+            clients.finish(info.code);
             if matches!(phase, Phase::Done) {
                 answer(&mut waiters, &Response::Ok);
             }
@@ -373,8 +493,23 @@ pub fn supervise(
 
         if fds[0].revents != 0 {
             while let Ok((conn, _)) = listener.accept() {
-                handle(conn, &mut phase, &mut status, launcher, &mut waiters, dir)?;
+                handle(
+                    conn,
+                    &mut phase,
+                    &mut status,
+                    launcher,
+                    &mut waiters,
+                    &mut clients,
+                    dir,
+                )?;
             }
+            // A client, or a stop, ends the wait for the first client.
+            if !clients.is_empty() || !waiters.is_empty() || status.stopped_by_user {
+                hold_until = None;
+            }
+        }
+        if hold_until.is_some_and(|h| h <= Instant::now()) {
+            hold_until = None;
         }
 
         let now = Instant::now();
@@ -384,7 +519,7 @@ pub fn supervise(
                 let _ = launcher.signal(libc::SIGKILL, true);
             }
             Phase::Waiting { until } if *until <= now => {
-                phase = start(launcher, &mut status, &mut pipes, dir)?;
+                phase = start(launcher, settings, &mut status, &mut pipes, &mut input, dir)?;
             }
             _ => {}
         }
@@ -395,17 +530,39 @@ pub fn supervise(
 
 fn start(
     launcher: &mut dyn Launcher,
+    settings: &Settings,
     status: &mut Status,
     pipes: &mut Vec<(Stream, File)>,
+    input: &mut Input,
     dir: &Path,
 ) -> io::Result<Phase> {
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
-    match launcher.launch(out_w, err_w) {
+    let (stdin_r, stdin_w) = match settings.stdin_open {
+        true => {
+            let (r, w) = pipe()?;
+            set_nonblocking(w.as_raw_fd())?;
+            (Some(r), Some(File::from(w)))
+        }
+        false => (None, None),
+    };
+    *input = Input::default();
+    match launcher.launch(stdin_r, out_w, err_w) {
         Ok(mut launched) => {
             match launched.tty.take() {
-                Some(master) => pipes.push((Stream::Stdout, File::from(master))),
+                Some(master) => {
+                    // The master is read here and written from the clients' input:
+                    // neither may block the loop.
+                    set_nonblocking(master.as_raw_fd())?;
+                    let term = File::from(master.try_clone()?);
+                    if settings.stdin_open {
+                        input.stdin = Some(term.try_clone()?);
+                    }
+                    input.terminal = Some(term);
+                    pipes.push((Stream::Stdout, File::from(master)));
+                }
                 None => {
+                    input.stdin = stdin_w;
                     pipes.push((Stream::Stdout, File::from(out_r)));
                     pipes.push((Stream::Stderr, File::from(err_r)));
                 }
@@ -437,6 +594,7 @@ fn handle(
     status: &mut Status,
     launcher: &mut dyn Launcher,
     waiters: &mut Vec<UnixStream>,
+    clients: &mut Clients,
     dir: &Path,
 ) -> io::Result<()> {
     conn.set_nonblocking(false)?;
@@ -521,6 +679,10 @@ fn handle(
             };
             reply(&conn, r);
         }
+        Request::Attach { stdin } => match phase {
+            Phase::Running { .. } => clients.add(conn, stdin)?,
+            _ => reply(&conn, Response::Error("container is not running".into())),
+        },
         Request::Start => reply(
             &conn,
             match phase {
@@ -540,19 +702,33 @@ fn answer(waiters: &mut Vec<UnixStream>, resp: &Response) {
     }
 }
 
-fn drain(pipes: &mut [(Stream, File)], log: &mut LogWriter) -> io::Result<()> {
+fn drain(
+    pipes: &mut [(Stream, File)],
+    log: &mut LogWriter,
+    clients: &mut Clients,
+) -> io::Result<()> {
     for (stream, file) in pipes.iter_mut() {
         set_nonblocking(file.as_fd().as_raw_fd())?;
         let mut buf = [0u8; 16 * 1024];
         loop {
             match file.read(&mut buf) {
                 Ok(0) => break,
-                Ok(n) => log.write(*stream, &buf[..n], SystemTime::now())?,
+                Ok(n) => {
+                    log.write(*stream, &buf[..n], SystemTime::now())?;
+                    clients.broadcast(&output_frame(*stream, &buf[..n]));
+                }
                 Err(_) => break,
             }
         }
     }
     Ok(())
+}
+
+fn output_frame(stream: Stream, bytes: &[u8]) -> Frame {
+    match stream {
+        Stream::Stdout => Frame::Stdout(bytes.to_vec()),
+        Stream::Stderr => Frame::Stderr(bytes.to_vec()),
+    }
 }
 
 fn pollfd(fd: RawFd) -> libc::pollfd {
@@ -635,13 +811,18 @@ mod tests {
     }
 
     impl Launcher for Shell {
-        fn launch(&mut self, stdout: OwnedFd, stderr: OwnedFd) -> io::Result<Launched> {
+        fn launch(
+            &mut self,
+            stdin: Option<OwnedFd>,
+            stdout: OwnedFd,
+            stderr: OwnedFd,
+        ) -> io::Result<Launched> {
             self.launches += 1;
             let child = Command::new("/bin/sh")
                 .arg("-c")
                 .arg(&self.script)
                 .env("RUN", self.launches.to_string())
-                .stdin(Stdio::null())
+                .stdin(stdin.map_or(Stdio::null(), Stdio::from))
                 .stdout(Stdio::from(stdout))
                 .stderr(Stdio::from(stderr))
                 .spawn()?;
@@ -710,7 +891,114 @@ mod tests {
             policy,
             rotation: None,
             healthcheck: None,
+            stdin_open: false,
+            await_attach: false,
         }
+    }
+
+    /// Reads frames from an attach stream until the exit frame; returns the
+    /// output and the code.
+    fn read_to_exit(stream: &mut UnixStream) -> (String, i32) {
+        use super::super::attach_proto::Decoder;
+        let mut d = Decoder::default();
+        let mut out = String::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            while let Some(f) = d.next_frame().unwrap() {
+                match f {
+                    Frame::Stdout(b) | Frame::Stderr(b) => {
+                        out.push_str(&String::from_utf8_lossy(&b))
+                    }
+                    Frame::Exit(c) => return (out, c),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "stream ended without an exit frame: {out:?}");
+            d.push(&buf[..n]);
+        }
+    }
+
+    fn wait_for_socket(sock: &Path) {
+        let started = Instant::now();
+        while call(sock, &Request::Ping, Duration::from_secs(1)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "supervisor never listened"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn an_attached_client_feeds_stdin_and_sees_output_and_the_exit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let handle = std::thread::spawn(move || {
+            let mut sh = Shell::new("cat; echo done >&2; exit 4");
+            let mut s = settings(&path, RestartPolicy::No);
+            s.stdin_open = true;
+            supervise(&s, &mut sh, None).unwrap()
+        });
+        let sock = socket_path(dir.path());
+        wait_for_socket(&sock);
+        let mut a = super::super::control::attach(&sock, true).unwrap();
+        // A second client only watches.
+        let mut b = super::super::control::attach(&sock, false).unwrap();
+        a.write_all(&Frame::Stdin(b"typed\n".to_vec()).encode())
+            .unwrap();
+        a.write_all(&Frame::CloseStdin.encode()).unwrap();
+        let (out, code) = read_to_exit(&mut a);
+        assert_eq!((out.as_str(), code), ("typed\ndone\n", 4));
+        assert_eq!(read_to_exit(&mut b), ("typed\ndone\n".into(), 4));
+        assert_eq!(handle.join().unwrap().unwrap().code, 4);
+        let logs: Vec<_> = read_all(&dir.path().join("log"))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.log)
+            .collect();
+        assert_eq!(logs.len(), 2, "{logs:?}");
+    }
+
+    #[test]
+    fn a_client_hanging_up_leaves_the_container_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let handle = std::thread::spawn(move || {
+            let mut sh = Shell::new("while read l; do echo got $l; done");
+            let mut s = settings(&path, RestartPolicy::No);
+            s.stdin_open = true;
+            supervise(&s, &mut sh, None).unwrap()
+        });
+        let sock = socket_path(dir.path());
+        wait_for_socket(&sock);
+        let a = super::super::control::attach(&sock, true).unwrap();
+        drop(a);
+        let mut b = super::super::control::attach(&sock, true).unwrap();
+        b.write_all(&Frame::Stdin(b"one\n".to_vec()).encode())
+            .unwrap();
+        b.write_all(&Frame::CloseStdin.encode()).unwrap();
+        assert_eq!(read_to_exit(&mut b), ("got one\n".into(), 0));
+        handle.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn awaiting_the_first_client_loses_no_output_and_no_exit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let handle = std::thread::spawn(move || {
+            let mut sh = Shell::new("echo early; exit 6");
+            let mut s = settings(&path, RestartPolicy::No);
+            s.await_attach = true;
+            supervise(&s, &mut sh, None).unwrap()
+        });
+        let sock = socket_path(dir.path());
+        wait_for_socket(&sock);
+        // Long enough for the script to have finished: it is held, not lost.
+        std::thread::sleep(Duration::from_millis(300));
+        let mut a = super::super::control::attach(&sock, false).unwrap();
+        assert_eq!(read_to_exit(&mut a), ("early\n".into(), 6));
+        assert_eq!(handle.join().unwrap().unwrap().code, 6);
     }
 
     #[test]
