@@ -1,11 +1,14 @@
 //! `run`: a one-off command on a service.
 
-use anyhow::Result;
-use clap::Args;
+use std::io::IsTerminal;
+
+use anyhow::{bail, Result};
+use clap::{ArgAction, Args};
 
 use super::context::Ctx;
 use super::Exit;
-use crate::engine::run::{follow_until_exit, remove_oneoff, start_oneoff, RunOptions};
+use crate::engine::attach::SessionOptions;
+use crate::engine::run::{attach_until_exit, remove_oneoff, start_oneoff, RunOptions};
 
 /// `run`'s flags.
 #[derive(Debug, Args)]
@@ -45,11 +48,14 @@ pub struct RunArgs {
     /// Don't start linked services
     #[arg(long)]
     pub no_deps: bool,
-    /// Disable pseudo-TTY allocation (berth's `run` never allocates one yet)
-    #[arg(short = 'T', long = "no-TTY")]
+    /// Disable pseudo-TTY allocation (default: auto-detected)
+    #[arg(short = 'T', long = "no-TTY", conflicts_with = "tty")]
     pub no_tty: bool,
-    /// Keep STDIN open even if not attached (accepted for compatibility)
-    #[arg(short, long, hide = true)]
+    /// Allocate a pseudo-TTY (the default when berth runs on a terminal)
+    #[arg(short = 't', long = "tty", hide = true)]
+    pub tty: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long, action = ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
     pub interactive: bool,
     /// The service
     pub service: String,
@@ -60,6 +66,13 @@ pub struct RunArgs {
 
 /// Runs `run`; fails with the container's exit code when it is not 0.
 pub fn run_run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
+    let on_terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    // docker compose: a TTY unless -T, when its output is a terminal; berth also
+    // wants its input on one, since a TTY session reads keystrokes from it.
+    let tty = a.tty || (!a.no_tty && on_terminal);
+    if tty && !a.detach && a.interactive && !std::io::stdin().is_terminal() {
+        bail!("the input device is not a TTY: leave out -t, or use -T");
+    }
     let loaded = ctx.load(&[])?;
     let opts = RunOptions {
         service: a.service.clone(),
@@ -73,13 +86,24 @@ pub fn run_run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
         publish: a.publish.clone(),
         service_ports: a.service_ports,
         no_deps: a.no_deps,
+        tty,
+        interactive: a.interactive,
+        attach: !a.detach,
     };
     let found = start_oneoff(&ctx.layout, loaded, &opts, &ctx.progress("Running"))?;
     if a.detach {
         println!("{}", found.record.name);
         return Ok(());
     }
-    let code = follow_until_exit(&found);
+    let session = SessionOptions {
+        stdin: a.interactive,
+        tty,
+        close_stdin_at_eof: true,
+        detach_keys: vec![],
+        // Without a terminal, Ctrl-C reaches berth, not the container: pass it on.
+        sig_proxy: !tty,
+    };
+    let code = attach_until_exit(&found, &session);
     if a.rm {
         remove_oneoff(&ctx.layout, &found)?;
     }

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
 
+use super::attach::{session, SessionEnd, SessionOptions};
 use super::images::{ensure_image, PullOverride};
 use super::layout::Layout;
 use super::lifecycle::{self, CreateRequest};
 use super::load::Loaded;
+use super::terminal::window_size;
 use super::up::{ensure_networks, service_graph, up, UpOptions};
 use crate::compose::model::port::parse_port_spec;
 use crate::compose::model::volume_mount::parse_volume_spec;
@@ -20,6 +22,8 @@ use crate::container::ContainerState;
 use crate::image::Store;
 use crate::progress::Progress;
 use crate::state::ProjectLock;
+use crate::supervise::control::ControlError;
+use crate::supervise::launch::LaunchConfig;
 use crate::supervise::logfile::{Entry, Stream};
 
 /// `run`'s options.
@@ -47,6 +51,14 @@ pub struct RunOptions {
     pub service_ports: bool,
     /// `--no-deps`.
     pub no_deps: bool,
+    /// A terminal for the container (docker compose: unless `-T`, when berth's
+    /// output is a terminal), whatever the service's `tty:` says.
+    pub tty: bool,
+    /// `-i` (the default): the container's stdin stays open.
+    pub interactive: bool,
+    /// The caller attaches right after the start: the supervisor holds the
+    /// container's output and exit for it, so that none is missed.
+    pub attach: bool,
 }
 
 /// Creates and starts the one-off container (dependencies first); returns it.
@@ -112,6 +124,9 @@ pub fn start_oneoff(
         oneoff: true,
         name: Some(name),
     })?;
+    if opts.attach {
+        prepare_for_attach(&layout.container(&record.id), opts.tty)?;
+    }
     if let Err(e) = lifecycle::start(layout, &record.id) {
         let _ = lifecycle::discard(layout, &record.id);
         return Err(e);
@@ -174,10 +189,54 @@ fn oneoff_service(
     if let Some(d) = svc.deploy.as_mut() {
         d.restart_policy = None;
     }
-    svc.tty = false;
-    svc.stdin_open = false;
+    svc.tty = opts.tty;
+    svc.stdin_open = opts.interactive;
     svc.container_name = String::new();
     Ok(svc)
+}
+
+/// Tells the supervisor of a created one-off to await its client, and gives the
+/// terminal the local one's size from the first moment (a `stty size` run as the
+/// command must not see 0 0).
+fn prepare_for_attach(dir: &Path, tty: bool) -> Result<()> {
+    let mut launch = LaunchConfig::load(dir)?;
+    launch.await_attach = true;
+    if let (true, Some((rows, cols))) = (tty, window_size(0)) {
+        let mut process = launch.spec.process().clone().unwrap_or_default();
+        process.set_console_size(Some(
+            oci_spec::runtime::BoxBuilder::default()
+                .height(rows as u64)
+                .width(cols as u64)
+                .build()?,
+        ));
+        launch.spec.set_process(Some(process));
+    }
+    launch.save(dir)?;
+    Ok(())
+}
+
+/// Joins the local terminal (or stdin/stdout/stderr) to a started one-off until it
+/// exits; returns its exit code. Falls back to following its log when the
+/// supervisor cannot be attached to.
+pub fn attach_until_exit(found: &Found, opts: &SessionOptions) -> Result<i32> {
+    match session(&found.dir, opts) {
+        Ok(SessionEnd::Exited(code)) => Ok(code),
+        Ok(SessionEnd::Detached) => Ok(0),
+        // What was printed stays printed: only the exit is still to come.
+        Ok(SessionEnd::Lost) => loop {
+            let st = observed_status(&found.dir);
+            if matches!(st.state, ContainerState::Exited | ContainerState::Dead) {
+                return Ok(st.exit_code.unwrap_or(0));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        },
+        // Nothing was printed: the log has it all.
+        Err(e) if e.downcast_ref::<ControlError>().is_some() => {
+            tracing::debug!("attach: {e:#}; following the log instead");
+            follow_until_exit(found)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Prints the container's output (stdout to stdout, stderr to stderr) until it has
