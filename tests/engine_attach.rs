@@ -305,3 +305,91 @@ fn attach_types_detaches_with_ctrl_p_ctrl_q_and_sees_the_exit_code() {
     assert!(w.ps(&p).is_empty());
     w.assert_clean();
 }
+
+const TICKER: &str = r#"
+services:
+  ticker:
+    image: IMAGE
+    stdin_open: true
+    command: ["sh", "-c", "trap 'echo got TERM; exit 7' TERM; while :; do echo tick; sleep 0.1; done"]
+"#;
+
+/// `berth attach` on pipes, its stdout collected by a thread as it arrives.
+fn attach_on_pipes(
+    w: &World,
+    dir: &Path,
+    args: &[&str],
+) -> (Child, std::sync::Arc<std::sync::Mutex<String>>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("--root")
+        .arg(w.root())
+        .arg("attach")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("COMPOSE_FILE")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let sink = out.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    (child, out)
+}
+
+fn wait_exit(child: &mut Child) -> ExitStatus {
+    let t0 = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "attach did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn attach_proxies_signals_to_the_container_unless_told_not_to() {
+    use std::os::unix::process::ExitStatusExt;
+    let w = World::new();
+    let p = w.project("sp", TICKER);
+    w.ok(&p, &["up", "-d"]);
+
+    // Live output reaches the client; SIGTERM to berth reaches the container.
+    let (mut child, out) = attach_on_pipes(&w, &p, &["ticker"]);
+    w.wait_until(20, "live output", || out.lock().unwrap().contains("tick"));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let st = wait_exit(&mut child);
+    assert_eq!(st.code(), Some(7), "{}", out.lock().unwrap());
+    w.wait_until(20, "the output to end", || {
+        out.lock().unwrap().contains("got TERM")
+    });
+    assert_eq!(w.ps(&p)[0]["State"], "exited");
+
+    // --sig-proxy=false: the signal ends the client only.
+    w.ok(&p, &["start"]);
+    let (mut child, out) = attach_on_pipes(&w, &p, &["--sig-proxy=false", "ticker"]);
+    w.wait_until(20, "live output", || out.lock().unwrap().contains("tick"));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let st = wait_exit(&mut child);
+    assert_eq!(st.signal(), Some(libc::SIGTERM));
+    assert_eq!(w.ps(&p)[0]["State"], "running");
+
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

@@ -132,6 +132,13 @@ pub fn start_oneoff(
         return Err(e);
     }
     let dir = layout.container(&record.id);
+    if opts.attach {
+        // The supervisor has read it: a later `start` of this container must not
+        // wait for a client that will not come.
+        let mut launch = LaunchConfig::load(&dir)?;
+        launch.await_attach = false;
+        launch.save(&dir)?;
+    }
     Ok(Found {
         status: observed_status(&dir),
         dir,
