@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 
 use anyhow::{bail, Result};
-use clap::{ArgAction, Args};
+use clap::Args;
 
 use super::context::Ctx;
 use super::Exit;
@@ -49,14 +49,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_deps: bool,
     /// Disable pseudo-TTY allocation (default: auto-detected)
-    #[arg(short = 'T', long = "no-TTY", conflicts_with = "tty")]
+    #[arg(short = 'T', long = "no-TTY")]
     pub no_tty: bool,
     /// Allocate a pseudo-TTY (the default when berth runs on a terminal)
-    #[arg(short = 't', long = "tty", hide = true)]
-    pub tty: bool,
-    /// Keep STDIN open even if not attached
-    #[arg(short, long, action = ArgAction::Set, default_value_t = true, num_args = 0..=1, default_missing_value = "true")]
-    pub interactive: bool,
+    #[arg(short = 't', long = "tty", hide = true, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tty: Option<bool>,
+    /// Keep STDIN open even if not attached [default: true]
+    #[arg(short, long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub interactive: Option<bool>,
     /// The service
     pub service: String,
     /// The command and its arguments (default: the service's)
@@ -64,15 +64,29 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
+/// docker compose's rule: `-t`/`-t=false` decides; else a TTY unless `-T` when
+/// stdout is a terminal, but not when stdin is none and neither `-T` nor `-i` was
+/// given (a script piping into `run`).
+fn tty_wanted(a: &RunArgs) -> Result<bool> {
+    if let Some(t) = a.tty {
+        if a.no_tty {
+            bail!("--tty and --no-TTY can't be used together");
+        }
+        return Ok(t);
+    }
+    if a.no_tty {
+        return Ok(false);
+    }
+    if a.interactive.is_none() && !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    Ok(std::io::stdout().is_terminal())
+}
+
 /// Runs `run`; fails with the container's exit code when it is not 0.
 pub fn run_run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
-    let on_terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    // docker compose: a TTY unless -T, when its output is a terminal; berth also
-    // wants its input on one, since a TTY session reads keystrokes from it.
-    let tty = a.tty || (!a.no_tty && on_terminal);
-    if tty && !a.detach && a.interactive && !std::io::stdin().is_terminal() {
-        bail!("the input device is not a TTY: leave out -t, or use -T");
-    }
+    let tty = tty_wanted(a)?;
+    let interactive = a.interactive.unwrap_or(true);
     let loaded = ctx.load(&[])?;
     let opts = RunOptions {
         service: a.service.clone(),
@@ -87,7 +101,7 @@ pub fn run_run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
         service_ports: a.service_ports,
         no_deps: a.no_deps,
         tty,
-        interactive: a.interactive,
+        interactive,
         attach: !a.detach,
     };
     let found = start_oneoff(&ctx.layout, loaded, &opts, &ctx.progress("Running"))?;
@@ -96,7 +110,7 @@ pub fn run_run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
         return Ok(());
     }
     let session = SessionOptions {
-        stdin: a.interactive,
+        stdin: interactive,
         tty,
         close_stdin_at_eof: true,
         detach_keys: vec![],
