@@ -143,6 +143,26 @@ fn wait_draining(child: &mut Child, master: &mut File, seen: &mut String) -> Exi
     }
 }
 
+/// A child of some container's first process of this root runs `program`.
+fn container_runs(w: &World, program: &str) -> bool {
+    let Ok(dirs) = std::fs::read_dir(w.root().join("containers")) else {
+        return false;
+    };
+    dirs.flatten().any(|d| {
+        let status = std::fs::read_to_string(d.path().join("status.json")).unwrap_or_default();
+        let pid = serde_json::from_str::<serde_json::Value>(&status)
+            .ok()
+            .and_then(|v| v["pid"].as_u64());
+        let Some(pid) = pid else { return false };
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        children.split_whitespace().any(|c| {
+            std::fs::read(format!("/proc/{c}/cmdline"))
+                .is_ok_and(|cmd| cmd.split(|&b| b == 0).next() == Some(program.as_bytes()))
+        })
+    })
+}
+
 /// Sends `line` until the pty shows `want` (a resize is observed by asking again).
 fn ask_until(master: &mut File, line: &str, want: &str) {
     let t0 = Instant::now();
@@ -189,10 +209,12 @@ fn run_on_a_terminal_is_a_tty_session_that_passes_its_exit_code() {
     ask_until(&mut m, "stty size\n", "40 132");
 
     // Ctrl-C goes to the container's shell (raw mode), not to berth.
-    m.write_all(b"echo sl$((2))eeping; sleep 30\n").unwrap();
-    read_until(&mut m, &mut seen, "sl2eeping", 20);
+    m.write_all(b"sleep 30\n").unwrap();
+    w.wait_until(20, "sleep to run in the container", || {
+        container_runs(&w, "sleep")
+    });
     m.write_all(b"\x03").unwrap();
-    ask_until(&mut m, "echo alive\n", "alive");
+    ask_until(&mut m, "echo al$((1))ive\n", "al1ive");
 
     m.write_all(b"exit 3\n").unwrap();
     let st = wait_draining(&mut child, &mut m, &mut seen);
@@ -290,7 +312,7 @@ fn attach_types_detaches_with_ctrl_p_ctrl_q_and_sees_the_exit_code() {
 
     // Attached again: the same shell; its exit is attach's exit.
     let (mut child, mut m) = berth_on_pty(&w, &p, &["attach", "shell"]);
-    ask_until(&mut m, "echo again\n", "again");
+    ask_until(&mut m, "echo ag$((1))ain\n", "ag1ain");
     m.write_all(b"exit 3\n").unwrap();
     let st = wait_draining(&mut child, &mut m, &mut seen);
     assert_eq!(st.code(), Some(3), "{seen:?}");

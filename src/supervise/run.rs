@@ -994,8 +994,18 @@ mod tests {
         });
         let sock = socket_path(dir.path());
         wait_for_socket(&sock);
-        // Long enough for the script to have finished: it is held, not lost.
-        std::thread::sleep(Duration::from_millis(300));
+        // The script has finished (a zombie nobody reaps yet): held, not lost.
+        let pid = Status::load(dir.path()).unwrap().pid.unwrap();
+        let t0 = Instant::now();
+        while !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap()
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        {
+            assert!(t0.elapsed() < Duration::from_secs(10), "script never ended");
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let mut a = super::super::control::attach(&sock, false).unwrap();
         assert_eq!(read_to_exit(&mut a), ("early\n".into(), 6));
         assert_eq!(handle.join().unwrap().unwrap().code, 6);
