@@ -2,6 +2,7 @@
 
 pub mod attach_proto;
 pub mod attached;
+pub mod container_input;
 pub mod control;
 pub mod health;
 pub mod launch;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::attach_proto::Frame;
 use super::attached::Clients;
+use super::container_input::ContainerInput;
 use super::control::{encode_response, parse_request, socket_path, Request, Response};
 use super::health::{clip_output, HealthConfig, HealthState, ProbeResult};
 use super::logfile::{LogWriter, Stream};
@@ -105,65 +106,6 @@ pub struct Settings {
 /// How long a supervisor told to await its first client waits for it.
 pub const AWAIT_ATTACH: Duration = Duration::from_secs(10);
 
-/// The running process's input side: where attached clients' stdin goes.
-#[derive(Default)]
-struct Input {
-    /// The stdin pipe's write end, or the terminal's master (with `stdin_open`).
-    stdin: Option<File>,
-    /// The terminal's master, for window sizes.
-    terminal: Option<File>,
-    /// Stdin bytes the container has not taken yet.
-    pending: Vec<u8>,
-    /// A client ended stdin: close it once `pending` is written.
-    closing: bool,
-}
-
-impl Input {
-    fn apply(&mut self, input: super::attached::Input) {
-        use super::attached::Input as In;
-        match input {
-            In::Stdin(b) if self.stdin.is_some() => self.pending.extend_from_slice(&b),
-            In::Stdin(_) => {}
-            // A terminal has no end of input but the one typed (^D).
-            In::CloseStdin if self.terminal.is_none() => self.closing = true,
-            In::CloseStdin => {}
-            In::Resize(rows, cols) => {
-                if let Some(t) = &self.terminal {
-                    let _ = berth_runtime::tty::resize(t.as_raw_fd(), rows, cols);
-                }
-            }
-        }
-    }
-
-    /// Writes pending stdin without blocking; a container that closed its stdin
-    /// just loses it.
-    fn flush(&mut self) {
-        let Some(f) = &mut self.stdin else { return };
-        loop {
-            if self.pending.is_empty() {
-                if self.closing {
-                    self.stdin = None;
-                }
-                return;
-            }
-            match f.write(&self.pending) {
-                Ok(n) if n > 0 => {
-                    self.pending.drain(..n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                _ => {
-                    self.pending.clear();
-                    if self.terminal.is_none() {
-                        self.stdin = None;
-                    }
-                    return;
-                }
-            }
-        }
-    }
-}
-
 /// Tells whoever spawned the supervisor how the first start went: `ok`, or the
 /// error, on a pipe it handed over (then closed, so the reader sees EOF).
 pub type ReadyPipe = Option<File>;
@@ -201,7 +143,7 @@ pub fn supervise(
     let mut pipes: Vec<(Stream, File)> = vec![];
     let mut waiters: Vec<UnixStream> = vec![];
     let mut clients = Clients::default();
-    let mut input = Input::default();
+    let mut input = ContainerInput::default();
     let mut last_exit = None;
     // With a healthcheck the container is `starting` from its first moment, so
     // nobody who learns that it started sees it without a verdict.
@@ -446,7 +388,7 @@ pub fn supervise(
             };
             // Whatever the process left in the pipes belongs before its exit.
             drain(&mut pipes, &mut log, &mut clients)?;
-            input = Input::default();
+            input = ContainerInput::default();
             if let Some(p) = probe.take() {
                 let _ = launcher.reap_probe(&p.launched);
             }
@@ -533,7 +475,7 @@ fn start(
     settings: &Settings,
     status: &mut Status,
     pipes: &mut Vec<(Stream, File)>,
-    input: &mut Input,
+    input: &mut ContainerInput,
     dir: &Path,
 ) -> io::Result<Phase> {
     let (out_r, out_w) = pipe()?;
@@ -546,7 +488,7 @@ fn start(
         }
         false => (None, None),
     };
-    *input = Input::default();
+    *input = ContainerInput::default();
     match launcher.launch(stdin_r, out_w, err_w) {
         Ok(mut launched) => {
             match launched.tty.take() {
