@@ -80,6 +80,8 @@ pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
         policy: cfg.policy,
         rotation: cfg.rotation,
         healthcheck: cfg.healthcheck.clone(),
+        stdin_open: cfg.stdin_open,
+        await_attach: cfg.await_attach,
     };
     let mut launcher = RuntimeLauncher::new(cfg, &dir);
     supervise(&settings, &mut launcher, ready)?;

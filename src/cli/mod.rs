@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub mod attach;
 pub mod config;
 pub mod context;
 pub mod cp;
@@ -54,6 +55,8 @@ pub struct Cli {
 /// Every subcommand berth has; each one works.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Attach local standard input, output, and error streams to a service's running container
+    Attach(attach::AttachArgs),
     /// Parse, resolve and render compose file in canonical format
     #[command(alias = "convert")]
     Config(config::ConfigArgs),
@@ -137,6 +140,7 @@ pub fn main() -> i32 {
         .init();
     let ctx = context::Ctx::new(&cli.global, &cli.root, cli.run_dir.as_ref());
     let res = match cli.command {
+        Command::Attach(a) => attach::run_attach(&ctx, &a),
         Command::Config(args) => config::run(&args, cli.global.project_options()),
         Command::Cp(a) => cp::run_cp(&ctx, &a),
         Command::Create(a) => up::run_create(&ctx, &a),

@@ -1,14 +1,16 @@
 //! `run`: a one-off command on a service.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::Args;
 
 use super::context::Ctx;
 use super::Exit;
+use crate::engine::attach::SessionOptions;
 use crate::engine::images::PullOverride;
-use crate::engine::run::{follow_until_exit, remove_oneoff, start_oneoff, RunOptions};
+use crate::engine::run::{attach_until_exit, remove_oneoff, start_oneoff, RunOptions};
 
 /// `run`'s flags.
 #[derive(Debug, Args)]
@@ -72,12 +74,15 @@ pub struct RunArgs {
     /// Don't start linked services
     #[arg(long)]
     pub no_deps: bool,
-    /// Disable pseudo-TTY allocation (berth's `run` never allocates one yet)
+    /// Disable pseudo-TTY allocation (default: auto-detected)
     #[arg(short = 'T', long = "no-TTY")]
     pub no_tty: bool,
-    /// Keep STDIN open even if not attached (accepted for compatibility)
-    #[arg(short, long, hide = true)]
-    pub interactive: bool,
+    /// Allocate a pseudo-TTY (the default when berth runs on a terminal)
+    #[arg(short = 't', long = "tty", hide = true, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tty: Option<bool>,
+    /// Keep STDIN open even if not attached [default: true]
+    #[arg(short, long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub interactive: Option<bool>,
     /// The service
     pub service: String,
     /// The command and its arguments (default: the service's)
@@ -85,8 +90,29 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
+/// docker compose's rule: `-t`/`-t=false` decides; else a TTY unless `-T` when
+/// stdout is a terminal, but not when stdin is none and neither `-T` nor `-i` was
+/// given (a script piping into `run`).
+fn tty_wanted(a: &RunArgs) -> Result<bool> {
+    if let Some(t) = a.tty {
+        if a.no_tty {
+            bail!("--tty and --no-TTY can't be used together");
+        }
+        return Ok(t);
+    }
+    if a.no_tty {
+        return Ok(false);
+    }
+    if a.interactive.is_none() && !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    Ok(std::io::stdout().is_terminal())
+}
+
 /// Runs `run`; fails with the container's exit code when it is not 0.
 pub fn run_run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
+    let tty = tty_wanted(a)?;
+    let interactive = a.interactive.unwrap_or(true);
     let loaded = ctx.load(&[])?;
     let opts = RunOptions {
         service: a.service.clone(),
@@ -108,13 +134,24 @@ pub fn run_run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
         quiet_pull: a.quiet_pull,
         remove_orphans: a.remove_orphans,
         use_aliases: a.use_aliases,
+        tty,
+        interactive,
+        attach: !a.detach,
     };
     let found = start_oneoff(&ctx.layout, loaded, &opts, &ctx.progress("Running"))?;
     if a.detach {
         println!("{}", found.record.name);
         return Ok(());
     }
-    let code = follow_until_exit(&found);
+    let session = SessionOptions {
+        stdin: interactive,
+        tty,
+        close_stdin_at_eof: true,
+        detach_keys: vec![],
+        // Without a terminal, Ctrl-C reaches berth, not the container: pass it on.
+        sig_proxy: !tty,
+    };
+    let code = attach_until_exit(&found, &session);
     if a.rm {
         remove_oneoff(&ctx.layout, &found)?;
     }

@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -12,6 +12,7 @@ use berth_runtime::{Container, ExecConfig, Stdio};
 use oci_spec::runtime::Process;
 
 use super::layout::Layout;
+use super::terminal::{pollfd, set_nonblocking, window_size, RawMode, SignalPipe};
 use crate::container::list::{find, Found};
 use crate::container::ContainerState;
 use crate::supervise::launch::LaunchConfig;
@@ -166,60 +167,6 @@ pub fn exec(found: &Found, opts: &ExecOptions) -> Result<i32> {
     Ok(st.as_shell_code())
 }
 
-/// The size of the terminal on `fd`: (rows, cols).
-fn window_size(fd: RawFd) -> Option<(u16, u16)> {
-    // SAFETY: a zeroed winsize is valid; TIOCGWINSZ fills it.
-    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: ioctl with a pointer to a winsize we own.
-    if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } != 0 || ws.ws_row == 0 {
-        return None;
-    }
-    Some((ws.ws_row, ws.ws_col))
-}
-
-/// The local terminal in raw mode until dropped (also on error and panic unwinding).
-struct RawMode {
-    fd: RawFd,
-    saved: libc::termios,
-}
-
-impl RawMode {
-    fn enter(fd: RawFd) -> Option<RawMode> {
-        // SAFETY: a zeroed termios is valid; tcgetattr fills it.
-        let mut saved: libc::termios = unsafe { std::mem::zeroed() };
-        // SAFETY: tcgetattr on a descriptor, with a termios we own.
-        if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
-            return None;
-        }
-        let mut raw = saved;
-        // SAFETY: cfmakeraw and tcsetattr on our own termios copy.
-        unsafe {
-            libc::cfmakeraw(&mut raw);
-            if libc::tcsetattr(fd, libc::TCSANOW, &raw) != 0 {
-                return None;
-            }
-        }
-        Some(RawMode { fd, saved })
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        // SAFETY: restores the settings read in `enter`.
-        unsafe { libc::tcsetattr(self.fd, libc::TCSANOW, &self.saved) };
-    }
-}
-
-static WINCH_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
-
-extern "C" fn on_winch(_: libc::c_int) {
-    let fd = WINCH_FD.load(std::sync::atomic::Ordering::Relaxed);
-    if fd >= 0 {
-        // SAFETY: write(2) is async-signal-safe; the byte only wakes the loop.
-        unsafe { libc::write(fd, b"w".as_ptr().cast(), 1) };
-    }
-}
-
 /// Copies stdin to the pty and the pty to stdout until the process exits, with the
 /// terminal raw and the window size following SIGWINCH.
 fn relay_terminal(master: &OwnedFd, pidfd: &OwnedFd) -> Result<()> {
@@ -227,110 +174,65 @@ fn relay_terminal(master: &OwnedFd, pidfd: &OwnedFd) -> Result<()> {
     if let Some((rows, cols)) = window_size(0) {
         let _ = berth_runtime::tty::resize(m, rows, cols);
     }
-    let (winch_r, winch_w) = pipe()?;
-    WINCH_FD.store(winch_w.as_raw_fd(), std::sync::atomic::Ordering::Relaxed);
-    // SAFETY: installs a handler that only writes one byte to a pipe.
-    unsafe {
-        libc::signal(
-            libc::SIGWINCH,
-            on_winch as extern "C" fn(libc::c_int) as libc::sighandler_t,
-        )
-    };
+    let winch = SignalPipe::install(&[libc::SIGWINCH])?;
     let _raw = RawMode::enter(0);
     let mut stdout = std::io::stdout().lock();
     let mut master_file = File::from(master.try_clone()?);
     let mut stdin_open = true;
     let mut buf = [0u8; 16 * 1024];
-    let result = (|| -> Result<()> {
-        loop {
-            let mut fds = [
-                pollfd(m),
-                pollfd(pidfd.as_raw_fd()),
-                pollfd(winch_r.as_raw_fd()),
-                pollfd(if stdin_open { 0 } else { -1 }),
-            ];
-            // SAFETY: fds is a valid array of pollfd.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-            if n < 0 {
-                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(std::io::Error::last_os_error().into());
+    loop {
+        let mut fds = [
+            pollfd(m),
+            pollfd(pidfd.as_raw_fd()),
+            pollfd(winch.fd()),
+            pollfd(if stdin_open { 0 } else { -1 }),
+        ];
+        // SAFETY: fds is a valid array of pollfd.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
             }
-            if fds[0].revents != 0 {
-                match master_file.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(k) => {
-                        stdout.write_all(&buf[..k])?;
-                        stdout.flush()?;
-                    }
-                }
-            }
-            if fds[2].revents != 0 {
-                let mut b = [0u8; 64];
-                // SAFETY: reading into our buffer from our pipe.
-                unsafe { libc::read(winch_r.as_raw_fd(), b.as_mut_ptr().cast(), b.len()) };
-                if let Some((rows, cols)) = window_size(0) {
-                    let _ = berth_runtime::tty::resize(m, rows, cols);
-                }
-            }
-            if fds[3].revents != 0 {
-                // SAFETY: reading stdin into our buffer.
-                let k = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
-                if k <= 0 {
-                    stdin_open = false;
-                } else {
-                    master_file.write_all(&buf[..k as usize])?;
-                }
-            }
-            if fds[1].revents != 0 {
-                // The process is gone: what it wrote last is still in the pty.
-                set_nonblocking(m);
-                while let Ok(k) = master_file.read(&mut buf) {
-                    if k == 0 {
-                        break;
-                    }
+            return Err(std::io::Error::last_os_error().into());
+        }
+        if fds[0].revents != 0 {
+            match master_file.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => {
                     stdout.write_all(&buf[..k])?;
+                    stdout.flush()?;
                 }
-                stdout.flush()?;
-                break;
             }
         }
-        Ok(())
-    })();
-    WINCH_FD.store(-1, std::sync::atomic::Ordering::Relaxed);
-    // SAFETY: back to the default disposition.
-    unsafe { libc::signal(libc::SIGWINCH, libc::SIG_DFL) };
-    result
-}
-
-fn pollfd(fd: RawFd) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    }
-}
-
-fn pipe() -> Result<(OwnedFd, OwnedFd)> {
-    use std::os::fd::FromRawFd;
-    let mut fds = [0; 2];
-    // SAFETY: fds has room for the two descriptors pipe2 writes.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
-        return Err(std::io::Error::last_os_error().into());
-    }
-    // SAFETY: pipe2 just returned these two descriptors to us.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-fn set_nonblocking(fd: RawFd) {
-    // SAFETY: fcntl on a descriptor we hold.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags >= 0 {
-            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        if fds[2].revents != 0 {
+            winch.take();
+            if let Some((rows, cols)) = window_size(0) {
+                let _ = berth_runtime::tty::resize(m, rows, cols);
+            }
+        }
+        if fds[3].revents != 0 {
+            // SAFETY: reading stdin into our buffer.
+            let k = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+            if k <= 0 {
+                stdin_open = false;
+            } else {
+                master_file.write_all(&buf[..k as usize])?;
+            }
+        }
+        if fds[1].revents != 0 {
+            // The process is gone: what it wrote last is still in the pty.
+            set_nonblocking(m);
+            while let Ok(k) = master_file.read(&mut buf) {
+                if k == 0 {
+                    break;
+                }
+                stdout.write_all(&buf[..k])?;
+            }
+            stdout.flush()?;
+            break;
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -246,6 +246,8 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
         policy: settings::restart_policy(svc)?,
         rotation: settings::log_rotation(svc)?,
         healthcheck: settings::healthcheck(svc, &req.image.config),
+        stdin_open: svc.stdin_open,
+        await_attach: false,
     }
     .save(dir)?;
     write_json_atomic(&dir.join("volumes.json"), &m.volumes)?;

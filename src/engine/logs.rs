@@ -138,7 +138,10 @@ impl Follower {
                 (self.opts.oneoff || !f.record.oneoff)
                     && (self.opts.services.is_empty()
                         || self.opts.services.contains(&f.record.service))
-                    && self.opts.index.is_none_or(|n| !f.record.oneoff && f.record.number == n)
+                    && self
+                        .opts
+                        .index
+                        .is_none_or(|n| !f.record.oneoff && f.record.number == n)
             })
             .collect()
     }

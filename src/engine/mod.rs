@@ -1,5 +1,6 @@
 //! The engine: runs a plan's actions along the dependency graph.
 
+pub mod attach;
 pub mod cp;
 pub mod down;
 pub mod exec;
@@ -17,6 +18,7 @@ pub mod pause;
 pub mod run;
 pub mod settings;
 pub mod stats;
+pub mod terminal;
 pub mod top;
 pub mod up;
 pub mod wait;

@@ -2,16 +2,18 @@
 //! `com.docker.compose.oneoff=True`), its dependencies started first by `up`.
 
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
 use indexmap::IndexMap;
 
+use super::attach::{session, SessionEnd, SessionOptions};
 use super::images::{ensure_image, PullOverride};
 use super::layout::Layout;
 use super::lifecycle::{self, CreateRequest};
 use super::load::Loaded;
+use super::terminal::window_size;
 use super::up::{ensure_networks, service_graph, up, UpOptions};
 use crate::compose::dotenv::read_env_file;
 use crate::compose::model::port::parse_port_spec;
@@ -24,6 +26,8 @@ use crate::container::ContainerState;
 use crate::image::Store;
 use crate::progress::Progress;
 use crate::state::ProjectLock;
+use crate::supervise::control::ControlError;
+use crate::supervise::launch::LaunchConfig;
 use crate::supervise::logfile::{Entry, Stream};
 
 /// `run`'s options.
@@ -68,6 +72,14 @@ pub struct RunOptions {
     /// `--use-aliases`: the one-off answers to the service's name and network
     /// aliases, as the service's own containers do.
     pub use_aliases: bool,
+    /// A terminal for the container (docker compose: unless `-T`, when berth's
+    /// output is a terminal), whatever the service's `tty:` says.
+    pub tty: bool,
+    /// `-i` (the default): the container's stdin stays open.
+    pub interactive: bool,
+    /// The caller attaches right after the start: the supervisor holds the
+    /// container's output and exit for it, so that none is missed.
+    pub attach: bool,
 }
 
 /// The label holding a one-off's random slug, as docker compose sets it.
@@ -142,11 +154,21 @@ pub fn start_oneoff(
         name: Some(name),
         service_aliases: opts.use_aliases,
     })?;
+    if opts.attach {
+        prepare_for_attach(&layout.container(&record.id), opts.tty)?;
+    }
     if let Err(e) = lifecycle::start(layout, &record.id) {
         let _ = lifecycle::discard(layout, &record.id);
         return Err(e);
     }
     let dir = layout.container(&record.id);
+    if opts.attach {
+        // The supervisor has read it: a later `start` of this container must not
+        // wait for a client that will not come.
+        let mut launch = LaunchConfig::load(&dir)?;
+        launch.await_attach = false;
+        launch.save(&dir)?;
+    }
     Ok(Found {
         status: observed_status(&dir),
         dir,
@@ -212,8 +234,8 @@ fn oneoff_service(base: &ServiceConfig, project: &Project, opts: &RunOptions) ->
     if let Some(d) = svc.deploy.as_mut() {
         d.restart_policy = None;
     }
-    svc.tty = false;
-    svc.stdin_open = false;
+    svc.tty = opts.tty;
+    svc.stdin_open = opts.interactive;
     svc.container_name = String::new();
     let slug = new_id();
     let name = opts
@@ -302,6 +324,50 @@ fn handle_orphans(
         ));
     }
     Ok(())
+}
+
+/// Tells the supervisor of a created one-off to await its client, and gives the
+/// terminal the local one's size from the first moment (a `stty size` run as the
+/// command must not see 0 0).
+fn prepare_for_attach(dir: &Path, tty: bool) -> Result<()> {
+    let mut launch = LaunchConfig::load(dir)?;
+    launch.await_attach = true;
+    if let (true, Some((rows, cols))) = (tty, window_size(0)) {
+        let mut process = launch.spec.process().clone().unwrap_or_default();
+        process.set_console_size(Some(
+            oci_spec::runtime::BoxBuilder::default()
+                .height(rows as u64)
+                .width(cols as u64)
+                .build()?,
+        ));
+        launch.spec.set_process(Some(process));
+    }
+    launch.save(dir)?;
+    Ok(())
+}
+
+/// Joins the local terminal (or stdin/stdout/stderr) to a started one-off until it
+/// exits; returns its exit code. Falls back to following its log when the
+/// supervisor cannot be attached to.
+pub fn attach_until_exit(found: &Found, opts: &SessionOptions) -> Result<i32> {
+    match session(&found.dir, opts) {
+        Ok(SessionEnd::Exited(code)) => Ok(code),
+        Ok(SessionEnd::Detached) => Ok(0),
+        // What was printed stays printed: only the exit is still to come.
+        Ok(SessionEnd::Lost) => loop {
+            let st = observed_status(&found.dir);
+            if matches!(st.state, ContainerState::Exited | ContainerState::Dead) {
+                return Ok(st.exit_code.unwrap_or(0));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        },
+        // Nothing was printed: the log has it all.
+        Err(e) if e.downcast_ref::<ControlError>().is_some() => {
+            tracing::debug!("attach: {e:#}; following the log instead");
+            follow_until_exit(found)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Prints the container's output (stdout to stdout, stderr to stderr) until it has

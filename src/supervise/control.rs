@@ -34,6 +34,12 @@ pub enum Request {
     Unpause,
     /// Are you there?
     Ping,
+    /// Stream the running process's output on this connection, and take its input
+    /// (with `stdin`) as [`super::attach_proto`] frames.
+    Attach {
+        /// The client sends stdin bytes.
+        stdin: bool,
+    },
 }
 
 /// A supervisor's answer.
@@ -57,6 +63,9 @@ pub enum ControlError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The supervisor declined, and why.
+    #[error("{0}")]
+    Refused(String),
     /// The answer was not a response.
     #[error("supervisor at {path} answered garbage: {source}")]
     Protocol {
@@ -106,6 +115,41 @@ pub fn call(socket: &Path, req: &Request, timeout: Duration) -> Result<Response,
         path: socket.to_path_buf(),
         source,
     })
+}
+
+/// Opens an attach stream: sends the request and reads the answer byte by byte, so
+/// that no frame after it is consumed; returns the connection carrying the frames.
+pub fn attach(socket: &Path, stdin: bool) -> Result<UnixStream, ControlError> {
+    use std::io::Read;
+    let io = |source| ControlError::Io {
+        path: socket.to_path_buf(),
+        source,
+    };
+    let (_dir, addr) = addressable(socket).map_err(io)?;
+    let mut stream = UnixStream::connect(&addr).map_err(io)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(io)?;
+    let mut line = serde_json::to_vec(&Request::Attach { stdin }).expect("requests always encode");
+    line.push(b'\n');
+    stream.write_all(&line).map_err(io)?;
+    let mut answer = vec![];
+    let mut byte = [0u8; 1];
+    while byte[0] != b'\n' {
+        match stream.read(&mut byte).map_err(io)? {
+            0 => return Err(io(std::io::ErrorKind::UnexpectedEof.into())),
+            _ => answer.push(byte[0]),
+        }
+    }
+    stream.set_read_timeout(None).map_err(io)?;
+    match serde_json::from_slice(&answer) {
+        Ok(Response::Ok) => Ok(stream),
+        Ok(Response::Error(e)) => Err(ControlError::Refused(e)),
+        Err(source) => Err(ControlError::Protocol {
+            path: socket.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 /// Decodes one request line as the supervisor receives it.

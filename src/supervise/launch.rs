@@ -31,6 +31,12 @@ pub struct LaunchConfig {
     pub rotation: Option<Rotation>,
     /// The healthcheck, if any.
     pub healthcheck: Option<HealthConfig>,
+    /// `stdin_open`: keep the container's stdin open for `attach`.
+    #[serde(default)]
+    pub stdin_open: bool,
+    /// Hold the first run's output until a client attaches (a foreground `run`).
+    #[serde(default)]
+    pub await_attach: bool,
 }
 
 impl LaunchConfig {

@@ -1,5 +1,8 @@
 //! The per-container supervisor's logic: restart decisions and the log file.
 
+pub mod attach_proto;
+pub mod attached;
+pub mod container_input;
 pub mod control;
 pub mod health;
 pub mod launch;

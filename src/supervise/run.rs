@@ -12,6 +12,9 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::attach_proto::Frame;
+use super::attached::Clients;
+use super::container_input::ContainerInput;
 use super::control::{encode_response, parse_request, socket_path, Request, Response};
 use super::health::{clip_output, HealthConfig, HealthState, ProbeResult};
 use super::logfile::{LogWriter, Stream};
@@ -42,8 +45,14 @@ pub struct Launched {
 /// What actually starts and signals the container's process: berth's runtime in
 /// production, a plain host process in the supervisor's own tests.
 pub trait Launcher {
-    /// Starts the process with its stdout and stderr on the given descriptors.
-    fn launch(&mut self, stdout: OwnedFd, stderr: OwnedFd) -> io::Result<Launched>;
+    /// Starts the process with its stdin (None: /dev/null), stdout and stderr on the
+    /// given descriptors (a terminal replaces all three).
+    fn launch(
+        &mut self,
+        stdin: Option<OwnedFd>,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    ) -> io::Result<Launched>;
     /// Sends `signal` to the process (with `all`, to every process of the container).
     fn signal(&mut self, signal: i32, all: bool) -> io::Result<()>;
     /// Collects the exit of a process whose pidfd became readable.
@@ -88,7 +97,15 @@ pub struct Settings {
     pub rotation: Option<super::logfile::Rotation>,
     /// The healthcheck, if the container has one.
     pub healthcheck: Option<HealthConfig>,
+    /// `stdin_open`: the container's stdin stays open for attached clients.
+    pub stdin_open: bool,
+    /// Read none of the first run's output, nor its exit, until a client attaches
+    /// (or [`AWAIT_ATTACH`] passes): a foreground `run` misses nothing.
+    pub await_attach: bool,
 }
+
+/// How long a supervisor told to await its first client waits for it.
+pub const AWAIT_ATTACH: Duration = Duration::from_secs(10);
 
 /// Tells whoever spawned the supervisor how the first start went: `ok`, or the
 /// error, on a pipe it handed over (then closed, so the reader sees EOF).
@@ -126,13 +143,16 @@ pub fn supervise(
     let mut restarts = RestartState::resume(status.restart_count);
     let mut pipes: Vec<(Stream, File)> = vec![];
     let mut waiters: Vec<UnixStream> = vec![];
+    let mut clients = Clients::default();
+    let mut input = ContainerInput::default();
     let mut last_exit = None;
     // With a healthcheck the container is `starting` from its first moment, so
     // nobody who learns that it started sees it without a verdict.
     if settings.healthcheck.is_some() {
         status.health = Some(Health::Starting);
     }
-    let first = start(launcher, &mut status, &mut pipes, dir);
+    let first = start(launcher, settings, &mut status, &mut pipes, &mut input, dir);
+    let mut hold_until = settings.await_attach.then(|| Instant::now() + AWAIT_ATTACH);
     if let Some(mut r) = ready.take() {
         let msg = match &first {
             Ok(_) => "ok\n".to_string(),
@@ -162,6 +182,9 @@ pub fn supervise(
             Phase::Waiting { until } => Some(*until),
             Phase::Done => None,
         };
+        if let Some(h) = hold_until {
+            deadline = Some(deadline.map_or(h, |d| d.min(h)));
+        }
         if matches!(phase, Phase::Running { .. }) {
             let probe_time = match &probe {
                 Some(p) => Some(p.deadline),
@@ -180,15 +203,35 @@ pub fn supervise(
             })
             .unwrap_or(-1);
 
+        // Held for the first client: output stays in the pipes and the exit
+        // unreaped (poll skips negative descriptors).
+        let held = hold_until.is_some();
         let mut fds = vec![pollfd(listener.as_raw_fd())];
-        fds.extend(pipes.iter().map(|(_, f)| pollfd(f.as_raw_fd())));
+        fds.extend(
+            pipes
+                .iter()
+                .map(|(_, f)| pollfd(if held { -1 } else { f.as_raw_fd() })),
+        );
         let probe_at = fds.len();
         if let Some(p) = &probe {
             fds.push(pollfd(p.output.as_raw_fd()));
             fds.push(pollfd(p.launched.pidfd.as_raw_fd()));
         }
+        let stdin_at = fds.len();
+        fds.push(libc::pollfd {
+            fd: match &input.stdin {
+                Some(f) if !input.pending.is_empty() => f.as_raw_fd(),
+                _ => -1,
+            },
+            events: libc::POLLOUT,
+            revents: 0,
+        });
+        let clients_at = fds.len();
+        // Input waits in the clients' sockets while the container's stdin is full.
+        fds.extend(clients.pollfds(input.pending.len() < 64 * 1024));
+        let clients_end = fds.len();
         if let Phase::Running { launched, .. } = &phase {
-            fds.push(pollfd(launched.pidfd.as_raw_fd()));
+            fds.push(pollfd(if held { -1 } else { launched.pidfd.as_raw_fd() }));
         }
         // SAFETY: fds is a valid array of pollfd for its length.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
@@ -207,8 +250,15 @@ pub fn supervise(
                 let mut buf = [0u8; 16 * 1024];
                 match file.read(&mut buf) {
                     Ok(0) => closed.push(i),
-                    Ok(n) => log.write(*stream, &buf[..n], SystemTime::now())?,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Ok(n) => {
+                        log.write(*stream, &buf[..n], SystemTime::now())?;
+                        clients.broadcast(&output_frame(*stream, &buf[..n]));
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                        ) => {}
                     Err(_) => closed.push(i),
                 }
             }
@@ -218,6 +268,15 @@ pub fn supervise(
         }
         if pipes.is_empty() {
             log.flush_partial(SystemTime::now())?;
+        }
+
+        let mut inputs = vec![];
+        clients.service(&fds[clients_at..clients_end], &mut inputs);
+        for i in inputs {
+            input.apply(i);
+        }
+        if fds[stdin_at].revents != 0 || !input.pending.is_empty() || input.closing {
+            input.flush();
         }
 
         if let Some(p) = &mut probe {
@@ -331,7 +390,8 @@ pub fn supervise(
                 unreachable!("checked above")
             };
             // Whatever the process left in the pipes belongs before its exit.
-            drain(&mut pipes, &mut log)?;
+            drain(&mut pipes, &mut log, &mut clients)?;
+            input = ContainerInput::default();
             if let Some(p) = probe.take() {
                 let _ = launcher.reap_probe(&p.launched);
             }
@@ -380,6 +440,8 @@ pub fn supervise(
                     ran_for,
                 },
             );
+            // Attached clients end with the process, as docker's attach does.
+            clients.finish(info.code);
             if matches!(phase, Phase::Done) {
                 // Waiters are `stop` requests: docker reports `stop` after the `die`.
                 if !waiters.is_empty() {
@@ -391,8 +453,23 @@ pub fn supervise(
 
         if fds[0].revents != 0 {
             while let Ok((conn, _)) = listener.accept() {
-                handle(conn, &mut phase, &mut status, launcher, &mut waiters, dir)?;
+                handle(
+                    conn,
+                    &mut phase,
+                    &mut status,
+                    launcher,
+                    &mut waiters,
+                    &mut clients,
+                    dir,
+                )?;
             }
+            // A client, or a stop, ends the wait for the first client.
+            if !clients.is_empty() || !waiters.is_empty() || status.stopped_by_user {
+                hold_until = None;
+            }
+        }
+        if hold_until.is_some_and(|h| h <= Instant::now()) {
+            hold_until = None;
         }
 
         let now = Instant::now();
@@ -408,7 +485,7 @@ pub fn supervise(
                 );
             }
             Phase::Waiting { until } if *until <= now => {
-                phase = start(launcher, &mut status, &mut pipes, dir)?;
+                phase = start(launcher, settings, &mut status, &mut pipes, &mut input, dir)?;
             }
             _ => {}
         }
@@ -419,17 +496,39 @@ pub fn supervise(
 
 fn start(
     launcher: &mut dyn Launcher,
+    settings: &Settings,
     status: &mut Status,
     pipes: &mut Vec<(Stream, File)>,
+    input: &mut ContainerInput,
     dir: &Path,
 ) -> io::Result<Phase> {
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
-    match launcher.launch(out_w, err_w) {
+    let (stdin_r, stdin_w) = match settings.stdin_open {
+        true => {
+            let (r, w) = pipe()?;
+            set_nonblocking(w.as_raw_fd())?;
+            (Some(r), Some(File::from(w)))
+        }
+        false => (None, None),
+    };
+    *input = ContainerInput::default();
+    match launcher.launch(stdin_r, out_w, err_w) {
         Ok(mut launched) => {
             match launched.tty.take() {
-                Some(master) => pipes.push((Stream::Stdout, File::from(master))),
+                Some(master) => {
+                    // The master is read here and written from the clients' input:
+                    // neither may block the loop.
+                    set_nonblocking(master.as_raw_fd())?;
+                    let term = File::from(master.try_clone()?);
+                    if settings.stdin_open {
+                        input.stdin = Some(term.try_clone()?);
+                    }
+                    input.terminal = Some(term);
+                    pipes.push((Stream::Stdout, File::from(master)));
+                }
                 None => {
+                    input.stdin = stdin_w;
                     pipes.push((Stream::Stdout, File::from(out_r)));
                     pipes.push((Stream::Stderr, File::from(err_r)));
                 }
@@ -462,6 +561,7 @@ fn handle(
     status: &mut Status,
     launcher: &mut dyn Launcher,
     waiters: &mut Vec<UnixStream>,
+    clients: &mut Clients,
     dir: &Path,
 ) -> io::Result<()> {
     conn.set_nonblocking(false)?;
@@ -550,6 +650,10 @@ fn handle(
             };
             reply(&conn, r);
         }
+        Request::Attach { stdin } => match phase {
+            Phase::Running { .. } => clients.add(conn, stdin)?,
+            _ => reply(&conn, Response::Error("container is not running".into())),
+        },
         Request::Start => reply(
             &conn,
             match phase {
@@ -569,19 +673,33 @@ fn answer(waiters: &mut Vec<UnixStream>, resp: &Response) {
     }
 }
 
-fn drain(pipes: &mut [(Stream, File)], log: &mut LogWriter) -> io::Result<()> {
+fn drain(
+    pipes: &mut [(Stream, File)],
+    log: &mut LogWriter,
+    clients: &mut Clients,
+) -> io::Result<()> {
     for (stream, file) in pipes.iter_mut() {
         set_nonblocking(file.as_fd().as_raw_fd())?;
         let mut buf = [0u8; 16 * 1024];
         loop {
             match file.read(&mut buf) {
                 Ok(0) => break,
-                Ok(n) => log.write(*stream, &buf[..n], SystemTime::now())?,
+                Ok(n) => {
+                    log.write(*stream, &buf[..n], SystemTime::now())?;
+                    clients.broadcast(&output_frame(*stream, &buf[..n]));
+                }
                 Err(_) => break,
             }
         }
     }
     Ok(())
+}
+
+fn output_frame(stream: Stream, bytes: &[u8]) -> Frame {
+    match stream {
+        Stream::Stdout => Frame::Stdout(bytes.to_vec()),
+        Stream::Stderr => Frame::Stderr(bytes.to_vec()),
+    }
 }
 
 fn pollfd(fd: RawFd) -> libc::pollfd {
@@ -664,13 +782,18 @@ mod tests {
     }
 
     impl Launcher for Shell {
-        fn launch(&mut self, stdout: OwnedFd, stderr: OwnedFd) -> io::Result<Launched> {
+        fn launch(
+            &mut self,
+            stdin: Option<OwnedFd>,
+            stdout: OwnedFd,
+            stderr: OwnedFd,
+        ) -> io::Result<Launched> {
             self.launches += 1;
             let child = Command::new("/bin/sh")
                 .arg("-c")
                 .arg(&self.script)
                 .env("RUN", self.launches.to_string())
-                .stdin(Stdio::null())
+                .stdin(stdin.map_or(Stdio::null(), Stdio::from))
                 .stdout(Stdio::from(stdout))
                 .stderr(Stdio::from(stderr))
                 .spawn()?;
@@ -739,7 +862,124 @@ mod tests {
             policy,
             rotation: None,
             healthcheck: None,
+            stdin_open: false,
+            await_attach: false,
         }
+    }
+
+    /// Reads frames from an attach stream until the exit frame; returns the
+    /// output and the code.
+    fn read_to_exit(stream: &mut UnixStream) -> (String, i32) {
+        use super::super::attach_proto::Decoder;
+        let mut d = Decoder::default();
+        let mut out = String::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            while let Some(f) = d.next_frame().unwrap() {
+                match f {
+                    Frame::Stdout(b) | Frame::Stderr(b) => {
+                        out.push_str(&String::from_utf8_lossy(&b))
+                    }
+                    Frame::Exit(c) => return (out, c),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0, "stream ended without an exit frame: {out:?}");
+            d.push(&buf[..n]);
+        }
+    }
+
+    fn wait_for_socket(sock: &Path) {
+        let started = Instant::now();
+        while call(sock, &Request::Ping, Duration::from_secs(1)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "supervisor never listened"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn an_attached_client_feeds_stdin_and_sees_output_and_the_exit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let handle = std::thread::spawn(move || {
+            let mut sh = Shell::new("cat; echo done >&2; exit 4");
+            let mut s = settings(&path, RestartPolicy::No);
+            s.stdin_open = true;
+            supervise(&s, &mut sh, None).unwrap()
+        });
+        let sock = socket_path(dir.path());
+        wait_for_socket(&sock);
+        let mut a = super::super::control::attach(&sock, true).unwrap();
+        // A second client only watches.
+        let mut b = super::super::control::attach(&sock, false).unwrap();
+        a.write_all(&Frame::Stdin(b"typed\n".to_vec()).encode())
+            .unwrap();
+        a.write_all(&Frame::CloseStdin.encode()).unwrap();
+        let (out, code) = read_to_exit(&mut a);
+        assert_eq!((out.as_str(), code), ("typed\ndone\n", 4));
+        assert_eq!(read_to_exit(&mut b), ("typed\ndone\n".into(), 4));
+        assert_eq!(handle.join().unwrap().unwrap().code, 4);
+        let logs: Vec<_> = read_all(&dir.path().join("log"))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.log)
+            .collect();
+        assert_eq!(logs.len(), 2, "{logs:?}");
+    }
+
+    #[test]
+    fn a_client_hanging_up_leaves_the_container_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let handle = std::thread::spawn(move || {
+            let mut sh = Shell::new("while read l; do echo got $l; done");
+            let mut s = settings(&path, RestartPolicy::No);
+            s.stdin_open = true;
+            supervise(&s, &mut sh, None).unwrap()
+        });
+        let sock = socket_path(dir.path());
+        wait_for_socket(&sock);
+        let a = super::super::control::attach(&sock, true).unwrap();
+        drop(a);
+        let mut b = super::super::control::attach(&sock, true).unwrap();
+        b.write_all(&Frame::Stdin(b"one\n".to_vec()).encode())
+            .unwrap();
+        b.write_all(&Frame::CloseStdin.encode()).unwrap();
+        assert_eq!(read_to_exit(&mut b), ("got one\n".into(), 0));
+        handle.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn awaiting_the_first_client_loses_no_output_and_no_exit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let handle = std::thread::spawn(move || {
+            let mut sh = Shell::new("echo early; exit 6");
+            let mut s = settings(&path, RestartPolicy::No);
+            s.await_attach = true;
+            supervise(&s, &mut sh, None).unwrap()
+        });
+        let sock = socket_path(dir.path());
+        wait_for_socket(&sock);
+        // The script has finished (a zombie nobody reaps yet): held, not lost.
+        let pid = Status::load(dir.path()).unwrap().pid.unwrap();
+        let t0 = Instant::now();
+        while !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap()
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        {
+            assert!(t0.elapsed() < Duration::from_secs(10), "script never ended");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut a = super::super::control::attach(&sock, false).unwrap();
+        assert_eq!(read_to_exit(&mut a), ("early\n".into(), 6));
+        assert_eq!(handle.join().unwrap().unwrap().code, 6);
     }
 
     #[test]

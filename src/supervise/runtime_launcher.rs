@@ -69,12 +69,20 @@ pub fn clear_stale(container_dir: &Path) {
 }
 
 impl Launcher for RuntimeLauncher {
-    fn launch(&mut self, stdout: OwnedFd, stderr: OwnedFd) -> io::Result<Launched> {
+    fn launch(
+        &mut self,
+        stdin: Option<OwnedFd>,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    ) -> io::Result<Launched> {
         clear_stale(&self.dir);
         for d in ["upper", "work"] {
             std::fs::create_dir_all(self.dir.join(d))?;
         }
-        let stdin: OwnedFd = File::open("/dev/null")?.into();
+        let stdin: OwnedFd = match stdin {
+            Some(fd) => fd,
+            None => File::open("/dev/null")?.into(),
+        };
         let c = Container::create(ContainerConfig {
             id: self.cfg.id.clone(),
             state_dir: runtime_dir(&self.dir),
