@@ -306,7 +306,7 @@ fn attach_types_detaches_with_ctrl_p_ctrl_q_and_sees_the_exit_code() {
     let out = w.berth_in(&p, &["attach", "--index", "2", "shell"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no container number 2"), "{err}");
+    assert!(err.contains("is not running container #2"), "{err}");
     let out = w.berth_in(&p, &["attach", "--detach-keys", "ctrl-1", "shell"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("ctrl-1"));
 
