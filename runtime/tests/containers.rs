@@ -318,6 +318,32 @@ fn exit_codes_and_fast_exit() {
 }
 
 fn signals() {
+    // The runtime lives in a Rust binary, which ignores SIGPIPE; the container's process
+    // must start with every signal at its default and none blocked, with and without
+    // an init, or `yes | head` never ends.
+    for init in [false, true] {
+        let mut w = World::new("sigdfl");
+        let (st, out) = w.run(
+            w.spec(&[
+                "/bin/busybox",
+                "grep",
+                "-E",
+                "^Sig(Ign|Blk)",
+                "/proc/self/status",
+            ]),
+            None,
+            init,
+        );
+        assert_eq!(st.code, Some(0), "init={init}: {}", w.stderr());
+        assert_eq!(
+            out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n",
+            "init={init}"
+        );
+        let mut w = World::new("sigpipe");
+        let (st, _) = w.run(w.spec(&["/bin/sh", "-c", "yes | head -n 1"]), None, init);
+        assert_eq!(st.code, Some(0), "init={init}: {}", w.stderr());
+    }
+
     let mut w = World::new("sig");
     w.create(
         w.spec(&[

@@ -162,8 +162,51 @@ pub fn lookup(arg0: &str, search: &str) -> Result<PathBuf> {
     )))
 }
 
+/// Every signal back to its default action and none blocked. execve keeps ignored
+/// signals ignored and the mask as it is, and the runtime runs inside a Rust binary,
+/// which ignores SIGPIPE: without this `yes | head` in a container never ends.
+fn reset_signals() {
+    /// The kernel's `struct sigaction` (x86-64 and aarch64 layout).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: 0, // SIG_DFL
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // The raw call, not the C library's: it refuses 32 and 33, which it keeps for
+    // itself, and those can be inherited ignored too.
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: a valid sigaction for the kernel to copy; no old action asked.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &default as *const KernelSigaction,
+                    std::ptr::null_mut::<KernelSigaction>(),
+                    8usize,
+                )
+            };
+        }
+    }
+    // SAFETY: sets this thread's mask from an initialised empty set.
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
+}
+
 /// Apply rlimits, identity, capabilities, seccomp; close fds; execve.
 pub fn finalize_and_exec(p: &Prepared) -> Result<Infallible> {
+    reset_signals();
     for (res, soft, hard) in &p.rlimits {
         let l = libc::rlimit {
             rlim_cur: *soft,
