@@ -3,14 +3,13 @@
 
 mod common;
 
-use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use common::pty::{ask_until, berth_on_pty, read_until, set_size, wait_draining};
 use common::World;
 
 const SHELL: &str = r#"
@@ -28,120 +27,6 @@ services:
     tty: true
     command: ["sh"]
 "#;
-
-/// A pseudo-terminal of `rows` x `cols`: (master, slave).
-fn open_pty(rows: u16, cols: u16) -> (File, OwnedFd) {
-    let (mut m, mut s) = (0, 0);
-    // SAFETY: openpty fills two descriptors.
-    let r = unsafe {
-        libc::openpty(
-            &mut m,
-            &mut s,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(r, 0);
-    // SAFETY: openpty just gave us these.
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
-    set_size(master.as_raw_fd(), rows, cols);
-    (File::from(master), slave)
-}
-
-fn set_size(fd: i32, rows: u16, cols: u16) {
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ with a winsize we own.
-    assert_eq!(unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) }, 0);
-}
-
-/// Starts berth with a terminal as its stdin, stdout, stderr and controlling tty.
-fn berth_on_pty(w: &World, dir: &Path, args: &[&str]) -> (Child, File) {
-    let (master, slave) = open_pty(24, 80);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
-    cmd.arg("--root")
-        .arg(w.root())
-        .args(args)
-        .current_dir(dir)
-        .env("COMPOSE_PROGRESS", "plain")
-        .env_remove("COMPOSE_FILE")
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .stdin(Stdio::from(slave.try_clone().unwrap()))
-        .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave.try_clone().unwrap()));
-    // SAFETY: setsid and ioctl are async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = cmd.spawn().unwrap();
-    drop(slave);
-    (child, master)
-}
-
-/// Reads from the pty master until `want` shows up in what was seen since the
-/// last match; fails the test after `secs`.
-fn read_until(master: &mut File, seen: &mut String, want: &str, secs: u64) {
-    let t0 = Instant::now();
-    let mut buf = [0u8; 4096];
-    while !seen.contains(want) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(secs),
-            "no {want:?} in {seen:?}"
-        );
-        let mut p = libc::pollfd {
-            fd: master.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one pollfd we own.
-        if unsafe { libc::poll(&mut p, 1, 200) } <= 0 {
-            continue;
-        }
-        match master.read(&mut buf) {
-            Ok(0) | Err(_) => std::thread::sleep(Duration::from_millis(20)),
-            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
-        }
-    }
-    // The next wait looks only at what comes after this match.
-    let at = seen.find(want).unwrap() + want.len();
-    seen.drain(..at);
-}
-
-/// Waits for berth to exit, draining its terminal so that it never blocks on output.
-fn wait_draining(child: &mut Child, master: &mut File, seen: &mut String) -> ExitStatus {
-    let t0 = Instant::now();
-    loop {
-        let mut buf = [0u8; 4096];
-        let mut p = libc::pollfd {
-            fd: master.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one pollfd we own.
-        if unsafe { libc::poll(&mut p, 1, 100) } > 0 {
-            if let Ok(n) = master.read(&mut buf) {
-                seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        }
-        if let Some(st) = child.try_wait().unwrap() {
-            return st;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "berth did not end: {seen:?}"
-        );
-    }
-}
 
 /// A child of some container's first process of this root runs `program`.
 fn container_runs(w: &World, program: &str) -> bool {
@@ -161,28 +46,6 @@ fn container_runs(w: &World, program: &str) -> bool {
                 .is_ok_and(|cmd| cmd.split(|&b| b == 0).next() == Some(program.as_bytes()))
         })
     })
-}
-
-/// Sends `line` until the pty shows `want` (a resize is observed by asking again).
-fn ask_until(master: &mut File, line: &str, want: &str) {
-    let t0 = Instant::now();
-    let mut seen = String::new();
-    loop {
-        master.write_all(line.as_bytes()).unwrap();
-        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut s = String::new();
-            read_until(master, &mut s, want, 1);
-            s
-        }));
-        if got.is_ok() {
-            return;
-        }
-        seen.push_str(line);
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "never saw {want:?} after {line:?}"
-        );
-    }
 }
 
 #[test]

@@ -3,12 +3,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::time::Duration;
 
+use common::pty::{ask_until, berth_on_pty, read_until, set_size, wait_draining};
 use common::World;
 
 const SLEEPER: &str = r#"
@@ -95,87 +94,13 @@ fn exec_passes_exit_codes_env_workdir_and_user() {
     w.assert_clean();
 }
 
-/// Reads from the pty master until `want` shows up (or the deadline passes).
-fn read_until(master: &mut std::fs::File, seen: &mut String, want: &str, secs: u64) {
-    let t0 = Instant::now();
-    let mut buf = [0u8; 4096];
-    while !seen.contains(want) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(secs),
-            "no {want:?} in {seen:?}"
-        );
-        let mut p = libc::pollfd {
-            fd: master.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one pollfd we own.
-        if unsafe { libc::poll(&mut p, 1, 200) } <= 0 {
-            continue;
-        }
-        match master.read(&mut buf) {
-            Ok(0) | Err(_) => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
-        }
-    }
-}
-
-fn set_size(fd: i32, rows: u16, cols: u16) {
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ with a winsize we own.
-    assert_eq!(unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) }, 0);
-}
-
 #[test]
 fn exec_on_a_terminal_is_a_tty_session() {
     let w = World::new();
     let p = w.project("tty", SLEEPER);
     w.ok(&p, &["up", "-d"]);
 
-    let (mut m, mut s) = (0, 0);
-    // SAFETY: openpty fills two descriptors.
-    let r = unsafe {
-        libc::openpty(
-            &mut m,
-            &mut s,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(r, 0);
-    // SAFETY: openpty just gave us these.
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) };
-    set_size(master.as_raw_fd(), 24, 80);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
-    cmd.arg("--root")
-        .arg(w.root())
-        .args(["exec", "web", "sh"])
-        .current_dir(&p)
-        .env_remove("COMPOSE_FILE")
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .stdin(Stdio::from(slave.try_clone().unwrap()))
-        .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave.try_clone().unwrap()));
-    // SAFETY: setsid and ioctl are async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().unwrap();
-    drop(slave);
-    let mut mf = std::fs::File::from(master);
+    let (mut child, mut mf) = berth_on_pty(&w, &p, &["exec", "web", "sh"]);
     let mut seen = String::new();
 
     mf.write_all(b"echo hi$((1+1))\n").unwrap();
@@ -192,43 +117,10 @@ fn exec_on_a_terminal_is_a_tty_session() {
     let pgrp = child.id() as i32;
     // SAFETY: the terminal's foreground group is the child's session.
     unsafe { libc::kill(-pgrp, libc::SIGWINCH) };
-    let t0 = Instant::now();
-    loop {
-        mf.write_all(b"stty size\n").unwrap();
-        std::thread::sleep(Duration::from_millis(200));
-        let mut more = String::new();
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            read_until(&mut mf, &mut more, "\n", 1)
-        }));
-        seen.push_str(&more);
-        if seen.contains("40 132") {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "no resize: {seen:?}"
-        );
-    }
+    ask_until(&mut mf, "stty size\n", "40 132");
 
     mf.write_all(b"exit 5\n").unwrap();
-    let t0 = Instant::now();
-    let status = loop {
-        // Keep the master drained so the child never blocks on output.
-        let mut buf = [0u8; 4096];
-        let mut p = libc::pollfd {
-            fd: mf.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one pollfd we own.
-        if unsafe { libc::poll(&mut p, 1, 100) } > 0 {
-            let _ = mf.read(&mut buf);
-        }
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(20), "exec did not end");
-    };
+    let status = wait_draining(&mut child, &mut mf, &mut seen);
     assert_eq!(status.code(), Some(5), "{seen:?}");
 
     w.ok(&p, &["down", "-t", "0"]);

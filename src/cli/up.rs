@@ -259,6 +259,8 @@ pub fn run_up(ctx: &Ctx, a: &UpArgs) -> Result<()> {
 
 /// Attached `up` after the containers started: their logs, their exits, and
 /// stopping them on Ctrl-C or on the exit `--abort-on-container-*` watches for.
+/// Cloned into the threads that stop containers in the background.
+#[derive(Clone)]
 struct Session {
     layout: Layout,
     project: Arc<Project>,
@@ -283,7 +285,7 @@ impl Session {
     ) -> Result<()> {
         let presses = Arc::new(AtomicU32::new(0));
         {
-            let session = self.background();
+            let session = self.clone();
             ctrlc_handler(move || {
                 if presses.fetch_add(1, Ordering::SeqCst) == 0 {
                     eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
@@ -343,7 +345,7 @@ impl Session {
                     aborting = true;
                     exit_code = ev.exit_code;
                     println!("Aborting on container exit...");
-                    self.background().stop(false);
+                    self.clone().stop(false);
                 }
                 if !captured && a.exit_code_from.as_ref() == Some(&ev.service) {
                     captured = true;
@@ -364,31 +366,9 @@ impl Session {
             c => Err(Exit(c).into()),
         }
     }
-
-    fn background(&self) -> Background {
-        Background {
-            layout: self.layout.clone(),
-            project: self.project.clone(),
-            services: self.services.clone(),
-            timeout: self.timeout,
-            in_flight: self.in_flight.clone(),
-            stops_done: self.stops_done.clone(),
-        }
-    }
 }
 
-/// What a stop in the background needs.
-#[derive(Clone)]
-struct Background {
-    layout: Layout,
-    project: Arc<Project>,
-    services: Vec<String>,
-    timeout: Option<Duration>,
-    in_flight: Arc<AtomicUsize>,
-    stops_done: Arc<AtomicUsize>,
-}
-
-impl Background {
+impl Session {
     /// Stops (or, `force`, kills) the services `up` was asked for (all when
     /// none were named) from a thread of its own.
     fn stop(&self, force: bool) {

@@ -79,24 +79,7 @@ pub fn compose_json(ev: &EventRecord, offset: i32) -> String {
     obj.insert("service".into(), service(ev).into());
     obj.insert("time".into(), rfc3339_nano(ev.time(), offset).into());
     obj.insert("type".into(), ev.kind.clone().into());
-    go_html_escape(&serde_json::Value::Object(obj).to_string())
-}
-
-/// Go's encoder escapes `<`, `>`, `&`, U+2028 and U+2029; they can only occur
-/// inside strings, so replacing them everywhere is exact.
-fn go_html_escape(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::compose::output::go_json_escape(&serde_json::Value::Object(obj).to_string())
 }
 
 /// One text event as compose's `Event.String()` renders it, its own trailing
