@@ -1929,14 +1929,8 @@ services:
     command: /bin/sh -c 'while true; do echo "hello app"; sleep 1; done'
 "#,
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
-        .arg("--root")
-        .arg(w.root())
-        .args(["up", "app"])
-        .current_dir(&p)
-        .env("COMPOSE_PROGRESS", "plain")
-        .env_remove("COMPOSE_FILE")
-        .env_remove("COMPOSE_PROJECT_NAME")
+    let mut child = w
+        .berth_command(&p, &["up", "app"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -6,7 +6,7 @@ mod common;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use common::pty::{ask_until, berth_on_pty, read_until, set_size, wait_draining};
@@ -90,14 +90,8 @@ fn run_on_a_terminal_is_a_tty_session_that_passes_its_exit_code() {
 
 /// Runs berth with `input` on a pipe as its stdin; returns (code, stdout, stderr).
 fn berth_piped(w: &World, dir: &Path, args: &[&str], input: &[u8]) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .arg("--root")
-        .arg(w.root())
-        .args(args)
-        .current_dir(dir)
-        .env("COMPOSE_PROGRESS", "plain")
-        .env_remove("COMPOSE_FILE")
-        .env_remove("COMPOSE_PROJECT_NAME")
+    let mut child = w
+        .berth_command(dir, args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -205,14 +199,8 @@ fn attach_on_pipes(
     dir: &Path,
     args: &[&str],
 ) -> (Child, std::sync::Arc<std::sync::Mutex<String>>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .arg("--root")
-        .arg(w.root())
-        .arg("attach")
-        .args(args)
-        .current_dir(dir)
-        .env_remove("COMPOSE_FILE")
-        .env_remove("COMPOSE_PROJECT_NAME")
+    let mut child = w
+        .berth_command(dir, &[&["attach"], args].concat())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

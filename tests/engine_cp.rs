@@ -152,12 +152,8 @@ fn tar_streams_on_stdin_and_stdout() {
     assert_eq!(names, ["site", "site/index.html"]);
 
     // The same stream back into another directory (which must exist).
-    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .arg("--root")
-        .arg(w.root())
-        .args(["cp", "-", "web:/tmp"])
-        .current_dir(&p)
-        .env("COMPOSE_PROGRESS", "plain")
+    let mut child = w
+        .berth_command(&p, &["cp", "-", "web:/tmp"])
         .stdin(Stdio::piped())
         .output_and_stdin(&out.stdout);
     assert!(
@@ -166,11 +162,8 @@ fn tar_streams_on_stdin_and_stdout() {
         String::from_utf8_lossy(&child.stderr)
     );
     assert_eq!(sh(&w, &p, "cat /tmp/site/index.html"), "page\n");
-    child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .arg("--root")
-        .arg(w.root())
-        .args(["cp", "-", "web:/tmp/missing"])
-        .current_dir(&p)
+    child = w
+        .berth_command(&p, &["cp", "-", "web:/tmp/missing"])
         .stdin(Stdio::piped())
         .output_and_stdin(&out.stdout);
     assert_eq!(child.status.code(), Some(1));

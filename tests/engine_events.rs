@@ -9,7 +9,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -31,14 +31,8 @@ impl EventsChild {
     /// Starts `berth events ARGS` in `dir` and waits until it is following the
     /// journal (its inotify descriptor exists), so nothing after this is missed.
     fn start(w: &World, dir: &Path, args: &[&str]) -> EventsChild {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
-            .arg("--root")
-            .arg(w.root())
-            .arg("events")
-            .args(args)
-            .current_dir(dir)
-            .env_remove("COMPOSE_FILE")
-            .env_remove("COMPOSE_PROJECT_NAME")
+        let mut child = w
+            .berth_command(dir, &[&["events"], args].concat())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -132,30 +132,28 @@ impl World {
         p
     }
 
-    /// Runs berth in `dir` with this world's root.
-    pub fn berth_in(&self, dir: &Path, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_berth"))
-            .arg("--root")
+    /// The berth command in `dir` with this world's root, plain progress and no
+    /// compose variables from the test's own environment.
+    pub fn berth_command(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+        cmd.arg("--root")
             .arg(self.root())
             .args(args)
             .current_dir(dir)
             .env("COMPOSE_PROGRESS", "plain")
             .env_remove("COMPOSE_FILE")
-            .env_remove("COMPOSE_PROJECT_NAME")
-            .output()
-            .unwrap()
+            .env_remove("COMPOSE_PROJECT_NAME");
+        cmd
+    }
+
+    /// Runs berth in `dir` with this world's root.
+    pub fn berth_in(&self, dir: &Path, args: &[&str]) -> Output {
+        self.berth_command(dir, args).output().unwrap()
     }
 
     /// Runs berth in `dir` with extra environment variables.
     pub fn berth_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_berth"))
-            .arg("--root")
-            .arg(self.root())
-            .args(args)
-            .current_dir(dir)
-            .env("COMPOSE_PROGRESS", "plain")
-            .env_remove("COMPOSE_FILE")
-            .env_remove("COMPOSE_PROJECT_NAME")
+        self.berth_command(dir, args)
             .envs(env.iter().copied())
             .output()
             .unwrap()

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::World;
@@ -46,15 +46,8 @@ pub fn set_size(fd: i32, rows: u16, cols: u16) {
 /// Starts berth with a 24x80 terminal as its stdin, stdout, stderr and controlling tty.
 pub fn berth_on_pty(w: &World, dir: &Path, args: &[&str]) -> (Child, File) {
     let (master, slave) = open_pty(24, 80);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
-    cmd.arg("--root")
-        .arg(w.root())
-        .args(args)
-        .current_dir(dir)
-        .env("COMPOSE_PROGRESS", "plain")
-        .env_remove("COMPOSE_FILE")
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .stdin(Stdio::from(slave.try_clone().unwrap()))
+    let mut cmd = w.berth_command(dir, args);
+    cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
         .stdout(Stdio::from(slave.try_clone().unwrap()))
         .stderr(Stdio::from(slave.try_clone().unwrap()));
     // SAFETY: setsid and ioctl are async-signal-safe.
