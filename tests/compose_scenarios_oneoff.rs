@@ -806,3 +806,44 @@ secrets:
     w.ok(&p, &["down"]);
     w.assert_clean();
 }
+
+// `run --entrypoint` is split as a shell would split it, and naming a profiled
+// service activates its profile, as docker compose's `run` does.
+#[test]
+fn test_run_entrypoint_words_and_profiled_service() {
+    let w = World::new();
+    let p = w.project(
+        "runwords",
+        r#"
+services:
+  tool:
+    image: IMAGE
+    profiles: [tools]
+    command: ["ignored-argv0"]
+"#,
+    );
+    let out = w.ok(
+        &p,
+        &[
+            "run",
+            "--rm",
+            "-T",
+            "--entrypoint",
+            r#"sh -c 'echo "a  b"'"#,
+            "tool",
+        ],
+    );
+    assert_eq!(last_line(&out), "a  b", "{out}");
+    let out = w.berth_in(
+        &p,
+        &["run", "--rm", "-T", "--entrypoint", "sh -c 'open", "tool"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("invalid --entrypoint"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

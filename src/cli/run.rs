@@ -113,7 +113,8 @@ fn tty_wanted(a: &RunArgs) -> Result<bool> {
 pub fn run_run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
     let tty = tty_wanted(a)?;
     let interactive = a.interactive.unwrap_or(true);
-    let loaded = ctx.load(&[])?;
+    // Naming the service activates its profiles, as docker compose does for `run`.
+    let loaded = ctx.load(std::slice::from_ref(&a.service))?;
     let opts = RunOptions {
         service: a.service.clone(),
         command: a.command.clone(),

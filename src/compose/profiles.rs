@@ -41,10 +41,11 @@ pub fn select_services(project: &mut Project, names: &[String]) -> Result<(), Mo
             .or_else(|| project.disabled_services.get(&name));
         match service {
             Some(s) => {
+                // An optional dependency comes along only when it is enabled already:
+                // naming a service activates its own profiles, not those of what it
+                // merely may use (docker compose's TestComposeRunNotRequiredDeps).
                 for (dep, cfg) in &s.depends_on {
-                    let exists = project.services.contains_key(dep)
-                        || project.disabled_services.contains_key(dep);
-                    if exists || cfg.required {
+                    if cfg.required || project.services.contains_key(dep) {
                         stack.push(dep.clone());
                     }
                 }

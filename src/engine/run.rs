@@ -16,6 +16,7 @@ use super::load::Loaded;
 use super::terminal::window_size;
 use super::up::{ensure_networks, service_graph, up, UpOptions};
 use crate::compose::dotenv::read_env_file;
+use crate::compose::model::command::split_shell_words;
 use crate::compose::model::port::parse_port_spec;
 use crate::compose::model::volume_mount::parse_volume_spec;
 use crate::compose::model::ServiceConfig;
@@ -194,7 +195,9 @@ fn oneoff_service(base: &ServiceConfig, project: &Project, opts: &RunOptions) ->
         svc.command = Some(opts.command.clone());
     }
     if let Some(e) = &opts.entrypoint {
-        svc.entrypoint = Some(e.split_whitespace().map(String::from).collect());
+        // docker compose splits it as a shell would (quotes, escapes), not on spaces.
+        let words = split_shell_words(e).map_err(|m| anyhow!("invalid --entrypoint {e:?}: {m}"))?;
+        svc.entrypoint = Some(words);
     }
     for (k, v) in run_environment(&opts.env, &opts.env_files)? {
         svc.environment.insert(k, Some(v));

@@ -38,8 +38,8 @@ pub struct Backend {
     by_ip: BTreeMap<IpAddr, BTreeSet<usize>>,
     /// container address → its own upstream servers.
     upstream: BTreeMap<IpAddr, Vec<IpAddr>>,
-    /// Gateway addresses to listen on.
-    gateways: BTreeSet<IpAddr>,
+    /// Gateway addresses to listen on, with the bridge each belongs to.
+    gateways: BTreeSet<(IpAddr, String)>,
 }
 
 fn norm(name: &str) -> String {
@@ -57,10 +57,11 @@ impl Backend {
                 ..Default::default()
             };
             net.subnets.push(rec.info.v4.subnet);
-            b.gateways.insert(rec.info.v4.gateway);
+            b.gateways
+                .insert((rec.info.v4.gateway, rec.info.bridge.clone()));
             if let Some(v6) = rec.info.v6 {
                 net.subnets.push(v6.subnet);
-                b.gateways.insert(v6.gateway);
+                b.gateways.insert((v6.gateway, rec.info.bridge.clone()));
             }
             for m in rec.members.values() {
                 let ips: Vec<IpAddr> = m.ipv4.iter().chain(m.ipv6.iter()).copied().collect();
@@ -95,8 +96,8 @@ impl Backend {
         b
     }
 
-    /// Addresses the responder should listen on (the gateways).
-    pub fn gateways(&self) -> &BTreeSet<IpAddr> {
+    /// Addresses the responder should listen on (the gateways), with their bridges.
+    pub fn gateways(&self) -> &BTreeSet<(IpAddr, String)> {
         &self.gateways
     }
 

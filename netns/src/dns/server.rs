@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -103,7 +104,7 @@ pub fn serve(config: DnsConfig) -> Result<()> {
         loaded: Mutex::new(None),
         networks: AtomicUsize::new(0),
     });
-    let mut listeners: BTreeMap<IpAddr, Arc<AtomicBool>> = BTreeMap::new();
+    let mut listeners: BTreeMap<(IpAddr, String), Arc<AtomicBool>> = BTreeMap::new();
     let mut last_resolv = None;
     let mut seen_any = false;
     loop {
@@ -135,22 +136,22 @@ pub fn serve(config: DnsConfig) -> Result<()> {
         // Listeners follow the gateways; a bind that fails (bridge not up yet) is
         // retried on the next round.
         let gateways = shared.backend.read().expect("lock").gateways().clone();
-        listeners.retain(|ip, alive| {
-            let keep = gateways.contains(ip);
+        listeners.retain(|gw, alive| {
+            let keep = gateways.contains(gw);
             if !keep {
                 alive.store(false, Ordering::Relaxed);
             }
             keep
         });
-        for gw in gateways {
-            if listeners.contains_key(&gw) {
+        for (ip, bridge) in gateways {
+            if listeners.contains_key(&(ip, bridge.clone())) {
                 continue;
             }
-            match start_listeners(SocketAddr::new(gw, config.port), shared.clone()) {
+            match start_listeners(SocketAddr::new(ip, config.port), &bridge, shared.clone()) {
                 Ok(alive) => {
-                    listeners.insert(gw, alive);
+                    listeners.insert((ip, bridge), alive);
                 }
-                Err(e) => tracing::debug!(%gw, error = %e, "dns listener not ready"),
+                Err(e) => tracing::debug!(%ip, error = %e, "dns listener not ready"),
             }
         }
         std::thread::sleep(config.poll_interval);
@@ -161,10 +162,106 @@ pub fn serve(config: DnsConfig) -> Result<()> {
     Ok(())
 }
 
-fn start_listeners(addr: SocketAddr, shared: Arc<Shared>) -> Result<Arc<AtomicBool>> {
-    let what = format!("dns listener {addr}");
-    let udp = UdpSocket::bind(addr).at("bind udp", &what)?;
-    let tcp = TcpListener::bind(addr).at("bind tcp", &what)?;
+/// A socket of `kind` bound to `addr` on the device `bridge` only. Bound to its device,
+/// a listener never answers for another state root's network that reuses the same
+/// gateway address after this one's bridge is gone (its listener is retired on the
+/// next round, and until then both may hold the address, each on its own bridge).
+fn bound_socket(kind: libc::c_int, addr: SocketAddr, bridge: &str) -> std::io::Result<OwnedFd> {
+    let family = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
+    // SAFETY: socket(2) takes no pointers; the descriptor is owned at once.
+    let raw = unsafe { libc::socket(family, kind | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor nobody else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let set = |level, name, val: &[u8]| {
+        // SAFETY: `val` is valid for its length during the call.
+        let r = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                level,
+                name,
+                val.as_ptr().cast(),
+                val.len() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    };
+    set(libc::SOL_SOCKET, libc::SO_BINDTODEVICE, bridge.as_bytes())?;
+    if kind == libc::SOCK_STREAM {
+        set(libc::SOL_SOCKET, libc::SO_REUSEADDR, &1i32.to_ne_bytes())?;
+    }
+    let (storage, len) = sockaddr(addr);
+    // SAFETY: `storage` holds a sockaddr of `len` bytes for `addr`'s family.
+    if unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&storage as *const libc::sockaddr_storage).cast(),
+            len,
+        )
+    } < 0
+    {
+        return Err(std::io::Error::last_os_error());
+    }
+    if kind == libc::SOCK_STREAM {
+        // SAFETY: listen(2) on our own bound socket.
+        if unsafe { libc::listen(fd.as_raw_fd(), 128) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(fd)
+}
+
+/// `addr` as a C socket address.
+fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: an all-zero sockaddr_storage is valid.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is large enough for any sockaddr.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: as above.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+fn start_listeners(addr: SocketAddr, bridge: &str, shared: Arc<Shared>) -> Result<Arc<AtomicBool>> {
+    let what = format!("dns listener {addr} on {bridge}");
+    let udp = UdpSocket::from(bound_socket(libc::SOCK_DGRAM, addr, bridge).at("bind udp", &what)?);
+    let tcp =
+        TcpListener::from(bound_socket(libc::SOCK_STREAM, addr, bridge).at("bind tcp", &what)?);
     // Threads wake up regularly to notice when their network is gone.
     udp.set_read_timeout(Some(Duration::from_millis(200)))
         .at("set timeout", &what)?;
