@@ -1954,3 +1954,47 @@ services:
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+// `restart SVC` also restarts the services that depend on it with `restart: true`
+// (docker compose's depends_on.restart), unless `--no-deps`.
+#[test]
+fn restart_takes_restart_true_dependents_along() {
+    let w = World::new();
+    let p = w.project(
+        "restartdeps",
+        r#"
+x-svc: &svc
+  image: IMAGE
+  command: ["sh", "-c", "echo started; trap 'exit 0' TERM; sleep 3600 & wait"]
+services:
+  db: *svc
+  app:
+    <<: *svc
+    depends_on:
+      db: {condition: service_started, restart: true}
+  other:
+    <<: *svc
+    depends_on: [db]
+"#,
+    );
+    w.ok(&p, &["up", "-d"]);
+    let starts = |svc: &str| {
+        w.ok(&p, &["logs", "--no-log-prefix", svc])
+            .lines()
+            .filter(|l| *l == "started")
+            .count()
+    };
+    w.wait_until(20, "every service to start", || {
+        ["db", "app", "other"].iter().all(|s| starts(s) == 1)
+    });
+    w.ok(&p, &["restart", "db"]);
+    w.wait_until(20, "db and app to start again", || {
+        starts("db") == 2 && starts("app") == 2
+    });
+    assert_eq!(starts("other"), 1, "a plain dependant is left alone");
+    w.ok(&p, &["restart", "--no-deps", "db"]);
+    w.wait_until(20, "db to start a third time", || starts("db") == 3);
+    assert_eq!(starts("app"), 2, "--no-deps restarts db alone");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

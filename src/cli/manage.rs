@@ -172,9 +172,35 @@ pub fn run_start(ctx: &Ctx, a: &StartArgs) -> Result<()> {
 }
 
 /// Runs `restart`.
-pub fn run_restart(ctx: &Ctx, a: &StopArgs) -> Result<()> {
+/// `restart`'s flags, as docker compose has them.
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Specify a shutdown timeout in seconds
+    #[arg(short = 't', long)]
+    pub timeout: Option<u64>,
+    /// Don't restart dependent services
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Services (default: all)
+    pub services: Vec<String>,
+}
+
+/// Runs `restart`: the services named, and (unless `--no-deps`) the services that
+/// depend on them with `depends_on.<svc>.restart: true`.
+pub fn run_restart(ctx: &Ctx, a: &RestartArgs) -> Result<()> {
     let (name, project) = ctx.project_maybe()?;
     let _lock = ProjectLock::acquire(&ctx.layout.root, &name)?;
+    let services = match &project {
+        Some(p) if !a.no_deps && !a.services.is_empty() => {
+            crate::engine::graph::with_restart_dependents(p, &a.services)
+        }
+        _ => a.services.clone(),
+    };
+    let a = &RestartArgs {
+        timeout: a.timeout,
+        no_deps: a.no_deps,
+        services,
+    };
     let targets = selected(ctx, &name, &a.services, false);
     let restarted: Vec<_> = targets.iter().map(|f| f.record.clone()).collect();
     stop_all(

@@ -92,7 +92,7 @@ pub enum Command {
     /// Pull service images
     Pull(pull::PullArgs),
     /// Restart service containers
-    Restart(manage::StopArgs),
+    Restart(manage::RestartArgs),
     /// Removes stopped service containers
     Rm(manage::RmArgs),
     /// Run a one-off command on a service

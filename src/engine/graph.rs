@@ -8,6 +8,29 @@ use std::future::Future;
 use indexmap::IndexMap;
 use tokio::task::JoinSet;
 
+/// `names` plus every service that depends on one of them with `restart: true`,
+/// transitively: what `restart` takes down and up again, as docker compose does.
+pub fn with_restart_dependents(project: &crate::compose::Project, names: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = names.to_vec();
+    loop {
+        let more: Vec<String> = project
+            .services
+            .values()
+            .filter(|s| !out.contains(&s.name))
+            .filter(|s| {
+                s.depends_on
+                    .iter()
+                    .any(|(dep, cfg)| cfg.restart && out.contains(dep))
+            })
+            .map(|s| s.name.clone())
+            .collect();
+        if more.is_empty() {
+            return out;
+        }
+        out.extend(more);
+    }
+}
+
 /// Which way to walk the edges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
