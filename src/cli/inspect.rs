@@ -58,7 +58,13 @@ pub struct WaitArgs {
 }
 
 fn containers(ctx: &Ctx, services: &[String], want: &[ContainerState]) -> Result<Vec<Found>> {
-    let (name, _) = ctx.project_maybe()?;
+    let (name, project) = ctx.project_maybe()?;
+    if let Some(p) = &project {
+        let known = |s: &String| p.services.contains_key(s) || p.disabled_services.contains_key(s);
+        if let Some(s) = services.iter().find(|s| !known(s)) {
+            bail!("no such service: {s}");
+        }
+    }
     Ok(find(&ctx.layout.root, Some(&name))
         .into_iter()
         .filter(|f| services.is_empty() || services.contains(&f.record.service))
@@ -67,10 +73,12 @@ fn containers(ctx: &Ctx, services: &[String], want: &[ContainerState]) -> Result
 }
 
 fn pause_all(ctx: &Ctx, a: &ServicesArgs, frozen: bool) -> Result<()> {
-    let from = if frozen {
-        ContainerState::Running
+    // As docker lists them: running and paused containers; the daemon refuses to pause
+    // a paused one and to unpause one that is not paused.
+    let (from, refused) = if frozen {
+        (ContainerState::Running, "is already paused")
     } else {
-        ContainerState::Paused
+        (ContainerState::Paused, "is not paused")
     };
     let (working, done) = if frozen {
         ("Pausing", "Paused")
@@ -79,8 +87,15 @@ fn pause_all(ctx: &Ctx, a: &ServicesArgs, frozen: bool) -> Result<()> {
     };
     let progress = ctx.progress(working);
     let mut failed = vec![];
-    for f in containers(ctx, &a.services, &[from])? {
+    let live = [ContainerState::Running, ContainerState::Paused];
+    for f in containers(ctx, &a.services, &live)? {
         let task = progress.task(&format!("Container {}", f.record.name), working);
+        if f.status.state != from {
+            let e = format!("container {} {refused}", f.record.name);
+            task.fail("Error", &e);
+            failed.push(e);
+            continue;
+        }
         match set_paused(&ctx.layout, &f, frozen) {
             Ok(()) => task.done(done),
             Err(e) => {
