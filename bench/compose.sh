@@ -12,6 +12,7 @@ runs=${RUNS:-3}
 
 source bench/peers.sh
 cleanup() {
+  set +e
   for n in "${sizes[@]}"; do
     for v in ok stubborn; do peers_down "$work/s$n-$v" "b$n$v"; done
   done

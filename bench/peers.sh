@@ -31,6 +31,7 @@ engine_cmd() { # engine_cmd ENGINE PROJECT
 
 # Takes project P in DIR down in every engine; podman-compose leaves its network behind.
 peers_down() { # peers_down DIR PROJECT
+  set +e
   (cd "$1" 2>/dev/null && "$berth" --root "$berth_root" -p "$2" down -t 0 >/dev/null 2>&1)
   (cd "$1" 2>/dev/null && docker-compose -p "$2" down -t 0 >/dev/null 2>&1)
   (cd "$1" 2>/dev/null && podman-compose -p "$2" down -t 0 >/dev/null 2>&1)
