@@ -2050,3 +2050,65 @@ fn test_pause_errors() {
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+// `up` that recreates a service restarts (stops, then starts: same container) the
+// services that depend on it with `restart: true`; plain dependants are kept.
+#[test]
+fn up_restarts_restart_true_dependents_of_a_recreated_service() {
+    let w = World::new();
+    let file = |marker: &str| {
+        format!(
+            r#"
+x-svc: &svc
+  image: IMAGE
+  command: ["sh", "-c", "echo started; trap 'exit 0' TERM; sleep 3600 & wait"]
+services:
+  db:
+    <<: *svc
+    environment:
+      MARKER: "{marker}"
+  app:
+    <<: *svc
+    depends_on:
+      db: {{condition: service_started, restart: true}}
+  other:
+    <<: *svc
+    depends_on: [db]
+"#
+        )
+    };
+    let p = w.project("uprestart", &file("one"));
+    w.ok(&p, &["up", "-d"]);
+    let starts = |svc: &str| {
+        w.ok(&p, &["logs", "--no-log-prefix", svc])
+            .lines()
+            .filter(|l| *l == "started")
+            .count()
+    };
+    w.wait_until(20, "every service to start", || {
+        ["db", "app", "other"].iter().all(|s| starts(s) == 1)
+    });
+    let before = ids(&w, &p);
+    std::fs::write(
+        p.join("compose.yaml"),
+        file("two").replace("IMAGE", common::IMAGE),
+    )
+    .unwrap();
+    let plan = w.ok(&p, &["plan"]);
+    assert!(plan.contains("restart (db is recreated"), "{plan}");
+    w.ok(&p, &["up", "-d"]);
+    let after = ids(&w, &p);
+    assert_ne!(
+        before["uprestart-db-1"], after["uprestart-db-1"],
+        "db is recreated"
+    );
+    assert_eq!(
+        before["uprestart-app-1"], after["uprestart-app-1"],
+        "app is restarted, not recreated"
+    );
+    w.wait_until(20, "app to start again", || starts("app") == 2);
+    assert_eq!(before["uprestart-other-1"], after["uprestart-other-1"]);
+    assert_eq!(starts("other"), 1, "a plain dependant is left running");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Result};
 use indexmap::IndexMap;
 
+use super::down::stop_params;
 use super::graph::{Direction, Graph};
 use super::images::{ensure_image, PullOverride};
 use super::layout::Layout;
@@ -174,6 +175,12 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
                 image_id: Some(images[name].id.to_string()),
                 shares_with: shares_with(svc),
                 depends_on: svc.depends_on.keys().cloned().collect(),
+                restart_with: svc
+                    .depends_on
+                    .iter()
+                    .filter(|(_, d)| d.restart)
+                    .map(|(k, _)| k.clone())
+                    .collect(),
                 volumes: svc
                     .volumes
                     .iter()
@@ -672,6 +679,20 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                     Ok("Recreated")
                 }
             }
+            Action::Restart { .. } => {
+                task.working("Restarting");
+                let old = old
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("container {label} vanished"))?;
+                let (signal, grace) = stop_params(Some(&ctx.project), old, ctx.opts.timeout);
+                lifecycle::stop(&ctx.layout, old, signal, grace)?;
+                if start_wanted {
+                    lifecycle::start(&ctx.layout, &old.record.id)?;
+                    Ok("Started")
+                } else {
+                    Ok("Stopped")
+                }
+            }
             Action::ScaleDown | Action::RemoveOrphan => {
                 task.working("Removing");
                 let old = old
@@ -818,6 +839,9 @@ fn print_plan(p: &Plan) {
         let what = match &c.action {
             Action::Keep => "keep (unchanged, running)".to_string(),
             Action::Start => "start (unchanged, not running)".to_string(),
+            Action::Restart { because } => {
+                format!("restart ({because} is recreated, restart: true)")
+            }
             Action::Create => "create".to_string(),
             Action::Recreate { reasons } => format!(
                 "recreate ({})",

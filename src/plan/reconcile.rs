@@ -29,6 +29,10 @@ pub struct Desired {
     pub shares_with: Vec<String>,
     /// Services this one depends on.
     pub depends_on: Vec<String>,
+    /// Services it depends on with `restart: true`: recreating one of them restarts
+    /// this one's running containers (docker compose stops them before and starts
+    /// them after).
+    pub restart_with: Vec<String>,
     /// The named volumes it mounts, by full name: a container lacking one of them
     /// is recreated (docker compose does the same; the hash only has the keys).
     pub volumes: Vec<String>,
@@ -116,6 +120,12 @@ pub enum Action {
     Recreate {
         /// Why.
         reasons: Vec<Reason>,
+    },
+    /// Stop it and start it again: a dependency it declares `restart: true` on is
+    /// recreated.
+    Restart {
+        /// That dependency.
+        because: String,
     },
     /// Remove it: a surplus replica.
     ScaleDown,
@@ -245,6 +255,23 @@ pub fn plan(
         }
     }
 
+    // After every service is decided: a running container that is kept while a
+    // dependency it declares `restart: true` on is recreated gets restarted.
+    for c in out.containers.iter_mut() {
+        if c.action != Action::Keep {
+            continue;
+        }
+        let because = desired
+            .iter()
+            .find(|d| d.name == c.service)
+            .and_then(|d| d.restart_with.iter().find(|s| recreated.contains(*s)));
+        if let Some(dep) = because {
+            c.action = Action::Restart {
+                because: dep.clone(),
+            };
+        }
+    }
+
     for (service, founds) in by_service {
         if known.contains(service) {
             continue;
@@ -322,6 +349,7 @@ mod tests {
             image_id: Some("sha256:aaa".into()),
             shares_with: vec![],
             depends_on: vec![],
+            restart_with: vec![],
             volumes: vec![],
         }
     }
