@@ -11,6 +11,17 @@ use crate::engine::layout::Layout;
 use crate::engine::load::{load_project, project_name, Loaded};
 use crate::progress::{Mode, Progress};
 
+/// Fails with docker compose's `no such service: X` for a name `project` lacks;
+/// services disabled by their profiles count as known.
+pub fn check_services(project: &crate::compose::Project, services: &[String]) -> Result<()> {
+    let known =
+        |s: &String| project.services.contains_key(s) || project.disabled_services.contains_key(s);
+    match services.iter().find(|s| !known(s)) {
+        Some(s) => anyhow::bail!("no such service: {s}"),
+        None => Ok(()),
+    }
+}
+
 /// The command's surroundings.
 pub struct Ctx {
     /// Where berth keeps state.

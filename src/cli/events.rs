@@ -5,11 +5,11 @@ use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::SystemTime;
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use clap::Args;
 
 use super::context::Ctx;
-use crate::engine::logs::parse_time;
+use crate::engine::logs::time_flag;
 use crate::events::follow::{Follower, Start};
 use crate::events::format::{compose_json, compose_text, is_oneoff, local_offset, service};
 use crate::events::EventRecord;
@@ -105,16 +105,10 @@ fn wait(follower: &Follower, signals: &StopSignals, timeout_ms: i32) -> io::Resu
 pub fn run_events(ctx: &Ctx, a: &EventsArgs) -> Result<()> {
     let (name, project) = ctx.project_maybe()?;
     if let Some(p) = &project {
-        if let Some(s) = a.services.iter().find(|s| !p.services.contains_key(*s)) {
-            bail!("no such service: {s}");
-        }
+        super::context::check_services(p, &a.services)?;
     }
     let now = SystemTime::now();
-    let time = |s: &Option<String>, what: &str| -> Result<Option<SystemTime>> {
-        s.as_deref()
-            .map(|v| parse_time(v, now).ok_or_else(|| anyhow!("invalid --{what} {v:?}")))
-            .transpose()
-    };
+    let time = |s: &Option<String>, what: &str| time_flag(s.as_deref(), what, now);
     let since = time(&a.since, "since")?;
     let until = time(&a.until, "until")?;
     let filter = Filter {

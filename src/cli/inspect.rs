@@ -60,10 +60,7 @@ pub struct WaitArgs {
 fn containers(ctx: &Ctx, services: &[String], want: &[ContainerState]) -> Result<Vec<Found>> {
     let (name, project) = ctx.project_maybe()?;
     if let Some(p) = &project {
-        let known = |s: &String| p.services.contains_key(s) || p.disabled_services.contains_key(s);
-        if let Some(s) = services.iter().find(|s| !known(s)) {
-            bail!("no such service: {s}");
-        }
+        super::context::check_services(p, services)?;
     }
     Ok(find(&ctx.layout.root, Some(&name))
         .into_iter()

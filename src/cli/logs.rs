@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail, Result};
 use clap::Args;
 
 use super::context::Ctx;
-use crate::engine::logs::{parse_time, show, LogOptions};
+use crate::engine::logs::{show, time_flag, LogOptions};
 
 /// `logs`' flags.
 #[derive(Debug, Args)]
@@ -47,11 +47,7 @@ pub fn run_logs(ctx: &Ctx, a: &LogsArgs) -> Result<()> {
         bail!("--index requires exactly one service");
     }
     let now = SystemTime::now();
-    let time = |s: &Option<String>, what: &str| -> Result<Option<SystemTime>> {
-        s.as_deref()
-            .map(|v| parse_time(v, now).ok_or_else(|| anyhow!("invalid --{what} {v:?}")))
-            .transpose()
-    };
+    let time = |s: &Option<String>, what: &str| time_flag(s.as_deref(), what, now);
     let opts = LogOptions {
         services: a.services.clone(),
         follow: a.follow,

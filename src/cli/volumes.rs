@@ -31,11 +31,7 @@ pub fn run_volumes(ctx: &Ctx, a: &VolumesArgs) -> Result<()> {
     }
     let (project, loaded) = ctx.project_maybe()?;
     if let Some(p) = &loaded {
-        for s in &a.services {
-            if !p.services.contains_key(s) {
-                bail!("no such service: {s}");
-            }
-        }
+        super::context::check_services(p, &a.services)?;
     }
     // With services named, docker compose keeps the volumes their containers mount.
     let used: Option<BTreeSet<String>> = (!a.services.is_empty()).then(|| {

@@ -39,6 +39,17 @@ pub struct LogOptions {
 
 const COLORS: &[&str] = &["36", "33", "32", "35", "34", "96", "93", "92", "95", "94"];
 
+/// The value of a `--since`/`--until` flag named `flag`, if given.
+pub fn time_flag(
+    value: Option<&str>,
+    flag: &str,
+    now: SystemTime,
+) -> anyhow::Result<Option<SystemTime>> {
+    value
+        .map(|v| parse_time(v, now).ok_or_else(|| anyhow::anyhow!("invalid --{flag} {v:?}")))
+        .transpose()
+}
+
 /// Parses `--since`/`--until`: RFC 3339, Unix seconds, or a duration ago (`10m`).
 pub fn parse_time(s: &str, now: SystemTime) -> Option<SystemTime> {
     if let Ok(t) = humantime::parse_rfc3339_weak(s) {
