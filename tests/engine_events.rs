@@ -206,6 +206,18 @@ services:
     let healthy = ev.expect("checked", "health_status: healthy");
     assert_eq!(healthy["attributes"]["name"], "evlife-checked-1");
 
+    // An exec: created, started, died with its code, one exec id throughout.
+    let out = w.berth_in(&p, &["exec", "-T", "web", "sh", "-c", "exit 4"]);
+    assert_eq!(out.status.code(), Some(4));
+    let created = ev.expect("web", "exec_create: sh -c exit 4");
+    let started = ev.expect("web", "exec_start: sh -c exit 4");
+    let died = ev.expect("web", "exec_die");
+    assert_eq!(died["attributes"]["exitCode"], "4");
+    let exec_id = &created["attributes"]["execID"];
+    assert!(exec_id.as_str().is_some_and(|i| i.len() == 64), "{created}");
+    assert_eq!(&started["attributes"]["execID"], exec_id);
+    assert_eq!(&died["attributes"]["execID"], exec_id);
+
     w.ok(&p, &["pause", "web"]);
     ev.expect("web", "pause");
     w.ok(&p, &["unpause", "web"]);

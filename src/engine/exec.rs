@@ -14,7 +14,9 @@ use oci_spec::runtime::Process;
 use super::layout::Layout;
 use super::terminal::{pollfd, set_nonblocking, window_size, RawMode, SignalPipe};
 use crate::container::list::{find, Found};
+use crate::container::record::new_id;
 use crate::container::ContainerState;
+use crate::events::{emit_exec, ExecStep};
 use crate::supervise::launch::LaunchConfig;
 use crate::supervise::run::pidfd_open;
 use crate::supervise::runtime_launcher::runtime_dir;
@@ -149,6 +151,16 @@ pub fn exec(found: &Found, opts: &ExecOptions) -> Result<i32> {
         Stdio::Inherit
     };
     let user = opts.user.clone().or_else(|| launch.user.clone());
+    // `<root>/containers/<id>`: the events journal lives under the same root.
+    let root = found
+        .dir
+        .parent()
+        .and_then(|d| d.parent())
+        .unwrap_or(&found.dir);
+    let layout = Layout::new(root, None);
+    let exec_id = new_id();
+    let event = |step| emit_exec(&layout, &found.record, step, &exec_id, &opts.command);
+    event(ExecStep::Create);
     let proc = container
         .exec(ExecConfig {
             process,
@@ -156,6 +168,7 @@ pub fn exec(found: &Found, opts: &ExecOptions) -> Result<i32> {
             stdio,
         })
         .map_err(|e| anyhow!("exec in {}: {e}", found.record.name))?;
+    event(ExecStep::Start);
     if opts.detach {
         return Ok(0);
     }
@@ -164,7 +177,9 @@ pub fn exec(found: &Found, opts: &ExecOptions) -> Result<i32> {
         relay_terminal(master, &pidfd)?;
     }
     let st = proc.wait().map_err(|e| anyhow!("waiting for exec: {e}"))?;
-    Ok(st.as_shell_code())
+    let code = st.as_shell_code();
+    event(ExecStep::Die { exit_code: code });
+    Ok(code)
 }
 
 /// Copies stdin to the pty and the pty to stdout until the process exits, with the

@@ -11,7 +11,7 @@ pub mod record;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-pub use record::{Action, EventRecord};
+pub use record::{Action, EventRecord, ExecStep};
 
 use crate::container::ContainerRecord;
 use crate::engine::layout::Layout;
@@ -44,9 +44,28 @@ impl EventsError {
 /// Records that `action` happened to the container `record`. Never fails the
 /// action it reports: a journal that cannot be written is only a warning.
 pub fn emit(layout: &Layout, record: &ContainerRecord, action: Action) {
+    append(
+        layout,
+        record,
+        &EventRecord::container(record, action, SystemTime::now()),
+    );
+}
+
+/// Records `step` of the exec `exec_id` (running `command`) in the container `record`.
+pub fn emit_exec(
+    layout: &Layout,
+    record: &ContainerRecord,
+    step: ExecStep,
+    exec_id: &str,
+    command: &[String],
+) {
+    let ev = EventRecord::exec(record, step, exec_id, command, SystemTime::now());
+    append(layout, record, &ev);
+}
+
+fn append(layout: &Layout, record: &ContainerRecord, ev: &EventRecord) {
     let journal = journal::Journal::new(layout.events_journal(&record.project));
-    let ev = EventRecord::container(record, action, SystemTime::now());
-    if let Err(e) = journal.append(&ev) {
+    if let Err(e) = journal.append(ev) {
         tracing::warn!("recording the {} event of {}: {e}", ev.action, record.name);
     }
 }

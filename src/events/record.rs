@@ -99,9 +99,52 @@ pub struct EventRecord {
     pub attributes: BTreeMap<String, String>,
 }
 
+/// A step of an `exec` in a container, as docker reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecStep {
+    /// The exec was set up (`exec_create: CMD`).
+    Create,
+    /// Its process started (`exec_start: CMD`).
+    Start,
+    /// Its process ended (`exec_die`, with `exitCode`).
+    Die {
+        /// Exit code, or 128 + signal.
+        exit_code: i32,
+    },
+}
+
 impl EventRecord {
     /// The event `action` of the container `record`, at `now`.
     pub fn container(record: &ContainerRecord, action: Action, now: SystemTime) -> EventRecord {
+        EventRecord::of(record, action.name(), action.attributes(), now)
+    }
+
+    /// docker's event for `step` of the exec `exec_id` running `command` in `record`.
+    pub fn exec(
+        record: &ContainerRecord,
+        step: ExecStep,
+        exec_id: &str,
+        command: &[String],
+        now: SystemTime,
+    ) -> EventRecord {
+        let mut attrs = vec![("execID", exec_id.to_string())];
+        let action = match step {
+            ExecStep::Create => format!("exec_create: {}", command.join(" ")),
+            ExecStep::Start => format!("exec_start: {}", command.join(" ")),
+            ExecStep::Die { exit_code } => {
+                attrs.push(("exitCode", exit_code.to_string()));
+                "exec_die".to_string()
+            }
+        };
+        EventRecord::of(record, action, attrs, now)
+    }
+
+    fn of(
+        record: &ContainerRecord,
+        action: String,
+        extra: Vec<(&'static str, String)>,
+        now: SystemTime,
+    ) -> EventRecord {
         // Of compose's own labels only those `events` filters on are kept: the
         // rest (file paths, hashes) would triple every line for nothing.
         let kept = [labels::PROJECT, labels::SERVICE, labels::ONEOFF];
@@ -113,7 +156,7 @@ impl EventRecord {
             .collect();
         attributes.insert("image".into(), record.image.clone());
         attributes.insert("name".into(), record.name.clone());
-        for (k, v) in action.attributes() {
+        for (k, v) in extra {
             attributes.insert(k.into(), v);
         }
         EventRecord {
@@ -122,7 +165,7 @@ impl EventRecord {
                 .map(|d| d.as_nanos() as u64)
                 .unwrap_or(0),
             kind: "container".into(),
-            action: action.name(),
+            action,
             id: record.id.clone(),
             attributes,
         }
@@ -212,6 +255,27 @@ pub(crate) mod tests {
             Action::HealthStatus(Health::Unhealthy).name(),
             "health_status: unhealthy"
         );
+    }
+
+    #[test]
+    fn exec_steps_name_the_command_and_carry_the_exec_id() {
+        let cmd = vec!["sh".to_string(), "-c".to_string(), "true".to_string()];
+        let at = SystemTime::UNIX_EPOCH;
+        let ev = EventRecord::exec(&record("web"), ExecStep::Create, "e1", &cmd, at);
+        assert_eq!(ev.action, "exec_create: sh -c true");
+        assert_eq!(ev.attributes["execID"], "e1");
+        let ev = EventRecord::exec(&record("web"), ExecStep::Start, "e1", &cmd, at);
+        assert_eq!(ev.action, "exec_start: sh -c true");
+        let ev = EventRecord::exec(
+            &record("web"),
+            ExecStep::Die { exit_code: 3 },
+            "e1",
+            &cmd,
+            at,
+        );
+        assert_eq!(ev.action, "exec_die");
+        assert_eq!(ev.attributes["exitCode"], "3");
+        assert_eq!(ev.attributes["name"], "p-web-1");
     }
 
     #[test]
