@@ -42,11 +42,7 @@ pub fn run_scale(ctx: &Ctx, a: &ScaleArgs) -> Result<()> {
     let replicas = parse_replicas(&a.services)?;
     let services: Vec<String> = replicas.keys().cloned().collect();
     let loaded = ctx.load(&services)?;
-    for s in &services {
-        if !loaded.project.services.contains_key(s) {
-            bail!("no such service: {s}");
-        }
-    }
+    super::context::check_services(&loaded.project, &services)?;
     let opts = UpOptions {
         services,
         no_deps: a.no_deps,

@@ -1,15 +1,15 @@
 //! `up`, `create`, `plan`: bring a project to what its files say.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 
 use super::context::Ctx;
+use super::scale::parse_replicas;
 use super::Exit;
 use crate::compose::Project;
 use crate::container::list::find;
@@ -193,22 +193,6 @@ pub fn attach_set(project: &Project, a: &UpArgs) -> Result<Vec<String>> {
     Ok(set)
 }
 
-/// Parses `--scale svc=N` values.
-pub fn parse_scale(values: &[String]) -> Result<BTreeMap<String, u32>> {
-    values
-        .iter()
-        .map(|v| {
-            let (s, n) = v
-                .split_once('=')
-                .ok_or_else(|| anyhow!("invalid --scale {v:?}: expected SERVICE=NUM"))?;
-            let n: u32 = n
-                .parse()
-                .map_err(|_| anyhow!("invalid --scale {v:?}: {n:?} is not a number"))?;
-            Ok((s.to_string(), n))
-        })
-        .collect()
-}
-
 fn options(a: &UpArgs) -> Result<UpOptions> {
     Ok(UpOptions {
         services: a.services.clone(),
@@ -219,7 +203,7 @@ fn options(a: &UpArgs) -> Result<UpOptions> {
         renew_anon_volumes: a.renew_anon_volumes,
         no_start: a.no_start,
         remove_orphans: a.remove_orphans,
-        scale: parse_scale(&a.scale)?,
+        scale: parse_replicas(&a.scale)?,
         timeout: a.timeout.map(Duration::from_secs),
         pull: PullOverride::parse(&a.pull)?,
         dry_run: a.dry_run,
@@ -235,9 +219,7 @@ pub fn run_up(ctx: &Ctx, a: &UpArgs) -> Result<()> {
     let loaded = ctx.load(&a.services)?;
     let project = loaded.project.clone();
     if let Some(s) = &a.exit_code_from {
-        if !project.services.contains_key(s) {
-            bail!("no such service: {s}");
-        }
+        super::context::check_services(&project, std::slice::from_ref(s))?;
     }
     let attach = attach_set(&project, a)?;
     let progress = ctx.progress("Running");
@@ -480,7 +462,7 @@ pub fn run_create(ctx: &Ctx, a: &CreateArgs) -> Result<()> {
         force_recreate: a.force_recreate,
         no_recreate: a.no_recreate,
         remove_orphans: a.remove_orphans,
-        scale: parse_scale(&a.scale)?,
+        scale: parse_replicas(&a.scale)?,
         pull: PullOverride::parse(&a.pull)?,
         no_start: true,
         ..UpOptions::default()
@@ -515,7 +497,7 @@ pub fn run_plan(ctx: &Ctx, a: &PlanArgs) -> Result<()> {
         force_recreate: a.force_recreate,
         no_recreate: a.no_recreate,
         remove_orphans: a.remove_orphans,
-        scale: parse_scale(&a.scale)?,
+        scale: parse_replicas(&a.scale)?,
         pull: PullOverride::Never,
         dry_run: true,
         ..UpOptions::default()

@@ -6,15 +6,15 @@
 //! event costs at most one bound, never a hang.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
+
+use crate::state::inotify::Inotify;
 
 /// An inotify instance watching container directories for status changes.
 #[derive(Debug)]
 pub struct StatusWatch {
-    fd: OwnedFd,
+    inotify: Inotify,
 }
 
 const MASK: u32 = libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_CREATE | libc::IN_DELETE;
@@ -22,55 +22,22 @@ const MASK: u32 = libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_CREATE | l
 impl StatusWatch {
     /// A watch on `containers_dir` (new and removed containers) and nothing else yet.
     pub fn new(containers_dir: &Path) -> io::Result<StatusWatch> {
-        // SAFETY: inotify_init1 takes no pointers; the fd is owned from here on.
-        let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh descriptor nobody else owns.
         let w = StatusWatch {
-            fd: unsafe { OwnedFd::from_raw_fd(raw) },
+            inotify: Inotify::new()?,
         };
         w.add(containers_dir);
         Ok(w)
     }
 
-    /// Also wakes on changes inside `dir` (a container's directory). Adding a directory
-    /// twice is harmless (the kernel keeps one watch per inode); a directory that is
-    /// gone is skipped, as its removal already woke the waiter.
+    /// Also wakes on changes inside `dir` (a container's directory); a directory that
+    /// is gone is skipped, as its removal already woke the waiter.
     pub fn add(&self, dir: &Path) {
-        let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-            return;
-        };
-        // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
-        unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), c.as_ptr(), MASK) };
+        let _ = self.inotify.watch(dir, MASK);
     }
 
-    /// Blocks until something changed under a watched directory or `max` passed, then
-    /// drains the queued events.
+    /// Blocks until something changed under a watched directory or `max` passed.
     pub fn wait(&self, max: Duration) {
-        let mut pfd = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = max.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd for the duration of the call.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n > 0 {
-            self.drain();
-        }
-    }
-
-    fn drain(&self) {
-        let mut buf = [0u8; 4096];
-        loop {
-            // SAFETY: reads into a buffer we own, of the length we pass.
-            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n <= 0 {
-                return;
-            }
-        }
+        self.inotify.wait(max);
     }
 }
 

@@ -151,13 +151,7 @@ pub fn exec(found: &Found, opts: &ExecOptions) -> Result<i32> {
         Stdio::Inherit
     };
     let user = opts.user.clone().or_else(|| launch.user.clone());
-    // `<root>/containers/<id>`: the events journal lives under the same root.
-    let root = found
-        .dir
-        .parent()
-        .and_then(|d| d.parent())
-        .unwrap_or(&found.dir);
-    let layout = Layout::new(root, None);
+    let layout = Layout::of_container_dir(&found.dir);
     let exec_id = new_id();
     let event = |step| emit_exec(&layout, &found.record, step, &exec_id, &opts.command);
     event(ExecStep::Create);

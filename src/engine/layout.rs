@@ -35,6 +35,16 @@ impl Layout {
         }
     }
 
+    /// The layout a container directory (`<root>/containers/<id>`) belongs to, for
+    /// code that is handed only that directory (a supervisor, an exec).
+    pub fn of_container_dir(dir: &Path) -> Layout {
+        let root = dir
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("/"));
+        Layout::new(root, None)
+    }
+
     /// `<root>/containers`.
     pub fn containers(&self) -> PathBuf {
         containers_dir(&self.root)

@@ -7,10 +7,10 @@ use std::os::fd::RawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::inotify::DirWatch;
 use super::journal::rotated_path;
 use super::record::EventRecord;
 use super::EventsError;
+use crate::state::inotify::Inotify;
 
 /// Where following starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +74,7 @@ impl Tail {
 #[derive(Debug)]
 pub struct Follower {
     path: PathBuf,
-    watch: DirWatch,
+    watch: Inotify,
     current: Option<Tail>,
     /// The file before the last rotation: a writer that opened it just before
     /// the rename may still append to it.
@@ -87,7 +87,13 @@ impl Follower {
         let dir = path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(|e| EventsError::io("creating", dir, e))?;
         // The watch comes before the first read, so nothing appended in between is missed.
-        let watch = DirWatch::new(dir).map_err(|e| EventsError::io("watching", dir, e))?;
+        let watch = Inotify::new()
+            .and_then(|w| {
+                let mask =
+                    libc::IN_MODIFY | libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_MOVED_FROM;
+                w.watch(dir, mask).map(|()| w)
+            })
+            .map_err(|e| EventsError::io("watching", dir, e))?;
         let at_end = start == Start::Now;
         let previous = match start {
             Start::Now => None,

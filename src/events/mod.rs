@@ -4,7 +4,6 @@
 
 pub mod follow;
 pub mod format;
-pub mod inotify;
 pub mod journal;
 pub mod record;
 
@@ -74,12 +73,8 @@ fn append(layout: &Layout, record: &ContainerRecord, ev: &EventRecord) {
 /// (`<root>/containers/<id>`); the record is read now, so that a container
 /// renamed since it started reports its current name.
 pub fn emit_for_dir(container_dir: &Path, action: Action) {
-    let root = container_dir
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or(Path::new("/"));
     match ContainerRecord::load(container_dir) {
-        Ok(record) => emit(&Layout::new(root, None), &record, action),
+        Ok(record) => emit(&Layout::of_container_dir(container_dir), &record, action),
         Err(e) => tracing::warn!("recording the {} event: {e}", action.name()),
     }
 }

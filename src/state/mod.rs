@@ -4,6 +4,7 @@
 //! berth killed at any moment leaves either the old or the new file, never half of one.
 
 pub mod atomic;
+pub mod inotify;
 pub mod lock;
 
 pub use atomic::{write_atomic, write_json_atomic};
