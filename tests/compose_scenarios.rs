@@ -2112,3 +2112,33 @@ services:
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+// A `start` right after a `stop` answered must start the container even while the
+// stopped container's supervisor is still exiting (it holds the container's lock
+// for a moment): `restart` used to report Started and leave it exited.
+#[test]
+fn restart_in_quick_succession_always_ends_running() {
+    let w = World::new();
+    let p = w.project(
+        "quickrestart",
+        r#"
+services:
+  a:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+  b:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+"#,
+    );
+    w.ok(&p, &["up", "-d"]);
+    for i in 0..5 {
+        w.ok(&p, &["restart", "-t", "0"]);
+        let st = states(&w, &p);
+        assert!(st.values().all(|s| s == "running"), "round {i}: {st:?}");
+    }
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

@@ -39,33 +39,19 @@ pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
     // One supervisor per container: a second one (a `start` racing the `up` that
     // a kill interrupted) leaves the container to the first.
     let lock_path = dir.join("supervisor.lock");
-    let lock = crate::state::try_lock(&lock_path)
-        .with_context(|| format!("locking {}", lock_path.display()))?;
-    let Some(lock) = lock else {
-        // Report what the first one does with its start instead of racing it.
-        let t0 = std::time::Instant::now();
-        let msg = loop {
-            let st = crate::container::Status::load(&dir).unwrap_or_default();
-            match st.state {
-                crate::container::ContainerState::Created
-                    if t0.elapsed() < std::time::Duration::from_secs(30) =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
+    let lock = match crate::state::try_lock(&lock_path)
+        .with_context(|| format!("locking {}", lock_path.display()))?
+    {
+        Some(lock) => lock,
+        None => match another_supervisor(&dir, &lock_path)? {
+            Ok(lock) => lock,
+            Err(msg) => {
+                if let Some(mut r) = ready.take() {
+                    let _ = std::io::Write::write_all(&mut r, msg.as_bytes());
                 }
-                crate::container::ContainerState::Dead => {
-                    break format!(
-                        "{}\n",
-                        st.error
-                            .unwrap_or_else(|| "container failed to start".into())
-                    )
-                }
-                _ => break "ok\n".to_string(),
+                return Ok(());
             }
-        };
-        if let Some(mut r) = ready.take() {
-            let _ = std::io::Write::write_all(&mut r, msg.as_bytes());
-        }
-        return Ok(());
+        },
     };
     // `rm`/`down` hold this lock while they take the container apart: one that got
     // it first leaves nothing to supervise.
@@ -87,6 +73,44 @@ pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
     supervise(&settings, &mut launcher, ready)?;
     drop(lock);
     Ok(())
+}
+
+/// The lock is held by another supervisor of this container. One that is starting
+/// it (created) or runs it is left to it: the answer is what it reports (`Err`).
+/// One whose process has exited is on its way out (a `stop` just answered, then
+/// `start`): wait for its lock and take over (`Ok`), or the start would be lost.
+fn another_supervisor(
+    dir: &std::path::Path,
+    lock_path: &std::path::Path,
+) -> Result<std::result::Result<File, String>> {
+    use crate::container::ContainerState as S;
+    let t0 = std::time::Instant::now();
+    loop {
+        let st = crate::container::Status::load(dir).unwrap_or_default();
+        let waited_long = t0.elapsed() > std::time::Duration::from_secs(30);
+        match st.state {
+            S::Running | S::Paused | S::Restarting => return Ok(Err("ok\n".into())),
+            S::Dead => {
+                let e = st
+                    .error
+                    .unwrap_or_else(|| "container failed to start".into());
+                return Ok(Err(format!("{e}\n")));
+            }
+            S::Created if waited_long => return Ok(Err("ok\n".into())),
+            S::Exited if waited_long => {
+                return Ok(Err("the previous supervisor does not exit\n".into()))
+            }
+            S::Exited => {
+                if let Some(lock) = crate::state::try_lock(lock_path)
+                    .with_context(|| format!("locking {}", lock_path.display()))?
+                {
+                    return Ok(Ok(lock));
+                }
+            }
+            S::Created => {}
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// Serves DNS for every network of this state root until none is left.
