@@ -10,7 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::container::list::{find, Found};
 use crate::container::ContainerState;
-use crate::supervise::logfile::{read_until, Entry, Stream};
+use crate::supervise::logfile::{Entry, Stream};
+use crate::supervise::logread::{LogFiles, Records};
 
 /// How to show logs.
 #[derive(Debug, Clone, Default)]
@@ -187,30 +188,55 @@ impl Follower {
     }
 
     /// Prints what the logs held before following started: all of it, or the
-    /// last `tail` records per container, merged across containers in time order.
+    /// last `tail` records per container, merged across containers in time
+    /// order. Streams: one record per container is held at a time, and `tail`
+    /// reads each log from its end.
     pub fn backlog(&mut self, out: &mut dyn Write, err: &mut dyn Write) {
-        let mut backlog: Vec<(String, Entry)> = vec![];
+        let mut streams: Vec<(&String, std::iter::Peekable<Records>)> = vec![];
         for (id, src) in &self.sources {
             // Up to where following starts, so no record is shown twice or lost.
-            let mut entries: Vec<Entry> = read_until(&src.path, src.offset)
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|e| wanted(e, &self.opts))
-                .collect();
-            if let Some(n) = self.opts.tail {
-                let skip = entries.len().saturating_sub(n);
-                entries.drain(..skip);
-            }
-            backlog.extend(entries.into_iter().map(|e| (id.clone(), e)));
+            let Ok(files) = LogFiles::open(&src.path, src.offset) else {
+                continue;
+            };
+            let start = match self.opts.tail {
+                Some(n) => files.tail_start(n, |e| wanted(e, &self.opts)),
+                None => Ok(files.start()),
+            };
+            let Ok(start) = start else {
+                continue;
+            };
+            streams.push((id, files.records_from(start).peekable()));
         }
-        backlog.sort_by(|a, b| a.1.time.cmp(&b.1.time));
-        for (id, e) in &backlog {
+        loop {
+            // The stream whose next wanted record is the oldest.
+            let mut first: Option<(usize, String)> = None;
+            for (i, (_, records)) in streams.iter_mut().enumerate() {
+                while records
+                    .peek()
+                    .is_some_and(|r| r.as_ref().is_ok_and(|e| !wanted(e, &self.opts)))
+                {
+                    records.next();
+                }
+                let Some(Ok(e)) = records.peek() else {
+                    continue;
+                };
+                if first.as_ref().is_none_or(|(_, t)| e.time < *t) {
+                    first = Some((i, e.time.clone()));
+                }
+            }
+            let Some((i, _)) = first else {
+                break;
+            };
+            let (id, records) = &mut streams[i];
+            let Some(Ok(e)) = records.next() else {
+                continue;
+            };
             let w: &mut dyn Write = if e.stream == Stream::Stderr {
                 &mut *err
             } else {
                 &mut *out
             };
-            print_entry(w, &self.sources[id], self.width, e, &self.opts);
+            print_entry(w, &self.sources[*id], self.width, &e, &self.opts);
         }
         let _ = out.flush();
         let _ = err.flush();
