@@ -68,7 +68,7 @@ fn cases() -> Vec<Case> {
             "big-file-error-at-end",
             {
                 let mut y = String::from("services:\n");
-                for i in 0..20_000 {
+                for i in 0..5_000 {
                     y.push_str(&format!("  s{i}:\n    image: busybox\n"));
                 }
                 y.push_str("  a:\n    image: x\n    ports: {web: 8080}\n");
@@ -208,4 +208,29 @@ fn the_same_cause_is_not_printed_twice() {
         );
     }
     assert!(Path::new(&root).is_file());
+}
+
+#[test]
+fn a_registry_that_refuses_is_named_once() {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  a:\n    image: localhost:1/does-not-exist:1\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("--root")
+        .arg(dir.path().join("root"))
+        .args(["pull"])
+        .current_dir(dir.path())
+        .env("COMPOSE_PROGRESS", "plain")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    let url = "http://localhost:1/v2/does-not-exist/manifests/1";
+    let last = err.lines().last().unwrap_or_default();
+    assert_eq!(last.matches(url).count(), 1, "{err}");
+    assert!(last.contains("Connection refused"), "{err}");
 }

@@ -28,6 +28,18 @@ pub enum SettingsError {
         /// What was wrong.
         source: crate::supervise::restart::InvalidPolicy,
     },
+    /// More CPUs than the host has.
+    #[error("services.{service}.{key}: {value} is out of range: range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available")]
+    Cpus {
+        /// The service.
+        service: String,
+        /// `cpus` or `deploy.resources.limits.cpus`.
+        key: &'static str,
+        /// The value asked for.
+        value: f32,
+        /// The CPUs this host has.
+        ncpu: usize,
+    },
     /// `logging.options` `max-size` or `max-file` is not a usable value.
     #[error("services.{service}.logging.options.{key}: {value:?} {why}")]
     LogOption {
@@ -232,6 +244,22 @@ pub fn run_config(
         .map(|l| l.cpus)
         .filter(|c| *c > 0.0)
         .or((svc.cpus > 0.0).then_some(svc.cpus));
+    // docker's daemon check: more CPUs than the host has is a typo, not a wish
+    // for "no limit" (and 1e30 × the CFS period overflows the quota).
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let Some(c) = cpus.filter(|c| *c as f64 > ncpu as f64) {
+        let key = if limits.is_some_and(|l| l.cpus > 0.0) {
+            "deploy.resources.limits.cpus"
+        } else {
+            "cpus"
+        };
+        return Err(SettingsError::Cpus {
+            service: svc.name.clone(),
+            key,
+            value: c,
+            ncpu,
+        });
+    }
     let mut security_nnp = false;
     let mut seccomp_unconfined = svc.privileged;
     for opt in &svc.security_opt {
@@ -394,6 +422,28 @@ mod tests {
             "abc",
         );
         assert_eq!(env, ["PATH=/img/bin", "HOSTNAME=abc", "A=2", "B=3"]);
+    }
+
+    #[test]
+    fn more_cpus_than_the_host_has_is_an_error() {
+        let img = image(None, Some(&["x"]));
+        let e = run_config(&svc("cpus: 1e30"), &img, "h").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("services.web.cpus: 1000000000000000000000000000000 is out of range: range of CPUs is from 0.01 to "),
+            "{e}"
+        );
+        let e = run_config(
+            &svc("deploy: {resources: {limits: {cpus: '100000'}}}"),
+            &img,
+            "h",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("services.web.deploy.resources.limits.cpus: 100000 is out of range"),
+            "{e}"
+        );
     }
 
     #[test]
