@@ -8,6 +8,7 @@ pub mod events;
 pub mod image;
 pub mod plan;
 pub mod progress;
+pub mod report;
 pub mod spec;
 pub mod state;
 pub mod supervise;

@@ -73,6 +73,7 @@ impl StateDir {
 /// replaced is renamed atomically, so this only skips foreign files).
 pub(crate) fn read_records(dir: &Path) -> Result<Vec<NetworkRecord>> {
     let mut out = Vec::new();
+    store::remove_stale_temps(dir);
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),

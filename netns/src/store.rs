@@ -10,6 +10,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -50,12 +51,41 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, &data)
 }
 
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The writer's pid if `name` is a temp file of [`write_atomic`].
+fn temp_writer(name: &str) -> Option<u32> {
+    let (_, tail) = name.strip_prefix('.')?.rsplit_once(".tmp.")?;
+    let (pid, n) = tail.split_once('.')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+/// Removes the temp files in `dir` left by writers that died before their
+/// rename; a live writer's file stays.
+pub fn remove_stale_temps(dir: &Path) {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return;
+    };
+    for ent in rd.flatten() {
+        let Some(pid) = temp_writer(&ent.file_name().to_string_lossy()) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_file(ent.path());
+        }
+    }
+}
+
 /// Write `data` to `path` atomically: a reader sees the old or the new file, never half.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).at("create dir", dir)?;
+    // `.<name>.tmp.<pid>.<n>`, as berth's own state writes name them: never a
+    // `*.json` a reader takes for a record, and the pid tells a dead writer's.
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp: PathBuf = dir.join(format!(
-        ".{}.{}.tmp",
+        ".{}.tmp.{}.{n}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
         std::process::id()
     ));
@@ -104,6 +134,21 @@ mod tests {
         let _l = Lock::acquire(&dir.join("lock")).unwrap();
         remove(&p).unwrap();
         remove(&p).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn dead_writers_temps_are_swept() {
+        let dir = std::env::temp_dir().join(format!("berth-netns-sweep-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        // Above the kernel's pid_max: never a live process.
+        let dead = dir.join(".n.json.tmp.4194305.0");
+        let live = dir.join(format!(".n.json.tmp.{}.0", std::process::id()));
+        fs::write(&dead, b"{}").unwrap();
+        fs::write(&live, b"{}").unwrap();
+        remove_stale_temps(&dir);
+        assert!(!dead.exists());
+        assert!(live.exists());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

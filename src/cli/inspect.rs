@@ -96,8 +96,8 @@ fn pause_all(ctx: &Ctx, a: &ServicesArgs, frozen: bool) -> Result<()> {
         match set_paused(&ctx.layout, &f, frozen) {
             Ok(()) => task.done(done),
             Err(e) => {
-                task.fail("Error", &format!("{e:#}"));
-                failed.push(format!("{e:#}"));
+                task.fail("Error", &crate::report::text(&e));
+                failed.push(crate::report::text(&e));
             }
         }
     }

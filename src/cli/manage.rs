@@ -155,7 +155,7 @@ fn start_services(
             match lifecycle::start(&ctx.layout, &f.record.id) {
                 Ok(()) => task.done("Started"),
                 Err(e) => {
-                    task.fail("Error", &format!("{e:#}"));
+                    task.fail("Error", &crate::report::text(&e));
                     return Err(e);
                 }
             }
@@ -249,7 +249,7 @@ pub fn run_kill(ctx: &Ctx, a: &KillArgs) -> Result<()> {
         match lifecycle::kill(&ctx.layout, &f, sig) {
             Ok(()) => task.done("Killed"),
             Err(e) => {
-                task.fail("Error", &format!("{e:#}"));
+                task.fail("Error", &crate::report::text(&e));
                 return Err(e);
             }
         }

@@ -187,7 +187,7 @@ pub fn main() -> i32 {
         Ok(()) => 0,
         Err(e) if e.downcast_ref::<Exit>().is_some() => e.downcast_ref::<Exit>().map_or(1, |x| x.0),
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            eprintln!("Error: {}", crate::report::text(&e));
             1
         }
     }

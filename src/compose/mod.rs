@@ -8,6 +8,7 @@
 //! `validate::check_consistency` → `env_file` resolution. `output` prints it
 //! as `docker compose config` does and `hash` computes the config hash.
 
+pub mod depth;
 pub mod dotenv;
 pub mod env_file;
 pub mod error;

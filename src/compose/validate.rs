@@ -1,7 +1,7 @@
 //! Validation: unknown keys (the schema part), then consistency of the
 //! decoded project (loader/validate.go) and dependency cycles (graph/cycle.go).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use serde_yaml_ng::Value;
 
@@ -478,41 +478,38 @@ fn invalid(msg: String) -> ModelError {
 
 /// Finds a `depends_on` cycle, searching in name order for a stable message
 /// (compose-go `graph/cycle.go`); services already proven acyclic are not
-/// searched again, so large projects stay linear.
+/// searched again, and where a name sits on the path is looked up, so large
+/// projects stay linear. The search keeps its own stack: a chain of 20 000
+/// services overflowed the thread's stack when it recursed.
 pub fn check_cycles(project: &Project) -> Result<(), ModelError> {
-    fn search(
-        project: &Project,
-        path: &mut Vec<String>,
-        clean: &mut BTreeSet<String>,
-    ) -> Result<(), ModelError> {
-        let Some(last) = path.last().cloned() else {
-            return Ok(());
-        };
-        let Some(service) = project.services.get(&last) else {
-            return Ok(());
-        };
-        for dep in service.depends_on.keys() {
-            if let Some(i) = path.iter().position(|p| p == dep) {
-                let mut cycle = path[i..].to_vec();
-                cycle.push(dep.clone());
-                return Err(ModelError::Cycle(cycle.join(" -> ")));
-            }
-            if clean.contains(dep) || !project.services.contains_key(dep) {
-                continue;
-            }
-            path.push(dep.clone());
-            search(project, path, clean)?;
-            path.pop();
-        }
-        clean.insert(last);
-        Ok(())
-    }
-    let mut clean: BTreeSet<String> = BTreeSet::new();
-    for name in project.services.keys() {
-        if clean.contains(name) {
+    let deps_of = |name: &str| project.services.get(name).map(|s| s.depends_on.keys());
+    let mut clean: BTreeSet<&str> = BTreeSet::new();
+    for root in project.services.keys() {
+        if clean.contains(root.as_str()) {
             continue;
         }
-        search(project, &mut vec![name.clone()], &mut clean)?;
+        // The path searched, each with the dependencies it has left to try.
+        let mut path = vec![(root.as_str(), deps_of(root))];
+        let mut on_path: HashMap<&str, usize> = HashMap::from([(root.as_str(), 0)]);
+        while let Some((name, deps)) = path.last_mut() {
+            let Some(dep) = deps.as_mut().and_then(|d| d.next()) else {
+                let name = *name;
+                clean.insert(name);
+                on_path.remove(name);
+                path.pop();
+                continue;
+            };
+            if let Some(&i) = on_path.get(dep.as_str()) {
+                let mut cycle: Vec<&str> = path[i..].iter().map(|(n, _)| *n).collect();
+                cycle.push(dep);
+                return Err(ModelError::Cycle(cycle.join(" -> ")));
+            }
+            if clean.contains(dep.as_str()) || !project.services.contains_key(dep) {
+                continue;
+            }
+            on_path.insert(dep, path.len());
+            path.push((dep, deps_of(dep)));
+        }
     }
     Ok(())
 }
@@ -703,4 +700,45 @@ pub fn check_consistency(project: &mut Project) -> Result<(), ModelError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod cycle_tests {
+    use super::*;
+    use crate::compose::model::{ServiceConfig, ServiceDependency};
+
+    fn chain(n: usize, back_to: Option<usize>) -> Project {
+        let mut p = Project::default();
+        for i in 0..n {
+            let mut s = ServiceConfig::default();
+            let next = if i + 1 < n { Some(i + 1) } else { back_to };
+            if let Some(next) = next {
+                s.depends_on.insert(
+                    format!("s{next:06}"),
+                    ServiceDependency {
+                        condition: "service_started".into(),
+                        restart: false,
+                        extensions: Default::default(),
+                        required: true,
+                    },
+                );
+            }
+            p.services.insert(format!("s{i:06}"), s);
+        }
+        p
+    }
+
+    #[test]
+    fn long_chains_and_cycles_need_no_deep_stack() {
+        assert!(check_cycles(&chain(20_000, None)).is_ok());
+        let Err(ModelError::Cycle(c)) = check_cycles(&chain(20_000, Some(5))) else {
+            panic!("no cycle found");
+        };
+        assert!(c.starts_with("s000005 -> s000006 -> "), "{}", &c[..40]);
+        assert!(c.ends_with("s019999 -> s000005"));
+        let Err(ModelError::Cycle(c)) = check_cycles(&chain(1, Some(0))) else {
+            panic!("no cycle found");
+        };
+        assert_eq!(c, "s000000 -> s000000");
+    }
 }

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
+use super::depth;
 use super::error::LoadError;
 use super::keypath::KeyPath;
 
@@ -24,6 +25,16 @@ pub struct Document {
 
 /// Parses every document of `content`; empty documents are skipped.
 pub fn parse_documents(content: &str, file: &Path) -> Result<Vec<Document>, LoadError> {
+    // Before the parser, whose time grows with the square of the nesting depth.
+    depth::check(content, depth::MAX_DEPTH).map_err(|at| LoadError::Yaml {
+        file: file.to_path_buf(),
+        message: format!(
+            "collections nested more than {} levels deep at line {} column {}",
+            depth::MAX_DEPTH,
+            at.line,
+            at.column
+        ),
+    })?;
     let mut docs = Vec::new();
     for de in serde_yaml_ng::Deserializer::from_str(content) {
         let raw = Value::deserialize(de).map_err(|e| yaml_error(file, content, &e))?;

@@ -144,7 +144,7 @@ pub fn stop_all(
                             Ok(())
                         }
                         Err(e) => {
-                            task.fail("Error", &format!("{e:#}"));
+                            task.fail("Error", &crate::report::text(&e));
                             Err(e)
                         }
                     }
@@ -180,7 +180,7 @@ pub fn remove_all(
                             None
                         }
                         Err(e) => {
-                            task.fail("Error", &format!("{e:#}"));
+                            task.fail("Error", &crate::report::text(&e));
                             Some(e)
                         }
                     }
@@ -242,7 +242,7 @@ pub fn down(
             Ok(true) => task.done("Removed"),
             Ok(false) => task.warn("Resource is still in use", ""),
             Err(e) => {
-                task.fail("Error", &format!("{e:#}"));
+                task.fail("Error", &crate::report::text(&e));
                 result = result.and(Err(e));
             }
         }

@@ -244,7 +244,7 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
         init: svc.init.unwrap_or(false),
         user,
         policy: settings::restart_policy(svc)?,
-        rotation: settings::log_rotation(svc)?,
+        rotation: Some(settings::log_rotation(svc)?),
         healthcheck: settings::healthcheck(svc, &req.image.config),
         stdin_open: svc.stdin_open,
         await_attach: false,

@@ -4,13 +4,15 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::container::list::{find, Found};
 use crate::container::ContainerState;
-use crate::supervise::logfile::{read_until, Entry, Stream};
+use crate::supervise::logfile::{rotated, Entry, Stream};
+use crate::supervise::logread::{LogFiles, Records};
 
 /// How to show logs.
 #[derive(Debug, Clone, Default)]
@@ -75,6 +77,9 @@ struct Source {
     color: &'static str,
     path: PathBuf,
     offset: u64,
+    /// The inode of the live file `offset` is in: a new one means the log
+    /// rotated, and the rest of the old file (now `log.1`) comes first.
+    ino: Option<u64>,
 }
 
 fn print_entry(out: &mut dyn Write, src: &Source, width: usize, e: &Entry, opts: &LogOptions) {
@@ -163,10 +168,11 @@ impl Follower {
         let path = f.dir.join("log");
         let color = COLORS[self.color_i % COLORS.len()];
         self.color_i += 1;
-        let offset = if from_start {
-            0
-        } else {
-            std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
+        let meta = std::fs::metadata(&path).ok();
+        let ino = meta.as_ref().map(|m| m.ino());
+        let offset = match meta {
+            Some(m) if !from_start => m.len(),
+            _ => 0,
         };
         self.sources.insert(
             f.record.id.clone(),
@@ -175,6 +181,7 @@ impl Follower {
                 color,
                 path,
                 offset,
+                ino,
             },
         );
     }
@@ -187,30 +194,55 @@ impl Follower {
     }
 
     /// Prints what the logs held before following started: all of it, or the
-    /// last `tail` records per container, merged across containers in time order.
+    /// last `tail` records per container, merged across containers in time
+    /// order. Streams: one record per container is held at a time, and `tail`
+    /// reads each log from its end.
     pub fn backlog(&mut self, out: &mut dyn Write, err: &mut dyn Write) {
-        let mut backlog: Vec<(String, Entry)> = vec![];
+        let mut streams: Vec<(&String, std::iter::Peekable<Records>)> = vec![];
         for (id, src) in &self.sources {
             // Up to where following starts, so no record is shown twice or lost.
-            let mut entries: Vec<Entry> = read_until(&src.path, src.offset)
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|e| wanted(e, &self.opts))
-                .collect();
-            if let Some(n) = self.opts.tail {
-                let skip = entries.len().saturating_sub(n);
-                entries.drain(..skip);
-            }
-            backlog.extend(entries.into_iter().map(|e| (id.clone(), e)));
+            let Ok(files) = LogFiles::open(&src.path, src.offset) else {
+                continue;
+            };
+            let start = match self.opts.tail {
+                Some(n) => files.tail_start(n, |e| wanted(e, &self.opts)),
+                None => Ok(files.start()),
+            };
+            let Ok(start) = start else {
+                continue;
+            };
+            streams.push((id, files.records_from(start).peekable()));
         }
-        backlog.sort_by(|a, b| a.1.time.cmp(&b.1.time));
-        for (id, e) in &backlog {
+        loop {
+            // The stream whose next wanted record is the oldest.
+            let mut first: Option<(usize, String)> = None;
+            for (i, (_, records)) in streams.iter_mut().enumerate() {
+                while records
+                    .peek()
+                    .is_some_and(|r| r.as_ref().is_ok_and(|e| !wanted(e, &self.opts)))
+                {
+                    records.next();
+                }
+                let Some(Ok(e)) = records.peek() else {
+                    continue;
+                };
+                if first.as_ref().is_none_or(|(_, t)| e.time < *t) {
+                    first = Some((i, e.time.clone()));
+                }
+            }
+            let Some((i, _)) = first else {
+                break;
+            };
+            let (id, records) = &mut streams[i];
+            let Some(Ok(e)) = records.next() else {
+                continue;
+            };
             let w: &mut dyn Write = if e.stream == Stream::Stderr {
                 &mut *err
             } else {
                 &mut *out
             };
-            print_entry(w, &self.sources[id], self.width, e, &self.opts);
+            print_entry(w, &self.sources[*id], self.width, &e, &self.opts);
         }
         let _ = out.flush();
         let _ = err.flush();
@@ -265,7 +297,8 @@ impl Follower {
     }
 }
 
-/// Prints the complete records appended to one log since its offset.
+/// Prints the complete records appended to one log since its offset, the end
+/// of the file it rotated away from first.
 fn pump_source(
     src: &mut Source,
     width: usize,
@@ -273,15 +306,48 @@ fn pump_source(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> bool {
-    let Ok(mut file) = File::open(&src.path) else {
+    let Ok(file) = File::open(&src.path) else {
         return false;
     };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if len < src.offset {
-        // Rotated: the live file starts over.
+    let Ok(meta) = file.metadata() else {
+        return false;
+    };
+    let mut any = false;
+    if src.ino.is_some_and(|ino| ino != meta.ino()) {
+        let old = File::open(rotated(&src.path, 1));
+        if let Ok(old) = old {
+            if old.metadata().is_ok_and(|m| Some(m.ino()) == src.ino) {
+                let mut offset = src.offset;
+                any |= print_new(old, &mut offset, src, width, opts, out, err);
+            }
+        }
         src.offset = 0;
     }
-    if len == src.offset || file.seek(SeekFrom::Start(src.offset)).is_err() {
+    src.ino = Some(meta.ino());
+    if meta.len() < src.offset {
+        // Truncated in place: start over.
+        src.offset = 0;
+    }
+    if meta.len() > src.offset {
+        let mut offset = src.offset;
+        any |= print_new(file, &mut offset, src, width, opts, out, err);
+        src.offset = offset;
+    }
+    any
+}
+
+/// Prints the complete records of `file` from `offset` on, moving `offset`
+/// past them (an unfinished last line waits for the next look).
+fn print_new(
+    mut file: File,
+    offset: &mut u64,
+    src: &Source,
+    width: usize,
+    opts: &LogOptions,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> bool {
+    if file.seek(SeekFrom::Start(*offset)).is_err() {
         return false;
     }
     let mut any = false;
@@ -291,7 +357,7 @@ fn pump_source(
         if n == 0 || !buf.ends_with('\n') {
             break;
         }
-        src.offset += n as u64;
+        *offset += n as u64;
         if let Ok(e) = serde_json::from_str::<Entry>(&buf) {
             if wanted(&e, opts) {
                 let w: &mut dyn Write = if e.stream == Stream::Stderr {
@@ -339,6 +405,52 @@ pub fn show(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn following_a_log_that_rotates_misses_nothing() {
+        use crate::supervise::logfile::{LogWriter, Rotation};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let rot = Rotation {
+            max_size: 400,
+            max_files: 3,
+        };
+        let mut w = LogWriter::open(&path, Some(rot)).unwrap();
+        let t = SystemTime::UNIX_EPOCH;
+        let mut src = Source {
+            name: "a-1".into(),
+            color: "36",
+            path: path.clone(),
+            offset: 0,
+            ino: None,
+        };
+        let opts = LogOptions {
+            no_prefix: true,
+            ..LogOptions::default()
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut n = 0;
+        let mut line = |w: &mut LogWriter| {
+            w.write(Stream::Stdout, format!("line {n}\n").as_bytes(), t)
+                .unwrap();
+            n += 1;
+        };
+        line(&mut w);
+        line(&mut w);
+        pump_source(&mut src, 0, &opts, &mut out, &mut err);
+        // The live file is renamed to log.1 with records not yet shown in it,
+        // and the new live file gets one.
+        while !rotated(&path, 1).exists() {
+            line(&mut w);
+        }
+        pump_source(&mut src, 0, &opts, &mut out, &mut err);
+        let text = String::from_utf8(out).unwrap();
+        let got: Vec<&str> = text.lines().collect();
+        let want: Vec<String> = (0..got.len()).map(|i| format!("line {i}")).collect();
+        assert!(got.len() > 5, "{got:?}");
+        assert_eq!(got, want);
+        assert!(!rotated(&path, 2).exists());
+    }
 
     #[test]
     fn times_parse_in_docker_forms() {

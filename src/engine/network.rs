@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layout::Layout;
 use crate::compose::model::{NetworkConfig, ServiceConfig, ServicePortConfig};
+use crate::state::atomic::remove_stale_temps;
 use crate::state::perms::write_shared;
 use crate::state::write_json_atomic;
 
@@ -113,11 +114,20 @@ pub fn ensure_network(
 
 /// The networks `project` made, by full name.
 pub fn project_networks(layout: &Layout, project: &str) -> Vec<NetworkOwner> {
-    let Ok(entries) = fs::read_dir(layout.networks()) else {
+    let dir = layout.networks();
+    remove_stale_temps(&dir);
+    let Ok(entries) = fs::read_dir(&dir) else {
         return vec![];
     };
     let mut out: Vec<NetworkOwner> = entries
         .flatten()
+        // Only `<name>.json` is a claim: a temp file of a write in progress (or
+        // of a killed one) holds a claim that was never made.
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            !name.starts_with('.') && name.ends_with(".json")
+        })
         .filter_map(|e| serde_json::from_slice::<NetworkOwner>(&fs::read(e.path()).ok()?).ok())
         .filter(|o| o.project == project)
         .collect();
@@ -139,7 +149,7 @@ pub fn remove_network(layout: &Layout, name: &str) -> Result<bool> {
         match Network::remove(&state, name) {
             Ok(()) => {
                 let _ = fs::remove_file(layout.networks().join(format!("{name}.json")));
-                remove_stale_temps(&state.records_dir(), name);
+                remove_record_temps(&state.records_dir(), name);
                 return Ok(true);
             }
             Err(e) => {
@@ -160,7 +170,7 @@ pub fn remove_network(layout: &Layout, name: &str) -> Result<bool> {
 
 /// Temp files of a network's record that a killed berth left mid-write
 /// (`.<name>.json.<pid>.tmp`).
-fn remove_stale_temps(dir: &Path, name: &str) {
+fn remove_record_temps(dir: &Path, name: &str) {
     let prefix = format!(".{name}.json.");
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries.flatten() {
@@ -496,4 +506,41 @@ pub fn write_etc_files(
         (hosts, "/etc/hosts".into()),
         (resolv, "/etc/resolv.conf".into()),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(project: &str, name: &str) -> Vec<u8> {
+        serde_json::to_vec(&NetworkOwner {
+            name: name.into(),
+            project: project.into(),
+            key: "back".into(),
+            labels: BTreeMap::new(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn temp_files_of_a_killed_writer_are_no_claims_and_are_removed() {
+        let root = tempfile::tempdir().unwrap();
+        let layout = Layout::new(root.path(), None);
+        fs::create_dir_all(layout.networks()).unwrap();
+        fs::write(
+            layout.networks().join("p_default.json"),
+            claim("p", "p_default"),
+        )
+        .unwrap();
+        // What a berth killed between write and rename leaves; its pid is gone
+        // (above the kernel's pid_max).
+        let stale = layout.networks().join(".p_back.json.tmp.4194305.0");
+        fs::write(&stale, claim("p", "p_back")).unwrap();
+        let names: Vec<String> = project_networks(&layout, "p")
+            .into_iter()
+            .map(|o| o.name)
+            .collect();
+        assert_eq!(names, ["p_default"]);
+        assert!(!stale.exists(), "the stale temp file is still there");
+    }
 }

@@ -28,15 +28,29 @@ pub enum SettingsError {
         /// What was wrong.
         source: crate::supervise::restart::InvalidPolicy,
     },
-    /// A byte size in `logging.options` does not parse.
-    #[error("services.{service}.logging.options.{key}: invalid size {value:?}")]
+    /// More CPUs than the host has.
+    #[error("services.{service}.{key}: {value} is out of range: range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available")]
+    Cpus {
+        /// The service.
+        service: String,
+        /// `cpus` or `deploy.resources.limits.cpus`.
+        key: &'static str,
+        /// The value asked for.
+        value: f32,
+        /// The CPUs this host has.
+        ncpu: usize,
+    },
+    /// `logging.options` `max-size` or `max-file` is not a usable value.
+    #[error("services.{service}.logging.options.{key}: {value:?} {why}")]
     LogOption {
         /// The service.
         service: String,
         /// The option.
         key: String,
-        /// Its value.
+        /// Its value (shortened).
         value: String,
+        /// What is wrong with it.
+        why: String,
     },
 }
 
@@ -102,39 +116,52 @@ pub fn restart_policy(svc: &ServiceConfig) -> Result<RestartPolicy, SettingsErro
         })
 }
 
-fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim().to_ascii_lowercase();
-    let (num, mult) = match s.trim_end_matches('b').chars().last()? {
-        'k' => (&s[..s.find('k')?], 1u64 << 10),
-        'm' => (&s[..s.find('m')?], 1 << 20),
-        'g' => (&s[..s.find('g')?], 1 << 30),
-        _ => (s.trim_end_matches('b'), 1),
-    };
-    num.trim().parse::<u64>().ok().map(|n| n * mult)
-}
-
-/// Log rotation from `logging.options` `max-size` and `max-file`.
-pub fn log_rotation(svc: &ServiceConfig) -> Result<Option<Rotation>, SettingsError> {
-    let Some(opts) = svc.logging.as_ref().map(|l| &l.options) else {
-        return Ok(None);
-    };
-    let Some(size) = opts.get("max-size") else {
-        return Ok(None);
-    };
-    let bad = |key: &str, value: &str| SettingsError::LogOption {
+/// Log rotation from `logging.options`, as docker's json-file driver reads
+/// `max-size` and `max-file`; without `max-size`, berth's bounded default
+/// ([`Rotation::DEFAULT`], docker's `local` driver's 20m × 5) instead of
+/// json-file's unbounded log.
+pub fn log_rotation(svc: &ServiceConfig) -> Result<Rotation, SettingsError> {
+    let opts = svc.logging.as_ref().map(|l| &l.options);
+    let get = |key: &str| opts.and_then(|o| o.get(key));
+    let bad = |key: &str, value: &str, why: &str| SettingsError::LogOption {
         service: svc.name.clone(),
         key: key.into(),
-        value: value.into(),
+        value: crate::report::shorten(value),
+        why: why.into(),
     };
-    let max_size = parse_size(size).ok_or_else(|| bad("max-size", size))?;
-    let max_files = match opts.get("max-file") {
-        Some(n) => n.parse().map_err(|_| bad("max-file", n))?,
+    let max_size = match get("max-size") {
+        None => {
+            return Ok(Rotation {
+                max_files: match get("max-file") {
+                    Some(n) => max_file(n).map_err(|why| bad("max-file", n, why))?,
+                    None => Rotation::DEFAULT.max_files,
+                },
+                ..Rotation::DEFAULT
+            })
+        }
+        Some(size) => match crate::compose::model::bytes::parse_bytes(size) {
+            Ok(n) if n > 0 => n as u64,
+            Ok(_) => return Err(bad("max-size", size, "must be a positive number")),
+            Err(why) => return Err(bad("max-size", size, &why)),
+        },
+    };
+    // json-file keeps one file unless told otherwise.
+    let max_files = match get("max-file") {
+        Some(n) => max_file(n).map_err(|why| bad("max-file", n, why))?,
         None => 1,
     };
-    Ok(Some(Rotation {
+    Ok(Rotation {
         max_size,
         max_files,
-    }))
+    })
+}
+
+fn max_file(n: &str) -> Result<u32, &'static str> {
+    match n.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        Ok(_) => Err("cannot be less than 1"),
+        Err(_) => Err("must be a whole number"),
+    }
 }
 
 fn dur(ns: Option<i64>) -> Duration {
@@ -217,6 +244,22 @@ pub fn run_config(
         .map(|l| l.cpus)
         .filter(|c| *c > 0.0)
         .or((svc.cpus > 0.0).then_some(svc.cpus));
+    // docker's daemon check: more CPUs than the host has is a typo, not a wish
+    // for "no limit" (and 1e30 × the CFS period overflows the quota).
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let Some(c) = cpus.filter(|c| *c as f64 > ncpu as f64) {
+        let key = if limits.is_some_and(|l| l.cpus > 0.0) {
+            "deploy.resources.limits.cpus"
+        } else {
+            "cpus"
+        };
+        return Err(SettingsError::Cpus {
+            service: svc.name.clone(),
+            key,
+            value: c,
+            ncpu,
+        });
+    }
     let mut security_nnp = false;
     let mut seccomp_unconfined = svc.privileged;
     for opt in &svc.security_opt {
@@ -382,6 +425,70 @@ mod tests {
     }
 
     #[test]
+    fn more_cpus_than_the_host_has_is_an_error() {
+        let img = image(None, Some(&["x"]));
+        let e = run_config(&svc("cpus: 1e30"), &img, "h").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("services.web.cpus: 1000000000000000000000000000000 is out of range: range of CPUs is from 0.01 to "),
+            "{e}"
+        );
+        let e = run_config(
+            &svc("deploy: {resources: {limits: {cpus: '100000'}}}"),
+            &img,
+            "h",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("services.web.deploy.resources.limits.cpus: 100000 is out of range"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn logs_are_bounded_unless_the_service_says_otherwise() {
+        let rot = |y: &str| log_rotation(&svc(y));
+        // Nothing said: docker's `local` driver's bound, 20m × 5.
+        let default = Rotation {
+            max_size: 20 << 20,
+            max_files: 5,
+        };
+        assert_eq!(rot("image: x").unwrap(), default);
+        assert_eq!(rot("logging: {driver: json-file}").unwrap(), default);
+        // json-file's options as docker compose passes them.
+        let one = Rotation {
+            max_size: 10 << 20,
+            max_files: 1,
+        };
+        assert_eq!(rot("logging: {options: {max-size: 10m}}").unwrap(), one);
+        assert_eq!(rot("logging: {options: {max-size: 10MiB}}").unwrap(), one);
+        assert_eq!(
+            rot("logging: {options: {max-file: '2'}}").unwrap(),
+            Rotation {
+                max_files: 2,
+                ..default
+            }
+        );
+        for (y, says) in [
+            ("max-size: 0", "\"0\" must be a positive number"),
+            ("max-size: 10x", "invalid size"),
+            ("max-size: 99999999999999999999g", "out of range"),
+            ("{max-size: 1m, max-file: '0'}", "cannot be less than 1"),
+            ("{max-size: 1m, max-file: lots}", "must be a whole number"),
+        ] {
+            let y = if y.starts_with('{') {
+                format!("logging: {{options: {y}}}")
+            } else {
+                format!("logging: {{options: {{{y}}}}}")
+            };
+            let e = rot(&y).unwrap_err().to_string();
+            assert!(e.starts_with("services.web.logging.options.max-"), "{e}");
+            assert!(e.contains(says), "{y}: {e}");
+        }
+    }
+
+    #[test]
     fn limits_and_policies() {
         let s = svc("mem_limit: 64m\ncpus: 0.5\npids_limit: 30\nrestart: on-failure:2\nlogging: {options: {max-size: 1m, max-file: '3'}}");
         let rc = run_config(&s, &image(None, Some(&["x"])), "h").unwrap();
@@ -394,10 +501,10 @@ mod tests {
         );
         assert_eq!(
             log_rotation(&s).unwrap(),
-            Some(Rotation {
+            Rotation {
                 max_size: 1 << 20,
                 max_files: 3
-            })
+            }
         );
         let d = svc(
             "restart: always\ndeploy: {restart_policy: {condition: on-failure, max_attempts: 4}}",

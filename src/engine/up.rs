@@ -351,7 +351,7 @@ pub fn ensure_networks(
                 task.done("Created");
             }
             Err(e) => {
-                task.fail("Error", &format!("{e:#}"));
+                task.fail("Error", &crate::report::text(&e));
                 return Err(e);
             }
         }
@@ -600,10 +600,11 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
         wait_dependencies(ctx, svc)?;
     }
     if !plans.is_empty() && plans.iter().all(|p| p.action != Action::RemoveOrphan) {
-        check_donors(ctx, svc).map_err(|e| {
-            ctx.progress
-                .println(&format!("service {name:?} cannot be started: {e:#}"));
-            e
+        check_donors(ctx, svc).inspect_err(|e| {
+            ctx.progress.println(&format!(
+                "service {name:?} cannot be started: {}",
+                crate::report::text(e)
+            ));
         })?;
     }
     let img = &ctx.images[name];
@@ -705,7 +706,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
         match result {
             Ok(word) => task.done(word),
             Err(e) => {
-                task.fail("Error", &format!("{e:#}"));
+                task.fail("Error", &crate::report::text(&e));
                 return Err(e.context(format!("container {label}")));
             }
         }

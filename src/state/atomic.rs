@@ -38,6 +38,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     res
 }
 
+/// The writer's pid if `name` is the temp file of an atomic write
+/// (`.<name>.tmp.<pid>.<n>`): such a file is never a record, whatever it holds.
+pub fn temp_writer(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let (_, tail) = rest.rsplit_once(".tmp.")?;
+    let (pid, n) = tail.split_once('.')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
+/// Removes the temp files in `dir` whose writer is dead (a berth killed between
+/// create and rename), so they neither pile up nor keep a directory from being
+/// removed. A live writer's file is left alone: its rename is still to come.
+pub fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = temp_writer(&name.to_string_lossy()) else {
+            continue;
+        };
+        // A zombie still has its /proc entry; the pid being reused by another
+        // process only delays the removal to a later listing.
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Writes `value` as pretty JSON to `path` atomically.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| StateError::Json {
@@ -64,6 +94,33 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("state.json")]);
+    }
+
+    #[test]
+    fn temp_names_are_recognised() {
+        assert_eq!(temp_writer(".p_back.json.tmp.3877.0"), Some(3877));
+        assert_eq!(temp_writer(".status.json.tmp.12.345"), Some(12));
+        assert_eq!(temp_writer("p_back.json"), None);
+        assert_eq!(temp_writer(".p_back.json"), None);
+        assert_eq!(temp_writer(".x.tmp.notapid.0"), None);
+    }
+
+    #[test]
+    fn stale_temps_go_and_live_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        // A pid above the kernel's pid_max is never alive.
+        let dead = dir.path().join(".n.json.tmp.4194305.0");
+        let live = dir
+            .path()
+            .join(format!(".n.json.tmp.{}.0", std::process::id()));
+        let record = dir.path().join("n.json");
+        for f in [&dead, &live, &record] {
+            fs::write(f, b"{}").unwrap();
+        }
+        remove_stale_temps(dir.path());
+        assert!(!dead.exists());
+        assert!(live.exists());
+        assert!(record.exists());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! tools that read docker's logs read berth's too.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -48,6 +48,17 @@ pub struct Rotation {
     pub max_size: u64,
     /// How many files to keep in all, the live one included (at least 1).
     pub max_files: u32,
+}
+
+impl Rotation {
+    /// berth's bound when a service sets no `max-size`: docker's `local`
+    /// driver's defaults, 20 MiB per file and 5 files, so that a chatty
+    /// container cannot fill the disk (docker's json-file default is unbounded;
+    /// 200 MiB of `yes` became a 7.5 GB log).
+    pub const DEFAULT: Rotation = Rotation {
+        max_size: 20 << 20,
+        max_files: 5,
+    };
 }
 
 /// Appends records to a container's log, rotating it when it grows too large.
@@ -154,37 +165,12 @@ pub fn rotated(path: &Path, n: u32) -> PathBuf {
 }
 
 /// Reads every record of a log, oldest first, rotated files included; lines that
-/// are not records (a torn write after a crash) are skipped.
+/// are not records (a torn write after a crash) are skipped. Holds the whole log:
+/// for tests and small logs; `logs` streams with [`super::logread::LogFiles`].
 pub fn read_all(path: &Path) -> io::Result<Vec<Entry>> {
-    read_until(path, u64::MAX)
-}
-
-/// Like [`read_all`], but reads the live file only up to byte `limit` (where a
-/// follower starts reading), so no record is shown twice or missed.
-pub fn read_until(path: &Path, limit: u64) -> io::Result<Vec<Entry>> {
-    use std::io::Read;
-    let mut files = vec![];
-    let mut n = 1;
-    while rotated(path, n).exists() {
-        files.push((rotated(path, n), u64::MAX));
-        n += 1;
-    }
-    files.reverse();
-    files.push((path.to_path_buf(), limit));
-    let mut out = vec![];
-    for (f, limit) in files {
-        let file = match File::open(&f) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        };
-        for line in BufReader::new(file.take(limit)).lines() {
-            if let Ok(entry) = serde_json::from_str::<Entry>(&line?) {
-                out.push(entry);
-            }
-        }
-    }
-    Ok(out)
+    let files = super::logread::LogFiles::open(path, u64::MAX)?;
+    let start = files.start();
+    files.records_from(start).collect()
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod control;
 pub mod health;
 pub mod launch;
 pub mod logfile;
+pub mod logread;
 pub mod restart;
 pub mod run;
 pub mod runtime_launcher;

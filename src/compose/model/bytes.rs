@@ -49,7 +49,12 @@ pub fn parse_bytes(input: &str) -> Result<i64, String> {
     if !rest.is_empty() {
         return Err(bad());
     }
-    Ok((value * mult) as i64)
+    let bytes = value * mult;
+    // `as` would saturate: 99999999999999999999999g would mean "no limit".
+    if !bytes.is_finite() || bytes >= i64::MAX as f64 {
+        return Err(format!("invalid size: {input:?}: out of range"));
+    }
+    Ok(bytes as i64)
 }
 
 impl Serialize for UnitBytes {
@@ -85,5 +90,10 @@ mod tests {
         assert_eq!(parse_bytes("2gib").unwrap(), 2 << 30);
         assert!(parse_bytes("lots").is_err());
         assert!(parse_bytes("1x").is_err());
+        let huge = parse_bytes("99999999999999999999999g").unwrap_err();
+        assert!(huge.ends_with("out of range"), "{huge}");
+        assert!(parse_bytes("8e").is_err());
+        assert_eq!(parse_bytes("8191p").unwrap(), 8191 << 50);
+        assert!(parse_bytes("8192p").is_err());
     }
 }

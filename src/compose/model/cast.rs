@@ -63,35 +63,61 @@ pub fn value_to_bool(v: &Value) -> Result<bool, String> {
 /// Casts a YAML value to an `i64`.
 pub fn value_to_i64(v: &Value) -> Result<i64, String> {
     match v {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-            .ok_or_else(|| format!("expected an integer, found {n}")),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Ok(i),
+            // `as` would saturate: 1e300 would silently become i64::MAX.
+            (None, Some(f)) if f.fract() == 0.0 || f.is_infinite() => float_to_i64(f, n),
+            _ => Err(format!("expected an integer, found {n}")),
+        },
         Value::Tagged(t) => value_to_i64(&t.value),
         _ => {
             let s =
                 scalar_text(v).ok_or_else(|| format!("expected an integer, found {}", kind(v)))?;
-            s.trim()
-                .parse::<i64>()
-                .map_err(|_| format!("expected an integer, found {s:?}"))
+            let t = s.trim();
+            t.parse::<i64>().map_err(|e| match e.kind() {
+                std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+                    format!("{t} is out of range")
+                }
+                _ => format!("expected an integer, found {s:?}"),
+            })
         }
     }
 }
 
-/// Casts a YAML value to an `f64`.
+/// A whole float as an `i64`, or why not.
+fn float_to_i64(f: f64, written: &dyn std::fmt::Display) -> Result<i64, String> {
+    // i64::MAX as f64 rounds up to 2^63, itself out of range.
+    if f.is_finite() && f >= i64::MIN as f64 && f < i64::MAX as f64 {
+        Ok(f as i64)
+    } else {
+        Err(format!("{written} is out of range"))
+    }
+}
+
+/// Casts a YAML value to an `f64`; infinities and NaN (`.inf`, `1e400`, `.nan`)
+/// are no setting anyone means.
 pub fn value_to_f64(v: &Value) -> Result<f64, String> {
-    match v {
-        Value::Number(n) => n
-            .as_f64()
-            .ok_or_else(|| format!("expected a number, found {n}")),
-        Value::Tagged(t) => value_to_f64(&t.value),
+    let (f, written) = match v {
+        Value::Number(n) => (
+            n.as_f64()
+                .ok_or_else(|| format!("expected a number, found {n}"))?,
+            n.to_string(),
+        ),
+        Value::Tagged(t) => return value_to_f64(&t.value),
         _ => {
             let s =
                 scalar_text(v).ok_or_else(|| format!("expected a number, found {}", kind(v)))?;
-            s.trim()
+            let f = s
+                .trim()
                 .parse::<f64>()
-                .map_err(|_| format!("expected a number, found {s:?}"))
+                .map_err(|_| format!("expected a number, found {s:?}"))?;
+            (f, s.trim().to_string())
         }
+    };
+    if f.is_finite() {
+        Ok(f)
+    } else {
+        Err(format!("{written} is out of range"))
     }
 }
 
@@ -193,7 +219,13 @@ pub fn f32<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
     if v.is_null() {
         return Ok(0.0);
     }
-    value_to_f64(&v).map(|f| f as f32).map_err(D::Error::custom)
+    let f = value_to_f64(&v).map_err(D::Error::custom)?;
+    // `as f32` would make 1e308 an infinity, which prints as null: dropped.
+    if f.abs() > f32::MAX as f64 {
+        let written = scalar_text(&v).unwrap_or_else(|| f.to_string());
+        return Err(D::Error::custom(format!("{written} is out of range")));
+    }
+    Ok(f as f32)
 }
 
 /// Deserializes a string leniently (numbers and bools become their text).
@@ -294,5 +326,45 @@ pub fn opt_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>
             "expected a sequence, found {}",
             kind(&other)
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(s: &str) -> Value {
+        serde_yaml_ng::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_errors_not_saturated() {
+        assert_eq!(value_to_i64(&yaml("1e3")), Ok(1000));
+        assert_eq!(value_to_i64(&yaml("'42'")), Ok(42));
+        for s in [
+            "1e300",
+            "-1e300",
+            "9223372036854775808",
+            "18446744073709551615",
+            ".inf",
+        ] {
+            let e = value_to_i64(&yaml(s)).unwrap_err();
+            assert!(e.ends_with("out of range"), "{s}: {e}");
+        }
+        let e = value_to_i64(&yaml("'99999999999999999999'")).unwrap_err();
+        assert_eq!(e, "99999999999999999999 is out of range");
+        assert!(value_to_i64(&yaml("1.5"))
+            .unwrap_err()
+            .starts_with("expected"));
+        for s in [".inf", "-.inf", ".nan", "'1e400'", "'NaN'"] {
+            let e = value_to_f64(&yaml(s)).unwrap_err();
+            assert!(e.ends_with("out of range"), "{s}: {e}");
+        }
+        let f32 = |s: &str| super::f32(serde_yaml_ng::Deserializer::from_str(s));
+        assert_eq!(f32("0.5").unwrap(), 0.5);
+        assert!(f32("1e308")
+            .unwrap_err()
+            .to_string()
+            .contains("out of range"));
     }
 }

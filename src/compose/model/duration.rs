@@ -71,7 +71,8 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
         total += value * mult;
         s = &s[unit_len..];
     }
-    if total > i64::MAX as f64 {
+    // i64::MAX as f64 is 2^63, already one past the range.
+    if !total.is_finite() || total >= i64::MAX as f64 {
         return Err(format!("invalid duration {input:?}: overflow"));
     }
     let n = total.round() as i64;

@@ -230,7 +230,7 @@ impl Child {
             }));
             let msg = match result {
                 Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(format!("{e:#}")),
+                Ok(Err(e)) => Some(crate::report::text(&e)),
                 Err(_) => Some("internal error: the copy panicked".to_string()),
             };
             let code = match msg {

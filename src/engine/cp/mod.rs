@@ -274,7 +274,7 @@ fn copy_out(
     let done = child.wait().and(result);
     match &done {
         Ok(()) => task.done("Copied"),
-        Err(e) => task.fail("Error", &format!("{e:#}")),
+        Err(e) => task.fail("Error", &crate::report::text(e)),
     }
     done
 }
@@ -376,7 +376,7 @@ fn copy_in(
         match done {
             Ok(()) => task.done("Copied"),
             Err(e) => {
-                task.fail("Error", &format!("{e:#}"));
+                task.fail("Error", &crate::report::text(&e));
                 first_error.get_or_insert(e);
             }
         }

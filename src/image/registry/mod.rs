@@ -479,10 +479,19 @@ impl Client {
                         body: r.into_string().unwrap_or_default().trim().to_string(),
                     })
                 }
-                Err(e) => RegistryError::Transport {
-                    url: url.to_string(),
-                    message: e.to_string(),
-                },
+                Err(e) => {
+                    // ureq already starts its message with the URL, which this
+                    // error prints itself.
+                    let text = e.to_string();
+                    let message = match text.strip_prefix(&format!("{url}: ")) {
+                        Some(rest) => rest.to_string(),
+                        None => text,
+                    };
+                    RegistryError::Transport {
+                        url: url.to_string(),
+                        message,
+                    }
+                }
             };
             if attempt >= attempts {
                 return Err(retryable);
