@@ -303,6 +303,21 @@ pub fn run_config(
     })
 }
 
+/// The sysctls docker sets in a network namespace made for the container alone (not
+/// `host`, not another container's): any user may bind ports below 1024 and open ICMP
+/// echo sockets, since the namespace is the container's own. The service's own
+/// `sysctls:` win (moby daemon/oci_linux.go, `WithSysctls`).
+pub fn own_netns_sysctls(rc: &mut RunConfig) {
+    for (key, value) in [
+        ("net.ipv4.ip_unprivileged_port_start", "0"),
+        ("net.ipv4.ping_group_range", "0 2147483647"),
+    ] {
+        rc.sysctls
+            .entry(key.to_string())
+            .or_insert_with(|| value.to_string());
+    }
+}
+
 /// Service keys berth reads but cannot honour yet; each is warned about once.
 pub fn unsupported_keys(svc: &ServiceConfig) -> Vec<&'static str> {
     let mut out = vec![];
@@ -406,6 +421,15 @@ mod tests {
             restart_policy(&d).unwrap(),
             RestartPolicy::OnFailure { max_retries: 4 }
         );
+    }
+
+    #[test]
+    fn own_netns_gets_dockers_sysctls_unless_the_service_sets_them() {
+        let s = svc("sysctls: {net.ipv4.ip_unprivileged_port_start: '1024'}");
+        let mut rc = run_config(&s, &image(None, Some(&["x"])), "h").unwrap();
+        own_netns_sysctls(&mut rc);
+        assert_eq!(rc.sysctls["net.ipv4.ip_unprivileged_port_start"], "1024");
+        assert_eq!(rc.sysctls["net.ipv4.ping_group_range"], "0 2147483647");
     }
 
     #[test]

@@ -151,9 +151,17 @@ pub fn mount_cgroup_fs(sys: &mut dyn Syscall, spec: &Spec, cgroups: &[CgroupMoun
     Ok(())
 }
 
-/// After pivot_root (and after sysctls, which write /proc/sys): read-only root,
-/// read-only paths, masked paths.
+/// After pivot_root (and after sysctls, which write /proc/sys): the working directory,
+/// read-only root, read-only paths, masked paths.
 pub fn finish(sys: &mut dyn Syscall, spec: &Spec) -> Result<()> {
+    // A missing working directory is made, owned by root, 0755, as runc does
+    // (prepareRootfs): images routinely name one they never created. Before the root
+    // may turn read-only.
+    if let Some(cwd) = spec.process().as_ref().map(|p| p.cwd()) {
+        if cwd.is_absolute() && cwd != Path::new("/") {
+            sys.mkdir_all(cwd)?;
+        }
+    }
     if spec
         .root()
         .as_ref()
@@ -384,6 +392,23 @@ mod tests {
             .contains(&Call::Symlink("pts/ptmx".into(), "/dev/ptmx".into())));
         assert!(sys.calls.contains(&Call::Mask("/proc/kcore".into())));
         assert!(sys.calls.contains(&Call::Readonly("/proc/sys".into())));
+    }
+
+    #[test]
+    fn working_dir_is_made_before_the_root_turns_read_only() {
+        let mut spec = default_spec(&["/bin/true"]);
+        let mut p = spec.process().clone().unwrap();
+        p.set_cwd("/work/sub".into());
+        spec.set_process(Some(p));
+        let mut root = spec.root().clone().unwrap();
+        root.set_readonly(Some(true));
+        spec.set_root(Some(root));
+        let mut sys = RecordingSyscall::default();
+        finish(&mut sys, &spec).unwrap();
+        assert_eq!(sys.calls[0], Call::MkdirAll("/work/sub".into()));
+        assert!(
+            matches!(&sys.calls[1], Call::Mount { flags, .. } if flags & libc::MS_RDONLY as u64 != 0)
+        );
     }
 
     #[test]
