@@ -133,12 +133,19 @@ pub struct Exit(pub i32);
 
 /// Parses the command line, runs it, and returns the process exit code.
 pub fn main() -> i32 {
+    // Before anything is created: berth's files are berth's alone, whatever the
+    // caller's umask (see state::perms).
+    crate::state::perms::set_umask();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("BERTH_LOG"))
         .with_writer(std::io::stderr)
         .init();
     let ctx = context::Ctx::new(&cli.global, &cli.root, cli.run_dir.as_ref());
+    if let Err(e) = crate::state::perms::secure_roots(&ctx.layout.root, &ctx.layout.run) {
+        eprintln!("Error: closing berth's state to other users: {e}");
+        return 1;
+    }
     let res = match cli.command {
         Command::Attach(a) => attach::run_attach(&ctx, &a),
         Command::Config(args) => config::run(&args, cli.global.project_options()),

@@ -13,6 +13,7 @@ use super::layout::Layout;
 use crate::compose::model::{FileObjectConfig, FileReferenceConfig, ServiceConfig};
 use crate::compose::Project;
 use crate::spec::MountSpec;
+use crate::state::perms::{create_shared_dir, write_shared};
 use crate::volume::copyup::copy_up;
 
 /// What a container gets mounted, and the volumes it uses.
@@ -146,7 +147,8 @@ pub fn service_mounts(
                 let create = v.bind.as_ref().map(|b| b.create_host_path).unwrap_or(true);
                 if !source.exists() {
                     if create {
-                        fs::create_dir_all(&source)
+                        // docker creates a missing bind source 0755, under any umask.
+                        create_shared_dir(&source)
                             .with_context(|| format!("{}: creating {}", at(), source.display()))?;
                     } else {
                         bail!(
@@ -337,7 +339,8 @@ fn file_object(
         let dir = container_dir.join(kind);
         fs::create_dir_all(&dir)?;
         let path = dir.join(&r.source);
-        fs::write(&path, content)?;
+        // Readable by the container's user, as docker compose makes them (0444).
+        write_shared(&path, content.as_bytes(), 0o444)?;
         path
     };
     if !source.exists() {

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layout::Layout;
 use crate::compose::model::{NetworkConfig, ServiceConfig, ServicePortConfig};
+use crate::state::perms::write_shared;
 use crate::state::write_json_atomic;
 
 /// Which project made a network (`<root>/networks/<name>.json`), for `down`.
@@ -456,12 +457,15 @@ pub fn write_etc_files(
     let hosts = dir.join("hosts");
     let hostname_file = dir.join("hostname");
     if host_network {
-        fs::copy("/etc/resolv.conf", &resolv).context("copying the host's resolv.conf")?;
-        fs::copy("/etc/hosts", &hosts).context("copying the host's hosts")?;
+        let host_file = |p: &str| fs::read(p).with_context(|| format!("reading the host's {p}"));
+        write_shared(&resolv, &host_file("/etc/resolv.conf")?, 0o644)?;
+        write_shared(&hosts, &host_file("/etc/hosts")?, 0o644)?;
     } else {
-        fs::write(
+        write_shared(
             &resolv,
-            berth_netns::dns::container_resolv_conf(attachments, &svc.dns_search, &svc.dns_opt),
+            berth_netns::dns::container_resolv_conf(attachments, &svc.dns_search, &svc.dns_opt)
+                .as_bytes(),
+            0o644,
         )?;
         let own: Vec<IpAddr> = attachments.iter().map(|a| a.ipv4).collect();
         // Links (`links: [db:database]`) are names only this container sees.
@@ -479,12 +483,14 @@ pub fn write_etc_files(
                 }
             }
         }
-        fs::write(
+        write_shared(
             &hosts,
-            berth_netns::dns::hosts(&[hostname.to_string()], &own, &extra),
+            berth_netns::dns::hosts(&[hostname.to_string()], &own, &extra).as_bytes(),
+            0o644,
         )?;
     }
-    fs::write(&hostname_file, format!("{hostname}\n"))?;
+    // Read by the container's user, whoever that is: docker's 0644.
+    write_shared(&hostname_file, format!("{hostname}\n").as_bytes(), 0o644)?;
     Ok(vec![
         (hostname_file, "/etc/hostname".into()),
         (hosts, "/etc/hosts".into()),

@@ -83,7 +83,7 @@ impl Journal {
             OpenOptions::new()
                 .append(true)
                 .create(true)
-                .mode(0o644)
+                .mode(0o600)
                 .custom_flags(libc::O_CLOEXEC)
                 .open(&self.path)
         };

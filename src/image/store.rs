@@ -635,7 +635,8 @@ impl Store {
         let final_dir = self.layers_dir().join(chain_id.hex());
         let tmp = self.layers_dir().join(tmp_name(".tmp-"));
         let diff = tmp.join("diff");
-        fs::create_dir_all(&diff).at("create", &diff)?;
+        // A layer's root is a directory of the image, 0755 as docker makes it.
+        crate::state::perms::create_shared_dir(&diff).at("create", &diff)?;
         let res = (|| {
             let actual =
                 unpack::unpack_compressed(&mut *r, &diff).map_err(|source| StoreError::Unpack {

@@ -6,6 +6,7 @@
 pub mod atomic;
 pub mod inotify;
 pub mod lock;
+pub mod perms;
 
 pub use atomic::{write_atomic, write_json_atomic};
 pub use lock::{try_lock, ProjectLock};

@@ -10,6 +10,7 @@ use berth_runtime::{Container, ContainerConfig, Rootfs, Stdio};
 
 use super::launch::LaunchConfig;
 use super::run::{pidfd_open, ExitInfo, Launched, Launcher};
+use crate::state::perms::create_shared_dir;
 
 /// Starts and signals a container through `berth-runtime`.
 pub struct RuntimeLauncher {
@@ -76,9 +77,9 @@ impl Launcher for RuntimeLauncher {
         stderr: OwnedFd,
     ) -> io::Result<Launched> {
         clear_stale(&self.dir);
-        for d in ["upper", "work"] {
-            std::fs::create_dir_all(self.dir.join(d))?;
-        }
+        // The upper dir's mode is the container's `/`: docker's 0755, not our umask.
+        create_shared_dir(&self.dir.join("upper"))?;
+        std::fs::create_dir_all(self.dir.join("work"))?;
         let stdin: OwnedFd = match stdin {
             Some(fd) => fd,
             None => File::open("/dev/null")?.into(),

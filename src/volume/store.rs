@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use crate::state::perms::create_shared_dir;
 use crate::state::{io_error, write_json_atomic, IoContext, StateError};
 
 /// What berth keeps about a named volume.
@@ -85,7 +86,8 @@ impl VolumeStore {
             return Ok((v, false));
         }
         let data = self.data_dir(name);
-        fs::create_dir_all(&data).at("create directory", &data)?;
+        // The volume's root as the container sees it before any copy-up: docker's 0755.
+        create_shared_dir(&data).at("create directory", &data)?;
         let info = VolumeInfo {
             name: name.into(),
             labels,

@@ -133,6 +133,9 @@ struct CreateArgs {
 
 fn main() {
     berth_runtime::maybe_run_init();
+    // The state directory is root's alone, as runc's is (containers' init sets its own).
+    // SAFETY: umask cannot fail and touches only this process.
+    unsafe { libc::umask(0o077) };
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => std::process::exit(code),

@@ -19,6 +19,11 @@ pub const ENV: &str = "_BERTH_RUNTIME_INIT";
 
 /// Helper entry point; never returns.
 pub fn main(fd: i32) -> ! {
+    // Whatever the caller's umask (berth's own is 077), what the init creates in the
+    // rootfs (mount points, /dev) gets runc's and docker's 022, and the container's
+    // process its spec's umask (set again before exec).
+    // SAFETY: umask cannot fail and touches only this process.
+    unsafe { libc::umask(0o022) };
     // Set close-on-exec again: the container's process must not inherit it.
     unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     let chan = unsafe { Channel::from_raw(fd) };

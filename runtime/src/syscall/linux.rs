@@ -354,6 +354,12 @@ impl Syscall for LinuxSyscall {
         {
             return Err(Error::last("chown", path));
         }
+        // mknod masks the mode with the umask, and chown may clear setuid bits: the
+        // node gets exactly the mode asked for (0666 for /dev/null, whoever ran us).
+        // SAFETY: parent is a descriptor we own, c a NUL-terminated name we just made.
+        if unsafe { libc::fchmodat(parent.as_raw_fd(), c.as_ptr(), mode & 0o7777, 0) } < 0 {
+            return Err(Error::last("chmod", path));
+        }
         Ok(())
     }
 

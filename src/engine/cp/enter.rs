@@ -196,8 +196,14 @@ impl Child {
         let mountpoint = match access {
             Access::Stopped { dir, .. } => {
                 for d in ["upper", "work", "cp-rootfs"] {
-                    std::fs::create_dir_all(dir.join(d))
-                        .with_context(|| format!("creating {}", dir.join(d).display()))?;
+                    let d = dir.join(d);
+                    // The upper dir is the container's `/` (0755, as the supervisor makes it).
+                    if d.ends_with("upper") {
+                        crate::state::perms::create_shared_dir(&d)
+                    } else {
+                        std::fs::create_dir_all(&d)
+                    }
+                    .with_context(|| format!("creating {}", d.display()))?;
                 }
                 Some(dir.join("cp-rootfs"))
             }
@@ -210,6 +216,9 @@ impl Child {
             return Err(std::io::Error::last_os_error()).context("fork");
         }
         if pid == 0 {
+            // What the child creates is the container's: docker's umask, not berth's.
+            // SAFETY: umask cannot fail and touches only this process.
+            unsafe { libc::umask(0o022) };
             let mut all = keep.to_vec();
             all.push(err_w.as_raw_fd());
             if let Access::Running { mnt_ns } = access {

@@ -265,7 +265,9 @@ fn copy_out(
         let dir_fd = Root::Host
             .open(&dir, libc::O_RDONLY | libc::O_DIRECTORY)
             .with_context(|| format!("opening {dir}"))?;
-        extract(&mut reader, &dir_fd, &renames, Owner::Caller)
+        crate::state::perms::with_caller_umask(|| {
+            extract(&mut reader, &dir_fd, &renames, Owner::Caller)
+        })
     })();
     // Unblocks a child still writing when the extraction stopped early.
     drop(reader);
