@@ -58,8 +58,10 @@ pub fn rlimits() -> Vec<(&'static str, u64, u64)> {
         ("rss", RLIM_INFINITY, RLIM_INFINITY),
         ("locks", RLIM_INFINITY, RLIM_INFINITY),
     ];
-    // Without root no hard limit can be raised: stay within the caller's (rootless).
-    if unsafe { libc::geteuid() } != 0 {
+    // No hard limit can be raised without CAP_SYS_RESOURCE (rootless, or a host that
+    // withholds it even from root): stay within the caller's hard limits, which is
+    // also what a daemon started there would get.
+    if !has_sys_resource() {
         for (name, soft, hard) in &mut out {
             if let Some(cur) = current_hard(name) {
                 *hard = (*hard).min(cur);
@@ -68,6 +70,18 @@ pub fn rlimits() -> Vec<(&'static str, u64, u64)> {
         }
     }
     out
+}
+
+/// Whether this process may raise hard rlimits (CAP_SYS_RESOURCE, bit 24, effective).
+fn has_sys_resource() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .is_some_and(|caps| caps & (1 << 24) != 0)
 }
 
 fn current_hard(name: &str) -> Option<u64> {

@@ -1,0 +1,274 @@
+//! What a container starts from is docker's, never the caller's: sysctls of its own
+//! network namespace, /etc files on top of the user's mounts, groups, the working
+//! directory, the terminal, rlimits, nice and oom_score_adj, its own cgroup at
+//! /sys/fs/cgroup, and docker's seccomp profile with the i386 ABI (as root).
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+
+use common::World;
+
+/// `exec -T SERVICE sh -c SCRIPT`, asserting success; returns stdout.
+fn sh(w: &World, p: &Path, service: &str, script: &str) -> String {
+    w.ok(p, &["exec", "-T", service, "sh", "-c", script])
+}
+
+/// Waits until `service`'s logs contain `what`; returns the logs.
+fn logs_with(w: &World, p: &Path, service: &str, what: &str) -> String {
+    let mut logs = String::new();
+    w.wait_until(20, what, || {
+        logs = w.ok(p, &["logs", "--no-log-prefix", service]);
+        logs.contains(what)
+    });
+    logs
+}
+
+#[test]
+fn own_network_namespace_lets_non_root_bind_port_80() {
+    let w = World::new();
+    let p = w.project(
+        "sysctl",
+        r#"
+services:
+  web:
+    image: IMAGE
+    user: "65534:65534"
+    command: ["httpd", "-f", "-p", "80", "-h", "/etc"]
+  none:
+    image: IMAGE
+    user: "65534:65534"
+    network_mode: none
+    command: ["sleep", "3600"]
+  own:
+    image: IMAGE
+    network_mode: none
+    sysctls:
+      net.ipv4.ip_unprivileged_port_start: "1024"
+    command: ["sleep", "3600"]
+"#,
+    );
+    w.ok(&p, &["up", "-d"]);
+    // A non-root httpd bound port 80 and serves.
+    let mut body = String::new();
+    w.wait_until(20, "the non-root httpd on port 80", || {
+        let out = w.berth_in(
+            &p,
+            &[
+                "exec",
+                "-T",
+                "web",
+                "wget",
+                "-q",
+                "-O-",
+                "http://127.0.0.1:80/passwd",
+            ],
+        );
+        body = String::from_utf8_lossy(&out.stdout).into_owned();
+        body.contains("nobody")
+    });
+    let read =
+        "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range";
+    assert_eq!(sh(&w, &p, "none", read), "0\n0\t2147483647\n");
+    // The service's own value wins.
+    assert!(sh(&w, &p, "own", read).starts_with("1024\n"));
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+#[test]
+fn etc_files_stay_visible_under_a_volume_at_etc_and_groups_include_the_primary_gid() {
+    let w = World::new();
+    let p = w.project(
+        "etcvol",
+        r#"
+services:
+  web:
+    image: IMAGE
+    hostname: probe
+    command: ["sleep", "3600"]
+    volumes: ["conf:/etc"]
+  nobody:
+    image: IMAGE
+    user: "65534:65534"
+    command: ["sleep", "3600"]
+volumes:
+  conf: {}
+"#,
+    );
+    w.ok(&p, &["up", "-d"]);
+    assert_eq!(sh(&w, &p, "web", "cat /etc/hostname"), "probe\n");
+    assert!(sh(&w, &p, "web", "cat /etc/hosts").contains("probe"));
+    // The volume is there too (copied up from the image's /etc).
+    assert!(sh(&w, &p, "web", "cat /etc/passwd").contains("nobody"));
+    let groups = |svc: &str| {
+        sh(
+            &w,
+            &p,
+            svc,
+            "grep '^Groups:' /proc/self/status; grep '^Groups:' /proc/1/status",
+        )
+    };
+    assert_eq!(groups("web"), "Groups:\t0 \nGroups:\t0 \n");
+    assert_eq!(groups("nobody"), "Groups:\t65534 \nGroups:\t65534 \n");
+    w.ok(&p, &["down", "-t", "0", "-v"]);
+    w.assert_clean();
+}
+
+#[test]
+fn a_missing_working_dir_is_made_inside_the_root() {
+    let w = World::new();
+    let p = w.project(
+        "workdir",
+        r#"
+services:
+  web:
+    image: IMAGE
+    user: "65534:65534"
+    working_dir: /srv/app/sub
+    command: ["sh", "-c", "pwd; stat -c '%u:%g %a' /srv/app /srv/app/sub; sleep 3600"]
+"#,
+    );
+    w.ok(&p, &["up", "-d"]);
+    let logs = logs_with(&w, &p, "web", "755");
+    assert_eq!(logs, "/srv/app/sub\n0:0 755\n0:0 755\n");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+#[test]
+fn a_terminal_belongs_to_the_containers_user() {
+    let w = World::new();
+    let p = w.project(
+        "ttyuser",
+        r#"
+services:
+  web:
+    image: IMAGE
+    tty: true
+    user: "65534:65534"
+    command:
+      - sh
+      - -c
+      - 'stat -c "%n %u %a" "$(tty)" /dev/console /dev/tty; echo x > /dev/tty && echo tty-writable; sleep 3600'
+"#,
+    );
+    w.ok(&p, &["up", "-d"]);
+    let logs = logs_with(&w, &p, "web", "tty-writable");
+    let lines: Vec<&str> = logs.lines().map(|l| l.trim_end_matches('\r')).collect();
+    assert!(
+        lines[0].starts_with("/dev/pts/") && lines[0].ends_with(" 65534 620"),
+        "{logs:?}"
+    );
+    assert_eq!(lines[1], "/dev/console 65534 620", "{logs:?}");
+    assert_eq!(lines[2], "/dev/tty 0 666", "{logs:?}");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+/// `berth ARGS` as a shell under `ulimit -Sn 512`, `nice -n 7` and oom_score_adj 500
+/// would run it. (Only the soft limit: lowering the hard one is for good on a host
+/// that withholds CAP_SYS_RESOURCE even from root, as this VM does; docker's daemon
+/// could not raise it either.)
+fn constrained(w: &World, p: &Path, args: &[&str]) -> String {
+    let mut cmd = w.berth_command(p, args);
+    // SAFETY: only async-signal-safe calls (setrlimit, setpriority, open/write/close).
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut l = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut l);
+            l.rlim_cur = 512;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &l) < 0
+                || libc::setpriority(libc::PRIO_PROCESS, 0, 7) < 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
+            if fd < 0 || libc::write(fd, b"500".as_ptr() as *const libc::c_void, 3) != 3 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::close(fd);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "berth {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn limits_nice_and_oom_score_are_dockers_not_the_callers() {
+    let w = World::new();
+    let p = w.project(
+        "limits",
+        r#"
+services:
+  web:
+    image: IMAGE
+    command: ["sleep", "3600"]
+  init:
+    image: IMAGE
+    init: true
+    ulimits:
+      nproc: 4096
+    command: ["sleep", "3600"]
+"#,
+    );
+    constrained(&w, &p, &["up", "-d"]);
+    // nofile, oom_score_adj, nice of pid 1 and of an exec run from the same shell.
+    let probe = "for p in 1 self; do \
+        grep 'Max open files' /proc/$p/limits | awk '{print $4, $5}'; \
+        cat /proc/$p/oom_score_adj; \
+        awk '{print $19}' /proc/$p/stat; done; ulimit -u";
+    // docker's values (nofile 1048576 capped at fs.nr_open, nproc unlimited), or the
+    // hard limit where that cannot be raised: never the caller's soft 512.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .unwrap();
+    let can_raise = u64::from_str_radix(caps.trim(), 16).unwrap() & (1 << 24) != 0;
+    let hard = |res| {
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit fills the struct we own.
+        unsafe { libc::getrlimit(res, &mut l) };
+        l.rlim_max
+    };
+    let nr_open: u64 = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let (mut nofile, mut nproc) = (nr_open.min(1 << 20), libc::RLIM_INFINITY);
+    if !can_raise {
+        nofile = nofile.min(hard(libc::RLIMIT_NOFILE));
+        nproc = nproc.min(hard(libc::RLIMIT_NPROC));
+    }
+    assert_ne!(nofile, 512);
+    let nproc = if nproc == libc::RLIM_INFINITY {
+        "unlimited".to_string()
+    } else {
+        nproc.to_string()
+    };
+    for (svc, nproc) in [("web", nproc.as_str()), ("init", "4096")] {
+        let out = constrained(&w, &p, &["exec", "-T", svc, "sh", "-c", probe]);
+        assert_eq!(
+            out,
+            format!("{nofile} {nofile}\n0\n0\n{nofile} {nofile}\n0\n0\n{nproc}\n"),
+            "{svc}"
+        );
+    }
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
