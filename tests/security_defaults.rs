@@ -272,3 +272,76 @@ services:
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+#[test]
+fn each_container_sees_its_own_cgroup_with_its_limits() {
+    let w = World::new();
+    let p = w.project(
+        "cgview",
+        r#"
+services:
+  limited:
+    image: IMAGE
+    mem_limit: 64m
+    cpus: 0.5
+    pids_limit: 100
+    command: ["sleep", "3600"]
+  other:
+    image: IMAGE
+    command: ["sleep", "3600"]
+"#,
+    );
+    w.ok(&p, &["up", "-d"]);
+    let hier = berth_runtime::cgroups::hierarchies();
+    let v2_only = matches!(&hier[..], [only] if only.version == 2);
+    if v2_only {
+        let got = sh(
+            &w,
+            &p,
+            "limited",
+            "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/pids.max",
+        );
+        assert_eq!(got, "67108864\n50000 100000\n100\n");
+    } else {
+        let got = sh(
+            &w,
+            &p,
+            "limited",
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us \
+             /sys/fs/cgroup/pids/pids.max",
+        );
+        assert_eq!(got, "67108864\n50000\n100\n");
+    }
+    // The container's own processes are there; no other container's cgroup is.
+    let depth = if v2_only { 1 } else { 2 };
+    let procs = sh(
+        &w,
+        &p,
+        "other",
+        &format!(
+            "for f in $(find /sys/fs/cgroup -name cgroup.procs); do cat $f; done | sort -u; \
+             find /sys/fs/cgroup -mindepth {depth} -type d | wc -l"
+        ),
+    );
+    let lines: Vec<&str> = procs.lines().collect();
+    assert_eq!(lines.last(), Some(&"0"), "sub-cgroups visible: {procs}");
+    assert!(
+        lines.contains(&"1"),
+        "the container's pid 1 is in its cgroup: {procs}"
+    );
+    // Read-only, like docker's.
+    let out = w.berth_in(
+        &p,
+        &[
+            "exec",
+            "-T",
+            "limited",
+            "sh",
+            "-c",
+            "mkdir /sys/fs/cgroup/pids/x || mkdir /sys/fs/cgroup/x",
+        ],
+    );
+    assert!(!out.status.success());
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

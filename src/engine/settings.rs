@@ -299,8 +299,20 @@ pub fn run_config(
         pids_limit: limits
             .and_then(|l| pos(l.pids))
             .or_else(|| pos(svc.pids_limit)),
+        cgroup_ns: cgroup_ns(&svc.cgroup, berth_runtime::cgroups::hierarchies()),
         ..RunConfig::default()
     })
+}
+
+/// Whether the container gets a cgroup namespace: `cgroup: private|host`, or docker's
+/// default for the host: private where cgroups are v2 only, the host's on v1 and hybrid
+/// hosts (where the runtime binds the container's own cgroups at /sys/fs/cgroup instead).
+pub fn cgroup_ns(key: &str, host: &[berth_runtime::cgroups::Hierarchy]) -> bool {
+    match key {
+        "private" => true,
+        "host" => false,
+        _ => matches!(host, [only] if only.version == 2),
+    }
 }
 
 /// The sysctls docker sets in a network namespace made for the container alone (not
@@ -421,6 +433,25 @@ mod tests {
             restart_policy(&d).unwrap(),
             RestartPolicy::OnFailure { max_retries: 4 }
         );
+    }
+
+    #[test]
+    fn cgroup_namespace_is_dockers_default_per_host() {
+        use berth_runtime::cgroups::Hierarchy;
+        let h = |version: u8, mount: &str| Hierarchy {
+            version,
+            mount: mount.into(),
+            controllers: vec![],
+        };
+        let v2 = [h(2, "/sys/fs/cgroup")];
+        let hybrid = [
+            h(1, "/sys/fs/cgroup/memory"),
+            h(2, "/sys/fs/cgroup/unified"),
+        ];
+        assert!(cgroup_ns("", &v2));
+        assert!(!cgroup_ns("", &hybrid));
+        assert!(cgroup_ns("private", &hybrid));
+        assert!(!cgroup_ns("host", &v2));
     }
 
     #[test]

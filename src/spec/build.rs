@@ -162,6 +162,14 @@ pub fn build_spec(cfg: &RunConfig) -> Result<Spec, SpecError> {
         ("ipc", &cfg.ipc),
         ("uts", &cfg.uts),
         ("mount", &NamespaceMode::Private),
+        (
+            "cgroup",
+            if cfg.cgroup_ns {
+                &NamespaceMode::Private
+            } else {
+                &NamespaceMode::Host
+            },
+        ),
     ]
     .into_iter()
     .filter_map(|(k, m)| namespace(k, m))
@@ -318,6 +326,7 @@ mod tests {
         c.cpu_quota = Some(50_000);
         c.pids_limit = Some(20);
         c.read_only = true;
+        c.cgroup_ns = true;
         c.ulimits.insert("nofile".into(), (1024, 2048));
         c.mounts.push(MountSpec::Bind {
             source: "/srv/site".into(),
@@ -337,6 +346,11 @@ mod tests {
             .unwrap()
             .iter()
             .all(|n| n["type"] != "pid"));
+        assert!(v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["type"] == "cgroup" && n.get("path").is_none()));
         assert_eq!(v["linux"]["resources"]["memory"]["limit"], 64 << 20);
         assert_eq!(v["linux"]["resources"]["cpu"]["quota"], 50_000);
         assert_eq!(v["linux"]["resources"]["pids"]["limit"], 20);
