@@ -293,7 +293,7 @@ services:
     );
     w.ok(&p, &["up", "-d"]);
     let hier = berth_runtime::cgroups::hierarchies();
-    let v2_only = matches!(&hier[..], [only] if only.version == 2);
+    let v2_only = matches!(hier, [only] if only.version == 2);
     if v2_only {
         let got = sh(
             &w,
