@@ -345,3 +345,88 @@ services:
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+/// A static i386 program, assembled here: write(1, "hello from i386\n") and exit(0)
+/// through `int 0x80`, the 32-bit ABI with its own system call numbers.
+fn hello32() -> Vec<u8> {
+    const BASE: u32 = 0x0804_8000;
+    const CODE: u32 = 52 + 32;
+    let msg = b"hello from i386\n";
+    let code = |msg_at: u32| {
+        let mut c = vec![0xb8];
+        c.extend(4u32.to_le_bytes()); // mov eax, 4 (write)
+        c.push(0xbb);
+        c.extend(1u32.to_le_bytes()); // mov ebx, 1
+        c.push(0xb9);
+        c.extend(msg_at.to_le_bytes()); // mov ecx, msg
+        c.push(0xba);
+        c.extend((msg.len() as u32).to_le_bytes()); // mov edx, len
+        c.extend([0xcd, 0x80]); // int 0x80
+        c.push(0xb8);
+        c.extend(1u32.to_le_bytes()); // mov eax, 1 (exit)
+        c.extend([0x31, 0xdb, 0xcd, 0x80]); // xor ebx, ebx; int 0x80
+        c
+    };
+    let len = code(0).len() as u32;
+    let text = code(BASE + CODE + len);
+    let total = CODE + len + msg.len() as u32;
+    let mut elf = b"\x7fELF\x01\x01\x01\0\0\0\0\0\0\0\0\0".to_vec();
+    for h in [2u16, 3] {
+        elf.extend(h.to_le_bytes()); // ET_EXEC, EM_386
+    }
+    for w in [1u32, BASE + CODE, 52, 0, 0] {
+        elf.extend(w.to_le_bytes()); // version, entry, phoff, shoff, flags
+    }
+    for h in [52u16, 32, 1, 0, 0, 0] {
+        elf.extend(h.to_le_bytes()); // ehsize, phentsize, phnum, sh*
+    }
+    for w in [1u32, 0, BASE, BASE, total, total, 5, 0x1000] {
+        elf.extend(w.to_le_bytes()); // PT_LOAD, R+X
+    }
+    elf.extend(text);
+    elf.extend(msg);
+    elf
+}
+
+#[test]
+fn dockers_seccomp_profile_runs_32_bit_programs_and_reads_the_clock() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    let p = w.project(
+        "abi32",
+        r#"
+services:
+  web:
+    image: IMAGE
+    user: "65534:65534"
+    volumes: ["./probe:/probe:ro"]
+    command: ["sleep", "3600"]
+"#,
+    );
+    let probe = p.join("probe");
+    std::fs::create_dir_all(&probe).unwrap();
+    std::fs::write(probe.join("hello32"), hello32()).unwrap();
+    std::fs::set_permissions(
+        probe.join("hello32"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The host runs it (a kernel without IA32 emulation could not: nothing to test).
+    let host = std::process::Command::new(probe.join("hello32"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&host.stdout), "hello from i386\n");
+    w.ok(&p, &["up", "-d"]);
+    assert_eq!(sh(&w, &p, "web", "/probe/hello32"), "hello from i386\n");
+    // adjtimex(&tx) with modes 0 only reads the clock: allowed, as in docker.
+    let out = sh(&w, &p, "web", "adjtimex");
+    assert!(out.contains("status:"), "{out}");
+    // What docker refuses stays refused: namespaces, mounts, hostnames.
+    for refused in ["unshare -U true", "hostname other"] {
+        let out = w.berth_in(&p, &["exec", "-T", "-u", "0", "web", "sh", "-c", refused]);
+        assert!(!out.status.success(), "{refused} succeeded");
+    }
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
