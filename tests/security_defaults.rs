@@ -163,6 +163,15 @@ services:
     );
     assert_eq!(lines[1], "/dev/console 65534 620", "{logs:?}");
     assert_eq!(lines[2], "/dev/tty 0 666", "{logs:?}");
+    // An exec on a terminal gets its own pty, owned by the exec's user too.
+    let (mut child, mut mf) =
+        common::pty::berth_on_pty(&w, &p, &["exec", "-u", "65534", "web", "sh"]);
+    let mut seen = String::new();
+    std::io::Write::write_all(&mut mf, b"echo owner=$(stat -c %u $(tty))=\n").unwrap();
+    common::pty::read_until(&mut mf, &mut seen, "owner=65534=", 20);
+    std::io::Write::write_all(&mut mf, b"exit 0\n").unwrap();
+    let status = common::pty::wait_draining(&mut child, &mut mf, &mut seen);
+    assert_eq!(status.code(), Some(0), "{seen:?}");
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
