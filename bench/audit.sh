@@ -6,7 +6,8 @@
 # table. Everything is launched from a shell under `ulimit -Sn 512`, `nice -n 7` and
 # oom_score_adj 500, which must not reach the containers.
 #
-#   bench/audit.sh              (BERTH=path/to/berth to skip the release build)
+#   bench/audit.sh       (BERTH=path/to/berth skips the release build; dockerd comes
+#                        from scripts/setup-bench, without it the column is skipped)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${BERTH:-}" ]; then
