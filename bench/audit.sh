@@ -3,8 +3,9 @@
 # issue 13 fixed (cgroup view, netns sysctls, i386 ABI, adjtimex, tty ownership, limits
 # of the launching shell, working_dir, /etc files under a volume, groups, /dev modes)
 # run in berth and, when dockerd is installed, in a private docker daemon. Prints one
-# table. Everything is launched from a shell under `ulimit -Sn 512`, `nice -n 7` and
-# oom_score_adj 500, which must not reach the containers.
+# table. berth and docker's client run from a shell under `ulimit -Sn 512`, `nice -n 7`
+# and oom_score_adj 500, which must not reach the containers (dockerd starts as init
+# would start it).
 #
 #   bench/audit.sh       (BERTH=path/to/berth skips the release build; dockerd comes
 #                        from scripts/setup-bench, without it the column is skipped)
