@@ -44,6 +44,13 @@ pub fn bind_console(sys: &mut LinuxSyscall, slave: &OwnedFd) -> Result<()> {
     )
 }
 
+/// Give the pty slave (and so /dev/console, bound from it) to the container's user, as
+/// runc does for a terminal: a non-root process can then reopen /dev/tty, /dev/console
+/// or /dev/pts/N (devpts creates it root-owned, mode 0620).
+pub fn chown(slave: RawFd, uid: u32, gid: u32) -> Result<()> {
+    raw::check(unsafe { libc::fchown(slave, uid, gid) }, "chown pty").map(|_| ())
+}
+
 /// Make `slave` stdin/stdout/stderr.
 pub fn dup_stdio(slave: RawFd) -> Result<()> {
     for n in 0..3 {

@@ -192,10 +192,12 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
                 published = berth_netns::publish(&state, first, &specs)
                     .with_context(|| format!("publishing ports of {name}"))?;
             }
+            settings::own_netns_sysctls(&mut rc);
         }
         "none" => {
             let wired = network::wire(layout, id, &[])?;
             rc.net = NamespaceMode::Join(wired.netns.path().to_path_buf());
+            settings::own_netns_sysctls(&mut rc);
         }
         other => rc.net = ns_mode(layout, project, svc, "network_mode", other, "net")?,
     }

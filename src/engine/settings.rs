@@ -342,8 +342,35 @@ pub fn run_config(
         pids_limit: limits
             .and_then(|l| pos(l.pids))
             .or_else(|| pos(svc.pids_limit)),
+        cgroup_ns: cgroup_ns(&svc.cgroup, berth_runtime::cgroups::hierarchies()),
         ..RunConfig::default()
     })
+}
+
+/// Whether the container gets a cgroup namespace: `cgroup: private|host`, or docker's
+/// default for the host: private where cgroups are v2 only, the host's on v1 and hybrid
+/// hosts (where the runtime binds the container's own cgroups at /sys/fs/cgroup instead).
+pub fn cgroup_ns(key: &str, host: &[berth_runtime::cgroups::Hierarchy]) -> bool {
+    match key {
+        "private" => true,
+        "host" => false,
+        _ => matches!(host, [only] if only.version == 2),
+    }
+}
+
+/// The sysctls docker sets in a network namespace made for the container alone (not
+/// `host`, not another container's): any user may bind ports below 1024 and open ICMP
+/// echo sockets, since the namespace is the container's own. The service's own
+/// `sysctls:` win (moby daemon/oci_linux.go, `WithSysctls`).
+pub fn own_netns_sysctls(rc: &mut RunConfig) {
+    for (key, value) in [
+        ("net.ipv4.ip_unprivileged_port_start", "0"),
+        ("net.ipv4.ping_group_range", "0 2147483647"),
+    ] {
+        rc.sysctls
+            .entry(key.to_string())
+            .or_insert_with(|| value.to_string());
+    }
 }
 
 /// Service keys berth reads but cannot honour yet; each is warned about once.
@@ -513,6 +540,34 @@ mod tests {
             restart_policy(&d).unwrap(),
             RestartPolicy::OnFailure { max_retries: 4 }
         );
+    }
+
+    #[test]
+    fn cgroup_namespace_is_dockers_default_per_host() {
+        use berth_runtime::cgroups::Hierarchy;
+        let h = |version: u8, mount: &str| Hierarchy {
+            version,
+            mount: mount.into(),
+            controllers: vec![],
+        };
+        let v2 = [h(2, "/sys/fs/cgroup")];
+        let hybrid = [
+            h(1, "/sys/fs/cgroup/memory"),
+            h(2, "/sys/fs/cgroup/unified"),
+        ];
+        assert!(cgroup_ns("", &v2));
+        assert!(!cgroup_ns("", &hybrid));
+        assert!(cgroup_ns("private", &hybrid));
+        assert!(!cgroup_ns("host", &v2));
+    }
+
+    #[test]
+    fn own_netns_gets_dockers_sysctls_unless_the_service_sets_them() {
+        let s = svc("sysctls: {net.ipv4.ip_unprivileged_port_start: '1024'}");
+        let mut rc = run_config(&s, &image(None, Some(&["x"])), "h").unwrap();
+        own_netns_sysctls(&mut rc);
+        assert_eq!(rc.sysctls["net.ipv4.ip_unprivileged_port_start"], "1024");
+        assert_eq!(rc.sysctls["net.ipv4.ping_group_range"], "0 2147483647");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use oci_spec::runtime::Spec;
 use serde_json::{json, Value};
 
-use super::defaults::{effective_caps, DEFAULT_SHM_SIZE, MASKED_PATHS, READONLY_PATHS};
+use indexmap::IndexMap;
+
+use super::defaults::{effective_caps, rlimits, DEFAULT_SHM_SIZE, MASKED_PATHS, READONLY_PATHS};
 use super::run_config::{MountSpec, NamespaceMode, RunConfig};
 
 /// A setting the OCI spec cannot express.
@@ -77,8 +79,17 @@ fn device_rules(privileged: bool) -> Vec<Value> {
 /// Builds the runtime spec for `cfg`; the rootfs is the bundle's `rootfs`.
 pub fn build_spec(cfg: &RunConfig) -> Result<Spec, SpecError> {
     let caps = effective_caps(cfg.privileged, &cfg.cap_add, &cfg.cap_drop);
-    let mut rlimits = vec![];
+    // docker's defaults, each replaced by the service's `ulimits:` of that name.
+    let mut limits: IndexMap<String, (u64, u64)> = rlimits()
+        .into_iter()
+        .map(|(n, s, h)| (n.to_string(), (s, h)))
+        .collect();
     for (name, (soft, hard)) in &cfg.ulimits {
+        rlimit_type(name).ok_or_else(|| SpecError::UnknownUlimit(name.clone()))?;
+        limits.insert(name.clone(), (*soft, *hard));
+    }
+    let mut rlimits = vec![];
+    for (name, (soft, hard)) in &limits {
         let t = rlimit_type(name).ok_or_else(|| SpecError::UnknownUlimit(name.clone()))?;
         rlimits.push(json!({ "type": t, "soft": soft, "hard": hard }));
     }
@@ -97,9 +108,6 @@ pub fn build_spec(cfg: &RunConfig) -> Result<Spec, SpecError> {
             json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
             "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={shm}")]}),
         );
-    }
-    for (source, target) in &cfg.etc_files {
-        mounts.push(json!({"destination": target, "type": "bind", "source": source, "options": ["rbind", "rprivate"]}));
     }
     for m in &cfg.mounts {
         mounts.push(match m {
@@ -133,12 +141,35 @@ pub fn build_spec(cfg: &RunConfig) -> Result<Spec, SpecError> {
         });
     }
 
+    // /etc/hosts, /etc/hostname and /etc/resolv.conf last, as docker does: a volume
+    // at /etc (or at a symlink to it) must not hide them. A mount of the service's own
+    // at one of these paths wins.
+    for (source, target) in &cfg.etc_files {
+        let own = cfg.mounts.iter().any(|m| {
+            let t = match m {
+                MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target, .. } => target,
+            };
+            t.trim_end_matches('/') == target
+        });
+        if !own {
+            mounts.push(json!({"destination": target, "type": "bind", "source": source, "options": ["rbind", "rprivate"]}));
+        }
+    }
+
     let namespaces: Vec<Value> = [
         ("pid", &cfg.pid),
         ("network", &cfg.net),
         ("ipc", &cfg.ipc),
         ("uts", &cfg.uts),
         ("mount", &NamespaceMode::Private),
+        (
+            "cgroup",
+            if cfg.cgroup_ns {
+                &NamespaceMode::Private
+            } else {
+                &NamespaceMode::Host
+            },
+        ),
     ]
     .into_iter()
     .filter_map(|(k, m)| namespace(k, m))
@@ -187,7 +218,7 @@ pub fn build_spec(cfg: &RunConfig) -> Result<Spec, SpecError> {
         linux["readonlyPaths"] = json!(READONLY_PATHS);
     }
 
-    let mut process = json!({
+    let process = json!({
         "terminal": cfg.terminal,
         "user": { "uid": cfg.uid, "gid": cfg.gid, "additionalGids": cfg.additional_gids },
         "args": cfg.args,
@@ -198,10 +229,11 @@ pub fn build_spec(cfg: &RunConfig) -> Result<Spec, SpecError> {
         },
         "rlimits": rlimits,
         "noNewPrivileges": cfg.no_new_privileges,
+        // Set even when 0, as docker does: the caller's own oom_score_adj and nice
+        // value are not the container's.
+        "oomScoreAdj": cfg.oom_score_adj.unwrap_or(0),
+        "scheduler": { "policy": "SCHED_OTHER", "nice": 0 },
     });
-    if let Some(adj) = cfg.oom_score_adj {
-        process["oomScoreAdj"] = json!(adj);
-    }
 
     let mut spec = json!({
         "ociVersion": "1.2.0",
@@ -294,6 +326,7 @@ mod tests {
         c.cpu_quota = Some(50_000);
         c.pids_limit = Some(20);
         c.read_only = true;
+        c.cgroup_ns = true;
         c.ulimits.insert("nofile".into(), (1024, 2048));
         c.mounts.push(MountSpec::Bind {
             source: "/srv/site".into(),
@@ -313,11 +346,18 @@ mod tests {
             .unwrap()
             .iter()
             .all(|n| n["type"] != "pid"));
+        assert!(v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["type"] == "cgroup" && n.get("path").is_none()));
         assert_eq!(v["linux"]["resources"]["memory"]["limit"], 64 << 20);
         assert_eq!(v["linux"]["resources"]["cpu"]["quota"], 50_000);
         assert_eq!(v["linux"]["resources"]["pids"]["limit"], 20);
         assert_eq!(v["root"]["readonly"], true);
         assert_eq!(v["process"]["rlimits"][0]["type"], "RLIMIT_NOFILE");
+        assert_eq!(v["process"]["rlimits"][0]["soft"], 1024);
+        assert_eq!(v["process"]["rlimits"][0]["hard"], 2048);
         let binds: Vec<_> = v["mounts"]
             .as_array()
             .unwrap()
@@ -335,6 +375,70 @@ mod tests {
             tmp[0]["options"],
             json!(["nosuid", "nodev", "noexec", "size=1048576", "mode=1777"])
         );
+    }
+
+    #[test]
+    fn etc_files_come_after_the_services_mounts() {
+        let mut c = base();
+        c.etc_files = vec![
+            ("/state/hosts".into(), "/etc/hosts".into()),
+            ("/state/resolv.conf".into(), "/etc/resolv.conf".into()),
+        ];
+        c.mounts.push(MountSpec::Bind {
+            source: "/vol/etc".into(),
+            target: "/etc".into(),
+            read_only: false,
+            propagation: None,
+        });
+        c.mounts.push(MountSpec::Bind {
+            source: "/mine/resolv.conf".into(),
+            target: "/etc/resolv.conf".into(),
+            read_only: true,
+            propagation: None,
+        });
+        let v = serde_json::to_value(build_spec(&c).unwrap()).unwrap();
+        let dests: Vec<_> = v["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["destination"].as_str().unwrap().to_string(),
+                    m["source"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let pos = |d: &str| dests.iter().position(|(x, _)| x == d).unwrap();
+        assert!(pos("/etc") < pos("/etc/hosts"));
+        let resolv: Vec<_> = dests
+            .iter()
+            .filter(|(d, _)| d == "/etc/resolv.conf")
+            .collect();
+        assert_eq!(resolv.len(), 1, "the service's own mount wins: {dests:?}");
+        assert_eq!(resolv[0].1, "/mine/resolv.conf");
+    }
+
+    #[test]
+    fn limits_nice_and_oom_score_are_dockers_not_the_callers() {
+        let v = serde_json::to_value(build_spec(&base()).unwrap()).unwrap();
+        let lim = |t: &str| {
+            v["process"]["rlimits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["type"] == t)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {t}"))
+        };
+        let nofile = lim("RLIMIT_NOFILE")["soft"].as_u64().unwrap();
+        assert!(
+            nofile <= 1 << 20 && nofile == lim("RLIMIT_NOFILE")["hard"],
+            "{nofile}"
+        );
+        assert_eq!(lim("RLIMIT_NICE")["hard"], 0);
+        assert_eq!(v["process"]["rlimits"].as_array().unwrap().len(), 16);
+        assert_eq!(v["process"]["oomScoreAdj"], 0);
+        assert_eq!(v["process"]["scheduler"]["nice"], 0);
     }
 
     #[test]

@@ -26,6 +26,92 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 /// The size of `/dev/shm` unless `shm_size` says otherwise (64 MiB).
 pub const DEFAULT_SHM_SIZE: u64 = 64 * 1024 * 1024;
 
+/// "unlimited" for an rlimit.
+pub const RLIM_INFINITY: u64 = u64::MAX;
+
+/// The rlimits every container starts from, `(name as in ulimits:, soft, hard)`: those of
+/// a dockerd and containerd started by systemd with docker's units (`LimitNOFILE=
+/// infinity`, which systemd caps at fs.nr_open, `LimitNPROC=infinity`,
+/// `LimitCORE=infinity`; the rest systemd's and the kernel's defaults). Never the limits
+/// of whoever ran `berth`: a shell under `ulimit -n 512` must not shrink its
+/// containers. A service's `ulimits:` replace them one by one.
+pub fn rlimits() -> Vec<(&'static str, u64, u64)> {
+    let read = |p: &str| -> Option<u64> { std::fs::read_to_string(p).ok()?.trim().parse().ok() };
+    let nofile = read("/proc/sys/fs/nr_open").unwrap_or(1 << 20).min(1 << 20);
+    // The kernel gives init max_threads/2 pending signals; systemd leaves it so.
+    let sigpending = read("/proc/sys/kernel/threads-max").map_or(63_429, |t| t / 2);
+    let mut out = vec![
+        ("nofile", nofile, nofile),
+        ("nproc", RLIM_INFINITY, RLIM_INFINITY),
+        ("core", RLIM_INFINITY, RLIM_INFINITY),
+        ("stack", 8 << 20, RLIM_INFINITY),
+        ("memlock", 8 << 20, 8 << 20),
+        ("sigpending", sigpending, sigpending),
+        ("msgqueue", 819_200, 819_200),
+        ("nice", 0, 0),
+        ("rtprio", 0, 0),
+        ("rttime", RLIM_INFINITY, RLIM_INFINITY),
+        ("cpu", RLIM_INFINITY, RLIM_INFINITY),
+        ("fsize", RLIM_INFINITY, RLIM_INFINITY),
+        ("data", RLIM_INFINITY, RLIM_INFINITY),
+        ("as", RLIM_INFINITY, RLIM_INFINITY),
+        ("rss", RLIM_INFINITY, RLIM_INFINITY),
+        ("locks", RLIM_INFINITY, RLIM_INFINITY),
+    ];
+    // No hard limit can be raised without CAP_SYS_RESOURCE (rootless, or a host that
+    // withholds it even from root): stay within the caller's hard limits, which is
+    // also what a daemon started there would get.
+    if !has_sys_resource() {
+        for (name, soft, hard) in &mut out {
+            if let Some(cur) = current_hard(name) {
+                *hard = (*hard).min(cur);
+                *soft = (*soft).min(*hard);
+            }
+        }
+    }
+    out
+}
+
+/// Whether this process may raise hard rlimits (CAP_SYS_RESOURCE, bit 24, effective).
+fn has_sys_resource() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .is_some_and(|caps| caps & (1 << 24) != 0)
+}
+
+fn current_hard(name: &str) -> Option<u64> {
+    let res = match name {
+        "nofile" => libc::RLIMIT_NOFILE,
+        "nproc" => libc::RLIMIT_NPROC,
+        "core" => libc::RLIMIT_CORE,
+        "stack" => libc::RLIMIT_STACK,
+        "memlock" => libc::RLIMIT_MEMLOCK,
+        "sigpending" => libc::RLIMIT_SIGPENDING,
+        "msgqueue" => libc::RLIMIT_MSGQUEUE,
+        "nice" => libc::RLIMIT_NICE,
+        "rtprio" => libc::RLIMIT_RTPRIO,
+        "rttime" => libc::RLIMIT_RTTIME,
+        "cpu" => libc::RLIMIT_CPU,
+        "fsize" => libc::RLIMIT_FSIZE,
+        "data" => libc::RLIMIT_DATA,
+        "as" => libc::RLIMIT_AS,
+        "rss" => libc::RLIMIT_RSS,
+        "locks" => libc::RLIMIT_LOCKS,
+        _ => return None,
+    };
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the rlimit we own.
+    (unsafe { libc::getrlimit(res, &mut l) } == 0).then_some(l.rlim_max)
+}
+
 /// Normalises a capability name as docker accepts it (`net_admin`, `NET_ADMIN`,
 /// `CAP_NET_ADMIN` are one).
 pub fn cap_name(name: &str) -> String {

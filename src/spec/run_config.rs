@@ -112,6 +112,9 @@ pub struct RunConfig {
     pub uts: NamespaceMode,
     /// The cgroup path under berth's parent (`berth/<id>`).
     pub cgroup_path: String,
+    /// A cgroup namespace of its own (`cgroup: private`); otherwise the host's, and
+    /// the runtime binds the container's own cgroup directories at /sys/fs/cgroup.
+    pub cgroup_ns: bool,
     /// Host files bound over /etc/hosts, /etc/hostname, /etc/resolv.conf.
     pub etc_files: Vec<(PathBuf, String)>,
 }

@@ -57,14 +57,16 @@ pub struct Stats {
     pub oom_kills: u64,
 }
 
-/// How the container's cgroup hierarchies appear inside it.
-pub fn container_mounts(h: &[Hierarchy]) -> Vec<CgroupMount> {
+/// How the container's cgroup hierarchies appear inside it; `rel` is its cgroup path
+/// under each hierarchy's root.
+pub fn container_mounts(h: &[Hierarchy], rel: &Path) -> Vec<CgroupMount> {
     if let [only] = h {
         if only.version == 2 {
             return vec![CgroupMount {
                 subdir: String::new(),
                 fstype: "cgroup2".into(),
                 options: String::new(),
+                source: Some(only.mount.join(rel)),
             }];
         }
     }
@@ -85,6 +87,7 @@ pub fn container_mounts(h: &[Hierarchy]) -> Vec<CgroupMount> {
             } else {
                 h.controllers.join(",")
             },
+            source: Some(h.mount.join(rel)),
         })
         .collect()
 }
@@ -445,11 +448,15 @@ mod tests {
             mount: "/sys/fs/cgroup".into(),
             controllers: vec!["memory".into()],
         }];
-        let m = container_mounts(&h);
+        let m = container_mounts(&h, Path::new("berth/abc"));
         assert_eq!(m.len(), 1);
         assert_eq!(
             (m[0].subdir.as_str(), m[0].fstype.as_str()),
             ("", "cgroup2")
+        );
+        assert_eq!(
+            m[0].source.as_deref(),
+            Some(Path::new("/sys/fs/cgroup/berth/abc"))
         );
         assert_eq!(relative_path(None, "abc"), Path::new("berth/abc"));
         assert_eq!(

@@ -170,7 +170,7 @@ impl Container {
             cgroup_procs: Vec::new(),
             attach_by_caller: !procs.is_empty(),
             cgroup_v2: v2,
-            cgroup_mounts: cgroups::container_mounts(h),
+            cgroup_mounts: cgroups::container_mounts(h, &rel),
             init: cfg.init,
             user: cfg.user.clone(),
         };

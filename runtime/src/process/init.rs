@@ -111,6 +111,8 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let prepared = setup::prepare(process, req.user.as_deref(), seccomp)?;
     if let Some(slave) = &pty_slave {
+        let (uid, gid) = prepared.ids();
+        tty::chown(slave.as_raw_fd(), uid, gid)?;
         tty::dup_stdio(slave.as_raw_fd())?;
         if !req.init {
             tty::set_controlling()?;

@@ -6,6 +6,7 @@ pub mod channel;
 pub mod init;
 pub mod message;
 pub mod pid1;
+pub mod sched;
 pub mod setup;
 pub mod spawn;
 pub mod stage0;

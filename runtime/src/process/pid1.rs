@@ -12,6 +12,8 @@ use crate::tty;
 
 /// Run as pid 1 until the process exits; never returns on success.
 pub fn run(prepared: &Prepared, chan: &Channel, terminal: bool) -> Result<Infallible> {
+    // pid 1 shows the container's limits and nice value too, not its caller's.
+    setup::apply_limits(prepared)?;
     let mut all: libc::sigset_t = unsafe { std::mem::zeroed() };
     let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
     unsafe {

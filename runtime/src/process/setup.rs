@@ -31,6 +31,7 @@ pub struct Prepared {
     umask: u32,
     cwd: PathBuf,
     rlimits: Vec<(u32, u64, u64)>,
+    scheduler: Option<oci_spec::runtime::Scheduler>,
     filter: Option<seccomp::Program>,
 }
 
@@ -62,6 +63,11 @@ pub fn prepare(
             groups.push(*g);
         }
     }
+    // The primary group is a supplementary one too, first, as docker's processes have
+    // it (runc's GetExecUser includes it): `Groups:` in /proc/self/status shows it and
+    // a process keeps it across a setgid to another group.
+    groups.retain(|g| *g != gid);
+    groups.insert(0, gid);
     let mut env: Vec<String> = process.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
         env.push(format!("PATH={DEFAULT_PATH}"));
@@ -105,9 +111,37 @@ pub fn prepare(
         umask: u.umask().unwrap_or(0o022),
         cwd: process.cwd().clone(),
         rlimits,
+        scheduler: process.scheduler().clone(),
         filter: sc.map(seccomp::compile).transpose()?,
     })
 }
+
+impl Prepared {
+    /// The uid and gid the process will run as.
+    pub fn ids(&self) -> (u32, u32) {
+        (self.uid, self.gid)
+    }
+}
+
+/// The rlimits by name, as the spec spells them.
+const RLIMITS: [(&str, u32); 16] = [
+    ("CPU", libc::RLIMIT_CPU),
+    ("FSIZE", libc::RLIMIT_FSIZE),
+    ("DATA", libc::RLIMIT_DATA),
+    ("STACK", libc::RLIMIT_STACK),
+    ("CORE", libc::RLIMIT_CORE),
+    ("RSS", libc::RLIMIT_RSS),
+    ("NPROC", libc::RLIMIT_NPROC),
+    ("NOFILE", libc::RLIMIT_NOFILE),
+    ("MEMLOCK", libc::RLIMIT_MEMLOCK),
+    ("AS", libc::RLIMIT_AS),
+    ("LOCKS", libc::RLIMIT_LOCKS),
+    ("SIGPENDING", libc::RLIMIT_SIGPENDING),
+    ("MSGQUEUE", libc::RLIMIT_MSGQUEUE),
+    ("NICE", libc::RLIMIT_NICE),
+    ("RTPRIO", libc::RLIMIT_RTPRIO),
+    ("RTTIME", libc::RLIMIT_RTTIME),
+];
 
 /// `RLIMIT_NOFILE` style name (oci-spec's Debug is `RlimitNofile`) → resource number.
 fn rlimit_number(name: &str) -> Result<u32> {
@@ -115,25 +149,11 @@ fn rlimit_number(name: &str) -> Result<u32> {
         .to_ascii_uppercase()
         .replace("RLIMIT_", "")
         .replace("RLIMIT", "");
-    Ok(match n.as_str() {
-        "CPU" => libc::RLIMIT_CPU,
-        "FSIZE" => libc::RLIMIT_FSIZE,
-        "DATA" => libc::RLIMIT_DATA,
-        "STACK" => libc::RLIMIT_STACK,
-        "CORE" => libc::RLIMIT_CORE,
-        "RSS" => libc::RLIMIT_RSS,
-        "NPROC" => libc::RLIMIT_NPROC,
-        "NOFILE" => libc::RLIMIT_NOFILE,
-        "MEMLOCK" => libc::RLIMIT_MEMLOCK,
-        "AS" => libc::RLIMIT_AS,
-        "LOCKS" => libc::RLIMIT_LOCKS,
-        "SIGPENDING" => libc::RLIMIT_SIGPENDING,
-        "MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
-        "NICE" => libc::RLIMIT_NICE,
-        "RTPRIO" => libc::RLIMIT_RTPRIO,
-        "RTTIME" => libc::RLIMIT_RTTIME,
-        _ => return Err(Error::Spec(format!("unknown rlimit {name}"))),
-    })
+    RLIMITS
+        .iter()
+        .find(|(k, _)| *k == n)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| Error::Spec(format!("unknown rlimit {name}")))
 }
 
 /// Find `arg0` on `search` like execvp, inside the current root.
@@ -204,16 +224,40 @@ fn reset_signals() {
     }
 }
 
-/// Apply rlimits, identity, capabilities, seccomp; close fds; execve.
-pub fn finalize_and_exec(p: &Prepared) -> Result<Infallible> {
-    reset_signals();
+/// The spec's rlimits and scheduler, for the calling process (while it still holds
+/// CAP_SYS_RESOURCE and CAP_SYS_NICE: raising a hard limit or lowering the nice value
+/// the caller had needs them). A runtime-kept pid 1 applies them too, before it forks.
+pub fn apply_limits(p: &Prepared) -> Result<()> {
     for (res, soft, hard) in &p.rlimits {
         let l = libc::rlimit {
             rlim_cur: *soft,
             rlim_max: *hard,
         };
-        raw::check(unsafe { libc::setrlimit(*res as _, &l) }, "setrlimit")?;
+        if unsafe { libc::setrlimit(*res as _, &l) } < 0 {
+            return Err(Error::Init(format!(
+                "setrlimit {} {soft}/{hard}: {}",
+                rlimit_name(*res),
+                std::io::Error::last_os_error()
+            )));
+        }
     }
+    if let Some(s) = &p.scheduler {
+        super::sched::apply(s)?;
+    }
+    Ok(())
+}
+
+fn rlimit_name(res: u32) -> String {
+    RLIMITS
+        .iter()
+        .find(|(_, v)| *v == res)
+        .map_or_else(|| res.to_string(), |(k, _)| format!("RLIMIT_{k}"))
+}
+
+/// Apply rlimits, identity, capabilities, seccomp; close fds; execve.
+pub fn finalize_and_exec(p: &Prepared) -> Result<Infallible> {
+    reset_signals();
+    apply_limits(p)?;
     // Nothing outside our own bounding set can be had: asking capset(2) for it
     // fails the whole start (a `privileged` container under a runtime that lacks
     // a capability itself).

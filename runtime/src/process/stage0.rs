@@ -190,6 +190,10 @@ fn exec(req: ExecRequest, chan: Channel) -> Result<(), (Error, Channel)> {
                     raw::write_file(Path::new("/proc/self/oom_score_adj"), &adj.to_string())?;
                 }
                 let p = setup::prepare(&req.process, req.user.as_deref(), req.seccomp.as_ref())?;
+                if terminal {
+                    let (uid, gid) = p.ids();
+                    tty::chown(0, uid, gid)?;
+                }
                 chan.send(&FromInit::Ready(0))?;
                 setup::finalize_and_exec(&p)
             })();

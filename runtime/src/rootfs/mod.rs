@@ -40,6 +40,11 @@ pub struct CgroupMount {
     pub fstype: String,
     /// Mount data ("memory", "cpu,cpuacct", "none,name=systemd").
     pub options: String,
+    /// The container's own cgroup directory in this hierarchy, on the host: bound
+    /// read-only at the mount point when the container shares the host's cgroup
+    /// namespace (docker's way on v1), so it sees its own cgroup, not the host's root.
+    #[serde(default)]
+    pub source: Option<PathBuf>,
 }
 
 /// What `prepare` needs.
@@ -120,7 +125,11 @@ pub fn prepare(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
         if m.destination() == Path::new("/dev") {
             has_dev = true;
         }
-        if !is_cgroup(m) {
+        // In the host's cgroup namespace the container's own cgroup directories are
+        // bound now, in order, while the host's hierarchies are still reachable; in a
+        // cgroup namespace of its own the hierarchies are mounted afresh once the init
+        // is inside its cgroups (`mount_cgroup_fs`).
+        if !is_cgroup(m) || !new_cgroupns(plan.spec) {
             mount_one(sys, m, plan.cgroups)?;
         }
     }
@@ -141,19 +150,48 @@ fn is_cgroup(m: &Mount) -> bool {
     matches!(m.typ().as_deref(), Some("cgroup") | Some("cgroup2"))
 }
 
-/// The spec's `cgroup` mounts, after pivot_root: they need the cgroup namespace, which
-/// the init may only enter once the caller has moved it into its cgroups. (A spec mount
-/// placed *under* the cgroup mount point would be hidden by it.)
+/// Whether the container gets a cgroup namespace (a new one or another's).
+fn new_cgroupns(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Cgroup)
+        })
+}
+
+/// The spec's `cgroup` mounts in a cgroup namespace, after pivot_root: they need the
+/// namespace, which the init may only enter once the caller has moved it into its
+/// cgroups. (A spec mount placed *under* the cgroup mount point would be hidden by it.)
 pub fn mount_cgroup_fs(sys: &mut dyn Syscall, spec: &Spec, cgroups: &[CgroupMount]) -> Result<()> {
+    if !new_cgroupns(spec) {
+        return Ok(());
+    }
+    let fresh: Vec<CgroupMount> = cgroups
+        .iter()
+        .map(|c| CgroupMount {
+            source: None,
+            ..c.clone()
+        })
+        .collect();
     for m in spec.mounts().iter().flatten().filter(|m| is_cgroup(m)) {
-        mount_one(sys, m, cgroups)?;
+        mount_one(sys, m, &fresh)?;
     }
     Ok(())
 }
 
-/// After pivot_root (and after sysctls, which write /proc/sys): read-only root,
-/// read-only paths, masked paths.
+/// After pivot_root (and after sysctls, which write /proc/sys): the working directory,
+/// read-only root, read-only paths, masked paths.
 pub fn finish(sys: &mut dyn Syscall, spec: &Spec) -> Result<()> {
+    // A missing working directory is made, owned by root, 0755, as runc does
+    // (prepareRootfs): images routinely name one they never created. Before the root
+    // may turn read-only.
+    if let Some(cwd) = spec.process().as_ref().map(|p| p.cwd()) {
+        if cwd.is_absolute() && cwd != Path::new("/") {
+            sys.mkdir_all(cwd)?;
+        }
+    }
     if spec
         .root()
         .as_ref()
@@ -239,8 +277,9 @@ fn mount_one(sys: &mut dyn Syscall, m: &Mount, cgroups: &[CgroupMount]) -> Resul
 }
 
 /// `/sys/fs/cgroup`: cgroup2 alone on a unified host; on v1 and hybrid hosts a tmpfs with
-/// one mount per hierarchy (each shows the container's cgroup as its root, thanks to
-/// the cgroup namespace).
+/// one mount per hierarchy. Each shows the container's own cgroup as its root: bound
+/// from the container's directory (host cgroup namespace, as docker does on v1), or
+/// mounted afresh inside the container's cgroup namespace (`source` is `None`).
 fn mount_cgroups(
     sys: &mut dyn Syscall,
     dest: &Path,
@@ -250,13 +289,7 @@ fn mount_cgroups(
     let base = flags | (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC) as u64;
     if let [only] = cgroups {
         if only.subdir.is_empty() {
-            return sys.mount(
-                Some("cgroup2"),
-                &Target::InRoot(dest.into(), Kind::Dir),
-                Some("cgroup2"),
-                base,
-                None,
-            );
+            return mount_hierarchy(sys, only, dest, base);
         }
     }
     let t = Target::InRoot(dest.into(), Kind::Dir);
@@ -268,15 +301,7 @@ fn mount_cgroups(
         Some("mode=755"),
     )?;
     for c in cgroups {
-        let sub = dest.join(&c.subdir);
-        let data = (!c.options.is_empty()).then_some(c.options.as_str());
-        sys.mount(
-            Some(&c.fstype),
-            &Target::InRoot(sub, Kind::Dir),
-            Some(&c.fstype),
-            base,
-            data,
-        )?;
+        mount_hierarchy(sys, c, &dest.join(&c.subdir), base)?;
         if c.subdir.contains(',') {
             for part in c.subdir.split(',') {
                 sys.symlink(&c.subdir, &dest.join(part))?;
@@ -295,6 +320,31 @@ fn mount_cgroups(
     Ok(())
 }
 
+/// One hierarchy at `at`: a bind of the container's own directory (then remounted with
+/// `flags`, a bind ignores them), or a fresh cgroup filesystem.
+fn mount_hierarchy(sys: &mut dyn Syscall, c: &CgroupMount, at: &Path, flags: u64) -> Result<()> {
+    let t = Target::InRoot(at.into(), Kind::Dir);
+    match &c.source {
+        Some(src) => {
+            let s = src
+                .to_str()
+                .ok_or_else(|| Error::Spec(format!("non-utf8 cgroup path {}", src.display())))?;
+            sys.mount(Some(s), &t, None, libc::MS_BIND as u64, None)?;
+            sys.mount(
+                None,
+                &t,
+                None,
+                (libc::MS_BIND | libc::MS_REMOUNT) as u64 | flags,
+                None,
+            )
+        }
+        None => {
+            let data = (!c.options.is_empty()).then_some(c.options.as_str());
+            sys.mount(Some(&c.fstype), &t, Some(&c.fstype), flags, data)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,6 +358,7 @@ mod tests {
             subdir: "memory".into(),
             fstype: "cgroup".into(),
             options: "memory".into(),
+            source: Some("/sys/fs/cgroup/memory/berth/c1".into()),
         }];
         let plan = Plan {
             spec: &spec,
@@ -384,6 +435,145 @@ mod tests {
             .contains(&Call::Symlink("pts/ptmx".into(), "/dev/ptmx".into())));
         assert!(sys.calls.contains(&Call::Mask("/proc/kcore".into())));
         assert!(sys.calls.contains(&Call::Readonly("/proc/sys".into())));
+    }
+
+    fn cgroup_calls(spec: &Spec, cg: &[CgroupMount]) -> (Vec<Call>, Vec<Call>) {
+        let mut sys = RecordingSyscall::default();
+        let rootfs = Rootfs::Dir("/img".into());
+        let plan = Plan {
+            spec,
+            rootfs: &rootfs,
+            mountpoint: Path::new("/m"),
+            cgroups: cg,
+        };
+        prepare(&mut sys, &plan).unwrap();
+        let before = sys.calls.clone();
+        sys.calls.clear();
+        mount_cgroup_fs(&mut sys, spec, cg).unwrap();
+        let pick = |calls: &[Call]| -> Vec<Call> {
+            calls
+                .iter()
+                .filter(|c| matches!(c, Call::Mount { target: Target::InRoot(p, _), .. } if p.starts_with("/sys/fs/cgroup")))
+                .cloned()
+                .collect()
+        };
+        (pick(&before), pick(&sys.calls))
+    }
+
+    fn without_cgroupns(mut spec: Spec) -> Spec {
+        let mut linux = spec.linux().clone().unwrap();
+        let ns: Vec<_> = linux
+            .namespaces()
+            .clone()
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.typ() != oci_spec::runtime::LinuxNamespaceType::Cgroup)
+            .collect();
+        linux.set_namespaces(Some(ns));
+        spec.set_linux(Some(linux));
+        spec
+    }
+
+    #[test]
+    fn v1_in_the_host_cgroup_namespace_binds_the_containers_own_cgroups_read_only() {
+        let spec = without_cgroupns(default_spec(&["/bin/true"]));
+        let cg = vec![
+            CgroupMount {
+                subdir: "memory".into(),
+                fstype: "cgroup".into(),
+                options: "memory".into(),
+                source: Some("/sys/fs/cgroup/memory/berth/c1".into()),
+            },
+            CgroupMount {
+                subdir: "unified".into(),
+                fstype: "cgroup2".into(),
+                options: String::new(),
+                source: Some("/sys/fs/cgroup/unified/berth/c1".into()),
+            },
+        ];
+        let (before, after) = cgroup_calls(&spec, &cg);
+        assert!(after.is_empty(), "{after:?}");
+        let srcs: Vec<_> = before
+            .iter()
+            .map(|c| match c {
+                Call::Mount {
+                    source,
+                    flags,
+                    target: Target::InRoot(p, _),
+                    ..
+                } => (source.clone(), *flags, p.display().to_string()),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(srcs[0].0.as_deref(), Some("tmpfs"));
+        assert_eq!(
+            (srcs[1].0.as_deref(), srcs[1].2.as_str()),
+            (
+                Some("/sys/fs/cgroup/memory/berth/c1"),
+                "/sys/fs/cgroup/memory"
+            )
+        );
+        assert_ne!(srcs[2].1 & libc::MS_RDONLY as u64, 0, "remounted read-only");
+        assert_eq!(
+            srcs[3].0.as_deref(),
+            Some("/sys/fs/cgroup/unified/berth/c1")
+        );
+        // Nothing mounts the host's hierarchy roots.
+        assert!(!before
+            .iter()
+            .any(|c| matches!(c, Call::Mount { fstype: Some(f), .. } if f.starts_with("cgroup"))));
+    }
+
+    #[test]
+    fn v2_in_a_cgroup_namespace_mounts_cgroup2_after_pivot() {
+        let spec = default_spec(&["/bin/true"]);
+        let cg = vec![CgroupMount {
+            subdir: String::new(),
+            fstype: "cgroup2".into(),
+            options: String::new(),
+            source: Some("/sys/fs/cgroup/berth/c1".into()),
+        }];
+        let (before, after) = cgroup_calls(&spec, &cg);
+        assert!(before.is_empty(), "{before:?}");
+        match &after[..] {
+            [Call::Mount {
+                source,
+                fstype,
+                target: Target::InRoot(p, _),
+                flags,
+                ..
+            }] => {
+                assert_eq!(
+                    (source.as_deref(), fstype.as_deref()),
+                    (Some("cgroup2"), Some("cgroup2"))
+                );
+                assert_eq!(p, Path::new("/sys/fs/cgroup"));
+                assert_ne!(flags & libc::MS_RDONLY as u64, 0);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Without a cgroup namespace, pure v2 binds the container's own directory.
+        let (before, _) = cgroup_calls(&without_cgroupns(spec), &cg);
+        assert!(
+            matches!(&before[0], Call::Mount { source: Some(s), .. } if s == "/sys/fs/cgroup/berth/c1")
+        );
+    }
+
+    #[test]
+    fn working_dir_is_made_before_the_root_turns_read_only() {
+        let mut spec = default_spec(&["/bin/true"]);
+        let mut p = spec.process().clone().unwrap();
+        p.set_cwd("/work/sub".into());
+        spec.set_process(Some(p));
+        let mut root = spec.root().clone().unwrap();
+        root.set_readonly(Some(true));
+        spec.set_root(Some(root));
+        let mut sys = RecordingSyscall::default();
+        finish(&mut sys, &spec).unwrap();
+        assert_eq!(sys.calls[0], Call::MkdirAll("/work/sub".into()));
+        assert!(
+            matches!(&sys.calls[1], Call::Mount { flags, .. } if flags & libc::MS_RDONLY as u64 != 0)
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! x86_64 system call numbers by name, generated from the kernel UAPI header
-//! (asm/unistd_64.h). Names a profile lists but this table lacks are skipped, as libseccomp does.
+//! (asm/unistd_64.h, Linux 6.1) plus the calls added up to Linux
+//! 6.17 (syscall_64.tbl). Names a profile lists but this table lacks are skipped, as libseccomp does.
 
 /// (name, number), sorted by number.
 pub const SYSCALLS: &[(&str, u32)] = &[
@@ -338,6 +339,7 @@ pub const SYSCALLS: &[(&str, u32)] = &[
     ("statx", 332),
     ("io_pgetevents", 333),
     ("rseq", 334),
+    ("uretprobe", 335),
     ("pidfd_send_signal", 424),
     ("io_uring_setup", 425),
     ("io_uring_enter", 426),
@@ -365,4 +367,23 @@ pub const SYSCALLS: &[(&str, u32)] = &[
     ("process_mrelease", 448),
     ("futex_waitv", 449),
     ("set_mempolicy_home_node", 450),
+    ("cachestat", 451),
+    ("fchmodat2", 452),
+    ("map_shadow_stack", 453),
+    ("futex_wake", 454),
+    ("futex_wait", 455),
+    ("futex_requeue", 456),
+    ("statmount", 457),
+    ("listmount", 458),
+    ("lsm_get_self_attr", 459),
+    ("lsm_set_self_attr", 460),
+    ("lsm_list_modules", 461),
+    ("mseal", 462),
+    ("setxattrat", 463),
+    ("getxattrat", 464),
+    ("listxattrat", 465),
+    ("removexattrat", 466),
+    ("open_tree_attr", 467),
+    ("file_getattr", 468),
+    ("file_setattr", 469),
 ];

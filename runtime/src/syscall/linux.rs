@@ -490,6 +490,12 @@ impl Syscall for LinuxSyscall {
         })
     }
 
+    fn mkdir_all(&mut self, path: &Path) -> Result<()> {
+        // Resolved component by component inside the root: a symlink in the image
+        // (`/work -> /etc`) leads to a directory in the container, never on the host.
+        self.resolve(path, Kind::Dir).map(drop)
+    }
+
     fn readonly(&mut self, path: &Path) -> Result<()> {
         let root = self.root()?;
         let fd = match open_in_root(root, path, libc::O_PATH, 0) {

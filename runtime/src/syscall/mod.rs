@@ -54,4 +54,6 @@ pub trait Syscall {
     fn mask(&mut self, path: &Path) -> Result<()>;
     /// Make `path` inside the root a read-only bind of itself; a missing path is skipped.
     fn readonly(&mut self, path: &Path) -> Result<()>;
+    /// Create the directory `path` inside the root and every missing parent (0755).
+    fn mkdir_all(&mut self, path: &Path) -> Result<()>;
 }

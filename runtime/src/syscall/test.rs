@@ -29,6 +29,8 @@ pub enum Call {
     Mask(PathBuf),
     /// readonly.
     Readonly(PathBuf),
+    /// mkdir_all.
+    MkdirAll(PathBuf),
 }
 
 /// Records calls; every host path ending in a file extension counts as a file.
@@ -98,6 +100,10 @@ impl Syscall for RecordingSyscall {
     }
     fn readonly(&mut self, path: &Path) -> Result<()> {
         self.calls.push(Call::Readonly(path.into()));
+        Ok(())
+    }
+    fn mkdir_all(&mut self, path: &Path) -> Result<()> {
+        self.calls.push(Call::MkdirAll(path.into()));
         Ok(())
     }
 }
