@@ -120,11 +120,14 @@ impl Cgroups {
                 controllers: hier.controllers.clone(),
             });
         }
-        if let Some(res) = res {
-            if let Err(e) = cg.apply(res) {
-                let _ = cg.remove();
-                return Err(e);
-            }
+        // The device list is always written, even when the spec has none: the spec's
+        // rules sit between "deny all" and runc's default allow list.
+        let mut res = res.cloned().unwrap_or_default();
+        let spec_rules = res.devices().clone().unwrap_or_default();
+        res.set_devices(Some(devices::effective_rules(&spec_rules)));
+        if let Err(e) = cg.apply(&res) {
+            let _ = cg.remove();
+            return Err(e);
         }
         Ok(cg)
     }

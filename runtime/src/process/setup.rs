@@ -92,6 +92,18 @@ pub fn prepare(
             ))
         })
         .collect::<Result<Vec<_>>>()?;
+    let caps = Sets::from_spec(process.capabilities().as_ref());
+    let dropped = caps.ambient & !caps.raisable_ambient();
+    if dropped != 0 {
+        // Said, not silently dropped: the process's stderr is where the caller of
+        // create looks (runc logs the same warning).
+        let msg = format!(
+            "berth-runtime: warning: ambient capabilities {} not raised: not in both the permitted and inheritable sets\n",
+            capabilities::names(dropped).join(",")
+        );
+        // SAFETY: writes a valid buffer to fd 2.
+        unsafe { libc::write(2, msg.as_ptr() as *const libc::c_void, msg.len()) };
+    }
     Ok(Prepared {
         path: CString::new(path.as_os_str().as_bytes())
             .map_err(|_| Error::Spec("NUL in path".into()))?,
@@ -100,7 +112,7 @@ pub fn prepare(
         uid,
         gid,
         groups,
-        caps: Sets::from_spec(process.capabilities().as_ref()),
+        caps,
         nnp: process.no_new_privileges().unwrap_or(false),
         umask: u.umask().unwrap_or(0o022),
         cwd: process.cwd().clone(),
