@@ -52,6 +52,15 @@ pub struct Plan<'a> {
     pub mountpoint: &'a Path,
     /// Hierarchies to show at a `cgroup` mount.
     pub cgroups: &'a [CgroupMount],
+    /// The container has a mount namespace of its own (new or joined). Without one
+    /// (the spec lists none) everything is mounted under the mount point in the
+    /// runtime's namespace, nothing touches the host's `/`, and the root is entered
+    /// with chroot; `delete` detaches the mount point.
+    pub own_mount_ns: bool,
+    /// The container has a new user namespace: device nodes cannot be made there and
+    /// are bound from the host, and the init becomes the namespace's root once the
+    /// rootfs is mounted.
+    pub userns: bool,
 }
 
 /// The overlay mount data: `lowerdir=a:b,upperdir=u,workdir=w`.
@@ -80,17 +89,38 @@ pub fn overlay_data(lowers: &[PathBuf], upper: &Path, work: &Path) -> Result<Str
     ))
 }
 
-/// Mount the rootfs and every spec mount, create devices, then pivot_root into it.
+/// The propagation the spec asks for the container's `/`, if any.
+fn root_propagation(spec: &Spec) -> Result<Option<u64>> {
+    match spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+    {
+        Some(p) => mount::propagation(p)
+            .map(Some)
+            .ok_or_else(|| Error::Spec(format!("linux.rootfsPropagation: unknown value {p:?}"))),
+        None => Ok(None),
+    }
+}
+
+/// Mount the rootfs and every spec mount and create devices: everything before the
+/// root is entered (hooks run between this and [`enter`]).
 pub fn prepare(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
     let linux = plan.spec.linux().as_ref();
-    let prop = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
-        Some(p) => {
-            mount::propagation(p).ok_or_else(|| Error::Spec(format!("rootfs propagation {p}")))?
-        }
-        None => (libc::MS_SLAVE | libc::MS_REC) as u64,
-    };
-    // Nothing we mount from here on may propagate back to the host.
-    sys.mount(None, &Target::Host("/".into()), None, prop, None)?;
+    root_propagation(plan.spec)?;
+    if plan.own_mount_ns {
+        // Nothing we mount from here on may propagate back to the host. Always slave
+        // here, whatever the spec asks: a shared parent would make pivot_root fail
+        // (EINVAL), and would leak our mounts; the spec's propagation is applied to the
+        // new `/` once we are in it (as runc does).
+        sys.mount(
+            None,
+            &Target::Host("/".into()),
+            None,
+            (libc::MS_SLAVE | libc::MS_REC) as u64,
+            None,
+        )?;
+    }
     let mp = Target::Host(plan.mountpoint.to_path_buf());
     match plan.rootfs {
         Rootfs::Overlay {
@@ -114,7 +144,24 @@ pub fn prepare(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
             )?;
         }
     }
+    if !plan.own_mount_ns {
+        // In the runtime's own namespace: what we mount under the rootfs must not
+        // show up in other namespaces sharing the host's mounts.
+        sys.mount(
+            None,
+            &mp,
+            None,
+            (libc::MS_PRIVATE | libc::MS_REC) as u64,
+            None,
+        )?;
+    }
     sys.set_root(plan.mountpoint)?;
+    if plan.userns {
+        // Host paths (the bundle, the state dir) were reached as the host's root;
+        // what is created from here on (tmpfs, mount points) must belong to the
+        // namespace's root.
+        sys.become_root()?;
+    }
     let mut has_dev = false;
     for m in plan.spec.mounts().iter().flatten() {
         if m.destination() == Path::new("/dev") {
@@ -131,10 +178,25 @@ pub fn prepare(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
                 .and_then(|l| l.devices().as_ref())
                 .map(|v| v.as_slice())
                 .unwrap_or(&[]),
+            plan.userns,
         )?;
         symlink::dev_links(sys)?;
     }
-    sys.pivot_root()
+    Ok(())
+}
+
+/// Enter the root: pivot_root in a mount namespace of our own, chroot without one;
+/// then the spec's `rootfsPropagation` on the new `/`.
+pub fn enter(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
+    if plan.own_mount_ns {
+        sys.pivot_root()?;
+    } else {
+        sys.chroot()?;
+    }
+    if let Some(p) = root_propagation(plan.spec)? {
+        sys.mount(None, &Target::InRoot("/".into(), Kind::Dir), None, p, None)?;
+    }
+    Ok(())
 }
 
 fn is_cgroup(m: &Mount) -> bool {
@@ -314,8 +376,11 @@ mod tests {
             rootfs: &rootfs,
             mountpoint: Path::new("/state/rootfs"),
             cgroups: &cg,
+            own_mount_ns: true,
+            userns: false,
         };
         prepare(&mut sys, &plan).unwrap();
+        enter(&mut sys, &plan).unwrap();
         mount_cgroup_fs(&mut sys, &spec, &cg).unwrap();
         finish(&mut sys, &spec).unwrap();
         sys
@@ -411,6 +476,8 @@ mod tests {
             rootfs: &rootfs,
             mountpoint: Path::new("/m"),
             cgroups: &[],
+            own_mount_ns: true,
+            userns: false,
         };
         prepare(&mut sys, &plan).unwrap();
         let data: Vec<&Call> = sys

@@ -413,6 +413,36 @@ impl Syscall for LinuxSyscall {
         Ok(())
     }
 
+    fn chroot(&mut self) -> Result<()> {
+        let root = self.root()?;
+        raw::check(unsafe { libc::fchdir(root) }, "fchdir to new root")?;
+        raw::check(unsafe { libc::chroot(c".".as_ptr()) }, "chroot")?;
+        raw::check(unsafe { libc::chdir(c"/".as_ptr()) }, "chdir /")?;
+        self.root = Some(raw::open(
+            Path::new("/"),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )?);
+        Ok(())
+    }
+
+    fn become_root(&mut self) -> Result<()> {
+        // Raw calls, as in process/setup.rs: glibc's wrappers signal other threads.
+        // SAFETY: plain system calls with integer arguments / an empty list.
+        unsafe {
+            if libc::syscall(libc::SYS_setresgid, 0, 0, 0) < 0 {
+                return Err(Error::sys("setresgid 0 in the user namespace"));
+            }
+            if libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) < 0 {
+                return Err(Error::sys("setgroups in the user namespace"));
+            }
+            if libc::syscall(libc::SYS_setresuid, 0, 0, 0) < 0 {
+                return Err(Error::sys("setresuid 0 in the user namespace"));
+            }
+        }
+        Ok(())
+    }
+
     fn mask(&mut self, path: &Path) -> Result<()> {
         let root = self.root()?;
         let fd = match open_in_root(root, path, libc::O_PATH | libc::O_NOFOLLOW, 0) {
