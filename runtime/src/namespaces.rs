@@ -101,6 +101,14 @@ pub fn map_text(m: &[LinuxIdMapping]) -> String {
         .collect()
 }
 
+/// The host id that `id` inside the namespace maps to, if any.
+pub fn host_id(m: &[LinuxIdMapping], id: u32) -> Option<u32> {
+    m.iter().find_map(|m| {
+        let off = id.checked_sub(m.container_id())?;
+        (off < m.size()).then(|| m.host_id() + off)
+    })
+}
+
 /// Write the spec's uid and gid maps for the init `pid` (the caller, root on the host,
 /// may map any host ids; gid_map first needs no `setgroups` deny that way).
 pub fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
@@ -186,5 +194,8 @@ mod tests {
         assert!(p.new_userns() && p.own_mount_ns());
         let uids = s.linux().as_ref().unwrap().uid_mappings().clone().unwrap();
         assert_eq!(map_text(&uids), "0 1000 10\n10 5000 1\n");
+        assert_eq!(host_id(&uids, 0), Some(1000));
+        assert_eq!(host_id(&uids, 10), Some(5000));
+        assert_eq!(host_id(&uids, 11), None);
     }
 }

@@ -159,6 +159,25 @@ impl Container {
         if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } < 0 {
             return Err(Error::last("mkfifo", &fifo));
         }
+        if ns.new_userns() {
+            // The init opens the fifo for writing once it is the namespace's root, whose
+            // host ids are the maps' image of 0 (runc chowns it the same way).
+            let linux = cfg.spec.linux().as_ref();
+            let id = |m: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
+                crate::namespaces::host_id(m.map_or(&[][..], |v| v.as_slice()), 0)
+            };
+            let uid = id(linux.and_then(|l| l.uid_mappings().as_ref()));
+            let gid = id(linux.and_then(|l| l.gid_mappings().as_ref()));
+            let (Some(uid), Some(gid)) = (uid, gid) else {
+                return Err(Error::Spec(
+                    "linux.uidMappings/gidMappings: container id 0 is not mapped".into(),
+                ));
+            };
+            // SAFETY: a valid NUL-terminated path.
+            if unsafe { libc::chown(c.as_ptr(), uid, gid) } < 0 {
+                return Err(Error::last("chown", &fifo));
+            }
+        }
         let prestart = if start {
             Some(raw::open(&fifo, libc::O_RDONLY | libc::O_NONBLOCK, 0)?)
         } else {
