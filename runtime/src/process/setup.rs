@@ -93,16 +93,22 @@ pub fn prepare(
         })
         .collect::<Result<Vec<_>>>()?;
     let caps = Sets::from_spec(process.capabilities().as_ref());
+    // What cannot be granted is said, not silently dropped: the process's stderr is
+    // where the caller of create looks (runc logs the ambient warning the same way).
     let dropped = caps.ambient & !caps.raisable_ambient();
     if dropped != 0 {
-        // Said, not silently dropped: the process's stderr is where the caller of
-        // create looks (runc logs the same warning).
-        let msg = format!(
-            "berth-runtime: warning: ambient capabilities {} not raised: not in both the permitted and inheritable sets\n",
+        warn(&format!(
+            "ambient capabilities {} not raised: not in both the permitted and inheritable sets",
             capabilities::names(dropped).join(",")
-        );
-        // SAFETY: writes a valid buffer to fd 2.
-        unsafe { libc::write(2, msg.as_ptr() as *const libc::c_void, msg.len()) };
+        ));
+    }
+    let all = caps.bounding | caps.effective | caps.permitted | caps.inheritable | caps.ambient;
+    let missing = all & !capabilities::bounding_now();
+    if missing != 0 {
+        warn(&format!(
+            "capabilities {} not granted: the runtime itself does not hold them",
+            capabilities::names(missing).join(",")
+        ));
     }
     Ok(Prepared {
         path: CString::new(path.as_os_str().as_bytes())
@@ -119,6 +125,13 @@ pub fn prepare(
         rlimits,
         filter: sc.map(seccomp::compile).transpose()?,
     })
+}
+
+/// A warning on the container's stderr (the caller of create sees it).
+fn warn(msg: &str) {
+    let line = format!("berth-runtime: warning: {msg}\n");
+    // SAFETY: writes a valid buffer to fd 2.
+    unsafe { libc::write(2, line.as_ptr() as *const libc::c_void, line.len()) };
 }
 
 /// `RLIMIT_NOFILE` style name (oci-spec's Debug is `RlimitNofile`) → resource number.
