@@ -78,7 +78,10 @@ else
 fi
 chmod +x "$work/bin/"*
 
-tests=${TESTS:-$(cd "$suite/validation" && for t in */; do t=${t%/}; [ -x "$t/$t.t" ] && echo "$t"; done)}
+tests=${TESTS:-$(cd "$suite/validation" && for t in */; do
+    t=${t%/}
+    if [ -x "$t/$t.t" ]; then echo "$t"; fi
+done)}
 
 # Force-delete whatever a test left in a runtime's root; print how many.
 sweep() {
@@ -135,6 +138,39 @@ for t in $tests; do
     rm -rf --one-file-system /tmp/ocitest* 2>/dev/null || true
 done
 
+# A test runc passed and berth-runtime did not is run again RERUNS times under each:
+# some of the suite's tests race the container's process (pidfile kills a `true` that
+# may already have exited; killsig signals a shell that may not have set its trap).
+# It counts as missing only if berth-runtime then passes it less often than runc.
+reruns=${RERUNS:-5}
+declare -A flaky
+for t in $tests; do
+    [ -n "$runc" ] || break
+    read -r _ _ _ rv _ <"$work/out/runc.$t.v"
+    read -r _ _ _ bv _ <"$work/out/berth-runtime.$t.v"
+    [ "$rv" = PASS ] && [ "$bv" != PASS ] || continue
+    declare -A wins=([runc]=0 [berth-runtime]=0)
+    for _ in $(seq "$reruns"); do
+        for rt in runc berth-runtime; do
+            out=$work/out/rerun
+            rc=0
+            (cd "$suite" && RUNTIME=$work/bin/$rt timeout -k 5 "$timeout_s" \
+                "./validation/$t/$t.t" >"$out.tap" 2>"$out.err") || rc=$?
+            sweep "$rt" >/dev/null
+            read -r _ _ _ v <<<"$(verdict "$t" "$out.tap" "$out.err" "$rc")"
+            [ "$v" = PASS ] && wins[$rt]=$((${wins[$rt]} + 1))
+        done
+        awk '$5 ~ /^\/tmp\/ocitest/ {print $5}' /proc/self/mountinfo | sort -r |
+            while read -r m; do umount -l "$m" 2>/dev/null || true; done
+        rm -rf --one-file-system /tmp/ocitest* 2>/dev/null || true
+    done
+    flaky[$t]="reruns: runc ${wins[runc]}/$reruns, berth-runtime ${wins[berth-runtime]}/$reruns"
+    echo "conformance.sh: $t ${flaky[$t]}" >&2
+    if [ "${wins[berth-runtime]}" -ge "${wins[runc]}" ]; then
+        flaky[$t]="${flaky[$t]} (timing-dependent for both)"
+    fi
+done
+
 # The table.
 header="| test |"
 rule="|---|"
@@ -160,11 +196,15 @@ for t in $tests; do
         WARN) nwarn[$rt]=$((${nwarn[$rt]:-0} + 1)) ;;
         esac
     done
+    [ -n "${flaky[$t]:-}" ] && line="$line ${flaky[$t]}"
     echo "$line"
     if [ -n "$runc" ]; then
         read -r _ _ _ rv _ <"$work/out/runc.$t.v"
         read -r _ _ _ bv _ <"$work/out/berth-runtime.$t.v"
-        [ "$rv" = PASS ] && [ "$bv" != PASS ] && missing+=("$t")
+        if [ "$rv" = PASS ] && [ "$bv" != PASS ] &&
+            [[ "${flaky[$t]:-}" != *timing-dependent* ]]; then
+            missing+=("$t")
+        fi
     fi
 done
 echo
