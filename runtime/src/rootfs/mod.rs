@@ -194,7 +194,9 @@ pub fn enter(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
         sys.chroot()?;
     }
     if let Some(p) = root_propagation(plan.spec)? {
-        sys.mount(None, &Target::InRoot("/".into(), Kind::Dir), None, p, None)?;
+        // `/` by path, now the new root: resolving it through /proc/self/fd would need
+        // a /proc, which a spec (or `berth cp`'s view of a stopped container) may lack.
+        sys.mount(None, &Target::Host("/".into()), None, p, None)?;
     }
     Ok(())
 }
@@ -496,6 +498,100 @@ mod tests {
         assert_eq!(flags[0], (libc::MS_BIND | libc::MS_REC) as u64);
         assert_ne!(flags[1] & libc::MS_RDONLY as u64, 0);
         assert_eq!(flags[2], (libc::MS_PRIVATE | libc::MS_REC) as u64);
+    }
+
+    fn calls_for(spec: &Spec, own_mount_ns: bool, userns: bool) -> Vec<Call> {
+        let mut sys = RecordingSyscall::default();
+        let rootfs = Rootfs::Dir("/img".into());
+        let plan = Plan {
+            spec,
+            rootfs: &rootfs,
+            mountpoint: Path::new("/m"),
+            cgroups: &[],
+            own_mount_ns,
+            userns,
+        };
+        prepare(&mut sys, &plan).unwrap();
+        enter(&mut sys, &plan).unwrap();
+        sys.calls
+    }
+
+    fn host_root(flags: u64) -> Call {
+        Call::Mount {
+            source: None,
+            target: Target::Host("/".into()),
+            fstype: None,
+            flags,
+            data: None,
+        }
+    }
+
+    #[test]
+    fn shared_root_propagation_is_applied_after_pivot_root() {
+        let mut spec = default_spec(&["/bin/true"]);
+        let mut linux = spec.linux().clone().unwrap();
+        linux.set_rootfs_propagation(Some("shared".into()));
+        spec.set_linux(Some(linux));
+        let calls = calls_for(&spec, true, false);
+        // Slave first (pivot_root refuses a shared parent; nothing leaks to the host)...
+        assert_eq!(calls[0], host_root((libc::MS_SLAVE | libc::MS_REC) as u64));
+        let pivot = calls.iter().position(|c| *c == Call::PivotRoot).unwrap();
+        // ...the spec's propagation once `/` is the container's.
+        assert_eq!(calls[pivot + 1], host_root(libc::MS_SHARED as u64));
+        assert_eq!(calls.len(), pivot + 2);
+        linux = spec.linux().clone().unwrap();
+        linux.set_rootfs_propagation(Some("sideways".into()));
+        spec.set_linux(Some(linux));
+        let mut sys = RecordingSyscall::default();
+        let rootfs = Rootfs::Dir("/img".into());
+        let plan = Plan {
+            spec: &spec,
+            rootfs: &rootfs,
+            mountpoint: Path::new("/m"),
+            cgroups: &[],
+            own_mount_ns: true,
+            userns: false,
+        };
+        let e = prepare(&mut sys, &plan).unwrap_err().to_string();
+        assert!(e.contains("linux.rootfsPropagation"), "{e}");
+        assert!(sys.calls.is_empty(), "refused before any mount");
+    }
+
+    #[test]
+    fn without_a_mount_namespace_the_hosts_root_is_untouched_and_chroot_is_used() {
+        let spec = default_spec(&["/bin/true"]);
+        let calls = calls_for(&spec, false, false);
+        assert!(!calls.iter().any(
+            |c| matches!(c, Call::Mount { target: Target::Host(p), .. } if p == Path::new("/"))
+        ));
+        assert!(calls.contains(&Call::Mount {
+            source: None,
+            target: Target::Host("/m".into()),
+            fstype: None,
+            flags: (libc::MS_PRIVATE | libc::MS_REC) as u64,
+            data: None,
+        }));
+        assert!(calls.contains(&Call::Chroot));
+        assert!(!calls.contains(&Call::PivotRoot));
+    }
+
+    #[test]
+    fn in_a_user_namespace_devices_are_bound_from_the_host() {
+        let spec = default_spec(&["/bin/true"]);
+        let calls = calls_for(&spec, true, true);
+        let set_root = calls
+            .iter()
+            .position(|c| matches!(c, Call::SetRoot(_)))
+            .unwrap();
+        assert_eq!(calls[set_root + 1], Call::BecomeRoot);
+        assert!(!calls.iter().any(|c| matches!(c, Call::Mknod(..))));
+        assert!(calls.contains(&Call::Mount {
+            source: Some("/dev/null".into()),
+            target: Target::InRoot("/dev/null".into(), Kind::File),
+            fstype: None,
+            flags: libc::MS_BIND as u64,
+            data: None,
+        }));
     }
 
     #[test]
