@@ -12,6 +12,7 @@ use oci_spec::runtime::{LinuxSeccomp, Process};
 
 use crate::capabilities::{self, Sets};
 use crate::error::{Error, Result};
+use crate::lsm;
 use crate::seccomp;
 use crate::syscall::raw;
 use crate::user;
@@ -32,6 +33,7 @@ pub struct Prepared {
     cwd: PathBuf,
     rlimits: Vec<(u32, u64, u64)>,
     filter: Option<seccomp::Program>,
+    labels: lsm::ProcessLabels,
 }
 
 fn read(p: &str) -> String {
@@ -124,6 +126,7 @@ pub fn prepare(
         cwd: process.cwd().clone(),
         rlimits,
         filter: sc.map(seccomp::compile).transpose()?,
+        labels: lsm::process_labels(process)?,
     })
 }
 
@@ -232,6 +235,8 @@ fn reset_signals() {
 /// Apply rlimits, identity, capabilities, seccomp; close fds; execve.
 pub fn finalize_and_exec(p: &Prepared) -> Result<Infallible> {
     reset_signals();
+    // While /proc and our privileges are still whole (runc's order).
+    lsm::apply_on_exec(&p.labels)?;
     for (res, soft, hard) in &p.rlimits {
         let l = libc::rlimit {
             rlim_cur: *soft,

@@ -108,6 +108,7 @@ fn root_propagation(spec: &Spec) -> Result<Option<u64>> {
 pub fn prepare(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
     let linux = plan.spec.linux().as_ref();
     root_propagation(plan.spec)?;
+    let label = crate::lsm::mount_label(plan.spec)?;
     if plan.own_mount_ns {
         // Nothing we mount from here on may propagate back to the host. Always slave
         // here, whatever the spec asks: a shared parent would make pivot_root fail
@@ -168,7 +169,7 @@ pub fn prepare(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
             has_dev = true;
         }
         if !is_cgroup(m) {
-            mount_one(sys, m, plan.cgroups)?;
+            mount_one(sys, m, plan.cgroups, label.as_deref())?;
         }
     }
     if has_dev {
@@ -210,7 +211,7 @@ fn is_cgroup(m: &Mount) -> bool {
 /// placed *under* the cgroup mount point would be hidden by it.)
 pub fn mount_cgroup_fs(sys: &mut dyn Syscall, spec: &Spec, cgroups: &[CgroupMount]) -> Result<()> {
     for m in spec.mounts().iter().flatten().filter(|m| is_cgroup(m)) {
-        mount_one(sys, m, cgroups)?;
+        mount_one(sys, m, cgroups, None)?;
     }
     Ok(())
 }
@@ -244,7 +245,15 @@ pub fn finish(sys: &mut dyn Syscall, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-fn mount_one(sys: &mut dyn Syscall, m: &Mount, cgroups: &[CgroupMount]) -> Result<()> {
+/// Filesystems that take an SELinux `context=` (runc labels the same ones).
+const LABELLED: [&str; 4] = ["tmpfs", "devpts", "mqueue", "shm"];
+
+fn mount_one(
+    sys: &mut dyn Syscall,
+    m: &Mount,
+    cgroups: &[CgroupMount],
+    label: Option<&str>,
+) -> Result<()> {
     let dest = m.destination();
     if !dest.is_absolute() {
         return Err(Error::Spec(format!(
@@ -295,7 +304,16 @@ fn mount_one(sys: &mut dyn Syscall, m: &Mount, cgroups: &[CgroupMount]) -> Resul
         return mount_cgroups(sys, dest, opts.flags, cgroups);
     }
     let src = m.source().as_ref().and_then(|s| s.to_str()).unwrap_or(typ);
-    sys.mount(Some(src), &t, Some(typ), opts.flags, data)?;
+    let labelled = label
+        .filter(|_| LABELLED.contains(&typ))
+        .map(|l| crate::lsm::with_context(data.unwrap_or_default(), l));
+    sys.mount(
+        Some(src),
+        &t,
+        Some(typ),
+        opts.flags,
+        labelled.as_deref().or(data),
+    )?;
     if opts.propagation != 0 {
         sys.mount(None, &t, None, opts.propagation, None)?;
     }
