@@ -484,6 +484,38 @@ fn cgroup_limits_applied_or_refused() {
     }
 }
 
+fn an_init_failing_during_setup_says_why() {
+    // The init fails while building its root with the caller's `Attached` unread (here:
+    // a user namespace's root cannot enter an image only the host's root may read). The
+    // kernel then reports ECONNRESET before the init's last message, which used to be
+    // taken for EOF ("init exited during setup"), losing the reason.
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(|| {
+                let mut w = World::new("initerr");
+                std::fs::set_permissions(w.image(), std::fs::Permissions::from_mode(0o700))
+                    .unwrap();
+                let mut spec = w.spec(&["/bin/true"]);
+                edit(&mut spec, |v| {
+                    v["linux"]["namespaces"]
+                        .as_array_mut()
+                        .unwrap()
+                        .push(json!({"type": "user"}));
+                    v["linux"]["uidMappings"] =
+                        json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+                    v["linux"]["gidMappings"] =
+                        json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+                });
+                w.create(spec).unwrap_err().to_string()
+            })
+        })
+        .collect();
+    for h in handles {
+        let e = h.join().unwrap();
+        assert!(e.contains("Permission denied"), "{e}");
+    }
+}
+
 // ---------------------------------------------------------------------------- runner
 
 fn leaks() -> Vec<String> {
@@ -530,6 +562,10 @@ fn main() {
         (
             "ambient_without_inheritable_like_runc_spec",
             ambient_without_inheritable_like_runc_spec,
+        ),
+        (
+            "an_init_failing_during_setup_says_why",
+            an_init_failing_during_setup_says_why,
         ),
         (
             "cgroup_limits_applied_or_refused",
