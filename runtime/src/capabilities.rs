@@ -129,6 +129,27 @@ impl Sets {
     }
 }
 
+impl Sets {
+    /// The ambient capabilities the kernel lets us raise: only those both permitted and
+    /// inheritable. runc drops the others (`runc spec` asks for ambient caps with no
+    /// inheritable set, and its bundle must start).
+    pub fn raisable_ambient(&self) -> u64 {
+        self.ambient & self.permitted & self.inheritable
+    }
+}
+
+/// Names of the capabilities in `mask`, for messages.
+pub fn names(mask: u64) -> Vec<String> {
+    (0..64u32)
+        .filter(|c| mask & (1u64 << c) != 0)
+        .map(|c| {
+            NAMES
+                .get(c as usize)
+                .map_or_else(|| format!("CAP_{c}"), |n| format!("CAP_{n}"))
+        })
+        .collect()
+}
+
 /// The calling thread's bounding set (PR_CAPBSET_READ for each known capability).
 pub fn bounding_now() -> u64 {
     (0..=last_cap().min(63))
@@ -206,8 +227,9 @@ pub fn set(s: &Sets) -> Result<()> {
             0,
         )
     };
+    let ambient = s.raisable_ambient();
     for cap in 0..64u32 {
-        if s.ambient & (1 << cap) != 0 {
+        if ambient & (1 << cap) != 0 {
             let r = unsafe {
                 libc::prctl(
                     libc::PR_CAP_AMBIENT,

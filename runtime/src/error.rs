@@ -46,6 +46,18 @@ pub enum Error {
     /// The container's init reported a failure.
     #[error("container init: {0}")]
     Init(String),
+    /// An OCI hook failed, timed out or could not be started.
+    #[error("{kind} hook {index} ({path}): {reason}")]
+    Hook {
+        /// The hook list ("prestart", "createRuntime", ...).
+        kind: &'static str,
+        /// Position in that list.
+        index: usize,
+        /// The hook's executable.
+        path: PathBuf,
+        /// What happened.
+        reason: String,
+    },
     /// Reading or writing state.json failed.
     #[error("state {path}: {source}")]
     Json {

@@ -14,6 +14,8 @@ pub mod capabilities;
 pub mod cgroups;
 pub mod container;
 pub mod error;
+pub mod hooks;
+pub mod lsm;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;

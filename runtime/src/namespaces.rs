@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 
 use crate::error::{Error, Result};
 
@@ -40,15 +40,28 @@ pub struct NsPlan {
     pub join: Vec<(i32, PathBuf)>,
 }
 
+impl NsPlan {
+    /// A mount namespace of the container's own (new or joined). A type the spec leaves
+    /// out is inherited from the runtime (runtime-spec config-linux.md), mount included.
+    pub fn own_mount_ns(&self) -> bool {
+        self.new_flags & libc::CLONE_NEWNS != 0
+            || self.join.iter().any(|(f, _)| *f == libc::CLONE_NEWNS)
+    }
+
+    /// A new user namespace, whose id maps the caller writes.
+    pub fn new_userns(&self) -> bool {
+        self.new_flags & libc::CLONE_NEWUSER != 0
+    }
+}
+
 /// Split the spec's namespaces into new ones and joined ones.
 pub fn plan(spec: &Spec) -> Result<NsPlan> {
     let mut p = NsPlan {
         new_flags: 0,
         join: Vec::new(),
     };
-    let list = spec
-        .linux()
-        .as_ref()
+    let linux = spec.linux().as_ref();
+    let list = linux
         .and_then(|l| l.namespaces().clone())
         .unwrap_or_default();
     for t in JOIN_ORDER.iter().chain([LinuxNamespaceType::Time].iter()) {
@@ -57,21 +70,68 @@ pub fn plan(spec: &Spec) -> Result<NsPlan> {
         };
         match ns.path() {
             Some(path) => p.join.push((flag(*t), path.clone())),
-            None if *t == LinuxNamespaceType::User || *t == LinuxNamespaceType::Time => {
-                return Err(Error::Spec(format!("{t:?} namespaces are not supported")));
+            None if *t == LinuxNamespaceType::Time => {
+                return Err(Error::Spec(
+                    "linux.namespaces: a new time namespace is not supported".into(),
+                ));
             }
             None => p.new_flags |= flag(*t),
         }
     }
-    if p.new_flags & libc::CLONE_NEWNS == 0 && !p.join.iter().any(|(f, _)| *f == libc::CLONE_NEWNS)
-    {
-        return Err(Error::Spec("a container needs a mount namespace".into()));
+    if p.new_userns() {
+        let uids = linux
+            .and_then(|l| l.uid_mappings().as_ref())
+            .map_or(0, |m| m.len());
+        let gids = linux
+            .and_then(|l| l.gid_mappings().as_ref())
+            .map_or(0, |m| m.len());
+        if uids == 0 || gids == 0 {
+            return Err(Error::Spec(
+                "linux.namespaces: a new user namespace needs linux.uidMappings and linux.gidMappings".into(),
+            ));
+        }
     }
     Ok(p)
 }
 
+/// The text of a uid_map/gid_map file: `inside outside count` per line.
+pub fn map_text(m: &[LinuxIdMapping]) -> String {
+    m.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect()
+}
+
+/// The host id that `id` inside the namespace maps to, if any.
+pub fn host_id(m: &[LinuxIdMapping], id: u32) -> Option<u32> {
+    m.iter().find_map(|m| {
+        let off = id.checked_sub(m.container_id())?;
+        (off < m.size()).then(|| m.host_id() + off)
+    })
+}
+
+/// Write the spec's uid and gid maps for the init `pid` (the caller, root on the host,
+/// may map any host ids; gid_map first needs no `setgroups` deny that way).
+pub fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let uids = linux
+        .and_then(|l| l.uid_mappings().clone())
+        .unwrap_or_default();
+    let gids = linux
+        .and_then(|l| l.gid_mappings().clone())
+        .unwrap_or_default();
+    crate::syscall::raw::write_file(
+        std::path::Path::new(&format!("/proc/{pid}/uid_map")),
+        &map_text(&uids),
+    )?;
+    crate::syscall::raw::write_file(
+        std::path::Path::new(&format!("/proc/{pid}/gid_map")),
+        &map_text(&gids),
+    )
+}
+
 /// Namespace names under /proc/<pid>/ns with their flags (for exec).
-pub const PROC_NAMES: [(&str, i32); 6] = [
+pub const PROC_NAMES: [(&str, i32); 7] = [
+    ("user", libc::CLONE_NEWUSER),
     ("cgroup", libc::CLONE_NEWCGROUP),
     ("ipc", libc::CLONE_NEWIPC),
     ("uts", libc::CLONE_NEWUTS),
@@ -94,4 +154,48 @@ pub fn differing(pid: i32) -> i32 {
         }
     }
     flags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(v: serde_json::Value) -> Spec {
+        let mut s = crate::spec::default_spec(&["true"]);
+        s.set_linux(Some(serde_json::from_value(v).unwrap()));
+        s
+    }
+
+    #[test]
+    fn no_mount_namespace_inherits_the_runtimes() {
+        let p = plan(&spec(serde_json::json!({"namespaces": [{"type": "pid"}]}))).unwrap();
+        assert!(!p.own_mount_ns());
+        assert_eq!(p.new_flags, libc::CLONE_NEWPID);
+        let p = plan(&spec(
+            serde_json::json!({"namespaces": [{"type": "mount", "path": "/proc/1/ns/mnt"}]}),
+        ))
+        .unwrap();
+        assert!(p.own_mount_ns());
+    }
+
+    #[test]
+    fn user_namespace_needs_both_maps() {
+        let e = plan(&spec(serde_json::json!({"namespaces": [{"type": "user"}],
+            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}]})))
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("linux.gidMappings"), "{e}");
+        let s = spec(
+            serde_json::json!({"namespaces": [{"type": "user"}, {"type": "mount"}],
+            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}, {"containerID": 10, "hostID": 5000, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}]}),
+        );
+        let p = plan(&s).unwrap();
+        assert!(p.new_userns() && p.own_mount_ns());
+        let uids = s.linux().as_ref().unwrap().uid_mappings().clone().unwrap();
+        assert_eq!(map_text(&uids), "0 1000 10\n10 5000 1\n");
+        assert_eq!(host_id(&uids, 0), Some(1000));
+        assert_eq!(host_id(&uids, 10), Some(5000));
+        assert_eq!(host_id(&uids, 11), None);
+    }
 }

@@ -55,6 +55,49 @@ fn access_mask(s: Option<&str>) -> i32 {
     m
 }
 
+/// The rules a container always gets after its own, as runc appends them
+/// (libcontainer/specconv AllowedDevices): `mknod` of any device (so creating the
+/// container's /dev never depends on when the init joins the devices cgroup), and
+/// read/write of the standard devices the runtime creates, /dev/pts and /dev/net/tun.
+pub const DEFAULT_ALLOWED: [(char, Option<i64>, Option<i64>, &str); 11] = [
+    ('c', None, None, "m"),
+    ('b', None, None, "m"),
+    ('c', Some(1), Some(3), "rwm"),    // null
+    ('c', Some(1), Some(8), "rwm"),    // random
+    ('c', Some(1), Some(7), "rwm"),    // full
+    ('c', Some(5), Some(0), "rwm"),    // tty
+    ('c', Some(1), Some(5), "rwm"),    // zero
+    ('c', Some(1), Some(9), "rwm"),    // urandom
+    ('c', Some(136), None, "rwm"),     // pts/*
+    ('c', Some(5), Some(2), "rwm"),    // ptmx
+    ('c', Some(10), Some(200), "rwm"), // net/tun
+];
+
+/// The list the kernel gets: deny everything, then the spec's rules in order (a
+/// privileged spec's `allow a` re-opens everything), then [`DEFAULT_ALLOWED`].
+pub fn effective_rules(spec: &[LinuxDeviceCgroup]) -> Vec<LinuxDeviceCgroup> {
+    let rule = |allow: bool, typ: LinuxDeviceType, major, minor, access: &str| {
+        let mut r = LinuxDeviceCgroup::default();
+        r.set_allow(allow);
+        r.set_typ(Some(typ));
+        r.set_major(major);
+        r.set_minor(minor);
+        r.set_access(Some(access.to_string()));
+        r
+    };
+    let mut out = vec![rule(false, LinuxDeviceType::A, None, None, "rwm")];
+    out.extend(spec.iter().cloned());
+    for (t, major, minor, access) in DEFAULT_ALLOWED {
+        let typ = if t == 'b' {
+            LinuxDeviceType::B
+        } else {
+            LinuxDeviceType::C
+        };
+        out.push(rule(true, typ, major, minor, access));
+    }
+    out
+}
+
 /// Compile the OCI device rules.
 pub fn program(rules: &[LinuxDeviceCgroup]) -> Vec<Insn> {
     // r2 = type, r3 = access, r4 = major, r5 = minor (ctx: access_type, major, minor).

@@ -92,6 +92,119 @@ pub fn container_mounts(h: &[Hierarchy], rel: &Path) -> Vec<CgroupMount> {
         .collect()
 }
 
+/// The settings of `linux.resources` some hierarchy wrote, by their config.json key.
+#[derive(Debug, Default)]
+pub struct Applied(Vec<&'static str>);
+
+impl Applied {
+    /// `key` was written.
+    pub fn mark(&mut self, key: &'static str) {
+        self.0.push(key);
+    }
+
+    /// Every requested setting was written somewhere, or an error naming the first
+    /// that was not and the controller it needs.
+    pub fn check(&self, res: &LinuxResources) -> Result<()> {
+        for (key, controller) in requested(res) {
+            if !self.0.contains(&key) {
+                return Err(Error::Spec(format!(
+                    "linux.resources.{key}: this host has no cgroup {controller} controller that supports it"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The settings `res` asks for, each with the (v1) controller that applies it.
+pub fn requested(res: &LinuxResources) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    if let Some(m) = res.memory() {
+        if m.limit().is_some() || m.reservation().is_some() {
+            out.push(("memory", "memory"));
+        }
+        if m.kernel().is_some() {
+            out.push(("memory.kernel", "memory (kmem)"));
+        }
+        if m.kernel_tcp().is_some() {
+            out.push(("memory.kernelTCP", "memory (kmem.tcp)"));
+        }
+    }
+    if let Some(c) = res.cpu() {
+        if c.shares().is_some() || c.quota().is_some() || c.period().is_some() {
+            out.push(("cpu", "cpu"));
+        }
+        if c.cpus().is_some() || c.mems().is_some() {
+            out.push(("cpu.cpus", "cpuset"));
+        }
+        if c.realtime_runtime().is_some() || c.realtime_period().is_some() {
+            out.push(("cpu.realtimeRuntime", "cpu (rt)"));
+        }
+    }
+    if res.pids().is_some() {
+        out.push(("pids", "pids"));
+    }
+    if let Some(b) = res.block_io() {
+        if b.weight().is_some() {
+            out.push(("blockIO.weight", "blkio/io"));
+        }
+        if b.leaf_weight().is_some() {
+            out.push(("blockIO.leafWeight", "blkio (leaf_weight)"));
+        }
+        let wd = b.weight_device().as_deref().unwrap_or_default();
+        if wd.iter().any(|d| d.weight().is_some()) {
+            out.push(("blockIO.weightDevice", "blkio/io"));
+        }
+        if wd.iter().any(|d| d.leaf_weight().is_some()) {
+            out.push((
+                "blockIO.weightDevice.leafWeight",
+                "blkio (leaf_weight_device)",
+            ));
+        }
+        let throttles = [
+            b.throttle_read_bps_device(),
+            b.throttle_write_bps_device(),
+            b.throttle_read_iops_device(),
+            b.throttle_write_iops_device(),
+        ];
+        if throttles
+            .iter()
+            .any(|t| t.as_ref().is_some_and(|v| !v.is_empty()))
+        {
+            out.push(("blockIO.throttle", "blkio/io"));
+        }
+    }
+    if res
+        .hugepage_limits()
+        .as_ref()
+        .is_some_and(|h| !h.is_empty())
+    {
+        out.push(("hugepageLimits", "hugetlb"));
+    }
+    if let Some(n) = res.network() {
+        if n.class_id().is_some() {
+            out.push(("network.classID", "net_cls"));
+        }
+        if n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
+            out.push(("network.priorities", "net_prio"));
+        }
+    }
+    out
+}
+
+/// Write `value` to `dir/file`, which must exist: a missing file means the kernel
+/// cannot apply the setting `key`.
+pub(crate) fn write_need(dir: &Path, file: &str, value: &str, key: &str) -> Result<()> {
+    let p = dir.join(file);
+    if !p.exists() {
+        return Err(Error::Spec(format!(
+            "linux.resources.{key}: {} does not exist (not supported by this kernel)",
+            p.display()
+        )));
+    }
+    write_file(&p, value)
+}
+
 /// The cgroup path (relative to each hierarchy root) for a container.
 pub fn relative_path(spec_path: Option<&Path>, id: &str) -> PathBuf {
     match spec_path {
@@ -123,24 +236,30 @@ impl Cgroups {
                 controllers: hier.controllers.clone(),
             });
         }
-        if let Some(res) = res {
-            if let Err(e) = cg.apply(res) {
-                let _ = cg.remove();
-                return Err(e);
-            }
+        // The device list is always written, even when the spec has none: the spec's
+        // rules sit between "deny all" and runc's default allow list.
+        let mut res = res.cloned().unwrap_or_default();
+        let spec_rules = res.devices().clone().unwrap_or_default();
+        res.set_devices(Some(devices::effective_rules(&spec_rules)));
+        if let Err(e) = cg.apply(&res) {
+            let _ = cg.remove();
+            return Err(e);
         }
         Ok(cg)
     }
 
-    /// Write the limits of `res`, each to the hierarchy holding its controller.
+    /// Write the limits of `res`, each to the hierarchy holding its controller. A
+    /// setting no hierarchy could take is an error naming its config.json key, never
+    /// silently dropped.
     pub fn apply(&self, res: &LinuxResources) -> Result<()> {
+        let mut applied = Applied::default();
         for d in &self.dirs {
             match d.version {
-                1 => v1::apply(d, res)?,
-                _ => v2::apply(d, res)?,
+                1 => v1::apply(d, res, &mut applied)?,
+                _ => v2::apply(d, res, &mut applied)?,
             }
         }
-        Ok(())
+        applied.check(res)
     }
 
     /// `cgroup.procs` of every directory (the init process writes its pid there).
@@ -399,7 +518,7 @@ mod tests {
                 "memory.memsw.limit_in_bytes",
             ],
         );
-        v1::apply(&d, &res()).unwrap();
+        v1::apply(&d, &res(), &mut Applied::default()).unwrap();
         assert_eq!(read(&p, "memory.limit_in_bytes"), "67108864");
         assert_eq!(read(&p, "memory.soft_limit_in_bytes"), "33554432");
         assert_eq!(read(&p, "memory.memsw.limit_in_bytes"), "134217728");
@@ -408,11 +527,11 @@ mod tests {
             &["cpu", "cpuacct"],
             &["cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us"],
         );
-        v1::apply(&d, &res()).unwrap();
+        v1::apply(&d, &res(), &mut Applied::default()).unwrap();
         assert_eq!(read(&p, "cpu.cfs_quota_us"), "50000");
         assert_eq!(read(&p, "cpu.shares"), "512");
         let (p, d) = fake(1, &["pids"], &["pids.max"]);
-        v1::apply(&d, &res()).unwrap();
+        v1::apply(&d, &res(), &mut Applied::default()).unwrap();
         assert_eq!(read(&p, "pids.max"), "100");
     }
 
@@ -429,7 +548,7 @@ mod tests {
             "io.weight",
         ];
         let (p, d) = fake(2, &["memory", "cpu", "cpuset", "pids", "io"], &files);
-        v2::apply(&d, &res()).unwrap();
+        v2::apply(&d, &res(), &mut Applied::default()).unwrap();
         assert_eq!(read(&p, "memory.max"), "67108864");
         assert_eq!(read(&p, "memory.low"), "33554432");
         assert_eq!(read(&p, "memory.swap.max"), "67108864");
@@ -439,6 +558,118 @@ mod tests {
         assert_eq!(read(&p, "pids.max"), "100");
         assert_eq!(read(&p, "io.weight"), "4950");
         let _ = std::fs::remove_dir_all(p);
+    }
+
+    #[test]
+    fn v1_blkio_throttle_weight_device_hugetlb_net() {
+        let res: LinuxResources = serde_json::from_value(serde_json::json!({
+            "blockIO": {
+                "weightDevice": [{"major": 8, "minor": 0, "weight": 300}],
+                "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 102400}],
+                "throttleWriteIOPSDevice": [{"major": 8, "minor": 0, "rate": 300}]
+            },
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}],
+            "network": {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 5}]}
+        }))
+        .unwrap();
+        let (b, bd) = fake(
+            1,
+            &["blkio"],
+            &[
+                "blkio.bfq.weight_device",
+                "blkio.throttle.read_bps_device",
+                "blkio.throttle.write_iops_device",
+            ],
+        );
+        let (h, hd) = fake(1, &["hugetlb"], &["hugetlb.2MB.limit_in_bytes"]);
+        let (n, nd) = fake(
+            1,
+            &["net_cls", "net_prio"],
+            &["net_cls.classid", "net_prio.ifpriomap"],
+        );
+        let mut applied = Applied::default();
+        for d in [&bd, &hd, &nd] {
+            v1::apply(d, &res, &mut applied).unwrap();
+        }
+        applied.check(&res).unwrap();
+        assert_eq!(read(&b, "blkio.bfq.weight_device"), "8:0 300");
+        assert_eq!(read(&b, "blkio.throttle.read_bps_device"), "8:0 102400");
+        assert_eq!(read(&b, "blkio.throttle.write_iops_device"), "8:0 300");
+        assert_eq!(read(&h, "hugetlb.2MB.limit_in_bytes"), "4194304");
+        assert_eq!(read(&n, "net_cls.classid"), "1048577");
+        assert_eq!(read(&n, "net_prio.ifpriomap"), "eth0 5");
+    }
+
+    #[test]
+    fn a_setting_no_hierarchy_takes_is_an_error() {
+        let res: LinuxResources = serde_json::from_value(serde_json::json!({
+            "network": {"classID": 1},
+            "pids": {"limit": 10}
+        }))
+        .unwrap();
+        let (_p, d) = fake(1, &["pids"], &["pids.max"]);
+        let mut applied = Applied::default();
+        v1::apply(&d, &res, &mut applied).unwrap();
+        let e = applied.check(&res).unwrap_err().to_string();
+        assert!(e.contains("linux.resources.network.classID"), "{e}");
+        assert!(e.contains("net_cls"), "{e}");
+        // A controller without the kernel file: the key and the file are named.
+        let res: LinuxResources =
+            serde_json::from_value(serde_json::json!({"blockIO": {"leafWeight": 10}})).unwrap();
+        let (_b, bd) = fake(1, &["blkio", "leaf"], &[]);
+        let e = v1::apply(&bd, &res, &mut Applied::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("linux.resources.blockIO.leafWeight"), "{e}");
+        assert!(e.contains("blkio.leaf_weight"), "{e}");
+    }
+
+    #[test]
+    fn v2_io_max_and_hugetlb() {
+        let res: LinuxResources = serde_json::from_value(serde_json::json!({
+            "blockIO": {"throttleWriteBpsDevice": [{"major": 254, "minor": 0, "rate": 1000}]},
+            "hugepageLimits": [{"pageSize": "2MB", "limit": -1}]
+        }))
+        .unwrap();
+        let (p, d) = fake(2, &["io", "hugetlb"], &["io.max", "hugetlb.2MB.max"]);
+        let mut applied = Applied::default();
+        v2::apply(&d, &res, &mut applied).unwrap();
+        applied.check(&res).unwrap();
+        assert_eq!(read(&p, "io.max"), "254:0 wbps=1000");
+        assert_eq!(read(&p, "hugetlb.2MB.max"), "max");
+    }
+
+    #[test]
+    fn device_rules_end_with_runcs_defaults() {
+        let spec: Vec<oci_spec::runtime::LinuxDeviceCgroup> =
+            serde_json::from_value(serde_json::json!([{"allow": true, "type": "c", "major": 4, "minor": 1, "access": "rw"}]))
+                .unwrap();
+        let r = devices::effective_rules(&spec);
+        assert!(!r[0].allow() && r[0].access().as_deref() == Some("rwm"));
+        assert_eq!(r[1], spec[0]);
+        let tail: Vec<String> = r[2..]
+            .iter()
+            .map(|d| {
+                format!(
+                    "{:?} {:?}:{:?} {}",
+                    d.typ().unwrap(),
+                    d.major(),
+                    d.minor(),
+                    d.access().as_deref().unwrap()
+                )
+            })
+            .collect();
+        assert!(tail.contains(&"C None:None m".to_string()), "{tail:?}");
+        assert!(tail.contains(&"B None:None m".to_string()), "{tail:?}");
+        assert!(
+            tail.contains(&"C Some(10):Some(200) rwm".to_string()),
+            "{tail:?}"
+        );
+        assert!(
+            tail.contains(&"C Some(136):None rwm".to_string()),
+            "{tail:?}"
+        );
+        assert_eq!(tail.len(), 11);
     }
 
     #[test]

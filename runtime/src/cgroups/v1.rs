@@ -3,9 +3,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxBlockIo, LinuxResources};
 
-use super::{number, write_if, CgroupDir, Stats};
+use super::{number, write_if, write_need, Applied, CgroupDir, Stats};
 use crate::error::{Result, WrapIo};
 use crate::syscall::raw::write_file;
 
@@ -47,8 +47,8 @@ fn copy_cpuset(parent: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Write the limits whose controller lives in this hierarchy.
-pub fn apply(d: &CgroupDir, res: &LinuxResources) -> Result<()> {
+/// Write the limits whose controller lives in this hierarchy, marking each in `applied`.
+pub fn apply(d: &CgroupDir, res: &LinuxResources, applied: &mut Applied) -> Result<()> {
     let has = |c: &str| d.controllers.iter().any(|x| x == c);
     let p = &d.path;
     if has("memory") {
@@ -69,6 +69,25 @@ pub fn apply(d: &CgroupDir, res: &LinuxResources) -> Result<()> {
             if m.disable_oom_killer() == Some(true) {
                 write_file(&p.join("memory.oom_control"), "1")?;
             }
+            if let Some(k) = m.kernel() {
+                write_need(
+                    p,
+                    "memory.kmem.limit_in_bytes",
+                    &k.to_string(),
+                    "memory.kernel",
+                )?;
+                applied.mark("memory.kernel");
+            }
+            if let Some(k) = m.kernel_tcp() {
+                write_need(
+                    p,
+                    "memory.kmem.tcp.limit_in_bytes",
+                    &k.to_string(),
+                    "memory.kernelTCP",
+                )?;
+                applied.mark("memory.kernelTCP");
+            }
+            applied.mark("memory");
         }
     }
     if has("cpu") {
@@ -82,6 +101,25 @@ pub fn apply(d: &CgroupDir, res: &LinuxResources) -> Result<()> {
             if let Some(q) = c.quota() {
                 write_file(&p.join("cpu.cfs_quota_us"), &q.to_string())?;
             }
+            // Period before runtime: the runtime may not exceed the period.
+            if let Some(per) = c.realtime_period() {
+                write_need(
+                    p,
+                    "cpu.rt_period_us",
+                    &per.to_string(),
+                    "cpu.realtimePeriod",
+                )?;
+            }
+            if let Some(rt) = c.realtime_runtime() {
+                write_need(
+                    p,
+                    "cpu.rt_runtime_us",
+                    &rt.to_string(),
+                    "cpu.realtimeRuntime",
+                )?;
+            }
+            applied.mark("cpu");
+            applied.mark("cpu.realtimeRuntime");
         }
     }
     if has("cpuset") {
@@ -92,6 +130,7 @@ pub fn apply(d: &CgroupDir, res: &LinuxResources) -> Result<()> {
             if let Some(mems) = c.mems() {
                 write_file(&p.join("cpuset.mems"), mems)?;
             }
+            applied.mark("cpu.cpus");
         }
     }
     if has("pids") {
@@ -102,6 +141,7 @@ pub fn apply(d: &CgroupDir, res: &LinuxResources) -> Result<()> {
                 "max".into()
             };
             write_file(&p.join("pids.max"), &v)?;
+            applied.mark("pids");
         }
     }
     if has("devices") {
@@ -132,10 +172,101 @@ pub fn apply(d: &CgroupDir, res: &LinuxResources) -> Result<()> {
         }
     }
     if has("blkio") {
-        if let Some(w) = res.block_io().as_ref().and_then(|b| b.weight()) {
-            if !write_if(p, "blkio.weight", &w.to_string())? {
-                write_if(p, "blkio.bfq.weight", &w.to_string())?;
+        if let Some(b) = res.block_io() {
+            blkio(p, b, applied)?;
+        }
+    }
+    if has("hugetlb") {
+        for l in res.hugepage_limits().iter().flatten() {
+            let file = format!("hugetlb.{}.limit_in_bytes", l.page_size());
+            write_need(p, &file, &l.limit().to_string(), "hugepageLimits")?;
+            applied.mark("hugepageLimits");
+        }
+    }
+    if let Some(n) = res.network() {
+        if has("net_cls") {
+            if let Some(id) = n.class_id() {
+                write_file(&p.join("net_cls.classid"), &id.to_string())?;
+                applied.mark("network.classID");
             }
+        }
+        if has("net_prio") {
+            for prio in n.priorities().iter().flatten() {
+                let v = format!("{} {}", prio.name(), prio.priority());
+                write_file(&p.join("net_prio.ifpriomap"), &v)?;
+                applied.mark("network.priorities");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// blkio: weights (CFQ's files, or BFQ's where CFQ is gone) and throttles.
+fn blkio(p: &Path, b: &LinuxBlockIo, applied: &mut Applied) -> Result<()> {
+    // Kernels without CFQ (5.0+) only have BFQ's weight files.
+    let prefix = if p.join("blkio.weight").exists() {
+        "blkio."
+    } else {
+        "blkio.bfq."
+    };
+    if let Some(w) = b.weight() {
+        write_need(
+            p,
+            &format!("{prefix}weight"),
+            &w.to_string(),
+            "blockIO.weight",
+        )?;
+        applied.mark("blockIO.weight");
+    }
+    if let Some(w) = b.leaf_weight() {
+        write_need(p, "blkio.leaf_weight", &w.to_string(), "blockIO.leafWeight")?;
+        applied.mark("blockIO.leafWeight");
+    }
+    for d in b.weight_device().iter().flatten() {
+        if let Some(w) = d.weight() {
+            let v = format!("{}:{} {w}", d.major(), d.minor());
+            write_need(
+                p,
+                &format!("{prefix}weight_device"),
+                &v,
+                "blockIO.weightDevice",
+            )?;
+            applied.mark("blockIO.weightDevice");
+        }
+        if let Some(w) = d.leaf_weight() {
+            let v = format!("{}:{} {w}", d.major(), d.minor());
+            write_need(
+                p,
+                "blkio.leaf_weight_device",
+                &v,
+                "blockIO.weightDevice.leafWeight",
+            )?;
+            applied.mark("blockIO.weightDevice.leafWeight");
+        }
+    }
+    let throttles = [
+        (
+            "blkio.throttle.read_bps_device",
+            b.throttle_read_bps_device(),
+        ),
+        (
+            "blkio.throttle.write_bps_device",
+            b.throttle_write_bps_device(),
+        ),
+        (
+            "blkio.throttle.read_iops_device",
+            b.throttle_read_iops_device(),
+        ),
+        (
+            "blkio.throttle.write_iops_device",
+            b.throttle_write_iops_device(),
+        ),
+    ];
+    for (file, list) in throttles {
+        for t in list.iter().flatten() {
+            let v = format!("{}:{} {}", t.major(), t.minor(), t.rate());
+            write_need(p, file, &v, "blockIO.throttle")?;
+            applied.mark("blockIO.throttle");
         }
     }
     Ok(())

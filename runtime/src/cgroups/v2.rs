@@ -3,9 +3,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use oci_spec::runtime::LinuxResources;
+use oci_spec::runtime::{LinuxBlockIo, LinuxResources};
 
-use super::{keyed, number, write_if, CgroupDir, Stats};
+use super::{keyed, number, write_if, write_need, Applied, CgroupDir, Stats};
 use crate::error::{Result, WrapIo};
 use crate::syscall::raw::write_file;
 
@@ -53,8 +53,8 @@ pub fn shares_to_weight(shares: u64) -> u64 {
     1 + (shares.saturating_sub(2) * 9999) / 262142
 }
 
-/// Write the limits this hierarchy has files for.
-pub fn apply(d: &CgroupDir, res: &LinuxResources) -> Result<()> {
+/// Write the limits this hierarchy has files for, marking each in `applied`.
+pub fn apply(d: &CgroupDir, res: &LinuxResources, applied: &mut Applied) -> Result<()> {
     let has = |c: &str| d.controllers.iter().any(|x| x == c);
     let p = &d.path;
     let max = |v: i64| {
@@ -81,6 +81,7 @@ pub fn apply(d: &CgroupDir, res: &LinuxResources) -> Result<()> {
                 };
                 write_if(p, "memory.swap.max", &v)?;
             }
+            applied.mark("memory");
         }
     }
     if has("cpu") {
@@ -98,6 +99,7 @@ pub fn apply(d: &CgroupDir, res: &LinuxResources) -> Result<()> {
                     &format!("{q} {}", c.period().unwrap_or(100_000)),
                 )?;
             }
+            applied.mark("cpu");
         }
     }
     if has("cpuset") {
@@ -108,6 +110,7 @@ pub fn apply(d: &CgroupDir, res: &LinuxResources) -> Result<()> {
             if let Some(mems) = c.mems() {
                 write_file(&p.join("cpuset.mems"), mems)?;
             }
+            applied.mark("cpu.cpus");
         }
     }
     if has("pids") {
@@ -118,15 +121,19 @@ pub fn apply(d: &CgroupDir, res: &LinuxResources) -> Result<()> {
                 "max".into()
             };
             write_file(&p.join("pids.max"), &v)?;
+            applied.mark("pids");
         }
     }
     if has("io") {
-        if let Some(w) = res.block_io().as_ref().and_then(|b| b.weight()) {
-            // blkio weight 10..1000 → io.weight 1..10000.
-            let w2 = 1 + (u64::from(w).saturating_sub(10) * 9999) / 990;
-            if !write_if(p, "io.bfq.weight", &w.to_string())? {
-                write_if(p, "io.weight", &w2.to_string())?;
-            }
+        if let Some(b) = res.block_io() {
+            io(p, b, applied)?;
+        }
+    }
+    if has("hugetlb") {
+        for l in res.hugepage_limits().iter().flatten() {
+            let file = format!("hugetlb.{}.max", l.page_size());
+            write_need(p, &file, &max(l.limit()), "hugepageLimits")?;
+            applied.mark("hugepageLimits");
         }
     }
     // Per controller: on a hybrid host the v1 devices hierarchy enforces the list, so the
@@ -147,6 +154,47 @@ pub fn apply(d: &CgroupDir, res: &LinuxResources) -> Result<()> {
                 return Err(crate::error::Error::Spec(format!("unified key {k}")));
             }
             write_file(&p.join(k), v)?;
+        }
+    }
+    Ok(())
+}
+
+/// io: weights (BFQ's file where it exists, else io.weight) and io.max throttles.
+fn io(p: &Path, b: &LinuxBlockIo, applied: &mut Applied) -> Result<()> {
+    // blkio weight 10..1000 → io.weight 1..10000.
+    let scaled = |w: u16| 1 + (u64::from(w).saturating_sub(10) * 9999) / 990;
+    let bfq = p.join("io.bfq.weight").exists();
+    if let Some(w) = b.weight() {
+        if bfq {
+            write_file(&p.join("io.bfq.weight"), &w.to_string())?;
+        } else {
+            write_need(p, "io.weight", &scaled(w).to_string(), "blockIO.weight")?;
+        }
+        applied.mark("blockIO.weight");
+    }
+    for d in b.weight_device().iter().flatten() {
+        if let Some(w) = d.weight() {
+            let (file, w) = if bfq {
+                ("io.bfq.weight", u64::from(w))
+            } else {
+                ("io.weight", scaled(w))
+            };
+            let v = format!("{}:{} {w}", d.major(), d.minor());
+            write_need(p, file, &v, "blockIO.weightDevice")?;
+            applied.mark("blockIO.weightDevice");
+        }
+    }
+    let throttles = [
+        ("rbps", b.throttle_read_bps_device()),
+        ("wbps", b.throttle_write_bps_device()),
+        ("riops", b.throttle_read_iops_device()),
+        ("wiops", b.throttle_write_iops_device()),
+    ];
+    for (key, list) in throttles {
+        for t in list.iter().flatten() {
+            let v = format!("{}:{} {key}={}", t.major(), t.minor(), t.rate());
+            write_need(p, "io.max", &v, "blockIO.throttle")?;
+            applied.mark("blockIO.throttle");
         }
     }
     Ok(())

@@ -4,10 +4,11 @@ use std::os::fd::AsRawFd;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::state::{State, CONFIG, FIFO, ROOTFS, STATE};
+use super::state::{state_doc, State, CONFIG, FIFO, ROOTFS, STATE};
 use super::{Container, ContainerConfig, CreateTimings};
 use crate::cgroups::{self, Cgroups};
 use crate::error::{Error, Result, WrapIo};
+use crate::hooks;
 use crate::process::message::{CreateRequest, FromInit, ToInit};
 use crate::process::spawn;
 use crate::rootfs::Rootfs;
@@ -18,6 +19,9 @@ struct Undo<'a> {
     cfg_dir: &'a std::path::Path,
     cgroups: Option<Cgroups>,
     pidfd: Option<std::os::fd::OwnedFd>,
+    /// Once the init exists: the spec and state whose poststop hooks run on failure
+    /// (the lifecycle goes on at "delete" when a create hook fails).
+    poststop: Option<(&'a oci_spec::runtime::Spec, serde_json::Value)>,
     armed: bool,
 }
 
@@ -47,9 +51,30 @@ impl Drop for Undo<'_> {
         for f in [STATE, CONFIG, FIFO] {
             let _ = std::fs::remove_file(self.cfg_dir.join(f));
         }
+        super::detach_rootfs(&self.cfg_dir.join(ROOTFS));
         let _ = std::fs::remove_dir(self.cfg_dir.join(ROOTFS));
         let _ = std::fs::remove_dir(self.cfg_dir);
+        if let Some((spec, state)) = &mut self.poststop {
+            state["status"] = "stopped".into();
+            hooks::run_warn(spec, hooks::Kind::Poststop, state);
+        }
     }
+}
+
+/// Send to the init; if it is gone, its own last words (queued before it exited) say
+/// more than EPIPE does.
+fn send_or_init_error(chan: &crate::process::channel::Channel, m: &ToInit) -> Result<()> {
+    let Err(e) = chan.send(m) else {
+        return Ok(());
+    };
+    for _ in 0..8 {
+        match chan.recv::<FromInit>() {
+            Ok(Some((FromInit::Error(msg), _))) => return Err(Error::Init(msg)),
+            Ok(Some(_)) => continue,
+            _ => break,
+        }
+    }
+    Err(e)
 }
 
 fn valid_id(id: &str) -> bool {
@@ -110,10 +135,12 @@ impl Container {
                 )));
             }
         }
+        let ns = crate::namespaces::plan(&cfg.spec)?;
         let mut undo = Undo {
             cfg_dir: &dir,
             cgroups: None,
             pidfd: None,
+            poststop: None,
             armed: true,
         };
         let mountpoint = dir.join(ROOTFS);
@@ -131,6 +158,25 @@ impl Container {
         })?;
         if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } < 0 {
             return Err(Error::last("mkfifo", &fifo));
+        }
+        if ns.new_userns() {
+            // The init opens the fifo for writing once it is the namespace's root, whose
+            // host ids are the maps' image of 0 (runc chowns it the same way).
+            let linux = cfg.spec.linux().as_ref();
+            let id = |m: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
+                crate::namespaces::host_id(m.map_or(&[][..], |v| v.as_slice()), 0)
+            };
+            let uid = id(linux.and_then(|l| l.uid_mappings().as_ref()));
+            let gid = id(linux.and_then(|l| l.gid_mappings().as_ref()));
+            let (Some(uid), Some(gid)) = (uid, gid) else {
+                return Err(Error::Spec(
+                    "linux.uidMappings/gidMappings: container id 0 is not mapped".into(),
+                ));
+            };
+            // SAFETY: a valid NUL-terminated path.
+            if unsafe { libc::chown(c.as_ptr(), uid, gid) } < 0 {
+                return Err(Error::last("chown", &fifo));
+            }
         }
         let prestart = if start {
             Some(raw::open(&fifo, libc::O_RDONLY | libc::O_NONBLOCK, 0)?)
@@ -199,20 +245,46 @@ impl Container {
                         }
                     }
                     pid = Some(p);
+                    let doc = |status: &str| {
+                        state_doc(Some(&cfg.spec), &cfg.id, cfg.bundle.as_deref(), status, p)
+                    };
+                    if hooks::any(&cfg.spec, &[hooks::Kind::Poststop]) {
+                        undo.poststop = Some((&cfg.spec, doc("stopped")));
+                    }
+                    if ns.new_userns() {
+                        crate::namespaces::write_id_maps(p, &cfg.spec)?;
+                        send_or_init_error(&chan, &ToInit::Mapped)?;
+                    }
                     // cgroup v1 has no CLONE_INTO_CGROUP: the init is moved here, while it
                     // builds its root filesystem. The first cgroup.procs write waits for an
                     // RCU grace period (milliseconds on a busy host), which so overlaps the
                     // mounts. The init waits for `Attached` before it enters its cgroup
                     // namespace, and so long before it execs anything.
+                    let tj = std::time::Instant::now();
                     if !procs.is_empty() {
-                        let tj = std::time::Instant::now();
                         let me = p.to_string();
                         for f in &procs {
                             raw::write_file(f, &me)?;
                         }
-                        chan.send(&ToInit::Attached)?;
-                        timings.cgroup_join_us = tj.elapsed().as_micros() as u64;
                     }
+                    let state = serde_json::to_string(&doc("creating")).unwrap_or_default();
+                    send_or_init_error(&chan, &ToInit::Attached(state))?;
+                    timings.cgroup_join_us = tj.elapsed().as_micros() as u64;
+                }
+                Ok(Some((FromInit::Hooks, _))) => {
+                    // The init's mounts exist, it has not entered its root yet; it is
+                    // in its cgroups (`Attached` came first), so `pid` is known.
+                    let p = pid.unwrap_or_default();
+                    let doc = state_doc(
+                        Some(&cfg.spec),
+                        &cfg.id,
+                        cfg.bundle.as_deref(),
+                        "creating",
+                        p,
+                    );
+                    hooks::run(&cfg.spec, hooks::Kind::Prestart, &doc)?;
+                    hooks::run(&cfg.spec, hooks::Kind::CreateRuntime, &doc)?;
+                    send_or_init_error(&chan, &ToInit::Resume)?;
                 }
                 Ok(Some((FromInit::Ready(us), _))) => {
                     timings.mounts_us = us;
@@ -244,6 +316,7 @@ impl Container {
         };
         state.save(&dir)?;
         undo.armed = false;
+        undo.poststop = None;
         let pidfd = undo.pidfd.take();
         drop(undo);
         Ok(Container {

@@ -1,8 +1,9 @@
 //! delete: kill what is left, remove cgroups and the runtime's files.
 
-use super::state::{CONFIG, FIFO, ROOTFS, STATE};
+use super::state::{state_doc, CONFIG, FIFO, ROOTFS, STATE};
 use super::Container;
 use crate::error::Result;
+use crate::hooks;
 
 impl Container {
     /// Kill every remaining process, reap the init, remove the cgroups and the runtime's
@@ -17,6 +18,7 @@ impl Container {
         }
         // Reap (if we are the parent) so the cgroup empties and the pid is released.
         let _ = self.wait();
+        let spec = self.saved_spec();
         let mut first = self.state.cgroups.remove().err();
         for f in [STATE, CONFIG, FIFO] {
             if let Err(e) = std::fs::remove_file(self.state_dir.join(f)) {
@@ -29,8 +31,19 @@ impl Container {
                 }
             }
         }
+        super::detach_rootfs(&self.state_dir.join(ROOTFS));
         let _ = std::fs::remove_dir(self.state_dir.join(ROOTFS));
         let _ = std::fs::remove_dir(&self.state_dir);
+        if let Some(spec) = spec {
+            let doc = state_doc(
+                Some(&spec),
+                &self.state.id,
+                self.state.bundle.as_deref(),
+                "stopped",
+                0,
+            );
+            hooks::run_warn(&spec, hooks::Kind::Poststop, &doc);
+        }
         first.map_or(Ok(()), Err)
     }
 }

@@ -106,7 +106,7 @@ impl Container {
                     });
                 }
                 Some((FromInit::Pty, fd)) => pty = fd,
-                Some((FromInit::Ready(_), _)) => {}
+                Some((FromInit::Ready(_) | FromInit::Hooks, _)) => {}
                 Some((FromInit::Error(e), _)) => failed = Some(e),
                 None => break,
             }

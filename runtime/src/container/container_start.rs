@@ -2,9 +2,10 @@
 
 use std::os::fd::AsRawFd;
 
-use super::state::{Status, FIFO};
+use super::state::{state_doc, Status, FIFO};
 use super::Container;
 use crate::error::{Error, Result};
+use crate::hooks;
 use crate::syscall::raw;
 
 impl Container {
@@ -60,9 +61,34 @@ impl Container {
                 return Err(Error::Init("container init exited before start".into()));
             }
         }
-        let mut b = [0u8; 1];
-        unsafe { libc::read(fifo.as_raw_fd(), b.as_mut_ptr() as *mut libc::c_void, 1) };
+        // `0`, or `1` and why the startContainer hooks failed. The init writes it in
+        // one write(2) before it goes on, so one read gets all of it.
+        let mut b = [0u8; 4096];
+        // SAFETY: reads into a buffer of the given size.
+        let n = unsafe {
+            libc::read(
+                fifo.as_raw_fd(),
+                b.as_mut_ptr() as *mut libc::c_void,
+                b.len(),
+            )
+        };
         let _ = std::fs::remove_file(&path);
+        if n > 0 && b[0] == b'1' {
+            let msg = String::from_utf8_lossy(&b[1..n as usize]).into_owned();
+            return Err(Error::Init(msg));
+        }
+        if let Some(spec) = self.saved_spec() {
+            if hooks::any(&spec, &[hooks::Kind::Poststart]) {
+                let doc = state_doc(
+                    Some(&spec),
+                    &self.state.id,
+                    self.state.bundle.as_deref(),
+                    "running",
+                    self.state.pid,
+                );
+                hooks::run_warn(&spec, hooks::Kind::Poststart, &doc);
+            }
+        }
         // Like runc, start returns once the init is released: it does not wait for the
         // execve (one scheduler round trip less). A failure from here on is written to
         // the container's stderr and the process exits 127, as with docker.

@@ -96,6 +96,16 @@ pub struct CreateTimings {
     pub mounts_us: u64,
 }
 
+/// Detach whatever is mounted at a container's rootfs mount point in the runtime's
+/// mount namespace: only a container without a mount namespace of its own leaves its
+/// rootfs (and the mounts under it) there; elsewhere this finds nothing (EINVAL).
+pub(crate) fn detach_rootfs(mountpoint: &Path) {
+    if let Ok(c) = crate::syscall::raw::cstr(mountpoint) {
+        // SAFETY: a valid NUL-terminated path.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    }
+}
+
 impl Container {
     /// Container id.
     pub fn id(&self) -> &str {

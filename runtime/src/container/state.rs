@@ -63,6 +63,30 @@ pub struct State {
     pub init: bool,
 }
 
+/// The state document of runtime-spec runtime.md, as `state` prints it and hooks read
+/// it on stdin.
+pub(crate) fn state_doc(
+    spec: Option<&oci_spec::runtime::Spec>,
+    id: &str,
+    bundle: Option<&Path>,
+    status: &str,
+    pid: i32,
+) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "ociVersion": spec.map_or("1.0.2", |s| s.version().as_str()),
+        "id": id,
+        "status": status,
+        "pid": pid,
+        "bundle": bundle,
+    });
+    if let Some(a) = spec.and_then(|s| s.annotations().as_ref()) {
+        if !a.is_empty() {
+            v["annotations"] = serde_json::json!(a);
+        }
+    }
+    v
+}
+
 impl State {
     /// Write atomically (temp file + rename).
     pub(crate) fn save(&self, dir: &Path) -> Result<()> {
@@ -138,12 +162,25 @@ impl Container {
     /// The OCI runtime-spec state document.
     pub fn oci_state(&self) -> serde_json::Value {
         let status = self.status();
-        serde_json::json!({
-            "ociVersion": self.state.oci_version,
-            "id": self.state.id,
-            "status": status,
-            "pid": if status == Status::Stopped { 0 } else { self.state.pid },
-            "bundle": self.state.bundle,
-        })
+        let pid = if status == Status::Stopped {
+            0
+        } else {
+            self.state.pid
+        };
+        let mut v = state_doc(
+            self.saved_spec().as_ref(),
+            &self.state.id,
+            self.state.bundle.as_deref(),
+            &status.to_string(),
+            pid,
+        );
+        v["ociVersion"] = self.state.oci_version.clone().into();
+        v
+    }
+
+    /// The config.json saved at create (hooks, annotations).
+    pub(crate) fn saved_spec(&self) -> Option<oci_spec::runtime::Spec> {
+        let data = std::fs::read(self.state_dir.join(CONFIG)).ok()?;
+        serde_json::from_slice(&data).ok()
     }
 }

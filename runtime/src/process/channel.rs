@@ -138,8 +138,10 @@ impl Channel {
             let e = io::Error::last_os_error();
             match e.raw_os_error() {
                 Some(libc::EINTR) => continue,
-                // The peer died without closing cleanly: same as EOF.
-                Some(libc::ECONNRESET) => return Ok(None),
+                // The peer exited with our last message unread. The kernel reports
+                // that (once) before the messages the peer queued before dying, which
+                // are still to be read (an init's last words: its error), then EOF.
+                Some(libc::ECONNRESET) => continue,
                 _ => {
                     return Err(Error::Sys {
                         op: "recvmsg",

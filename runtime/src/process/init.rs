@@ -10,6 +10,7 @@ use super::channel::Channel;
 use super::message::{CreateRequest, FromInit, ToInit};
 use super::{pid1, setup};
 use crate::error::{Error, Result};
+use crate::hooks::{self, Kind};
 use crate::rootfs::{self, Plan};
 use crate::syscall::linux::LinuxSyscall;
 use crate::syscall::raw;
@@ -39,33 +40,45 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
     // Opened before pivot_root: afterwards the host path is gone. O_PATH, so it does not
     // count as a writer yet; the real open happens through /proc/self/fd at start.
     let fifo = raw::open(&req.fifo, libc::O_PATH, 0)?;
+    let ns = crate::namespaces::plan(spec)?;
+    if ns.new_userns() {
+        // Nothing can be done as the namespace's root before the caller maps it.
+        expect(chan, "Mapped", |m| matches!(m, ToInit::Mapped))?;
+    }
     let t0 = std::time::Instant::now();
     let mut sys = LinuxSyscall::new();
-    rootfs::prepare(
-        &mut sys,
-        &Plan {
-            spec,
-            rootfs: &req.rootfs,
-            mountpoint: &req.mountpoint,
-            cgroups: &req.cgroup_mounts,
-        },
-    )?;
-    if req.attach_by_caller {
-        match chan.recv::<ToInit>()? {
-            Some((ToInit::Attached, _)) => {}
-            Some((m, _)) => return Err(Error::Channel(format!("unexpected {m:?}"))),
-            None => {
-                return Err(Error::Init(
-                    "runtime went away before attaching cgroups".into(),
-                ))
-            }
+    let plan = Plan {
+        spec,
+        rootfs: &req.rootfs,
+        mountpoint: &req.mountpoint,
+        cgroups: &req.cgroup_mounts,
+        own_mount_ns: ns.own_mount_ns(),
+        userns: ns.new_userns(),
+    };
+    rootfs::prepare(&mut sys, &plan)?;
+    let mut state = String::new();
+    expect(chan, "Attached", |m| match m {
+        ToInit::Attached(s) => {
+            state = s;
+            true
         }
-        if new_flags & libc::CLONE_NEWCGROUP != 0 {
-            raw::check(
-                unsafe { libc::unshare(libc::CLONE_NEWCGROUP) },
-                "unshare cgroup namespace",
-            )?;
-        }
+        _ => false,
+    })?;
+    if hooks::any(spec, &[Kind::Prestart, Kind::CreateRuntime]) {
+        // Run by the caller, in the runtime's namespaces, while our mounts exist.
+        chan.send(&FromInit::Hooks)?;
+        expect(chan, "Resume", |m| matches!(m, ToInit::Resume))?;
+    }
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap_or_default();
+    // In the container's namespaces, before pivot_root: the path resolves as the
+    // runtime sees it.
+    hooks::run(spec, Kind::CreateContainer, &state)?;
+    rootfs::enter(&mut sys, &plan)?;
+    if req.attach_by_caller && new_flags & libc::CLONE_NEWCGROUP != 0 {
+        raw::check(
+            unsafe { libc::unshare(libc::CLONE_NEWCGROUP) },
+            "unshare cgroup namespace",
+        )?;
     }
     rootfs::mount_cgroup_fs(&mut sys, spec, &req.cgroup_mounts)?;
     if new_flags & libc::CLONE_NEWUTS != 0 {
@@ -120,7 +133,9 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
     }
     drop(pty_slave);
     chan.send(&FromInit::Ready(mounts_us))?;
-    wait_for_start(&fifo)?;
+    let mut state = state;
+    state["status"] = "created".into();
+    wait_for_start(&fifo, || hooks::run(spec, Kind::StartContainer, &state))?;
     drop(fifo);
     let r = if req.init {
         pid1::run(&prepared, chan, terminal)
@@ -134,12 +149,46 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
     unsafe { libc::_exit(127) }
 }
 
-/// Block until `start` opens the fifo for reading, then tell it we are going.
-fn wait_for_start(fifo: &OwnedFd) -> Result<()> {
+/// Wait for the next message, which must be `name`.
+fn expect(chan: &Channel, name: &str, mut want: impl FnMut(ToInit) -> bool) -> Result<()> {
+    match chan.recv::<ToInit>()? {
+        Some((m, _)) => {
+            let shown = format!("{m:?}");
+            if want(m) {
+                Ok(())
+            } else {
+                Err(Error::Channel(format!("expected {name}, got {shown}")))
+            }
+        }
+        None => Err(Error::Init(format!(
+            "runtime went away while the init waited for {name}"
+        ))),
+    }
+}
+
+/// Block until `start` opens the fifo for reading, run the startContainer hooks, then
+/// tell `start` how it went: `0`, or `1` and the error (so `start` fails with it).
+fn wait_for_start(fifo: &OwnedFd, start_hooks: impl FnOnce() -> Result<()>) -> Result<()> {
     let path = raw::fd_path(fifo.as_raw_fd());
     let w = raw::open(Path::new(&path), libc::O_WRONLY, 0)?;
-    if unsafe { libc::write(w.as_raw_fd(), b"0".as_ptr() as *const libc::c_void, 1) } != 1 {
+    let (msg, r) = match start_hooks() {
+        Ok(()) => (b"0".to_vec(), Ok(())),
+        Err(e) => {
+            let mut m = b"1".to_vec();
+            m.extend_from_slice(e.to_string().as_bytes());
+            (m, Err(e))
+        }
+    };
+    // SAFETY: writes an initialised buffer (at most a pipe's atomic size in practice).
+    if unsafe {
+        libc::write(
+            w.as_raw_fd(),
+            msg.as_ptr() as *const libc::c_void,
+            msg.len(),
+        )
+    } != msg.len() as isize
+    {
         return Err(Error::sys("write exec fifo"));
     }
-    Ok(())
+    r
 }

@@ -14,8 +14,13 @@ pub enum ToInit {
     Create(Box<CreateRequest>),
     /// Start an extra process in a running container.
     Exec(Box<ExecRequest>),
-    /// Caller → init: the init's pid is now in every v1 cgroup.
-    Attached,
+    /// Caller → init: the uid and gid maps of its new user namespace are written.
+    Mapped,
+    /// Caller → init: the init's pid is now in every v1 cgroup; the container's state
+    /// document (for the hooks the init runs).
+    Attached(String),
+    /// Caller → init: the prestart and createRuntime hooks succeeded.
+    Resume,
 }
 
 /// Everything the init needs to build the container.
@@ -75,6 +80,9 @@ pub enum FromInit {
     /// The container is created and waits for `start`; microseconds the init spent
     /// building the root filesystem (mounts, devices, pivot_root, masks).
     Ready(u64),
+    /// Init → caller: mounts are done and the root not yet entered: run the prestart
+    /// and createRuntime hooks now, then send `Resume`.
+    Hooks,
     /// Something failed; the process exits.
     Error(String),
 }

@@ -12,6 +12,7 @@ use oci_spec::runtime::{LinuxSeccomp, Process};
 
 use crate::capabilities::{self, Sets};
 use crate::error::{Error, Result};
+use crate::lsm;
 use crate::seccomp;
 use crate::syscall::raw;
 use crate::user;
@@ -33,6 +34,7 @@ pub struct Prepared {
     rlimits: Vec<(u32, u64, u64)>,
     scheduler: Option<oci_spec::runtime::Scheduler>,
     filter: Option<seccomp::Program>,
+    labels: lsm::ProcessLabels,
 }
 
 fn read(p: &str) -> String {
@@ -98,6 +100,24 @@ pub fn prepare(
             ))
         })
         .collect::<Result<Vec<_>>>()?;
+    let caps = Sets::from_spec(process.capabilities().as_ref());
+    // What cannot be granted is said, not silently dropped: the process's stderr is
+    // where the caller of create looks (runc logs the ambient warning the same way).
+    let dropped = caps.ambient & !caps.raisable_ambient();
+    if dropped != 0 {
+        warn(&format!(
+            "ambient capabilities {} not raised: not in both the permitted and inheritable sets",
+            capabilities::names(dropped).join(",")
+        ));
+    }
+    let all = caps.bounding | caps.effective | caps.permitted | caps.inheritable | caps.ambient;
+    let missing = all & !capabilities::bounding_now();
+    if missing != 0 {
+        warn(&format!(
+            "capabilities {} not granted: the runtime itself does not hold them",
+            capabilities::names(missing).join(",")
+        ));
+    }
     Ok(Prepared {
         path: CString::new(path.as_os_str().as_bytes())
             .map_err(|_| Error::Spec("NUL in path".into()))?,
@@ -106,13 +126,14 @@ pub fn prepare(
         uid,
         gid,
         groups,
-        caps: Sets::from_spec(process.capabilities().as_ref()),
+        caps,
         nnp: process.no_new_privileges().unwrap_or(false),
         umask: u.umask().unwrap_or(0o022),
         cwd: process.cwd().clone(),
         rlimits,
         scheduler: process.scheduler().clone(),
         filter: sc.map(seccomp::compile).transpose()?,
+        labels: lsm::process_labels(process)?,
     })
 }
 
@@ -142,6 +163,13 @@ const RLIMITS: [(&str, u32); 16] = [
     ("RTPRIO", libc::RLIMIT_RTPRIO),
     ("RTTIME", libc::RLIMIT_RTTIME),
 ];
+
+/// A warning on the container's stderr (the caller of create sees it).
+fn warn(msg: &str) {
+    let line = format!("berth-runtime: warning: {msg}\n");
+    // SAFETY: writes a valid buffer to fd 2.
+    unsafe { libc::write(2, line.as_ptr() as *const libc::c_void, line.len()) };
+}
 
 /// `RLIMIT_NOFILE` style name (oci-spec's Debug is `RlimitNofile`) → resource number.
 fn rlimit_number(name: &str) -> Result<u32> {
@@ -257,6 +285,8 @@ fn rlimit_name(res: u32) -> String {
 /// Apply rlimits, identity, capabilities, seccomp; close fds; execve.
 pub fn finalize_and_exec(p: &Prepared) -> Result<Infallible> {
     reset_signals();
+    // While /proc and our privileges are still whole (runc's order).
+    lsm::apply_on_exec(&p.labels)?;
     apply_limits(p)?;
     // Nothing outside our own bounding set can be had: asking capset(2) for it
     // fails the whole start (a `privileged` container under a runtime that lacks

@@ -30,9 +30,7 @@ pub fn main(fd: i32) -> ! {
     let r = match chan.recv::<ToInit>() {
         Ok(Some((ToInit::Create(req), _))) => create(*req, chan),
         Ok(Some((ToInit::Exec(req), _))) => exec(*req, chan),
-        Ok(Some((ToInit::Attached, _))) => {
-            Err((Error::Channel("unexpected Attached".into()), chan))
-        }
+        Ok(Some((m, _))) => Err((Error::Channel(format!("unexpected {m:?}")), chan)),
         Ok(None) => unsafe { libc::_exit(1) },
         Err(e) => Err(e).map_err(|e| (e, chan)),
     };

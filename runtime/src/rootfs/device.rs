@@ -5,7 +5,7 @@ use std::path::Path;
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
 use crate::error::Result;
-use crate::syscall::Syscall;
+use crate::syscall::{Kind, Syscall, Target};
 
 /// The devices every container gets (runc's and docker's list).
 pub const DEFAULT_DEVICES: [(&str, u32, u32); 6] = [
@@ -17,10 +17,28 @@ pub const DEFAULT_DEVICES: [(&str, u32, u32); 6] = [
     ("/dev/urandom", 1, 9),
 ];
 
-/// Create the default devices, then the spec's (which win on the same path).
-pub fn create(sys: &mut dyn Syscall, extra: &[LinuxDevice]) -> Result<()> {
+/// Create the default devices, then the spec's (which win on the same path). In a
+/// user namespace mknod is refused: the host's node at the same path is bound instead
+/// (as runc does), so it keeps the host's type, numbers and mode.
+pub fn create(sys: &mut dyn Syscall, extra: &[LinuxDevice], userns: bool) -> Result<()> {
+    let bind = |sys: &mut dyn Syscall, path: &Path| -> Result<()> {
+        let src = path.to_str().ok_or_else(|| {
+            crate::Error::Spec(format!("non-utf8 device path {}", path.display()))
+        })?;
+        sys.mount(
+            Some(src),
+            &Target::InRoot(path.to_path_buf(), Kind::File),
+            None,
+            libc::MS_BIND as u64,
+            None,
+        )
+    };
     for (path, major, minor) in DEFAULT_DEVICES {
         if extra.iter().any(|d| d.path() == Path::new(path)) {
+            continue;
+        }
+        if userns {
+            bind(sys, Path::new(path))?;
             continue;
         }
         sys.mknod(
@@ -32,6 +50,10 @@ pub fn create(sys: &mut dyn Syscall, extra: &[LinuxDevice]) -> Result<()> {
         )?;
     }
     for d in extra {
+        if userns {
+            bind(sys, d.path())?;
+            continue;
+        }
         let kind = match d.typ() {
             LinuxDeviceType::B => libc::S_IFBLK,
             LinuxDeviceType::P => libc::S_IFIFO,

@@ -57,6 +57,15 @@ pub struct Plan<'a> {
     pub mountpoint: &'a Path,
     /// Hierarchies to show at a `cgroup` mount.
     pub cgroups: &'a [CgroupMount],
+    /// The container has a mount namespace of its own (new or joined). Without one
+    /// (the spec lists none) everything is mounted under the mount point in the
+    /// runtime's namespace, nothing touches the host's `/`, and the root is entered
+    /// with chroot; `delete` detaches the mount point.
+    pub own_mount_ns: bool,
+    /// The container has a new user namespace: device nodes cannot be made there and
+    /// are bound from the host, and the init becomes the namespace's root once the
+    /// rootfs is mounted.
+    pub userns: bool,
 }
 
 /// The overlay mount data: `lowerdir=a:b,upperdir=u,workdir=w`.
@@ -85,17 +94,39 @@ pub fn overlay_data(lowers: &[PathBuf], upper: &Path, work: &Path) -> Result<Str
     ))
 }
 
-/// Mount the rootfs and every spec mount, create devices, then pivot_root into it.
+/// The propagation the spec asks for the container's `/`, if any.
+fn root_propagation(spec: &Spec) -> Result<Option<u64>> {
+    match spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+    {
+        Some(p) => mount::propagation(p)
+            .map(Some)
+            .ok_or_else(|| Error::Spec(format!("linux.rootfsPropagation: unknown value {p:?}"))),
+        None => Ok(None),
+    }
+}
+
+/// Mount the rootfs and every spec mount and create devices: everything before the
+/// root is entered (hooks run between this and [`enter`]).
 pub fn prepare(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
     let linux = plan.spec.linux().as_ref();
-    let prop = match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
-        Some(p) => {
-            mount::propagation(p).ok_or_else(|| Error::Spec(format!("rootfs propagation {p}")))?
-        }
-        None => (libc::MS_SLAVE | libc::MS_REC) as u64,
-    };
-    // Nothing we mount from here on may propagate back to the host.
-    sys.mount(None, &Target::Host("/".into()), None, prop, None)?;
+    root_propagation(plan.spec)?;
+    let label = crate::lsm::mount_label(plan.spec)?;
+    if plan.own_mount_ns {
+        // Nothing we mount from here on may propagate back to the host. Always slave
+        // here, whatever the spec asks: a shared parent would make pivot_root fail
+        // (EINVAL), and would leak our mounts; the spec's propagation is applied to the
+        // new `/` once we are in it (as runc does).
+        sys.mount(
+            None,
+            &Target::Host("/".into()),
+            None,
+            (libc::MS_SLAVE | libc::MS_REC) as u64,
+            None,
+        )?;
+    }
     let mp = Target::Host(plan.mountpoint.to_path_buf());
     match plan.rootfs {
         Rootfs::Overlay {
@@ -119,7 +150,24 @@ pub fn prepare(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
             )?;
         }
     }
+    if !plan.own_mount_ns {
+        // In the runtime's own namespace: what we mount under the rootfs must not
+        // show up in other namespaces sharing the host's mounts.
+        sys.mount(
+            None,
+            &mp,
+            None,
+            (libc::MS_PRIVATE | libc::MS_REC) as u64,
+            None,
+        )?;
+    }
     sys.set_root(plan.mountpoint)?;
+    if plan.userns {
+        // Host paths (the bundle, the state dir) were reached as the host's root;
+        // what is created from here on (tmpfs, mount points) must belong to the
+        // namespace's root.
+        sys.become_root()?;
+    }
     let mut has_dev = false;
     for m in plan.spec.mounts().iter().flatten() {
         if m.destination() == Path::new("/dev") {
@@ -130,7 +178,7 @@ pub fn prepare(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
         // cgroup namespace of its own the hierarchies are mounted afresh once the init
         // is inside its cgroups (`mount_cgroup_fs`).
         if !is_cgroup(m) || !new_cgroupns(plan.spec) {
-            mount_one(sys, m, plan.cgroups)?;
+            mount_one(sys, m, plan.cgroups, label.as_deref())?;
         }
     }
     if has_dev {
@@ -140,10 +188,27 @@ pub fn prepare(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
                 .and_then(|l| l.devices().as_ref())
                 .map(|v| v.as_slice())
                 .unwrap_or(&[]),
+            plan.userns,
         )?;
         symlink::dev_links(sys)?;
     }
-    sys.pivot_root()
+    Ok(())
+}
+
+/// Enter the root: pivot_root in a mount namespace of our own, chroot without one;
+/// then the spec's `rootfsPropagation` on the new `/`.
+pub fn enter(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
+    if plan.own_mount_ns {
+        sys.pivot_root()?;
+    } else {
+        sys.chroot()?;
+    }
+    if let Some(p) = root_propagation(plan.spec)? {
+        // `/` by path, now the new root: resolving it through /proc/self/fd would need
+        // a /proc, which a spec (or `berth cp`'s view of a stopped container) may lack.
+        sys.mount(None, &Target::Host("/".into()), None, p, None)?;
+    }
+    Ok(())
 }
 
 fn is_cgroup(m: &Mount) -> bool {
@@ -176,7 +241,7 @@ pub fn mount_cgroup_fs(sys: &mut dyn Syscall, spec: &Spec, cgroups: &[CgroupMoun
         })
         .collect();
     for m in spec.mounts().iter().flatten().filter(|m| is_cgroup(m)) {
-        mount_one(sys, m, &fresh)?;
+        mount_one(sys, m, &fresh, None)?;
     }
     Ok(())
 }
@@ -218,7 +283,15 @@ pub fn finish(sys: &mut dyn Syscall, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-fn mount_one(sys: &mut dyn Syscall, m: &Mount, cgroups: &[CgroupMount]) -> Result<()> {
+/// Filesystems that take an SELinux `context=` (runc labels the same ones).
+const LABELLED: [&str; 4] = ["tmpfs", "devpts", "mqueue", "shm"];
+
+fn mount_one(
+    sys: &mut dyn Syscall,
+    m: &Mount,
+    cgroups: &[CgroupMount],
+    label: Option<&str>,
+) -> Result<()> {
     let dest = m.destination();
     if !dest.is_absolute() {
         return Err(Error::Spec(format!(
@@ -269,7 +342,16 @@ fn mount_one(sys: &mut dyn Syscall, m: &Mount, cgroups: &[CgroupMount]) -> Resul
         return mount_cgroups(sys, dest, opts.flags, cgroups);
     }
     let src = m.source().as_ref().and_then(|s| s.to_str()).unwrap_or(typ);
-    sys.mount(Some(src), &t, Some(typ), opts.flags, data)?;
+    let labelled = label
+        .filter(|_| LABELLED.contains(&typ))
+        .map(|l| crate::lsm::with_context(data.unwrap_or_default(), l));
+    sys.mount(
+        Some(src),
+        &t,
+        Some(typ),
+        opts.flags,
+        labelled.as_deref().or(data),
+    )?;
     if opts.propagation != 0 {
         sys.mount(None, &t, None, opts.propagation, None)?;
     }
@@ -365,8 +447,11 @@ mod tests {
             rootfs: &rootfs,
             mountpoint: Path::new("/state/rootfs"),
             cgroups: &cg,
+            own_mount_ns: true,
+            userns: false,
         };
         prepare(&mut sys, &plan).unwrap();
+        enter(&mut sys, &plan).unwrap();
         mount_cgroup_fs(&mut sys, &spec, &cg).unwrap();
         finish(&mut sys, &spec).unwrap();
         sys
@@ -601,6 +686,8 @@ mod tests {
             rootfs: &rootfs,
             mountpoint: Path::new("/m"),
             cgroups: &[],
+            own_mount_ns: true,
+            userns: false,
         };
         prepare(&mut sys, &plan).unwrap();
         let data: Vec<&Call> = sys
@@ -619,6 +706,100 @@ mod tests {
         assert_eq!(flags[0], (libc::MS_BIND | libc::MS_REC) as u64);
         assert_ne!(flags[1] & libc::MS_RDONLY as u64, 0);
         assert_eq!(flags[2], (libc::MS_PRIVATE | libc::MS_REC) as u64);
+    }
+
+    fn calls_for(spec: &Spec, own_mount_ns: bool, userns: bool) -> Vec<Call> {
+        let mut sys = RecordingSyscall::default();
+        let rootfs = Rootfs::Dir("/img".into());
+        let plan = Plan {
+            spec,
+            rootfs: &rootfs,
+            mountpoint: Path::new("/m"),
+            cgroups: &[],
+            own_mount_ns,
+            userns,
+        };
+        prepare(&mut sys, &plan).unwrap();
+        enter(&mut sys, &plan).unwrap();
+        sys.calls
+    }
+
+    fn host_root(flags: u64) -> Call {
+        Call::Mount {
+            source: None,
+            target: Target::Host("/".into()),
+            fstype: None,
+            flags,
+            data: None,
+        }
+    }
+
+    #[test]
+    fn shared_root_propagation_is_applied_after_pivot_root() {
+        let mut spec = default_spec(&["/bin/true"]);
+        let mut linux = spec.linux().clone().unwrap();
+        linux.set_rootfs_propagation(Some("shared".into()));
+        spec.set_linux(Some(linux));
+        let calls = calls_for(&spec, true, false);
+        // Slave first (pivot_root refuses a shared parent; nothing leaks to the host)...
+        assert_eq!(calls[0], host_root((libc::MS_SLAVE | libc::MS_REC) as u64));
+        let pivot = calls.iter().position(|c| *c == Call::PivotRoot).unwrap();
+        // ...the spec's propagation once `/` is the container's.
+        assert_eq!(calls[pivot + 1], host_root(libc::MS_SHARED as u64));
+        assert_eq!(calls.len(), pivot + 2);
+        linux = spec.linux().clone().unwrap();
+        linux.set_rootfs_propagation(Some("sideways".into()));
+        spec.set_linux(Some(linux));
+        let mut sys = RecordingSyscall::default();
+        let rootfs = Rootfs::Dir("/img".into());
+        let plan = Plan {
+            spec: &spec,
+            rootfs: &rootfs,
+            mountpoint: Path::new("/m"),
+            cgroups: &[],
+            own_mount_ns: true,
+            userns: false,
+        };
+        let e = prepare(&mut sys, &plan).unwrap_err().to_string();
+        assert!(e.contains("linux.rootfsPropagation"), "{e}");
+        assert!(sys.calls.is_empty(), "refused before any mount");
+    }
+
+    #[test]
+    fn without_a_mount_namespace_the_hosts_root_is_untouched_and_chroot_is_used() {
+        let spec = default_spec(&["/bin/true"]);
+        let calls = calls_for(&spec, false, false);
+        assert!(!calls.iter().any(
+            |c| matches!(c, Call::Mount { target: Target::Host(p), .. } if p == Path::new("/"))
+        ));
+        assert!(calls.contains(&Call::Mount {
+            source: None,
+            target: Target::Host("/m".into()),
+            fstype: None,
+            flags: (libc::MS_PRIVATE | libc::MS_REC) as u64,
+            data: None,
+        }));
+        assert!(calls.contains(&Call::Chroot));
+        assert!(!calls.contains(&Call::PivotRoot));
+    }
+
+    #[test]
+    fn in_a_user_namespace_devices_are_bound_from_the_host() {
+        let spec = default_spec(&["/bin/true"]);
+        let calls = calls_for(&spec, true, true);
+        let set_root = calls
+            .iter()
+            .position(|c| matches!(c, Call::SetRoot(_)))
+            .unwrap();
+        assert_eq!(calls[set_root + 1], Call::BecomeRoot);
+        assert!(!calls.iter().any(|c| matches!(c, Call::Mknod(..))));
+        assert!(calls.contains(&Call::Mount {
+            source: Some("/dev/null".into()),
+            target: Target::InRoot("/dev/null".into(), Kind::File),
+            fstype: None,
+            flags: libc::MS_BIND as u64,
+            data: None,
+        }));
     }
 
     #[test]

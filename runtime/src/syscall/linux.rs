@@ -342,6 +342,11 @@ impl Syscall for LinuxSyscall {
             }
             return Err(Error::last("mknod", path));
         }
+        // mknod applies the caller's umask: set the mode asked for exactly.
+        // SAFETY: a valid dir fd and NUL-terminated name.
+        if unsafe { libc::fchmodat(parent.as_raw_fd(), c.as_ptr(), mode & 0o7777, 0) } < 0 {
+            return Err(Error::last("chmod", path));
+        }
         if unsafe {
             libc::fchownat(
                 parent.as_raw_fd(),
@@ -416,6 +421,36 @@ impl Syscall for LinuxSyscall {
             libc::O_PATH | libc::O_DIRECTORY,
             0,
         )?);
+        Ok(())
+    }
+
+    fn chroot(&mut self) -> Result<()> {
+        let root = self.root()?;
+        raw::check(unsafe { libc::fchdir(root) }, "fchdir to new root")?;
+        raw::check(unsafe { libc::chroot(c".".as_ptr()) }, "chroot")?;
+        raw::check(unsafe { libc::chdir(c"/".as_ptr()) }, "chdir /")?;
+        self.root = Some(raw::open(
+            Path::new("/"),
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )?);
+        Ok(())
+    }
+
+    fn become_root(&mut self) -> Result<()> {
+        // Raw calls, as in process/setup.rs: glibc's wrappers signal other threads.
+        // SAFETY: plain system calls with integer arguments / an empty list.
+        unsafe {
+            if libc::syscall(libc::SYS_setresgid, 0, 0, 0) < 0 {
+                return Err(Error::sys("setresgid 0 in the user namespace"));
+            }
+            if libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) < 0 {
+                return Err(Error::sys("setgroups in the user namespace"));
+            }
+            if libc::syscall(libc::SYS_setresuid, 0, 0, 0) < 0 {
+                return Err(Error::sys("setresuid 0 in the user namespace"));
+            }
+        }
         Ok(())
     }
 

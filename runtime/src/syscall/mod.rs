@@ -50,6 +50,11 @@ pub trait Syscall {
     fn symlink(&mut self, target: &str, link: &Path) -> Result<()>;
     /// Move into the root with pivot_root(".", ".") and drop the old root.
     fn pivot_root(&mut self) -> Result<()>;
+    /// Without a mount namespace of our own: chroot into the root (pivot_root would
+    /// move the host's `/`).
+    fn chroot(&mut self) -> Result<()>;
+    /// In a new user namespace: become its root (uid and gid 0, no supplementary groups).
+    fn become_root(&mut self) -> Result<()>;
     /// Hide `path` inside the root: a read-only tmpfs over a directory, `/dev/null` over a file.
     fn mask(&mut self, path: &Path) -> Result<()>;
     /// Make `path` inside the root a read-only bind of itself; a missing path is skipped.

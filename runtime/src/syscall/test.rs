@@ -25,6 +25,10 @@ pub enum Call {
     Symlink(String, PathBuf),
     /// pivot_root.
     PivotRoot,
+    /// chroot.
+    Chroot,
+    /// become_root.
+    BecomeRoot,
     /// mask.
     Mask(PathBuf),
     /// readonly.
@@ -92,6 +96,14 @@ impl Syscall for RecordingSyscall {
     }
     fn pivot_root(&mut self) -> Result<()> {
         self.calls.push(Call::PivotRoot);
+        Ok(())
+    }
+    fn chroot(&mut self) -> Result<()> {
+        self.calls.push(Call::Chroot);
+        Ok(())
+    }
+    fn become_root(&mut self) -> Result<()> {
+        self.calls.push(Call::BecomeRoot);
         Ok(())
     }
     fn mask(&mut self, path: &Path) -> Result<()> {

@@ -175,8 +175,11 @@ fn mount_stopped(launch: &LaunchConfig, dir: &Path, mountpoint: &Path) -> Result
         rootfs: &rootfs,
         mountpoint,
         cgroups: &[],
+        own_mount_ns: true,
+        userns: false,
     };
     rootfs::prepare(&mut sys, &plan).context("mounting the container's files")?;
+    rootfs::enter(&mut sys, &plan).context("mounting the container's files")?;
     // `read_only: true` keeps the root read-only here too.
     rootfs::finish(&mut sys, &spec).context("mounting the container's files")?;
     Ok(())
