@@ -18,6 +18,7 @@ use super::network;
 use super::settings::{signal_number, unsupported_keys};
 use crate::compose::model::ServiceConfig;
 use crate::container::list::{find, Found};
+use crate::container::observe::is_stopping;
 use crate::container::watch::StatusWatch;
 use crate::container::{ContainerState, Health, Status};
 use crate::image::{RuntimeImage, Store};
@@ -312,6 +313,7 @@ pub fn ensure_networks(
     progress: &Progress,
 ) -> Result<()> {
     let mut made_net = false;
+    let mut tables: Option<Vec<String>> = None;
     let mut needed: Vec<&String> = vec![];
     for name in selected {
         let svc = &project.services[name];
@@ -342,6 +344,14 @@ pub fn ensure_networks(
             .and_then(|s| berth_netns::Network::get(&s, &full).ok())
             .is_some();
         if existed {
+            // Its record says it exists; the kernel may not agree (a killed `down`
+            // took its nft table or its bridge, a killed `up` never finished it).
+            let drift = network::repair_network(layout, &full, &mut tables)?;
+            if !drift.is_empty() {
+                let task = progress.task(&format!("Network {full}"), "Repairing");
+                task.done(&format!("Repaired ({})", drift.join(", ")));
+                made_net = true;
+            }
             continue;
         }
         let task = progress.task(&format!("Network {full}"), "Creating");
@@ -638,6 +648,13 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
             Action::Keep => Ok("Running"),
             Action::Start => {
                 task.working("Starting");
+                if let Some(old) = old.as_ref().filter(|o| is_stopping(&o.status)) {
+                    // A stop is under way (its `down` may have been killed): let it
+                    // finish, or the start would be answered by a supervisor that
+                    // is about to exit, and the container would stay down.
+                    let (signal, grace) = stop_params(Some(&ctx.project), old, ctx.opts.timeout);
+                    lifecycle::stop(&ctx.layout, old, signal, grace)?;
+                }
                 if start_wanted {
                     lifecycle::start(&ctx.layout, p.id.as_deref().unwrap_or_default())?;
                     Ok("Started")

@@ -102,6 +102,24 @@ pub struct Settings {
     /// Read none of the first run's output, nor its exit, until a client attaches
     /// (or [`AWAIT_ATTACH`] passes): a foreground `run` misses nothing.
     pub await_attach: bool,
+    /// Work done regularly while the supervisor runs (restarting the root's DNS
+    /// responder when it is found dead).
+    pub tick: Option<Tick>,
+}
+
+/// Something the supervisor does every `every`, first right after the first start.
+#[derive(Clone)]
+pub struct Tick {
+    /// How often.
+    pub every: Duration,
+    /// What.
+    pub run: std::rc::Rc<std::cell::RefCell<dyn FnMut()>>,
+}
+
+impl std::fmt::Debug for Tick {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tick").field("every", &self.every).finish()
+    }
 }
 
 /// How long a supervisor told to await its first client waits for it.
@@ -171,8 +189,15 @@ pub fn supervise(
         status.health = Some(Health::Starting);
         status.save(dir).map_err(io::Error::other)?;
     }
+    let mut next_tick = settings.tick.as_ref().map(|_| Instant::now());
 
     loop {
+        if let (Some(t), Some(at)) = (&settings.tick, next_tick) {
+            if Instant::now() >= at {
+                (t.run.borrow_mut())();
+                next_tick = Some(Instant::now() + t.every);
+            }
+        }
         if matches!(phase, Phase::Done) && pipes.is_empty() {
             break;
         }
@@ -184,6 +209,9 @@ pub fn supervise(
         };
         if let Some(h) = hold_until {
             deadline = Some(deadline.map_or(h, |d| d.min(h)));
+        }
+        if let Some(t) = next_tick {
+            deadline = Some(deadline.map_or(t, |d| d.min(t)));
         }
         if matches!(phase, Phase::Running { .. }) {
             let probe_time = match &probe {
@@ -858,6 +886,7 @@ mod tests {
 
     fn settings(dir: &Path, policy: RestartPolicy) -> Settings {
         Settings {
+            tick: None,
             container_dir: dir.to_path_buf(),
             policy,
             rotation: None,

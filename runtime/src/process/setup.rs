@@ -32,6 +32,9 @@ pub struct Prepared {
     cwd: PathBuf,
     rlimits: Vec<(u32, u64, u64)>,
     filter: Option<seccomp::Program>,
+    /// Ask for SIGKILL when the parent dies, once the identity is final (a uid
+    /// change clears the request).
+    pub(crate) die_with_parent: bool,
 }
 
 fn read(p: &str) -> String {
@@ -106,6 +109,7 @@ pub fn prepare(
         cwd: process.cwd().clone(),
         rlimits,
         filter: sc.map(seccomp::compile).transpose()?,
+        die_with_parent: false,
     })
 }
 
@@ -204,6 +208,17 @@ fn reset_signals() {
     }
 }
 
+/// SIGKILL when the parent (the creator, or the runtime's pid 1) dies. Set again
+/// after every identity change, which clears it (prctl(2)).
+pub(crate) fn set_parent_death_signal() -> Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    raw::check(
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) },
+        "PR_SET_PDEATHSIG",
+    )
+    .map(|_| ())
+}
+
 /// Apply rlimits, identity, capabilities, seccomp; close fds; execve.
 pub fn finalize_and_exec(p: &Prepared) -> Result<Infallible> {
     reset_signals();
@@ -245,6 +260,9 @@ pub fn finalize_and_exec(p: &Prepared) -> Result<Infallible> {
         return Err(Error::sys("setresuid"));
     }
     capabilities::set(&caps)?;
+    if p.die_with_parent {
+        set_parent_death_signal()?;
+    }
     let cwd = raw::cstr(&p.cwd).map_err(|e| Error::Path {
         op: "chdir",
         path: p.cwd.clone(),
