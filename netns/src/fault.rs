@@ -30,7 +30,10 @@ mod tests {
 
     #[test]
     fn a_point_is_armed_by_exact_name_in_the_list() {
-        assert!(armed("down:after-stop,net:after-nft-delete", "net:after-nft-delete"));
+        assert!(armed(
+            "down:after-stop,net:after-nft-delete",
+            "net:after-nft-delete"
+        ));
         assert!(!armed("net:after-nft", "net:after-nft-delete"));
         assert!(!armed("", "x"));
         // Unset: nothing happens.

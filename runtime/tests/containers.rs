@@ -620,6 +620,7 @@ fn start_reports_exec_failure() {
         init: false,
         user: None,
         bundle: None,
+        die_with_parent: false,
     })
     .unwrap_err();
     assert!(err.to_string().contains("no such file"), "{err}");

@@ -179,6 +179,7 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
             let reqs =
                 network::attach_requests(project, svc, &name, &hostname, id, req.service_aliases)?;
             let wired = network::wire(layout, id, &reqs)?;
+            berth_netns::fault::point("create:after-wire");
             atts = wired.attachments;
             write_json_atomic(&dir.join(NET_FILE), &atts)?;
             rc.net = NamespaceMode::Join(wired.netns.path().to_path_buf());
@@ -330,6 +331,7 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
     };
     // The record comes last: a container exists once its record does.
     record.save(dir)?;
+    berth_netns::fault::point("create:after-record");
     Ok(record)
 }
 
@@ -475,6 +477,7 @@ fn start_process(layout: &Layout, id: &str) -> Result<()> {
     }
     let mut child = cmd.spawn().context("starting the container's supervisor")?;
     drop(w);
+    berth_netns::fault::point("start:after-spawn");
     // One line: `ok` or the error. Reading to EOF would also wait for anything
     // that inherited the write end.
     let mut msg = String::new();

@@ -125,8 +125,8 @@ pub fn repair_network(
         *tables = Some(berth_netns::nft::tables().context("listing nft tables")?);
     }
     let known = tables.as_deref().unwrap_or_default();
-    let drift = Network::drift(&state, name, known)
-        .with_context(|| format!("checking network {name}"))?;
+    let drift =
+        Network::drift(&state, name, known).with_context(|| format!("checking network {name}"))?;
     if !drift.is_empty() {
         Network::repair(&state, name).with_context(|| format!("repairing network {name}"))?;
     }

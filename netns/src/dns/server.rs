@@ -192,9 +192,7 @@ pub fn serve(config: DnsConfig) -> Result<()> {
         shared.refresh()?;
         let networks = shared.networks.load(Ordering::Relaxed);
         seen_any |= networks > 0;
-        if networks == 0
-            && (seen_any || started.elapsed() > EMPTY_GRACE)
-            && config.exit_when_empty
+        if networks == 0 && (seen_any || started.elapsed() > EMPTY_GRACE) && config.exit_when_empty
         {
             break;
         }
