@@ -270,9 +270,34 @@ services:
     healthcheck:
       test: ["CMD", "test", "-f", "/tmp/ready"]
       interval: 1s
+  always:
+    image: IMAGE
+    restart: always
+    command: ["sleep", "3600"]
 "#,
     );
     w.ok(&p, &["up", "-d", "--wait"]);
+    // With `restart: always`, the container comes back under a new supervisor
+    // (the dead one's guard takes over and applies the policy).
+    let st = status_file(&w, "supkill-always-1");
+    let (sup, pid) = (
+        st["supervisor_pid"].as_i64().unwrap(),
+        st["pid"].as_i64().unwrap(),
+    );
+    assert!(Command::new("kill")
+        .args(["-9", &sup.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    w.wait_until(10, "the container to come back", || {
+        let st = status_file(&w, "supkill-always-1");
+        st["state"] == "running" && st["pid"].as_i64().is_some_and(|p| p != pid && alive(p))
+    });
+    assert!(!alive(pid), "the old process died with its supervisor");
+    let st = status_file(&w, "supkill-always-1");
+    assert_eq!(st["exit_code"], 137, "{st}");
+    assert_eq!(st["restart_count"], 1, "{st}");
+    w.ok(&p, &["exec", "always", "true"]);
     for name in ["supkill-api-1", "supkill-cache-1"] {
         let st = status_file(&w, name);
         let sup = st["supervisor_pid"].as_i64().unwrap();
@@ -288,7 +313,7 @@ services:
         });
     }
     let ps = w.ps(&p);
-    for c in &ps {
+    for c in ps.iter().filter(|c| c["Service"] != "always") {
         assert_eq!(c["State"], "exited", "{c}");
         let status = c["Status"].as_str().unwrap();
         assert!(
@@ -378,8 +403,8 @@ fn unsupervised(w: &World) -> Vec<(String, Vec<String>)> {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        let supervised = st["state"] == "running"
-            && st["supervisor_pid"].as_i64().is_some_and(alive);
+        let supervised =
+            st["state"] == "running" && st["supervisor_pid"].as_i64().is_some_and(alive);
         if !supervised {
             out.push((id, pids));
         }

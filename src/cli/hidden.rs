@@ -39,6 +39,15 @@ pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
             unsafe { File::from_raw_fd(fd) }
         });
     std::env::remove_var("BERTH_READY_FD");
+    let adopt = std::env::var_os(crate::supervise::guard::ADOPT_ENV).is_some();
+    std::env::remove_var(crate::supervise::guard::ADOPT_ENV);
+    // Forked first, while this process is single-threaded and holds nothing.
+    crate::supervise::guard::spawn(
+        &dir,
+        std::env::current_exe()?,
+        std::env::args_os().skip(1).collect(),
+    )
+    .context("starting the supervisor's guard")?;
     // One supervisor per container: a second one (a `start` racing the `up` that
     // a kill interrupted) leaves the container to the first.
     let lock_path = dir.join("supervisor.lock");
@@ -79,6 +88,7 @@ pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
     });
     let settings = Settings {
         tick,
+        adopt,
         container_dir: dir.clone(),
         policy: cfg.policy,
         rotation: cfg.rotation,
