@@ -444,10 +444,13 @@ pub fn ensure_dns(layout: &Layout) -> Result<()> {
             spawned = Some(Instant::now());
         }
         if t0.elapsed() > DNS_READY {
-            bail!(
-                "the DNS responder does not serve every network after {DNS_READY:?} (see {})",
+            // Containers run without names rather than not at all; the supervisors
+            // keep trying to get a responder going.
+            eprintln!(
+                "WARN[0000] the DNS responder does not serve every network after {DNS_READY:?}: service names may not resolve (see {})",
                 layout.run.join("dns.log").display()
             );
+            return Ok(());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
