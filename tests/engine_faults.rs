@@ -132,6 +132,18 @@ services:
         }
     }
     assert!(states(&w, &p).values().all(|s| s == "running"));
+
+    // The same with `start` after the killed `down`.
+    let mut down = w.berth_command(&p, &["down", "-t", "2"]).spawn().unwrap();
+    w.wait_until(20, "the stop to be under way", || {
+        status_file(&w, "stopkill-always-1")["stopped_by_user"] == true
+    });
+    down.kill().unwrap();
+    down.wait().unwrap();
+    w.ok(&p, &["start"]);
+    let st = status_file(&w, "stopkill-always-1");
+    assert_eq!(st["state"], "running", "{st}");
+    assert_eq!(st["stopped_by_user"], false, "{st}");
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
