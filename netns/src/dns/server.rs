@@ -541,6 +541,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_responder_is_trusted_only_alive_and_said_so() {
+        let dir = std::env::temp_dir().join(format!("berth-dns-serving-{}", std::process::id()));
+        let records = dir.join("networks");
+        std::fs::create_dir_all(&records).unwrap();
+        let status = dir.join("dns.json");
+        // Nothing written: no responder to trust.
+        assert!(!serves_every_bridge(&status, &records));
+        let me = Serving {
+            pid: std::process::id(),
+            bound: vec![],
+        };
+        crate::store::write_json(&status, &me).unwrap();
+        // Alive, and no network to serve.
+        assert!(serves_every_bridge(&status, &records));
+        // A pid that is gone is not trusted, whatever it said.
+        let gone = Serving {
+            pid: u32::MAX - 1,
+            ..me
+        };
+        crate::store::write_json(&status, &gone).unwrap();
+        assert!(!serves_every_bridge(&status, &records));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn resolv_conf_upstreams() {
         let u = upstreams_from_resolv_conf(
             "# x\nnameserver 10.0.0.1\nnameserver fe80::1%eth0\nsearch a\n",
