@@ -170,8 +170,19 @@ networks:
     )
 }
 
+/// The published port answers (httpd may take a moment after `up --wait`:
+/// running is not listening).
 fn serves(port: u16) -> bool {
-    http_get(port, "/").is_some_and(|r| r.contains("ok"))
+    let t0 = std::time::Instant::now();
+    loop {
+        if http_get(port, "/").is_some_and(|r| r.contains("ok")) {
+            return true;
+        }
+        if t0.elapsed() > std::time::Duration::from_secs(5) {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -196,6 +207,13 @@ fn a_half_removed_or_half_made_network_is_rebuilt_by_up() {
     // Killed after it deleted the bridge too: the record says the network
     // exists, the kernel does not have it.
     killed_at(&w, &p, &["down", "-t", "0"], "net:after-bridge-delete");
+    w.ok(&p, &["up", "-d", "--wait"]);
+    assert!(serves(port));
+    w.ok(&p, &["exec", "api", "ping", "-c", "1", "-W", "2", "web"]);
+
+    // `down` killed while removing a container: its network namespace, veth
+    // and ports are gone, its record is still there.
+    killed_at(&w, &p, &["down", "-t", "0"], "remove:after-unwire");
     w.ok(&p, &["up", "-d", "--wait"]);
     assert!(serves(port));
     w.ok(&p, &["exec", "api", "ping", "-c", "1", "-W", "2", "web"]);

@@ -267,6 +267,27 @@ impl Network {
         Ok(out)
     }
 
+    /// Whether `owner`'s attachment to network `name` is whole: it is a member
+    /// with this host veth, and its published-ports table exists when it has one
+    /// (`tables`: from [`nft::tables`]). A `detach` killed half-way leaves it not.
+    pub fn member_intact(
+        state: &StateDir,
+        name: &str,
+        owner: &str,
+        host_veth: &str,
+        tables: &[String],
+    ) -> bool {
+        let Ok(rec) = state.read(name) else {
+            return false;
+        };
+        match rec.members.get(owner) {
+            Some(m) if m.host_veth == host_veth => {
+                !m.has_ports || tables.contains(&naming::ports_table(&m.host_veth))
+            }
+            _ => false,
+        }
+    }
+
     /// Make the kernel match an existing record again (after [`Network::drift`]
     /// found a difference: a killed `up` or `down` left it half-made).
     pub fn repair(state: &StateDir, name: &str) -> Result<NetworkInfo> {

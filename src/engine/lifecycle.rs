@@ -536,6 +536,26 @@ pub fn kill(layout: &Layout, found: &Found, signal: i32) -> Result<()> {
     }
 }
 
+/// Whether a container lost part of the networking it was made with (a `down`
+/// or `rm` killed while taking it apart): its namespace, a network membership,
+/// its published-ports table. It cannot be started again, only made anew.
+/// `tables`: the nft tables that exist ([`berth_netns::nft::tables`]).
+pub fn network_lost(layout: &Layout, found: &Found, tables: &[String]) -> bool {
+    let atts = attachments(&found.dir);
+    if atts.is_empty() {
+        return false;
+    }
+    if !network::netns_path(layout, &found.record.id).exists() {
+        return true;
+    }
+    let Ok(state) = network::net_state(layout) else {
+        return false;
+    };
+    !atts.iter().all(|a| {
+        berth_netns::Network::member_intact(&state, &a.network, &a.owner, &a.host_veth, tables)
+    })
+}
+
 /// Whether a supervisor holds the container in `dir` (its lock is taken).
 pub fn supervisor_running(dir: &Path) -> bool {
     // No lock file means no supervisor ever ran; creating one here is harmless.
@@ -602,6 +622,7 @@ pub fn discard(layout: &Layout, id: &str) -> Result<()> {
     }
     let atts = attachments(&dir);
     let net = network::unwire(layout, id, &atts);
+    berth_netns::fault::point("remove:after-unwire");
     // Out of sight in one step, then deleted: a berth killed while deleting leaves
     // a `.del-` directory `repair` finishes, never half a container.
     let doomed = layout.containers().join(format!(".del-{id}"));

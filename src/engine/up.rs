@@ -266,6 +266,7 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         existing,
         opts: opts.clone(),
         progress: progress.clone(),
+        nft_tables: Default::default(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -464,6 +465,18 @@ struct Ctx {
     existing: Vec<Found>,
     opts: UpOptions,
     progress: Progress,
+    /// The nft tables that exist, listed once when first needed.
+    nft_tables: std::sync::OnceLock<Vec<String>>,
+}
+
+impl Ctx {
+    /// Whether `f` lost part of its networking to a killed `down` or `rm`.
+    fn network_lost(&self, f: &Found) -> bool {
+        let tables = self
+            .nft_tables
+            .get_or_init(|| berth_netns::nft::tables().unwrap_or_default());
+        lifecycle::network_lost(&self.layout, f, tables)
+    }
 }
 
 fn stop_timeout(svc: &ServiceConfig, opts: &UpOptions) -> Duration {
@@ -646,6 +659,22 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 .and_then(|id| ctx.existing.iter().find(|f| &f.record.id == id).cloned());
         let result: Result<&str> = (|| match &p.action {
             Action::Keep => Ok("Running"),
+            Action::Start if old.as_ref().is_some_and(|o| ctx.network_lost(o)) => {
+                // Half taken apart by a killed `down`: its namespace, veths and
+                // ports are gone. Made anew under the same number and name.
+                task.working("Recreate");
+                if let Some(o) = &old {
+                    remove_container(ctx, o)?;
+                }
+                let id = make(p.number, None)?;
+                if start_wanted {
+                    task.working("Starting");
+                    lifecycle::start(&ctx.layout, &id)?;
+                    Ok("Started")
+                } else {
+                    Ok("Recreated")
+                }
+            }
             Action::Start => {
                 task.working("Starting");
                 if let Some(old) = old.as_ref().filter(|o| is_stopping(&o.status)) {
