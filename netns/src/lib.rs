@@ -7,6 +7,7 @@
 pub mod attach;
 pub mod dns;
 pub mod error;
+pub mod fault;
 pub mod ipam;
 pub mod namespace;
 pub mod naming;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, ErrorList, IoContext, Result};
 use crate::ipam::{self, Allocations, Pool, Subnet};
 use crate::netlink::Netlink;
-use crate::{naming, nft, store, sysctl};
+use crate::{fault, naming, nft, store, sysctl};
 
 /// Host-wide lock taken while choosing a subnet and creating its bridge, so two
 /// berth state roots choosing at once cannot both take the same free subnet.
@@ -243,6 +243,60 @@ impl Network {
     pub fn get(state: &StateDir, name: &str) -> Result<NetworkInfo> {
         Ok(state.read(name)?.info)
     }
+
+    /// What of a recorded network's kernel objects is not as its record says: the
+    /// bridge, its gateway addresses, its nft table (`tables`: the `inet` tables
+    /// that exist, from [`nft::tables`]). Empty when all is in place.
+    pub fn drift(state: &StateDir, name: &str, tables: &[String]) -> Result<Vec<String>> {
+        let info = state.read(name)?.info;
+        let mut nl = Netlink::new()?;
+        let mut out = vec![];
+        if nl.link_index(&info.bridge)?.is_none() {
+            out.push(format!("bridge {} is missing", info.bridge));
+        } else {
+            let have = nl.addresses()?;
+            for gw in std::iter::once(info.v4.gateway).chain(info.v6.map(|v| v.gateway)) {
+                if !have.iter().any(|(ip, _)| *ip == gw) {
+                    out.push(format!("gateway {gw} is missing on {}", info.bridge));
+                }
+            }
+        }
+        let table = naming::network_table(&info.bridge);
+        if !tables.contains(&table) {
+            out.push(format!("nft table {table} is missing"));
+        }
+        Ok(out)
+    }
+
+    /// Whether `owner`'s attachment to network `name` is whole: it is a member
+    /// with this host veth, and its published-ports table exists when it has one
+    /// (`tables`: from [`nft::tables`]). A `detach` killed half-way leaves it not.
+    pub fn member_intact(
+        state: &StateDir,
+        name: &str,
+        owner: &str,
+        host_veth: &str,
+        tables: &[String],
+    ) -> bool {
+        let Ok(rec) = state.read(name) else {
+            return false;
+        };
+        match rec.members.get(owner) {
+            Some(m) if m.host_veth == host_veth => {
+                !m.has_ports || tables.contains(&naming::ports_table(&m.host_veth))
+            }
+            _ => false,
+        }
+    }
+
+    /// Make the kernel match an existing record again (after [`Network::drift`]
+    /// found a difference: a killed `up` or `down` left it half-made).
+    pub fn repair(state: &StateDir, name: &str) -> Result<NetworkInfo> {
+        let _lock = state.lock()?;
+        let info = state.read(name)?.info;
+        converge(&mut Netlink::new()?, &info)?;
+        Ok(info)
+    }
 }
 
 fn validate_name(name: &str) -> Result<()> {
@@ -346,6 +400,7 @@ fn converge(nl: &mut Netlink, info: &NetworkInfo) -> Result<()> {
     }
     nl.add_addr(idx, info.v4.gateway, info.v4.subnet.prefix())?;
     nl.set_up(idx)?;
+    fault::point("net:after-bridge");
     sysctls(info)?;
     let table = naming::network_table(&info.bridge);
     nft::apply(&nft::network_ruleset(&nft::NetworkRules {
@@ -488,6 +543,7 @@ fn teardown_kernel(nl: &mut Netlink, info: &NetworkInfo, errs: &mut ErrorList) {
     errs.push(nft::apply(&nft::delete_table_ruleset(
         &naming::network_table(&info.bridge),
     )));
+    fault::point("net:after-nft-delete");
     match nl.link_index(&info.bridge) {
         Ok(Some(i)) => {
             errs.push(nl.del_link(i));
@@ -495,4 +551,5 @@ fn teardown_kernel(nl: &mut Netlink, info: &NetworkInfo, errs: &mut ErrorList) {
         Ok(None) => {}
         Err(e) => errs.0.push(e),
     }
+    fault::point("net:after-bridge-delete");
 }

@@ -136,6 +136,29 @@ pub fn delete_table_ruleset(table: &str) -> String {
     format!("add table inet {table}\ndelete table inet {table}\n")
 }
 
+/// The names of the `inet` tables that exist now.
+pub fn tables() -> Result<Vec<String>> {
+    let out = Command::new("nft")
+        .args(["list", "tables", "inet"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::Nft(format!("cannot run nft: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::Nft(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    Ok(parse_tables(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// `table inet NAME` lines of `nft list tables`.
+fn parse_tables(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("table inet "))
+        .map(|n| n.trim().to_string())
+        .collect()
+}
+
 /// Feed `ruleset` to `nft -f -` as one transaction.
 pub fn apply(ruleset: &str) -> Result<()> {
     let mut child = Command::new("nft")
@@ -165,6 +188,15 @@ pub fn apply(ruleset: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_inet_table_names() {
+        assert_eq!(
+            parse_tables("table inet bthabc\ntable inet bthdef_ports\n"),
+            vec!["bthabc", "bthdef_ports"]
+        );
+        assert!(parse_tables("").is_empty());
+    }
 
     #[test]
     fn network_rules() {

@@ -131,6 +131,7 @@ impl World {
             init,
             user: user.map(str::to_owned),
             bundle: None,
+            die_with_parent: false,
         })
         .unwrap_or_else(|e| panic!("create {}: {e}", self.id));
         self.container = Some(c);
@@ -307,6 +308,7 @@ fn exit_codes_and_fast_exit() {
             init: i % 2 == 1,
             user: None,
             bundle: None,
+            die_with_parent: false,
         })
         .unwrap();
         w.container = Some(c);
@@ -618,6 +620,7 @@ fn start_reports_exec_failure() {
         init: false,
         user: None,
         bundle: None,
+        die_with_parent: false,
     })
     .unwrap_err();
     assert!(err.to_string().contains("no such file"), "{err}");

@@ -9,7 +9,10 @@ use clap::Args;
 
 use crate::engine::layout::Layout;
 use crate::supervise::launch::LaunchConfig;
-use crate::supervise::run::{supervise, Settings};
+use crate::supervise::run::{supervise, Settings, Tick};
+
+/// How often a supervisor looks whether the DNS responder still runs.
+const DNS_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 use crate::supervise::runtime_launcher::RuntimeLauncher;
 
 /// `supervise ID`.
@@ -36,6 +39,15 @@ pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
             unsafe { File::from_raw_fd(fd) }
         });
     std::env::remove_var("BERTH_READY_FD");
+    let adopt = std::env::var_os(crate::supervise::guard::ADOPT_ENV).is_some();
+    std::env::remove_var(crate::supervise::guard::ADOPT_ENV);
+    // Forked first, while this process is single-threaded and holds nothing.
+    crate::supervise::guard::spawn(
+        &dir,
+        std::env::current_exe()?,
+        std::env::args_os().skip(1).collect(),
+    )
+    .context("starting the supervisor's guard")?;
     // One supervisor per container: a second one (a `start` racing the `up` that
     // a kill interrupted) leaves the container to the first.
     let lock_path = dir.join("supervisor.lock");
@@ -61,7 +73,22 @@ pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
         }
         return Ok(());
     }
+    // A container on a bridge network needs the root's DNS responder: its
+    // supervisor restarts it whenever it finds it dead.
+    let on_bridge = std::fs::read(dir.join("net.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Vec<serde_json::Value>>(&b).ok())
+        .is_some_and(|atts| !atts.is_empty());
+    let tick = on_bridge.then(|| {
+        let mut keeper = crate::engine::network::DnsKeeper::new(layout);
+        Tick {
+            every: DNS_CHECK,
+            run: std::rc::Rc::new(std::cell::RefCell::new(move || keeper.check())),
+        }
+    });
     let settings = Settings {
+        tick,
+        adopt,
         container_dir: dir.clone(),
         policy: cfg.policy,
         rotation: cfg.rotation,
@@ -88,7 +115,20 @@ fn another_supervisor(
     loop {
         let st = crate::container::Status::load(dir).unwrap_or_default();
         let waited_long = t0.elapsed() > std::time::Duration::from_secs(30);
+        // Told to stop (its `stop` or `down` may have been killed since): it is
+        // on its way out like an exited one, so wait to take over.
+        let stopping = crate::container::observe::is_stopping(&st);
         match st.state {
+            S::Running | S::Paused if stopping && waited_long => {
+                return Ok(Err("the previous supervisor is still stopping it\n".into()))
+            }
+            S::Running | S::Paused if stopping => {
+                if let Some(lock) = crate::state::try_lock(lock_path)
+                    .with_context(|| format!("locking {}", lock_path.display()))?
+                {
+                    return Ok(Ok(lock));
+                }
+            }
             S::Running | S::Paused | S::Restarting => return Ok(Err("ok\n".into())),
             S::Dead => {
                 let e = st

@@ -148,7 +148,11 @@ fn start_services(
     }
     for svc in order {
         for f in targets.iter().filter(|f| f.record.service == svc) {
-            if f.status.state == ContainerState::Running {
+            // One still stopping (its `stop` or `down` was killed) is started
+            // again: its new supervisor takes over once the old one is gone.
+            if f.status.state == ContainerState::Running
+                && !crate::container::observe::is_stopping(&f.status)
+            {
                 continue;
             }
             let task = progress.task(&format!("Container {}", f.record.name), "Starting");

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::record::labels;
-use super::{ContainerRecord, ContainerState, Status};
+use super::{ContainerRecord, Status};
 
 /// A container found on disk: where it lives, what it is, how it is.
 #[derive(Debug, Clone)]
@@ -58,31 +58,10 @@ pub fn find(root: &Path, project: Option<&str>) -> Vec<Found> {
     out
 }
 
-/// A container's status; one whose supervisor died while it claimed to run is
-/// reported as exited, since nothing owns it any more.
+/// A container's status as [`super::observe`] finds it: one whose supervisor
+/// died while it claimed to run is reported as it really is.
 pub fn observed_status(dir: &Path) -> Status {
-    let mut status = Status::load(dir).unwrap_or_default();
-    let live = matches!(
-        status.state,
-        ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
-    );
-    if live && !status.supervisor_pid.is_some_and(process_alive) {
-        status.state = ContainerState::Exited;
-        status.pid = None;
-        status.exit_code.get_or_insert(255);
-    }
-    status
-}
-
-fn process_alive(pid: u32) -> bool {
-    // A zombie counts as gone: its container is no longer supervised.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
+    super::observe::observe(dir).status
 }
 
 /// The named volumes a container mounts (`volumes.json`, written at create).
@@ -136,11 +115,33 @@ pub fn projects(root: &Path, all: bool) -> Vec<ProjectSummary> {
 #[cfg(test)]
 mod tests {
     use super::super::record::{default_name, new_id};
+    use super::super::ContainerState;
     use super::*;
     use indexmap::IndexMap;
 
-    fn make(root: &Path, project: &str, service: &str, n: u32, state: ContainerState) {
+    /// A stand-in supervisor: a live process carrying the container id in its
+    /// command line, as a real one does.
+    struct FakeSupervisor(std::process::Child);
+
+    impl Drop for FakeSupervisor {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn make(
+        root: &Path,
+        project: &str,
+        service: &str,
+        n: u32,
+        state: ContainerState,
+    ) -> FakeSupervisor {
         let id = new_id();
+        let sup = std::process::Command::new("sh")
+            .args(["-c", "sleep 60", &id])
+            .spawn()
+            .unwrap();
         let dir = containers_dir(root).join(&id);
         let mut labels = IndexMap::new();
         labels.insert(
@@ -166,20 +167,23 @@ mod tests {
         .unwrap();
         Status {
             state,
-            supervisor_pid: Some(std::process::id()),
+            supervisor_pid: Some(sup.id()),
             ..Status::default()
         }
         .save(&dir)
         .unwrap();
+        FakeSupervisor(sup)
     }
 
     #[test]
     fn finds_by_project_in_service_order_and_summarises() {
         let root = tempfile::tempdir().unwrap();
-        make(root.path(), "a", "web", 2, ContainerState::Running);
-        make(root.path(), "a", "web", 1, ContainerState::Running);
-        make(root.path(), "a", "db", 1, ContainerState::Exited);
-        make(root.path(), "b", "job", 1, ContainerState::Exited);
+        let _sups = [
+            make(root.path(), "a", "web", 2, ContainerState::Running),
+            make(root.path(), "a", "web", 1, ContainerState::Running),
+            make(root.path(), "a", "db", 1, ContainerState::Exited),
+            make(root.path(), "b", "job", 1, ContainerState::Exited),
+        ];
         std::fs::create_dir_all(containers_dir(root.path()).join("half-made")).unwrap();
         let names: Vec<_> = find(root.path(), Some("a"))
             .into_iter()

@@ -3,6 +3,7 @@
 
 pub mod humanize;
 pub mod list;
+pub mod observe;
 pub mod record;
 pub mod status;
 pub mod view;

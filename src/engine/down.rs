@@ -219,6 +219,7 @@ pub fn down(
             orphans.iter().map(|f| f.record.name.as_str()).collect::<Vec<_>>().join(" ")
         ));
     }
+    berth_netns::fault::point("down:before-stop");
     let mut result = stop_all(
         layout,
         project,

@@ -179,6 +179,7 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
             let reqs =
                 network::attach_requests(project, svc, &name, &hostname, id, req.service_aliases)?;
             let wired = network::wire(layout, id, &reqs)?;
+            berth_netns::fault::point("create:after-wire");
             atts = wired.attachments;
             write_json_atomic(&dir.join(NET_FILE), &atts)?;
             rc.net = NamespaceMode::Join(wired.netns.path().to_path_buf());
@@ -332,6 +333,7 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
     };
     // The record comes last: a container exists once its record does.
     record.save(dir)?;
+    berth_netns::fault::point("create:after-record");
     Ok(record)
 }
 
@@ -477,6 +479,7 @@ fn start_process(layout: &Layout, id: &str) -> Result<()> {
     }
     let mut child = cmd.spawn().context("starting the container's supervisor")?;
     drop(w);
+    berth_netns::fault::point("start:after-spawn");
     // One line: `ok` or the error. Reading to EOF would also wait for anything
     // that inherited the write end.
     let mut msg = String::new();
@@ -533,6 +536,26 @@ pub fn kill(layout: &Layout, found: &Found, signal: i32) -> Result<()> {
         Ok(Response::Error(e)) => bail!("killing {}: {e}", found.record.name),
         Err(_) => bail!("container {} is not running", found.record.name),
     }
+}
+
+/// Whether a container lost part of the networking it was made with (a `down`
+/// or `rm` killed while taking it apart): its namespace, a network membership,
+/// its published-ports table. It cannot be started again, only made anew.
+/// `tables`: the nft tables that exist ([`berth_netns::nft::tables`]).
+pub fn network_lost(layout: &Layout, found: &Found, tables: &[String]) -> bool {
+    let atts = attachments(&found.dir);
+    if atts.is_empty() {
+        return false;
+    }
+    if !network::netns_path(layout, &found.record.id).exists() {
+        return true;
+    }
+    let Ok(state) = network::net_state(layout) else {
+        return false;
+    };
+    !atts.iter().all(|a| {
+        berth_netns::Network::member_intact(&state, &a.network, &a.owner, &a.host_veth, tables)
+    })
 }
 
 /// Whether a supervisor holds the container in `dir` (its lock is taken).
@@ -601,6 +624,7 @@ pub fn discard(layout: &Layout, id: &str) -> Result<()> {
     }
     let atts = attachments(&dir);
     let net = network::unwire(layout, id, &atts);
+    berth_netns::fault::point("remove:after-unwire");
     // Out of sight in one step, then deleted: a berth killed while deleting leaves
     // a `.del-` directory `repair` finishes, never half a container.
     let doomed = layout.containers().join(format!(".del-{id}"));

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use berth_netns::{
@@ -110,6 +111,28 @@ pub fn ensure_network(
     )?;
     Network::ensure(&spec, &state).with_context(|| format!("creating network {name}"))?;
     Ok(true)
+}
+
+/// Compares an existing network's kernel objects with its record and rebuilds
+/// what differs (a killed `up` or `down` left it half-made or half-removed);
+/// returns what was found missing. `tables` is filled on first use: one look at
+/// the nft tables serves every network of a command.
+pub fn repair_network(
+    layout: &Layout,
+    name: &str,
+    tables: &mut Option<Vec<String>>,
+) -> Result<Vec<String>> {
+    let state = net_state(layout)?;
+    if tables.is_none() {
+        *tables = Some(berth_netns::nft::tables().context("listing nft tables")?);
+    }
+    let known = tables.as_deref().unwrap_or_default();
+    let drift =
+        Network::drift(&state, name, known).with_context(|| format!("checking network {name}"))?;
+    if !drift.is_empty() {
+        Network::repair(&state, name).with_context(|| format!("repairing network {name}"))?;
+    }
+    Ok(drift)
 }
 
 /// The networks `project` made, by full name.
@@ -401,13 +424,52 @@ pub fn unwire(layout: &Layout, id: &str, attachments: &[Attachment]) -> Result<(
     first.map_or(Ok(()), Err)
 }
 
-/// Starts the DNS responder for this root unless one runs already.
+/// How long a command waits for the responder to serve every live bridge.
+const DNS_READY: Duration = Duration::from_secs(5);
+
+/// Makes sure this root's DNS responder runs and listens on every live bridge:
+/// starts one when none runs (or the running one is on its way out), then waits
+/// until the one that runs says it serves every bridge on its current interface.
+/// A responder that still listens on a bridge `down` deleted (and `up` made
+/// again under the same name), or one that is exiting because `down` removed
+/// the last network, is never trusted as is.
 pub fn ensure_dns(layout: &Layout) -> Result<()> {
     fs::create_dir_all(&layout.run)?;
-    // A responder holds this lock while it runs.
-    if crate::state::try_lock(&dns_lock_path(layout))?.is_none() {
+    let state = net_state(layout)?;
+    if state.networks()?.is_empty() {
+        // Nothing to serve; a responder started now would only wait and exit.
         return Ok(());
     }
+    let records = state.records_dir();
+    let status = dns_status_path(layout);
+    let t0 = Instant::now();
+    let mut spawned: Option<Instant> = None;
+    loop {
+        if berth_netns::dns::serves_every_bridge(&status, &records) {
+            return Ok(());
+        }
+        // A responder holds this lock while it runs; a free lock means none does.
+        let free = crate::state::try_lock(&dns_lock_path(layout))?.is_some();
+        if free && spawned.is_none_or(|at| at.elapsed() > Duration::from_secs(1)) {
+            spawn_dns(layout)?;
+            spawned = Some(Instant::now());
+        }
+        if t0.elapsed() > DNS_READY {
+            // Containers run without names rather than not at all; the supervisors
+            // keep trying to get a responder going.
+            eprintln!(
+                "WARN[0000] the DNS responder does not serve every network after {DNS_READY:?}: service names may not resolve (see {})",
+                layout.run.join("dns.log").display()
+            );
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts `berth dns-serve` for this root, detached; a second one started while
+/// one runs exits at once (the lock).
+pub fn spawn_dns(layout: &Layout) -> Result<std::process::Child> {
     let exe = std::env::current_exe()?;
     let log = File::create(layout.run.join("dns.log"))?;
     let mut cmd = Command::new(exe);
@@ -426,8 +488,52 @@ pub fn ensure_dns(layout: &Layout) -> Result<()> {
             Ok(())
         });
     }
-    cmd.spawn().context("starting the DNS responder")?;
-    Ok(())
+    cmd.spawn().context("starting the DNS responder")
+}
+
+/// Restarts the DNS responder when it is found dead: a supervisor of a container
+/// on a bridge network calls [`DnsKeeper::check`] every second or so, so that a
+/// killed responder is back within about a second, whoever killed it.
+#[derive(Debug)]
+pub struct DnsKeeper {
+    layout: Layout,
+    child: Option<std::process::Child>,
+}
+
+impl DnsKeeper {
+    /// A keeper for this root's responder.
+    pub fn new(layout: &Layout) -> DnsKeeper {
+        DnsKeeper {
+            layout: layout.clone(),
+            child: None,
+        }
+    }
+
+    /// Starts a responder when none runs and a network exists.
+    pub fn check(&mut self) {
+        // Reap the one we started once it exits (it outlives us otherwise).
+        if let Some(c) = &mut self.child {
+            if !matches!(c.try_wait(), Ok(None)) {
+                self.child = None;
+            }
+        }
+        let free = matches!(
+            crate::state::try_lock(&dns_lock_path(&self.layout)),
+            Ok(Some(_))
+        );
+        if !free {
+            return;
+        }
+        let any_network = net_state(&self.layout)
+            .and_then(|s| Ok(s.networks()?))
+            .is_ok_and(|n| !n.is_empty());
+        if any_network && self.child.is_none() {
+            match spawn_dns(&self.layout) {
+                Ok(c) => self.child = Some(c),
+                Err(e) => tracing::warn!("restarting the DNS responder: {e:#}"),
+            }
+        }
+    }
 }
 
 /// The lock a running DNS responder holds.
@@ -435,16 +541,31 @@ pub fn dns_lock_path(layout: &Layout) -> std::path::PathBuf {
     layout.run.join("dns.lock")
 }
 
+/// Where the running responder says what it serves.
+pub fn dns_status_path(layout: &Layout) -> std::path::PathBuf {
+    layout.run.join("dns.json")
+}
+
 /// Runs the DNS responder in this process until no network is left.
 pub fn serve_dns(layout: &Layout) -> Result<()> {
     fs::create_dir_all(&layout.run)?;
-    let Some(lock) = crate::state::try_lock(&dns_lock_path(layout))? else {
-        // Another responder won the race: it serves the same records.
-        return Ok(());
+    // Commands and supervisors take the lock for an instant to see whether a
+    // responder runs: only a holder for longer than that is another responder.
+    let t0 = Instant::now();
+    let lock = loop {
+        if let Some(lock) = crate::state::try_lock(&dns_lock_path(layout))? {
+            break lock;
+        }
+        if t0.elapsed() > Duration::from_millis(300) {
+            // Another responder runs: it serves the same records.
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
     };
     let state = net_state(layout)?;
-    berth_netns::dns::serve(berth_netns::dns::DnsConfig::new(state.records_dir()))
-        .context("DNS responder")?;
+    let mut cfg = berth_netns::dns::DnsConfig::new(state.records_dir());
+    cfg.status_file = Some(dns_status_path(layout));
+    berth_netns::dns::serve(cfg).context("DNS responder")?;
     drop(lock);
     Ok(())
 }

@@ -18,6 +18,7 @@ use super::network;
 use super::settings::{signal_number, unsupported_keys};
 use crate::compose::model::ServiceConfig;
 use crate::container::list::{find, Found};
+use crate::container::observe::is_stopping;
 use crate::container::watch::StatusWatch;
 use crate::container::{ContainerState, Health, Status};
 use crate::image::{RuntimeImage, Store};
@@ -265,6 +266,7 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         existing,
         opts: opts.clone(),
         progress: progress.clone(),
+        nft_tables: Default::default(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -312,6 +314,7 @@ pub fn ensure_networks(
     progress: &Progress,
 ) -> Result<()> {
     let mut made_net = false;
+    let mut tables: Option<Vec<String>> = None;
     let mut needed: Vec<&String> = vec![];
     for name in selected {
         let svc = &project.services[name];
@@ -342,6 +345,14 @@ pub fn ensure_networks(
             .and_then(|s| berth_netns::Network::get(&s, &full).ok())
             .is_some();
         if existed {
+            // Its record says it exists; the kernel may not agree (a killed `down`
+            // took its nft table or its bridge, a killed `up` never finished it).
+            let drift = network::repair_network(layout, &full, &mut tables)?;
+            if !drift.is_empty() {
+                let task = progress.task(&format!("Network {full}"), "Repairing");
+                task.done(&format!("Repaired ({})", drift.join(", ")));
+                made_net = true;
+            }
             continue;
         }
         let task = progress.task(&format!("Network {full}"), "Creating");
@@ -454,6 +465,18 @@ struct Ctx {
     existing: Vec<Found>,
     opts: UpOptions,
     progress: Progress,
+    /// The nft tables that exist, listed once when first needed.
+    nft_tables: std::sync::OnceLock<Vec<String>>,
+}
+
+impl Ctx {
+    /// Whether `f` lost part of its networking to a killed `down` or `rm`.
+    fn network_lost(&self, f: &Found) -> bool {
+        let tables = self
+            .nft_tables
+            .get_or_init(|| berth_netns::nft::tables().unwrap_or_default());
+        lifecycle::network_lost(&self.layout, f, tables)
+    }
 }
 
 fn stop_timeout(svc: &ServiceConfig, opts: &UpOptions) -> Duration {
@@ -637,8 +660,31 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 .and_then(|id| ctx.existing.iter().find(|f| &f.record.id == id).cloned());
         let result: Result<&str> = (|| match &p.action {
             Action::Keep => Ok("Running"),
+            Action::Start if old.as_ref().is_some_and(|o| ctx.network_lost(o)) => {
+                // Half taken apart by a killed `down`: its namespace, veths and
+                // ports are gone. Made anew under the same number and name.
+                task.working("Recreate");
+                if let Some(o) = &old {
+                    remove_container(ctx, o)?;
+                }
+                let id = make(p.number, None)?;
+                if start_wanted {
+                    task.working("Starting");
+                    lifecycle::start(&ctx.layout, &id)?;
+                    Ok("Started")
+                } else {
+                    Ok("Recreated")
+                }
+            }
             Action::Start => {
                 task.working("Starting");
+                if let Some(old) = old.as_ref().filter(|o| is_stopping(&o.status)) {
+                    // A stop is under way (its `down` may have been killed): let it
+                    // finish, or the start would be answered by a supervisor that
+                    // is about to exit, and the container would stay down.
+                    let (signal, grace) = stop_params(Some(&ctx.project), old, ctx.opts.timeout);
+                    lifecycle::stop(&ctx.layout, old, signal, grace)?;
+                }
                 if start_wanted {
                     lifecycle::start(&ctx.layout, p.id.as_deref().unwrap_or_default())?;
                     Ok("Started")

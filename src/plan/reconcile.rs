@@ -230,7 +230,11 @@ pub fn plan(
             let action = if !reasons.is_empty() && !opts.no_recreate {
                 recreated.insert(d.name.clone());
                 Action::Recreate { reasons }
-            } else if f.status.state == ContainerState::Running {
+            } else if f.status.state == ContainerState::Running
+                && !crate::container::observe::is_stopping(&f.status)
+            {
+                // Running and staying so; one told to stop (a `down` killed
+                // inside the grace period) will exit, so it is started again.
                 Action::Keep
             } else {
                 Action::Start

@@ -4,6 +4,7 @@ pub mod attach_proto;
 pub mod attached;
 pub mod container_input;
 pub mod control;
+pub mod guard;
 pub mod health;
 pub mod launch;
 pub mod logfile;

@@ -19,6 +19,7 @@ use super::control::{encode_response, parse_request, socket_path, Request, Respo
 use super::health::{clip_output, HealthConfig, HealthState, ProbeResult};
 use super::logfile::{LogWriter, Stream};
 use super::restart::{Decision, Exit, RestartPolicy, RestartState};
+use crate::container::observe::SUPERVISOR_DIED;
 use crate::container::{ContainerState, Health, Status};
 use crate::events::{emit_for_dir, Action};
 
@@ -102,6 +103,27 @@ pub struct Settings {
     /// Read none of the first run's output, nor its exit, until a client attaches
     /// (or [`AWAIT_ATTACH`] passes): a foreground `run` misses nothing.
     pub await_attach: bool,
+    /// Work done regularly while the supervisor runs (restarting the root's DNS
+    /// responder when it is found dead).
+    pub tick: Option<Tick>,
+    /// Started by the guard of a supervisor that died (see `supervise::guard`):
+    /// a container its status says runs died with that supervisor.
+    pub adopt: bool,
+}
+
+/// Something the supervisor does every `every`, first right after the first start.
+#[derive(Clone)]
+pub struct Tick {
+    /// How often.
+    pub every: Duration,
+    /// What.
+    pub run: std::rc::Rc<std::cell::RefCell<dyn FnMut()>>,
+}
+
+impl std::fmt::Debug for Tick {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tick").field("every", &self.every).finish()
+    }
 }
 
 /// How long a supervisor told to await its first client waits for it.
@@ -138,9 +160,47 @@ pub fn supervise(
     let _socket_guard = RemoveOnDrop(sock);
     let mut log = LogWriter::open(&dir.join("log"), settings.rotation)?;
     let mut status = Status::load(dir).unwrap_or_default();
+    let mut restarts = RestartState::resume(status.restart_count);
+    // What the dead supervisor's run became: its container died with it (SIGKILL).
+    let resumed = match status.state {
+        ContainerState::Running | ContainerState::Paused if settings.adopt => {
+            let now = epoch_secs(SystemTime::now());
+            let ran_for =
+                Duration::from_secs_f64((now - status.started_at.unwrap_or(now)).max(0.0));
+            status.pid = None;
+            status.exit_code = Some(SUPERVISOR_DIED);
+            status.finished_at = Some(now);
+            status.state = ContainerState::Exited;
+            let decision = restarts.decide(
+                settings.policy,
+                Exit {
+                    code: SUPERVISOR_DIED,
+                    ran_for,
+                    stopped_by_user: status.stopped_by_user,
+                },
+            );
+            status.restart_count = restarts.count;
+            emit_for_dir(
+                dir,
+                Action::Die {
+                    exit_code: SUPERVISOR_DIED,
+                    ran_for,
+                },
+            );
+            Some(decision)
+        }
+        _ => None,
+    };
     status.supervisor_pid = Some(std::process::id());
     status.stopped_by_user = false;
-    let mut restarts = RestartState::resume(status.restart_count);
+    if let Some(Decision::Stay) = resumed {
+        status.health = None;
+        status.save(dir).map_err(io::Error::other)?;
+        return Ok(Some(ExitInfo {
+            code: SUPERVISOR_DIED,
+            oom_killed: false,
+        }));
+    }
     let mut pipes: Vec<(Stream, File)> = vec![];
     let mut waiters: Vec<UnixStream> = vec![];
     let mut clients = Clients::default();
@@ -151,7 +211,16 @@ pub fn supervise(
     if settings.healthcheck.is_some() {
         status.health = Some(Health::Starting);
     }
-    let first = start(launcher, settings, &mut status, &mut pipes, &mut input, dir);
+    let first = match resumed {
+        Some(Decision::RestartAfter(delay)) => {
+            status.state = ContainerState::Restarting;
+            status.save(dir).map_err(io::Error::other)?;
+            Ok(Phase::Waiting {
+                until: Instant::now() + delay,
+            })
+        }
+        _ => start(launcher, settings, &mut status, &mut pipes, &mut input, dir),
+    };
     let mut hold_until = settings.await_attach.then(|| Instant::now() + AWAIT_ATTACH);
     if let Some(mut r) = ready.take() {
         let msg = match &first {
@@ -171,8 +240,15 @@ pub fn supervise(
         status.health = Some(Health::Starting);
         status.save(dir).map_err(io::Error::other)?;
     }
+    let mut next_tick = settings.tick.as_ref().map(|_| Instant::now());
 
     loop {
+        if let (Some(t), Some(at)) = (&settings.tick, next_tick) {
+            if Instant::now() >= at {
+                (t.run.borrow_mut())();
+                next_tick = Some(Instant::now() + t.every);
+            }
+        }
         if matches!(phase, Phase::Done) && pipes.is_empty() {
             break;
         }
@@ -184,6 +260,9 @@ pub fn supervise(
         };
         if let Some(h) = hold_until {
             deadline = Some(deadline.map_or(h, |d| d.min(h)));
+        }
+        if let Some(t) = next_tick {
+            deadline = Some(deadline.map_or(t, |d| d.min(t)));
         }
         if matches!(phase, Phase::Running { .. }) {
             let probe_time = match &probe {
@@ -858,6 +937,8 @@ mod tests {
 
     fn settings(dir: &Path, policy: RestartPolicy) -> Settings {
         Settings {
+            tick: None,
+            adopt: false,
             container_dir: dir.to_path_buf(),
             policy,
             rotation: None,

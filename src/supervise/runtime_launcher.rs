@@ -97,6 +97,9 @@ impl Launcher for RuntimeLauncher {
             init: self.cfg.init,
             user: self.cfg.user.clone(),
             bundle: Some(self.dir.clone()),
+            // A killed supervisor takes its container along (docker: exit 137),
+            // never leaving one that runs unseen, unreaped and unrestarted.
+            die_with_parent: true,
         })
         .map_err(to_io)?;
         let tty = c.take_pty();

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 pub use backend::{Backend, Lookup};
 pub use files::{container_resolv_conf, hosts, resolv_conf};
-pub use server::serve;
+pub use server::{serve, serves_every_bridge, Serving};
 
 /// How to run the responder.
 #[derive(Debug, Clone)]
@@ -37,6 +37,9 @@ pub struct DnsConfig {
     pub exit_when_empty: bool,
     /// Give up on an upstream server after this long.
     pub upstream_timeout: Duration,
+    /// Where the responder says which bridges it serves ([`server::Serving`]),
+    /// so that a command can tell it serves every live bridge before it relies on it.
+    pub status_file: Option<PathBuf>,
 }
 
 impl DnsConfig {
@@ -51,6 +54,7 @@ impl DnsConfig {
             stop: None,
             exit_when_empty: true,
             upstream_timeout: Duration::from_secs(2),
+            status_file: None,
         }
     }
 }

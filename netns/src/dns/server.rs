@@ -93,6 +93,65 @@ fn file_sig(p: &Path) -> Option<(SystemTime, u64)> {
     Some((m.modified().ok()?, m.len()))
 }
 
+/// What a running responder serves, written to [`DnsConfig::status_file`] whenever
+/// it changes: its pid and, per listener, the gateway, the bridge and the bridge's
+/// interface index (a bridge deleted and made again under the same name is a new
+/// interface, and a socket bound to the old one never sees its packets).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Serving {
+    /// The responder's pid.
+    pub pid: u32,
+    /// `(gateway, bridge, ifindex)` of every listener.
+    pub bound: Vec<(IpAddr, String, u32)>,
+}
+
+/// The interface index of `name` now (0: no such interface).
+fn if_index(name: &str) -> u32 {
+    let Ok(c) = std::ffi::CString::new(name) else {
+        return 0;
+    };
+    // SAFETY: a valid NUL-terminated name; the call reads it only.
+    unsafe { libc::if_nametoindex(c.as_ptr()) }
+}
+
+fn pid_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|st| st != "Z" && st != "X")
+    })
+}
+
+/// Whether the responder that wrote `status_file` is alive and listens on every
+/// bridge of the records in `records_dir` that exists now, on its current
+/// interface.
+pub fn serves_every_bridge(status_file: &Path, records_dir: &Path) -> bool {
+    let Ok(Some(serving)) = crate::store::read_json::<Serving>(status_file) else {
+        return false;
+    };
+    if !pid_alive(serving.pid) {
+        return false;
+    }
+    let Ok(records) = read_records(records_dir) else {
+        return false;
+    };
+    records.iter().all(|r| {
+        let idx = if_index(&r.info.bridge);
+        idx == 0
+            || std::iter::once(r.info.v4.gateway)
+                .chain(r.info.v6.map(|v| v.gateway))
+                .all(|gw| {
+                    serving
+                        .bound
+                        .iter()
+                        .any(|(ip, br, i)| *ip == gw && *br == r.info.bridge && *i == idx)
+                })
+    })
+}
+
+/// How long a responder started with no network at all waits for one before it exits.
+const EMPTY_GRACE: Duration = Duration::from_secs(3);
+
 /// Run the responder until `config.stop` is set or (with `exit_when_empty`) the last
 /// network record is gone. Blocking.
 pub fn serve(config: DnsConfig) -> Result<()> {
@@ -104,9 +163,12 @@ pub fn serve(config: DnsConfig) -> Result<()> {
         loaded: Mutex::new(None),
         networks: AtomicUsize::new(0),
     });
-    let mut listeners: BTreeMap<(IpAddr, String), Arc<AtomicBool>> = BTreeMap::new();
+    // Keyed by gateway, bridge and the bridge's interface index.
+    let mut listeners: BTreeMap<(IpAddr, String, u32), Arc<AtomicBool>> = BTreeMap::new();
     let mut last_resolv = None;
     let mut seen_any = false;
+    let started = std::time::Instant::now();
+    let mut told: Option<Serving> = None;
     loop {
         if config
             .stop
@@ -130,34 +192,56 @@ pub fn serve(config: DnsConfig) -> Result<()> {
         shared.refresh()?;
         let networks = shared.networks.load(Ordering::Relaxed);
         seen_any |= networks > 0;
-        if networks == 0 && seen_any && config.exit_when_empty {
+        if networks == 0 && (seen_any || started.elapsed() > EMPTY_GRACE) && config.exit_when_empty
+        {
             break;
         }
-        // Listeners follow the gateways; a bind that fails (bridge not up yet) is
-        // retried on the next round.
-        let gateways = shared.backend.read().expect("lock").gateways().clone();
-        listeners.retain(|gw, alive| {
-            let keep = gateways.contains(gw);
+        // Listeners follow the gateways and their bridges' current interfaces; a
+        // bind that fails (bridge not up yet) is retried on the next round.
+        let gateways: Vec<(IpAddr, String, u32)> = shared
+            .backend
+            .read()
+            .expect("lock")
+            .gateways()
+            .iter()
+            .map(|(ip, br)| (*ip, br.clone(), if_index(br)))
+            .filter(|(_, _, idx)| *idx != 0)
+            .collect();
+        listeners.retain(|key, alive| {
+            let keep = gateways.contains(key);
             if !keep {
                 alive.store(false, Ordering::Relaxed);
             }
             keep
         });
-        for (ip, bridge) in gateways {
-            if listeners.contains_key(&(ip, bridge.clone())) {
+        for (ip, bridge, idx) in gateways {
+            let key = (ip, bridge, idx);
+            if listeners.contains_key(&key) {
                 continue;
             }
-            match start_listeners(SocketAddr::new(ip, config.port), &bridge, shared.clone()) {
+            match start_listeners(SocketAddr::new(ip, config.port), &key.1, shared.clone()) {
                 Ok(alive) => {
-                    listeners.insert((ip, bridge), alive);
+                    listeners.insert(key, alive);
                 }
                 Err(e) => tracing::debug!(%ip, error = %e, "dns listener not ready"),
+            }
+        }
+        if let Some(file) = &config.status_file {
+            let now = Serving {
+                pid: std::process::id(),
+                bound: listeners.keys().cloned().collect(),
+            };
+            if told.as_ref() != Some(&now) && crate::store::write_json(file, &now).is_ok() {
+                told = Some(now);
             }
         }
         std::thread::sleep(config.poll_interval);
     }
     for alive in listeners.values() {
         alive.store(false, Ordering::Relaxed);
+    }
+    if let Some(file) = &config.status_file {
+        let _ = std::fs::remove_file(file);
     }
     Ok(())
 }
@@ -455,6 +539,31 @@ fn forward(pkt: &[u8], servers: &[SocketAddr], timeout: Duration) -> Option<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_responder_is_trusted_only_alive_and_said_so() {
+        let dir = std::env::temp_dir().join(format!("berth-dns-serving-{}", std::process::id()));
+        let records = dir.join("networks");
+        std::fs::create_dir_all(&records).unwrap();
+        let status = dir.join("dns.json");
+        // Nothing written: no responder to trust.
+        assert!(!serves_every_bridge(&status, &records));
+        let me = Serving {
+            pid: std::process::id(),
+            bound: vec![],
+        };
+        crate::store::write_json(&status, &me).unwrap();
+        // Alive, and no network to serve.
+        assert!(serves_every_bridge(&status, &records));
+        // A pid that is gone is not trusted, whatever it said.
+        let gone = Serving {
+            pid: u32::MAX - 1,
+            ..me
+        };
+        crate::store::write_json(&status, &gone).unwrap();
+        assert!(!serves_every_bridge(&status, &records));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn resolv_conf_upstreams() {

@@ -169,6 +169,8 @@ fn create(root: &Path, a: &CreateArgs, run: bool) -> Result<Container> {
         init: a.init,
         user: None,
         bundle: Some(bundle),
+        // `create` exits at once; the container must outlive it.
+        die_with_parent: false,
     };
     let c = if run {
         Container::run(cfg)?

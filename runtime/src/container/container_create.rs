@@ -219,6 +219,7 @@ impl Container {
             cgroup_mounts: cgroups::container_mounts(h, &rel),
             init: cfg.init,
             user: cfg.user.clone(),
+            die_with_parent: cfg.die_with_parent,
         };
         let (chan, mut helper) = spawn::spawn(cfg.stdio)?;
         chan.send(&ToInit::Create(Box::new(req)))?;

@@ -45,6 +45,11 @@ pub struct ContainerConfig {
     pub user: Option<String>,
     /// Bundle directory, only recorded in the state (OCI `state` output).
     pub bundle: Option<PathBuf>,
+    /// The container's processes get SIGKILL when the process that created it
+    /// dies (`PR_SET_PDEATHSIG`): a supervisor that owns the container's stdio
+    /// and exit sets this, so that killing it never leaves a container nobody
+    /// reaps or sees. A runc-like caller that exits after `create` must not.
+    pub die_with_parent: bool,
 }
 
 /// How a process ended.

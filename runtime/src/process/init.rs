@@ -29,6 +29,11 @@ pub fn container_main(req: CreateRequest, chan: Channel, new_flags: i32) -> ! {
 
 fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible> {
     unsafe { libc::setsid() };
+    if req.die_with_parent {
+        // First thing: the init (pid 1 with `init`, the process itself until its
+        // identity changes) dies with its creator from here on.
+        setup::set_parent_death_signal()?;
+    }
     // Until execve this is the runtime's binary: processes of a joined pid namespace must
     // not open its /proc/<pid>/exe (CVE-2019-5736). execve makes it dumpable again.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
@@ -122,7 +127,8 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
         raw::write_file(Path::new("/proc/self/oom_score_adj"), &adj.to_string())?;
     }
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-    let prepared = setup::prepare(process, req.user.as_deref(), seccomp)?;
+    let mut prepared = setup::prepare(process, req.user.as_deref(), seccomp)?;
+    prepared.die_with_parent = req.die_with_parent;
     if let Some(slave) = &pty_slave {
         let (uid, gid) = prepared.ids();
         tty::chown(slave.as_raw_fd(), uid, gid)?;

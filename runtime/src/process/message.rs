@@ -50,6 +50,9 @@ pub struct CreateRequest {
     pub init: bool,
     /// `user[:group]` to resolve in the image's /etc/passwd and /etc/group.
     pub user: Option<String>,
+    /// SIGKILL the container when its creator dies (`ContainerConfig::die_with_parent`).
+    #[serde(default)]
+    pub die_with_parent: bool,
 }
 
 /// What an exec needs.

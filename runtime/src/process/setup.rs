@@ -35,6 +35,9 @@ pub struct Prepared {
     scheduler: Option<oci_spec::runtime::Scheduler>,
     filter: Option<seccomp::Program>,
     labels: lsm::ProcessLabels,
+    /// Ask for SIGKILL when the parent dies, once the identity is final (a uid
+    /// change clears the request).
+    pub(crate) die_with_parent: bool,
 }
 
 fn read(p: &str) -> String {
@@ -134,6 +137,7 @@ pub fn prepare(
         scheduler: process.scheduler().clone(),
         filter: sc.map(seccomp::compile).transpose()?,
         labels: lsm::process_labels(process)?,
+        die_with_parent: false,
     })
 }
 
@@ -252,6 +256,17 @@ fn reset_signals() {
     }
 }
 
+/// SIGKILL when the parent (the creator, or the runtime's pid 1) dies. Set again
+/// after every identity change, which clears it (prctl(2)).
+pub(crate) fn set_parent_death_signal() -> Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    raw::check(
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) },
+        "PR_SET_PDEATHSIG",
+    )
+    .map(|_| ())
+}
+
 /// The spec's rlimits and scheduler, for the calling process (while it still holds
 /// CAP_SYS_RESOURCE and CAP_SYS_NICE: raising a hard limit or lowering the nice value
 /// the caller had needs them). A runtime-kept pid 1 applies them too, before it forks.
@@ -319,6 +334,9 @@ pub fn finalize_and_exec(p: &Prepared) -> Result<Infallible> {
         return Err(Error::sys("setresuid"));
     }
     capabilities::set(&caps)?;
+    if p.die_with_parent {
+        set_parent_death_signal()?;
+    }
     let cwd = raw::cstr(&p.cwd).map_err(|e| Error::Path {
         op: "chdir",
         path: p.cwd.clone(),

@@ -1,0 +1,186 @@
+//! How a container really is: its status as its supervisor last wrote it,
+//! checked against the processes that should be behind it. `ps`, `plan`, `up`
+//! and `down` all learn a container's state here (through `list::find`), so a
+//! supervisor killed mid-run, or a `stop` a killed `down` left half-done, looks
+//! the same to every command.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use super::{ContainerState, Status};
+
+/// The exit code of a container whose supervisor died: the container dies with
+/// it (SIGKILL), and docker reports a container whose shim died as 137 too.
+pub const SUPERVISOR_DIED: i32 = 128 + libc::SIGKILL;
+
+/// One container as observed now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// The status, corrected for what the processes say.
+    pub status: Status,
+    /// A supervisor runs for it.
+    pub supervised: bool,
+    /// Its process still runs although no supervisor does (an older berth's
+    /// container, or one that outlived its supervisor by a race): whoever
+    /// starts it again must end this one first.
+    pub orphan_pid: Option<u32>,
+}
+
+impl Observation {
+    /// Running but told to stop: a `stop`/`down` is under way, or was killed
+    /// while the container was still inside its grace period. It will exit.
+    pub fn stopping(&self) -> bool {
+        is_stopping(&self.status)
+    }
+}
+
+/// Whether a status describes a container on its way out (see [`Observation::stopping`]).
+pub fn is_stopping(st: &Status) -> bool {
+    st.stopped_by_user && matches!(st.state, ContainerState::Running | ContainerState::Paused)
+}
+
+/// Observes the container in `dir` (`<root>/containers/<id>`).
+pub fn observe(dir: &Path) -> Observation {
+    let mut status = Status::load(dir).unwrap_or_default();
+    let id = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let live = matches!(
+        status.state,
+        ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
+    );
+    let supervised = status
+        .supervisor_pid
+        .is_some_and(|pid| supervisor_alive(pid, &id));
+    let mut orphan_pid = None;
+    if live && !supervised {
+        match status.pid.filter(|pid| in_container(*pid, &id)) {
+            Some(pid) => {
+                orphan_pid = Some(pid);
+                status.state = ContainerState::Dead;
+                status.error = Some("its supervisor died while it ran".into());
+            }
+            None => {
+                status.state = ContainerState::Exited;
+                status.pid = None;
+                status.exit_code = Some(SUPERVISOR_DIED);
+                // The supervisor's last write is the last moment it is known to
+                // have run; never before the start (no "56 years ago").
+                let last = std::fs::metadata(Status::path(dir))
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                    .map(|d| d.as_secs_f64());
+                status.finished_at = match (last, status.started_at) {
+                    (Some(l), Some(s)) => Some(l.max(s)),
+                    (l, s) => l.or(s),
+                };
+                status.health = None;
+            }
+        }
+    }
+    Observation {
+        status,
+        supervised,
+        orphan_pid,
+    }
+}
+
+/// A process that is not a zombie.
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+/// The supervisor of container `id` runs as `pid`: alive, and the process with
+/// that pid carries the id in its command line (not a recycled pid).
+fn supervisor_alive(pid: u32, id: &str) -> bool {
+    if !process_alive(pid) {
+        return false;
+    }
+    if id.is_empty() {
+        return true;
+    }
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| c.split(|b| *b == 0).any(|arg| arg == id.as_bytes()))
+        .unwrap_or(false)
+}
+
+/// `pid` is a live process inside container `id`'s cgroup (so not a recycled pid).
+fn in_container(pid: u32, id: &str) -> bool {
+    process_alive(pid)
+        && !id.is_empty()
+        && std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .is_ok_and(|c| c.lines().any(|l| l.ends_with(&format!("/{id}"))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn save(dir: &Path, st: Status) {
+        st.save(dir).unwrap();
+    }
+
+    #[test]
+    fn a_dead_supervisor_means_exited_137_never_at_the_epoch() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("c");
+        save(
+            &dir,
+            Status {
+                state: ContainerState::Running,
+                supervisor_pid: Some(u32::MAX - 1),
+                pid: Some(u32::MAX - 2),
+                started_at: Some(1000.0),
+                ..Status::default()
+            },
+        );
+        let o = observe(&dir);
+        assert_eq!(o.status.state, ContainerState::Exited);
+        assert_eq!(o.status.exit_code, Some(SUPERVISOR_DIED));
+        assert!(o.status.finished_at.unwrap() >= 1000.0);
+        assert!(!o.supervised);
+        assert_eq!(o.orphan_pid, None);
+    }
+
+    #[test]
+    fn a_supervisor_is_known_by_its_pid_and_the_id_in_its_command_line() {
+        let root = tempfile::tempdir().unwrap();
+        // This test process is alive but is no supervisor of container "c".
+        let dir = root.path().join("c");
+        save(
+            &dir,
+            Status {
+                state: ContainerState::Running,
+                supervisor_pid: Some(std::process::id()),
+                ..Status::default()
+            },
+        );
+        assert!(!observe(&dir).supervised);
+    }
+
+    #[test]
+    fn running_after_a_stop_request_is_stopping() {
+        let st = Status {
+            state: ContainerState::Running,
+            stopped_by_user: true,
+            ..Status::default()
+        };
+        assert!(is_stopping(&st));
+        assert!(!is_stopping(&Status {
+            stopped_by_user: false,
+            ..st.clone()
+        }));
+        assert!(!is_stopping(&Status {
+            state: ContainerState::Exited,
+            ..st
+        }));
+    }
+}
