@@ -1,4 +1,5 @@
-//! Images from Dockerfiles: berth's own builder.
+//! Building images from Dockerfiles: the language (`dockerfile`), the context
+//! filter (`ignore`, to come), and the executor beside them.
 //!
 //! The executor ([`exec`]) runs the stages a target needs; RUN on berth's runtime
 //! ([`run`]), COPY/ADD by descriptor into the step's root ([`copy`]), each step's
@@ -9,6 +10,7 @@ pub mod cache;
 pub mod cancel;
 pub mod context;
 pub mod copy;
+pub mod dockerfile;
 pub mod exec;
 pub mod layer;
 pub mod progress;

@@ -1,0 +1,10 @@
+//! The Dockerfile language as BuildKit's frontend reads it.
+//!
+//! [`ast`] holds what the executor consumes; words stay unexpanded where the
+//! builder expands them with the ARG/ENV values in scope.
+
+pub mod ast;
+pub mod error;
+
+pub use ast::*;
+pub use error::{ErrorKind, ExpandError, ExpandReason, ParseError};
