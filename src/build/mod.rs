@@ -18,3 +18,8 @@ pub mod run;
 pub mod sandbox;
 pub mod steps;
 pub mod vars;
+pub mod compose;
+pub mod front;
+pub mod ignore_shim;
+pub mod interim_parse;
+pub mod lower;

@@ -35,7 +35,8 @@ impl Scope<'_> {
 }
 
 /// Expands a Dockerfile word: `$v ${v} ${v:-w} ${v-w} ${v:+w} ${v+w} ${v:?m} ${v?m}`,
-/// `\$` for a literal dollar, nothing inside single quotes.
+/// quotes removed (nothing expands inside single quotes), the escape character
+/// making the next character literal.
 pub fn expand(word: &str, get: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let chars: Vec<char> = word.chars().collect();
     let mut out = String::new();
@@ -46,19 +47,16 @@ pub fn expand(word: &str, get: &dyn Fn(&str) -> Option<String>) -> Result<String
         let c = chars[i];
         if c == '\'' && !in_double {
             in_single = !in_single;
-            out.push(c);
             i += 1;
             continue;
         }
         if c == '"' && !in_single {
             in_double = !in_double;
-            out.push(c);
             i += 1;
             continue;
         }
-        if c == '\\' && i + 1 < chars.len() && chars[i + 1] == '$' {
-            out.push('\\');
-            out.push('$');
+        if c == '\\' && !in_single && i + 1 < chars.len() {
+            out.push(chars[i + 1]);
             i += 2;
             continue;
         }
@@ -164,8 +162,9 @@ mod tests {
         assert_eq!(expand("$a/${a}", &get).unwrap(), "x/x");
         assert_eq!(expand("${b:-d}${e:-d}${e-d}", &get).unwrap(), "dd");
         assert_eq!(expand("${a:+y}${b:+y}", &get).unwrap(), "y");
-        assert_eq!(expand("'$a'", &get).unwrap(), "'$a'");
-        assert_eq!(expand("\\$a", &get).unwrap(), "\\$a");
+        assert_eq!(expand("'$a'", &get).unwrap(), "$a");
+        assert_eq!(expand("\\$a", &get).unwrap(), "$a");
+        assert_eq!(expand("\"$a b\"", &get).unwrap(), "x b");
         assert!(expand("${b:?need b}", &get).is_err());
     }
 }
