@@ -41,7 +41,11 @@ pub enum ServiceError {
 }
 
 /// The request for `svc` of `project`.
-pub fn request(project: &Project, svc: &ServiceConfig, flags: &Flags) -> Result<Request, ServiceError> {
+pub fn request(
+    project: &Project,
+    svc: &ServiceConfig,
+    flags: &Flags,
+) -> Result<Request, ServiceError> {
     let b = svc
         .build
         .as_ref()

@@ -61,13 +61,15 @@ pub enum BuildError {
         message: String,
     },
     /// A RUN exited non-zero.
-    #[error("{file}:{line}: process \"{command}\" did not complete successfully: exit code: {code}\n{tail}")]
+    #[error("{file}:{line}: {step}: process \"{command}\" did not complete successfully: exit code: {code}{}", show_tail(step, tail))]
     RunFailed {
         /// The Dockerfile's name.
         file: String,
         /// Its line.
         line: usize,
-        /// The command (JSON argv, as BuildKit shows it).
+        /// The step as progress named it (`[build 3/5] RUN make`).
+        step: String,
+        /// The command, as BuildKit shows it (`/bin/sh -c make`).
         command: String,
         /// Its last 20 output lines.
         tail: String,
@@ -951,7 +953,8 @@ impl Builder<'_> {
             return Err(BuildError::RunFailed {
                 file: self.file(),
                 line: step.line,
-                command: json!(argv).to_string(),
+                step: self.progress.name(v),
+                command: argv.join(" "),
                 tail: tail.into_iter().collect::<Vec<_>>().join("\n"),
                 code,
             });
@@ -1312,6 +1315,14 @@ impl Builder<'_> {
             id,
             manifest: mdigest,
         })
+    }
+}
+
+fn show_tail(step: &str, tail: &str) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("\n------\n > {step}:\n{tail}\n------")
     }
 }
 

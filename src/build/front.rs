@@ -70,7 +70,10 @@ pub fn build(
     let (text, name, df_path) = match &req.dockerfile_inline {
         Some(t) => (t.clone(), "Dockerfile".to_string(), None),
         None => {
-            let rel = req.dockerfile.clone().unwrap_or_else(|| "Dockerfile".into());
+            let rel = req
+                .dockerfile
+                .clone()
+                .unwrap_or_else(|| "Dockerfile".into());
             let path = if Path::new(&rel).is_absolute() {
                 PathBuf::from(&rel)
             } else {

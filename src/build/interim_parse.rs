@@ -89,7 +89,10 @@ fn words(s: &str) -> Vec<String> {
 fn kvs(s: &str, legacy_ok: bool) -> Vec<ast::KeyValue> {
     let ws = words(s);
     if legacy_ok && !ws.first().is_some_and(|w| w.contains('=')) {
-        let (k, v) = s.trim().split_once(char::is_whitespace).unwrap_or((s.trim(), ""));
+        let (k, v) = s
+            .trim()
+            .split_once(char::is_whitespace)
+            .unwrap_or((s.trim(), ""));
         return vec![ast::KeyValue {
             key: k.to_string(),
             value: v.trim().to_string(),
@@ -314,13 +317,20 @@ pub fn parse(text: &str, file: &str) -> Result<ast::Dockerfile, ParseError> {
                     ))
                 }
             };
-            let platform = fl.into_iter().find(|(k, _)| k == "platform").and_then(|x| x.1);
+            let platform = fl
+                .into_iter()
+                .find(|(k, _)| k == "platform")
+                .and_then(|x| x.1);
             df.stages.push(ast::Stage {
-                from: located(line, &s, ast::FromInstr {
-                    base: ws[0].clone(),
-                    platform,
-                    name: name.clone(),
-                }),
+                from: located(
+                    line,
+                    &s,
+                    ast::FromInstr {
+                        base: ws[0].clone(),
+                        platform,
+                        name: name.clone(),
+                    },
+                ),
                 name,
                 instructions: vec![],
             });

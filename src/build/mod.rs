@@ -8,18 +8,18 @@
 
 pub mod cache;
 pub mod cancel;
+pub mod compose;
 pub mod context;
 pub mod copy;
 pub mod dockerfile;
 pub mod exec;
+pub mod front;
+pub mod ignore_shim;
+pub mod interim_parse;
 pub mod layer;
+pub mod lower;
 pub mod progress;
 pub mod run;
 pub mod sandbox;
 pub mod steps;
 pub mod vars;
-pub mod compose;
-pub mod front;
-pub mod ignore_shim;
-pub mod interim_parse;
-pub mod lower;

@@ -51,6 +51,7 @@ pub struct Progress {
 
 struct State {
     starts: std::collections::HashMap<usize, Instant>,
+    names: std::collections::HashMap<usize, String>,
     last: Option<usize>,
 }
 
@@ -66,6 +67,7 @@ impl Progress {
             next: AtomicUsize::new(1),
             out: Mutex::new(State {
                 starts: Default::default(),
+                names: Default::default(),
                 last: None,
             }),
             prefix: prefix.to_string(),
@@ -111,6 +113,11 @@ impl Progress {
         } else {
             format!("[{}] {name}", self.prefix)
         };
+        self.out
+            .lock()
+            .expect("progress")
+            .names
+            .insert(v, name.clone());
         match self.mode {
             Mode::Plain => self.emit(v, &name, false),
             Mode::Json => self.json(v, "start", serde_json::json!({"name": name})),
@@ -127,6 +134,17 @@ impl Progress {
             .get(&v.0)
             .map(|t| t.elapsed().as_secs_f64())
             .unwrap_or(0.0)
+    }
+
+    /// The name a vertex was started with.
+    pub fn name(&self, v: Vertex) -> String {
+        self.out
+            .lock()
+            .expect("progress")
+            .names
+            .get(&v.0)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// An output line of the vertex's command.

@@ -24,9 +24,6 @@ pub struct BuildArgs {
     /// Don't print anything to STDOUT
     #[arg(short, long)]
     pub quiet: bool,
-    /// Set type of progress output (auto, tty, plain, json, quiet)
-    #[arg(long = "progress", value_parser = ["auto", "tty", "plain", "json", "quiet", "rawjson"])]
-    pub progress: Option<String>,
     /// Services to build (default: every service with a build section)
     pub services: Vec<String>,
 }
@@ -79,9 +76,6 @@ pub fn cancel_on_signals() -> Result<Cancel> {
 fn mode(ctx: &Ctx, a: &BuildArgs) -> Mode {
     if a.quiet {
         return Mode::Quiet;
-    }
-    if let Some(p) = &a.progress {
-        return Mode::parse(p).unwrap_or(Mode::Plain);
     }
     match ctx.progress_mode {
         crate::progress::Mode::Json => Mode::Json,
