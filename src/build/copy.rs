@@ -195,7 +195,7 @@ fn open_nofollow(p: &Path) -> io::Result<fs::File> {
 }
 
 fn stream_into(dest: &OwnedFd, items: &[Item], meta: &Meta) -> Result<()> {
-    let (r, w) = io::pipe()?;
+    let (r, w) = super::sandbox::pipe()?;
     std::thread::scope(|s| {
         let producer = s.spawn(move || write_items(items, meta, w));
         let res = extract(

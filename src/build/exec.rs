@@ -131,7 +131,11 @@ pub struct Built {
 /// A stage's state after some of its steps.
 #[derive(Debug, Clone)]
 struct State {
+    /// Chained over every step: keys metadata steps (their first-run time).
     key: Digest,
+    /// Chained over the steps that change files only: keys RUN, COPY, WORKDIR, so
+    /// an ENV or LABEL never invalidates a COPY after it (as in BuildKit).
+    fs_key: Digest,
     layers: Vec<Descriptor>,
     diff_ids: Vec<Digest>,
     dirs: Vec<PathBuf>,
@@ -396,6 +400,7 @@ impl Builder<'_> {
             config.working_dir = None;
             return Ok(State {
                 key: Digest::of(b"scratch"),
+                fs_key: Digest::of(b"scratch"),
                 layers: vec![],
                 diff_ids: vec![],
                 dirs: vec![],
@@ -437,6 +442,7 @@ impl Builder<'_> {
         config.other.shift_remove("OnBuild");
         Ok(State {
             key: Digest::of(format!("image {}", img.id).as_bytes()),
+            fs_key: Digest::of(format!("image {}", img.id).as_bytes()),
             layers: stored.manifest.layers.clone(),
             diff_ids: stored.config.rootfs.diff_ids.clone(),
             dirs: img.layer_dirs.clone(),
@@ -548,7 +554,7 @@ impl Builder<'_> {
                 };
                 let path = format!("/{}", context::clean_rel(&path));
                 st.config.working_dir = Some(path.clone());
-                let mut k = KeyBuilder::child_of(&st.key);
+                let mut k = KeyBuilder::child_of(&st.fs_key);
                 k.field("op", "workdir")
                     .field("path", &path)
                     .field("user", st.config.user.as_deref().unwrap_or(""));
@@ -774,7 +780,7 @@ impl Builder<'_> {
     ) -> Result<bool, BuildError> {
         if let Some(hit) = self.cached_entry(&key) {
             self.apply_entry(st, &hit, history_text)?;
-            st.key = key;
+            advance(st, key);
             return Ok(true);
         }
         let scratch = Scratch::new(&self.root).map_err(|e| self.step_err(step, e))?;
@@ -827,7 +833,7 @@ impl Builder<'_> {
         self.apply_entry(st, &entry, text)?;
         self.cache
             .put(self.store, &key, &entry, &st.layers, &st.diff_ids)?;
-        st.key = key;
+        advance(st, key);
         Ok(())
     }
 
@@ -888,7 +894,7 @@ impl Builder<'_> {
         keyed_env.sort();
         let cwd = st.workdir();
         let user = st_user(&st.config);
-        let mut k = KeyBuilder::child_of(&st.key);
+        let mut k = KeyBuilder::child_of(&st.fs_key);
         k.field("op", "run")
             .field("argv", &json!(argv).to_string())
             .field("env", &json!(keyed_env).to_string())
@@ -912,7 +918,7 @@ impl Builder<'_> {
         };
         if let Some(hit) = self.cached_entry(&key) {
             self.apply_entry(st, &hit, &text)?;
-            st.key = key;
+            advance(st, key);
             return Ok(true);
         }
         let scratch = Scratch::new(&self.root).map_err(|e| self.step_err(step, e))?;
@@ -1071,12 +1077,12 @@ impl Builder<'_> {
         } else {
             dest
         };
-        let chown = c.chown.as_deref().map(|x| ex(x)).transpose()?;
+        let chown = c.chown.as_deref().map(&ex).transpose()?;
         let chmod = match c.chmod.as_deref() {
             Some(m) => Some(copy::parse_chmod(&ex(m)?).map_err(|e| self.step_err(step, e))?),
             None => None,
         };
-        let from = c.from.as_deref().map(|x| ex(x)).transpose()?;
+        let from = c.from.as_deref().map(&ex).transpose()?;
         let multi =
             sources.len() + c.inline.len() > 1 || sources.iter().any(|s| context::has_glob(s));
         let kw = if c.add { "ADD" } else { "COPY" };
@@ -1100,7 +1106,7 @@ impl Builder<'_> {
             Context,
             Root(Vec<PathBuf>),
         }
-        let mut k = KeyBuilder::child_of(&st.key);
+        let mut k = KeyBuilder::child_of(&st.fs_key);
         k.field("op", kw)
             .field("dest", &dest)
             .field("chown", chown.as_deref().unwrap_or(""))
@@ -1139,7 +1145,7 @@ impl Builder<'_> {
                             .ok_or_else(|| {
                                 self.step_err(step, format!("stage {f} is not built"))
                             })?;
-                        k.field("from", other.key.hex());
+                        k.field("from", other.fs_key.hex());
                         other.lowers_top_first()
                     }
                     None => {
@@ -1160,7 +1166,7 @@ impl Builder<'_> {
         let key = k.finish();
         if let Some(hit) = self.cached_entry(&key) {
             self.apply_entry(st, &hit, &text)?;
-            st.key = key;
+            advance(st, key);
             return Ok(true);
         }
         let scratch = Scratch::new(&self.root).map_err(|e| self.step_err(step, e))?;
@@ -1316,6 +1322,14 @@ impl Builder<'_> {
             manifest: mdigest,
         })
     }
+}
+
+/// After a step that may change files: both chains move on.
+fn advance(st: &mut State, fs_key: Digest) {
+    let mut k = KeyBuilder::child_of(&st.key);
+    k.field("fs", fs_key.hex());
+    st.key = k.finish();
+    st.fs_key = fs_key;
 }
 
 fn show_tail(step: &str, tail: &str) -> String {

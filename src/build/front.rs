@@ -27,7 +27,7 @@ pub enum FrontError {
     },
     /// The Dockerfile is malformed.
     #[error(transparent)]
-    Parse(#[from] ParseError),
+    Parse(Box<ParseError>),
     /// The context could not be opened.
     #[error(transparent)]
     Context(#[from] ContextError),
@@ -86,7 +86,7 @@ pub fn build(
             (text, rel, Some(path))
         }
     };
-    let ast = parse(&text, &name)?;
+    let ast = parse(&text, &name).map_err(|e| FrontError::Parse(Box::new(e)))?;
     let dockerfile = super::lower::lower(&ast, &text);
     let exclude = ignore_rules(&req.context, df_path.as_deref());
     let memo = root
@@ -109,6 +109,7 @@ pub fn build(
     Ok(exec::build(store, root, &ctx, &opts, progress, cancel)?)
 }
 
+#[allow(clippy::result_large_err)] // the parser's error type, returned once
 fn parse(text: &str, name: &str) -> Result<super::dockerfile::Dockerfile, ParseError> {
     super::interim_parse::parse(text, name)
 }

@@ -317,7 +317,7 @@ mod tests {
         fs::hard_link(up.join("etc/new"), up.join("hard")).unwrap();
         let gone = CString::new(up.join("etc/gone").as_os_str().as_bytes()).unwrap();
         // SAFETY: mknod of a 0/0 character device (an overlay whiteout); root in tests.
-        let r = unsafe { libc::mknod(gone.as_ptr(), libc::S_IFCHR | 0o000, 0) };
+        let r = unsafe { libc::mknod(gone.as_ptr(), libc::S_IFCHR, 0) };
         let mut out = vec![];
         write_tar(up, &mut out).unwrap();
         let n = names(&out);

@@ -126,7 +126,7 @@ pub fn run(
         .flatten()
         .map(|m| m.destination().to_string_lossy().into_owned())
         .collect();
-    let (out_r, out_w) = std::io::pipe().map_err(io_op("pipe"))?;
+    let (out_r, out_w) = super::sandbox::pipe().map_err(io_op("pipe"))?;
     let stdin: OwnedFd = fs::File::open("/dev/null")
         .map_err(io_op("open /dev/null"))?
         .into();

@@ -208,3 +208,13 @@ pub fn with_roots<T: Send>(
         .unwrap_or_else(|_| Err(anyhow::anyhow!("the build root thread panicked")))
     })
 }
+
+/// A pipe (read end, write end), both close-on-exec.
+pub fn pipe() -> io::Result<(fs::File, fs::File)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 fills the two-element array on success.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 just returned both descriptors; each is owned once.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((fs::File::from(r), fs::File::from(w)))
+}
