@@ -8,3 +8,5 @@ pub mod error;
 
 pub use ast::*;
 pub use error::{ErrorKind, ExpandError, ExpandReason, ParseError};
+pub mod substitute;
+pub use substitute::{expand, expand_words, Lexer, Lookup};
