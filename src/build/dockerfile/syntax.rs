@@ -286,3 +286,49 @@ fn name_val(rest: &str, key: &str, escape: char) -> Result<Vec<String>, ErrorKin
     }
     Ok(out)
 }
+
+#[cfg(test)]
+pub(crate) mod dump {
+    //! BuildKit's `Node.Dump` format, to compare with its parser test files.
+    use super::Node;
+
+    pub(crate) fn go_quote(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                '\x07' => out.push_str("\\a"),
+                '\x08' => out.push_str("\\b"),
+                '\x0c' => out.push_str("\\f"),
+                '\x0b' => out.push_str("\\v"),
+                c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                    out.push_str(&format!("\\x{:02x}", c as u32))
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    pub(crate) fn dump(n: &Node) -> String {
+        let mut s = n.keyword.to_lowercase();
+        if !n.flags.is_empty() {
+            let f: Vec<String> = n.flags.iter().map(|f| go_quote(f)).collect();
+            s.push_str(&format!(" [{}]", f.join(" ")));
+        }
+        if let Some(child) = &n.child {
+            s.push_str(&format!(" ({})", dump(child)));
+            return s;
+        }
+        for a in &n.args {
+            s.push(' ');
+            s.push_str(&go_quote(a));
+        }
+        s.trim().to_string()
+    }
+}
