@@ -160,7 +160,8 @@ fn heredocs_as_buildkit_extracts_them() {
     // After BuildKit's TestParseExtractsHeredoc.
     let text = "FROM alpine\nRUN <<EMPTY\nEMPTY\nRUN 3<<EMPTY2\nEMPTY2\nRUN \"<<NOHEREDOC\"\nRUN <<INDENT\n\tfoo\n\tbar\nINDENT\nRUN <<-UNINDENT\n\tbaz\n\tquux\n\tUNINDENT\nRUN <<-'NOEXPAND'\n\tdon't expand $NAME\nNOEXPAND\nRUN <<COMMENT\n# internal comment\necho hello # trailing\nCOMMENT\nRUN --mount=type=cache,target=/foo <<MOUNT\necho hello\nMOUNT\nCOPY <<FILE1 <<FILE2 /dest\ncontent 1\nFILE1\ncontent 2\nFILE2\nCOPY <<X <<Y /dest\nY\nX\nX\nY\nRUN <<eo'f'\necho foo\neof\nRUN <<eo\\'f\necho foo\neo'f\nRUN <<'one two'\necho bar\none two\nRUN <<$EOF\n$EOF\nRUN <<  EOF  > foo\nEOF\nUSER <<INVALID\nRUN [\"<<EOF\"]\n";
     let p = parse_nodes(text).unwrap();
-    let got: Vec<Vec<(String, String, bool, bool, u32)>> = p.nodes[1..]
+    type Doc = (String, String, bool, bool, u32);
+    let got: Vec<Vec<Doc>> = p.nodes[1..]
         .iter()
         .map(|n| {
             n.heredocs
