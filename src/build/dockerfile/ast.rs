@@ -260,6 +260,56 @@ pub struct RunInstr {
     pub security: Security,
 }
 
+/// What a RUN executes, after BuildKit's heredoc rules (`dispatchRun`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunBody {
+    /// Run these argv as is (exec form).
+    Exec(Vec<String>),
+    /// Run `SHELL + [script]`.
+    Shell(String),
+    /// `RUN <<WORD` alone whose body starts with `#!`: write `content` to a
+    /// file named `name` (mode 0755) and execute it directly.
+    Script {
+        /// The heredoc word, the file name.
+        name: String,
+        /// The body (tabs chomped for `<<-`).
+        content: String,
+    },
+}
+
+impl RunInstr {
+    /// What to execute, following BuildKit: a lone heredoc word runs its body
+    /// as one shell argument (or as a script file when it starts with `#!`);
+    /// a heredoc with other text sends the line, then each body and its
+    /// terminator, to the shell verbatim (the shell does `<<-` itself).
+    pub fn body(&self) -> RunBody {
+        match &self.command {
+            CommandLine::Exec(argv) => RunBody::Exec(argv.clone()),
+            CommandLine::Shell(line) if self.heredocs.is_empty() => RunBody::Shell(line.clone()),
+            CommandLine::Shell(line) => {
+                let first = &self.heredocs[0];
+                if super::heredoc::parse_word(line).is_some() {
+                    let data = first.body();
+                    if data.starts_with("#!") {
+                        return RunBody::Script {
+                            name: first.name.clone(),
+                            content: data,
+                        };
+                    }
+                    return RunBody::Shell(data);
+                }
+                let mut script = line.clone();
+                for h in &self.heredocs {
+                    script.push('\n');
+                    script.push_str(&h.content);
+                    script.push_str(&h.name);
+                }
+                RunBody::Shell(script)
+            }
+        }
+    }
+}
+
 /// `RUN --network`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Network {

@@ -69,7 +69,7 @@ pub enum ErrorKind {
     Mount(String),
     /// A `${...}` that cannot be read (where the parser itself lexes words).
     #[error(transparent)]
-    Expand(#[from] ExpandError),
+    Expand(Box<ExpandError>),
 }
 
 /// A word whose `$` substitution or quoting is malformed, or a `${v?msg}`
@@ -117,4 +117,10 @@ pub enum ExpandReason {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+impl From<ExpandError> for ErrorKind {
+    fn from(e: ExpandError) -> Self {
+        ErrorKind::Expand(Box::new(e))
+    }
 }
