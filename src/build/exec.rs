@@ -329,7 +329,8 @@ impl Builder<'_> {
     }
 
     fn expand_global(&self, w: &str) -> String {
-        super::vars::expand(w, &|n| self.global_value(n)).unwrap_or_else(|_| w.to_string())
+        super::vars::expand(w, self.opts.dockerfile.escape, &|n| self.global_value(n))
+            .unwrap_or_else(|_| w.to_string())
     }
 
     fn deps(&self, i: usize) -> Vec<usize> {
@@ -504,6 +505,7 @@ impl Builder<'_> {
             let scope = Scope {
                 env: &env,
                 args: &args,
+                escape: self.opts.dockerfile.escape,
             };
             let shown = display_text(step, &scope);
             let v = self.vertex(&label, n + 2, total, &shown);
@@ -536,6 +538,7 @@ impl Builder<'_> {
         let scope = Scope {
             env: &env,
             args: &args,
+            escape: self.opts.dockerfile.escape,
         };
         let ex = |w: &str| scope.expand(w).map_err(|e| self.step_err(step, e));
         match &step.op {
@@ -676,8 +679,14 @@ impl Builder<'_> {
             Op::Expose(ports) => {
                 let mut shown = vec![];
                 let map = st.config.exposed_ports.get_or_insert_with(BTreeMap::new);
-                for p in ports {
-                    let p = ex(p)?;
+                let words: Vec<String> = ports
+                    .iter()
+                    .map(|p| scope.expand_words(p).map_err(|e| self.step_err(step, e)))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                for p in words {
                     let (ports, proto) = match p.split_once('/') {
                         Some((a, b)) => (a.to_string(), b.to_lowercase()),
                         None => (p.clone(), "tcp".into()),
@@ -851,6 +860,7 @@ impl Builder<'_> {
         let scope = Scope {
             env: &env,
             args: &args,
+            escape: self.opts.dockerfile.escape,
         };
         let argv = self.argv(st, cmd);
         let network = match network {
@@ -1057,6 +1067,7 @@ impl Builder<'_> {
         let scope = Scope {
             env: &env,
             args: &args,
+            escape: self.opts.dockerfile.escape,
         };
         let ex = |w: &str| scope.expand(w).map_err(|e| self.step_err(step, e));
         let sources: Vec<String> = c.sources.iter().map(|s| ex(s)).collect::<Result<_, _>>()?;

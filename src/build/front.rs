@@ -111,7 +111,7 @@ pub fn build(
 
 #[allow(clippy::result_large_err)] // the parser's error type, returned once
 fn parse(text: &str, name: &str) -> Result<super::dockerfile::Dockerfile, ParseError> {
-    super::interim_parse::parse(text, name)
+    super::dockerfile::parse_str(text, name)
 }
 
 /// `<Dockerfile>.dockerignore` beside the Dockerfile wins over the context's.

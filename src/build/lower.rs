@@ -146,5 +146,6 @@ pub fn lower(df: &ast::Dockerfile, source: &str) -> Dockerfile {
             })
             .collect(),
         source_lines: source.lines().map(String::from).collect(),
+        escape: df.escape(),
     }
 }

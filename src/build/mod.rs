@@ -15,7 +15,6 @@ pub mod dockerfile;
 pub mod exec;
 pub mod front;
 pub mod ignore_shim;
-pub mod interim_parse;
 pub mod layer;
 pub mod lower;
 pub mod progress;

@@ -137,7 +137,7 @@ pub struct Stage {
 }
 
 /// A whole Dockerfile.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dockerfile {
     /// ARGs before the first FROM.
     pub global_args: Vec<(String, Option<String>)>,
@@ -145,4 +145,6 @@ pub struct Dockerfile {
     pub stages: Vec<Stage>,
     /// The file's lines, for error excerpts.
     pub source_lines: Vec<String>,
+    /// The escape character (`\\` or `` ` ``).
+    pub escape: char,
 }
