@@ -256,8 +256,13 @@ pub fn commit(store: &Store, upper: &Path, parent_diff_ids: &[Digest]) -> Result
         return Ok(LayerRef { digest, size });
     }
     let layers = final_dir.parent().expect("layers dir");
-    let tmp = layers.join(format!(".tmp-build-{}", chain.short()));
-    let _ = fs::remove_dir_all(&tmp);
+    // Unique per step (two stages may make the same layer at the same time).
+    let scratch_name = upper
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = layers.join(format!(".tmp-build-{}-{scratch_name}", chain.short()));
     fs::create_dir(&tmp).map_err(at("create", &tmp))?;
     let res = (|| {
         fs::rename(upper, tmp.join("diff")).map_err(at("rename", upper))?;
