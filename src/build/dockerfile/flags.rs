@@ -50,17 +50,23 @@ impl Flags {
                 Some((n, v)) => (n, Some(v)),
                 None => (body, None),
             };
-            let flag_name = format!("--{name}");
+            let flag_name = || format!("--{name}");
             let Some(&(key, kind)) = declared.iter().find(|(n, _)| *n == name) else {
-                return Err(ErrorKind::UnknownFlag(unknown(&flag_name, name, declared)));
+                return Err(ErrorKind::UnknownFlag(unknown(
+                    &flag_name(),
+                    name,
+                    declared,
+                )));
             };
             let existing = flags.values.iter().position(|(n, _)| *n == key);
             if existing.is_some() && kind != Kind::Strings {
                 return Err(ErrorKind::BadFlag(format!(
-                    "duplicate flag specified: {flag_name}"
+                    "duplicate flag specified: {}",
+                    flag_name()
                 )));
             }
-            let missing = || ErrorKind::BadFlag(format!("missing a value on flag: {flag_name}"));
+            let missing =
+                || ErrorKind::BadFlag(format!("missing a value on flag: {}", flag_name()));
             let v = match kind {
                 Kind::Bool => match value.map(str::to_ascii_lowercase).as_deref() {
                     Some("") => return Err(missing()),
@@ -68,7 +74,8 @@ impl Flags {
                     Some("false") => Value::Bool(false),
                     Some(_) => {
                         return Err(ErrorKind::BadFlag(format!(
-                            "expecting boolean value for flag {flag_name}, not: {}",
+                            "expecting boolean value for flag {}, not: {}",
+                            flag_name(),
                             value.unwrap_or_default()
                         )))
                     }

@@ -57,18 +57,18 @@ pub fn parse_str(text: &str, file: &str) -> Result<Dockerfile, ParseError> {
         instruction: keyword_at(text, line),
         kind,
     })?;
+    let last_line = parsed.nodes.last().map_or(0, |n| n.line);
     let (meta_args, stages) =
-        instructions::assemble(&parsed.nodes).map_err(|(line, instruction, kind)| ParseError {
+        instructions::assemble(parsed.nodes).map_err(|(line, instruction, kind)| ParseError {
             file: file.to_string(),
             line,
             instruction,
             kind,
         })?;
     if stages.is_empty() {
-        let line = parsed.nodes.last().map_or(0, |n| n.line);
         return Err(ParseError {
             file: file.to_string(),
-            line,
+            line: last_line,
             instruction: None,
             kind: ErrorKind::MissingFrom,
         });
@@ -93,7 +93,8 @@ pub fn parse_trigger(expression: &str, origin: &str) -> Result<Instruction, Pars
     };
     let parsed = syntax::parse_nodes(expression)
         .map_err(|(line, kind)| err(line, keyword_at(expression, line), kind))?;
-    let [node] = parsed.nodes.as_slice() else {
+    let mut nodes = parsed.nodes;
+    let [node] = nodes.as_mut_slice() else {
         return Err(err(
             1,
             Some("ONBUILD".into()),

@@ -78,7 +78,11 @@ impl Lexer {
         let mut sc = Scanner {
             lex: self,
             lookup,
-            chars: word.chars().collect(),
+            chars: {
+                let mut v = Vec::with_capacity(word.len());
+                v.extend(word.chars());
+                v
+            },
             pos: 0,
             raw_escapes: self.raw_escapes,
         };
