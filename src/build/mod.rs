@@ -1,4 +1,5 @@
 //! Building images from Dockerfiles: the language (`dockerfile`) and the
-//! context filter (`ignore`, to come). The executor lives beside them.
+//! context filter (`ignore`). The executor lives beside them.
 
 pub mod dockerfile;
+pub mod ignore;
