@@ -109,18 +109,25 @@ impl Flags {
         }
     }
 
-    /// A string flag; `None` when not given.
-    pub(crate) fn string(&self, name: &str) -> Option<String> {
-        match self.get(name) {
-            Some(Value::String(s)) => Some(s.clone()),
+    fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
+        self.values
+            .iter_mut()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+
+    /// A string flag, taken out; `None` when not given.
+    pub(crate) fn string(&mut self, name: &str) -> Option<String> {
+        match self.get_mut(name) {
+            Some(Value::String(s)) => Some(std::mem::take(s)),
             _ => None,
         }
     }
 
-    /// A repeatable flag's values, in order.
-    pub(crate) fn strings(&self, name: &str) -> Vec<String> {
-        match self.get(name) {
-            Some(Value::Strings(v)) => v.clone(),
+    /// A repeatable flag's values in order, taken out.
+    pub(crate) fn strings(&mut self, name: &str) -> Vec<String> {
+        match self.get_mut(name) {
+            Some(Value::Strings(v)) => std::mem::take(v),
             _ => Vec::new(),
         }
     }
@@ -175,7 +182,7 @@ mod tests {
 
     #[test]
     fn values() {
-        let f = p(&["--link", "--from=a", "--exclude=x", "--exclude=y"]).unwrap();
+        let mut f = p(&["--link", "--from=a", "--exclude=x", "--exclude=y"]).unwrap();
         assert_eq!(f.bool("link"), Some(true));
         assert_eq!(f.string("from").as_deref(), Some("a"));
         assert_eq!(f.strings("exclude"), ["x", "y"]);

@@ -125,7 +125,7 @@ pub(crate) fn parse_node(node: &mut Node) -> Result<Parsed, ErrorKind> {
             if args.len() < 2 {
                 return Err(no_destination("ADD"));
             }
-            let flags = Flags::parse(
+            let mut flags = Flags::parse(
                 &node.flags,
                 &[
                     ("chown", Kind::String),
@@ -138,7 +138,7 @@ pub(crate) fn parse_node(node: &mut Node) -> Result<Parsed, ErrorKind> {
                 ],
             )?;
             Instruction::Add(AddInstr {
-                spec: copy_spec(node, &flags, "ADD")?,
+                spec: copy_spec(node, &mut flags, "ADD")?,
                 keep_git_dir: flags.bool("keep-git-dir"),
                 checksum: flags.string("checksum"),
                 unpack: flags.bool("unpack"),
@@ -148,7 +148,7 @@ pub(crate) fn parse_node(node: &mut Node) -> Result<Parsed, ErrorKind> {
             if args.len() < 2 {
                 return Err(no_destination("COPY"));
             }
-            let flags = Flags::parse(
+            let mut flags = Flags::parse(
                 &node.flags,
                 &[
                     ("chown", Kind::String),
@@ -160,7 +160,7 @@ pub(crate) fn parse_node(node: &mut Node) -> Result<Parsed, ErrorKind> {
                 ],
             )?;
             Instruction::Copy(CopyInstr {
-                spec: copy_spec(node, &flags, "COPY")?,
+                spec: copy_spec(node, &mut flags, "COPY")?,
                 from: flags.string("from"),
                 parents: flags.bool("parents").unwrap_or(false),
             })
@@ -326,7 +326,7 @@ fn parse_from(node: &mut Node) -> Result<FromInstr, ErrorKind> {
             ))
         }
     };
-    let flags = Flags::parse(&node.flags, &[("platform", Kind::String)])?;
+    let mut flags = Flags::parse(&node.flags, &[("platform", Kind::String)])?;
     Ok(FromInstr {
         base: node.args.swap_remove(0),
         platform: flags.string("platform"),
@@ -342,7 +342,7 @@ fn valid_stage_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
 }
 
-fn copy_spec(node: &Node, flags: &Flags, cmd: &str) -> Result<CopySpec, ErrorKind> {
+fn copy_spec(node: &Node, flags: &mut Flags, cmd: &str) -> Result<CopySpec, ErrorKind> {
     let (srcs, dest) = node.args.split_at(node.args.len() - 1);
     let dest = &dest[0];
     if parse_word(dest).is_some() {
@@ -392,13 +392,15 @@ fn copy_spec(node: &Node, flags: &Flags, cmd: &str) -> Result<CopySpec, ErrorKin
 fn command_line(node: &mut Node) -> CommandLine {
     if node.json {
         CommandLine::Exec(std::mem::take(&mut node.args))
+    } else if node.args.len() == 1 {
+        CommandLine::Shell(node.args.swap_remove(0))
     } else {
         CommandLine::Shell(node.args.join(" "))
     }
 }
 
 fn parse_run(node: &mut Node) -> Result<Instruction, ErrorKind> {
-    let flags = Flags::parse(
+    let mut flags = Flags::parse(
         &node.flags,
         &[
             ("mount", Kind::Strings),
@@ -456,7 +458,7 @@ fn parse_healthcheck(node: &Node) -> Result<Healthcheck, ErrorKind> {
         no_flags(node)?;
         return Ok(Healthcheck::None);
     }
-    let flags = Flags::parse(
+    let mut flags = Flags::parse(
         &node.flags,
         &[
             ("interval", Kind::String),
@@ -479,7 +481,7 @@ fn parse_healthcheck(node: &Node) -> Result<Healthcheck, ErrorKind> {
     } else {
         CommandLine::Shell(args[1..].join(" "))
     };
-    let interval = |name: &str| -> Result<Duration, ErrorKind> {
+    let mut interval = |name: &str| -> Result<Duration, ErrorKind> {
         let Some(v) = flags.string(name).filter(|v| !v.is_empty()) else {
             return Ok(Duration::ZERO);
         };
@@ -491,6 +493,12 @@ fn parse_healthcheck(node: &Node) -> Result<Healthcheck, ErrorKind> {
         }
         Ok(d)
     };
+    let (interval, timeout, start_period, start_interval) = (
+        interval("interval")?,
+        interval("timeout")?,
+        interval("start-period")?,
+        interval("start-interval")?,
+    );
     let retries = match flags.string("retries").filter(|v| !v.is_empty()) {
         None => 0,
         Some(v) => {
@@ -509,10 +517,10 @@ fn parse_healthcheck(node: &Node) -> Result<Healthcheck, ErrorKind> {
     };
     Ok(Healthcheck::Check(HealthcheckCmd {
         command,
-        interval: interval("interval")?,
-        timeout: interval("timeout")?,
-        start_period: interval("start-period")?,
-        start_interval: interval("start-interval")?,
+        interval,
+        timeout,
+        start_period,
+        start_interval,
         retries,
     }))
 }
