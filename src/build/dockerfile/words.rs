@@ -79,7 +79,7 @@ fn extract_builder_flags(line: &str, escape: char) -> (&str, Vec<String>) {
         return (&line[start..], words);
     }
     let mut phase = Phase::Spaces;
-    let mut word = String::new();
+    let mut word = String::with_capacity(32);
     let mut quote = '\0';
     let mut blank_ok = false;
     let mut it = line.char_indices().peekable();
@@ -144,18 +144,31 @@ fn extract_builder_flags(line: &str, escape: char) -> (&str, Vec<String>) {
 }
 
 /// Shell-like words with quotes and escapes kept (ENV, LABEL, ARG): a
-/// quote or escaped blank does not split.
+/// quote or escaped blank does not split. Each word is a slice of the text
+/// (only an escape at the very end is dropped).
 pub(crate) fn parse_words(rest: &str, escape: char) -> Vec<String> {
     let mut words = Vec::new();
     let mut phase = Phase::Spaces;
     let mut quote = '\0';
     let mut blank_ok = false;
-    let mut word = String::new();
-    let mut it = rest.chars().peekable();
+    let mut start = 0;
+    // An escape with nothing after it is dropped from the last word.
+    let mut trailing_escape = false;
+    let mut it = rest.char_indices();
+    let push = |words: &mut Vec<String>, from: usize, to: usize, blank_ok: bool| {
+        if blank_ok || to > from {
+            words.push(rest[from..to].to_string());
+        }
+    };
     loop {
-        let Some(ch) = it.next() else {
-            if phase != Phase::Spaces && (blank_ok || !word.is_empty()) {
-                words.push(word);
+        let Some((pos, ch)) = it.next() else {
+            if phase != Phase::Spaces {
+                let end = if trailing_escape {
+                    rest.len() - escape.len_utf8()
+                } else {
+                    rest.len()
+                };
+                push(&mut words, start, end, blank_ok);
             }
             return words;
         };
@@ -164,13 +177,12 @@ pub(crate) fn parse_words(rest: &str, escape: char) -> Vec<String> {
                 continue;
             }
             phase = Phase::Word;
+            start = pos;
         }
         if phase == Phase::Word {
             if ch.is_whitespace() {
                 phase = Phase::Spaces;
-                if blank_ok || !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
+                push(&mut words, start, pos, blank_ok);
                 blank_ok = false;
                 continue;
             }
@@ -179,32 +191,19 @@ pub(crate) fn parse_words(rest: &str, escape: char) -> Vec<String> {
                 blank_ok = true;
                 phase = Phase::Quote;
             }
-            if ch == escape {
-                // Kept with what it escapes; dropped at the very end.
-                if let Some(next) = it.next() {
-                    word.push(ch);
-                    word.push(next);
-                }
-                continue;
+            if ch == escape && it.next().is_none() {
+                trailing_escape = true;
             }
-            word.push(ch);
             continue;
         }
         // In quotes.
         if ch == quote {
             phase = Phase::Word;
         }
-        if ch == escape && quote != '\'' {
-            match it.next() {
-                Some(next) => {
-                    word.push(ch);
-                    word.push(next);
-                }
-                None => phase = Phase::Word,
-            }
-            continue;
+        if ch == escape && quote != '\'' && it.next().is_none() {
+            phase = Phase::Word;
+            trailing_escape = true;
         }
-        word.push(ch);
     }
 }
 
@@ -286,6 +285,8 @@ mod tests {
         assert_eq!(w("name=\"a\\\"b\""), ["name=\"a\\\"b\""]);
         assert_eq!(w("a \"\""), ["a", "\"\""]);
         assert_eq!(w("a\\"), ["a"]);
+        assert_eq!(w("a \"b\\"), ["a", "\"b"]);
+        assert_eq!(w("x=\"a b\" y=\x27c\\\x27"), ["x=\"a b\"", "y='c\\'"]);
     }
 
     #[test]
