@@ -434,7 +434,14 @@ fn validate(pattern: &str) -> Result<(), IgnoreError> {
 /// Whole-string match of a glob, memoised so no pattern is exponential.
 fn glob_match(toks: &[Tok], s: &[char]) -> bool {
     let width = s.len() + 1;
-    let mut seen = vec![false; (toks.len() + 1) * width];
+    let size = (toks.len() + 1).saturating_mul(width);
+    // A table for ordinary sizes, a set for a huge pattern.
+    let mut dense = if size <= 1 << 22 {
+        vec![false; size]
+    } else {
+        Vec::new()
+    };
+    let mut sparse = std::collections::HashSet::new();
     // Explicit stack of (token, position) states still to try.
     let mut stack = vec![(0usize, 0usize)];
     while let Some((t, i)) = stack.pop() {
@@ -445,10 +452,14 @@ fn glob_match(toks: &[Tok], s: &[char]) -> bool {
             continue;
         }
         let key = t * width + i;
-        if seen[key] {
+        let fresh = if dense.is_empty() {
+            sparse.insert(key)
+        } else {
+            !std::mem::replace(&mut dense[key], true)
+        };
+        if !fresh {
             continue;
         }
-        seen[key] = true;
         match &toks[t] {
             Tok::Lit(c) => {
                 if s.get(i) == Some(c) {
