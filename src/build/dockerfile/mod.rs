@@ -10,6 +10,13 @@
 //! [`substitute`], `syntax` (text to nodes), `instructions` (nodes to the
 //! [`ast`]), `flags`, `mount`.
 //!
+//! Why not a crate: `dockerfile-parser-rs` knows heredocs only as a literal
+//! `<<EOF`; `parse-dockerfile` reads the syntax (heredocs included) but not
+//! BuildKit's word expansion (`shell/lex.go`), its per-instruction flag and
+//! argument checks, `--mount` values, or its error texts, which the builder
+//! needs exactly; and `.dockerignore` needs patternmatcher's own rules. So
+//! the parser is ours, small, tested against BuildKit's vectors.
+//!
 //! Where berth is stricter than BuildKit (each would fail later anyway, or
 //! never make sense): unknown flags are refused on every instruction (BuildKit
 //! ignores flags on ARG, STOPSIGNAL and `HEALTHCHECK NONE`), an empty `RUN`
