@@ -34,6 +34,9 @@ pub enum FrontError {
     /// The build failed.
     #[error(transparent)]
     Build(#[from] BuildError),
+    /// The `.dockerignore` could not be read.
+    #[error(".dockerignore: {0}")]
+    Ignore(String),
 }
 
 /// A build as compose's `build:` (or `berth build`'s flags) describes it.
@@ -88,7 +91,7 @@ pub fn build(
     };
     let ast = parse(&text, &name).map_err(|e| FrontError::Parse(Box::new(e)))?;
     let dockerfile = super::lower::lower(&ast, &text);
-    let exclude = ignore_rules(&req.context, df_path.as_deref());
+    let exclude = ignore_rules(&req.context, df_path.as_deref())?;
     let memo = root
         .join("build/context")
         .join(crate::image::Digest::of(req.context.to_string_lossy().as_bytes()).hex());
@@ -114,18 +117,26 @@ fn parse(text: &str, name: &str) -> Result<super::dockerfile::Dockerfile, ParseE
     super::dockerfile::parse_str(text, name)
 }
 
-/// `<Dockerfile>.dockerignore` beside the Dockerfile wins over the context's.
-fn ignore_rules(context: &Path, dockerfile: Option<&Path>) -> Box<dyn Exclude> {
-    let beside = dockerfile.map(|d| {
-        let mut s = d.as_os_str().to_os_string();
-        s.push(".dockerignore");
-        PathBuf::from(s)
-    });
-    let text = beside
-        .and_then(|p| fs::read_to_string(p).ok())
-        .or_else(|| fs::read_to_string(context.join(".dockerignore")).ok());
-    match text {
-        Some(t) => Box::new(super::ignore_shim::Patterns::parse(&t)),
-        None => Box::new(NothingExcluded),
+/// `<Dockerfile>.dockerignore` beside the Dockerfile wins over the context's
+/// (moby/patternmatcher's semantics, in [`super::ignore`]).
+fn ignore_rules(context: &Path, dockerfile: Option<&Path>) -> Result<Box<dyn Exclude>, FrontError> {
+    let df = dockerfile
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| context.join("Dockerfile"));
+    let m = super::ignore::load(context, &df).map_err(|e| FrontError::Ignore(e.to_string()))?;
+    if m.is_empty() {
+        return Ok(Box::new(NothingExcluded));
+    }
+    Ok(Box::new(Ignore(m)))
+}
+
+struct Ignore(super::ignore::Matcher);
+
+impl Exclude for Ignore {
+    fn excluded(&self, rel: &str) -> bool {
+        self.0.matches_or_parent(rel)
+    }
+    fn may_reinclude_under(&self, _: &str) -> bool {
+        self.0.exclusions()
     }
 }

@@ -1,5 +1,5 @@
 //! Building images from Dockerfiles: the language (`dockerfile`), the context
-//! filter (`ignore`, to come), and the executor beside them.
+//! filter (`ignore`), and the executor beside them.
 //!
 //! The executor ([`exec`]) runs the stages a target needs; RUN on berth's runtime
 //! ([`run`]), COPY/ADD by descriptor into the step's root ([`copy`]), each step's
@@ -14,7 +14,7 @@ pub mod copy;
 pub mod dockerfile;
 pub mod exec;
 pub mod front;
-pub mod ignore_shim;
+pub mod ignore;
 pub mod layer;
 pub mod lower;
 pub mod progress;

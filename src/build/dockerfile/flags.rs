@@ -50,17 +50,23 @@ impl Flags {
                 Some((n, v)) => (n, Some(v)),
                 None => (body, None),
             };
-            let flag_name = format!("--{name}");
+            let flag_name = || format!("--{name}");
             let Some(&(key, kind)) = declared.iter().find(|(n, _)| *n == name) else {
-                return Err(ErrorKind::UnknownFlag(unknown(&flag_name, name, declared)));
+                return Err(ErrorKind::UnknownFlag(unknown(
+                    &flag_name(),
+                    name,
+                    declared,
+                )));
             };
             let existing = flags.values.iter().position(|(n, _)| *n == key);
             if existing.is_some() && kind != Kind::Strings {
                 return Err(ErrorKind::BadFlag(format!(
-                    "duplicate flag specified: {flag_name}"
+                    "duplicate flag specified: {}",
+                    flag_name()
                 )));
             }
-            let missing = || ErrorKind::BadFlag(format!("missing a value on flag: {flag_name}"));
+            let missing =
+                || ErrorKind::BadFlag(format!("missing a value on flag: {}", flag_name()));
             let v = match kind {
                 Kind::Bool => match value.map(str::to_ascii_lowercase).as_deref() {
                     Some("") => return Err(missing()),
@@ -68,7 +74,8 @@ impl Flags {
                     Some("false") => Value::Bool(false),
                     Some(_) => {
                         return Err(ErrorKind::BadFlag(format!(
-                            "expecting boolean value for flag {flag_name}, not: {}",
+                            "expecting boolean value for flag {}, not: {}",
+                            flag_name(),
                             value.unwrap_or_default()
                         )))
                     }
@@ -102,18 +109,25 @@ impl Flags {
         }
     }
 
-    /// A string flag; `None` when not given.
-    pub(crate) fn string(&self, name: &str) -> Option<String> {
-        match self.get(name) {
-            Some(Value::String(s)) => Some(s.clone()),
+    fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
+        self.values
+            .iter_mut()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+
+    /// A string flag, taken out; `None` when not given.
+    pub(crate) fn string(&mut self, name: &str) -> Option<String> {
+        match self.get_mut(name) {
+            Some(Value::String(s)) => Some(std::mem::take(s)),
             _ => None,
         }
     }
 
-    /// A repeatable flag's values, in order.
-    pub(crate) fn strings(&self, name: &str) -> Vec<String> {
-        match self.get(name) {
-            Some(Value::Strings(v)) => v.clone(),
+    /// A repeatable flag's values in order, taken out.
+    pub(crate) fn strings(&mut self, name: &str) -> Vec<String> {
+        match self.get_mut(name) {
+            Some(Value::Strings(v)) => std::mem::take(v),
             _ => Vec::new(),
         }
     }
@@ -168,7 +182,7 @@ mod tests {
 
     #[test]
     fn values() {
-        let f = p(&["--link", "--from=a", "--exclude=x", "--exclude=y"]).unwrap();
+        let mut f = p(&["--link", "--from=a", "--exclude=x", "--exclude=y"]).unwrap();
         assert_eq!(f.bool("link"), Some(true));
         assert_eq!(f.string("from").as_deref(), Some("a"));
         assert_eq!(f.strings("exclude"), ["x", "y"]);

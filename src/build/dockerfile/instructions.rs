@@ -14,6 +14,7 @@ use super::error::ErrorKind;
 use super::flags::{Flags, Kind};
 use super::heredoc::parse_word;
 use super::syntax::Node;
+use super::words::lower_keyword;
 
 /// Every instruction keyword, for "did you mean" hints.
 const KEYWORDS: [&str; 18] = [
@@ -43,12 +44,17 @@ pub(crate) enum Parsed {
     Instruction(Instruction),
 }
 
-fn located<T>(node: &Node, value: T) -> Located<T> {
+/// Wraps a value with the node's place, moving the node's text out.
+fn located<T>(node: &mut Node, value: T) -> Located<T> {
+    let mut source = std::mem::take(&mut node.original);
+    source.truncate(source.trim_end().len());
+    let blanks = source.len() - source.trim_start().len();
+    source.drain(..blanks);
     Located {
         line: node.line,
         end_line: node.end_line,
-        source: node.original.trim().to_string(),
-        comments: node.comments.clone(),
+        source,
+        comments: std::mem::take(&mut node.comments),
         value,
     }
 }
@@ -60,22 +66,23 @@ pub(crate) type Assembled = (Vec<Located<Vec<ArgDecl>>>, Vec<Stage>);
 pub(crate) type NodeError = (usize, Option<String>, ErrorKind);
 
 /// Groups nodes into global ARGs and stages.
-pub(crate) fn assemble(nodes: &[Node]) -> Result<Assembled, NodeError> {
+pub(crate) fn assemble(nodes: Vec<Node>) -> Result<Assembled, NodeError> {
     let mut meta_args = Vec::new();
     let mut stages: Vec<Stage> = Vec::new();
-    for node in nodes {
+    for mut node in nodes {
+        let parsed = parse_node(&mut node);
         let fail = |e: ErrorKind| (node.line, Some(node.keyword.to_ascii_uppercase()), e);
-        match parse_node(node).map_err(fail)? {
+        match parsed.map_err(fail)? {
             Parsed::From(from) => stages.push(Stage {
                 name: from.name.clone(),
-                from: located(node, from),
+                from: located(&mut node, from),
                 instructions: Vec::new(),
             }),
             Parsed::Instruction(Instruction::Arg(args)) if stages.is_empty() => {
-                meta_args.push(located(node, args));
+                meta_args.push(located(&mut node, args));
             }
             Parsed::Instruction(i) => match stages.last_mut() {
-                Some(stage) => stage.instructions.push(located(node, i)),
+                Some(stage) => stage.instructions.push(located(&mut node, i)),
                 None => return Err(fail(ErrorKind::MissingFrom)),
             },
         }
@@ -100,10 +107,10 @@ fn no_flags(node: &Node) -> Result<(), ErrorKind> {
 }
 
 /// One node to a stage start or an instruction.
-pub(crate) fn parse_node(node: &Node) -> Result<Parsed, ErrorKind> {
+pub(crate) fn parse_node(node: &mut Node) -> Result<Parsed, ErrorKind> {
     let args = &node.args;
-    let keyword = node.keyword.to_ascii_lowercase();
-    let i = match keyword.as_str() {
+    let mut buf = [0u8; 12];
+    let i = match lower_keyword(&node.keyword, &mut buf) {
         "from" => return parse_from(node).map(Parsed::From),
         "env" => Instruction::Env(key_values(node, "ENV")?),
         "label" => Instruction::Label(key_values(node, "LABEL")?),
@@ -112,13 +119,13 @@ pub(crate) fn parse_node(node: &Node) -> Result<Parsed, ErrorKind> {
                 return Err(exactly_one("MAINTAINER"));
             }
             no_flags(node)?;
-            Instruction::Maintainer(args[0].clone())
+            Instruction::Maintainer(node.args.swap_remove(0))
         }
         "add" => {
             if args.len() < 2 {
                 return Err(no_destination("ADD"));
             }
-            let flags = Flags::parse(
+            let mut flags = Flags::parse(
                 &node.flags,
                 &[
                     ("chown", Kind::String),
@@ -131,7 +138,7 @@ pub(crate) fn parse_node(node: &Node) -> Result<Parsed, ErrorKind> {
                 ],
             )?;
             Instruction::Add(AddInstr {
-                spec: copy_spec(node, &flags, "ADD")?,
+                spec: copy_spec(node, &mut flags, "ADD")?,
                 keep_git_dir: flags.bool("keep-git-dir"),
                 checksum: flags.string("checksum"),
                 unpack: flags.bool("unpack"),
@@ -141,7 +148,7 @@ pub(crate) fn parse_node(node: &Node) -> Result<Parsed, ErrorKind> {
             if args.len() < 2 {
                 return Err(no_destination("COPY"));
             }
-            let flags = Flags::parse(
+            let mut flags = Flags::parse(
                 &node.flags,
                 &[
                     ("chown", Kind::String),
@@ -153,7 +160,7 @@ pub(crate) fn parse_node(node: &Node) -> Result<Parsed, ErrorKind> {
                 ],
             )?;
             Instruction::Copy(CopyInstr {
-                spec: copy_spec(node, &flags, "COPY")?,
+                spec: copy_spec(node, &mut flags, "COPY")?,
                 from: flags.string("from"),
                 parents: flags.bool("parents").unwrap_or(false),
             })
@@ -164,7 +171,7 @@ pub(crate) fn parse_node(node: &Node) -> Result<Parsed, ErrorKind> {
                 return Err(exactly_one("WORKDIR"));
             }
             no_flags(node)?;
-            Instruction::Workdir(args[0].clone())
+            Instruction::Workdir(node.args.swap_remove(0))
         }
         "run" => parse_run(node)?,
         "cmd" => {
@@ -181,7 +188,7 @@ pub(crate) fn parse_node(node: &Node) -> Result<Parsed, ErrorKind> {
                 return Err(at_least_one("EXPOSE"));
             }
             no_flags(node)?;
-            let mut ports = args.clone();
+            let mut ports = std::mem::take(&mut node.args);
             // BuildKit sorts the words before expanding them.
             ports.sort();
             Instruction::Expose(ports)
@@ -191,7 +198,7 @@ pub(crate) fn parse_node(node: &Node) -> Result<Parsed, ErrorKind> {
                 return Err(exactly_one("USER"));
             }
             no_flags(node)?;
-            Instruction::User(args[0].clone())
+            Instruction::User(node.args.swap_remove(0))
         }
         "volume" => {
             if args.is_empty() {
@@ -215,7 +222,7 @@ pub(crate) fn parse_node(node: &Node) -> Result<Parsed, ErrorKind> {
                 return Err(exactly_one("STOPSIGNAL"));
             }
             no_flags(node)?;
-            Instruction::StopSignal(args[0].clone())
+            Instruction::StopSignal(node.args.swap_remove(0))
         }
         "arg" => {
             if args.is_empty() {
@@ -249,7 +256,7 @@ pub(crate) fn parse_node(node: &Node) -> Result<Parsed, ErrorKind> {
                     "SHELL requires the arguments to be in JSON form".into(),
                 ));
             }
-            Instruction::Shell(args.clone())
+            Instruction::Shell(std::mem::take(&mut node.args))
         }
         _ => return Err(unknown_instruction(&node.keyword)),
     };
@@ -277,30 +284,30 @@ fn no_destination(cmd: &str) -> ErrorKind {
     ))
 }
 
-fn key_values(node: &Node, cmd: &str) -> Result<Vec<KeyValue>, ErrorKind> {
+fn key_values(node: &mut Node, cmd: &str) -> Result<Vec<KeyValue>, ErrorKind> {
     no_flags(node)?;
-    let args = &node.args;
+    let args = &mut node.args;
     if args.is_empty() {
         return Err(at_least_one(cmd));
     }
     if args.len() % 3 != 0 {
         return Err(args_err(format!("Bad input to {cmd}, too many arguments")));
     }
-    args.chunks(3)
+    args.chunks_mut(3)
         .map(|c| {
             if c[0].is_empty() {
                 return Err(args_err(format!("{cmd} names can not be blank")));
             }
             Ok(KeyValue {
-                key: c[0].clone(),
-                value: c[1].clone(),
+                key: std::mem::take(&mut c[0]),
+                value: std::mem::take(&mut c[1]),
                 legacy: c[2].is_empty(),
             })
         })
         .collect()
 }
 
-fn parse_from(node: &Node) -> Result<FromInstr, ErrorKind> {
+fn parse_from(node: &mut Node) -> Result<FromInstr, ErrorKind> {
     let args = &node.args;
     let name = match args.as_slice() {
         [_, as_kw, name] if as_kw.eq_ignore_ascii_case("as") => {
@@ -319,9 +326,9 @@ fn parse_from(node: &Node) -> Result<FromInstr, ErrorKind> {
             ))
         }
     };
-    let flags = Flags::parse(&node.flags, &[("platform", Kind::String)])?;
+    let mut flags = Flags::parse(&node.flags, &[("platform", Kind::String)])?;
     Ok(FromInstr {
-        base: args[0].clone(),
+        base: node.args.swap_remove(0),
         platform: flags.string("platform"),
         name,
     })
@@ -335,7 +342,7 @@ fn valid_stage_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
 }
 
-fn copy_spec(node: &Node, flags: &Flags, cmd: &str) -> Result<CopySpec, ErrorKind> {
+fn copy_spec(node: &Node, flags: &mut Flags, cmd: &str) -> Result<CopySpec, ErrorKind> {
     let (srcs, dest) = node.args.split_at(node.args.len() - 1);
     let dest = &dest[0];
     if parse_word(dest).is_some() {
@@ -382,16 +389,18 @@ fn copy_spec(node: &Node, flags: &Flags, cmd: &str) -> Result<CopySpec, ErrorKin
 }
 
 /// RUN/CMD/ENTRYPOINT arguments: the JSON array, or the text joined.
-fn command_line(node: &Node) -> CommandLine {
+fn command_line(node: &mut Node) -> CommandLine {
     if node.json {
-        CommandLine::Exec(node.args.clone())
+        CommandLine::Exec(std::mem::take(&mut node.args))
+    } else if node.args.len() == 1 {
+        CommandLine::Shell(node.args.swap_remove(0))
     } else {
         CommandLine::Shell(node.args.join(" "))
     }
 }
 
-fn parse_run(node: &Node) -> Result<Instruction, ErrorKind> {
-    let flags = Flags::parse(
+fn parse_run(node: &mut Node) -> Result<Instruction, ErrorKind> {
+    let mut flags = Flags::parse(
         &node.flags,
         &[
             ("mount", Kind::Strings),
@@ -429,7 +438,7 @@ fn parse_run(node: &Node) -> Result<Instruction, ErrorKind> {
     }
     Ok(Instruction::Run(RunInstr {
         command: command_line(node),
-        heredocs: node.heredocs.clone(),
+        heredocs: std::mem::take(&mut node.heredocs),
         mounts,
         network,
         security,
@@ -449,7 +458,7 @@ fn parse_healthcheck(node: &Node) -> Result<Healthcheck, ErrorKind> {
         no_flags(node)?;
         return Ok(Healthcheck::None);
     }
-    let flags = Flags::parse(
+    let mut flags = Flags::parse(
         &node.flags,
         &[
             ("interval", Kind::String),
@@ -472,7 +481,7 @@ fn parse_healthcheck(node: &Node) -> Result<Healthcheck, ErrorKind> {
     } else {
         CommandLine::Shell(args[1..].join(" "))
     };
-    let interval = |name: &str| -> Result<Duration, ErrorKind> {
+    let mut interval = |name: &str| -> Result<Duration, ErrorKind> {
         let Some(v) = flags.string(name).filter(|v| !v.is_empty()) else {
             return Ok(Duration::ZERO);
         };
@@ -484,6 +493,12 @@ fn parse_healthcheck(node: &Node) -> Result<Healthcheck, ErrorKind> {
         }
         Ok(d)
     };
+    let (interval, timeout, start_period, start_interval) = (
+        interval("interval")?,
+        interval("timeout")?,
+        interval("start-period")?,
+        interval("start-interval")?,
+    );
     let retries = match flags.string("retries").filter(|v| !v.is_empty()) {
         None => 0,
         Some(v) => {
@@ -502,15 +517,15 @@ fn parse_healthcheck(node: &Node) -> Result<Healthcheck, ErrorKind> {
     };
     Ok(Healthcheck::Check(HealthcheckCmd {
         command,
-        interval: interval("interval")?,
-        timeout: interval("timeout")?,
-        start_period: interval("start-period")?,
-        start_interval: interval("start-interval")?,
+        interval,
+        timeout,
+        start_period,
+        start_interval,
         retries,
     }))
 }
 
-fn parse_onbuild(node: &Node) -> Result<Instruction, ErrorKind> {
+fn parse_onbuild(node: &mut Node) -> Result<Instruction, ErrorKind> {
     let Some(child) = node.child.as_deref() else {
         return Err(at_least_one("ONBUILD"));
     };
@@ -546,7 +561,7 @@ fn parse_onbuild(node: &Node) -> Result<Instruction, ErrorKind> {
     child.heredocs = node.heredocs.clone();
     child.line = node.line;
     child.end_line = node.end_line;
-    let instruction = match parse_node(&child)? {
+    let instruction = match parse_node(&mut child)? {
         Parsed::Instruction(i) => i,
         Parsed::From(_) => return Err(args_err("FROM isn't allowed as an ONBUILD trigger".into())),
     };

@@ -10,6 +10,13 @@
 //! [`substitute`], `syntax` (text to nodes), `instructions` (nodes to the
 //! [`ast`]), `flags`, `mount`.
 //!
+//! Why not a crate: `dockerfile-parser-rs` knows heredocs only as a literal
+//! `<<EOF`; `parse-dockerfile` reads the syntax (heredocs included) but not
+//! BuildKit's word expansion (`shell/lex.go`), its per-instruction flag and
+//! argument checks, `--mount` values, or its error texts, which the builder
+//! needs exactly; and `.dockerignore` needs patternmatcher's own rules. So
+//! the parser is ours, small, tested against BuildKit's vectors.
+//!
 //! Where berth is stricter than BuildKit (each would fail later anyway, or
 //! never make sense): unknown flags are refused on every instruction (BuildKit
 //! ignores flags on ARG, STOPSIGNAL and `HEALTHCHECK NONE`), an empty `RUN`
@@ -57,18 +64,18 @@ pub fn parse_str(text: &str, file: &str) -> Result<Dockerfile, ParseError> {
         instruction: keyword_at(text, line),
         kind,
     })?;
+    let last_line = parsed.nodes.last().map_or(0, |n| n.line);
     let (meta_args, stages) =
-        instructions::assemble(&parsed.nodes).map_err(|(line, instruction, kind)| ParseError {
+        instructions::assemble(parsed.nodes).map_err(|(line, instruction, kind)| ParseError {
             file: file.to_string(),
             line,
             instruction,
             kind,
         })?;
     if stages.is_empty() {
-        let line = parsed.nodes.last().map_or(0, |n| n.line);
         return Err(ParseError {
             file: file.to_string(),
-            line,
+            line: last_line,
             instruction: None,
             kind: ErrorKind::MissingFrom,
         });
@@ -93,7 +100,8 @@ pub fn parse_trigger(expression: &str, origin: &str) -> Result<Instruction, Pars
     };
     let parsed = syntax::parse_nodes(expression)
         .map_err(|(line, kind)| err(line, keyword_at(expression, line), kind))?;
-    let [node] = parsed.nodes.as_slice() else {
+    let mut nodes = parsed.nodes;
+    let [node] = nodes.as_mut_slice() else {
         return Err(err(
             1,
             Some("ONBUILD".into()),

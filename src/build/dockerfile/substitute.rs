@@ -78,7 +78,11 @@ impl Lexer {
         let mut sc = Scanner {
             lex: self,
             lookup,
-            chars: word.chars().collect(),
+            chars: {
+                let mut v = Vec::with_capacity(word.len());
+                v.extend(word.chars());
+                v
+            },
             pos: 0,
             raw_escapes: self.raw_escapes,
         };
@@ -516,17 +520,49 @@ fn compile(pattern: &str) -> Res<Vec<Tok>> {
 }
 
 /// Failed (token, position) states of one pattern over one text: the
-/// search explores each at most once, so it stays polynomial.
-struct Memo {
-    failed: Vec<bool>,
-    width: usize,
+/// search explores each at most once, so it stays polynomial. Dense for
+/// ordinary sizes, a set when a huge value meets a long pattern.
+enum Memo {
+    Dense {
+        failed: Vec<bool>,
+        width: usize,
+    },
+    Sparse {
+        failed: std::collections::HashSet<(usize, usize)>,
+    },
 }
+
+/// Above this many states the memo is a set, not a table.
+const DENSE_LIMIT: usize = 1 << 22;
 
 impl Memo {
     fn new(toks: &[Tok], s: &[char]) -> Self {
-        Memo {
-            failed: vec![false; (toks.len() + 1) * (s.len() + 1)],
-            width: s.len() + 1,
+        let size = (toks.len() + 1).saturating_mul(s.len() + 1);
+        if size <= DENSE_LIMIT {
+            Memo::Dense {
+                failed: vec![false; size],
+                width: s.len() + 1,
+            }
+        } else {
+            Memo::Sparse {
+                failed: Default::default(),
+            }
+        }
+    }
+
+    fn failed(&self, t: usize, i: usize) -> bool {
+        match self {
+            Memo::Dense { failed, width } => failed[t * width + i],
+            Memo::Sparse { failed } => failed.contains(&(t, i)),
+        }
+    }
+
+    fn fail(&mut self, t: usize, i: usize) {
+        match self {
+            Memo::Dense { failed, width } => failed[t * *width + i] = true,
+            Memo::Sparse { failed } => {
+                failed.insert((t, i));
+            }
         }
     }
 }
@@ -551,7 +587,7 @@ fn match_at(
             if t == toks.len() {
                 return Some(i);
             }
-            if memo.failed[t * memo.width + i] {
+            if memo.failed(t, i) {
                 break;
             }
             match toks[t] {
@@ -572,7 +608,7 @@ fn match_at(
         // Back to the latest star with a choice left.
         loop {
             let (st, si, j, max) = stack.pop()?;
-            memo.failed[(st + 1) * memo.width + j] = true;
+            memo.fail(st + 1, j);
             let next = if greedy {
                 (j > si).then(|| j - 1)
             } else {
@@ -584,7 +620,7 @@ fn match_at(
                     (t, i) = (st + 1, n);
                     break;
                 }
-                None => memo.failed[st * memo.width + si] = true,
+                None => memo.fail(st, si),
             }
         }
     }

@@ -10,7 +10,7 @@ use super::heredoc::heredocs_from_line;
 use super::lines::{
     is_comment, is_empty_continuation_line, split_lines, trim_continuation, trim_newline,
 };
-use super::words::{parse_json, parse_words, split_command, split_whitespace};
+use super::words::{lower_keyword, parse_json, parse_words, split_command, split_whitespace};
 
 /// BuildKit reads lines with a 64 KiB scanner buffer; longer ones fail.
 pub(crate) const MAX_LINE: usize = 64 * 1024 - 1;
@@ -56,36 +56,10 @@ pub(crate) type LineError = (usize, ErrorKind);
 pub(crate) fn parse_nodes(text: &str) -> Result<Parsed, LineError> {
     let mut out = Parsed::default();
     let mut dp = DirectiveParser::default();
-    let mut escape = '\\';
+    let mut escape;
     let mut lines = split_lines(text);
     let mut current = 0usize;
     let mut comments: Vec<String> = Vec::new();
-
-    // What BuildKit's processLine does: newline off, maybe leading blanks
-    // off, directives noticed, comment lines emptied.
-    let mut process =
-        |raw: &str, strip: bool, line_no: usize, out: &mut Parsed, escape: &mut char| {
-            let mut token = trim_newline(raw);
-            if strip {
-                token = token.trim_start();
-            }
-            let directive = dp.parse_line(token).map_err(|e| (line_no, e))?;
-            if let Some((key, value)) = &directive {
-                match key.as_str() {
-                    "escape" => {
-                        if value != "`" && value != "\\" {
-                            return Err((line_no, ErrorKind::InvalidEscape(value.clone())));
-                        }
-                        *escape = value.chars().next().unwrap_or('\\');
-                        out.directives.escape = *escape;
-                    }
-                    "syntax" => out.directives.syntax = Some(value.clone()),
-                    _ => out.directives.check = Some(value.clone()),
-                }
-            }
-            let token = if is_comment(token) { "" } else { token };
-            Ok::<_, LineError>((token.to_string(), directive.is_some()))
-        };
 
     while let Some(mut raw) = lines.next() {
         if current == 0 {
@@ -109,13 +83,15 @@ pub(crate) fn parse_nodes(text: &str) -> Result<Parsed, LineError> {
                 comments.push(c.to_string());
             }
         }
-        let (token, was_directive) = process(raw, true, current + 1, &mut out, &mut escape)?;
+        let (token, was_directive) =
+            process_line(&mut dp, raw, true, current + 1, &mut out.directives)?;
+        escape = out.directives.escape;
         if was_directive {
             comments.pop();
         }
         current += 1;
         let start = current;
-        let (first, mut ended) = trim_continuation(&token, escape);
+        let (first, mut ended) = trim_continuation(token, escape);
         if ended && first.is_empty() {
             continue;
         }
@@ -131,16 +107,17 @@ pub(crate) fn parse_nodes(text: &str) -> Result<Parsed, LineError> {
                     )),
                 ));
             }
-            let (token, _) = process(next, false, current + 1, &mut out, &mut escape)?;
+            let (token, _) = process_line(&mut dp, next, false, current + 1, &mut out.directives)?;
+            escape = out.directives.escape;
             current += 1;
             if is_comment(next) {
                 continue;
             }
-            if is_empty_continuation_line(&token) {
+            if is_empty_continuation_line(token) {
                 empty_continuation = true;
                 continue;
             }
-            let (part, e) = trim_continuation(&token, escape);
+            let (part, e) = trim_continuation(token, escape);
             line.push_str(part);
             ended = e;
         }
@@ -152,10 +129,10 @@ pub(crate) fn parse_nodes(text: &str) -> Result<Parsed, LineError> {
                 ),
             });
         }
-        let mut node = node_from_line(&line, escape).map_err(|e| (start, e))?;
+        let mut node = node_from_line(line, escape).map_err(|e| (start, e))?;
         node.comments = std::mem::take(&mut comments);
-        if can_contain_heredoc(&node) && line.contains("<<") {
-            let docs = heredocs_from_line(&line).map_err(|e| (start, e.into()))?;
+        if can_contain_heredoc(&node) && node.original.contains("<<") {
+            let docs = heredocs_from_line(&node.original).map_err(|e| (start, e.into()))?;
             for mut doc in docs {
                 let mut terminated = false;
                 let mut content = String::new();
@@ -188,6 +165,37 @@ pub(crate) fn parse_nodes(text: &str) -> Result<Parsed, LineError> {
     Ok(out)
 }
 
+/// What BuildKit's `processLine` does: newline off, maybe leading blanks
+/// off, directives noticed, comment lines emptied. Returns the text and
+/// whether the line was a directive.
+fn process_line<'a>(
+    dp: &mut DirectiveParser,
+    raw: &'a str,
+    strip: bool,
+    line_no: usize,
+    directives: &mut Directives,
+) -> Result<(&'a str, bool), LineError> {
+    let mut token = trim_newline(raw);
+    if strip {
+        token = token.trim_start();
+    }
+    let directive = dp.parse_line(token).map_err(|e| (line_no, e))?;
+    if let Some((key, value)) = &directive {
+        match key.as_str() {
+            "escape" => {
+                if value != "`" && value != "\\" {
+                    return Err((line_no, ErrorKind::InvalidEscape(value.clone())));
+                }
+                directives.escape = value.chars().next().unwrap_or('\\');
+            }
+            "syntax" => directives.syntax = Some(value.clone()),
+            _ => directives.check = Some(value.clone()),
+        }
+    }
+    let token = if is_comment(token) { "" } else { token };
+    Ok((token, directive.is_some()))
+}
+
 /// RUN, COPY, ADD (also as ONBUILD triggers) in shell form may have heredocs.
 fn can_contain_heredoc(node: &Node) -> bool {
     let n = match (&node.child, node.keyword.eq_ignore_ascii_case("onbuild")) {
@@ -201,25 +209,25 @@ fn can_contain_heredoc(node: &Node) -> bool {
 }
 
 /// Splits one logical line into a node (BuildKit's `newNodeFromLine`).
-pub(crate) fn node_from_line(line: &str, escape: char) -> Result<Node, ErrorKind> {
-    let (keyword, flags, rest) = split_command(line, escape);
+pub(crate) fn node_from_line(line: String, escape: char) -> Result<Node, ErrorKind> {
+    let (keyword, flags, rest) = split_command(&line, escape);
     let mut node = Node {
-        keyword,
+        keyword: keyword.to_string(),
         flags,
-        original: line.to_string(),
         ..Node::default()
     };
-    match node.keyword.to_ascii_lowercase().as_str() {
-        "add" | "copy" | "volume" => match parse_json(&rest)? {
+    let mut buf = [0u8; 12];
+    match lower_keyword(keyword, &mut buf) {
+        "add" | "copy" | "volume" => match parse_json(rest)? {
             Some(words) => (node.args, node.json) = (words, true),
             None if rest.is_empty() => {}
-            None => node.args = split_whitespace(&rest),
+            None => node.args = split_whitespace(rest),
         },
-        "arg" => node.args = parse_words(&rest, escape),
-        "cmd" | "entrypoint" | "run" | "shell" => (node.args, node.json) = maybe_json(&rest)?,
-        "env" => node.args = name_val(&rest, "ENV", escape)?,
-        "label" => node.args = name_val(&rest, "LABEL", escape)?,
-        "expose" | "from" if !rest.is_empty() => node.args = split_whitespace(&rest),
+        "arg" => node.args = parse_words(rest, escape),
+        "cmd" | "entrypoint" | "run" | "shell" => (node.args, node.json) = maybe_json(rest)?,
+        "env" => node.args = name_val(rest, "ENV", escape)?,
+        "label" => node.args = name_val(rest, "LABEL", escape)?,
+        "expose" | "from" if !rest.is_empty() => node.args = split_whitespace(rest),
         "healthcheck" => {
             let typ_len = rest.find(char::is_whitespace).unwrap_or(rest.len());
             if typ_len > 0 {
@@ -230,10 +238,10 @@ pub(crate) fn node_from_line(line: &str, escape: char) -> Result<Node, ErrorKind
             }
         }
         "maintainer" | "stopsignal" | "user" | "workdir" if !rest.is_empty() => {
-            node.args = vec![rest]
+            node.args = vec![rest.to_string()]
         }
         "onbuild" if !rest.is_empty() => {
-            let child = node_from_line(&rest, escape)?;
+            let child = node_from_line(rest.to_string(), escape)?;
             node.args = std::iter::once(child.keyword.clone())
                 .chain(child.args.iter().cloned())
                 .collect();
@@ -241,6 +249,7 @@ pub(crate) fn node_from_line(line: &str, escape: char) -> Result<Node, ErrorKind
         }
         _ => {}
     }
+    node.original = line;
     Ok(node)
 }
 
@@ -276,13 +285,15 @@ fn name_val(rest: &str, key: &str, escape: char) -> Result<Vec<String>, ErrorKin
         return Ok(vec![k, value.to_string(), String::new()]);
     }
     let mut out = Vec::with_capacity(words.len() * 3);
-    for w in words {
-        let Some((k, v)) = w.split_once('=') else {
+    for mut key in words {
+        let Some(eq) = key.find('=') else {
             return Err(ErrorKind::Arguments(format!(
-                "Syntax error - can't find = in {w:?}. Must be of the form: name=value"
+                "Syntax error - can't find = in {key:?}. Must be of the form: name=value"
             )));
         };
-        out.extend([k.to_string(), v.to_string(), "=".to_string()]);
+        let value = key[eq + 1..].to_string();
+        key.truncate(eq);
+        out.extend([key, value, "=".to_string()]);
     }
     Ok(out)
 }

@@ -33,8 +33,20 @@ pub(crate) fn split_whitespace(s: &str) -> Vec<String> {
     out
 }
 
+/// An instruction keyword in lower case, without allocating (every keyword
+/// fits in `buf`; a longer word is no keyword and comes back empty).
+pub(crate) fn lower_keyword<'b>(keyword: &str, buf: &'b mut [u8; 12]) -> &'b str {
+    let kw = keyword.as_bytes();
+    if kw.len() > buf.len() || !kw.is_ascii() {
+        return "";
+    }
+    buf[..kw.len()].copy_from_slice(kw);
+    buf[..kw.len()].make_ascii_lowercase();
+    std::str::from_utf8(&buf[..kw.len()]).unwrap_or("")
+}
+
 /// `keyword`, the `--flags` before the arguments, and the arguments (trimmed).
-pub(crate) fn split_command(line: &str, escape: char) -> (String, Vec<String>, String) {
+pub(crate) fn split_command(line: &str, escape: char) -> (&str, Vec<String>, &str) {
     let line = line.trim();
     let (cmd, rest) = match line.find(is_sep) {
         Some(i) => {
@@ -44,10 +56,10 @@ pub(crate) fn split_command(line: &str, escape: char) -> (String, Vec<String>, S
         None => (line, None),
     };
     let Some(rest) = rest else {
-        return (cmd.to_string(), Vec::new(), String::new());
+        return (cmd, Vec::new(), "");
     };
     let (args, flags) = extract_builder_flags(rest, escape);
-    (cmd.to_string(), flags, args.trim().to_string())
+    (cmd, flags, args.trim())
 }
 
 #[derive(PartialEq)]
@@ -61,33 +73,31 @@ enum Phase {
 /// removed); `--` alone ends them. Returns the rest of the line and the flags.
 fn extract_builder_flags(line: &str, escape: char) -> (&str, Vec<String>) {
     let mut words = Vec::new();
+    // Most instructions have no flags: nothing to allocate then.
+    if !line.trim_start().starts_with("--") {
+        let start = line.len() - line.trim_start().len();
+        return (&line[start..], words);
+    }
     let mut phase = Phase::Spaces;
-    let mut word = String::new();
+    let mut word = String::with_capacity(32);
     let mut quote = '\0';
     let mut blank_ok = false;
-    let chars: Vec<(usize, char)> = line.char_indices().collect();
-    let mut k = 0;
-    while k <= chars.len() {
-        let at_end = k == chars.len();
-        let (pos, ch) = if at_end { (line.len(), '\0') } else { chars[k] };
-        if phase == Phase::Spaces {
-            if at_end {
-                break;
+    let mut it = line.char_indices().peekable();
+    loop {
+        let Some((pos, ch)) = it.next() else {
+            if phase != Phase::Spaces && word != "--" && (blank_ok || !word.is_empty()) {
+                words.push(word);
             }
+            return ("", words);
+        };
+        if phase == Phase::Spaces {
             if ch.is_whitespace() {
-                k += 1;
                 continue;
             }
-            if ch != '-' || chars.get(k + 1).map(|c| c.1) != Some('-') {
+            if ch != '-' || it.peek().map(|c| c.1) != Some('-') {
                 return (&line[pos..], words);
             }
             phase = Phase::Word;
-        }
-        if at_end {
-            if word != "--" && (blank_ok || !word.is_empty()) {
-                words.push(word);
-            }
-            break;
         }
         if phase == Phase::Word {
             if ch.is_whitespace() {
@@ -98,130 +108,103 @@ fn extract_builder_flags(line: &str, escape: char) -> (&str, Vec<String>) {
                 if blank_ok || !word.is_empty() {
                     words.push(std::mem::take(&mut word));
                 }
-                word.clear();
                 blank_ok = false;
-                k += 1;
                 continue;
             }
             if ch == '\'' || ch == '"' {
                 quote = ch;
                 blank_ok = true;
                 phase = Phase::Quote;
-                k += 1;
                 continue;
             }
-            let mut c = ch;
             if ch == escape {
-                if k + 1 == chars.len() {
-                    k += 1;
-                    continue;
+                // An escape at the very end is dropped.
+                if let Some((_, next)) = it.next() {
+                    word.push(next);
                 }
-                k += 1;
-                c = chars[k].1;
+                continue;
             }
-            word.push(c);
-            k += 1;
+            word.push(ch);
             continue;
         }
         // In quotes.
         if ch == quote {
             phase = Phase::Word;
-            k += 1;
             continue;
         }
-        let mut c = ch;
         if ch == escape {
-            if k + 1 == chars.len() {
-                phase = Phase::Word;
-                k += 1;
-                continue;
+            match it.next() {
+                Some((_, next)) => word.push(next),
+                None => phase = Phase::Word,
             }
-            k += 1;
-            c = chars[k].1;
+            continue;
         }
-        word.push(c);
-        k += 1;
+        word.push(ch);
     }
-    ("", words)
 }
 
 /// Shell-like words with quotes and escapes kept (ENV, LABEL, ARG): a
-/// quote or escaped blank does not split.
+/// quote or escaped blank does not split. Each word is a slice of the text
+/// (only an escape at the very end is dropped).
 pub(crate) fn parse_words(rest: &str, escape: char) -> Vec<String> {
     let mut words = Vec::new();
     let mut phase = Phase::Spaces;
     let mut quote = '\0';
     let mut blank_ok = false;
-    let mut word = String::new();
-    let chars: Vec<char> = rest.chars().collect();
-    let mut k = 0;
-    while k <= chars.len() {
-        let at_end = k == chars.len();
-        let ch = if at_end { '\0' } else { chars[k] };
-        if phase == Phase::Spaces {
-            if at_end {
-                break;
+    let mut start = 0;
+    // An escape with nothing after it is dropped from the last word.
+    let mut trailing_escape = false;
+    let mut it = rest.char_indices();
+    let push = |words: &mut Vec<String>, from: usize, to: usize, blank_ok: bool| {
+        if blank_ok || to > from {
+            words.push(rest[from..to].to_string());
+        }
+    };
+    loop {
+        let Some((pos, ch)) = it.next() else {
+            if phase != Phase::Spaces {
+                let end = if trailing_escape {
+                    rest.len() - escape.len_utf8()
+                } else {
+                    rest.len()
+                };
+                push(&mut words, start, end, blank_ok);
             }
+            return words;
+        };
+        if phase == Phase::Spaces {
             if ch.is_whitespace() {
-                k += 1;
                 continue;
             }
             phase = Phase::Word;
-        }
-        if at_end {
-            if blank_ok || !word.is_empty() {
-                words.push(word);
-            }
-            break;
+            start = pos;
         }
         if phase == Phase::Word {
             if ch.is_whitespace() {
                 phase = Phase::Spaces;
-                if blank_ok || !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
+                push(&mut words, start, pos, blank_ok);
                 blank_ok = false;
-                k += 1;
                 continue;
             }
-            let mut c = ch;
             if ch == '\'' || ch == '"' {
                 quote = ch;
                 blank_ok = true;
                 phase = Phase::Quote;
             }
-            if ch == escape {
-                if k + 1 == chars.len() {
-                    k += 1;
-                    continue;
-                }
-                word.push(ch);
-                k += 1;
-                c = chars[k];
+            if ch == escape && it.next().is_none() {
+                trailing_escape = true;
             }
-            word.push(c);
-            k += 1;
             continue;
         }
         // In quotes.
         if ch == quote {
             phase = Phase::Word;
         }
-        let mut c = ch;
-        if ch == escape && quote != '\'' {
-            if k + 1 == chars.len() {
-                phase = Phase::Word;
-                k += 1;
-                continue;
-            }
-            k += 1;
-            word.push(ch);
-            c = chars[k];
+        if ch == escape && quote != '\'' && it.next().is_none() {
+            phase = Phase::Word;
+            trailing_escape = true;
         }
-        word.push(c);
-        k += 1;
     }
-    words
 }
 
 /// A JSON array of strings: `Ok(Some(words))`; `Ok(None)` when the text is
@@ -251,7 +234,10 @@ mod tests {
 
     #[test]
     fn flags_then_arguments() {
-        let s = |l: &str| split_command(l, '\\');
+        let s = |l: &str| {
+            let (c, f, a) = split_command(l, '\\');
+            (c.to_string(), f, a.to_string())
+        };
         assert_eq!(
             s("COPY foo /tmp/"),
             ("COPY".into(), vec![], "foo /tmp/".into())
@@ -299,6 +285,8 @@ mod tests {
         assert_eq!(w("name=\"a\\\"b\""), ["name=\"a\\\"b\""]);
         assert_eq!(w("a \"\""), ["a", "\"\""]);
         assert_eq!(w("a\\"), ["a"]);
+        assert_eq!(w("a \"b\\"), ["a", "\"b"]);
+        assert_eq!(w("x=\"a b\" y=\x27c\\\x27"), ["x=\"a b\"", "y='c\\'"]);
     }
 
     #[test]
