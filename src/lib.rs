@@ -1,5 +1,6 @@
 //! berth: a daemonless, Compose-compatible multi-container engine for Linux.
 
+pub mod build;
 pub mod cli;
 pub mod compose;
 pub mod container;

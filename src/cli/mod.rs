@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 pub mod attach;
+pub mod build;
 pub mod config;
 pub mod context;
 pub mod cp;
@@ -57,6 +58,11 @@ pub struct Cli {
 pub enum Command {
     /// Attach local standard input, output, and error streams to a service's running container
     Attach(attach::AttachArgs),
+    /// Build or rebuild services
+    Build(build::BuildArgs),
+    /// Manage the build cache
+    #[command(subcommand)]
+    Builder(build::BuilderCommand),
     /// Parse, resolve and render compose file in canonical format
     #[command(alias = "convert")]
     Config(config::ConfigArgs),
@@ -148,6 +154,8 @@ pub fn main() -> i32 {
     }
     let res = match cli.command {
         Command::Attach(a) => attach::run_attach(&ctx, &a),
+        Command::Build(a) => build::run_build(&ctx, &a),
+        Command::Builder(c) => build::run_builder(&ctx, &c),
         Command::Config(args) => config::run(&args, cli.global.project_options()),
         Command::Cp(a) => cp::run_cp(&ctx, &a),
         Command::Create(a) => up::run_create(&ctx, &a),

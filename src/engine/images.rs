@@ -70,11 +70,11 @@ pub fn ensure_image(
                 .runtime_image(&reference.to_string())
                 .map_err(Into::into);
         }
-        bail!(
-            "service {:?} must be built (image {name} not found) and berth does not build images yet: \
-             build it elsewhere and `berth image load` it, or give the service an `image:` to pull",
-            svc.name
-        );
+        // No image yet: build it with berth's builder, as `up` does with docker compose.
+        build_service(store, project, svc)?;
+        return store
+            .runtime_image(&reference.to_string())
+            .with_context(|| format!("image {name} for service {:?}", svc.name));
     }
     let must_pull = match policy {
         PullPolicy::Never => false,
@@ -101,4 +101,14 @@ pub fn ensure_image(
     store
         .runtime_image(&reference.to_string())
         .with_context(|| format!("image {name} for service {:?}", svc.name))
+}
+
+/// Builds `svc`'s image (its `build:` section) into the store, progress on stderr.
+fn build_service(store: &Store, project: &Project, svc: &ServiceConfig) -> Result<()> {
+    use crate::build::{cancel::Cancel, compose, front, progress};
+    let req = compose::request(project, svc, &compose::Flags::default())?;
+    let p = progress::Progress::new(progress::Mode::Plain, &svc.name);
+    front::build(store, store.root(), &req, &p, &Cancel::new()?)
+        .map_err(|e| anyhow!("failed to build service {:?}: {e}", svc.name))?;
+    Ok(())
 }
