@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 pub mod attach;
+pub mod bridge;
 pub mod config;
 pub mod context;
 pub mod cp;
@@ -57,6 +58,9 @@ pub struct Cli {
 pub enum Command {
     /// Attach local standard input, output, and error streams to a service's running container
     Attach(attach::AttachArgs),
+    /// Convert the project to Kubernetes manifests
+    #[command(subcommand)]
+    Bridge(bridge::BridgeCommand),
     /// Parse, resolve and render compose file in canonical format
     #[command(alias = "convert")]
     Config(config::ConfigArgs),
@@ -148,6 +152,7 @@ pub fn main() -> i32 {
     }
     let res = match cli.command {
         Command::Attach(a) => attach::run_attach(&ctx, &a),
+        Command::Bridge(cmd) => bridge::run(&cli.root, cli.global.project_options(), &cmd),
         Command::Config(args) => config::run(&args, cli.global.project_options()),
         Command::Cp(a) => cp::run_cp(&ctx, &a),
         Command::Create(a) => up::run_create(&ctx, &a),
