@@ -66,7 +66,7 @@ pub fn objects(ctx: &Ctx, w: &mut Warnings) -> Result<Vec<Object>, KubeError> {
                     &scope,
                     "external",
                     format!(
-                        "external: the manifests refer to an existing {kind} named {:?}",
+                        "the manifests refer to an existing {kind} named {:?}",
                         names[src]
                     ),
                 );

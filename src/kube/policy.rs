@@ -51,7 +51,7 @@ pub fn policies(ctx: &Ctx, w: &mut Warnings) -> Vec<Object> {
             w.add(
                 &format!("networks.{net}"),
                 "internal",
-                "internal: egress out of the cluster is not restricted by the manifests",
+                "egress out of the cluster is not restricted by the manifests",
             );
         }
         let sel = LabelSelector {

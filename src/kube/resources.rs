@@ -14,12 +14,22 @@ fn cpu(cpus: f32) -> Quantity {
     Quantity(format!("{}m", (f64::from(cpus) * 1000.0).round() as i64))
 }
 
+/// Bytes as a quantity, in the largest binary unit that divides them (`256Mi`).
+pub fn bytes(n: i64) -> Quantity {
+    for (unit, size) in [("Gi", 1i64 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
+        if n % size == 0 {
+            return Quantity(format!("{}{unit}", n / size));
+        }
+    }
+    Quantity(n.to_string())
+}
+
 fn set(map: &mut BTreeMap<String, Quantity>, cpus: f32, memory: i64) {
     if cpus > 0.0 {
         map.insert("cpu".into(), cpu(cpus));
     }
     if memory > 0 {
-        map.insert("memory".into(), Quantity(memory.to_string()));
+        map.insert("memory".into(), bytes(memory));
     }
 }
 

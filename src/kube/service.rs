@@ -112,6 +112,16 @@ fn service_port(p: &Port) -> ServicePort {
 pub fn services(ctx: &Ctx, name: &str, svc: &ServiceConfig, w: &mut Warnings) -> Vec<Object> {
     let mut out = Vec::new();
     if !on_compose_network(svc) {
+        if !svc.ports.is_empty() && svc.network_mode != "host" {
+            w.add(
+                name,
+                "ports",
+                format!(
+                    "network_mode {:?}: the pod has no Service, so its ports are not published",
+                    svc.network_mode
+                ),
+            );
+        }
         return out;
     }
     let kname = ctx.name(name);

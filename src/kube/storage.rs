@@ -71,7 +71,7 @@ pub fn claims(ctx: &Ctx, w: &mut Warnings) -> Vec<Object> {
                 &scope,
                 "external",
                 format!(
-                    "external: the manifests use an existing claim named {:?} and create none",
+                    "the manifests use an existing claim named {:?} and create none",
                     claim_name(ctx, &vol)
                 ),
             );
@@ -234,7 +234,7 @@ fn memory_dir(name: &str, size: Option<i64>) -> Volume {
         name: name.to_string(),
         empty_dir: Some(EmptyDirVolumeSource {
             medium: Some("Memory".into()),
-            size_limit: size.map(|s| Quantity(s.to_string())),
+            size_limit: size.map(super::resources::bytes),
         }),
         ..Default::default()
     }
