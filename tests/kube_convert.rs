@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The Kubernetes version the manifests are generated for (k8s-openapi feature `v1_32`).
-const KUBE_VERSION: &str = "1.32.0";
+/// The Kubernetes version the manifests are generated for (k8s-openapi feature `v1_33`).
+const KUBE_VERSION: &str = "1.33.0";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -294,4 +294,54 @@ fn each_warning() {
         }
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// A service without `ports` or `expose` listens on what its image EXPOSEs,
+/// when the image is in berth's store.
+#[test]
+fn image_expose_from_the_store() {
+    let root = tempfile::tempdir().unwrap();
+    let d = project("name: p\nservices:\n  db: {image: localhost/kube-expose:1}\n");
+    let tar = d.path().join("empty.tar");
+    std::fs::write(&tar, [0u8; 1024]).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .current_dir(d.path())
+            .arg("--root")
+            .arg(root.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let imp = run(&[
+        "image",
+        "import",
+        "--change",
+        "EXPOSE 5432",
+        "--change",
+        "EXPOSE 53/udp",
+        "empty.tar",
+        "localhost/kube-expose:1",
+    ]);
+    assert!(
+        imp.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imp.stderr)
+    );
+    let out = run(&["bridge", "convert", "--stdout"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "name: tcp-5432\n    port: 5432",
+        "name: udp-53\n    port: 53\n    protocol: UDP",
+    ] {
+        assert!(yaml.contains(want), "{want} missing:\n{yaml}");
+    }
+    // Without the image in the store, the same project has a headless Service.
+    let (yaml, _) = convert(d.path(), &[]);
+    assert!(yaml.contains("clusterIP: None"), "{yaml}");
 }

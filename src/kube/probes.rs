@@ -19,7 +19,7 @@ use crate::compose::model::{Duration, ServiceConfig};
 /// The image of the init containers that wait for a Service.
 pub const WAIT_IMAGE: &str = "busybox:1.36";
 /// The image of the init containers that wait for a Job.
-pub const KUBECTL_IMAGE: &str = "registry.k8s.io/kubectl:v1.32.0";
+pub const KUBECTL_IMAGE: &str = "registry.k8s.io/kubectl:v1.33.0";
 /// The ServiceAccount, Role and RoleBinding that let a pod wait for Jobs.
 pub const WAITER: &str = "berth-job-waiter";
 
