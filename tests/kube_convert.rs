@@ -8,6 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod image_support;
+
 /// The Kubernetes version the manifests are generated for (k8s-openapi feature `v1_33`).
 const KUBE_VERSION: &str = "1.33.0";
 
@@ -344,4 +346,59 @@ fn image_expose_from_the_store() {
     // Without the image in the store, the same project has a headless Service.
     let (yaml, _) = convert(d.path(), &[]);
     assert!(yaml.contains("clusterIP: None"), "{yaml}");
+}
+
+/// `--push`: a service's built image is pushed to its registry (a real
+/// docker-registry on loopback) and the manifests pin the pushed digest.
+#[test]
+fn push_pins_the_pushed_digest() {
+    let reg = image_support::Registry::start(false);
+    let image = format!("{}/kube/app:1", reg.host());
+    let root = tempfile::tempdir().unwrap();
+    let d = project(&format!(
+        "name: p\nservices:\n  app: {{build: ., image: \"{image}\"}}\n"
+    ));
+    std::fs::write(d.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .current_dir(d.path())
+            .arg("--root")
+            .arg(root.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // Before the image exists, --push says what to do.
+    let out = run(&["bridge", "convert", "--stdout", "--push"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("build it first"),
+        "{err}"
+    );
+    std::fs::write(d.path().join("empty.tar"), [0u8; 1024]).unwrap();
+    let imp = run(&["image", "import", "empty.tar", &image]);
+    assert!(
+        imp.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imp.stderr)
+    );
+    let out = run(&["bridge", "convert", "--stdout", "--push"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    let yaml = String::from_utf8(out.stdout).unwrap();
+    let want = format!("image: {image}@sha256:");
+    assert!(yaml.contains(&want), "{want} missing:\n{yaml}");
+    assert!(!err.contains("exists only locally"), "{err}");
+    // What the manifests name is in the registry.
+    let pulled = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("--root")
+        .arg(tempfile::tempdir().unwrap().path())
+        .args(["image", "pull", &image])
+        .output()
+        .unwrap();
+    assert!(
+        pulled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
 }

@@ -57,12 +57,20 @@ pub struct ConvertArgs {
     /// What bind mounts become
     #[arg(long, value_enum, default_value = "skip")]
     pub bind_mounts: BindArg,
+    /// Push the images berth built (services with `build`) and pin the pushed digests in the manifests
+    #[arg(long)]
+    pub push: bool,
 }
 
 /// Runs `berth bridge …`.
 pub fn run(root: &Path, opts: ProjectOptions, cmd: &BridgeCommand) -> Result<()> {
     let BridgeCommand::Convert(a) = cmd;
-    let loaded = kube::load::load(&opts, &a.services, root)?;
+    let mut loaded = kube::load::load(&opts, &a.services, root)?;
+    if a.push {
+        loaded.facts.pushed = kube::push::push_built(&loaded.project, &a.services, root, &|r| {
+            eprintln!("pushed {r}");
+        })?;
+    }
     for w in &loaded.warnings {
         eprintln!("WARN[0000] {w}");
     }

@@ -19,6 +19,7 @@ pub mod names;
 pub mod object;
 pub mod policy;
 pub mod probes;
+pub mod push;
 pub mod render;
 pub mod resources;
 pub mod security;
@@ -79,6 +80,9 @@ pub struct Facts {
     /// Per image reference, the `EXPOSE`d ports (`80/tcp`) of the image in
     /// berth's store; absent when the image is not there.
     pub image_ports: BTreeMap<String, Vec<String>>,
+    /// Per service, the reference (`name@digest`) its built image was pushed
+    /// as (`--push`); the manifests use it.
+    pub pushed: BTreeMap<String, String>,
 }
 
 /// Why a project cannot be converted.

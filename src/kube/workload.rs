@@ -193,12 +193,15 @@ fn pod_spec(
     let (readiness, liveness, startup) = probes::probes(name, svc, w);
     let (init, needs_waiter) = probes::init_containers(ctx, name, svc, w);
 
-    let image = ctx.project.image_name(svc);
-    if svc.build.is_some() {
+    let pushed = ctx.facts.pushed.get(name).cloned();
+    let image = pushed
+        .clone()
+        .unwrap_or_else(|| ctx.project.image_name(svc));
+    if svc.build.is_some() && pushed.is_none() {
         w.add(
             name,
             "build",
-            format!("image {image:?} is built by berth and exists only locally: push it to a registry the cluster can pull from and set `image:` to that reference"),
+            format!("image {image:?} is built by berth and exists only locally: set `image:` to a reference in a registry the cluster can pull from and convert with --push"),
         );
     }
     let pull = match svc.pull_policy.as_str() {
