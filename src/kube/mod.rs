@@ -245,7 +245,7 @@ pub fn convert(project: &Project, opts: &Options, facts: &Facts) -> Result<Bundl
 }
 
 /// The services named (all when none) and, transitively, what they depend on.
-fn select(project: &Project, wanted: &[String]) -> Result<BTreeSet<String>, KubeError> {
+pub fn select(project: &Project, wanted: &[String]) -> Result<BTreeSet<String>, KubeError> {
     if wanted.is_empty() {
         return Ok(project.services.keys().cloned().collect());
     }

@@ -50,10 +50,16 @@ pub fn push_built(
     on_pushed: &dyn Fn(&str),
 ) -> Result<BTreeMap<String, String>, PushError> {
     let mut out = BTreeMap::new();
+    // The same services the conversion takes: the named ones and their dependencies.
+    let selected = super::select(project, services).map_err(|e| PushError::Reference {
+        service: services.join(","),
+        image: String::new(),
+        message: e.to_string(),
+    })?;
     let built: Vec<_> = project
         .services
         .iter()
-        .filter(|(n, s)| s.build.is_some() && (services.is_empty() || services.contains(n)))
+        .filter(|(n, s)| s.build.is_some() && selected.contains(*n))
         .collect();
     if built.is_empty() {
         return Ok(out);
