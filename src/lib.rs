@@ -7,6 +7,7 @@ pub mod container;
 pub mod engine;
 pub mod events;
 pub mod image;
+pub mod kube;
 pub mod plan;
 pub mod progress;
 pub mod report;

@@ -147,6 +147,9 @@ pub fn run(
             stderr,
         },
         init: false,
+        // The build waits on the step in the thread that made it, and kills it on
+        // Ctrl-C itself; a parent-death signal would fire on that thread's exit.
+        die_with_parent: false,
         user: spec.user.clone(),
         bundle: None,
     })

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 pub mod attach;
+pub mod bridge;
 pub mod build;
 pub mod config;
 pub mod context;
@@ -63,6 +64,9 @@ pub enum Command {
     /// Manage the build cache
     #[command(subcommand)]
     Builder(build::BuilderCommand),
+    /// Convert the project to Kubernetes manifests
+    #[command(subcommand)]
+    Bridge(bridge::BridgeCommand),
     /// Parse, resolve and render compose file in canonical format
     #[command(alias = "convert")]
     Config(config::ConfigArgs),
@@ -156,6 +160,7 @@ pub fn main() -> i32 {
         Command::Attach(a) => attach::run_attach(&ctx, &a),
         Command::Build(a) => build::run_build(&ctx, &a),
         Command::Builder(c) => build::run_builder(&ctx, &c),
+        Command::Bridge(cmd) => bridge::run(&cli.root, cli.global.project_options(), &cmd),
         Command::Config(args) => config::run(&args, cli.global.project_options()),
         Command::Cp(a) => cp::run_cp(&ctx, &a),
         Command::Create(a) => up::run_create(&ctx, &a),
