@@ -78,6 +78,7 @@ impl World {
                 stderr: err.into(),
             },
             init: false,
+            die_with_parent: false,
             user: None,
             bundle: Some(self.dir.clone()),
         }

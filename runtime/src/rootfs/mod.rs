@@ -530,6 +530,8 @@ mod tests {
             rootfs: &rootfs,
             mountpoint: Path::new("/m"),
             cgroups: cg,
+            own_mount_ns: true,
+            userns: false,
         };
         prepare(&mut sys, &plan).unwrap();
         let before = sys.calls.clone();
