@@ -70,6 +70,18 @@ pub fn build(
     progress: &Progress,
     cancel: &Cancel,
 ) -> Result<Built, FrontError> {
+    // What a build writes is an image's content (the step rootfs, WORKDIR, COPY's
+    // parents): docker's 022, not berth's 077. Its records stay behind the 0700 root.
+    crate::state::perms::with_umask(0o022, || build_image(store, root, req, progress, cancel))
+}
+
+fn build_image(
+    store: &Store,
+    root: &Path,
+    req: &Request,
+    progress: &Progress,
+    cancel: &Cancel,
+) -> Result<Built, FrontError> {
     let (text, name, df_path) = match &req.dockerfile_inline {
         Some(t) => (t.clone(), "Dockerfile".to_string(), None),
         None => {

@@ -45,8 +45,13 @@ pub fn set_umask() {
 /// Runs `f` under the caller's umask: files berth makes for the user in the user's
 /// own directories are masked as the user's shell would mask them.
 pub fn with_caller_umask<T>(f: impl FnOnce() -> T) -> T {
+    with_umask(CALLER_UMASK.load(Ordering::Relaxed), f)
+}
+
+/// Runs `f` under `mask`, then puts berth's own back (the umask is the process's).
+pub fn with_umask<T>(mask: u32, f: impl FnOnce() -> T) -> T {
     // SAFETY: as in set_umask.
-    let ours = unsafe { libc::umask(CALLER_UMASK.load(Ordering::Relaxed) as libc::mode_t) };
+    let ours = unsafe { libc::umask(mask as libc::mode_t) };
     let r = f();
     // SAFETY: as in set_umask.
     unsafe { libc::umask(ours) };
