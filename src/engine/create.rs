@@ -166,10 +166,16 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &std::path::Path) -> Result
             let wired = network::wire(layout, id, &reqs)?;
             berth_netns::fault::point("create:after-wire");
             atts = wired.attachments;
-            files.write_json(&files.net(), &atts)?;
+            files.write_new(&files.net(), &atts)?;
             rc.net = NamespaceMode::Join(wired.netns.path().to_path_buf());
-            let specs =
-                network::spread_port_ranges(network::port_specs(svc)?, &taken_ports(layout));
+            // Ports other containers took matter only to a service with a host
+            // port range; reading every container's record is skipped otherwise.
+            let specs = network::port_specs(svc)?;
+            let ranged = specs
+                .iter()
+                .any(|s| s.host_ports.is_some_and(|(lo, hi)| hi > lo));
+            let taken = if ranged { taken_ports(layout) } else { vec![] };
+            let specs = network::spread_port_ranges(specs, &taken);
             if !specs.is_empty() {
                 let first = atts.first().ok_or_else(|| {
                     anyhow!("services.{}.ports: the service is on no network", svc.name)
@@ -224,7 +230,7 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &std::path::Path) -> Result
     } else {
         Some(svc.user.clone())
     };
-    LaunchConfig {
+    let launch = LaunchConfig {
         id: id.to_string(),
         spec,
         lowers,
@@ -236,10 +242,10 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &std::path::Path) -> Result
         healthcheck: settings::healthcheck(svc, &req.image.config),
         stdin_open: svc.stdin_open,
         await_attach: false,
-    }
-    .save(dir)?;
-    files.write_json(&files.volumes(), &m.volumes)?;
-    files.write_json(&files.service(), &serde_json::to_value(svc)?)?;
+    };
+    files.write_new(&files.launch(), &launch)?;
+    files.write_new(&files.volumes(), &m.volumes)?;
+    files.write_new(&files.service(), &serde_json::to_value(svc)?)?;
 
     let mut l: IndexMap<String, String> = IndexMap::new();
     for (k, v) in &svc.labels {
@@ -316,7 +322,9 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &std::path::Path) -> Result
             })
             .collect(),
     };
-    // The record comes last: a container exists once its record does.
+    // The record comes last: a container exists once its record does. What
+    // went before is made durable first, in one journal commit.
+    files.sync_made()?;
     record.save(dir)?;
     berth_netns::fault::point("create:after-record");
     Ok(record)
@@ -331,6 +339,10 @@ fn link_hosts(
     svc: &ServiceConfig,
     atts: &[Attachment],
 ) -> Vec<(String, std::net::IpAddr)> {
+    if svc.links.is_empty() && svc.external_links.is_empty() {
+        // No scan of every container's record for a service without links.
+        return vec![];
+    }
     let mine: Vec<&str> = atts.iter().map(|a| a.network.as_str()).collect();
     let all = find(&layout.root, None);
     let mut out = vec![];

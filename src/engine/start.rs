@@ -3,6 +3,7 @@
 use anyhow::Result;
 
 use super::hooks;
+use crate::compose::model::ServiceConfig;
 use crate::state::Layout;
 use crate::supervise::ready;
 
@@ -16,4 +17,15 @@ pub fn start(layout: &Layout, id: &str) -> Result<()> {
         Some(svc) if !svc.post_start.is_empty() => hooks::post_start(&svc, &found),
         _ => Ok(()),
     }
+}
+
+/// [`start`] for a container of `svc` (as it was created): its `post_start`
+/// hooks come from `svc`, so nothing is read back when it has none.
+pub fn start_service(layout: &Layout, id: &str, svc: &ServiceConfig) -> Result<()> {
+    ready::spawn(layout, id)?;
+    if svc.post_start.is_empty() {
+        return Ok(());
+    }
+    let found = hooks::found(&layout.container(id))?;
+    hooks::post_start(svc, &found)
 }

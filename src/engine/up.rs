@@ -15,7 +15,7 @@ use super::network;
 use super::remove::stop_and_remove;
 use super::repair::{network_lost, repair};
 use super::settings::unsupported_keys;
-use super::start::start;
+use super::start::start_service;
 use super::stop::{stop, stop_params};
 use super::wait::{wait_ready, STATUS_RECHECK};
 use crate::compose::model::ServiceConfig;
@@ -517,7 +517,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 let id = make(p.number, None)?;
                 if start_wanted {
                     task.working("Starting");
-                    start(&ctx.layout, &id)?;
+                    start_service(&ctx.layout, &id, svc)?;
                     Ok("Started")
                 } else {
                     Ok("Recreated")
@@ -533,7 +533,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                     stop(&ctx.layout, old, signal, grace)?;
                 }
                 if start_wanted {
-                    start(&ctx.layout, p.id.as_deref().unwrap_or_default())?;
+                    start_service(&ctx.layout, p.id.as_deref().unwrap_or_default(), svc)?;
                     Ok("Started")
                 } else {
                     Ok("Created")
@@ -544,7 +544,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 let id = make(p.number, None)?;
                 if start_wanted {
                     task.working("Starting");
-                    start(&ctx.layout, &id)?;
+                    start_service(&ctx.layout, &id, svc)?;
                     Ok("Started")
                 } else {
                     Ok("Created")
@@ -567,7 +567,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 };
                 if start_wanted {
                     task.working("Starting");
-                    start(&ctx.layout, &id)?;
+                    start_service(&ctx.layout, &id, svc)?;
                     Ok("Started")
                 } else {
                     Ok("Recreated")
@@ -581,7 +581,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 let (signal, grace) = stop_params(Some(&ctx.project), old, ctx.opts.timeout);
                 stop(&ctx.layout, old, signal, grace)?;
                 if start_wanted {
-                    start(&ctx.layout, &old.record.id)?;
+                    start_service(&ctx.layout, &old.record.id, svc)?;
                     Ok("Started")
                 } else {
                     Ok("Stopped")

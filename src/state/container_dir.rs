@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{write_json_atomic, StateError};
+use super::{write_json_atomic, IoContext, StateError};
 
 /// The directory of one container (`<root>/containers/<id>`) and the names in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,6 +149,44 @@ impl ContainerDir {
     /// Writes one of its JSON files atomically.
     pub fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<(), StateError> {
         write_json_atomic(path, value)
+    }
+
+    /// Writes one of the files of a container being made (its record not yet
+    /// written), in place and without a sync: nobody reads them before the
+    /// record exists, and a berth killed meanwhile leaves a directory without a
+    /// record, which `repair` removes. [`ContainerDir::sync_made`] makes them
+    /// durable in one journal commit before the record is written.
+    pub fn write_new<T: Serialize>(&self, path: &Path, value: &T) -> Result<(), StateError> {
+        let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| StateError::Json {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        bytes.push(b'\n');
+        std::fs::write(path, bytes).at("write", path)
+    }
+
+    /// Flushes what [`ContainerDir::write_new`] (and the `/etc` files) wrote
+    /// to a container being made: the first fsync commits the journal with all
+    /// of them, the others find nothing left to do. The record's own atomic
+    /// write then syncs the directory, entries included.
+    pub fn sync_made(&self) -> Result<(), StateError> {
+        for p in [
+            self.owner(),
+            self.net(),
+            self.launch(),
+            self.volumes(),
+            self.service(),
+            self.hosts(),
+            self.hostname(),
+            self.resolv_conf(),
+        ] {
+            match std::fs::File::open(&p) {
+                Ok(f) => f.sync_all().at("fsync", &p)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).at("open", &p),
+            }
+        }
+        Ok(())
     }
 
     /// The named volumes it mounts (empty when `volumes.json` is missing).

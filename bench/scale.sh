@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# How berth's cost grows with the number of services (issue 14), in one run:
+#   - `up -d`, no-op `up -d` and `down` of N busybox services (default 10 50 100 200),
+#     wall time per container and CPU-seconds (user, system) of `up`;
+#   - the per-container supervisor's RSS and PSS (smaps_rollup) beside
+#     containerd-shim's (docker) and conmon's (podman), when those run here;
+#   - ratios to docker-compose at the sizes in DC_SIZES (default 10 50).
+# Once with --root (a temp dir: ext4 for the root, <root>/run for the run dir) and
+# once with the default root and run dir (/var/lib/berth, /run/berth) as users
+# have them (MODES="root default" by default).
+#
+# usage: bench/scale.sh [SIZES...]    env: RUNS=1 DC_SIZES="10 50" MODES="root default"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sizes=("${@:-10 50 100 200}")
+read -r -a sizes <<<"${sizes[*]}"
+read -r -a dc_sizes <<<"${DC_SIZES:-10 50}"
+read -r -a modes <<<"${MODES:-root default}"
+runs=${RUNS:-1}
+ENGINES=${ENGINES:-berth docker-compose}
+export ENGINES
+
+source bench/peers.sh
+projects=()
+cleanup() {
+  set +e
+  for p in "${projects[@]}"; do
+    local dir=${p%%|*} name=${p#*|}
+    (cd "$dir" && "$berth" -p "$name" down -t 0 >/dev/null 2>&1)
+    (cd "$dir" && "$berth" --root "$berth_root" -p "$name" down -t 0 >/dev/null 2>&1)
+    (cd "$dir" && docker-compose -p "$name" down -t 0 >/dev/null 2>&1)
+  done
+  podman rm -f -t 0 berthbench-c0 berthbench-c1 berthbench-c2 >/dev/null 2>&1
+  "$berth" image rm localhost/busybox:bench >/dev/null 2>&1
+  peers_cleanup
+}
+trap cleanup EXIT
+peers_start
+# The default root needs the image too.
+has_engine berth && "$berth" image import "$work/busybox.tar" localhost/busybox:bench >/dev/null
+
+gen() { # gen DIR N
+  mkdir -p "$1"
+  {
+    echo "services:"
+    for ((i = 0; i < $2; i++)); do
+      echo "  s$i:"
+      echo "    image: localhost/busybox:bench"
+      echo "    command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; sleep 3600 & wait\"]"
+    done
+  } >"$1/compose.yaml"
+}
+
+# Runs CMD; appends "MODE|N|OP|wall|user|sys" to $work/scale.txt.
+timed() { # timed MODE N OP CMD...
+  local tag="$1|$2|$3"
+  shift 3
+  /usr/bin/time -f "%e|%U|%S" -o "$work/t" "$@" >/dev/null 2>"$work/err" ||
+    { echo "failed: $* ($(tail -3 "$work/err"))" >&2; return 1; }
+  echo "$tag|$(cat "$work/t")" >>"$work/scale.txt"
+}
+
+# Mean RSS and PSS (KiB) of the processes whose command line matches PATTERN.
+mem_of() { # mem_of LABEL PATTERN
+  local rss=0 pss=0 n=0 pid
+  for pid in $(pgrep -f -- "$2" || true); do
+    [ -r "/proc/$pid/smaps_rollup" ] || continue
+    read -r r p < <(awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} END {print r, p}' "/proc/$pid/smaps_rollup")
+    rss=$((rss + r)) pss=$((pss + p)) n=$((n + 1))
+  done
+  ((n)) && echo "$1|$n|$((rss / n))|$((pss / n))" >>"$work/mem.txt"
+  return 0
+}
+
+for mode in "${modes[@]}"; do
+  case $mode in
+    root) b=("$berth" --root "$berth_root") ;;
+    default) b=("$berth") ;;
+  esac
+  for n in "${sizes[@]}"; do
+    for ((r = 0; r < runs; r++)); do
+      echo "berth ($mode), $n services, run $((r + 1))/$runs" >&2
+      d="$work/$mode-s$n"
+      gen "$d" "$n"
+      projects+=("$d|bs$n")
+      (
+        cd "$d"
+        timed "$mode" "$n" "up -d" "${b[@]}" -p "bs$n" up -d
+        timed "$mode" "$n" "no-op up -d" "${b[@]}" -p "bs$n" up -d
+        if [ "$n" = "${sizes[1]:-${sizes[0]}}" ] && [ "$r" = 0 ]; then
+          mem_of "berth supervisor ($mode)" "berth .*supervise [0-9a-f]{64}"
+        fi
+        timed "$mode" "$n" "down" "${b[@]}" -p "bs$n" down
+      )
+    done
+  done
+done
+
+if has_engine docker-compose; then
+  for n in "${dc_sizes[@]}"; do
+    echo "docker-compose, $n services" >&2
+    d="$work/dc-s$n"
+    gen "$d" "$n"
+    projects+=("$d|dc$n")
+    (
+      cd "$d"
+      timed docker-compose "$n" "up -d" docker-compose -p "dc$n" up -d
+      timed docker-compose "$n" "no-op up -d" docker-compose -p "dc$n" up -d
+      [ "$n" = "${dc_sizes[0]}" ] && mem_of "containerd-shim (docker)" "containerd-shim"
+      timed docker-compose "$n" "down" docker-compose -p "dc$n" down
+    )
+  done
+fi
+
+# conmon, when podman is installed: three containers, as podman runs them.
+if command -v podman >/dev/null && command -v conmon >/dev/null; then
+  for i in 0 1 2; do
+    # shellcheck disable=SC2086
+    podman run -d --name "berthbench-c$i" $podman_args localhost/busybox:bench sleep 3600 >/dev/null 2>&1 || true
+  done
+  mem_of "conmon (podman)" "^/usr/bin/conmon "
+  podman rm -f -t 0 berthbench-c0 berthbench-c1 berthbench-c2 >/dev/null 2>&1 || true
+fi
+
+python3 - "$work/scale.txt" "$work/mem.txt" <<'PY'
+import sys, statistics, os
+rows = {}
+for line in open(sys.argv[1]):
+    mode, n, op, wall, user, sys_ = line.strip().split("|")
+    rows.setdefault((mode, op, int(n)), []).append((float(wall), float(user), float(sys_)))
+med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in rows.items()}
+ms = lambda s: f"{s * 1000:.0f} ms"
+print(f"{'engine/mode':<16} {'op':<12} {'N':>4} {'wall':>9} {'per ctr':>9} {'user':>7} {'sys':>7} {'vs docker-compose':>18}")
+for (mode, op, n), (w, u, s) in sorted(med.items(), key=lambda kv: (kv[0][0] == "docker-compose", kv[0][0], kv[0][1], kv[0][2])):
+    dc = med.get(("docker-compose", op, n))
+    ratio = f"{dc[0] / w:.1f}x faster" if dc and mode != "docker-compose" else ""
+    print(f"{mode:<16} {op:<12} {n:>4} {ms(w):>9} {w / n * 1000:>7.2f}ms {u:>6.2f}s {s:>6.2f}s {ratio:>18}")
+# Flatness: per-container up cost at the largest size against the smallest.
+for mode in sorted({k[0] for k in med if k[0] != "docker-compose"}):
+    ns = sorted(k[2] for k in med if k[0] == mode and k[1] == "up -d")
+    if len(ns) > 1:
+        lo, hi = med[(mode, "up -d", ns[0])][0] / ns[0], med[(mode, "up -d", ns[-1])][0] / ns[-1]
+        print(f"{mode}: up -d per container at {ns[-1]} = {hi / lo:.2f} x the cost at {ns[0]}")
+if os.path.exists(sys.argv[2]):
+    print(f"\n{'per-container process':<32} {'n':>3} {'RSS':>10} {'PSS':>10}")
+    for line in open(sys.argv[2]):
+        label, n, rss, pss = line.strip().split("|")
+        print(f"{label:<32} {n:>3} {int(rss) / 1024:>7.2f} MiB {int(pss) / 1024:>7.2f} MiB")
+PY
