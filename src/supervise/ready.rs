@@ -4,6 +4,7 @@
 //! or the reason it could not start it. Reading one line (not to EOF) keeps the
 //! CLI from waiting on anything that inherited the write end.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -54,12 +55,7 @@ pub fn spawn(layout: &Layout, id: &str) -> Result<(), StartError> {
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let log = File::create(files.supervisor_log())?;
     let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.arg("--root")
-        .arg(&layout.root)
-        .arg("--run-dir")
-        .arg(&layout.run)
-        .arg("supervise")
-        .arg(id)
+    cmd.args(supervisor_args(layout, id))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
@@ -99,6 +95,37 @@ pub fn spawn(layout: &Layout, id: &str) -> Result<(), StartError> {
     }
 }
 
+/// The command line of container `id`'s supervisor (after the program name).
+pub fn supervisor_args(layout: &Layout, id: &str) -> Vec<OsString> {
+    vec![
+        "--root".into(),
+        layout.root.clone().into(),
+        "--run-dir".into(),
+        layout.run.clone().into(),
+        "supervise".into(),
+        id.into(),
+    ]
+}
+
+/// The layout and container id of a command line made by [`supervisor_args`]
+/// (after the program name), so that a supervisor starts without the CLI's
+/// parser: less memory in each of the processes a project keeps.
+pub fn parse_supervisor_args(args: &[OsString]) -> Option<(Layout, String)> {
+    match args {
+        [r, root, d, run, s, id] if r == "--root" && d == "--run-dir" && s == "supervise" => {
+            let id = id.to_str()?;
+            let valid = !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit());
+            valid.then(|| {
+                (
+                    Layout::new(root.as_ref(), Some(run.as_ref())),
+                    id.to_string(),
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
 /// The supervisor's end: the write end it was handed, marked close-on-exec so
 /// nothing it starts holds it, and taken out of the environment.
 pub fn take_writer() -> Option<Ready> {
@@ -131,5 +158,26 @@ impl Ready {
     /// The underlying file, for the supervisor loop that answers later.
     pub fn into_file(self) -> File {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_supervisor_command_line_parses_back() {
+        let layout = Layout::new("/r".as_ref(), Some("/run/x".as_ref()));
+        let args = supervisor_args(&layout, "abc123");
+        let (l, id) = parse_supervisor_args(&args).unwrap();
+        assert_eq!(
+            (l.root, l.run, id.as_str()),
+            (layout.root, layout.run, "abc123")
+        );
+        // Anything else goes to the CLI's parser.
+        assert!(parse_supervisor_args(&args[..5]).is_none());
+        let mut odd = args.clone();
+        odd[5] = "../x".into();
+        assert!(parse_supervisor_args(&odd).is_none());
     }
 }
