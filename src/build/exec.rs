@@ -117,6 +117,20 @@ pub struct Options {
     pub labels: BTreeMap<String, String>,
     /// Names to tag.
     pub tags: Vec<Reference>,
+    /// Named contexts (compose's `additional_contexts`, buildx's `--build-context`):
+    /// `FROM NAME` and `COPY --from=NAME` use them before any image of that name.
+    pub named_contexts: BTreeMap<String, NamedContext>,
+    /// What every RUN gets (network, extra hosts, /dev/shm, ulimits, privileged).
+    pub run_defaults: super::run::RunDefaults,
+}
+
+/// What a named context stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedContext {
+    /// A local directory (`COPY --from=NAME` reads it).
+    Dir(PathBuf),
+    /// An image (`docker-image://REF`, or another service's image).
+    Image(String),
 }
 
 /// The image a build made.
@@ -428,7 +442,16 @@ impl Builder<'_> {
             image: base.clone(),
             message: m,
         };
-        let img = self.image(&base, v).map_err(berr)?;
+        let img = match self.opts.named_contexts.get(&base) {
+            Some(NamedContext::Image(r)) => self.image(r, v).map_err(berr)?,
+            Some(NamedContext::Dir(d)) => {
+                return Err(berr(format!(
+                    "the named context {base} is a directory ({}): a directory context can be read with COPY --from={base}, not used as a base image",
+                    d.display()
+                )))
+            }
+            None => self.image(&base, v).map_err(berr)?,
+        };
         let stored = self
             .store
             .find(&img.manifest_digest.to_string())
@@ -864,7 +887,7 @@ impl Builder<'_> {
         };
         let argv = self.argv(st, cmd);
         let network = match network {
-            None => Network::Default,
+            None => self.opts.run_defaults.network,
             Some(n) => Network::parse(&scope.expand(n).map_err(|e| self.step_err(step, e))?)
                 .ok_or_else(|| {
                     self.step_err(
@@ -912,6 +935,21 @@ impl Builder<'_> {
             .field("user", user.as_deref().unwrap_or(""))
             .field("network", &format!("{network:?}"))
             .field("mounts", &json!(mount_keys).to_string());
+        let d = &self.opts.run_defaults;
+        if !d.extra_hosts.is_empty()
+            || d.privileged
+            || d.shm_size.is_some()
+            || !d.ulimits.is_empty()
+        {
+            // Only when set, so builds without them keep their cache keys.
+            k.field(
+                "defaults",
+                &format!(
+                    "{:?} {} {:?} {:?}",
+                    d.extra_hosts, d.privileged, d.shm_size, d.ulimits
+                ),
+            );
+        }
         let key = k.finish();
         let cmd_shown = match cmd {
             Command::Shell(_) => argv.join(" "),
@@ -939,6 +977,7 @@ impl Builder<'_> {
             user,
             network,
             mounts: mount_specs,
+            defaults: self.opts.run_defaults.clone(),
         };
         // WORKDIR exists before the command runs, as BuildKit makes sure.
         if cwd != "/" {
@@ -1159,11 +1198,34 @@ impl Builder<'_> {
                         k.field("from", other.fs_key.hex());
                         other.lowers_top_first()
                     }
-                    None => {
-                        let img = self.image(f, v).map_err(|e| self.step_err(step, e))?;
-                        k.field("from", img.id.hex());
-                        img.lower_dirs_top_first()
-                    }
+                    None => match self.opts.named_contexts.get(f) {
+                        Some(NamedContext::Dir(d)) => {
+                            // The directory's content is the key, as the context's is.
+                            let dctx = Context::new(d, Box::new(NothingExcluded), None)
+                                .map_err(|e| self.step_err(step, e))?;
+                            k.field("from", &format!("context {f}"));
+                            for s in &sources {
+                                let sel = dctx.select(s).map_err(|e| self.step_err(step, e))?;
+                                let sel = filter_excluded(sel, &c.exclude);
+                                k.field(
+                                    "content",
+                                    dctx.selection_digest(&sel)
+                                        .map_err(|e| self.step_err(step, e))?
+                                        .hex(),
+                                );
+                            }
+                            vec![d.clone()]
+                        }
+                        named => {
+                            let name = match named {
+                                Some(NamedContext::Image(r)) => r.as_str(),
+                                _ => f.as_str(),
+                            };
+                            let img = self.image(name, v).map_err(|e| self.step_err(step, e))?;
+                            k.field("from", img.id.hex());
+                            img.lower_dirs_top_first()
+                        }
+                    },
                 };
                 for s in &sources {
                     k.field("source", s);

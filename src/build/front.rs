@@ -10,8 +10,10 @@ use indexmap::IndexMap;
 use super::cancel::Cancel;
 use super::context::{Context, ContextError, Exclude, NothingExcluded};
 use super::dockerfile::ParseError;
+pub use super::exec::NamedContext;
 use super::exec::{self, BuildError, Built};
 use super::progress::Progress;
+pub use super::run::RunDefaults;
 use crate::image::{Reference, Store};
 
 /// Why a build request failed.
@@ -60,6 +62,10 @@ pub struct Request {
     pub no_cache: bool,
     /// Re-resolve base images.
     pub pull: bool,
+    /// Named contexts (`additional_contexts`).
+    pub named_contexts: BTreeMap<String, NamedContext>,
+    /// What every RUN gets (compose's network, extra_hosts, shm_size, ulimits, privileged).
+    pub run_defaults: RunDefaults,
 }
 
 /// Runs `req` against the store under `root`.
@@ -120,6 +126,8 @@ fn build_image(
         pull: req.pull,
         labels: req.labels.clone(),
         tags: req.tags.clone(),
+        named_contexts: req.named_contexts.clone(),
+        run_defaults: req.run_defaults.clone(),
     };
     Ok(exec::build(store, root, &ctx, &opts, progress, cancel)?)
 }

@@ -73,8 +73,23 @@ pub fn run_pull(ctx: &Ctx, a: &PullArgs) -> Result<()> {
     let results = pull_all(&store, &client, &items, &PullOptions::default(), &display);
     display.finish();
     let mut failed = vec![];
+    // An image that a service can build is a warning, not a failure (docker compose).
+    let buildable = |r: &Reference| {
+        project
+            .services
+            .values()
+            .any(|s| s.build.is_some() && Reference::parse(&s.image).is_ok_and(|x| x == *r))
+    };
     for (r, out) in results {
         match out {
+            PullOutcome::Failed(e) if buildable(&r) => {
+                if !a.quiet {
+                    eprintln!(
+                        " ! Image {} Warning pull failed ({e}); it must be built from source",
+                        r.familiar()
+                    );
+                }
+            }
             PullOutcome::Pulled(rep) if !a.quiet => {
                 let word = if rep.updated { "Pulled" } else { "Up to date" };
                 eprintln!(" ✔ Image {} {word}", r.familiar());

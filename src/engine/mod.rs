@@ -1,6 +1,7 @@
 //! The engine: runs a plan's actions along the dependency graph.
 
 pub mod attach;
+pub mod build;
 pub mod cp;
 pub mod down;
 pub mod exec;

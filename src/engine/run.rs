@@ -66,6 +66,8 @@ pub struct RunOptions {
     pub cap_drop: Vec<String>,
     /// `--pull`.
     pub pull: PullOverride,
+    /// `--build`: build the service's image (and its dependencies') first, once each.
+    pub build: bool,
     /// `--quiet-pull`: no line per pulled image.
     pub quiet_pull: bool,
     /// `--remove-orphans`.
@@ -98,6 +100,22 @@ pub fn start_oneoff(
         .services
         .get(&opts.service)
         .ok_or_else(|| anyhow!("no such service: {}", opts.service))?;
+    if opts.build {
+        let names = if opts.no_deps {
+            vec![opts.service.clone()]
+        } else {
+            service_graph(project).with_dependencies(std::slice::from_ref(&opts.service))
+        };
+        let store = Store::open(&layout.root)?;
+        super::build::build_needed(
+            &store,
+            project,
+            &names,
+            opts.pull,
+            super::build::BuildMode::Always,
+            progress,
+        )?;
+    }
     let mut deps_ran = false;
     if !opts.no_deps {
         let deps: Vec<String> = service_graph(project)

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 
 use super::down::stop_params;
 use super::graph::{Direction, Graph};
-use super::images::{ensure_image, PullOverride};
+use super::images::PullOverride;
 use super::layout::Layout;
 use super::lifecycle::{self, CreateRequest};
 use super::load::Loaded;
@@ -60,6 +60,8 @@ pub struct UpOptions {
     pub wait: bool,
     /// `--wait-timeout`.
     pub wait_timeout: Option<Duration>,
+    /// `--build` / `--no-build`.
+    pub build: super::build::BuildMode,
 }
 
 /// Services that `svc` shares namespaces or volumes with (`service:x`, `volumes_from`).
@@ -153,14 +155,8 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
 
     // Images.
     let store = Store::open(&layout.root)?;
-    let mut images: BTreeMap<String, RuntimeImage> = BTreeMap::new();
-    for name in &selected {
-        let svc = &project.services[name];
-        let img = ensure_image(&store, &project, svc, opts.pull, &|image| {
-            progress.println(&format!(" {name} Pulling {image}"));
-        })?;
-        images.insert(name.clone(), img);
-    }
+    let (images, _built): (BTreeMap<String, RuntimeImage>, _) =
+        super::build::ensure_images(&store, &project, &selected, opts.pull, opts.build, progress)?;
 
     // Plan against what exists.
     let existing: Vec<Found> = find(&layout.root, Some(&project.name));
@@ -229,7 +225,7 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         ));
     }
     if opts.dry_run {
-        print_plan(&the_plan);
+        print_plan(&the_plan, &project);
         return Ok(());
     }
 
@@ -880,7 +876,7 @@ pub fn wait_ready(
     }
 }
 
-fn print_plan(p: &Plan) {
+fn print_plan(p: &Plan, project: &crate::compose::Project) {
     let mut by: IndexMap<String, Vec<String>> = IndexMap::new();
     for c in &p.containers {
         let what = match &c.action {
@@ -894,7 +890,18 @@ fn print_plan(p: &Plan) {
                 "recreate ({})",
                 reasons
                     .iter()
-                    .map(|r| r.to_string())
+                    .map(|r| match r {
+                        // A service's own build made the new image.
+                        crate::plan::Reason::ImageChanged { .. }
+                            if project
+                                .services
+                                .get(&c.service)
+                                .is_some_and(|s| s.build.is_some()) =>
+                        {
+                            r.to_string().replacen("image changed", "image rebuilt", 1)
+                        }
+                        _ => r.to_string(),
+                    })
                     .collect::<Vec<_>>()
                     .join("; ")
             ),
