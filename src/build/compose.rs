@@ -112,5 +112,6 @@ pub fn request(
         tags,
         no_cache: flags.no_cache || b.no_cache,
         pull: flags.pull || b.pull,
+        ..Request::default()
     })
 }

@@ -12,6 +12,7 @@ use super::context::{Context, ContextError, Exclude, NothingExcluded};
 use super::dockerfile::ParseError;
 use super::exec::{self, BuildError, Built};
 use super::progress::Progress;
+pub use super::secrets::{Secret, SecretSource};
 use crate::image::{Reference, Store};
 
 /// Why a build request failed.
@@ -60,6 +61,12 @@ pub struct Request {
     pub no_cache: bool,
     /// Re-resolve base images.
     pub pull: bool,
+    /// Secrets `RUN --mount=type=secret` may mount (compose `build.secrets`,
+    /// `--secret`). Never stored in a layer or a cache key.
+    pub secrets: Vec<Secret>,
+    /// The platform to build for (`--platform`, compose `build.platforms`):
+    /// only the host's is supported; `None` is the host's.
+    pub platform: Option<String>,
 }
 
 /// Runs `req` against the store under `root`.
@@ -120,6 +127,8 @@ fn build_image(
         pull: req.pull,
         labels: req.labels.clone(),
         tags: req.tags.clone(),
+        secrets: req.secrets.clone(),
+        platform: req.platform.clone(),
     };
     Ok(exec::build(store, root, &ctx, &opts, progress, cancel)?)
 }

@@ -21,6 +21,12 @@ pub struct BuildArgs {
     /// Set build-time variables for services (K=V, or K to take it from the environment)
     #[arg(long = "build-arg", value_name = "K=V")]
     pub build_arg: Vec<String>,
+    /// Secret to expose to the build (id=X,src=PATH or id=X,env=VAR)
+    #[arg(long = "secret", value_name = "id=X,src=PATH")]
+    pub secret: Vec<String>,
+    /// Target platform (only the host's is supported)
+    #[arg(long)]
+    pub platform: Option<String>,
     /// Don't print anything to STDOUT
     #[arg(short, long)]
     pub quiet: bool,
@@ -107,6 +113,11 @@ pub fn run_build(ctx: &Ctx, a: &BuildArgs) -> Result<()> {
         pull: a.pull,
         build_args: a.build_arg.clone(),
     };
+    let secrets = a
+        .secret
+        .iter()
+        .map(|s| crate::build::secrets::Secret::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
     let mode = mode(ctx, a);
     for name in names {
         let svc = project
@@ -117,7 +128,12 @@ pub fn run_build(ctx: &Ctx, a: &BuildArgs) -> Result<()> {
             // docker compose skips services without a build section silently.
             continue;
         }
-        let req = request(project, svc, &flags)?;
+        let mut req = request(project, svc, &flags)?;
+        // --secret wins over compose's secret of the same id (looked up first).
+        req.secrets.splice(0..0, secrets.iter().cloned());
+        if a.platform.is_some() {
+            req.platform = a.platform.clone();
+        }
         let progress = Progress::new(mode, &name);
         let built = crate::build::front::build(&store, &ctx.layout.root, &req, &progress, &cancel)
             .map_err(|e| anyhow!("failed to build service {name:?}: {e}"))?;
