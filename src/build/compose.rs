@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
-use super::front::{NamedContext, Request, RunDefaults};
+use super::front::{NamedContext, Request, RunDefaults, Secret, SecretSource};
 use super::run::Network;
 use crate::compose::model::ServiceConfig;
 use crate::compose::Project;
@@ -338,6 +338,44 @@ pub fn request(
         ulimits.insert(k.clone(), (soft as u64, hard as u64));
     }
     let shm_size = (b.shm_size.0 > 0).then_some(b.shm_size.0 as u64);
+    let mut secrets = vec![];
+    for (i, r) in b.secrets.iter().enumerate() {
+        let key = format!("secrets[{i}]");
+        let def = project.secrets.get(&r.source).ok_or_else(|| {
+            key_err(
+                svc,
+                &key,
+                format!(
+                    "secret {:?} is not defined in the top-level secrets",
+                    r.source
+                ),
+            )
+        })?;
+        let source = if !def.file.is_empty() {
+            SecretSource::File(PathBuf::from(&def.file))
+        } else if !def.environment.is_empty() {
+            // The project's environment (.env included) first, then berth's own.
+            match project.environment.get(&def.environment) {
+                Some(v) => SecretSource::Value(v.clone()),
+                None => SecretSource::Env(def.environment.clone()),
+            }
+        } else if !def.content.is_empty() {
+            SecretSource::Value(def.content.clone())
+        } else {
+            return Err(key_err(
+                svc,
+                &key,
+                format!(
+                    "secret {:?} has no file, environment or content a build can read (external secrets are not)",
+                    r.source
+                ),
+            ));
+        };
+        secrets.push(Secret {
+            id: secret_id(r),
+            source,
+        });
+    }
     Ok(Request {
         context: b.context.clone().into(),
         dockerfile: (!b.dockerfile.is_empty()).then(|| b.dockerfile.clone()),
@@ -356,6 +394,9 @@ pub fn request(
             ulimits,
             privileged: b.privileged,
         },
+        secrets,
+        // Every platform asked for is the host's (checked above).
+        platform: None,
     })
 }
 

@@ -21,6 +21,12 @@ pub struct BuildArgs {
     /// Set build-time variables for services (K=V, or K to take it from the environment)
     #[arg(long = "build-arg", value_name = "K=V")]
     pub build_arg: Vec<String>,
+    /// Secret to expose to the build (id=X,src=PATH or id=X,env=VAR)
+    #[arg(long = "secret", value_name = "id=X,src=PATH")]
+    pub secret: Vec<String>,
+    /// Target platform (only the host's is supported)
+    #[arg(long)]
+    pub platform: Option<String>,
     /// Don't print anything to STDOUT
     #[arg(short, long)]
     pub quiet: bool,
@@ -110,15 +116,27 @@ pub fn run_build(ctx: &Ctx, a: &BuildArgs) -> Result<()> {
         pull: a.pull,
         build_args: a.build_arg.clone(),
     };
+    let secrets = a
+        .secret
+        .iter()
+        .map(|s| crate::build::secrets::Secret::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
     // Services without a build section are skipped, as docker compose does; the
     // services their service: contexts name are built first.
-    let jobs = set::plan(project, &names, &flags, &|_| true)?;
+    let mut jobs = set::plan(project, &names, &flags, &|_| true)?;
     if a.print {
         println!(
             "{}",
             serde_json::to_string_pretty(&crate::build::compose::bake_json(project, &jobs))?
         );
         return Ok(());
+    }
+    for j in &mut jobs {
+        // --secret wins over compose's secret of the same id (looked up first).
+        j.request.secrets.splice(0..0, secrets.iter().cloned());
+        if a.platform.is_some() {
+            j.request.platform = a.platform.clone();
+        }
     }
     let mode = mode(ctx, a);
     for j in &jobs {
