@@ -472,7 +472,8 @@ pub fn bake_json(project: &Project, jobs: &[set::Job]) -> serde_json::Value {
 
 /// A build secret's id: its `target` when given, else its name (docker compose).
 pub fn secret_id(s: &crate::compose::model::file_object::FileReferenceConfig) -> String {
-    if s.target.is_empty() {
+    // The loader's default target for a service secret is no id of the user's.
+    if s.target.is_empty() || s.target == format!("/run/secrets/{}", s.source) {
         s.source.clone()
     } else {
         s.target.clone()

@@ -50,6 +50,10 @@ pub fn run_pull(ctx: &Ctx, a: &PullArgs) -> Result<()> {
             .ok_or_else(|| anyhow!("no such service: {name}"))?;
         // A service that is built has no image to pull unless it names one.
         if svc.image.is_empty() || (a.ignore_buildable && svc.build.is_some()) {
+            if svc.build.is_some() && !a.quiet {
+                // Every step of the refresh loop says what it did.
+                eprintln!(" - Service {name} Skipped: No image to be pulled (built from its build section)");
+            }
             continue;
         }
         let policy = match a.policy.as_deref() {

@@ -128,6 +128,12 @@ pub fn start_oneoff(
                 services: deps,
                 pull: opts.pull,
                 remove_orphans: opts.remove_orphans,
+                // `--build` built them above: each image once.
+                build: if opts.build {
+                    super::build::BuildMode::Never
+                } else {
+                    super::build::BuildMode::Missing
+                },
                 ..Default::default()
             };
             let again = Loaded {
