@@ -42,8 +42,8 @@ pub enum SetError {
     Build {
         /// The service.
         service: String,
-        /// Why.
-        source: FrontError,
+        /// Why (boxed: the builder's error is large).
+        source: Box<FrontError>,
     },
 }
 
@@ -198,7 +198,7 @@ pub fn run(
                 Err(e) => {
                     failed.get_or_insert(SetError::Build {
                         service: j.service.clone(),
-                        source: e,
+                        source: Box::new(e),
                     });
                 }
             }
