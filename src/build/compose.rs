@@ -516,7 +516,7 @@ mod tests {
         assert_eq!(r.run_defaults.ulimits["nofile"], (100, 200));
         assert!(r.run_defaults.privileged);
         let tags: Vec<String> = r.tags.iter().map(|t| t.familiar()).collect();
-        assert_eq!(tags, ["p-a", "x/a:1", "a-other:v1"]);
+        assert_eq!(tags, ["p-a:latest", "x/a:1", "a-other:v1"]);
         assert!(matches!(r.named_contexts["dir"], NamedContext::Dir(_)));
         assert_eq!(
             r.named_contexts["img"],
@@ -548,10 +548,10 @@ mod tests {
             .to_string();
         assert!(e.contains("services.a.build.network"), "{e}");
         assert!(warnings(&p.services["a"])[0].contains("cache_from"));
-        let (p, _d) = project("services:\n  a:\n    build:\n      context: .\n      additional_contexts: {x: 'service:nope'}\n");
+        let (p, _d) = project("services:\n  a:\n    build:\n      context: .\n      additional_contexts: {x: 'oci-layout://./l'}\n");
         let e = request(&p, &p.services["a"], &Flags::default())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("additional_contexts.x"), "{e}");
+        assert!(e.contains("services.a.build.additional_contexts.x"), "{e}");
     }
 }
