@@ -294,6 +294,22 @@ fn build_image_dependencies() {
     w.assert_clean();
 }
 
+/// TestBuildImageDependencies (classic.yaml): `image: base` and depends_on; the
+/// dependant's Dockerfile uses the base by name, so it is built after it.
+#[test]
+fn build_image_dependencies_classic() {
+    let w = World::new();
+    let p = w.project(
+        "classic",
+        "services:\n  base:\n    image: base\n    build:\n      dockerfile_inline: |\n        FROM IMAGE\n        RUN echo base > /base\n  service:\n    depends_on: [base]\n    build:\n      dockerfile_inline: FROM base\n    command: cat /base\n",
+    );
+    ok2(&w, &p, &["build", "--with-dependencies", "service"]);
+    let (out, _) = ok2(&w, &p, &["run", "--rm", "--no-deps", "service"]);
+    assert_eq!(out, "base\n");
+    ok2(&w, &p, &["down", "-t", "0", "--rmi", "all"]);
+    w.assert_clean();
+}
+
 /// TestBuildDependsOn: up of a service builds its pull_policy: build dependency.
 #[test]
 fn build_depends_on() {

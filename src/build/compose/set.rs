@@ -24,7 +24,8 @@ pub struct Job {
     pub image: String,
     /// The request.
     pub request: Request,
-    /// Services whose images must be built first (their `service:` contexts).
+    /// Services whose images must be built first (`service:` contexts, and
+    /// `depends_on` among the services being built).
     pub after: Vec<String>,
 }
 
@@ -88,9 +89,12 @@ pub fn plan(
             continue;
         }
         let request = request(project, svc, flags)?;
+        // service: contexts, and depends_on among the services built here: an
+        // image used as a base by name (`FROM base`, classic compose) is built first.
         let after = service_contexts(svc)
             .into_iter()
-            .filter(|d| wanted.contains(d))
+            .chain(svc.depends_on.keys().cloned())
+            .filter(|d| wanted.contains(d) && d != n)
             .collect();
         jobs.push(Job {
             service: n.clone(),
