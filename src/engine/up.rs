@@ -225,7 +225,7 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         ));
     }
     if opts.dry_run {
-        print_plan(&the_plan, &project);
+        print_plan(&the_plan);
         return Ok(());
     }
 
@@ -876,7 +876,7 @@ pub fn wait_ready(
     }
 }
 
-fn print_plan(p: &Plan, project: &crate::compose::Project) {
+fn print_plan(p: &Plan) {
     let mut by: IndexMap<String, Vec<String>> = IndexMap::new();
     for c in &p.containers {
         let what = match &c.action {
@@ -890,18 +890,7 @@ fn print_plan(p: &Plan, project: &crate::compose::Project) {
                 "recreate ({})",
                 reasons
                     .iter()
-                    .map(|r| match r {
-                        // A service's own build made the new image.
-                        crate::plan::Reason::ImageChanged { .. }
-                            if project
-                                .services
-                                .get(&c.service)
-                                .is_some_and(|s| s.build.is_some()) =>
-                        {
-                            r.to_string().replacen("image changed", "image rebuilt", 1)
-                        }
-                        _ => r.to_string(),
-                    })
+                    .map(|r| r.to_string())
                     .collect::<Vec<_>>()
                     .join("; ")
             ),
