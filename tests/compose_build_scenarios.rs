@@ -480,6 +480,7 @@ fn build_keys_reach_run_steps() {
     let (json, _) = ok2(&w, &p, &["build", "--print"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["target"]["app"]["network"], "none");
+    ok2(&w, &p, &["down"]);
     w.assert_clean();
 }
 

@@ -107,7 +107,7 @@ pub fn run_build(ctx: &Ctx, a: &BuildArgs) -> Result<()> {
     let names: Vec<String> = if a.services.is_empty() {
         project.service_names()
     } else if a.with_dependencies {
-        crate::engine::up::service_graph(project).with_dependencies(&a.services)
+        crate::engine::graph::service_graph(project).with_dependencies(&a.services)
     } else {
         a.services.clone()
     };

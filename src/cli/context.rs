@@ -7,9 +7,9 @@ use anyhow::Result;
 
 use super::GlobalArgs;
 use crate::compose::ProjectOptions;
-use crate::engine::layout::Layout;
 use crate::engine::load::{load_project, project_name, Loaded};
 use crate::progress::{Mode, Progress};
+use crate::state::Layout;
 
 /// Fails with docker compose's `no such service: X` for a name `project` lacks;
 /// services disabled by their profiles count as known.

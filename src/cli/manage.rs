@@ -2,17 +2,14 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 
 use super::context::Ctx;
-use crate::container::list::{find, Found};
-use crate::container::ContainerState;
-use crate::engine::down::{down, remove_all, stop_all, DownOptions};
-use crate::engine::lifecycle;
+use crate::container::list::Found;
+use crate::engine::down::{down, DownOptions};
+use crate::engine::project::{self, RmOptions};
 use crate::engine::settings::signal_number;
-use crate::engine::up::service_graph;
-use crate::state::ProjectLock;
 
 /// `down`'s flags.
 #[derive(Debug, Args)]
@@ -48,16 +45,6 @@ pub fn run_down(ctx: &Ctx, a: &DownArgs) -> Result<()> {
     )
 }
 
-fn selected(ctx: &Ctx, name: &str, services: &[String], oneoff: bool) -> Vec<Found> {
-    find(&ctx.layout.root, Some(name))
-        .into_iter()
-        .filter(|f| {
-            (oneoff || !f.record.oneoff)
-                && (services.is_empty() || services.contains(&f.record.service))
-        })
-        .collect()
-}
-
 /// `stop`'s and `restart`'s flags.
 #[derive(Debug, Args)]
 pub struct StopArgs {
@@ -71,15 +58,13 @@ pub struct StopArgs {
 /// Runs `stop`.
 pub fn run_stop(ctx: &Ctx, a: &StopArgs) -> Result<()> {
     let (name, project) = ctx.project_maybe()?;
-    let _lock = ProjectLock::acquire(&ctx.layout.root, &name)?;
-    let targets = selected(ctx, &name, &a.services, false);
-    stop_all(
+    project::stop(
         &ctx.layout,
+        &name,
         project.as_ref(),
-        targets,
+        &a.services,
         a.timeout.map(Duration::from_secs),
-        &ctx.progress("Stopping"),
-        ("Stopping", "Stopped"),
+        &|word| ctx.progress(word),
     )
 }
 
@@ -90,89 +75,12 @@ pub struct StartArgs {
     pub services: Vec<String>,
 }
 
-/// Starts stopped containers of `services`, dependencies first.
-fn start_services(
-    ctx: &Ctx,
-    name: &str,
-    project: Option<&crate::compose::Project>,
-    services: &[String],
-    word: &str,
-) -> Result<()> {
-    let progress = ctx.progress(word);
-    // Starting a service starts what it depends on, as docker compose does.
-    let services: Vec<String> = match project {
-        Some(p) if !services.is_empty() => service_graph(p).with_dependencies(services),
-        _ => services.to_vec(),
-    };
-    let targets = selected(ctx, name, &services, false);
-    if targets.is_empty() {
-        bail!("no containers to start");
-    }
-    let mut order: Vec<String> = match project {
-        Some(p) => {
-            let g = service_graph(p);
-            let mut order: Vec<String> = vec![];
-            // Dependencies before dependants: repeatedly take services whose deps are placed.
-            let all: Vec<String> = g.nodes().map(String::from).collect();
-            let deps = |s: &str| {
-                p.services
-                    .get(s)
-                    .map(crate::engine::up::graph_deps_of)
-                    .unwrap_or_default()
-            };
-            while order.len() < all.len() {
-                let before = order.len();
-                for s in &all {
-                    if !order.contains(s)
-                        && deps(s)
-                            .iter()
-                            .all(|d| order.contains(d) || !all.contains(d))
-                    {
-                        order.push(s.clone());
-                    }
-                }
-                if order.len() == before {
-                    break;
-                }
-            }
-            order
-        }
-        None => vec![],
-    };
-    // Services the file does not enable (a profile not given now) still have
-    // containers: they start after the rest, in name order.
-    for f in &targets {
-        if !order.contains(&f.record.service) {
-            order.push(f.record.service.clone());
-        }
-    }
-    for svc in order {
-        for f in targets.iter().filter(|f| f.record.service == svc) {
-            // One still stopping (its `stop` or `down` was killed) is started
-            // again: its new supervisor takes over once the old one is gone.
-            if f.status.state == ContainerState::Running
-                && !crate::container::observe::is_stopping(&f.status)
-            {
-                continue;
-            }
-            let task = progress.task(&format!("Container {}", f.record.name), "Starting");
-            match lifecycle::start(&ctx.layout, &f.record.id) {
-                Ok(()) => task.done("Started"),
-                Err(e) => {
-                    task.fail("Error", &crate::report::text(&e));
-                    return Err(e);
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Runs `start`.
 pub fn run_start(ctx: &Ctx, a: &StartArgs) -> Result<()> {
     let (name, project) = ctx.project_maybe()?;
-    let _lock = ProjectLock::acquire(&ctx.layout.root, &name)?;
-    start_services(ctx, &name, project.as_ref(), &a.services, "Starting")
+    project::start(&ctx.layout, &name, project.as_ref(), &a.services, &|word| {
+        ctx.progress(word)
+    })
 }
 
 /// Runs `restart`.
@@ -193,33 +101,15 @@ pub struct RestartArgs {
 /// depend on them with `depends_on.<svc>.restart: true`.
 pub fn run_restart(ctx: &Ctx, a: &RestartArgs) -> Result<()> {
     let (name, project) = ctx.project_maybe()?;
-    let _lock = ProjectLock::acquire(&ctx.layout.root, &name)?;
-    let services = match &project {
-        Some(p) if !a.no_deps && !a.services.is_empty() => {
-            crate::engine::graph::with_restart_dependents(p, &a.services)
-        }
-        _ => a.services.clone(),
-    };
-    let a = &RestartArgs {
-        timeout: a.timeout,
-        no_deps: a.no_deps,
-        services,
-    };
-    let targets = selected(ctx, &name, &a.services, false);
-    let restarted: Vec<_> = targets.iter().map(|f| f.record.clone()).collect();
-    stop_all(
+    project::restart(
         &ctx.layout,
+        &name,
         project.as_ref(),
-        targets,
+        &a.services,
+        a.no_deps,
         a.timeout.map(Duration::from_secs),
-        &ctx.progress("Restarting"),
-        ("Restarting", "Stopped"),
-    )?;
-    start_services(ctx, &name, project.as_ref(), &a.services, "Restarting")?;
-    for r in &restarted {
-        crate::events::emit(&ctx.layout, r, crate::events::Action::Restart);
-    }
-    Ok(())
+        &|word| ctx.progress(word),
+    )
 }
 
 /// `kill`'s flags.
@@ -240,25 +130,9 @@ pub fn run_kill(ctx: &Ctx, a: &KillArgs) -> Result<()> {
     let (name, _) = ctx.project_maybe()?;
     let sig =
         signal_number(&a.signal).ok_or_else(|| anyhow::anyhow!("invalid signal {:?}", a.signal))?;
-    let progress = ctx.progress("Killing");
-    let targets: Vec<Found> = selected(ctx, &name, &a.services, false)
-        .into_iter()
-        .filter(|f| f.status.state == ContainerState::Running)
-        .collect();
-    if targets.is_empty() {
-        bail!("no container to kill");
-    }
-    for f in targets {
-        let task = progress.task(&format!("Container {}", f.record.name), "Killing");
-        match lifecycle::kill(&ctx.layout, &f, sig) {
-            Ok(()) => task.done("Killed"),
-            Err(e) => {
-                task.fail("Error", &crate::report::text(&e));
-                return Err(e);
-            }
-        }
-    }
-    Ok(())
+    project::kill(&ctx.layout, &name, &a.services, sig, &|word| {
+        ctx.progress(word)
+    })
 }
 
 /// `rm`'s flags.
@@ -280,45 +154,32 @@ pub struct RmArgs {
 /// Runs `rm`.
 pub fn run_rm(ctx: &Ctx, a: &RmArgs) -> Result<()> {
     let (name, project) = ctx.project_maybe()?;
-    let _lock = ProjectLock::acquire(&ctx.layout.root, &name)?;
-    let mut targets = selected(ctx, &name, &a.services, true);
-    let running: Vec<Found> = targets
-        .iter()
-        .filter(|f| {
-            f.status.state != ContainerState::Exited
-                && f.status.state != ContainerState::Created
-                && f.status.state != ContainerState::Dead
-        })
-        .cloned()
-        .collect();
-    if !running.is_empty() {
-        if a.stop {
-            stop_all(
-                &ctx.layout,
-                project.as_ref(),
-                running,
-                None,
-                &ctx.progress("Stopping"),
-                ("Stopping", "Stopped"),
-            )?;
-            targets = selected(ctx, &name, &a.services, true);
-        } else {
-            targets.retain(|f| !running.iter().any(|r| r.record.id == f.record.id));
+    let announce = |targets: &[Found]| {
+        if !a.force {
+            eprintln!(
+                "Going to remove {}",
+                targets
+                    .iter()
+                    .map(|f| f.record.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
         }
-    }
-    if targets.is_empty() {
+    };
+    let removed = project::rm(
+        &ctx.layout,
+        &name,
+        project.as_ref(),
+        &a.services,
+        &RmOptions {
+            stop: a.stop,
+            volumes: a.volumes,
+        },
+        &|word| ctx.progress(word),
+        &announce,
+    )?;
+    if !removed {
         println!("No stopped containers");
-        return Ok(());
     }
-    if !a.force {
-        eprintln!(
-            "Going to remove {}",
-            targets
-                .iter()
-                .map(|f| f.record.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    remove_all(&ctx.layout, targets, a.volumes, &ctx.progress("Removing"))
+    Ok(())
 }

@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::context::Ctx;
 use super::image::{print_images, LsArgs, PullDisplay};
-use crate::engine::up::service_graph;
+use crate::engine::graph::service_graph;
 use crate::image::pull::{pull_all, PullOutcome, PullPolicy};
 use crate::image::{Client, PullOptions, Reference, RegistryOptions, Store};
 

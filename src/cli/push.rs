@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::context::Ctx;
 use crate::compose::Project;
-use crate::engine::up::service_graph;
+use crate::engine::graph::service_graph;
 use crate::image::{Client, Reference, RegistryOptions, Store};
 
 /// `push`'s flags, as docker compose has them.

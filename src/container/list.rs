@@ -66,10 +66,7 @@ pub fn observed_status(dir: &Path) -> Status {
 
 /// The named volumes a container mounts (`volumes.json`, written at create).
 pub fn container_volumes(dir: &Path) -> Vec<String> {
-    std::fs::read(dir.join("volumes.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
+    crate::state::ContainerDir::new(dir).read_volumes()
 }
 
 /// One line of `ls`: a project and how its containers are.

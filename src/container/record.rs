@@ -96,7 +96,7 @@ pub struct ContainerRecord {
 impl ContainerRecord {
     /// The record's file inside a container directory.
     pub fn path(container_dir: &Path) -> PathBuf {
-        container_dir.join("container.json")
+        crate::state::ContainerDir::new(container_dir).record()
     }
 
     /// Writes the record atomically into `container_dir`.

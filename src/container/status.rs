@@ -84,7 +84,7 @@ pub struct Status {
 impl Status {
     /// The status file inside a container directory.
     pub fn path(container_dir: &Path) -> PathBuf {
-        container_dir.join("status.json")
+        crate::state::ContainerDir::new(container_dir).status()
     }
 
     /// Writes the status atomically.

@@ -11,12 +11,12 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use berth_runtime::{Container, ExecConfig, Stdio};
 use oci_spec::runtime::Process;
 
-use super::layout::Layout;
 use super::terminal::{pollfd, set_nonblocking, window_size, RawMode, SignalPipe};
 use crate::container::list::{find, Found};
 use crate::container::record::new_id;
 use crate::container::ContainerState;
 use crate::events::{emit_exec, ExecStep};
+use crate::state::Layout;
 use crate::supervise::launch::LaunchConfig;
 use crate::supervise::run::pidfd_open;
 use crate::supervise::runtime_launcher::runtime_dir;

@@ -2,10 +2,15 @@
 //! `up` starts a service once everything it depends on is done; `down` stops a
 //! service once everything that depends on it is done.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 
 use indexmap::IndexMap;
+
+use crate::compose::model::ServiceConfig;
+use crate::compose::Project;
+use crate::container::list::Found;
+use crate::container::record::labels;
 use tokio::task::JoinSet;
 
 /// `names` plus every service that depends on one of them with `restart: true`,
@@ -40,6 +45,69 @@ pub enum Direction {
     Reverse,
 }
 
+/// Services that `svc` shares namespaces or volumes with (`service:x`, `volumes_from`).
+pub fn shares_with(svc: &ServiceConfig) -> Vec<String> {
+    let mut out = vec![];
+    for v in [&svc.network_mode, &svc.ipc, &svc.pid, &svc.uts] {
+        if let Some(s) = v.strip_prefix("service:") {
+            out.push(s.to_string());
+        }
+    }
+    for v in &svc.volumes_from {
+        let w = v
+            .rsplit_once(':')
+            .filter(|(_, m)| *m == "ro" || *m == "rw")
+            .map(|(w, _)| w)
+            .unwrap_or(v);
+        if !w.starts_with("container:") {
+            out.push(w.trim_start_matches("service:").to_string());
+        }
+    }
+    out
+}
+
+/// What a service waits for: its `depends_on` and the services it shares with.
+pub fn graph_deps_of(svc: &ServiceConfig) -> Vec<String> {
+    let mut deps: Vec<String> = svc.depends_on.keys().cloned().collect();
+    deps.extend(shares_with(svc));
+    deps
+}
+
+/// The dependency graph of a project's services (depends_on and shared namespaces).
+pub fn service_graph(project: &crate::compose::Project) -> Graph {
+    Graph::new(
+        project
+            .services
+            .iter()
+            .map(|(n, s)| (n.clone(), graph_deps_of(s)))
+            .collect(),
+    )
+}
+
+/// The graph of the containers' services, from the file or, without one, from
+/// the `depends_on` label each container carries.
+pub fn containers_graph(project: Option<&Project>, containers: &[Found]) -> Graph {
+    let mut deps: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in containers {
+        let entry = deps.entry(f.record.service.clone()).or_default();
+        let from_file = project.and_then(|p| p.services.get(&f.record.service));
+        match from_file {
+            Some(s) => entry.extend(graph_deps_of(s)),
+            None => {
+                if let Some(l) = f.record.labels.get(labels::DEPENDS_ON) {
+                    entry.extend(
+                        l.split(',')
+                            .filter_map(|d| d.split(':').next())
+                            .filter(|d| !d.is_empty())
+                            .map(String::from),
+                    );
+                }
+            }
+        }
+    }
+    Graph::new(deps.into_iter().collect())
+}
+
 /// Services and, for each, the services it depends on (unknown names are ignored:
 /// they belong to services outside the selection).
 #[derive(Debug, Clone, Default)]
@@ -67,6 +135,45 @@ impl Graph {
     /// The services in the graph, in the given order.
     pub fn nodes(&self) -> impl Iterator<Item = &str> {
         self.deps.keys().map(String::as_str)
+    }
+
+    /// The graph of `names` alone (in the graph's order), keeping the edges among them.
+    pub fn restricted_to(&self, names: &[String]) -> Graph {
+        Graph {
+            deps: self
+                .deps
+                .iter()
+                .filter(|(k, _)| names.contains(k))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.iter().filter(|d| names.contains(d)).cloned().collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The services each one waits for, in the graph's order.
+    pub fn deps(&self, name: &str) -> &[String] {
+        self.deps.get(name).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The services in an order where each comes after what it waits for (ties
+    /// in the graph's order); services on a cycle are left out.
+    pub fn order(&self) -> Vec<String> {
+        let mut order: Vec<String> = vec![];
+        loop {
+            let before = order.len();
+            for (s, ds) in &self.deps {
+                if !order.contains(s) && ds.iter().all(|d| order.contains(d)) {
+                    order.push(s.clone());
+                }
+            }
+            if order.len() == before {
+                return order;
+            }
+        }
     }
 
     /// Every service `names` depend on, transitively, plus `names` themselves.

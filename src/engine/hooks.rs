@@ -62,8 +62,7 @@ fn run_hooks(svc: &ServiceConfig, found: &Found, hooks: &[ServiceHook], kind: &s
 
 /// The service a container was created from (its `service.json`).
 pub fn stored_service(found: &Found) -> Option<ServiceConfig> {
-    let mut svc: ServiceConfig =
-        serde_json::from_slice(&std::fs::read(found.dir.join("service.json")).ok()?).ok()?;
+    let mut svc: ServiceConfig = crate::state::ContainerDir::new(&found.dir).read_service()?;
     // The name is the key it had in the file, not a field of its own.
     svc.name = found.record.service.clone();
     Some(svc)

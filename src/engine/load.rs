@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
 
+use super::graph::{service_graph, Graph};
 use crate::compose::{self, hash::service_hash, ModelOptions, Project, ProjectOptions};
 
 /// A project ready for `up`, with each service's config hash.
@@ -14,6 +15,20 @@ pub struct Loaded {
     /// `config --hash` per service: computed before `env_file` is folded into
     /// `environment`, as docker compose does, so the label matches `config --hash`.
     pub hashes: BTreeMap<String, String>,
+    /// The services' dependency graph, built once per command.
+    pub graph: Graph,
+}
+
+impl Loaded {
+    /// A loaded project with its hashes; the graph is derived here.
+    pub fn new(project: Project, hashes: BTreeMap<String, String>) -> Loaded {
+        let graph = service_graph(&project);
+        Loaded {
+            project,
+            hashes,
+            graph,
+        }
+    }
 }
 
 /// Loads and checks the project as `up` needs it.
@@ -42,7 +57,7 @@ pub fn load_project(opts: &ProjectOptions, services: &[String]) -> Result<Loaded
         .map(|(n, s)| (n.clone(), service_hash(s)))
         .collect();
     compose::env_file::resolve_services_environment(&mut project)?;
-    Ok(Loaded { project, hashes })
+    Ok(Loaded::new(project, hashes))
 }
 
 /// The project name a command acts on when it may run without compose files:

@@ -165,7 +165,7 @@ impl Follower {
     fn add(&mut self, f: &Found, from_start: bool) {
         let name = prefix_name(f);
         self.width = self.width.max(name.len() + 1);
-        let path = f.dir.join("log");
+        let path = crate::state::ContainerDir::new(&f.dir).log();
         let color = COLORS[self.color_i % COLORS.len()];
         self.color_i += 1;
         let meta = std::fs::metadata(&path).ok();

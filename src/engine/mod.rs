@@ -1,24 +1,29 @@
 //! The engine: runs a plan's actions along the dependency graph.
 
 pub mod attach;
+pub mod attached;
 pub mod build;
 pub mod cp;
+pub mod create;
 pub mod down;
 pub mod exec;
 pub mod graph;
 pub mod hooks;
 pub mod images;
-pub mod layout;
-pub mod lifecycle;
 pub mod load;
 pub mod logs;
 pub mod monitor;
 pub mod mounts;
 pub mod network;
 pub mod pause;
+pub mod project;
+pub mod remove;
+pub mod repair;
 pub mod run;
 pub mod settings;
+pub mod start;
 pub mod stats;
+pub mod stop;
 pub mod terminal;
 pub mod top;
 pub mod up;

@@ -9,11 +9,11 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use indexmap::IndexMap;
 use sha2::{Digest, Sha256};
 
-use super::layout::Layout;
 use crate::compose::model::{FileObjectConfig, FileReferenceConfig, ServiceConfig};
 use crate::compose::Project;
 use crate::spec::MountSpec;
 use crate::state::perms::{create_shared_dir, write_shared};
+use crate::state::Layout;
 use crate::volume::copyup::copy_up;
 
 /// What a container gets mounted, and the volumes it uses.

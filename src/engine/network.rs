@@ -16,11 +16,12 @@ use berth_netns::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::layout::Layout;
 use crate::compose::model::{NetworkConfig, ServiceConfig, ServicePortConfig};
+use crate::progress::Progress;
 use crate::state::atomic::remove_stale_temps;
 use crate::state::perms::write_shared;
 use crate::state::write_json_atomic;
+use crate::state::Layout;
 
 /// Which project made a network (`<root>/networks/<name>.json`), for `down`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -584,9 +585,10 @@ pub fn write_etc_files(
     host_network: bool,
     links: &[(String, IpAddr)],
 ) -> Result<Vec<(std::path::PathBuf, String)>> {
-    let resolv = dir.join("resolv.conf");
-    let hosts = dir.join("hosts");
-    let hostname_file = dir.join("hostname");
+    let files = crate::state::ContainerDir::new(dir);
+    let resolv = files.resolv_conf();
+    let hosts = files.hosts();
+    let hostname_file = files.hostname();
     if host_network {
         let host_file = |p: &str| fs::read(p).with_context(|| format!("reading the host's {p}"));
         write_shared(&resolv, &host_file("/etc/resolv.conf")?, 0o644)?;
@@ -627,6 +629,74 @@ pub fn write_etc_files(
         (hosts, "/etc/hosts".into()),
         (resolv, "/etc/resolv.conf".into()),
     ])
+}
+
+/// Creates the networks `selected` services are on (when missing) and starts the
+/// DNS responder; `up` and `run` share it.
+pub fn ensure_networks(
+    layout: &Layout,
+    project: &crate::compose::Project,
+    selected: &[String],
+    progress: &Progress,
+) -> Result<()> {
+    let mut made_net = false;
+    let mut tables: Option<Vec<String>> = None;
+    let mut needed: Vec<&String> = vec![];
+    for name in selected {
+        let svc = &project.services[name];
+        if svc.network_mode.is_empty() {
+            for key in svc.networks.keys() {
+                if !needed.contains(&key) {
+                    needed.push(key);
+                }
+            }
+        }
+    }
+    for key in needed {
+        let cfg = project
+            .networks
+            .get(key)
+            .ok_or_else(|| anyhow!("service refers to undefined network {key}"))?;
+        let full = if cfg.name.is_empty() {
+            format!("{}_{key}", project.name)
+        } else {
+            cfg.name.clone()
+        };
+        if cfg.external {
+            ensure_network(layout, &project.name, key, cfg)?;
+            continue;
+        }
+        let existed = net_state(layout)
+            .ok()
+            .and_then(|s| berth_netns::Network::get(&s, &full).ok())
+            .is_some();
+        if existed {
+            // Its record says it exists; the kernel may not agree (a killed `down`
+            // took its nft table or its bridge, a killed `up` never finished it).
+            let drift = repair_network(layout, &full, &mut tables)?;
+            if !drift.is_empty() {
+                let task = progress.task(&format!("Network {full}"), "Repairing");
+                task.done(&format!("Repaired ({})", drift.join(", ")));
+                made_net = true;
+            }
+            continue;
+        }
+        let task = progress.task(&format!("Network {full}"), "Creating");
+        match ensure_network(layout, &project.name, key, cfg) {
+            Ok(_) => {
+                made_net = true;
+                task.done("Created");
+            }
+            Err(e) => {
+                task.fail("Error", &crate::report::text(&e));
+                return Err(e);
+            }
+        }
+    }
+    if made_net || !selected.is_empty() {
+        ensure_dns(layout)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 
-use super::layout::Layout;
 use crate::container::list::Found;
 use crate::events::Action;
+use crate::state::Layout;
 use crate::supervise::control::{self, Request, Response};
 
 /// Freezes (`frozen`) or thaws one container.

@@ -9,12 +9,15 @@ use anyhow::{anyhow, bail, Result};
 use indexmap::IndexMap;
 
 use super::attach::{session, SessionEnd, SessionOptions};
+use super::create::{create, CreateRequest};
 use super::images::{ensure_image, PullOverride};
-use super::layout::Layout;
-use super::lifecycle::{self, CreateRequest};
 use super::load::Loaded;
+use super::network::ensure_networks;
+use super::remove::{self, discard};
+use super::start::start;
+use super::stop::stop;
 use super::terminal::window_size;
-use super::up::{ensure_networks, service_graph, up, UpOptions};
+use super::up::{up, UpOptions};
 use crate::compose::dotenv::read_env_file;
 use crate::compose::model::command::split_shell_words;
 use crate::compose::model::port::parse_port_spec;
@@ -26,6 +29,7 @@ use crate::container::record::new_id;
 use crate::container::ContainerState;
 use crate::image::Store;
 use crate::progress::Progress;
+use crate::state::Layout;
 use crate::state::ProjectLock;
 use crate::supervise::control::ControlError;
 use crate::supervise::launch::LaunchConfig;
@@ -104,7 +108,8 @@ pub fn start_oneoff(
         let names = if opts.no_deps {
             vec![opts.service.clone()]
         } else {
-            service_graph(project).with_dependencies(std::slice::from_ref(&opts.service))
+            super::graph::service_graph(project)
+                .with_dependencies(std::slice::from_ref(&opts.service))
         };
         let store = Store::open(&layout.root)?;
         super::build::build_needed(
@@ -118,7 +123,8 @@ pub fn start_oneoff(
     }
     let mut deps_ran = false;
     if !opts.no_deps {
-        let deps: Vec<String> = service_graph(project)
+        let deps: Vec<String> = loaded
+            .graph
             .with_dependencies(std::slice::from_ref(&opts.service))
             .into_iter()
             .filter(|d| d != &opts.service)
@@ -139,6 +145,7 @@ pub fn start_oneoff(
             let again = Loaded {
                 project: loaded.project.clone(),
                 hashes: loaded.hashes.clone(),
+                graph: loaded.graph.clone(),
             };
             up(layout, again, &up_opts, progress)?;
             deps_ran = true;
@@ -168,7 +175,7 @@ pub fn start_oneoff(
         bail!("a container named {name:?} already exists");
     }
     let hash = loaded.hashes.get(&svc.name).cloned().unwrap_or_default();
-    let record = lifecycle::create(&CreateRequest {
+    let record = create(&CreateRequest {
         layout,
         project,
         svc: &svc,
@@ -182,8 +189,8 @@ pub fn start_oneoff(
     if opts.attach {
         prepare_for_attach(&layout.container(&record.id), opts.tty)?;
     }
-    if let Err(e) = lifecycle::start(layout, &record.id) {
-        let _ = lifecycle::discard(layout, &record.id);
+    if let Err(e) = start(layout, &record.id) {
+        let _ = discard(layout, &record.id);
         return Err(e);
     }
     let dir = layout.container(&record.id);
@@ -334,8 +341,8 @@ fn handle_orphans(
     if remove {
         for f in &orphans {
             let task = progress.task(&format!("Container {}", f.record.name), "Removing");
-            lifecycle::stop(layout, f, libc::SIGKILL, Duration::ZERO)?;
-            lifecycle::remove(layout, f, false)?;
+            stop(layout, f, libc::SIGKILL, Duration::ZERO)?;
+            remove::remove(layout, f, false)?;
             task.done("Removed");
         }
         return Ok(());
@@ -400,7 +407,7 @@ pub fn attach_until_exit(found: &Found, opts: &SessionOptions) -> Result<i32> {
 /// Prints the container's output (stdout to stdout, stderr to stderr) until it has
 /// exited; returns its exit code.
 pub fn follow_until_exit(found: &Found) -> Result<i32> {
-    let path = found.dir.join("log");
+    let path = crate::state::ContainerDir::new(&found.dir).log();
     let mut offset = 0u64;
     loop {
         // The state first: output logged before the exit is read after it.
@@ -454,6 +461,6 @@ pub fn remove_oneoff(layout: &Layout, found: &Found) -> Result<()> {
         status: observed_status(&found.dir),
         ..found.clone()
     };
-    lifecycle::stop(layout, &f, libc::SIGKILL, Duration::ZERO)?;
-    lifecycle::remove(layout, &f, true)
+    stop(layout, &f, libc::SIGKILL, Duration::ZERO)?;
+    remove::remove(layout, &f, true)
 }

@@ -3,31 +3,30 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
-use indexmap::IndexMap;
 
-use super::down::stop_params;
-use super::graph::{Direction, Graph};
+use super::create::{create, rename, CreateRequest};
+use super::graph::{shares_with, Direction};
 use super::images::PullOverride;
-use super::layout::Layout;
-use super::lifecycle::{self, CreateRequest};
 use super::load::Loaded;
 use super::network;
-use super::settings::{signal_number, unsupported_keys};
+use super::remove::stop_and_remove;
+use super::repair::{network_lost, repair};
+use super::settings::unsupported_keys;
+use super::start::start;
+use super::stop::{stop, stop_params};
+use super::wait::{wait_ready, STATUS_RECHECK};
 use crate::compose::model::ServiceConfig;
 use crate::container::list::{find, Found};
 use crate::container::observe::is_stopping;
 use crate::container::watch::StatusWatch;
 use crate::container::{ContainerState, Health, Status};
 use crate::image::{RuntimeImage, Store};
-use crate::plan::{plan, Action, ContainerPlan, Desired, Plan, PlanOptions};
+use crate::plan::{plan, Action, ContainerPlan, Desired, PlanOptions};
 use crate::progress::Progress;
-use crate::state::ProjectLock;
-
-/// How long a waiter trusts the status watch before it looks again anyway.
-const STATUS_RECHECK: Duration = Duration::from_millis(500);
+use crate::state::{ContainerDir, Layout, ProjectLock};
 
 /// `up`'s flags.
 #[derive(Debug, Clone, Default)]
@@ -64,38 +63,6 @@ pub struct UpOptions {
     pub build: super::build::BuildMode,
 }
 
-/// Services that `svc` shares namespaces or volumes with (`service:x`, `volumes_from`).
-pub fn shares_with(svc: &ServiceConfig) -> Vec<String> {
-    let mut out = vec![];
-    for v in [&svc.network_mode, &svc.ipc, &svc.pid, &svc.uts] {
-        if let Some(s) = v.strip_prefix("service:") {
-            out.push(s.to_string());
-        }
-    }
-    for v in &svc.volumes_from {
-        let w = v
-            .rsplit_once(':')
-            .filter(|(_, m)| *m == "ro" || *m == "rw")
-            .map(|(w, _)| w)
-            .unwrap_or(v);
-        if !w.starts_with("container:") {
-            out.push(w.trim_start_matches("service:").to_string());
-        }
-    }
-    out
-}
-
-/// The dependency graph of a project's services (depends_on and shared namespaces).
-pub fn service_graph(project: &crate::compose::Project) -> Graph {
-    Graph::new(
-        project
-            .services
-            .iter()
-            .map(|(n, s)| (n.clone(), graph_deps_of(s)))
-            .collect(),
-    )
-}
-
 fn replicas(svc: &ServiceConfig, opts: &UpOptions) -> u32 {
     if let Some(n) = opts.scale.get(&svc.name) {
         return *n;
@@ -112,8 +79,8 @@ fn replicas(svc: &ServiceConfig, opts: &UpOptions) -> u32 {
 
 /// Runs `up` for a loaded project.
 pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress) -> Result<()> {
+    let graph = loaded.graph;
     let project = Arc::new(loaded.project);
-    let graph = service_graph(&project);
     let selected: Vec<String> = if opts.services.is_empty() {
         project.service_names()
     } else {
@@ -139,7 +106,7 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
     }
     let opts = &opts;
     let _lock = ProjectLock::acquire(&layout.root, &project.name)?;
-    lifecycle::repair(layout, &project.name);
+    repair(layout, &project.name);
 
     for name in &selected {
         for key in unsupported_keys(&project.services[name]) {
@@ -164,39 +131,18 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         .iter()
         .map(|name| {
             let svc = &project.services[name];
-            Desired {
-                name: name.clone(),
-                replicas: replicas(svc, opts),
-                config_hash: loaded.hashes.get(name).cloned().unwrap_or_default(),
-                config: serde_json::to_value(svc).unwrap_or_default(),
-                image_id: Some(images[name].id.to_string()),
-                shares_with: shares_with(svc),
-                depends_on: svc.depends_on.keys().cloned().collect(),
-                restart_with: svc
-                    .depends_on
-                    .iter()
-                    .filter(|(_, d)| d.restart)
-                    .map(|(k, _)| k.clone())
-                    .collect(),
-                volumes: svc
-                    .volumes
-                    .iter()
-                    .filter(|v| v.kind == "volume" && !v.source.is_empty())
-                    .filter_map(|v| {
-                        let cfg = project.volumes.get(&v.source)?;
-                        Some(if cfg.name.is_empty() {
-                            format!("{}_{}", project.name, v.source)
-                        } else {
-                            cfg.name.clone()
-                        })
-                    })
-                    .collect(),
-            }
+            Desired::of_service(
+                &project,
+                svc,
+                replicas(svc, opts),
+                loaded.hashes.get(name).cloned().unwrap_or_default(),
+                images[name].id.to_string(),
+                shares_with(svc),
+            )
         })
         .collect();
-    let stored = |f: &Found| -> Option<serde_json::Value> {
-        serde_json::from_slice(&std::fs::read(f.dir.join("service.json")).ok()?).ok()
-    };
+    let stored =
+        |f: &Found| -> Option<serde_json::Value> { ContainerDir::new(&f.dir).read_service() };
     let known_services: Vec<String> = project.all_services().map(|s| s.name.clone()).collect();
     // Containers of services still in the file but not selected are not orphans.
     let considered: Vec<Found> = existing
@@ -225,11 +171,11 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         ));
     }
     if opts.dry_run {
-        print_plan(&the_plan);
+        print!("{the_plan}");
         return Ok(());
     }
 
-    ensure_networks(layout, &project, &selected, progress)?;
+    network::ensure_networks(layout, &project, &selected, progress)?;
 
     // Containers, along the graph.
     let mut per_service: BTreeMap<String, Vec<ContainerPlan>> = BTreeMap::new();
@@ -241,18 +187,7 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         .filter(|(s, _)| !project.services.contains_key(*s))
         .flat_map(|(_, v)| v.clone())
         .collect();
-    let sub_graph = Graph::new(
-        selected
-            .iter()
-            .map(|n| {
-                let deps = graph_deps(&project, n);
-                (
-                    n.clone(),
-                    deps.into_iter().filter(|d| selected.contains(d)).collect(),
-                )
-            })
-            .collect(),
-    );
+    let sub_graph = graph.restricted_to(&selected);
     let ctx = Arc::new(Ctx {
         layout: layout.clone(),
         project: project.clone(),
@@ -282,7 +217,7 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
             let task = progress.task(&format!("Container {name}"), "Removing");
             let found = ctx.existing.iter().find(|f| &f.record.id == id).cloned();
             if let Some(f) = found {
-                remove_container(&ctx, &f)?;
+                ctx.remove(&f, false)?;
             }
             task.done("Removed");
         }
@@ -299,85 +234,6 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         )?;
     }
     Ok(())
-}
-
-/// Creates the networks `selected` services are on (when missing) and starts the
-/// DNS responder; `up` and `run` share it.
-pub fn ensure_networks(
-    layout: &Layout,
-    project: &crate::compose::Project,
-    selected: &[String],
-    progress: &Progress,
-) -> Result<()> {
-    let mut made_net = false;
-    let mut tables: Option<Vec<String>> = None;
-    let mut needed: Vec<&String> = vec![];
-    for name in selected {
-        let svc = &project.services[name];
-        if svc.network_mode.is_empty() {
-            for key in svc.networks.keys() {
-                if !needed.contains(&key) {
-                    needed.push(key);
-                }
-            }
-        }
-    }
-    for key in needed {
-        let cfg = project
-            .networks
-            .get(key)
-            .ok_or_else(|| anyhow!("service refers to undefined network {key}"))?;
-        let full = if cfg.name.is_empty() {
-            format!("{}_{key}", project.name)
-        } else {
-            cfg.name.clone()
-        };
-        if cfg.external {
-            network::ensure_network(layout, &project.name, key, cfg)?;
-            continue;
-        }
-        let existed = network::net_state(layout)
-            .ok()
-            .and_then(|s| berth_netns::Network::get(&s, &full).ok())
-            .is_some();
-        if existed {
-            // Its record says it exists; the kernel may not agree (a killed `down`
-            // took its nft table or its bridge, a killed `up` never finished it).
-            let drift = network::repair_network(layout, &full, &mut tables)?;
-            if !drift.is_empty() {
-                let task = progress.task(&format!("Network {full}"), "Repairing");
-                task.done(&format!("Repaired ({})", drift.join(", ")));
-                made_net = true;
-            }
-            continue;
-        }
-        let task = progress.task(&format!("Network {full}"), "Creating");
-        match network::ensure_network(layout, &project.name, key, cfg) {
-            Ok(_) => {
-                made_net = true;
-                task.done("Created");
-            }
-            Err(e) => {
-                task.fail("Error", &crate::report::text(&e));
-                return Err(e);
-            }
-        }
-    }
-    if made_net || !selected.is_empty() {
-        network::ensure_dns(layout)?;
-    }
-    Ok(())
-}
-
-fn graph_deps(project: &crate::compose::Project, name: &str) -> Vec<String> {
-    graph_deps_of(&project.services[name])
-}
-
-/// What a service waits for: its `depends_on` and the services it shares with.
-pub fn graph_deps_of(svc: &ServiceConfig) -> Vec<String> {
-    let mut deps: Vec<String> = svc.depends_on.keys().cloned().collect();
-    deps.extend(shares_with(svc));
-    deps
 }
 
 /// Rejects what docker compose rejects when it creates a service's container:
@@ -471,29 +327,20 @@ impl Ctx {
         let tables = self
             .nft_tables
             .get_or_init(|| berth_netns::nft::tables().unwrap_or_default());
-        lifecycle::network_lost(&self.layout, f, tables)
+        network_lost(&self.layout, f, tables)
     }
-}
 
-fn stop_timeout(svc: &ServiceConfig, opts: &UpOptions) -> Duration {
-    opts.timeout
-        .or(svc.stop_grace_period.map(|d| d.as_std()))
-        .unwrap_or(Duration::from_secs(10))
-}
-
-fn remove_container(ctx: &Ctx, f: &Found) -> Result<()> {
-    let (signal, timeout) = match ctx.project.services.get(&f.record.service) {
-        Some(svc) => (
-            signal_number(&svc.stop_signal).unwrap_or(libc::SIGTERM),
-            stop_timeout(svc, &ctx.opts),
-        ),
-        None => (
-            libc::SIGTERM,
-            ctx.opts.timeout.unwrap_or(Duration::from_secs(10)),
-        ),
-    };
-    lifecycle::stop(&ctx.layout, f, signal, timeout)?;
-    lifecycle::remove(&ctx.layout, f, false)
+    /// Stops (with its service's signal and grace) and removes a container;
+    /// with `volumes`, its anonymous volumes too.
+    fn remove(&self, f: &Found, volumes: bool) -> Result<()> {
+        stop_and_remove(
+            &self.layout,
+            Some(&self.project),
+            f,
+            self.opts.timeout,
+            volumes,
+        )
+    }
 }
 
 /// Waits for what `svc`'s `depends_on` conditions ask of its dependencies.
@@ -629,7 +476,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
     let img = &ctx.images[name];
     let hash = ctx.hashes.get(name).cloned().unwrap_or_default();
     let make = |number: u32, temp_name: Option<String>| -> Result<String> {
-        let rec = lifecycle::create(&CreateRequest {
+        let rec = create(&CreateRequest {
             layout: &ctx.layout,
             project: &ctx.project,
             svc,
@@ -661,12 +508,12 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 // ports are gone. Made anew under the same number and name.
                 task.working("Recreate");
                 if let Some(o) = &old {
-                    remove_container(ctx, o)?;
+                    ctx.remove(o, false)?;
                 }
                 let id = make(p.number, None)?;
                 if start_wanted {
                     task.working("Starting");
-                    lifecycle::start(&ctx.layout, &id)?;
+                    start(&ctx.layout, &id)?;
                     Ok("Started")
                 } else {
                     Ok("Recreated")
@@ -679,10 +526,10 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                     // finish, or the start would be answered by a supervisor that
                     // is about to exit, and the container would stay down.
                     let (signal, grace) = stop_params(Some(&ctx.project), old, ctx.opts.timeout);
-                    lifecycle::stop(&ctx.layout, old, signal, grace)?;
+                    stop(&ctx.layout, old, signal, grace)?;
                 }
                 if start_wanted {
-                    lifecycle::start(&ctx.layout, p.id.as_deref().unwrap_or_default())?;
+                    start(&ctx.layout, p.id.as_deref().unwrap_or_default())?;
                     Ok("Started")
                 } else {
                     Ok("Created")
@@ -693,7 +540,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 let id = make(p.number, None)?;
                 if start_wanted {
                     task.working("Starting");
-                    lifecycle::start(&ctx.layout, &id)?;
+                    start(&ctx.layout, &id)?;
                     Ok("Started")
                 } else {
                     Ok("Created")
@@ -705,18 +552,18 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                     .as_ref()
                     .ok_or_else(|| anyhow!("container {label} vanished"))?;
                 let id = if ctx.opts.renew_anon_volumes {
-                    remove_container_with_volumes(ctx, old)?;
+                    ctx.remove(old, true)?;
                     make(p.number, None)?
                 } else {
                     let temp = format!("{}_{}", &old.record.id[..12], label);
                     let id = make(p.number, Some(temp))?;
-                    remove_container(ctx, old)?;
-                    lifecycle::rename(&ctx.layout, &id, &label)?;
+                    ctx.remove(old, false)?;
+                    rename(&ctx.layout, &id, &label)?;
                     id
                 };
                 if start_wanted {
                     task.working("Starting");
-                    lifecycle::start(&ctx.layout, &id)?;
+                    start(&ctx.layout, &id)?;
                     Ok("Started")
                 } else {
                     Ok("Recreated")
@@ -728,9 +575,9 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                     .as_ref()
                     .ok_or_else(|| anyhow!("container {label} vanished"))?;
                 let (signal, grace) = stop_params(Some(&ctx.project), old, ctx.opts.timeout);
-                lifecycle::stop(&ctx.layout, old, signal, grace)?;
+                stop(&ctx.layout, old, signal, grace)?;
                 if start_wanted {
-                    lifecycle::start(&ctx.layout, &old.record.id)?;
+                    start(&ctx.layout, &old.record.id)?;
                     Ok("Started")
                 } else {
                     Ok("Stopped")
@@ -741,7 +588,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 let old = old
                     .as_ref()
                     .ok_or_else(|| anyhow!("container {label} vanished"))?;
-                remove_container(ctx, old)?;
+                ctx.remove(old, false)?;
                 Ok("Removed")
             }
         })();
@@ -754,225 +601,4 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn remove_container_with_volumes(ctx: &Ctx, f: &Found) -> Result<()> {
-    let svc = &ctx.project.services[&f.record.service];
-    lifecycle::stop(
-        &ctx.layout,
-        f,
-        signal_number(&svc.stop_signal).unwrap_or(libc::SIGTERM),
-        stop_timeout(svc, &ctx.opts),
-    )?;
-    lifecycle::remove(&ctx.layout, f, true)
-}
-
-/// What `--wait` waits for in one container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Readiness {
-    /// Not there yet.
-    Pending,
-    /// Running (and healthy, when it has a healthcheck), or a job that exited 0.
-    Ready(&'static str),
-    /// Never will be.
-    Failed,
-}
-
-/// Judges one container for `--wait`: a job (some service waits for it to
-/// complete successfully) must exit 0; any other service must run, healthy if
-/// it has a healthcheck. A service that exits 0 while nobody waits for it to
-/// complete fails `--wait` (`container … exited (0)`): that is what docker
-/// compose does today (docker/compose#10596 is open; a fix, PR #13661, was
-/// closed unmerged), and scripts rely on `up --wait` meaning "it is all running".
-/// Declaring the job as a `service_completed_successfully` dependency of the
-/// service that needs it is the documented way to say it is a job.
-pub fn readiness(st: &Status, job: bool) -> Readiness {
-    let exited = matches!(st.state, ContainerState::Exited | ContainerState::Dead);
-    match (job, exited) {
-        (true, true) if st.exit_code == Some(0) => Readiness::Ready("Exited"),
-        (_, true) => Readiness::Failed,
-        (_, false) if st.health == Some(Health::Unhealthy) => Readiness::Failed,
-        (false, false)
-            if st.state == ContainerState::Running
-                && matches!(st.health, None | Some(Health::Healthy)) =>
-        {
-            Readiness::Ready("Healthy")
-        }
-        _ => Readiness::Pending,
-    }
-}
-
-/// `up --wait`: every selected service running, and healthy where it has a
-/// healthcheck; each of `jobs` exited 0.
-pub fn wait_ready(
-    layout: &Layout,
-    project: &str,
-    services: &[String],
-    jobs: &[String],
-    timeout: Option<Duration>,
-    progress: &Progress,
-) -> Result<()> {
-    let started = Instant::now();
-    // One `Waiting` line per container, ended once it is ready, as docker compose shows.
-    let mut tasks: BTreeMap<String, crate::progress::Task> = BTreeMap::new();
-    let mut ready: std::collections::BTreeSet<String> = Default::default();
-    let watch = StatusWatch::new(&layout.containers())?;
-    loop {
-        let mut pending = vec![];
-        for f in find(&layout.root, Some(project)) {
-            watch.add(&f.dir);
-            if f.record.oneoff
-                || !services.contains(&f.record.service)
-                || ready.contains(&f.record.name)
-            {
-                continue;
-            }
-            let name = f.record.name.clone();
-            let job = jobs.contains(&f.record.service);
-            let st = &f.status;
-            if !tasks.contains_key(&name) {
-                let task = progress.task(&format!("Container {name}"), "Waiting");
-                tasks.insert(name.clone(), task);
-            }
-            match readiness(st, job) {
-                Readiness::Ready(word) => {
-                    if let Some(t) = tasks.remove(&name) {
-                        t.done(word);
-                    }
-                    ready.insert(name);
-                }
-                Readiness::Pending => pending.push(name),
-                Readiness::Failed => {
-                    let msg = if job {
-                        format!(
-                            "service {:?} didn't complete successfully: exit {}",
-                            f.record.service,
-                            st.exit_code.unwrap_or(-1)
-                        )
-                    } else if st.state == ContainerState::Running {
-                        format!("container {name} is unhealthy")
-                    } else {
-                        format!("container {name} exited ({})", st.exit_code.unwrap_or(-1))
-                    };
-                    if let Some(t) = tasks.remove(&name) {
-                        t.fail("Error", &msg);
-                    }
-                    bail!(msg);
-                }
-            }
-        }
-        if pending.is_empty() {
-            return Ok(());
-        }
-        if timeout.is_some_and(|t| started.elapsed() > t) {
-            progress.println(&format!("timeout waiting for: {}", pending.join(", ")));
-            bail!(
-                "application not healthy after {:?}",
-                timeout.unwrap_or_default()
-            );
-        }
-        let left = timeout.map_or(STATUS_RECHECK, |t| t.saturating_sub(started.elapsed()));
-        watch.wait(left.min(STATUS_RECHECK));
-    }
-}
-
-fn print_plan(p: &Plan) {
-    let mut by: IndexMap<String, Vec<String>> = IndexMap::new();
-    for c in &p.containers {
-        let what = match &c.action {
-            Action::Keep => "keep (unchanged, running)".to_string(),
-            Action::Start => "start (unchanged, not running)".to_string(),
-            Action::Restart { because } => {
-                format!("restart ({because} is recreated, restart: true)")
-            }
-            Action::Create => "create".to_string(),
-            Action::Recreate { reasons } => format!(
-                "recreate ({})",
-                reasons
-                    .iter()
-                    .map(|r| r.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-            Action::ScaleDown => "remove (scale down)".to_string(),
-            Action::RemoveOrphan => "remove (orphan)".to_string(),
-        };
-        let name = c
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("{}#{}", c.service, c.number));
-        by.entry(c.service.clone())
-            .or_default()
-            .push(format!("  {name}: {what}"));
-    }
-    for (svc, lines) in by {
-        println!("{svc}");
-        for l in lines {
-            println!("{l}");
-        }
-    }
-    for o in &p.orphans {
-        println!("orphan {o} (kept; --remove-orphans removes it)");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn status(state: ContainerState, code: Option<i32>, health: Option<Health>) -> Status {
-        Status {
-            state,
-            exit_code: code,
-            health,
-            ..Status::default()
-        }
-    }
-
-    #[test]
-    fn a_job_is_ready_once_it_exited_0_and_fails_otherwise() {
-        let job = |st| readiness(&st, true);
-        assert_eq!(
-            job(status(ContainerState::Running, None, None)),
-            Readiness::Pending
-        );
-        assert_eq!(
-            job(status(ContainerState::Exited, Some(0), None)),
-            Readiness::Ready("Exited")
-        );
-        assert_eq!(
-            job(status(ContainerState::Exited, Some(1), None)),
-            Readiness::Failed
-        );
-    }
-
-    #[test]
-    fn a_service_is_ready_running_and_healthy_and_fails_on_any_exit() {
-        let svc = |st| readiness(&st, false);
-        assert_eq!(
-            svc(status(ContainerState::Running, None, None)),
-            Readiness::Ready("Healthy")
-        );
-        assert_eq!(
-            svc(status(
-                ContainerState::Running,
-                None,
-                Some(Health::Starting)
-            )),
-            Readiness::Pending
-        );
-        assert_eq!(
-            svc(status(
-                ContainerState::Running,
-                None,
-                Some(Health::Unhealthy)
-            )),
-            Readiness::Failed
-        );
-        // docker compose today: exiting 0 is a failure for a service that is no job.
-        assert_eq!(
-            svc(status(ContainerState::Exited, Some(0), None)),
-            Readiness::Failed
-        );
-    }
 }

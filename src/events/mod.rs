@@ -13,7 +13,7 @@ use std::time::SystemTime;
 pub use record::{Action, EventRecord, ExecStep};
 
 use crate::container::ContainerRecord;
-use crate::engine::layout::Layout;
+use crate::state::Layout;
 
 /// A journal could not be read or written.
 #[derive(Debug, thiserror::Error)]

@@ -4,11 +4,15 @@
 //! berth killed at any moment leaves either the old or the new file, never half of one.
 
 pub mod atomic;
+pub mod container_dir;
 pub mod inotify;
+pub mod layout;
 pub mod lock;
 pub mod perms;
 
 pub use atomic::{write_atomic, write_json_atomic};
+pub use container_dir::ContainerDir;
+pub use layout::Layout;
 pub use lock::{try_lock, ProjectLock};
 
 use std::path::PathBuf;

@@ -78,7 +78,7 @@ pub enum ControlError {
 
 /// The control socket of a container directory.
 pub fn socket_path(container_dir: &Path) -> PathBuf {
-    container_dir.join("supervisor.sock")
+    crate::state::ContainerDir::new(container_dir).supervisor_sock()
 }
 
 /// A unix socket address is at most 108 bytes; state roots can be deeper than

@@ -42,7 +42,7 @@ pub struct LaunchConfig {
 impl LaunchConfig {
     /// The file inside a container directory.
     pub fn path(dir: &Path) -> PathBuf {
-        dir.join("launch.json")
+        crate::state::ContainerDir::new(dir).launch()
     }
 
     /// Writes it atomically.

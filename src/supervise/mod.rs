@@ -9,6 +9,8 @@ pub mod health;
 pub mod launch;
 pub mod logfile;
 pub mod logread;
+pub mod main;
+pub mod ready;
 pub mod restart;
 pub mod run;
 pub mod runtime_launcher;

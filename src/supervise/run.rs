@@ -131,7 +131,7 @@ pub const AWAIT_ATTACH: Duration = Duration::from_secs(10);
 
 /// Tells whoever spawned the supervisor how the first start went: `ok`, or the
 /// error, on a pipe it handed over (then closed, so the reader sees EOF).
-pub type ReadyPipe = Option<File>;
+pub type ReadyPipe = Option<super::ready::Ready>;
 
 enum Phase {
     Running {
@@ -158,7 +158,10 @@ pub fn supervise(
     let listener = UnixListener::bind(&addr)?;
     listener.set_nonblocking(true)?;
     let _socket_guard = RemoveOnDrop(sock);
-    let mut log = LogWriter::open(&dir.join("log"), settings.rotation)?;
+    let mut log = LogWriter::open(
+        &crate::state::ContainerDir::new(dir).log(),
+        settings.rotation,
+    )?;
     let mut status = Status::load(dir).unwrap_or_default();
     let mut restarts = RestartState::resume(status.restart_count);
     // What the dead supervisor's run became: its container died with it (SIGKILL).
@@ -222,12 +225,11 @@ pub fn supervise(
         _ => start(launcher, settings, &mut status, &mut pipes, &mut input, dir),
     };
     let mut hold_until = settings.await_attach.then(|| Instant::now() + AWAIT_ATTACH);
-    if let Some(mut r) = ready.take() {
-        let msg = match &first {
-            Ok(_) => "ok\n".to_string(),
-            Err(e) => format!("{e}\n"),
-        };
-        let _ = r.write_all(msg.as_bytes());
+    if let Some(r) = ready.take() {
+        match &first {
+            Ok(_) => r.ok(),
+            Err(e) => r.say(&e.to_string()),
+        }
     }
     let mut phase = first?;
     let mut health = HealthState::default();

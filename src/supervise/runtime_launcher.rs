@@ -22,7 +22,7 @@ pub struct RuntimeLauncher {
 
 /// The runtime's own state directory inside a container directory.
 pub fn runtime_dir(container_dir: &Path) -> PathBuf {
-    container_dir.join("runtime")
+    crate::state::ContainerDir::new(container_dir).runtime()
 }
 
 fn to_io(e: berth_runtime::Error) -> io::Error {
@@ -52,8 +52,8 @@ pub fn rootfs_of(cfg: &LaunchConfig, dir: &Path) -> Rootfs {
         Some(d) if cfg.lowers.is_empty() => Rootfs::Dir(d.clone()),
         _ => Rootfs::Overlay {
             lowers: cfg.lowers.clone(),
-            upper: dir.join("upper"),
-            work: dir.join("work"),
+            upper: crate::state::ContainerDir::new(dir).upper(),
+            work: crate::state::ContainerDir::new(dir).work(),
         },
     }
 }
@@ -78,8 +78,8 @@ impl Launcher for RuntimeLauncher {
     ) -> io::Result<Launched> {
         clear_stale(&self.dir);
         // The upper dir's mode is the container's `/`: docker's 0755, not our umask.
-        create_shared_dir(&self.dir.join("upper"))?;
-        std::fs::create_dir_all(self.dir.join("work"))?;
+        create_shared_dir(&crate::state::ContainerDir::new(&self.dir).upper())?;
+        std::fs::create_dir_all(crate::state::ContainerDir::new(&self.dir).work())?;
         let stdin: OwnedFd = match stdin {
             Some(fd) => fd,
             None => File::open("/dev/null")?.into(),

@@ -55,8 +55,9 @@ impl Access {
     /// The way into `found`, as it is now.
     pub fn of(found: &Found) -> Result<Access> {
         let name = &found.record.name;
-        if let Some(lock) = crate::state::try_lock(&found.dir.join("supervisor.lock"))
-            .with_context(|| format!("locking {name}"))?
+        if let Some(lock) =
+            crate::state::try_lock(&crate::state::ContainerDir::new(&found.dir).supervisor_lock())
+                .with_context(|| format!("locking {name}"))?
         {
             let launch = LaunchConfig::load(&found.dir)?;
             return Ok(Access::Stopped {
@@ -198,17 +199,17 @@ impl Child {
         }
         let mountpoint = match access {
             Access::Stopped { dir, .. } => {
-                for d in ["upper", "work", "cp-rootfs"] {
-                    let d = dir.join(d);
+                let files = crate::state::ContainerDir::new(dir);
+                for d in [files.upper(), files.work(), files.cp_rootfs()] {
                     // The upper dir is the container's `/` (0755, as the supervisor makes it).
-                    if d.ends_with("upper") {
+                    if d == files.upper() {
                         crate::state::perms::create_shared_dir(&d)
                     } else {
                         std::fs::create_dir_all(&d)
                     }
                     .with_context(|| format!("creating {}", d.display()))?;
                 }
-                Some(dir.join("cp-rootfs"))
+                Some(files.cp_rootfs())
             }
             Access::Running { .. } => None,
         };

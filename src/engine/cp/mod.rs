@@ -21,9 +21,9 @@ use self::enter::{Access, Child};
 use self::extract::{extract, Owner};
 use self::rules::{CopyInfo, Placement, RuleError};
 use self::sys::Root;
-use super::layout::Layout;
 use crate::container::list::{find, Found};
 use crate::progress::Progress;
+use crate::state::Layout;
 
 /// One side of `cp`'s arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]

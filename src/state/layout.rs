@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::container::list::containers_dir;
+use super::container_dir::ContainerDir;
 use crate::volume::VolumeStore;
 
 /// The default state root.
@@ -47,12 +47,17 @@ impl Layout {
 
     /// `<root>/containers`.
     pub fn containers(&self) -> PathBuf {
-        containers_dir(&self.root)
+        self.root.join("containers")
     }
 
     /// `<root>/containers/<id>`.
     pub fn container(&self, id: &str) -> PathBuf {
         self.containers().join(id)
+    }
+
+    /// The files of container `id`: the one owner of their names.
+    pub fn container_dir(&self, id: &str) -> ContainerDir {
+        ContainerDir::new(self.container(id))
     }
 
     /// The named volumes.

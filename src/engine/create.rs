@@ -1,30 +1,24 @@
-//! One container's life on disk and in the kernel: create (namespace, networks,
-//! mounts, spec, records), start (its supervisor), stop, remove.
+//! Making a container: everything but its process (namespace, networks, mounts,
+//! spec, records), undone entirely on failure.
 
-use std::fs::{self, File};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime};
+use std::fs;
+use std::time::SystemTime;
 
 use anyhow::{anyhow, bail, Context as _, Result};
 use berth_netns::{Attachment, PublishedPort};
 use indexmap::IndexMap;
 
-use super::layout::Layout;
-use super::{hooks, mounts, network, settings};
+use super::remove::discard;
+use super::{mounts, network, settings};
 use crate::compose::model::ServiceConfig;
 use crate::compose::Project;
 use crate::container::list::{find, Found};
 use crate::container::record::{default_name, labels, new_id};
-use crate::container::{ContainerRecord, ContainerState, NetworkRecord, PortRecord, Status};
+use crate::container::{ContainerRecord, ContainerState, NetworkRecord, PortRecord};
 use crate::image::RuntimeImage;
 use crate::spec::{build_spec, NamespaceMode};
-use crate::state::write_json_atomic;
-use crate::supervise::control::{self, Request, Response};
+use crate::state::{ContainerDir, Layout};
 use crate::supervise::launch::LaunchConfig;
-use crate::supervise::runtime_launcher::clear_stale;
 
 /// What `create` needs to know.
 pub struct CreateRequest<'a> {
@@ -47,16 +41,6 @@ pub struct CreateRequest<'a> {
     /// Whether the container answers to its service's name and network aliases
     /// in DNS (always for `up`; for `run` only with `--use-aliases`).
     pub service_aliases: bool,
-}
-
-const NET_FILE: &str = "net.json";
-const OWNER_FILE: &str = "project";
-
-fn attachments(dir: &Path) -> Vec<Attachment> {
-    fs::read(dir.join(NET_FILE))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
 }
 
 fn ns_mode(
@@ -133,7 +117,7 @@ pub fn create(req: &CreateRequest<'_>) -> Result<ContainerRecord> {
         .containers()
         .join(format!(".new-{}-{id}", req.project.name));
     fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
-    fs::write(staging.join(OWNER_FILE), &req.project.name)?;
+    fs::write(ContainerDir::new(&staging).owner(), &req.project.name)?;
     fs::rename(&staging, &dir).with_context(|| format!("creating {}", dir.display()))?;
     match create_in(req, &id, &dir) {
         Ok(r) => {
@@ -147,7 +131,8 @@ pub fn create(req: &CreateRequest<'_>) -> Result<ContainerRecord> {
     }
 }
 
-fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerRecord> {
+fn create_in(req: &CreateRequest<'_>, id: &str, dir: &std::path::Path) -> Result<ContainerRecord> {
+    let files = ContainerDir::new(dir);
     let (layout, project, svc) = (req.layout, req.project, req.svc);
     let name = req.name.clone().unwrap_or_else(|| {
         if svc.container_name.is_empty() || req.oneoff {
@@ -181,7 +166,7 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
             let wired = network::wire(layout, id, &reqs)?;
             berth_netns::fault::point("create:after-wire");
             atts = wired.attachments;
-            write_json_atomic(&dir.join(NET_FILE), &atts)?;
+            files.write_json(&files.net(), &atts)?;
             rc.net = NamespaceMode::Join(wired.netns.path().to_path_buf());
             let specs =
                 network::spread_port_ranges(network::port_specs(svc)?, &taken_ports(layout));
@@ -253,8 +238,8 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &Path) -> Result<ContainerR
         await_attach: false,
     }
     .save(dir)?;
-    write_json_atomic(&dir.join("volumes.json"), &m.volumes)?;
-    write_json_atomic(&dir.join("service.json"), &serde_json::to_value(svc)?)?;
+    files.write_json(&files.volumes(), &m.volumes)?;
+    files.write_json(&files.service(), &serde_json::to_value(svc)?)?;
 
     let mut l: IndexMap<String, String> = IndexMap::new();
     for (k, v) in &svc.labels {
@@ -431,212 +416,6 @@ fn volumes_from(
     Ok(out)
 }
 
-/// Starts a container's supervisor, waits until its process has started (or
-/// failed), then runs its service's `post_start` hooks; a failing hook fails the
-/// start and leaves the container running, as in docker compose.
-pub fn start(layout: &Layout, id: &str) -> Result<()> {
-    start_process(layout, id)?;
-    let found = hooks::found(&layout.container(id))?;
-    match hooks::stored_service(&found) {
-        Some(svc) if !svc.post_start.is_empty() => hooks::post_start(&svc, &found),
-        _ => Ok(()),
-    }
-}
-
-fn start_process(layout: &Layout, id: &str) -> Result<()> {
-    let dir = layout.container(id);
-    let mut fds = [0; 2];
-    // SAFETY: fds has room for two descriptors.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error().into());
-    }
-    // SAFETY: pipe2 just gave us these.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    let log = File::create(dir.join("supervisor.log"))?;
-    let mut cmd = Command::new(std::env::current_exe()?);
-    cmd.arg("--root")
-        .arg(&layout.root)
-        .arg("--run-dir")
-        .arg(&layout.run)
-        .arg("supervise")
-        .arg(id)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log);
-    let wfd = w.as_raw_fd();
-    cmd.env("BERTH_READY_FD", wfd.to_string());
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setsid();
-            // The write end crosses exec under its own number; dup2 onto a fixed
-            // number would fail silently when the numbers coincide (stdin closed).
-            if libc::fcntl(wfd, libc::F_SETFD, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().context("starting the container's supervisor")?;
-    drop(w);
-    berth_netns::fault::point("start:after-spawn");
-    // One line: `ok` or the error. Reading to EOF would also wait for anything
-    // that inherited the write end.
-    let mut msg = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(File::from(r)), &mut msg)?;
-    // The supervisor lives on by itself; reap it here only if it already exited.
-    let _ = child.try_wait();
-    match msg.trim() {
-        "ok" => Ok(()),
-        "" => {
-            let log = fs::read_to_string(dir.join("supervisor.log")).unwrap_or_default();
-            bail!(
-                "the supervisor of {id} exited before starting the container: {}",
-                log.trim()
-            )
-        }
-        err => bail!("{err}"),
-    }
-}
-
-/// Stops a container: its stop signal, then SIGKILL after `timeout`; no restart follows.
-pub fn stop(layout: &Layout, found: &Found, signal: i32, timeout: Duration) -> Result<()> {
-    let dir = layout.container(&found.record.id);
-    let sock = control::socket_path(&dir);
-    let req = Request::Stop {
-        signal,
-        timeout_ms: timeout.as_millis() as u64,
-    };
-    match control::call(&sock, &req, timeout + Duration::from_secs(10)) {
-        Ok(Response::Ok) => Ok(()),
-        Ok(Response::Error(e)) => bail!("stopping {}: {e}", found.record.name),
-        Err(_) => {
-            // No supervisor: whatever the runtime still holds is killed outright.
-            clear_stale(&dir);
-            let mut st = Status::load(&dir).unwrap_or_default();
-            if matches!(
-                st.state,
-                ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
-            ) {
-                st.state = ContainerState::Exited;
-                st.pid = None;
-                st.stopped_by_user = true;
-                st.save(&dir)?;
-            }
-            Ok(())
-        }
-    }
-}
-
-/// Sends a signal to a running container's processes.
-pub fn kill(layout: &Layout, found: &Found, signal: i32) -> Result<()> {
-    let sock = control::socket_path(&layout.container(&found.record.id));
-    match control::call(&sock, &Request::Kill { signal }, Duration::from_secs(10)) {
-        Ok(Response::Ok) => Ok(()),
-        Ok(Response::Error(e)) => bail!("killing {}: {e}", found.record.name),
-        Err(_) => bail!("container {} is not running", found.record.name),
-    }
-}
-
-/// Whether a container lost part of the networking it was made with (a `down`
-/// or `rm` killed while taking it apart): its namespace, a network membership,
-/// its published-ports table. It cannot be started again, only made anew.
-/// `tables`: the nft tables that exist ([`berth_netns::nft::tables`]).
-pub fn network_lost(layout: &Layout, found: &Found, tables: &[String]) -> bool {
-    let atts = attachments(&found.dir);
-    if atts.is_empty() {
-        return false;
-    }
-    if !network::netns_path(layout, &found.record.id).exists() {
-        return true;
-    }
-    let Ok(state) = network::net_state(layout) else {
-        return false;
-    };
-    !atts.iter().all(|a| {
-        berth_netns::Network::member_intact(&state, &a.network, &a.owner, &a.host_veth, tables)
-    })
-}
-
-/// Whether a supervisor holds the container in `dir` (its lock is taken).
-pub fn supervisor_running(dir: &Path) -> bool {
-    // No lock file means no supervisor ever ran; creating one here is harmless.
-    dir.exists()
-        && matches!(
-            crate::state::try_lock(&dir.join("supervisor.lock")),
-            Ok(None)
-        )
-}
-
-/// Removes a stopped container and everything it holds in the kernel and on
-/// disk; with `volumes`, its anonymous volumes too.
-pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
-    // Taking the supervisor's lock keeps any supervisor away while the container
-    // is taken apart; one still running (or starting: its `up` was killed, or the
-    // state said `created`) is stopped first.
-    let lock_path = found.dir.join("supervisor.lock");
-    let t0 = std::time::Instant::now();
-    let mut asked = false;
-    let lock = loop {
-        if let Some(lock) = crate::state::try_lock(&lock_path)
-            .with_context(|| format!("locking {}", lock_path.display()))?
-        {
-            break lock;
-        }
-        if !asked {
-            stop(layout, found, libc::SIGKILL, Duration::ZERO)?;
-            asked = true;
-        }
-        if t0.elapsed() > Duration::from_secs(10) {
-            bail!("the supervisor of {} does not exit", found.record.name);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    if volumes {
-        let used: Vec<String> = fs::read(found.dir.join("volumes.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        let store = layout.volumes();
-        for v in used {
-            if let Ok(Some(info)) = store.get(&v) {
-                if info.labels.contains_key("com.docker.volume.anonymous") {
-                    store.remove(&v)?;
-                }
-            }
-        }
-    }
-    let result = discard(layout, &found.record.id);
-    if result.is_ok() {
-        crate::events::emit(layout, &found.record, crate::events::Action::Destroy);
-    }
-    drop(lock);
-    result
-}
-
-/// Takes away a container's runtime state, network and directory, whatever
-/// state it is in; used for removal and to undo a half-made container.
-pub fn discard(layout: &Layout, id: &str) -> Result<()> {
-    let dir = layout.container(id);
-    clear_stale(&dir);
-    if let Ok(store) = crate::image::Store::open(&layout.root) {
-        let _ = store.unpin(id);
-    }
-    let atts = attachments(&dir);
-    let net = network::unwire(layout, id, &atts);
-    berth_netns::fault::point("remove:after-unwire");
-    // Out of sight in one step, then deleted: a berth killed while deleting leaves
-    // a `.del-` directory `repair` finishes, never half a container.
-    let doomed = layout.containers().join(format!(".del-{id}"));
-    let files = match fs::rename(&dir, &doomed) {
-        Ok(()) => fs::remove_dir_all(&doomed)
-            .map_err(|e| anyhow!(e).context(format!("removing {}", doomed.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(anyhow!(e).context(format!("removing {}", dir.display()))),
-    };
-    net.and(files)
-}
-
 /// Gives an existing container another name (a recreate's last step).
 pub fn rename(layout: &Layout, id: &str, name: &str) -> Result<()> {
     let dir = layout.container(id);
@@ -644,46 +423,4 @@ pub fn rename(layout: &Layout, id: &str, name: &str) -> Result<()> {
     r.name = name.to_string();
     r.save(&dir)?;
     Ok(())
-}
-
-/// Finds and removes what a killed berth left half-made for `project`:
-/// container directories that never got their record.
-pub fn repair(layout: &Layout, project: &str) {
-    let Ok(entries) = fs::read_dir(layout.containers()) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let dir = e.path();
-        let owner = fs::read_to_string(dir.join(OWNER_FILE)).unwrap_or_default();
-        let file_name = e.file_name().to_string_lossy().into_owned();
-        if file_name.starts_with(".del-") {
-            // Kernel objects went before the rename; only files are left.
-            let _ = fs::remove_dir_all(&dir);
-            continue;
-        }
-        if file_name.starts_with(".new-") {
-            // `.new-<project>-<64 hex id>`: the project is what precedes the id.
-            let mine = file_name
-                .strip_prefix(".new-")
-                .and_then(|rest| rest.len().checked_sub(65).map(|n| &rest[..n]))
-                .is_some_and(|p| p == project);
-            // Staging dirs hold nothing but the claim; another project's may be
-            // in the middle of its rename, so only old ones go.
-            let old = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > Duration::from_secs(60));
-            if mine || old {
-                let _ = fs::remove_dir_all(&dir);
-            }
-            continue;
-        }
-        if owner == project && !ContainerRecord::path(&dir).exists() {
-            let id = e.file_name().to_string_lossy().into_owned();
-            tracing::info!("removing half-made container {id}");
-            let _ = discard(layout, &id);
-        }
-    }
 }

@@ -1,0 +1,131 @@
+//! Removing containers: their kernel objects, records and (on request)
+//! anonymous volumes; `discard` also undoes a half-made one.
+
+use std::fs;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+
+use super::network;
+use super::stop::{stop, stop_params};
+use crate::compose::Project;
+use crate::container::list::Found;
+use crate::progress::Progress;
+use crate::state::{ContainerDir, Layout};
+use crate::supervise::runtime_launcher::clear_stale;
+
+/// Removes a stopped container and everything it holds in the kernel and on
+/// disk; with `volumes`, its anonymous volumes too.
+pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
+    // Taking the supervisor's lock keeps any supervisor away while the container
+    // is taken apart; one still running (or starting: its `up` was killed, or the
+    // state said `created`) is stopped first.
+    let lock_path = ContainerDir::new(&found.dir).supervisor_lock();
+    let t0 = std::time::Instant::now();
+    let mut asked = false;
+    let lock = loop {
+        if let Some(lock) = crate::state::try_lock(&lock_path)
+            .with_context(|| format!("locking {}", lock_path.display()))?
+        {
+            break lock;
+        }
+        if !asked {
+            stop(layout, found, libc::SIGKILL, Duration::ZERO)?;
+            asked = true;
+        }
+        if t0.elapsed() > Duration::from_secs(10) {
+            bail!("the supervisor of {} does not exit", found.record.name);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if volumes {
+        let used = ContainerDir::new(&found.dir).read_volumes();
+        let store = layout.volumes();
+        for v in used {
+            if let Ok(Some(info)) = store.get(&v) {
+                if info.labels.contains_key("com.docker.volume.anonymous") {
+                    store.remove(&v)?;
+                }
+            }
+        }
+    }
+    let result = discard(layout, &found.record.id);
+    if result.is_ok() {
+        crate::events::emit(layout, &found.record, crate::events::Action::Destroy);
+    }
+    drop(lock);
+    result
+}
+
+/// Takes away a container's runtime state, network and directory, whatever
+/// state it is in; used for removal and to undo a half-made container.
+pub fn discard(layout: &Layout, id: &str) -> Result<()> {
+    let dir = layout.container(id);
+    clear_stale(&dir);
+    if let Ok(store) = crate::image::Store::open(&layout.root) {
+        let _ = store.unpin(id);
+    }
+    let files = ContainerDir::new(&dir);
+    let atts: Vec<berth_netns::Attachment> = files.read_json(&files.net()).unwrap_or_default();
+    let net = network::unwire(layout, id, &atts);
+    berth_netns::fault::point("remove:after-unwire");
+    // Out of sight in one step, then deleted: a berth killed while deleting leaves
+    // a `.del-` directory `repair` finishes, never half a container.
+    let doomed = layout.containers().join(format!(".del-{id}"));
+    let files = match fs::rename(&dir, &doomed) {
+        Ok(()) => fs::remove_dir_all(&doomed)
+            .map_err(|e| anyhow!(e).context(format!("removing {}", doomed.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(anyhow!(e).context(format!("removing {}", dir.display()))),
+    };
+    net.and(files)
+}
+
+/// Removes stopped containers in parallel.
+pub fn remove_all(
+    layout: &Layout,
+    containers: Vec<Found>,
+    volumes: bool,
+    progress: &Progress,
+) -> Result<()> {
+    let errors: Vec<anyhow::Error> = std::thread::scope(|s| {
+        let handles: Vec<_> = containers
+            .into_iter()
+            .map(|f| {
+                s.spawn(move || {
+                    let task = progress.task(&format!("Container {}", f.record.name), "Removing");
+                    match remove(layout, &f, volumes) {
+                        Ok(()) => {
+                            task.done("Removed");
+                            None
+                        }
+                        Err(e) => {
+                            task.fail("Error", &crate::report::text(&e));
+                            Some(e)
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().ok().flatten())
+            .collect()
+    });
+    errors.into_iter().next().map_or(Ok(()), Err)
+}
+
+/// Stops a container with its service's stop signal and grace period (from
+/// `project`, else the defaults), then removes it; with `volumes`, its
+/// anonymous volumes too.
+pub fn stop_and_remove(
+    layout: &Layout,
+    project: Option<&Project>,
+    found: &Found,
+    timeout: Option<Duration>,
+    volumes: bool,
+) -> Result<()> {
+    let (signal, grace) = stop_params(project, found, timeout);
+    stop(layout, found, signal, grace)?;
+    remove(layout, found, volumes)
+}

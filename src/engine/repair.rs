@@ -1,0 +1,81 @@
+//! Repair after a killed berth: half-made and half-removed containers, and
+//! containers that lost part of their networking.
+
+use std::fs;
+use std::time::Duration;
+
+use berth_netns::Attachment;
+
+use super::network;
+use super::remove::discard;
+use crate::container::list::Found;
+use crate::container::ContainerRecord;
+use crate::state::{ContainerDir, Layout};
+
+/// Finds and removes what a killed berth left half-made for `project`:
+/// container directories that never got their record.
+pub fn repair(layout: &Layout, project: &str) {
+    let Ok(entries) = fs::read_dir(layout.containers()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let dir = e.path();
+        let owner = fs::read_to_string(ContainerDir::new(&dir).owner()).unwrap_or_default();
+        let file_name = e.file_name().to_string_lossy().into_owned();
+        if file_name.starts_with(".del-") {
+            // Kernel objects went before the rename; only files are left.
+            let _ = fs::remove_dir_all(&dir);
+            continue;
+        }
+        if file_name.starts_with(".new-") {
+            // `.new-<project>-<64 hex id>`: the project is what precedes the id.
+            let mine = file_name
+                .strip_prefix(".new-")
+                .and_then(|rest| rest.len().checked_sub(65).map(|n| &rest[..n]))
+                .is_some_and(|p| p == project);
+            // Staging dirs hold nothing but the claim; another project's may be
+            // in the middle of its rename, so only old ones go.
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(60));
+            if mine || old {
+                let _ = fs::remove_dir_all(&dir);
+            }
+            continue;
+        }
+        if owner == project && !ContainerRecord::path(&dir).exists() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            tracing::info!("removing half-made container {id}");
+            let _ = discard(layout, &id);
+        }
+    }
+}
+
+/// Whether a container lost part of the networking it was made with (a `down`
+/// or `rm` killed while taking it apart): its namespace, a network membership,
+/// its published-ports table. It cannot be started again, only made anew.
+/// `tables`: the nft tables that exist ([`berth_netns::nft::tables`]).
+pub fn network_lost(layout: &Layout, found: &Found, tables: &[String]) -> bool {
+    let files = ContainerDir::new(&found.dir);
+    let atts: Vec<Attachment> = files.read_json(&files.net()).unwrap_or_default();
+    if atts.is_empty() {
+        return false;
+    }
+    if !network::netns_path(layout, &found.record.id).exists() {
+        return true;
+    }
+    let Ok(state) = network::net_state(layout) else {
+        return false;
+    };
+    !atts.iter().all(|a| {
+        berth_netns::Network::member_intact(&state, &a.network, &a.owner, &a.host_veth, tables)
+    })
+}
+
+/// Whether a supervisor holds the container in `dir` (its lock is taken).
+pub fn supervisor_running(dir: &std::path::Path) -> bool {
+    ContainerDir::new(dir).supervisor_running()
+}

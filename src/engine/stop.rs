@@ -1,0 +1,161 @@
+//! Stopping containers: one (its stop signal, then SIGKILL), a signal to one,
+//! or many in reverse dependency order.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Result};
+
+use super::graph::{containers_graph, Direction};
+use super::hooks;
+use super::settings::signal_number;
+use crate::compose::Project;
+use crate::container::list::Found;
+use crate::container::{ContainerState, Status};
+use crate::progress::Progress;
+use crate::state::Layout;
+use crate::supervise::control::{self, Request, Response};
+use crate::supervise::runtime_launcher::clear_stale;
+
+/// Stops a container: its stop signal, then SIGKILL after `timeout`; no restart follows.
+pub fn stop(layout: &Layout, found: &Found, signal: i32, timeout: Duration) -> Result<()> {
+    let dir = layout.container(&found.record.id);
+    let sock = control::socket_path(&dir);
+    let req = Request::Stop {
+        signal,
+        timeout_ms: timeout.as_millis() as u64,
+    };
+    match control::call(&sock, &req, timeout + Duration::from_secs(10)) {
+        Ok(Response::Ok) => Ok(()),
+        Ok(Response::Error(e)) => bail!("stopping {}: {e}", found.record.name),
+        Err(_) => {
+            // No supervisor: whatever the runtime still holds is killed outright.
+            clear_stale(&dir);
+            let mut st = Status::load(&dir).unwrap_or_default();
+            if matches!(
+                st.state,
+                ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
+            ) {
+                st.state = ContainerState::Exited;
+                st.pid = None;
+                st.stopped_by_user = true;
+                st.save(&dir)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Sends a signal to a running container's processes.
+pub fn kill(layout: &Layout, found: &Found, signal: i32) -> Result<()> {
+    let sock = control::socket_path(&layout.container(&found.record.id));
+    match control::call(&sock, &Request::Kill { signal }, Duration::from_secs(10)) {
+        Ok(Response::Ok) => Ok(()),
+        Ok(Response::Error(e)) => bail!("killing {}: {e}", found.record.name),
+        Err(_) => bail!("container {} is not running", found.record.name),
+    }
+}
+
+/// The stop signal and grace period of a container's service.
+pub fn stop_params(
+    project: Option<&Project>,
+    f: &Found,
+    timeout: Option<Duration>,
+) -> (i32, Duration) {
+    let svc = project.and_then(|p| p.services.get(&f.record.service));
+    let signal = svc
+        .and_then(|s| signal_number(&s.stop_signal))
+        .unwrap_or(libc::SIGTERM);
+    let grace = timeout
+        .or_else(|| svc.and_then(|s| s.stop_grace_period.map(|d| d.as_std())))
+        .unwrap_or(Duration::from_secs(10));
+    (signal, grace)
+}
+
+/// Runs a running container's `pre_stop` hooks (its service from the file, else
+/// as it was created).
+fn run_pre_stop(project: Option<&Project>, f: &Found) -> Result<()> {
+    if f.status.state != ContainerState::Running {
+        return Ok(());
+    }
+    let svc = project
+        .and_then(|p| p.services.get(&f.record.service).cloned())
+        .or_else(|| hooks::stored_service(f));
+    match svc {
+        Some(svc) if !svc.pre_stop.is_empty() => hooks::pre_stop(&svc, f),
+        _ => Ok(()),
+    }
+}
+
+/// Stops containers in reverse dependency order, each service's in parallel.
+pub fn stop_all(
+    layout: &Layout,
+    project: Option<&Project>,
+    containers: Vec<Found>,
+    timeout: Option<Duration>,
+    progress: &Progress,
+    word: (&'static str, &'static str),
+) -> Result<()> {
+    let graph = containers_graph(project, &containers);
+    let by_service: Arc<BTreeMap<String, Vec<Found>>> =
+        Arc::new(containers.into_iter().fold(BTreeMap::new(), |mut m, f| {
+            m.entry(f.record.service.clone())
+                .or_insert_with(Vec::new)
+                .push(f);
+            m
+        }));
+    let layout = Arc::new(layout.clone());
+    let project = Arc::new(project.cloned());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(64)
+        .enable_all()
+        .build()?;
+    rt.block_on(graph.walk(Direction::Reverse, |svc| {
+        let (layout, project, by_service, progress) = (
+            layout.clone(),
+            project.clone(),
+            by_service.clone(),
+            progress.clone(),
+        );
+        async move {
+            let mut handles = vec![];
+            for f in by_service.get(&svc).cloned().unwrap_or_default() {
+                if !matches!(
+                    f.status.state,
+                    ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
+                ) {
+                    continue;
+                }
+                let (layout, project, progress) =
+                    (layout.clone(), project.clone(), progress.clone());
+                handles.push(tokio::task::spawn_blocking(move || {
+                    let task = progress.task(&format!("Container {}", f.record.name), word.0);
+                    let (signal, grace) = stop_params(project.as_ref().as_ref(), &f, timeout);
+                    // A failing pre_stop hook fails the command, as in docker compose,
+                    // but the container is still stopped: a broken hook must not
+                    // make a project impossible to take down.
+                    let hook = run_pre_stop(project.as_ref().as_ref(), &f);
+                    match stop(&layout, &f, signal, grace).and(hook) {
+                        Ok(()) => {
+                            task.done(word.1);
+                            Ok(())
+                        }
+                        Err(e) => {
+                            task.fail("Error", &crate::report::text(&e));
+                            Err(e)
+                        }
+                    }
+                }));
+            }
+            let mut first = None;
+            for h in handles {
+                if let Err(e) = h.await.map_err(|e| anyhow!("{e}")).and_then(|r| r) {
+                    first.get_or_insert(e);
+                }
+            }
+            first.map_or(Ok(()), Err)
+        }
+    }))
+}

@@ -1,0 +1,127 @@
+//! `berth supervise ID`: one container's supervisor process, from its
+//! `launch.json` to the container's last exit. One supervisor per container
+//! (its lock), taking over from one on its way out.
+
+use std::fs::File;
+
+use anyhow::{Context as _, Result};
+
+use super::launch::LaunchConfig;
+use super::run::{supervise, Settings, Tick};
+use super::runtime_launcher::RuntimeLauncher;
+use crate::state::Layout;
+
+/// Supervises container `id` until it has exited for good: `berth supervise ID`.
+/// `dns_tick` makes the check that keeps the root's DNS responder alive, wanted
+/// only by a container on a bridge network.
+pub fn run(layout: &Layout, id: &str, dns_tick: impl FnOnce() -> Tick) -> Result<()> {
+    let files = layout.container_dir(id);
+    let dir = files.path().to_path_buf();
+    let cfg = LaunchConfig::load(&dir).context("reading launch.json")?;
+    let mut ready = super::ready::take_writer();
+    let adopt = std::env::var_os(crate::supervise::guard::ADOPT_ENV).is_some();
+    std::env::remove_var(crate::supervise::guard::ADOPT_ENV);
+    // Forked first, while this process is single-threaded and holds nothing.
+    crate::supervise::guard::spawn(
+        &dir,
+        std::env::current_exe()?,
+        std::env::args_os().skip(1).collect(),
+    )
+    .context("starting the supervisor's guard")?;
+    // One supervisor per container: a second one (a `start` racing the `up` that
+    // a kill interrupted) leaves the container to the first.
+    let lock_path = files.supervisor_lock();
+    let lock = match crate::state::try_lock(&lock_path)
+        .with_context(|| format!("locking {}", lock_path.display()))?
+    {
+        Some(lock) => lock,
+        None => match another_supervisor(&dir, &lock_path)? {
+            Ok(lock) => lock,
+            Err(msg) => {
+                if let Some(r) = ready.take() {
+                    r.say(&msg);
+                }
+                return Ok(());
+            }
+        },
+    };
+    // `rm`/`down` hold this lock while they take the container apart: one that got
+    // it first leaves nothing to supervise.
+    if !crate::container::ContainerRecord::path(&dir).exists() {
+        if let Some(r) = ready.take() {
+            r.say("the container was removed");
+        }
+        return Ok(());
+    }
+    // A container on a bridge network needs the root's DNS responder: its
+    // supervisor restarts it whenever it finds it dead.
+    let on_bridge = files
+        .read_json::<Vec<serde_json::Value>>(&files.net())
+        .is_some_and(|atts| !atts.is_empty());
+    let tick = on_bridge.then(dns_tick);
+    let settings = Settings {
+        tick,
+        adopt,
+        container_dir: dir.clone(),
+        policy: cfg.policy,
+        rotation: cfg.rotation,
+        healthcheck: cfg.healthcheck.clone(),
+        stdin_open: cfg.stdin_open,
+        await_attach: cfg.await_attach,
+    };
+    let mut launcher = RuntimeLauncher::new(cfg, &dir);
+    supervise(&settings, &mut launcher, ready)?;
+    drop(lock);
+    Ok(())
+}
+
+/// The lock is held by another supervisor of this container. One that is starting
+/// it (created) or runs it is left to it: the answer is what it reports (`Err`).
+/// One whose process has exited is on its way out (a `stop` just answered, then
+/// `start`): wait for its lock and take over (`Ok`), or the start would be lost.
+fn another_supervisor(
+    dir: &std::path::Path,
+    lock_path: &std::path::Path,
+) -> Result<std::result::Result<File, String>> {
+    use crate::container::ContainerState as S;
+    let t0 = std::time::Instant::now();
+    loop {
+        let st = crate::container::Status::load(dir).unwrap_or_default();
+        let waited_long = t0.elapsed() > std::time::Duration::from_secs(30);
+        // Told to stop (its `stop` or `down` may have been killed since): it is
+        // on its way out like an exited one, so wait to take over.
+        let stopping = crate::container::observe::is_stopping(&st);
+        match st.state {
+            S::Running | S::Paused if stopping && waited_long => {
+                return Ok(Err("the previous supervisor is still stopping it\n".into()))
+            }
+            S::Running | S::Paused if stopping => {
+                if let Some(lock) = crate::state::try_lock(lock_path)
+                    .with_context(|| format!("locking {}", lock_path.display()))?
+                {
+                    return Ok(Ok(lock));
+                }
+            }
+            S::Running | S::Paused | S::Restarting => return Ok(Err(super::ready::OK.into())),
+            S::Dead => {
+                let e = st
+                    .error
+                    .unwrap_or_else(|| "container failed to start".into());
+                return Ok(Err(format!("{e}\n")));
+            }
+            S::Created if waited_long => return Ok(Err(super::ready::OK.into())),
+            S::Exited if waited_long => {
+                return Ok(Err("the previous supervisor does not exit\n".into()))
+            }
+            S::Exited => {
+                if let Some(lock) = crate::state::try_lock(lock_path)
+                    .with_context(|| format!("locking {}", lock_path.display()))?
+                {
+                    return Ok(Ok(lock));
+                }
+            }
+            S::Created => {}
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

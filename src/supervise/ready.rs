@@ -1,0 +1,135 @@
+//! The supervisor's start protocol, both ends: the CLI re-executes berth as
+//! `berth supervise ID` with the write end of a pipe in `BERTH_READY_FD`; the
+//! supervisor answers one line on it, `ok` once the container's process runs,
+//! or the reason it could not start it. Reading one line (not to EOF) keeps the
+//! CLI from waiting on anything that inherited the write end.
+
+use std::fs::File;
+use std::io::Write as _;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+use crate::state::Layout;
+
+/// The environment variable naming the ready pipe's write end.
+pub const READY_ENV: &str = "BERTH_READY_FD";
+
+/// The line that says the container's process runs.
+pub const OK: &str = "ok";
+
+/// Why a supervisor did not report a started container.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The pipe or the supervisor's log could not be made or read.
+    #[error("starting the container's supervisor: {0}")]
+    Io(#[from] std::io::Error),
+    /// The supervisor could not be executed.
+    #[error("starting the container's supervisor: {0}")]
+    Spawn(std::io::Error),
+    /// It exited without a word; its log says why.
+    #[error("the supervisor of {id} exited before starting the container: {log}")]
+    Exited {
+        /// The container.
+        id: String,
+        /// The supervisor's log.
+        log: String,
+    },
+    /// It reported why the container did not start.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Starts the supervisor of container `id` (berth re-executed as `berth
+/// supervise ID`, in its own session) and waits for its one line on the ready
+/// pipe: `ok` once the container's process runs, or why it could not start.
+pub fn spawn(layout: &Layout, id: &str) -> Result<(), StartError> {
+    let files = layout.container_dir(id);
+    let mut fds = [0; 2];
+    // SAFETY: fds has room for two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(StartError::Io(std::io::Error::last_os_error()));
+    }
+    // SAFETY: pipe2 just gave us these.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let log = File::create(files.supervisor_log())?;
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.arg("--root")
+        .arg(&layout.root)
+        .arg("--run-dir")
+        .arg(&layout.run)
+        .arg("supervise")
+        .arg(id)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    let wfd = w.as_raw_fd();
+    cmd.env(READY_ENV, wfd.to_string());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            // The write end crosses exec under its own number; dup2 onto a fixed
+            // number would fail silently when the numbers coincide (stdin closed).
+            if libc::fcntl(wfd, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(StartError::Spawn)?;
+    drop(w);
+    berth_netns::fault::point("start:after-spawn");
+    // One line: `ok` or the error. Reading to EOF would also wait for anything
+    // that inherited the write end.
+    let mut msg = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(File::from(r)), &mut msg)?;
+    // The supervisor lives on by itself; reap it here only if it already exited.
+    let _ = child.try_wait();
+    match msg.trim() {
+        OK => Ok(()),
+        "" => {
+            let log = std::fs::read_to_string(files.supervisor_log()).unwrap_or_default();
+            Err(StartError::Exited {
+                id: id.to_string(),
+                log: log.trim().to_string(),
+            })
+        }
+        err => Err(StartError::Failed(err.to_string())),
+    }
+}
+
+/// The supervisor's end: the write end it was handed, marked close-on-exec so
+/// nothing it starts holds it, and taken out of the environment.
+pub fn take_writer() -> Option<Ready> {
+    let fd = std::env::var(READY_ENV).ok()?.parse::<i32>().ok();
+    std::env::remove_var(READY_ENV);
+    let fd = fd?;
+    // Nothing the supervisor starts may inherit it: the CLI waits for its end.
+    // SAFETY: fcntl on the descriptor we were handed.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    // SAFETY: the CLI handed us this descriptor (it crossed exec under its own
+    // number) and nothing else in this process owns it.
+    Some(Ready(unsafe { File::from_raw_fd(fd) }))
+}
+
+/// The write end of the ready pipe, in the supervisor.
+#[derive(Debug)]
+pub struct Ready(File);
+
+impl Ready {
+    /// Says the container's process runs.
+    pub fn ok(mut self) {
+        let _ = writeln!(self.0, "{OK}");
+    }
+
+    /// Says one line: why the container did not start, or what another supervisor reported.
+    pub fn say(mut self, msg: &str) {
+        let _ = writeln!(self.0, "{}", msg.trim_end().replace('\n', " "));
+    }
+
+    /// The underlying file, for the supervisor loop that answers later.
+    pub fn into_file(self) -> File {
+        self.0
+    }
+}
