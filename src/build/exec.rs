@@ -17,6 +17,7 @@ use super::copy;
 use super::layer;
 use super::progress::{Progress, Vertex};
 use super::run::{self, Network, RunError, RunSpec};
+use super::runmount;
 use super::sandbox::{self, Scratch};
 use super::steps::{Command, CopyOp, Dockerfile, Op, Stage, Step};
 use super::vars::Scope;
@@ -27,7 +28,6 @@ use crate::image::oci::{
 use crate::image::pull::NoProgress;
 use crate::image::store::{now_unix, ImageRecord, Store};
 use crate::image::{Client, PullOptions, Reference, RegistryOptions};
-use crate::spec::MountSpec;
 
 /// The PATH a stage gets when its base has none (BuildKit's default).
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -117,6 +117,24 @@ pub struct Options {
     pub labels: BTreeMap<String, String>,
     /// Names to tag.
     pub tags: Vec<Reference>,
+    /// Secrets RUN may mount.
+    pub secrets: Vec<super::secrets::Secret>,
+    /// `--platform` of the build (the host's when `None`).
+    pub platform: Option<String>,
+    /// Named contexts (compose's `additional_contexts`, buildx's `--build-context`):
+    /// `FROM NAME` and `COPY --from=NAME` use them before any image of that name.
+    pub named_contexts: BTreeMap<String, NamedContext>,
+    /// What every RUN gets (network, extra hosts, /dev/shm, ulimits, privileged).
+    pub run_defaults: super::run::RunDefaults,
+}
+
+/// What a named context stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamedContext {
+    /// A local directory (`COPY --from=NAME` reads it).
+    Dir(PathBuf),
+    /// An image (`docker-image://REF`, or another service's image).
+    Image(String),
 }
 
 /// The image a build made.
@@ -428,7 +446,16 @@ impl Builder<'_> {
             image: base.clone(),
             message: m,
         };
-        let img = self.image(&base, v).map_err(berr)?;
+        let img = match self.opts.named_contexts.get(&base) {
+            Some(NamedContext::Image(r)) => self.image(r, v).map_err(berr)?,
+            Some(NamedContext::Dir(d)) => {
+                return Err(berr(format!(
+                    "the named context {base} is a directory ({}): a directory context can be read with COPY --from={base}, not used as a base image",
+                    d.display()
+                )))
+            }
+            None => self.image(&base, v).map_err(berr)?,
+        };
         let stored = self
             .store
             .find(&img.manifest_digest.to_string())
@@ -864,7 +891,7 @@ impl Builder<'_> {
         };
         let argv = self.argv(st, cmd);
         let network = match network {
-            None => Network::Default,
+            None => self.opts.run_defaults.network,
             Some(n) => Network::parse(&scope.expand(n).map_err(|e| self.step_err(step, e))?)
                 .ok_or_else(|| {
                     self.step_err(
@@ -873,14 +900,19 @@ impl Builder<'_> {
                     )
                 })?,
         };
-        let mut mount_specs = vec![];
-        let mut mount_keys = vec![];
-        for m in mounts {
-            let m = scope.expand(m).map_err(|e| self.step_err(step, e))?;
-            let (spec, keyed) = self.mount(&m).map_err(|e| self.step_err(step, e))?;
-            mount_specs.push(spec);
-            mount_keys.push(keyed);
-        }
+        let cwd = st.workdir();
+        let mounts = runmount::prepare(
+            mounts,
+            &scope,
+            &runmount::Sources {
+                ctx: self.ctx,
+                root: &self.root,
+                secrets: &self.opts.secrets,
+                cwd: &cwd,
+            },
+        )
+        .map_err(|e| self.step_err(step, e))?;
+        let mount_keys = mounts.key.clone();
         // ARGs in scope reach the command as environment, ENV winning.
         let mut run_env = env.clone();
         let mut arg_pairs = vec![];
@@ -902,7 +934,8 @@ impl Builder<'_> {
             }
         }
         keyed_env.sort();
-        let cwd = st.workdir();
+        // Secrets as variables reach the command, never the key.
+        run_env.extend(mounts.env.iter().cloned());
         let user = st_user(&st.config);
         let mut k = KeyBuilder::child_of(&st.fs_key);
         k.field("op", "run")
@@ -912,6 +945,21 @@ impl Builder<'_> {
             .field("user", user.as_deref().unwrap_or(""))
             .field("network", &format!("{network:?}"))
             .field("mounts", &json!(mount_keys).to_string());
+        let d = &self.opts.run_defaults;
+        if !d.extra_hosts.is_empty()
+            || d.privileged
+            || d.shm_size.is_some()
+            || !d.ulimits.is_empty()
+        {
+            // Only when set, so builds without them keep their cache keys.
+            k.field(
+                "defaults",
+                &format!(
+                    "{:?} {} {:?} {:?}",
+                    d.extra_hosts, d.privileged, d.shm_size, d.ulimits
+                ),
+            );
+        }
         let key = k.finish();
         let cmd_shown = match cmd {
             Command::Shell(_) => argv.join(" "),
@@ -932,6 +980,9 @@ impl Builder<'_> {
             return Ok(true);
         }
         let scratch = Scratch::new(&self.root).map_err(|e| self.step_err(step, e))?;
+        let mount_specs = mounts
+            .materialize(&scratch.dir)
+            .map_err(|e| self.step_err(step, format!("writing the step's secrets: {e}")))?;
         let spec = RunSpec {
             args: argv.clone(),
             env: run_env,
@@ -939,6 +990,7 @@ impl Builder<'_> {
             user,
             network,
             mounts: mount_specs,
+            defaults: self.opts.run_defaults.clone(),
         };
         // WORKDIR exists before the command runs, as BuildKit makes sure.
         if cwd != "/" {
@@ -977,81 +1029,6 @@ impl Builder<'_> {
         }
         self.commit(st, step, key, &scratch, &text)?;
         Ok(false)
-    }
-
-    /// A `--mount=` value as a runtime mount, and what of it enters the cache key.
-    fn mount(&self, m: &str) -> Result<(MountSpec, String), String> {
-        let mut kv: BTreeMap<String, String> = BTreeMap::new();
-        let mut flags = BTreeSet::new();
-        for part in m.split(',') {
-            match part.split_once('=') {
-                Some((k, v)) => {
-                    kv.insert(k.trim().to_lowercase(), v.trim().to_string());
-                }
-                None => {
-                    flags.insert(part.trim().to_lowercase());
-                }
-            }
-        }
-        let kind = kv.get("type").cloned().unwrap_or_else(|| "bind".into());
-        let target = kv
-            .get("target")
-            .or_else(|| kv.get("dst"))
-            .or_else(|| kv.get("destination"))
-            .cloned()
-            .ok_or_else(|| format!("--mount={m}: target is required"))?;
-        match kind.as_str() {
-            "cache" => {
-                let id = kv.get("id").cloned().unwrap_or_else(|| target.clone());
-                let dir = self
-                    .root
-                    .join("build/mounts")
-                    .join(Digest::of(id.as_bytes()).hex());
-                std::fs::create_dir_all(&dir).map_err(|e| format!("cache mount {id}: {e}"))?;
-                Ok((
-                    MountSpec::Bind {
-                        source: dir,
-                        target: target.clone(),
-                        read_only: false,
-                        propagation: None,
-                    },
-                    // The cache's content is never in the key, only where it is.
-                    format!("cache:{target}"),
-                ))
-            }
-            "tmpfs" => {
-                let size = kv.get("size").and_then(|s| s.parse().ok());
-                Ok((
-                    MountSpec::Tmpfs {
-                        target: target.clone(),
-                        size,
-                        mode: None,
-                    },
-                    format!("tmpfs:{target}:{size:?}"),
-                ))
-            }
-            "bind" => {
-                if kv.contains_key("from") {
-                    return Err(format!("--mount={m}: bind mounts from another stage or image are not supported yet"));
-                }
-                if flags.contains("rw") || flags.contains("readwrite") {
-                    return Err(format!("--mount={m}: read-write bind mounts are not supported yet"));
-                }
-                let src = context::clean_rel(kv.get("source").or_else(|| kv.get("src")).map(String::as_str).unwrap_or(""));
-                let sel = self.ctx.select(&src).map_err(|e| e.to_string())?;
-                let digest = self.ctx.selection_digest(&sel).map_err(|e| e.to_string())?;
-                Ok((
-                    MountSpec::Bind {
-                        source: self.ctx.root().join(&src),
-                        target: target.clone(),
-                        read_only: true,
-                        propagation: None,
-                    },
-                    format!("bind:{src}:{target}:{digest}"),
-                ))
-            }
-            other => Err(format!("--mount={m}: mount type {other:?} is not supported yet (cache, tmpfs and bind are)")),
-        }
     }
 
     fn copy_step(
@@ -1159,11 +1136,34 @@ impl Builder<'_> {
                         k.field("from", other.fs_key.hex());
                         other.lowers_top_first()
                     }
-                    None => {
-                        let img = self.image(f, v).map_err(|e| self.step_err(step, e))?;
-                        k.field("from", img.id.hex());
-                        img.lower_dirs_top_first()
-                    }
+                    None => match self.opts.named_contexts.get(f) {
+                        Some(NamedContext::Dir(d)) => {
+                            // The directory's content is the key, as the context's is.
+                            let dctx = Context::new(d, Box::new(NothingExcluded), None)
+                                .map_err(|e| self.step_err(step, e))?;
+                            k.field("from", &format!("context {f}"));
+                            for s in &sources {
+                                let sel = dctx.select(s).map_err(|e| self.step_err(step, e))?;
+                                let sel = filter_excluded(sel, &c.exclude);
+                                k.field(
+                                    "content",
+                                    dctx.selection_digest(&sel)
+                                        .map_err(|e| self.step_err(step, e))?
+                                        .hex(),
+                                );
+                            }
+                            vec![d.clone()]
+                        }
+                        named => {
+                            let name = match named {
+                                Some(NamedContext::Image(r)) => r.as_str(),
+                                _ => f.as_str(),
+                            };
+                            let img = self.image(name, v).map_err(|e| self.step_err(step, e))?;
+                            k.field("from", img.id.hex());
+                            img.lower_dirs_top_first()
+                        }
+                    },
                 };
                 for s in &sources {
                     k.field("source", s);

@@ -10,8 +10,11 @@ use indexmap::IndexMap;
 use super::cancel::Cancel;
 use super::context::{Context, ContextError, Exclude, NothingExcluded};
 use super::dockerfile::ParseError;
+pub use super::exec::NamedContext;
 use super::exec::{self, BuildError, Built};
 use super::progress::Progress;
+pub use super::run::RunDefaults;
+pub use super::secrets::{Secret, SecretSource};
 use crate::image::{Reference, Store};
 
 /// Why a build request failed.
@@ -60,6 +63,16 @@ pub struct Request {
     pub no_cache: bool,
     /// Re-resolve base images.
     pub pull: bool,
+    /// Named contexts (`additional_contexts`).
+    pub named_contexts: BTreeMap<String, NamedContext>,
+    /// What every RUN gets (compose's network, extra_hosts, shm_size, ulimits, privileged).
+    pub run_defaults: RunDefaults,
+    /// Secrets `RUN --mount=type=secret` may mount (compose `build.secrets`,
+    /// `--secret`). Never stored in a layer or a cache key.
+    pub secrets: Vec<Secret>,
+    /// The platform to build for (`--platform`, compose `build.platforms`):
+    /// only the host's is supported; `None` is the host's.
+    pub platform: Option<String>,
 }
 
 /// Runs `req` against the store under `root`.
@@ -120,6 +133,10 @@ fn build_image(
         pull: req.pull,
         labels: req.labels.clone(),
         tags: req.tags.clone(),
+        named_contexts: req.named_contexts.clone(),
+        run_defaults: req.run_defaults.clone(),
+        secrets: req.secrets.clone(),
+        platform: req.platform.clone(),
     };
     Ok(exec::build(store, root, &ctx, &opts, progress, cancel)?)
 }

@@ -19,6 +19,8 @@ pub mod layer;
 pub mod lower;
 pub mod progress;
 pub mod run;
+pub mod runmount;
 pub mod sandbox;
+pub mod secrets;
 pub mod steps;
 pub mod vars;

@@ -53,6 +53,24 @@ pub struct RunSpec {
     pub network: Network,
     /// `--mount=` mounts (cache and bind as binds, tmpfs).
     pub mounts: Vec<MountSpec>,
+    /// What the whole build asks of every RUN (compose's `build:` keys).
+    pub defaults: RunDefaults,
+}
+
+/// What a build request asks of all its RUN steps: compose's `build.network`,
+/// `extra_hosts`, `shm_size`, `ulimits` and `privileged`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunDefaults {
+    /// The network of a RUN without `--network=`.
+    pub network: Network,
+    /// Extra `/etc/hosts` lines: (name, address).
+    pub extra_hosts: Vec<(String, String)>,
+    /// `/dev/shm` size in bytes.
+    pub shm_size: Option<u64>,
+    /// rlimits: name (`nofile`) -> (soft, hard).
+    pub ulimits: indexmap::IndexMap<String, (u64, u64)>,
+    /// Every RUN with all capabilities and no seccomp filter (the user opted in).
+    pub privileged: bool,
 }
 
 /// Why a RUN could not run (not: it ran and failed).
@@ -94,11 +112,13 @@ pub fn run(
         .unwrap_or_else(|| "build".into());
     let mut etc_files = vec![];
     let hosts = scratch.dir.join("hosts");
-    fs::write(
-        &hosts,
+    let mut hosts_text = String::from(
         "127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-    )
-    .map_err(io_op("writing /etc/hosts"))?;
+    );
+    for (name, addr) in &spec.defaults.extra_hosts {
+        hosts_text.push_str(&format!("{addr}\t{name}\n"));
+    }
+    fs::write(&hosts, hosts_text).map_err(io_op("writing /etc/hosts"))?;
     etc_files.push((hosts, "/etc/hosts".to_string()));
     if spec.network != Network::None {
         let resolv = scratch.dir.join("resolv.conf");
@@ -117,6 +137,10 @@ pub fn run(
         cgroup_path: format!("berth/{id}"),
         etc_files,
         mounts: spec.mounts.clone(),
+        privileged: spec.defaults.privileged,
+        seccomp_unconfined: spec.defaults.privileged,
+        shm_size: spec.defaults.shm_size,
+        ulimits: spec.defaults.ulimits.clone(),
         ..RunConfig::default()
     };
     let oci = build_spec(&rc).map_err(|e| RunError::Runtime(e.to_string()))?;

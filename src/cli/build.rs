@@ -1,12 +1,12 @@
 //! `build [SERVICE...]` and `builder prune`: thin over [`crate::build`].
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand};
 
 use super::context::Ctx;
 use crate::build::cancel::Cancel;
-use crate::build::compose::{request, Flags};
-use crate::build::progress::{Mode, Progress};
+use crate::build::compose::{set, Flags};
+use crate::build::progress::Mode;
 use crate::image::Store;
 
 /// `build`'s flags, as docker compose has them.
@@ -21,9 +21,24 @@ pub struct BuildArgs {
     /// Set build-time variables for services (K=V, or K to take it from the environment)
     #[arg(long = "build-arg", value_name = "K=V")]
     pub build_arg: Vec<String>,
+    /// Secret to expose to the build (id=X,src=PATH or id=X,env=VAR)
+    #[arg(long = "secret", value_name = "id=X,src=PATH")]
+    pub secret: Vec<String>,
+    /// Target platform (only the host's is supported)
+    #[arg(long)]
+    pub platform: Option<String>,
     /// Don't print anything to STDOUT
     #[arg(short, long)]
     pub quiet: bool,
+    /// Push service images after building them
+    #[arg(long)]
+    pub push: bool,
+    /// Also build dependencies (transitively)
+    #[arg(long)]
+    pub with_dependencies: bool,
+    /// Print equivalent bake file
+    #[arg(long)]
+    pub print: bool,
     /// Services to build (default: every service with a build section)
     pub services: Vec<String>,
 }
@@ -90,41 +105,62 @@ pub fn run_build(ctx: &Ctx, a: &BuildArgs) -> Result<()> {
     let project = &loaded.project;
     super::context::check_services(project, &a.services)?;
     let names: Vec<String> = if a.services.is_empty() {
-        project
-            .services
-            .values()
-            .filter(|s| s.build.is_some())
-            .map(|s| s.name.clone())
-            .collect()
+        project.service_names()
+    } else if a.with_dependencies {
+        crate::engine::graph::service_graph(project).with_dependencies(&a.services)
     } else {
         a.services.clone()
     };
-    let store = Store::open(&ctx.layout.root)
-        .with_context(|| format!("opening the image store in {}", ctx.layout.root.display()))?;
-    let cancel = cancel_on_signals()?;
     let flags = Flags {
         no_cache: a.no_cache,
         pull: a.pull,
         build_args: a.build_arg.clone(),
     };
+    let secrets = a
+        .secret
+        .iter()
+        .map(|s| crate::build::secrets::Secret::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Services without a build section are skipped, as docker compose does; the
+    // services their service: contexts name are built first.
+    let mut jobs = set::plan(project, &names, &flags, &|_| true)?;
+    if a.print {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&crate::build::compose::bake_json(project, &jobs))?
+        );
+        return Ok(());
+    }
+    for j in &mut jobs {
+        // --secret wins over compose's secret of the same id (looked up first).
+        j.request.secrets.splice(0..0, secrets.iter().cloned());
+        if a.platform.is_some() {
+            j.request.platform = a.platform.clone();
+        }
+    }
     let mode = mode(ctx, a);
-    for name in names {
-        let svc = project
-            .services
-            .get(&name)
-            .ok_or_else(|| anyhow!("no such service: {name}"))?;
-        if svc.build.is_none() {
-            // docker compose skips services without a build section silently.
-            continue;
+    for j in &jobs {
+        for w in crate::build::compose::warnings(&project.services[&j.service]) {
+            eprintln!("WARN[0000] {w}");
         }
-        let req = request(project, svc, &flags)?;
-        let progress = Progress::new(mode, &name);
-        let built = crate::build::front::build(&store, &ctx.layout.root, &req, &progress, &cancel)
-            .map_err(|e| anyhow!("failed to build service {name:?}: {e}"))?;
+    }
+    let store = Store::open(&ctx.layout.root)
+        .with_context(|| format!("opening the image store in {}", ctx.layout.root.display()))?;
+    let cancel = cancel_on_signals()?;
+    let built = set::run(&store, &jobs, mode, &cancel, &|j, b| {
         if mode != Mode::Quiet {
-            eprintln!(" ✔ Service {name}  Built");
+            eprintln!(" ✔ Service {}  Built", j.service);
         }
-        tracing::debug!("built {name}: {}", built.id);
+        tracing::debug!("built {}: {}", j.image, b.id);
+    })?;
+    if a.push {
+        // docker compose pushes only the images a service names with `image:`.
+        let services: Vec<String> = built
+            .iter()
+            .filter(|o| !project.services[&o.service].image.is_empty())
+            .map(|o| o.service.clone())
+            .collect();
+        super::push::push_services(ctx, project, &services, false, a.quiet)?;
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ pub mod logs;
 pub mod manage;
 pub mod ps;
 pub mod pull;
+pub mod push;
 pub mod run;
 pub mod scale;
 pub mod up;
@@ -101,6 +102,8 @@ pub enum Command {
     Ps(ps::PsArgs),
     /// Pull service images
     Pull(pull::PullArgs),
+    /// Push service images
+    Push(push::PushArgs),
     /// Restart service containers
     Restart(manage::RestartArgs),
     /// Removes stopped service containers
@@ -198,6 +201,7 @@ pub fn main() -> i32 {
         Command::Port(a) => ps::run_port(&ctx, &a),
         Command::Ps(a) => ps::run_ps(&ctx, &a),
         Command::Pull(a) => pull::run_pull(&ctx, &a),
+        Command::Push(a) => push::run_push(&ctx, &a),
         Command::Restart(a) => manage::run_restart(&ctx, &a),
         Command::Rm(a) => manage::run_rm(&ctx, &a),
         Command::Run(a) => run::run_run(&ctx, &a),

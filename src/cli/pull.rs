@@ -50,6 +50,10 @@ pub fn run_pull(ctx: &Ctx, a: &PullArgs) -> Result<()> {
             .ok_or_else(|| anyhow!("no such service: {name}"))?;
         // A service that is built has no image to pull unless it names one.
         if svc.image.is_empty() || (a.ignore_buildable && svc.build.is_some()) {
+            if svc.build.is_some() && !a.quiet {
+                // Every step of the refresh loop says what it did.
+                eprintln!(" - Service {name} Skipped: No image to be pulled (built from its build section)");
+            }
             continue;
         }
         let policy = match a.policy.as_deref() {
@@ -73,8 +77,23 @@ pub fn run_pull(ctx: &Ctx, a: &PullArgs) -> Result<()> {
     let results = pull_all(&store, &client, &items, &PullOptions::default(), &display);
     display.finish();
     let mut failed = vec![];
+    // An image that a service can build is a warning, not a failure (docker compose).
+    let buildable = |r: &Reference| {
+        project
+            .services
+            .values()
+            .any(|s| s.build.is_some() && Reference::parse(&s.image).is_ok_and(|x| x == *r))
+    };
     for (r, out) in results {
         match out {
+            PullOutcome::Failed(e) if buildable(&r) => {
+                if !a.quiet {
+                    eprintln!(
+                        " ! Image {} Warning pull failed ({e}); it must be built from source",
+                        r.familiar()
+                    );
+                }
+            }
             PullOutcome::Pulled(rep) if !a.quiet => {
                 let word = if rep.updated { "Pulled" } else { "Up to date" };
                 eprintln!(" ✔ Image {} {word}", r.familiar());

@@ -46,6 +46,9 @@ pub struct RunArgs {
     /// Pull without printing progress information
     #[arg(long)]
     pub quiet_pull: bool,
+    /// Build image before starting container
+    #[arg(long)]
+    pub build: bool,
     /// Remove containers for services not defined in the Compose file
     #[arg(long)]
     pub remove_orphans: bool,
@@ -133,6 +136,7 @@ pub fn run_run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
         cap_drop: a.cap_drop.clone(),
         pull: PullOverride::parse(&a.pull)?,
         quiet_pull: a.quiet_pull,
+        build: a.build,
         remove_orphans: a.remove_orphans,
         use_aliases: a.use_aliases,
         tty,

@@ -12,6 +12,7 @@ use super::Exit;
 use crate::compose::Project;
 pub use crate::engine::attached::Cascade;
 use crate::engine::attached::{self, AttachOptions};
+use crate::engine::build::BuildMode;
 use crate::engine::graph::Graph;
 use crate::engine::images::PullOverride;
 use crate::engine::up::{up, UpOptions};
@@ -88,6 +89,12 @@ pub struct UpArgs {
     /// Show what would be done, and why, without doing it
     #[arg(long)]
     pub dry_run: bool,
+    /// Build images before starting containers
+    #[arg(long, conflicts_with = "no_build")]
+    pub build: bool,
+    /// Don't build an image, even if it's policy
+    #[arg(long)]
+    pub no_build: bool,
     /// Services to start (default: all)
     pub services: Vec<String>,
 }
@@ -191,6 +198,7 @@ fn options(a: &UpArgs) -> Result<UpOptions> {
         dry_run: a.dry_run,
         wait: a.wait,
         wait_timeout: a.wait_timeout.map(Duration::from_secs),
+        build: BuildMode::from_flags(a.build, a.no_build)?,
     })
 }
 
@@ -249,6 +257,12 @@ pub struct CreateArgs {
     /// Pull image before running ("always"|"missing"|"never"|"policy")
     #[arg(long, default_value = "policy")]
     pub pull: String,
+    /// Build images before starting containers
+    #[arg(long, conflicts_with = "no_build")]
+    pub build: bool,
+    /// Don't build an image, even if it's policy
+    #[arg(long)]
+    pub no_build: bool,
     /// Services to create (default: all)
     pub services: Vec<String>,
 }
@@ -263,6 +277,7 @@ pub fn run_create(ctx: &Ctx, a: &CreateArgs) -> Result<()> {
         remove_orphans: a.remove_orphans,
         scale: parse_replicas(&a.scale)?,
         pull: PullOverride::parse(&a.pull)?,
+        build: BuildMode::from_flags(a.build, a.no_build)?,
         no_start: true,
         ..UpOptions::default()
     };

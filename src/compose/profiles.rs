@@ -49,6 +49,15 @@ pub fn select_services(project: &mut Project, names: &[String]) -> Result<(), Mo
                         stack.push(dep.clone());
                     }
                 }
+                // A build's `service:` context is a dependency too (compose-go's
+                // GetDependencies): building the service builds that one first.
+                if let Some(b) = &s.build {
+                    for c in b.additional_contexts.values() {
+                        if let Some(dep) = c.strip_prefix("service:") {
+                            stack.push(dep.to_string());
+                        }
+                    }
+                }
             }
             None => return Err(ModelError::NoSuchService(name)),
         }

@@ -2,6 +2,7 @@
 
 pub mod attach;
 pub mod attached;
+pub mod build;
 pub mod cp;
 pub mod create;
 pub mod down;

@@ -70,6 +70,8 @@ pub struct RunOptions {
     pub cap_drop: Vec<String>,
     /// `--pull`.
     pub pull: PullOverride,
+    /// `--build`: build the service's image (and its dependencies') first, once each.
+    pub build: bool,
     /// `--quiet-pull`: no line per pulled image.
     pub quiet_pull: bool,
     /// `--remove-orphans`.
@@ -102,6 +104,23 @@ pub fn start_oneoff(
         .services
         .get(&opts.service)
         .ok_or_else(|| anyhow!("no such service: {}", opts.service))?;
+    if opts.build {
+        let names = if opts.no_deps {
+            vec![opts.service.clone()]
+        } else {
+            super::graph::service_graph(project)
+                .with_dependencies(std::slice::from_ref(&opts.service))
+        };
+        let store = Store::open(&layout.root)?;
+        super::build::build_needed(
+            &store,
+            project,
+            &names,
+            opts.pull,
+            super::build::BuildMode::Always,
+            progress,
+        )?;
+    }
     let mut deps_ran = false;
     if !opts.no_deps {
         let deps: Vec<String> = loaded
@@ -115,6 +134,12 @@ pub fn start_oneoff(
                 services: deps,
                 pull: opts.pull,
                 remove_orphans: opts.remove_orphans,
+                // `--build` built them above: each image once.
+                build: if opts.build {
+                    super::build::BuildMode::Never
+                } else {
+                    super::build::BuildMode::Missing
+                },
                 ..Default::default()
             };
             let again = Loaded {

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Result};
 
 use super::create::{create, rename, CreateRequest};
 use super::graph::{shares_with, Direction};
-use super::images::{ensure_image, PullOverride};
+use super::images::PullOverride;
 use super::load::Loaded;
 use super::network;
 use super::remove::stop_and_remove;
@@ -59,6 +59,8 @@ pub struct UpOptions {
     pub wait: bool,
     /// `--wait-timeout`.
     pub wait_timeout: Option<Duration>,
+    /// `--build` / `--no-build`.
+    pub build: super::build::BuildMode,
 }
 
 fn replicas(svc: &ServiceConfig, opts: &UpOptions) -> u32 {
@@ -120,14 +122,8 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
 
     // Images.
     let store = Store::open(&layout.root)?;
-    let mut images: BTreeMap<String, RuntimeImage> = BTreeMap::new();
-    for name in &selected {
-        let svc = &project.services[name];
-        let img = ensure_image(&store, &project, svc, opts.pull, &|image| {
-            progress.println(&format!(" {name} Pulling {image}"));
-        })?;
-        images.insert(name.clone(), img);
-    }
+    let (images, _built): (BTreeMap<String, RuntimeImage>, _) =
+        super::build::ensure_images(&store, &project, &selected, opts.pull, opts.build, progress)?;
 
     // Plan against what exists.
     let existing: Vec<Found> = find(&layout.root, Some(&project.name));

@@ -70,6 +70,8 @@ pub enum Reason {
         from: String,
         /// The digest the tag points to now.
         to: String,
+        /// The service builds its image (`build:`): a build made the new one.
+        rebuilt: bool,
     },
     /// A service whose namespaces or volumes it shares is recreated.
     DependencyRecreated {
@@ -91,8 +93,9 @@ impl std::fmt::Display for Reason {
             Reason::Forced => f.write_str("--force-recreate"),
             Reason::ConfigChanged { keys } if keys.is_empty() => f.write_str("config changed"),
             Reason::ConfigChanged { keys } => write!(f, "changed: {}", keys.join(", ")),
-            Reason::ImageChanged { from, to } => {
-                write!(f, "image changed: {} -> {}", short(from), short(to))
+            Reason::ImageChanged { from, to, rebuilt } => {
+                let what = if *rebuilt { "rebuilt" } else { "changed" };
+                write!(f, "image {what}: {} -> {}", short(from), short(to))
             }
             Reason::DependencyRecreated { service } => write!(f, "{service} is recreated"),
             Reason::DependantRecreated => f.write_str("--always-recreate-deps"),
@@ -210,6 +213,7 @@ pub fn plan(
                     reasons.push(Reason::ImageChanged {
                         from: f.record.image_id.clone(),
                         to: now.clone(),
+                        rebuilt: d.config.get("build").is_some(),
                     });
                 }
             }
