@@ -114,3 +114,143 @@ fn run_secrets_are_mounted_for_the_step_only() {
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+fn inspect(w: &World, p: &Path, name: &str) -> serde_json::Value {
+    let out = w.ok(p, &["image", "inspect", name]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v[0].clone()
+}
+
+#[test]
+fn onbuild_triggers_run_in_the_child_only() {
+    let w = World::new();
+    let p = w.project(
+        "onb",
+        "services:\n  base:\n    build: base\n    image: onb-base\n  \
+         child:\n    build: child\n    image: onb-child\n  \
+         grand:\n    build: grand\n    image: onb-grand\n",
+    );
+    for d in ["base", "child", "grand"] {
+        fs::create_dir_all(p.join(d)).unwrap();
+    }
+    fs::write(
+        p.join("base/Dockerfile"),
+        format!(
+            "FROM {}\nONBUILD RUN echo trigger >> /count\nONBUILD COPY x.txt /x.txt\nRUN echo base > /base\n",
+            common::IMAGE
+        ),
+    )
+    .unwrap();
+    fs::write(p.join("child/x.txt"), "from the child's context\n").unwrap();
+    fs::write(
+        p.join("child/Dockerfile"),
+        "FROM onb-base\nRUN cat /base /count /x.txt > /all\n",
+    )
+    .unwrap();
+    fs::write(p.join("grand/x.txt"), "never copied\n").unwrap();
+    fs::write(
+        p.join("grand/Dockerfile"),
+        "FROM onb-child\nRUN cat /count > /again\n",
+    )
+    .unwrap();
+    build(&w, &p, &["base"]);
+    // The base records its triggers, does not run them.
+    let base = inspect(&w, &p, "onb-base");
+    assert_eq!(
+        base["Config"]["OnBuild"],
+        serde_json::json!(["RUN echo trigger >> /count", "COPY x.txt /x.txt"]),
+        "{base}"
+    );
+    let err = build(&w, &p, &["child"]);
+    assert!(err.contains("ONBUILD RUN echo trigger"), "{err}");
+    let out = w.ok(&p, &["run", "--rm", "child", "cat", "/all"]);
+    assert_eq!(out, "base\ntrigger\nfrom the child's context\n");
+    // Consumed: not in the child's config, not run again in a grandchild.
+    let child = inspect(&w, &p, "onb-child");
+    assert!(
+        child["Config"]["OnBuild"].is_null() || child["Config"]["OnBuild"] == serde_json::json!([]),
+        "{child}"
+    );
+    build(&w, &p, &["grand"]);
+    let out = w.ok(&p, &["run", "--rm", "grand", "cat", "/again", "/x.txt"]);
+    assert_eq!(out, "trigger\nfrom the child's context\n");
+
+    // A failing trigger names the child's FROM line.
+    fs::write(
+        p.join("base/Dockerfile"),
+        format!("FROM {}\nONBUILD RUN exit 7\n", common::IMAGE),
+    )
+    .unwrap();
+    build(&w, &p, &["base"]);
+    let msg = fails(&w, &p, &["build", "child"]);
+    assert!(msg.contains("Dockerfile:1"), "{msg}");
+    assert!(msg.contains("exit code: 7"), "{msg}");
+
+    // Chained or FROM triggers are refused where they are written.
+    fs::write(
+        p.join("base/Dockerfile"),
+        format!("FROM {}\nONBUILD ONBUILD RUN true\n", common::IMAGE),
+    )
+    .unwrap();
+    let msg = fails(&w, &p, &["build", "base"]);
+    assert!(msg.contains("Dockerfile:2"), "{msg}");
+    assert!(msg.contains("ONBUILD ONBUILD"), "{msg}");
+    fs::write(
+        p.join("base/Dockerfile"),
+        format!("FROM {}\nONBUILD FROM busybox\n", common::IMAGE),
+    )
+    .unwrap();
+    let msg = fails(&w, &p, &["build", "base"]);
+    assert!(msg.contains("isn't allowed as an ONBUILD trigger"), "{msg}");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+#[test]
+fn platform_is_the_hosts_or_a_clear_error() {
+    let w = World::new();
+    let host = match std::env::consts::ARCH {
+        "x86_64" => "linux/amd64",
+        "aarch64" => "linux/arm64",
+        other => panic!("untested host {other}"),
+    };
+    let other = if host == "linux/amd64" {
+        "linux/arm64"
+    } else {
+        "linux/amd64"
+    };
+    let p = project(
+        &w,
+        "plat",
+        "ARG BASE=IMAGE\nFROM --platform=$BUILDPLATFORM $BASE AS b\nARG TARGETPLATFORM\nARG TARGETARCH\n\
+         ARG BUILDOS\nRUN echo \"$TARGETPLATFORM $TARGETARCH $BUILDOS\" > /plat\n\
+         FROM --platform=$TARGETPLATFORM b\nRUN echo \"[$TARGETARCH]\" >> /plat\n\
+         FROM IMAGE\nCOPY --from=1 /plat /plat\nRUN echo \"[$TARGETARCH]\" >> /plat\n",
+    );
+    build(&w, &p, &["--platform", host]);
+    let out = w.ok(&p, &["run", "--rm", "app", "cat", "/plat"]);
+    let arch = host.split('/').nth(1).unwrap();
+    assert_eq!(out, format!("{host} {arch} linux\n[{arch}]\n[]\n"));
+
+    let msg = fails(&w, &p, &["build", "--platform", other]);
+    assert!(
+        msg.contains(&format!("platform {other} is not supported")),
+        "{msg}"
+    );
+    assert!(msg.contains(host), "{msg}");
+
+    fs::write(
+        p.join("Dockerfile"),
+        format!(
+            "FROM {}\nRUN true\nFROM --platform={other} {}\n",
+            common::IMAGE,
+            common::IMAGE
+        ),
+    )
+    .unwrap();
+    let msg = fails(&w, &p, &["build"]);
+    assert!(msg.contains("Dockerfile:3"), "{msg}");
+    assert!(msg.contains("is not supported"), "{msg}");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

@@ -94,6 +94,9 @@ pub enum BuildError {
     /// Storing the image failed.
     #[error("storing the image: {0}")]
     Store(#[from] crate::image::StoreError),
+    /// `--platform` names another platform than the host's.
+    #[error("--platform: {0}")]
+    Platform(String),
     /// Ctrl-C.
     #[error("build cancelled")]
     Cancelled,
@@ -220,6 +223,9 @@ pub fn build(
     progress: &Progress,
     cancel: &Cancel,
 ) -> Result<Built, BuildError> {
+    if let Some(p) = &opts.platform {
+        super::platform::check_list(p).map_err(BuildError::Platform)?;
+    }
     sandbox::clear_stale(root);
     // Held for the whole build: garbage collection waits instead of deleting a layer
     // between its commit and the cache entry (or tag) that keeps it.
@@ -324,12 +330,16 @@ impl Builder<'_> {
 
     fn global_value(&self, name: &str) -> Option<String> {
         let df = &self.opts.dockerfile;
-        let decl = df.global_args.iter().find(|(k, _)| k == name)?;
+        // BUILDPLATFORM, TARGETARCH…: automatic globals (a stage still needs a bare ARG).
+        let Some(decl) = df.global_args.iter().find(|(k, _)| k == name) else {
+            return super::platform::predefined(name);
+        };
         self.opts
             .build_args
             .get(name)
             .cloned()
             .or_else(|| decl.1.as_ref().map(|d| self.expand_global(d)))
+            .or_else(|| super::platform::predefined(name))
     }
 
     fn expand_global(&self, w: &str) -> String {
@@ -397,6 +407,15 @@ impl Builder<'_> {
 
     fn base_state(&self, i: usize, stage: &Stage, v: Vertex) -> Result<State, BuildError> {
         let base = self.expand_global(&stage.base);
+        if let Some(p) = &stage.platform {
+            let p = self.expand_global(p);
+            super::platform::check(&p).map_err(|m| BuildError::Step {
+                file: self.file(),
+                line: stage.line,
+                instruction: format!("FROM --platform={p} {base}"),
+                message: m,
+            })?;
+        }
         if base.eq_ignore_ascii_case("scratch") {
             let mut config = RuntimeConfig {
                 env: Some(vec![DEFAULT_PATH.into()]),
@@ -443,8 +462,6 @@ impl Builder<'_> {
             env.insert(0, DEFAULT_PATH.into());
         }
         config.env = Some(env);
-        // ONBUILD triggers of the base are consumed here (not run: reported).
-        config.other.shift_remove("OnBuild");
         Ok(State {
             key: Digest::of(format!("image {}", img.id).as_bytes()),
             fs_key: Digest::of(format!("image {}", img.id).as_bytes()),
@@ -501,6 +518,7 @@ impl Builder<'_> {
             self.progress.error(v, &e.to_string());
         })?;
         self.progress.done(v);
+        self.run_triggers(i, &mut st, stage, &label, total)?;
         for (n, step) in stage.steps.iter().enumerate() {
             if self.cancel.is_cancelled() {
                 return Err(BuildError::Cancelled);
@@ -527,6 +545,51 @@ impl Builder<'_> {
             }
         }
         self.done.lock().expect("done").insert(i, st);
+        Ok(())
+    }
+
+    /// Runs the base's ONBUILD triggers right after FROM, in order, as docker
+    /// does; they are consumed (a child of this image does not run them again).
+    fn run_triggers(
+        &self,
+        i: usize,
+        st: &mut State,
+        stage: &Stage,
+        label: &str,
+        total: usize,
+    ) -> Result<(), BuildError> {
+        let triggers: Vec<String> = match st.config.other.shift_remove("OnBuild") {
+            Some(v) => serde_json::from_value(v).unwrap_or_default(),
+            None => return Ok(()),
+        };
+        let base = self.expand_global(&stage.base);
+        for t in triggers {
+            if self.cancel.is_cancelled() {
+                return Err(BuildError::Cancelled);
+            }
+            let text = format!("ONBUILD {}", t.lines().next().unwrap_or(""));
+            let instr =
+                super::dockerfile::parse_trigger(&t, &base).map_err(|e| BuildError::Step {
+                    file: self.file(),
+                    line: stage.line,
+                    instruction: text.clone(),
+                    message: format!("ONBUILD trigger of {base}: {e}"),
+                })?;
+            let step = super::lower::trigger_step(&instr, stage.line, text.clone());
+            let v = self.vertex(label, 1, total, &text);
+            match self.step(i, st, &step, v) {
+                Ok(true) => self.progress.cached(v),
+                Ok(false) => self.progress.done(v),
+                Err(BuildError::Cancelled) => {
+                    self.progress.canceled(v);
+                    return Err(BuildError::Cancelled);
+                }
+                Err(e) => {
+                    self.progress.error(v, &e.to_string());
+                    return Err(e);
+                }
+            }
+        }
         Ok(())
     }
 

@@ -17,6 +17,7 @@ pub mod front;
 pub mod ignore;
 pub mod layer;
 pub mod lower;
+pub mod platform;
 pub mod progress;
 pub mod run;
 pub mod runmount;
