@@ -254,3 +254,32 @@ fn platform_is_the_hosts_or_a_clear_error() {
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+#[test]
+fn an_image_of_sixty_layers_builds_runs_and_starts() {
+    let w = World::new();
+    let p = w.project(
+        "deep",
+        "services:\n  app:\n    build: .\n    command: [\"sh\", \"-c\", \"ls /l | wc -l > /count; sleep 1000\"]\n",
+    );
+    // 60 COPY layers (each its own file), then RUN and COPY over all of them: the
+    // overlay's lowerdir list is far longer than mount(2)'s one page of options.
+    let mut df = format!("FROM {}\n", common::IMAGE);
+    for i in 0..60 {
+        fs::write(p.join(format!("f{i:02}")), format!("{i}\n")).unwrap();
+        df.push_str(&format!("COPY f{i:02} /l/\n"));
+    }
+    df.push_str("RUN ls /l | wc -l > /n && cat /l/f00 /l/f59 >> /n\nCOPY f00 /last\n");
+    fs::write(p.join("Dockerfile"), df).unwrap();
+    build(&w, &p, &[]);
+    let v = inspect(&w, &p, "deep-app");
+    let layers = v["RootFS"]["Layers"].as_array().map(Vec::len).unwrap_or(0);
+    assert!(layers > 60, "{layers} layers: {v}");
+    let out = w.ok(&p, &["run", "--rm", "app", "cat", "/n", "/last"]);
+    assert_eq!(out, "60\n0\n59\n0\n");
+    w.ok(&p, &["up", "-d"]);
+    let out = w.ok(&p, &["exec", "app", "cat", "/l/f42"]);
+    assert_eq!(out, "42\n");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
