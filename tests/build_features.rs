@@ -283,3 +283,52 @@ fn an_image_of_sixty_layers_builds_runs_and_starts() {
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+#[test]
+fn a_terminal_gets_the_collapsing_view() {
+    use common::pty;
+    let w = World::new();
+    let p = project(
+        &w,
+        "tty",
+        "FROM IMAGE\nWORKDIR /app\nRUN for i in 1 2 3 4 5 6 7 8; do echo out-line-$i; done; sleep 1; echo last-line\nCMD [\"true\"]\n",
+    );
+    let (mut child, mut master) = pty::berth_on_pty(&w, &p, &["build", "--progress", "tty"]);
+    let mut seen = String::new();
+    let status = pty::wait_draining(&mut child, &mut master, &mut seen);
+    // What berth wrote just before it exited.
+    pty::try_read_until(
+        &mut master,
+        &mut seen,
+        "\0",
+        std::time::Duration::from_millis(300),
+    );
+    assert!(status.success(), "{seen}");
+    assert!(seen.contains("[+] Building"), "{seen}");
+    assert!(seen.contains(" => [app 3/4] RUN for i in"), "{seen}");
+    // The running step's output shows under it while it runs.
+    assert!(seen.contains(" => => # out-line-8"), "{seen}");
+    // Redrawn in place (cursor up / erase line), not a log of #N lines.
+    assert!(
+        seen.contains("\x1b[1A") || seen.contains("\x1b[2K"),
+        "{seen:?}"
+    );
+    assert!(!seen.contains("#3 DONE"), "{seen}");
+    assert!(seen.contains("FINISHED"), "{seen}");
+    assert!(seen.contains("Service app  Built"), "{seen}");
+
+    // A rebuild shows the hits.
+    let (mut child, mut master) = pty::berth_on_pty(&w, &p, &["build", "--progress", "tty"]);
+    let mut seen = String::new();
+    let status = pty::wait_draining(&mut child, &mut master, &mut seen);
+    // What berth wrote just before it exited.
+    pty::try_read_until(
+        &mut master,
+        &mut seen,
+        "\0",
+        std::time::Duration::from_millis(300),
+    );
+    assert!(status.success(), "{seen}");
+    assert!(seen.contains(" => CACHED [app 3/4] RUN for i in"), "{seen}");
+    w.assert_clean();
+}

@@ -19,6 +19,7 @@ pub mod layer;
 pub mod lower;
 pub mod platform;
 pub mod progress;
+pub mod progress_tty;
 pub mod run;
 pub mod runmount;
 pub mod sandbox;

@@ -86,7 +86,8 @@ fn mode(ctx: &Ctx, a: &BuildArgs) -> Mode {
     match ctx.progress_mode {
         crate::progress::Mode::Json => Mode::Json,
         crate::progress::Mode::Quiet => Mode::Quiet,
-        _ => Mode::Plain,
+        crate::progress::Mode::Tty => Mode::Tty,
+        crate::progress::Mode::Plain => Mode::Plain,
     }
 }
 
@@ -137,6 +138,7 @@ pub fn run_build(ctx: &Ctx, a: &BuildArgs) -> Result<()> {
         let progress = Progress::new(mode, &name);
         let built = crate::build::front::build(&store, &ctx.layout.root, &req, &progress, &cancel)
             .map_err(|e| anyhow!("failed to build service {name:?}: {e}"))?;
+        progress.finish();
         if mode != Mode::Quiet {
             eprintln!(" ✔ Service {name}  Built");
         }
