@@ -332,3 +332,61 @@ fn a_terminal_gets_the_collapsing_view() {
     assert!(seen.contains(" => CACHED [app 3/4] RUN for i in"), "{seen}");
     w.assert_clean();
 }
+
+/// (step name, CACHED?) for every step line of a plain build.
+fn steps(stderr: &str) -> Vec<(String, bool)> {
+    let mut names: Vec<(String, String)> = vec![];
+    let mut out = vec![];
+    for l in stderr.lines() {
+        let Some(rest) = l.strip_prefix('#') else {
+            continue;
+        };
+        let (n, text) = rest.split_once(' ').unwrap_or((rest, ""));
+        if text.starts_with('[') {
+            names.push((n.to_string(), text.to_string()));
+        } else if text == "CACHED" || text.starts_with("DONE") {
+            if let Some((_, name)) = names.iter().find(|(k, _)| k == n) {
+                out.push((name.clone(), text == "CACHED"));
+            }
+        }
+    }
+    out
+}
+
+fn cached(steps: &[(String, bool)], needle: &str) -> bool {
+    steps
+        .iter()
+        .find(|(n, _)| n.contains(needle))
+        .unwrap_or_else(|| panic!("no step {needle} in {steps:?}"))
+        .1
+}
+
+#[test]
+fn copy_link_is_a_layer_independent_of_its_parent() {
+    let w = World::new();
+    let p = project(
+        &w,
+        "link",
+        "FROM IMAGE\nARG V=one\nRUN echo $V > /v && echo linker:x:1234:1234::/:/bin/sh >> /etc/passwd\n\
+         COPY --link --chown=linker a.txt /app/a.txt\nCOPY b.txt /app/b.txt\n\
+         CMD [\"sh\", \"-c\", \"cat /v /app/a.txt /app/b.txt; stat -c %u /app/a.txt\"]\n",
+    );
+    fs::write(p.join("a.txt"), "a\n").unwrap();
+    fs::write(p.join("b.txt"), "b\n").unwrap();
+    build(&w, &p, &[]);
+    assert_eq!(w.ok(&p, &["run", "--rm", "app"]), "one\na\nb\n1234\n");
+    // The parent changes: RUN reruns, the linked COPY is still a hit (its layer
+    // rebased on the new parent), the plain COPY after it is not.
+    let s = steps(&build(&w, &p, &["--build-arg", "V=two"]));
+    assert!(!cached(&s, "RUN echo $V"), "{s:?}");
+    assert!(cached(&s, "COPY --link"), "{s:?}");
+    assert!(!cached(&s, "COPY b.txt"), "{s:?}");
+    assert_eq!(w.ok(&p, &["run", "--rm", "app"]), "two\na\nb\n1234\n");
+    // Its content still counts.
+    fs::write(p.join("a.txt"), "A\n").unwrap();
+    let s = steps(&build(&w, &p, &["--build-arg", "V=two"]));
+    assert!(!cached(&s, "COPY --link"), "{s:?}");
+    assert_eq!(w.ok(&p, &["run", "--rm", "app"]), "two\nA\nb\n1234\n");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

@@ -896,6 +896,19 @@ impl Builder<'_> {
         scratch: &Scratch,
         text: &str,
     ) -> Result<(), BuildError> {
+        self.commit_as(st, step, key.clone(), key, scratch, text)
+    }
+
+    /// [`Self::commit`] cached under `key`, later steps chained on `next`.
+    fn commit_as(
+        &self,
+        st: &mut State,
+        step: &Step,
+        key: Digest,
+        next: Digest,
+        scratch: &Scratch,
+        text: &str,
+    ) -> Result<(), BuildError> {
         let created = now_rfc3339();
         let layer = if layer::is_empty(&scratch.upper()).map_err(|e| self.step_err(step, e))? {
             None
@@ -909,7 +922,7 @@ impl Builder<'_> {
         self.apply_entry(st, &entry, text)?;
         self.cache
             .put(self.store, &key, &entry, &st.layers, &st.diff_ids)?;
-        advance(st, key);
+        advance(st, next);
         Ok(())
     }
 
@@ -1108,6 +1121,9 @@ impl Builder<'_> {
         if let Some(m) = &c.chmod {
             shown.push(format!("--chmod={m}"));
         }
+        if c.link {
+            shown.push("--link".into());
+        }
         shown.extend(sources.iter().cloned());
         shown.extend(c.inline.iter().map(|f| f.name.clone()));
         shown.push(dest_raw.clone());
@@ -1118,8 +1134,18 @@ impl Builder<'_> {
             Context,
             Root(Vec<PathBuf>),
         }
-        let mut k = KeyBuilder::child_of(&st.fs_key);
+        // --link: the copy is a layer of its own, not rebased on what is below, so
+        // its key leaves the parent out (a changed parent still hits, as BuildKit).
+        let chown = match (&chown, c.link) {
+            (Some(spec), true) if !is_numeric_owner(spec) => {
+                Some(self.numeric_owner(st, step, spec)?)
+            }
+            _ => chown,
+        };
+        let link_root = Digest::of(b"copy --link");
+        let mut k = KeyBuilder::child_of(if c.link { &link_root } else { &st.fs_key });
         k.field("op", kw)
+            .field("link", &c.link.to_string())
             .field("dest", &dest)
             .field("chown", chown.as_deref().unwrap_or(""))
             .field("chmod", &format!("{chmod:?}"))
@@ -1176,9 +1202,17 @@ impl Builder<'_> {
             k.field("inline", &f.name).field("body", &f.body);
         }
         let key = k.finish();
+        // What later steps chain on: this key, or for --link the parent's and this one.
+        let next = if c.link {
+            let mut n = KeyBuilder::child_of(&st.fs_key);
+            n.field("linked", key.hex());
+            n.finish()
+        } else {
+            key.clone()
+        };
         if let Some(hit) = self.cached_entry(&key) {
             self.apply_entry(st, &hit, &text)?;
-            advance(st, key);
+            advance(st, next);
             return Ok(true);
         }
         let scratch = Scratch::new(&self.root).map_err(|e| self.step_err(step, e))?;
@@ -1200,7 +1234,12 @@ impl Builder<'_> {
             }
         }
         let ctx = self.ctx;
-        let lowers = st.lowers_top_first();
+        // --link copies into an empty root: nothing of the parent is read or followed.
+        let lowers = if c.link {
+            vec![]
+        } else {
+            st.lowers_top_first()
+        };
         let src_lowers = match &src {
             Src::Root(d) => Some(d.clone()),
             Src::Context => None,
@@ -1276,8 +1315,19 @@ impl Builder<'_> {
             )
         })
         .map_err(|e| self.step_err(step, format!("{e:#}")))?;
-        self.commit(st, step, key, &scratch, &text)?;
+        self.commit_as(st, step, key, next, &scratch, &text)?;
         Ok(false)
+    }
+
+    /// `--chown=name[:group]` as `uid:gid`, looked up in the parent's root (a
+    /// `--link` copy does not see it otherwise).
+    fn numeric_owner(&self, st: &State, step: &Step, spec: &str) -> Result<String, BuildError> {
+        let scratch = Scratch::new(&self.root).map_err(|e| self.step_err(step, e))?;
+        let (uid, gid) = sandbox::with_root(&scratch, &st.lowers_top_first(), |root| {
+            copy::resolve_chown(root, spec)
+        })
+        .map_err(|e| self.step_err(step, format!("{e:#}")))?;
+        Ok(format!("{uid}:{gid}"))
     }
 
     /// Writes the image config and manifest of the final state, and tags it.
@@ -1350,6 +1400,12 @@ fn show_tail(step: &str, tail: &str) -> String {
     } else {
         format!("\n------\n > {step}:\n{tail}\n------")
     }
+}
+
+/// `uid[:gid]` in numbers (no lookup needed).
+fn is_numeric_owner(spec: &str) -> bool {
+    spec.split(':')
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn st_user(c: &RuntimeConfig) -> Option<String> {
