@@ -390,3 +390,77 @@ fn copy_link_is_a_layer_independent_of_its_parent() {
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+#[test]
+fn ctrl_c_keeps_the_old_image_and_leaves_nothing() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let w = World::new();
+    let p = project(&w, "intr", "FROM IMAGE\nRUN echo v1 > /v\n");
+    build(&w, &p, &[]);
+    let id = inspect(&w, &p, "intr-app")["Id"].clone();
+    let secret = p.parent().unwrap().join("intr-secret");
+    fs::write(&secret, "intr-secret-value").unwrap();
+    fs::write(
+        p.join("Dockerfile"),
+        format!(
+            "FROM {}\nRUN echo v2 > /v\nRUN --mount=type=secret,id=s --mount=type=cache,target=/c \
+             echo started && sleep 7373\n",
+            common::IMAGE
+        ),
+    )
+    .unwrap();
+    let src = format!("id=s,src={}", secret.display());
+    let mut child = w
+        .berth_command(&p, &["build", "--secret", &src])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = vec![];
+    for l in lines.by_ref() {
+        let l = l.unwrap();
+        let started = l.ends_with(" started");
+        seen.push(l);
+        if started {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|l| l.ends_with(" started")), "{seen:?}");
+    // SAFETY: kill of the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(!child.wait().unwrap().success());
+    assert!(rest.iter().any(|l| l.contains("CANCELED")), "{rest:?}");
+    // The old image keeps the name; no step container, mount, process, temp dir.
+    assert_eq!(inspect(&w, &p, "intr-app")["Id"], id);
+    assert_eq!(w.ok(&p, &["run", "--rm", "app", "cat", "/v"]), "v1\n");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+    let sleepers = std::process::Command::new("pgrep")
+        .args(["-f", "sleep 7373"])
+        .output()
+        .unwrap();
+    assert!(sleepers.stdout.is_empty(), "the RUN's process survived");
+    let tmp: Vec<_> = fs::read_dir(w.root().join("build/tmp"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(tmp.is_empty(), "{tmp:?}");
+    for base in [
+        "/sys/fs/cgroup/memory/berth",
+        "/sys/fs/cgroup/unified/berth",
+        "/sys/fs/cgroup/berth",
+    ] {
+        let left: Vec<String> = fs::read_dir(base)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with(&format!("build-{}-", child.id())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{base}: {left:?}");
+    }
+    assert!(any_file_contains(&w.root(), b"intr-secret-value").is_none());
+}
