@@ -94,6 +94,9 @@ pub enum BuildError {
     /// Storing the image failed.
     #[error("storing the image: {0}")]
     Store(#[from] crate::image::StoreError),
+    /// `--platform` names another platform than the host's.
+    #[error("--platform: {0}")]
+    Platform(String),
     /// Ctrl-C.
     #[error("build cancelled")]
     Cancelled,
@@ -234,6 +237,9 @@ pub fn build(
     progress: &Progress,
     cancel: &Cancel,
 ) -> Result<Built, BuildError> {
+    if let Some(p) = &opts.platform {
+        super::platform::check_list(p).map_err(BuildError::Platform)?;
+    }
     sandbox::clear_stale(root);
     // Held for the whole build: garbage collection waits instead of deleting a layer
     // between its commit and the cache entry (or tag) that keeps it.
@@ -338,12 +344,16 @@ impl Builder<'_> {
 
     fn global_value(&self, name: &str) -> Option<String> {
         let df = &self.opts.dockerfile;
-        let decl = df.global_args.iter().find(|(k, _)| k == name)?;
+        // BUILDPLATFORM, TARGETARCH…: automatic globals (a stage still needs a bare ARG).
+        let Some(decl) = df.global_args.iter().find(|(k, _)| k == name) else {
+            return super::platform::predefined(name);
+        };
         self.opts
             .build_args
             .get(name)
             .cloned()
             .or_else(|| decl.1.as_ref().map(|d| self.expand_global(d)))
+            .or_else(|| super::platform::predefined(name))
     }
 
     fn expand_global(&self, w: &str) -> String {
@@ -411,6 +421,15 @@ impl Builder<'_> {
 
     fn base_state(&self, i: usize, stage: &Stage, v: Vertex) -> Result<State, BuildError> {
         let base = self.expand_global(&stage.base);
+        if let Some(p) = &stage.platform {
+            let p = self.expand_global(p);
+            super::platform::check(&p).map_err(|m| BuildError::Step {
+                file: self.file(),
+                line: stage.line,
+                instruction: format!("FROM --platform={p} {base}"),
+                message: m,
+            })?;
+        }
         if base.eq_ignore_ascii_case("scratch") {
             let mut config = RuntimeConfig {
                 env: Some(vec![DEFAULT_PATH.into()]),
@@ -466,8 +485,6 @@ impl Builder<'_> {
             env.insert(0, DEFAULT_PATH.into());
         }
         config.env = Some(env);
-        // ONBUILD triggers of the base are consumed here (not run: reported).
-        config.other.shift_remove("OnBuild");
         Ok(State {
             key: Digest::of(format!("image {}", img.id).as_bytes()),
             fs_key: Digest::of(format!("image {}", img.id).as_bytes()),
@@ -524,6 +541,7 @@ impl Builder<'_> {
             self.progress.error(v, &e.to_string());
         })?;
         self.progress.done(v);
+        self.run_triggers(i, &mut st, stage, &label, total)?;
         for (n, step) in stage.steps.iter().enumerate() {
             if self.cancel.is_cancelled() {
                 return Err(BuildError::Cancelled);
@@ -550,6 +568,51 @@ impl Builder<'_> {
             }
         }
         self.done.lock().expect("done").insert(i, st);
+        Ok(())
+    }
+
+    /// Runs the base's ONBUILD triggers right after FROM, in order, as docker
+    /// does; they are consumed (a child of this image does not run them again).
+    fn run_triggers(
+        &self,
+        i: usize,
+        st: &mut State,
+        stage: &Stage,
+        label: &str,
+        total: usize,
+    ) -> Result<(), BuildError> {
+        let triggers: Vec<String> = match st.config.other.shift_remove("OnBuild") {
+            Some(v) => serde_json::from_value(v).unwrap_or_default(),
+            None => return Ok(()),
+        };
+        let base = self.expand_global(&stage.base);
+        for t in triggers {
+            if self.cancel.is_cancelled() {
+                return Err(BuildError::Cancelled);
+            }
+            let text = format!("ONBUILD {}", t.lines().next().unwrap_or(""));
+            let instr =
+                super::dockerfile::parse_trigger(&t, &base).map_err(|e| BuildError::Step {
+                    file: self.file(),
+                    line: stage.line,
+                    instruction: text.clone(),
+                    message: format!("ONBUILD trigger of {base}: {e}"),
+                })?;
+            let step = super::lower::trigger_step(&instr, stage.line, text.clone());
+            let v = self.vertex(label, 1, total, &text);
+            match self.step(i, st, &step, v) {
+                Ok(true) => self.progress.cached(v),
+                Ok(false) => self.progress.done(v),
+                Err(BuildError::Cancelled) => {
+                    self.progress.canceled(v);
+                    return Err(BuildError::Cancelled);
+                }
+                Err(e) => {
+                    self.progress.error(v, &e.to_string());
+                    return Err(e);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -856,6 +919,19 @@ impl Builder<'_> {
         scratch: &Scratch,
         text: &str,
     ) -> Result<(), BuildError> {
+        self.commit_as(st, step, key.clone(), key, scratch, text)
+    }
+
+    /// [`Self::commit`] cached under `key`, later steps chained on `next`.
+    fn commit_as(
+        &self,
+        st: &mut State,
+        step: &Step,
+        key: Digest,
+        next: Digest,
+        scratch: &Scratch,
+        text: &str,
+    ) -> Result<(), BuildError> {
         let created = now_rfc3339();
         let layer = if layer::is_empty(&scratch.upper()).map_err(|e| self.step_err(step, e))? {
             None
@@ -869,7 +945,7 @@ impl Builder<'_> {
         self.apply_entry(st, &entry, text)?;
         self.cache
             .put(self.store, &key, &entry, &st.layers, &st.diff_ids)?;
-        advance(st, key);
+        advance(st, next);
         Ok(())
     }
 
@@ -1084,6 +1160,9 @@ impl Builder<'_> {
         if let Some(m) = &c.chmod {
             shown.push(format!("--chmod={m}"));
         }
+        if c.link {
+            shown.push("--link".into());
+        }
         shown.extend(sources.iter().cloned());
         shown.extend(c.inline.iter().map(|f| f.name.clone()));
         shown.push(dest_raw.clone());
@@ -1094,8 +1173,18 @@ impl Builder<'_> {
             Context,
             Root(Vec<PathBuf>),
         }
-        let mut k = KeyBuilder::child_of(&st.fs_key);
+        // --link: the copy is a layer of its own, not rebased on what is below, so
+        // its key leaves the parent out (a changed parent still hits, as BuildKit).
+        let chown = match (&chown, c.link) {
+            (Some(spec), true) if !is_numeric_owner(spec) => {
+                Some(self.numeric_owner(st, step, spec)?)
+            }
+            _ => chown,
+        };
+        let link_root = Digest::of(b"copy --link");
+        let mut k = KeyBuilder::child_of(if c.link { &link_root } else { &st.fs_key });
         k.field("op", kw)
+            .field("link", &c.link.to_string())
             .field("dest", &dest)
             .field("chown", chown.as_deref().unwrap_or(""))
             .field("chmod", &format!("{chmod:?}"))
@@ -1175,9 +1264,17 @@ impl Builder<'_> {
             k.field("inline", &f.name).field("body", &f.body);
         }
         let key = k.finish();
+        // What later steps chain on: this key, or for --link the parent's and this one.
+        let next = if c.link {
+            let mut n = KeyBuilder::child_of(&st.fs_key);
+            n.field("linked", key.hex());
+            n.finish()
+        } else {
+            key.clone()
+        };
         if let Some(hit) = self.cached_entry(&key) {
             self.apply_entry(st, &hit, &text)?;
-            advance(st, key);
+            advance(st, next);
             return Ok(true);
         }
         let scratch = Scratch::new(&self.root).map_err(|e| self.step_err(step, e))?;
@@ -1199,7 +1296,12 @@ impl Builder<'_> {
             }
         }
         let ctx = self.ctx;
-        let lowers = st.lowers_top_first();
+        // --link copies into an empty root: nothing of the parent is read or followed.
+        let lowers = if c.link {
+            vec![]
+        } else {
+            st.lowers_top_first()
+        };
         let src_lowers = match &src {
             Src::Root(d) => Some(d.clone()),
             Src::Context => None,
@@ -1275,8 +1377,19 @@ impl Builder<'_> {
             )
         })
         .map_err(|e| self.step_err(step, format!("{e:#}")))?;
-        self.commit(st, step, key, &scratch, &text)?;
+        self.commit_as(st, step, key, next, &scratch, &text)?;
         Ok(false)
+    }
+
+    /// `--chown=name[:group]` as `uid:gid`, looked up in the parent's root (a
+    /// `--link` copy does not see it otherwise).
+    fn numeric_owner(&self, st: &State, step: &Step, spec: &str) -> Result<String, BuildError> {
+        let scratch = Scratch::new(&self.root).map_err(|e| self.step_err(step, e))?;
+        let (uid, gid) = sandbox::with_root(&scratch, &st.lowers_top_first(), |root| {
+            copy::resolve_chown(root, spec)
+        })
+        .map_err(|e| self.step_err(step, format!("{e:#}")))?;
+        Ok(format!("{uid}:{gid}"))
     }
 
     /// Writes the image config and manifest of the final state, and tags it.
@@ -1349,6 +1462,12 @@ fn show_tail(step: &str, tail: &str) -> String {
     } else {
         format!("\n------\n > {step}:\n{tail}\n------")
     }
+}
+
+/// `uid[:gid]` in numbers (no lookup needed).
+fn is_numeric_owner(spec: &str) -> bool {
+    spec.split(':')
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn st_user(c: &RuntimeConfig) -> Option<String> {

@@ -118,6 +118,16 @@ fn op(i: &ast::Instruction) -> Op {
     }
 }
 
+/// One ONBUILD trigger of a base image as a step of the child's stage, at the
+/// child's FROM line (`text` is how errors and progress name it).
+pub fn trigger_step(i: &ast::Instruction, line: usize, text: String) -> Step {
+    Step {
+        line,
+        text,
+        op: op(i),
+    }
+}
+
 /// The executor's form of a parsed Dockerfile.
 pub fn lower(df: &ast::Dockerfile, source: &str) -> Dockerfile {
     Dockerfile {

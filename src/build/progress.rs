@@ -10,7 +10,16 @@
 //! ```
 //!
 //! Every step is a vertex `#N`; its output lines carry the seconds since the step
-//! started. `quiet` prints nothing, `json` one object per event.
+//! started. `quiet` prints nothing, `json` one object per event. On a terminal
+//! ([`Mode::Tty`], [`super::progress_tty`]) BuildKit's collapsing view, redrawn in place:
+//!
+//! ```text
+//! [+] Building 2.3s (4/5)
+//!  => [build 1/4] FROM busybox                                        0.0s
+//!  => CACHED [build 2/4] WORKDIR /app                                 0.0s
+//!  => [build 3/4] RUN make                                            1.2s
+//!  => => # cc -o app main.c
+//! ```
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,7 +29,9 @@ use std::time::Instant;
 /// How progress is shown (`--progress`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// `#N …` lines (also used on a terminal).
+    /// BuildKit's collapsing view, redrawn in place (a terminal).
+    Tty,
+    /// `#N …` lines.
     Plain,
     /// Nothing.
     Quiet,
@@ -29,10 +40,13 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// Parses `--progress` (`auto` and `tty` print plain lines).
+    /// Parses `--progress` (`auto`: the view on a terminal, plain lines elsewhere).
     pub fn parse(s: &str) -> Option<Mode> {
+        use std::io::IsTerminal;
         match s {
-            "auto" | "tty" | "plain" => Some(Mode::Plain),
+            "tty" => Some(Mode::Tty),
+            "auto" if std::io::stderr().is_terminal() => Some(Mode::Tty),
+            "auto" | "plain" => Some(Mode::Plain),
             "quiet" => Some(Mode::Quiet),
             "json" | "rawjson" => Some(Mode::Json),
             _ => None,
@@ -47,6 +61,8 @@ pub struct Progress {
     out: Mutex<State>,
     /// A prefix for step names (the compose service: `[web build 2/4]`).
     pub prefix: String,
+    /// The terminal view (`Mode::Tty` only).
+    tty: Option<super::progress_tty::View>,
 }
 
 struct State {
@@ -71,6 +87,15 @@ impl Progress {
                 last: None,
             }),
             prefix: prefix.to_string(),
+            tty: (mode == Mode::Tty).then(super::progress_tty::View::new),
+        }
+    }
+
+    /// Ends the terminal view (`[+] Building 2.3s (9/9) FINISHED`); what is
+    /// printed after it goes below. Nothing in the other modes.
+    pub fn finish(&self) {
+        if let Some(t) = &self.tty {
+            t.finish();
         }
     }
 
@@ -119,11 +144,16 @@ impl Progress {
             .names
             .insert(v, name.clone());
         match self.mode {
+            Mode::Tty => self.view().start(v, &name),
             Mode::Plain => self.emit(v, &name, false),
             Mode::Json => self.json(v, "start", serde_json::json!({"name": name})),
             Mode::Quiet => {}
         }
         Vertex(v)
+    }
+
+    fn view(&self) -> &super::progress_tty::View {
+        self.tty.as_ref().expect("the view exists in tty mode")
     }
 
     fn elapsed(&self, v: Vertex) -> f64 {
@@ -159,6 +189,7 @@ impl Progress {
                 };
                 self.emit(v.0, &format!("{stamp} {text}"), false)
             }
+            Mode::Tty => self.view().log(v.0, text),
             Mode::Json => self.json(v.0, "log", serde_json::json!({"text": text, "t": t})),
             Mode::Quiet => {}
         }
@@ -167,6 +198,7 @@ impl Progress {
     /// A status line (`transferring context: 4.5MB`).
     pub fn status(&self, v: Vertex, text: &str) {
         match self.mode {
+            Mode::Tty => self.view().log(v.0, text),
             Mode::Plain => self.emit(v.0, text, false),
             Mode::Json => self.json(v.0, "status", serde_json::json!({"text": text})),
             Mode::Quiet => {}
@@ -176,6 +208,7 @@ impl Progress {
     /// The vertex was a cache hit.
     pub fn cached(&self, v: Vertex) {
         match self.mode {
+            Mode::Tty => self.view().end(v.0, super::progress_tty::End::Cached),
             Mode::Plain => self.emit(v.0, "CACHED", true),
             Mode::Json => self.json(v.0, "cached", serde_json::json!({})),
             Mode::Quiet => {}
@@ -186,6 +219,7 @@ impl Progress {
     pub fn done(&self, v: Vertex) {
         let t = self.elapsed(v);
         match self.mode {
+            Mode::Tty => self.view().end(v.0, super::progress_tty::End::Done),
             Mode::Plain => self.emit(v.0, &format!("DONE {t:.1}s"), true),
             Mode::Json => self.json(v.0, "done", serde_json::json!({"seconds": t})),
             Mode::Quiet => {}
@@ -195,6 +229,7 @@ impl Progress {
     /// The vertex failed.
     pub fn error(&self, v: Vertex, msg: &str) {
         match self.mode {
+            Mode::Tty => self.view().end(v.0, super::progress_tty::End::Error),
             Mode::Plain => self.emit(v.0, &format!("ERROR: {msg}"), true),
             Mode::Json => self.json(v.0, "error", serde_json::json!({"error": msg})),
             Mode::Quiet => {}
@@ -204,9 +239,16 @@ impl Progress {
     /// The vertex was cancelled.
     pub fn canceled(&self, v: Vertex) {
         match self.mode {
+            Mode::Tty => self.view().end(v.0, super::progress_tty::End::Canceled),
             Mode::Plain => self.emit(v.0, "CANCELED", true),
             Mode::Json => self.json(v.0, "canceled", serde_json::json!({})),
             Mode::Quiet => {}
         }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
     }
 }

@@ -154,33 +154,13 @@ pub fn with_roots<T: Send>(
             })
             .map_err(|e| anyhow::anyhow!("making mounts private: {e}"))?;
             let target = cpath(&mnt)?;
-            let cdata = CString::new(data).map_err(|_| anyhow::anyhow!("NUL in layer path"))?;
-            // SAFETY: an overlay mount with C strings we own, in our private namespace.
-            check(unsafe {
-                libc::mount(
-                    c"overlay".as_ptr(),
-                    target.as_ptr(),
-                    c"overlay".as_ptr(),
-                    0,
-                    cdata.as_ptr().cast(),
-                )
-            })
-            .map_err(|e| anyhow::anyhow!("mounting the build root: {e}"))?;
+            // The runtime's overlay mount: mount(2), or one `lowerdir+` per layer when
+            // the options outgrow a page (images of many layers).
+            berth_runtime::syscall::linux::mount_overlay(&data, &mnt, false)
+                .map_err(|e| anyhow::anyhow!("mounting the build root: {e}"))?;
             if let Some((dir, data)) = &src {
-                let t = cpath(dir)?;
-                let d = CString::new(data.as_str())
-                    .map_err(|_| anyhow::anyhow!("NUL in layer path"))?;
-                // SAFETY: a read-only overlay with C strings we own, in our namespace.
-                check(unsafe {
-                    libc::mount(
-                        c"overlay".as_ptr(),
-                        t.as_ptr(),
-                        c"overlay".as_ptr(),
-                        libc::MS_RDONLY,
-                        d.as_ptr().cast(),
-                    )
-                })
-                .map_err(|e| anyhow::anyhow!("mounting the COPY --from root: {e}"))?;
+                berth_runtime::syscall::linux::mount_overlay(data, dir, true)
+                    .map_err(|e| anyhow::anyhow!("mounting the COPY --from root: {e}"))?;
             }
             // SAFETY: open of a C string path; the result is checked.
             let fd = unsafe {

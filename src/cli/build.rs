@@ -95,7 +95,8 @@ fn mode(ctx: &Ctx, a: &BuildArgs) -> Mode {
     match ctx.progress_mode {
         crate::progress::Mode::Json => Mode::Json,
         crate::progress::Mode::Quiet => Mode::Quiet,
-        _ => Mode::Plain,
+        crate::progress::Mode::Tty => Mode::Tty,
+        crate::progress::Mode::Plain => Mode::Plain,
     }
 }
 

@@ -130,9 +130,43 @@ impl LinuxSyscall {
 /// go through the new mount API instead.
 const OVERLAY_DATA_MAX: usize = 3800;
 
+/// Mounts an overlay (`data`: `lowerdir=a:b[,upperdir=u,workdir=w]`) at the host path
+/// `target`: with mount(2) when the options fit its one page, else with the new mount
+/// API, one `lowerdir+` per layer (Linux 6.8), so images of many layers mount too. The
+/// one overlay mount of container roots (the runtime) and build steps (the builder).
+pub fn mount_overlay(data: &str, target: &Path, read_only: bool) -> Result<()> {
+    if data.len() > OVERLAY_DATA_MAX {
+        return mount_overlay_fsconfig(data, target, read_only);
+    }
+    let t = target
+        .to_str()
+        .ok_or_else(|| Error::Spec(format!("non-utf8 path {}", target.display())))?;
+    let flags = if read_only { libc::MS_RDONLY as u64 } else { 0 };
+    raw::mount(Some("overlay"), t, Some("overlay"), flags, Some(data)).map_err(|e| Error::Path {
+        op: "mount overlay",
+        path: target.to_path_buf(),
+        source: e,
+    })
+}
+
+/// Why an overlay of many layers cannot be mounted on a kernel without `lowerdir+`.
+fn too_many_layers(data: &str, e: io::Error) -> Error {
+    let layers = data
+        .split(',')
+        .find_map(|o| o.strip_prefix("lowerdir="))
+        .map(|l| l.split(':').count())
+        .unwrap_or(0);
+    Error::Spec(format!(
+        "an overlay of {layers} layers: its options ({} bytes) exceed mount(2)'s one page, \
+         and this kernel cannot add layers one by one (overlayfs `lowerdir+` needs Linux 6.8 \
+         or newer; {e}); use an image with fewer layers or a newer kernel",
+        data.len()
+    ))
+}
+
 /// Mount an overlay with fsopen/fsconfig, one `lowerdir+` per layer (Linux 6.8), so the
 /// number of layers is not limited by the page-sized mount(2) data.
-fn mount_overlay_fsconfig(data: &str, target: &Path) -> Result<()> {
+fn mount_overlay_fsconfig(data: &str, target: &Path, read_only: bool) -> Result<()> {
     use std::ffi::CString;
     const FSCONFIG_SET_STRING: u32 = 1;
     const FSCONFIG_CMD_CREATE: u32 = 6;
@@ -149,7 +183,7 @@ fn mount_overlay_fsconfig(data: &str, target: &Path) -> Result<()> {
         )
     };
     if fs < 0 {
-        return Err(sys("fsopen overlay"));
+        return Err(too_many_layers(data, io::Error::last_os_error()));
     }
     let fs = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fs as i32) };
     let set = |key: &str, val: &str| -> Result<()> {
@@ -180,7 +214,13 @@ fn mount_overlay_fsconfig(data: &str, target: &Path) -> Result<()> {
         let (k, v) = opt.split_once('=').unwrap_or((opt, ""));
         if k == "lowerdir" {
             for l in v.split(':') {
-                set("lowerdir+", l)?;
+                set("lowerdir+", l).map_err(|e| match e {
+                    // EINVAL on the key itself: a kernel before 6.8.
+                    Error::Path { source, .. } if source.raw_os_error() == Some(libc::EINVAL) => {
+                        too_many_layers(data, source)
+                    }
+                    other => other,
+                })?;
             }
         } else {
             set(k, v)?;
@@ -204,7 +244,11 @@ fn mount_overlay_fsconfig(data: &str, target: &Path) -> Result<()> {
             libc::SYS_fsmount,
             fs.as_raw_fd(),
             1u32, /* FSMOUNT_CLOEXEC */
-            0u32,
+            if read_only {
+                1u32 /* MOUNT_ATTR_RDONLY */
+            } else {
+                0u32
+            },
         )
     };
     if m < 0 {
@@ -291,12 +335,11 @@ impl Syscall for LinuxSyscall {
         data: Option<&str>,
     ) -> Result<()> {
         match target {
-            Target::Host(p)
-                if fstype == Some("overlay")
-                    && data.is_some_and(|d| d.len() > OVERLAY_DATA_MAX) =>
-            {
-                mount_overlay_fsconfig(data.unwrap_or_default(), p)
-            }
+            Target::Host(p) if fstype == Some("overlay") && data.is_some() => mount_overlay(
+                data.unwrap_or_default(),
+                p,
+                flags & libc::MS_RDONLY as u64 != 0,
+            ),
             Target::Host(p) => {
                 let t = p
                     .to_str()

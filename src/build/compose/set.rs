@@ -179,6 +179,7 @@ pub fn run(
                 s.spawn(move || {
                     let progress = Progress::new(mode, &j.service);
                     let r = front::build(store, store.root(), &j.request, &progress, cancel);
+                    progress.finish();
                     if let Ok(b) = &r {
                         on_built(j, b);
                     }
