@@ -77,7 +77,12 @@ fn app_stack_serves_through_every_tier_and_keeps_its_data() {
     let p = w.dir.path().join(&name);
     copy_tree(&example_dir(), &p);
     fs::remove_file(p.join("debian-base.sh")).unwrap();
-    w.project(&name, &fs::read_to_string(p.join("compose.yaml")).unwrap());
+    let yaml = fs::read_to_string(p.join("compose.yaml")).unwrap();
+    assert!(yaml.contains("\nname: app-stack\n"), "{yaml}");
+    w.project(
+        &name,
+        &yaml.replace("\nname: app-stack\n", &format!("\nname: {name}\n")),
+    );
     let port = free_port().to_string();
     let env = [("APP_STACK_PORT", port.as_str())];
     let up = |w: &World| {

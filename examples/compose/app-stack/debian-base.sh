@@ -21,6 +21,7 @@ packages=(
 key=$( { echo "$suite"; printf '%s\n' "${packages[@]}"; cat "$0"; } | sha256sum | cut -c1-16)
 out=$cache/debian-base-$suite-$key.tar
 mkdir -p "$cache"
+cache=$(realpath "$cache")
 exec 9>"$cache/.debian-base.lock"
 flock 9
 if [ -s "$out" ]; then
@@ -41,7 +42,8 @@ cleanup() {
 trap cleanup EXIT
 inc=$(IFS=,; echo "${packages[*]}")
 echo "debian-base.sh: debootstrap $suite with $inc (once; cached in $cache)" >&2
-if ! debootstrap --variant=minbase --include="$inc" "$suite" "$dir" "$mirror" >"$cache/debootstrap.log" 2>&1; then
+mkdir -p "$cache/debs"
+if ! debootstrap --variant=minbase --cache-dir="$cache/debs" --include="$inc" "$suite" "$dir" "$mirror" >"$cache/debootstrap.log" 2>&1; then
   echo "debian-base.sh: debootstrap failed; see $cache/debootstrap.log:" >&2
   tail -n 20 "$cache/debootstrap.log" >&2
   exit 1
@@ -49,6 +51,10 @@ fi
 for m in proc sys dev/pts; do umount -l "$dir/$m" 2>/dev/null || true; done
 # The package's own cluster is not used: the db image runs initdb into its volume.
 rm -rf "$dir"/var/lib/postgresql/15/main "$dir"/etc/postgresql/15/main
+# PostgreSQL's JIT (LLVM, a third of the image) is off in the db image (jit=off), as
+# slim images leave it out: the provider and the libraries only it loads go.
+rm -rf "$dir"/usr/lib/postgresql/15/lib/llvmjit* "$dir"/usr/lib/postgresql/15/lib/bitcode \
+  "$dir"/usr/lib/x86_64-linux-gnu/libLLVM-14.so* "$dir"/usr/lib/x86_64-linux-gnu/libz3.so*
 # Caches, documentation, translations and locale sources (the services run in
 # C.UTF-8, built into libc) and device nodes (the runtime makes /dev) stay out.
 rm -rf "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/* \
