@@ -297,6 +297,36 @@ fn rlimit_name(res: u32) -> String {
         .map_or_else(|| res.to_string(), |(k, _)| format!("RLIMIT_{k}"))
 }
 
+/// Makes the process's user the owner of its stdin, stdout and stderr, as runc's
+/// fixStdioPermissions does: the pipes were made outside the container, by root, mode
+/// 0600, and a non-root process that reopens them (nginx's `error_log /dev/stderr`,
+/// `echo > /dev/stdout`) would get EACCES. /dev/null and descriptors the user already
+/// owns are left alone; a descriptor that cannot be changed (an owner not mapped in a
+/// user namespace, a read-only /dev) is left as it is, as runc does.
+fn give_stdio_to(uid: u32) {
+    // SAFETY: libc::stat is plain data: all zeroes is a valid value.
+    let mut null: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a stat buffer we own.
+    let null_rdev =
+        (unsafe { libc::stat(c"/dev/null".as_ptr(), &mut null) } == 0).then_some(null.st_rdev);
+    for fd in 0..=2 {
+        // SAFETY: as above.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat on a descriptor number writes only into our buffer; a closed
+        // descriptor fails with EBADF.
+        if unsafe { libc::fstat(fd, &mut st) } < 0 {
+            continue;
+        }
+        let is_null = st.st_mode & libc::S_IFMT == libc::S_IFCHR && Some(st.st_rdev) == null_rdev;
+        if st.st_uid == uid || is_null {
+            continue;
+        }
+        // SAFETY: fchown on a descriptor number; only the uid changes (gid -1). Errors
+        // leave the descriptor as it was, which is what we want.
+        unsafe { libc::fchown(fd, uid, u32::MAX) };
+    }
+}
+
 /// Apply rlimits, identity, capabilities, seccomp; close fds; execve.
 pub fn finalize_and_exec(p: &Prepared) -> Result<Infallible> {
     reset_signals();
@@ -318,6 +348,8 @@ pub fn finalize_and_exec(p: &Prepared) -> Result<Infallible> {
         }
     }
     unsafe { libc::umask(p.umask as libc::mode_t) };
+    // While still root: the process must be able to reopen its own stdio.
+    give_stdio_to(p.uid);
     if unsafe { libc::syscall(libc::SYS_setgroups, p.groups.len(), p.groups.as_ptr()) } < 0 {
         return Err(Error::sys("setgroups"));
     }
