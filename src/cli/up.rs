@@ -94,6 +94,9 @@ pub struct UpArgs {
     /// Show what would be done, and why, without doing it
     #[arg(long)]
     pub dry_run: bool,
+    /// Watch source code and rebuild/refresh containers when files are updated (with -d: in the background)
+    #[arg(short, long)]
+    pub watch: bool,
     /// Services to start (default: all)
     pub services: Vec<String>,
 }
@@ -225,10 +228,17 @@ pub fn run_up(ctx: &Ctx, a: &UpArgs) -> Result<()> {
     let progress = ctx.progress("Running");
     let since = SystemTime::now();
     up(&ctx.layout, loaded, &opts, &progress)?;
+    if a.watch && !a.dry_run && !a.no_start && detach {
+        return super::watch::start_detached(ctx, &project, &watch_args(a));
+    }
     if detach || a.dry_run || a.no_start {
         return Ok(());
     }
-    Session {
+    let watcher = a
+        .watch
+        .then(|| super::watch::background(ctx, &project, &watch_args(a)))
+        .transpose()?;
+    let attached = Session {
         layout: ctx.layout.clone(),
         project: Arc::new(project),
         services: a.services.clone(),
@@ -236,7 +246,27 @@ pub fn run_up(ctx: &Ctx, a: &UpArgs) -> Result<()> {
         in_flight: Arc::new(AtomicUsize::new(0)),
         stops_done: Arc::new(AtomicUsize::new(0)),
     }
-    .attach(a, cascade, &attach, since)
+    .attach(a, cascade, &attach, since);
+    if let Some(w) = watcher {
+        w.stop();
+    }
+    attached
+}
+
+fn watch_args(a: &UpArgs) -> super::watch::WatchArgs {
+    super::watch::WatchArgs {
+        no_up: true,
+        prune: true,
+        quiet: false,
+        detach: false,
+        stop: false,
+        status: false,
+        logs: false,
+        supervise: false,
+        worker: false,
+        apply: false,
+        services: a.services.clone(),
+    }
 }
 
 /// Attached `up` after the containers started: their logs, their exits, and
