@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
+use notify::event::{AccessKind, AccessMode};
 use notify::{RecursiveMode, Watcher as _};
 
 /// Why watching failed.
@@ -202,6 +203,13 @@ impl Tree {
         };
         if ev.need_rescan() {
             batch.rescan = true;
+        }
+        // Opening or reading a file (the sync itself reads every file it
+        // copies) changes nothing: only writes, creations, removals count.
+        if let notify::EventKind::Access(a) = ev.kind {
+            if !matches!(a, AccessKind::Close(AccessMode::Write)) {
+                return Ok(());
+            }
         }
         for p in ev.paths {
             match std::fs::symlink_metadata(&p) {
