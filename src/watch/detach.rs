@@ -34,8 +34,15 @@ extern "C" fn on_signal(_: libc::c_int) {
 /// Makes SIGTERM and SIGINT end the watch loop instead of the process.
 pub fn stop_on_signals() {
     for sig in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: the handler only stores to an atomic (async-signal-safe).
-        unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
+        // Without SA_RESTART: a supervisor blocked in waitid must wake up.
+        // SAFETY: a zeroed sigaction is valid; the handler only stores to an
+        // atomic (async-signal-safe).
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
     }
 }
 
@@ -218,9 +225,12 @@ pub fn stop(layout: &Layout, project: &str) -> Result<bool> {
     let Some(pid) = running(layout, project) else {
         return Ok(false);
     };
-    // SAFETY: signals the pid the running watcher wrote (it holds the lock, so
-    // the pid is still its).
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    // The supervisor leads its own session and process group (setsid): the
+    // group is it and its watcher, and both hear it (no window in which the
+    // supervisor misses the signal while it waits for the watcher).
+    // SAFETY: signals the group of the pid the running watcher wrote (it holds
+    // the lock, so the pid is still its).
+    unsafe { libc::kill(-(pid as i32), libc::SIGTERM) };
     // Its lock is released when it has ended: wait for it.
     let f = OpenOptions::new()
         .write(true)
