@@ -148,16 +148,21 @@ impl<'a> Session<'a> {
                 Duration::from_millis(250)
             };
             let before = super::state::now();
-            match tree.next_batch(wait)? {
-                Some(batch) => self.batch(batch)?,
+            let idle = match tree.next_batch(wait)? {
+                Some(batch) => {
+                    self.batch(batch)?;
+                    false
+                }
                 None if !self.retry.is_empty() => {
                     let paths = std::mem::take(&mut self.retry);
                     self.handle(&paths, true)?;
+                    false
                 }
-                None => {}
-            }
+                None => true,
+            };
             self.state.seen_until = Some(before);
-            if last_save.elapsed() >= Duration::from_secs(1) {
+            // The state is fsync'd: written while idle, never between an edit and its sync.
+            if idle && last_save.elapsed() >= Duration::from_secs(1) {
                 let _ = self.state.save(self.layout, &self.project.name);
                 last_save = Instant::now();
             }
