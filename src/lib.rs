@@ -15,3 +15,4 @@ pub mod spec;
 pub mod state;
 pub mod supervise;
 pub mod volume;
+pub mod watch;

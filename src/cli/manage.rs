@@ -31,6 +31,9 @@ pub struct DownArgs {
 /// Runs `down`.
 pub fn run_down(ctx: &Ctx, a: &DownArgs) -> Result<()> {
     let (name, project) = ctx.project_maybe()?;
+    // A detached watch would sync into, or rebuild, what down removes.
+    crate::watch::detach::stop(&ctx.layout, &name)?;
+    crate::watch::detach::forget(&ctx.layout, &name);
     down(
         &ctx.layout,
         &name,
@@ -58,6 +61,9 @@ pub struct StopArgs {
 /// Runs `stop`.
 pub fn run_stop(ctx: &Ctx, a: &StopArgs) -> Result<()> {
     let (name, project) = ctx.project_maybe()?;
+    if a.services.is_empty() {
+        crate::watch::detach::stop(&ctx.layout, &name)?;
+    }
     project::stop(
         &ctx.layout,
         &name,

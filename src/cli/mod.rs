@@ -25,6 +25,7 @@ pub mod run;
 pub mod scale;
 pub mod up;
 pub mod volumes;
+pub mod watch;
 
 pub use global::GlobalArgs;
 
@@ -130,6 +131,8 @@ pub enum Command {
     Volumes(volumes::VolumesArgs),
     /// Block until containers of all (or specified) services stop
     Wait(inspect::WaitArgs),
+    /// Watch build context for service and rebuild/refresh containers when files are updated
+    Watch(watch::WatchArgs),
     /// Supervise one container (berth runs this itself)
     #[command(hide = true)]
     Supervise(hidden::SuperviseArgs),
@@ -218,6 +221,7 @@ pub fn main() -> i32 {
         }
         Command::Volumes(a) => volumes::run_volumes(&ctx, &a),
         Command::Wait(a) => inspect::run_wait(&ctx, &a),
+        Command::Watch(a) => watch::run_watch(&ctx, &a),
         Command::Supervise(a) => hidden::run_supervise(&ctx.layout, &a),
         Command::DnsServe => hidden::run_dns(&ctx.layout),
     };

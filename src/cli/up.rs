@@ -95,6 +95,9 @@ pub struct UpArgs {
     /// Don't build an image, even if it's policy
     #[arg(long)]
     pub no_build: bool,
+    /// Watch source code and rebuild/refresh containers when files are updated (with -d: in the background)
+    #[arg(short, long)]
+    pub watch: bool,
     /// Services to start (default: all)
     pub services: Vec<String>,
 }
@@ -215,9 +218,16 @@ pub fn run_up(ctx: &Ctx, a: &UpArgs) -> Result<()> {
     let progress = ctx.progress("Running");
     let since = SystemTime::now();
     up(&ctx.layout, loaded, &opts, &progress)?;
+    if a.watch && !a.dry_run && !a.no_start && detach {
+        return super::watch::start_detached(ctx, &project, &watch_args(a));
+    }
     if detach || a.dry_run || a.no_start {
         return Ok(());
     }
+    let watcher = a
+        .watch
+        .then(|| super::watch::background(ctx, &project, &watch_args(a)))
+        .transpose()?;
     let code = attached::run(
         &ctx.layout,
         project,
@@ -232,10 +242,29 @@ pub fn run_up(ctx: &Ctx, a: &UpArgs) -> Result<()> {
             timestamps: a.timestamps,
             exit_code_from: a.exit_code_from.clone(),
         },
-    )?;
-    match code {
+    );
+    if let Some(w) = watcher {
+        w.stop();
+    }
+    match code? {
         0 => Ok(()),
         c => Err(Exit(c).into()),
+    }
+}
+
+fn watch_args(a: &UpArgs) -> super::watch::WatchArgs {
+    super::watch::WatchArgs {
+        no_up: true,
+        prune: true,
+        quiet: false,
+        detach: false,
+        stop: false,
+        status: false,
+        logs: false,
+        supervise: false,
+        worker: false,
+        apply: false,
+        services: a.services.clone(),
     }
 }
 

@@ -890,7 +890,21 @@ pub struct Trigger {
         deserialize_with = "cast::strings"
     )]
     pub ignore: Vec<String>,
-    /// `x-*` keys (e.g. `initial_sync` is kept here).
+    /// Include patterns (only matching paths trigger the rule).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "cast::strings"
+    )]
+    pub include: Vec<String>,
+    /// Sync the whole path when watch starts.
+    #[serde(
+        default,
+        skip_serializing_if = "is_false",
+        deserialize_with = "cast::bool"
+    )]
+    pub initial_sync: bool,
+    /// `x-*` keys.
     #[serde(flatten, skip_serializing_if = "skip_extensions")]
     pub extensions: BTreeMap<String, Value>,
 }
