@@ -15,6 +15,7 @@ pub mod monitor;
 pub mod mounts;
 pub mod network;
 pub mod pause;
+pub mod pre_start;
 pub mod run;
 pub mod settings;
 pub mod stats;

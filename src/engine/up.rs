@@ -15,6 +15,7 @@ use super::layout::Layout;
 use super::lifecycle::{self, CreateRequest};
 use super::load::Loaded;
 use super::network;
+use super::pre_start::PreStart;
 use super::settings::{signal_number, unsupported_keys};
 use crate::compose::model::ServiceConfig;
 use crate::container::list::{find, Found};
@@ -646,6 +647,18 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
         })?;
         Ok(rec.id)
     };
+    // pre_start hooks run before the first start, unless a replica stays running.
+    let keeps_running = plans
+        .iter()
+        .any(|p| matches!(p.action, Action::Keep | Action::Restart { .. }));
+    let pre_start = PreStart::new(
+        &ctx.layout,
+        &ctx.project,
+        svc,
+        img,
+        &ctx.progress,
+        !keeps_running,
+    );
     for p in plans {
         let label = p.name.clone().unwrap_or_else(|| {
             if svc.container_name.is_empty() {
@@ -670,7 +683,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 let id = make(p.number, None)?;
                 if start_wanted {
                     task.working("Starting");
-                    lifecycle::start(&ctx.layout, &id)?;
+                    pre_start.start(&id)?;
                     Ok("Started")
                 } else {
                     Ok("Recreated")
@@ -686,7 +699,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                     lifecycle::stop(&ctx.layout, old, signal, grace)?;
                 }
                 if start_wanted {
-                    lifecycle::start(&ctx.layout, p.id.as_deref().unwrap_or_default())?;
+                    pre_start.start(p.id.as_deref().unwrap_or_default())?;
                     Ok("Started")
                 } else {
                     Ok("Created")
@@ -697,7 +710,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 let id = make(p.number, None)?;
                 if start_wanted {
                     task.working("Starting");
-                    lifecycle::start(&ctx.layout, &id)?;
+                    pre_start.start(&id)?;
                     Ok("Started")
                 } else {
                     Ok("Created")
@@ -720,7 +733,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 };
                 if start_wanted {
                     task.working("Starting");
-                    lifecycle::start(&ctx.layout, &id)?;
+                    pre_start.start(&id)?;
                     Ok("Started")
                 } else {
                     Ok("Recreated")
