@@ -156,3 +156,64 @@ services:
     assert!(w.ps(&p).is_empty());
     w.assert_clean();
 }
+
+// SCENARIOS.md § TestStartSingleServiceAndDependency (start_stop_test.go): start
+// of a created service must start its dependency chain and nothing else.
+#[test]
+fn test_start_single_service_and_dependency() {
+    let w = World::new();
+    let p = w.project(
+        "startdeps",
+        r#"
+services:
+  desired:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    depends_on:
+      - dep_1
+  dep_1:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    depends_on:
+      - dep_2
+  dep_2:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+  another:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    depends_on:
+      - another_2
+  another_2:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+"#,
+    );
+    // create prepares the desired service and its dependencies only
+    w.ok(&p, &["create", "desired"]);
+    assert_eq!(
+        states(&w, &p),
+        map(&[
+            ("startdeps-dep_1-1", "created"),
+            ("startdeps-dep_2-1", "created"),
+            ("startdeps-desired-1", "created"),
+        ])
+    );
+    // start brings up the desired service with its dependencies, nothing else
+    w.ok(&p, &["start", "desired"]);
+    assert_eq!(
+        states(&w, &p),
+        map(&[
+            ("startdeps-dep_1-1", "running"),
+            ("startdeps-dep_2-1", "running"),
+            ("startdeps-desired-1", "running"),
+        ])
+    );
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
