@@ -121,7 +121,11 @@ services:
         "{}",
         combined(&out)
     );
-    // berth still stops and removes the container: the project can be taken down
+    // the container is kept, running, as docker keeps it
+    assert_eq!(states(&w, &p)["prestopfail-sample-1"], "running");
+    // a killed container has no hook to run: down takes it away
+    w.ok(&p, &["kill"]);
+    w.ok(&p, &["down", "-t", "0"]);
     assert!(w.ps(&p).is_empty());
     w.assert_clean();
 }

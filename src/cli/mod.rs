@@ -23,6 +23,7 @@ pub mod pull;
 pub mod run;
 pub mod scale;
 pub mod up;
+pub mod version;
 pub mod volumes;
 
 pub use global::GlobalArgs;
@@ -122,7 +123,7 @@ pub enum Command {
     /// Create and start containers
     Up(up::UpArgs),
     /// Show the berth version information
-    Version,
+    Version(version::VersionArgs),
     /// List volumes
     Volumes(volumes::VolumesArgs),
     /// Block until containers of all (or specified) services stop
@@ -187,10 +188,7 @@ pub fn main() -> i32 {
         Command::Top(a) => inspect::run_top(&ctx, &a),
         Command::Unpause(a) => inspect::run_unpause(&ctx, &a),
         Command::Up(a) => up::run_up(&ctx, &a),
-        Command::Version => {
-            println!("berth version {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
+        Command::Version(a) => version::run_version(&a),
         Command::Volumes(a) => volumes::run_volumes(&ctx, &a),
         Command::Wait(a) => inspect::run_wait(&ctx, &a),
         Command::Supervise(a) => hidden::run_supervise(&ctx.layout, &a),
