@@ -11,6 +11,7 @@ pub mod layout;
 pub mod lifecycle;
 pub mod load;
 pub mod logs;
+pub mod models;
 pub mod monitor;
 pub mod mounts;
 pub mod network;

@@ -98,6 +98,7 @@ pub fn start_oneoff(
         .services
         .get(&opts.service)
         .ok_or_else(|| anyhow!("no such service: {}", opts.service))?;
+    super::models::check_models(project, std::slice::from_ref(&opts.service))?;
     let mut deps_ran = false;
     if !opts.no_deps {
         let deps: Vec<String> = service_graph(project)

@@ -127,6 +127,7 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
             graph.with_dependencies(&opts.services)
         }
     };
+    super::models::check_models(&project, &selected)?;
     // COMPOSE_REMOVE_ORPHANS (environment or .env) turns --remove-orphans on.
     let mut opts = opts.clone();
     if project

@@ -1,4 +1,5 @@
-//! `version --format json` and `ls --filter`, as docker compose has them.
+//! Smaller commands and refusals, as docker compose has them: `version
+//! --format json`, `ls --filter`, and `up` of a service that needs a model.
 
 mod common;
 
@@ -39,5 +40,45 @@ fn ls_filters_projects_by_name() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid filter 'status'"));
     w.ok(&front, &["down", "-t", "0"]);
     w.ok(&back, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+#[test]
+fn up_of_a_service_needing_a_model_is_refused_by_name() {
+    let w = World::new();
+    let p = w.project(
+        "modelsvc",
+        r#"
+services:
+  app:
+    image: IMAGE
+    command: sleep infinity
+    models: [llm]
+  other:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+models:
+  llm:
+    model: ai/smollm2
+"#,
+    );
+    let out = w.berth_in(&p, &["up", "-d"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("service \"app\" needs model \"llm\" (ai/smollm2): berth has no model runner"),
+        "{err}"
+    );
+    // nothing was created for it; the services without models still run
+    assert!(w.ps(&p).is_empty());
+    w.ok(&p, &["up", "-d", "other"]);
+    // and `config` prints the models as docker compose does
+    let cfg = w.ok(&p, &["config"]);
+    assert!(
+        cfg.contains("models:\n  llm:\n    model: ai/smollm2"),
+        "{cfg}"
+    );
+    w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
