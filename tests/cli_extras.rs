@@ -1,5 +1,6 @@
 //! Smaller commands and refusals, as docker compose has them: `version
-//! --format json`, `ls --filter`, and `up` of a service that needs a model.
+//! --format json`, `ls --filter`, `up` of a service that needs a model, and a
+//! remote `include` offline.
 
 mod common;
 
@@ -80,5 +81,26 @@ models:
         "{cfg}"
     );
     w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+#[test]
+fn remote_include_is_a_clear_offline_error() {
+    let w = World::new();
+    for remote in ["oci://registry.example/app:1", "https://github.com/x/y.git"] {
+        let p = w.project(
+            "remoteinc",
+            &format!("include:\n  - {remote}\nservices:\n  a:\n    image: IMAGE\n"),
+        );
+        let out = w.berth_in(&p, &["config"]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "include[0]: remote include {remote:?} is not supported"
+            )),
+            "{err}"
+        );
+    }
     w.assert_clean();
 }
