@@ -1,7 +1,9 @@
 //! The raw loader against compose-go's own expectations, read from the shared
 //! conformance fixtures (compose-spec/compose-go, Apache-2.0; its `dotenv/` is
 //! MIT, Copyright (c) 2013 John Barton). The fixtures are read in place and not
-//! copied; the tests skip when the directory is absent.
+//! copied; a missing directory fails the tests (unless BERTH_SKIP_CONFORMANCE=1).
+
+mod shared_fixtures;
 
 use std::path::{Path, PathBuf};
 
@@ -17,18 +19,7 @@ use serde_yaml_ng::Value;
 /// `$REPO/../shared/conformance/compose-spec+compose-go`, or where the worktree
 /// layout puts it.
 fn fixtures() -> Option<PathBuf> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut candidates = Vec::new();
-    if let Ok(dir) = std::env::var("BERTH_SHARED_DIR") {
-        candidates.push(PathBuf::from(dir));
-    }
-    candidates.push(manifest.join("../shared"));
-    candidates.push(manifest.join("../../shared"));
-    candidates
-        .into_iter()
-        .map(|c| c.join("conformance/compose-spec+compose-go"))
-        .find(|c| c.is_dir())
-        .and_then(|c| c.canonicalize().ok())
+    shared_fixtures::conformance("compose-spec+compose-go")
 }
 
 macro_rules! fixtures_or_skip {
@@ -36,7 +27,6 @@ macro_rules! fixtures_or_skip {
         match fixtures() {
             Some(f) => f,
             None => {
-                eprintln!("shared conformance fixtures not found; skipping");
                 return;
             }
         }

@@ -2,6 +2,8 @@
 //! `loader/testdata`; compose-spec/compose-go, Apache-2.0), read in place from
 //! the shared conformance fixtures, plus a few temp-dir projects.
 
+mod shared_fixtures;
+
 use std::path::{Path, PathBuf};
 
 use berth::compose::{load_raw, LoadError, ProjectOptions};
@@ -9,18 +11,7 @@ use indexmap::IndexMap;
 use serde_yaml_ng::Value;
 
 fn fixtures() -> Option<PathBuf> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut candidates = Vec::new();
-    if let Ok(dir) = std::env::var("BERTH_SHARED_DIR") {
-        candidates.push(PathBuf::from(dir));
-    }
-    candidates.push(manifest.join("../shared"));
-    candidates.push(manifest.join("../../shared"));
-    candidates
-        .into_iter()
-        .map(|c| c.join("conformance/compose-spec+compose-go"))
-        .find(|c| c.is_dir())
-        .and_then(|c| c.canonicalize().ok())
+    shared_fixtures::conformance("compose-spec+compose-go")
 }
 
 macro_rules! fixtures_or_skip {
@@ -28,7 +19,6 @@ macro_rules! fixtures_or_skip {
         match fixtures() {
             Some(f) => f,
             None => {
-                eprintln!("shared conformance fixtures not found; skipping");
                 return;
             }
         }

@@ -1,6 +1,7 @@
 //! `berth config` as a user runs it, on the docker/compose e2e fixtures,
 //! checked against the scenarios' expected output.
 
+mod shared_fixtures;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -9,21 +10,7 @@ fn fixture(name: &str) -> Option<PathBuf> {
 }
 
 fn e2e_dir(kind: &str, name: &str) -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let found = ["../shared/conformance", "../../shared/conformance"]
-        .iter()
-        .map(|r| {
-            root.join(r)
-                .join("docker+compose/pkg/e2e")
-                .join(kind)
-                .join(name)
-        })
-        .find(|d| d.is_dir())
-        .and_then(|d| d.canonicalize().ok());
-    if found.is_none() {
-        eprintln!("skipping: shared conformance fixture {name} not found");
-    }
-    found
+    shared_fixtures::conformance(&format!("docker+compose/pkg/e2e/{kind}/{name}"))
 }
 
 fn berth(dir: &Path, args: &[&str]) -> Output {

@@ -1,21 +1,14 @@
 //! The env_file reader against compose-go's dotenv fixtures (EXPECTED.json,
 //! MIT-licensed godotenv cases kept under shared/conformance).
 
+mod shared_fixtures;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use berth::compose::env_file::parse_env_file;
 
 fn fixtures() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let found = ["../shared/conformance", "../../shared/conformance"]
-        .iter()
-        .map(|r| root.join(r).join("compose-spec+compose-go/dotenv"))
-        .find(|d| d.is_dir());
-    if found.is_none() {
-        eprintln!("skipping: dotenv fixtures not found");
-    }
-    found
+    shared_fixtures::conformance("compose-spec+compose-go/dotenv")
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! Until the raw loader is merged, these tests stand in for it with a tiny
 //! interpolation (defaults and the directory's `.env`) and `<<` merge keys.
 
+mod shared_fixtures;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -13,18 +15,7 @@ use serde_yaml_ng::Value;
 
 /// The shared fixtures beside the repository (or beside a worktree's parent).
 pub fn conformance_dir() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let found = ["../shared/conformance", "../../shared/conformance"]
-        .iter()
-        .map(|rel| root.join(rel))
-        .find(|d| d.is_dir());
-    if found.is_none() {
-        eprintln!(
-            "skipping: {} not found",
-            root.join("../shared/conformance").display()
-        );
-    }
-    found
+    shared_fixtures::conformance("")
 }
 
 fn dotenv(dir: &Path) -> BTreeMap<String, String> {

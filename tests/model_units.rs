@@ -1,6 +1,7 @@
 //! Short syntax forms, defaults, normalization, profiles and validation
 //! errors, each from a small inline compose file.
 
+mod shared_fixtures;
 use std::path::PathBuf;
 
 use berth::compose::model::Project;
@@ -366,13 +367,7 @@ fn optional_dependency_may_be_missing() {
 fn cycles() {
     let e = fail("services:\n  a:\n    image: x\n    depends_on: [b]\n  b:\n    image: x\n    depends_on: [a]\n");
     assert_eq!(e, "dependency cycle detected: a -> b -> a");
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = ["../shared/conformance", "../../shared/conformance"]
-        .iter()
-        .map(|r| root.join(r).join("compose-spec+compose-go/loader/testdata"))
-        .find(|d| d.is_dir());
-    let Some(dir) = dir else {
-        eprintln!("skipping fixture cycles: shared conformance not found");
+    let Some(dir) = shared_fixtures::conformance("compose-spec+compose-go/loader/testdata") else {
         return;
     };
     for (file, msg) in [

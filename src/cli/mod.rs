@@ -24,6 +24,7 @@ pub mod push;
 pub mod run;
 pub mod scale;
 pub mod up;
+pub mod version;
 pub mod volumes;
 pub mod watch;
 
@@ -126,7 +127,7 @@ pub enum Command {
     /// Create and start containers
     Up(up::UpArgs),
     /// Show the berth version information
-    Version,
+    Version(version::VersionArgs),
     /// List volumes
     Volumes(volumes::VolumesArgs),
     /// Block until containers of all (or specified) services stop
@@ -215,10 +216,7 @@ pub fn main() -> i32 {
         Command::Top(a) => inspect::run_top(&ctx, &a),
         Command::Unpause(a) => inspect::run_unpause(&ctx, &a),
         Command::Up(a) => up::run_up(&ctx, &a),
-        Command::Version => {
-            println!("berth version {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
+        Command::Version(a) => version::run_version(&a),
         Command::Volumes(a) => volumes::run_volumes(&ctx, &a),
         Command::Wait(a) => inspect::run_wait(&ctx, &a),
         Command::Watch(a) => watch::run_watch(&ctx, &a),

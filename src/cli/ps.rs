@@ -95,11 +95,34 @@ pub struct LsArgs {
     /// Format the output. Values: [table | json]
     #[arg(long, default_value = "table")]
     pub format: String,
+    /// Filter output based on conditions provided (`name=REGEX`)
+    #[arg(long)]
+    pub filter: Vec<String>,
+}
+
+/// Whether project `name` passes `ls --filter`s, as docker compose matches
+/// them: every filter is `name=…`, and one of them equals the name or is a
+/// regular expression found in it.
+pub fn ls_filter_matches(filters: &[String], name: &str) -> Result<bool> {
+    let mut values = vec![];
+    for f in filters {
+        match f.split_once('=') {
+            Some(("name", v)) => values.push(v),
+            Some((k, _)) => bail!("invalid filter '{k}'"),
+            None => bail!("bad format of filter (expected name=value): {f:?}"),
+        }
+    }
+    Ok(values.is_empty()
+        || values
+            .iter()
+            .any(|v| *v == name || regex::Regex::new(v).is_ok_and(|re| re.is_match(name))))
 }
 
 /// Runs `ls`.
 pub fn run_ls(ctx: &Ctx, a: &LsArgs) -> Result<()> {
-    let list = projects(&ctx.layout.root, a.all);
+    ls_filter_matches(&a.filter, "")?;
+    let mut list = projects(&ctx.layout.root, a.all);
+    list.retain(|p| ls_filter_matches(&a.filter, &p.name).unwrap_or(false));
     if a.quiet {
         for p in &list {
             println!("{}", p.name);
@@ -167,5 +190,26 @@ pub fn run_port(ctx: &Ctx, a: &PortArgs) -> Result<()> {
             a.protocol,
             f.record.name
         ),
+    }
+}
+
+#[cfg(test)]
+mod ls_tests {
+    use super::ls_filter_matches;
+
+    #[test]
+    fn name_filters_match_as_docker_compose_matches_them() {
+        let f = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(ls_filter_matches(&[], "web").unwrap());
+        assert!(ls_filter_matches(&f(&["name=web"]), "web").unwrap());
+        assert!(ls_filter_matches(&f(&["name=^we"]), "web").unwrap());
+        assert!(!ls_filter_matches(&f(&["name=^eb"]), "web").unwrap());
+        assert!(ls_filter_matches(&f(&["name=x", "name=b$"]), "web").unwrap());
+        assert_eq!(
+            ls_filter_matches(&f(&["status=running"]), "web")
+                .unwrap_err()
+                .to_string(),
+            "invalid filter 'status'"
+        );
     }
 }

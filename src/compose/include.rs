@@ -119,7 +119,26 @@ fn parse_includes(v: &Value, file: &Path) -> Result<Vec<Include>, LoadError> {
             }
         }
     }
+    for (i, inc) in out.iter().enumerate() {
+        if let Some(remote) = inc.paths.iter().find(|p| is_remote(p)) {
+            return Err(LoadError::invalid(
+                file,
+                root.index(i).to_string(),
+                format!(
+                    "remote include {remote:?} is not supported: berth reads includes from local files only (no git or OCI loader); fetch it and include the local copy"
+                ),
+            ));
+        }
+    }
     Ok(out)
+}
+
+/// Whether an include names a remote resource, as compose-go's git and OCI
+/// loaders accept them, rather than a local file.
+fn is_remote(p: &str) -> bool {
+    ["oci://", "git://", "git@", "ssh://", "http://", "https://"]
+        .iter()
+        .any(|prefix| p.starts_with(prefix))
 }
 
 fn abs(base: &Path, p: &str) -> PathBuf {

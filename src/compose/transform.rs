@@ -583,6 +583,13 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
         }
         *dep = Value::Mapping(out);
     }
+    // `models: [llm]` is `models: {llm: null}`, as `networks` is.
+    if let Some(models) = svc.get_mut("models") {
+        if let Value::Sequence(items) = models {
+            let out: Mapping = items.iter().map(|i| (s(&key(i)), Value::Null)).collect();
+            *models = Value::Mapping(out);
+        }
+    }
     if let Some(nets) = svc.get_mut("networks") {
         if let Value::Sequence(items) = nets {
             let mut out = Mapping::new();

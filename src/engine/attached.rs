@@ -90,6 +90,7 @@ impl Session {
         let presses = Arc::new(AtomicU32::new(0));
         {
             let session = self.clone();
+            let presses = presses.clone();
             ctrlc_handler(move || {
                 if presses.fetch_add(1, Ordering::SeqCst) == 0 {
                     eprintln!("Gracefully stopping... (press Ctrl+C again to force)");
@@ -164,6 +165,10 @@ impl Session {
         }
         if let Some(f) = follower.as_mut() {
             f.pump(&mut out, &mut err);
+        }
+        // Interrupted, docker compose (v5) exits 130 as a shell reports SIGINT.
+        if presses.load(Ordering::SeqCst) > 0 {
+            return Ok(130);
         }
         Ok(exit_code)
     }

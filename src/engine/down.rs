@@ -10,6 +10,7 @@ use super::network;
 use super::remove::remove_all;
 use super::repair::repair;
 use super::stop::stop_all;
+use crate::container::status::ContainerState;
 use crate::compose::Project;
 use crate::container::list::{container_volumes, find, Found};
 use crate::progress::Progress;
@@ -68,7 +69,19 @@ pub fn down(
             ..f
         })
         .collect();
+    // A container still running failed to stop (its pre_stop hook failed):
+    // docker compose keeps it, and its networks and volumes with it.
+    let (kept, targets): (Vec<Found>, Vec<Found>) = targets.into_iter().partition(|f| {
+        result.is_err()
+            && matches!(
+                f.status.state,
+                ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
+            )
+    });
     result = result.and(remove_all(layout, targets, opts.volumes, progress));
+    if !kept.is_empty() {
+        return result;
+    }
 
     for net in network::project_networks(layout, name) {
         let task = progress.task(&format!("Network {}", net.name), "Removing");

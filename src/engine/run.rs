@@ -104,6 +104,7 @@ pub fn start_oneoff(
         .services
         .get(&opts.service)
         .ok_or_else(|| anyhow!("no such service: {}", opts.service))?;
+    super::models::check_models(project, std::slice::from_ref(&opts.service))?;
     if opts.build {
         let names = if opts.no_deps {
             vec![opts.service.clone()]

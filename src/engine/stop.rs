@@ -133,11 +133,13 @@ pub fn stop_all(
                 handles.push(tokio::task::spawn_blocking(move || {
                     let task = progress.task(&format!("Container {}", f.record.name), word.0);
                     let (signal, grace) = stop_params(project.as_ref().as_ref(), &f, timeout);
-                    // A failing pre_stop hook fails the command, as in docker compose,
-                    // but the container is still stopped: a broken hook must not
-                    // make a project impossible to take down.
-                    let hook = run_pre_stop(project.as_ref().as_ref(), &f);
-                    match stop(&layout, &f, signal, grace).and(hook) {
+                    // A failing pre_stop hook fails the command and keeps the
+                    // container running, as docker compose does (its stopContainer
+                    // returns the hook's error before stopping); `kill` then
+                    // `down` still takes it down.
+                    let stopped = run_pre_stop(project.as_ref().as_ref(), &f)
+                        .and_then(|()| stop(&layout, &f, signal, grace));
+                    match stopped {
                         Ok(()) => {
                             task.done(word.1);
                             Ok(())

@@ -18,6 +18,7 @@ use super::settings::unsupported_keys;
 use super::start::start_service;
 use super::stop::{stop, stop_params};
 use super::wait::{wait_ready, STATUS_RECHECK};
+use super::pre_start::PreStart;
 use crate::compose::model::ServiceConfig;
 use crate::container::list::{find, Found};
 use crate::container::observe::is_stopping;
@@ -95,6 +96,7 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
             graph.with_dependencies(&opts.services)
         }
     };
+    super::models::check_models(&project, &selected)?;
     // COMPOSE_REMOVE_ORPHANS (environment or .env) turns --remove-orphans on.
     let mut opts = opts.clone();
     if project
@@ -489,6 +491,18 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
         })?;
         Ok(rec.id)
     };
+    // pre_start hooks run before the first start, unless a replica stays running.
+    let keeps_running = plans
+        .iter()
+        .any(|p| matches!(p.action, Action::Keep | Action::Restart { .. }));
+    let pre_start = PreStart::new(
+        &ctx.layout,
+        &ctx.project,
+        svc,
+        img,
+        &ctx.progress,
+        !keeps_running,
+    );
     for p in plans {
         let label = p.name.clone().unwrap_or_else(|| {
             if svc.container_name.is_empty() {
@@ -513,7 +527,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 let id = make(p.number, None)?;
                 if start_wanted {
                     task.working("Starting");
-                    start_service(&ctx.layout, &id, svc)?;
+                    pre_start.start(&id)?;
                     Ok("Started")
                 } else {
                     Ok("Recreated")
@@ -529,7 +543,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                     stop(&ctx.layout, old, signal, grace)?;
                 }
                 if start_wanted {
-                    start_service(&ctx.layout, p.id.as_deref().unwrap_or_default(), svc)?;
+                    pre_start.start(p.id.as_deref().unwrap_or_default())?;
                     Ok("Started")
                 } else {
                     Ok("Created")
@@ -540,7 +554,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 let id = make(p.number, None)?;
                 if start_wanted {
                     task.working("Starting");
-                    start_service(&ctx.layout, &id, svc)?;
+                    pre_start.start(&id)?;
                     Ok("Started")
                 } else {
                     Ok("Created")
@@ -563,7 +577,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 };
                 if start_wanted {
                     task.working("Starting");
-                    start_service(&ctx.layout, &id, svc)?;
+                    pre_start.start(&id)?;
                     Ok("Started")
                 } else {
                     Ok("Recreated")

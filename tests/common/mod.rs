@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod pty;
+pub mod scenario;
 
 use std::fs;
 use std::path::{Path, PathBuf};

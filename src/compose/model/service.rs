@@ -585,10 +585,9 @@ pub struct ServiceConfig {
         deserialize_with = "cast::string"
     )]
     pub working_dir: String,
-    /// Hooks run in their own container before start (`image`, `command`, …);
-    /// kept as canonical trees until berth models them.
+    /// Hooks run, each in a container of its own, before start.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub pre_start: Vec<Value>,
+    pub pre_start: Vec<ServiceHook>,
     /// Hooks run after start.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post_start: Vec<ServiceHook>,
@@ -947,6 +946,20 @@ pub struct ServiceHook {
         deserialize_with = "cast::opt_string_map"
     )]
     pub environment: BTreeMap<String, Option<String>>,
+    /// The image a `pre_start` hook runs in (default: the service's).
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "cast::string"
+    )]
+    pub image: String,
+    /// A `pre_start` hook run once per replica rather than once per service.
+    #[serde(
+        default,
+        skip_serializing_if = "is_false",
+        deserialize_with = "cast::bool"
+    )]
+    pub per_replica: bool,
     /// `x-*` keys.
     #[serde(flatten, skip_serializing_if = "skip_extensions")]
     pub extensions: BTreeMap<String, Value>,

@@ -1,0 +1,362 @@
+//! docker compose's `pkg/e2e/up_test.go` scenarios, run against berth.
+//!
+//! Each `test_*` is the Go test of the same name (see
+//! `../shared/conformance/docker+compose/SCENARIOS.md` and tests/E2E-SCENARIOS.md),
+//! its fixture adapted to the busybox test image: `alpine`/`nginx` become
+//! `IMAGE`, and what the Go test checked with `docker exec`/`inspect` a container
+//! checks from the inside and prints to its log. Tests not named `test_*` are
+//! berth's own, on the same commands.
+//!
+//! Fixtures adapted from docker/compose@f729794 pkg/e2e (Apache-2.0).
+
+mod common;
+
+use common::scenario::{has_line, ids, map, run, wait_states};
+use common::{fails, states, World};
+
+// SCENARIOS.md § TestUpServiceUnhealthy (up_test.go): up must fail when a service
+// never turns healthy.
+#[test]
+fn test_up_service_unhealthy() {
+    let w = World::new();
+    let p = w.project(
+        "unhealthy",
+        r#"
+services:
+  fail:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    healthcheck:
+      test: "false"
+      interval: 1s
+      retries: 3
+  depends:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    depends_on:
+      fail:
+        condition: service_healthy
+"#,
+    );
+    // up reports the unhealthy container and fails
+    let err = fails(&w, &p, &["up", "-d"]);
+    assert!(
+        err.contains("container unhealthy-fail-1 is unhealthy"),
+        "{err}"
+    );
+    let st = states(&w, &p);
+    assert_eq!(st["unhealthy-fail-1"], "running");
+    assert_ne!(
+        st.get("unhealthy-depends-1").map(String::as_str),
+        Some("running")
+    );
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestUpProfile (up_test.go): up on a profiled service must start
+// it and its dependencies, not its profile siblings.
+#[test]
+fn test_up_profile() {
+    let w = World::new();
+    let p = w.project(
+        "upprofile",
+        r#"
+services:
+  foo:
+    profiles: [ test ]
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    depends_on: [ db ]
+
+  bar:
+    profiles: [ test ]
+    image: IMAGE
+    init: true
+    command: sleep infinity
+
+  db:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+"#,
+    );
+    // up starts the target and its dependency only
+    w.ok(&p, &["up", "-d", "foo"]);
+    assert_eq!(
+        states(&w, &p),
+        map(&[
+            ("upprofile-db-1", "running"),
+            ("upprofile-foo-1", "running")
+        ])
+    );
+    w.ok(&p, &["--profile", "test", "down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestUpWithDependencyNotRequired (up_test.go): up must start the
+// service even when an optional dependency cannot.
+#[test]
+fn test_up_with_dependency_not_required() {
+    let w = World::new();
+    let p = w.project(
+        "notrequired",
+        r#"
+services:
+  foo:
+    image: IMAGE
+    command: echo "foo"
+    depends_on:
+      bar:
+        required: false
+        condition: service_healthy
+  bar:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    profiles: [not-required]
+"#,
+    );
+    // up succeeds, reporting the optional dependency failure
+    w.ok(&p, &["up", "-d"]);
+    w.wait_until(10, "foo to run", || {
+        w.ok(&p, &["logs", "--no-log-prefix"]).contains("foo")
+    });
+    let st = states(&w, &p);
+    assert_eq!(st.keys().collect::<Vec<_>>(), ["notrequired-foo-1"]);
+    w.ok(&p, &["down"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestUpStopWithLogsMixed (up_test.go): on abort, logs of
+// surviving services must keep flowing while others stop. berth does not run
+// `pre_stop` hooks yet, so service2 says it is stopping from its own SIGTERM
+// trap, which is output written after the abort all the same; and it prints a
+// line of its own instead of pinging.
+#[test]
+fn test_up_stop_with_logs_mixed() {
+    let w = World::new();
+    let p = w.project(
+        "logsmixed",
+        r#"
+services:
+  service1:
+    image: IMAGE
+    command: sh -c "sleep 2"
+  service2:
+    image: IMAGE
+    init: true
+    command: ['sh', '-c', 'trap "echo stop hook running...; exit 0" TERM; while true; do echo 64 bytes; sleep 0.2; done']
+"#,
+    );
+    // up aborts on the first exit but still relays service2's logs and stop hook
+    let (code, out, err) = run(&w, &p, &["up", "--abort-on-container-exit"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        err.contains("Container logsmixed-service1-1 Stopped"),
+        "{err}"
+    );
+    assert!(
+        has_line(&out, "service2-1", "stop hook running..."),
+        "{out}"
+    );
+    assert!(has_line(&out, "service2-1", "64 bytes"), "{out}");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// berth's own: attached up's output flags (`--attach`, `--no-attach`,
+// `--no-log-prefix`, `--timestamps`) and its flag conflicts, as docker compose has them.
+#[test]
+fn up_attach_and_output_flags() {
+    let w = World::new();
+    let p = w.project(
+        "attachflags",
+        r#"
+services:
+  a:
+    image: IMAGE
+    command: echo from-a
+  b:
+    image: IMAGE
+    command: echo from-b
+    depends_on: [a]
+"#,
+    );
+    // `up` returns once the attached containers exited: the others may still
+    // run, and a container that runs on is kept (with its output) by the next `up`.
+    let both_exited = || {
+        wait_states(
+            &w,
+            &p,
+            20,
+            &[("attachflags-a-1", "exited"), ("attachflags-b-1", "exited")],
+        )
+    };
+    let out = w.ok(&p, &["up", "--attach", "b", "--no-log-prefix"]);
+    assert!(out.lines().any(|l| l == "from-b"), "{out}");
+    assert!(!out.contains("from-a"), "{out}");
+    assert!(out.contains("Attaching to b-1"), "{out}");
+    let out = w.ok(
+        &p,
+        &["up", "--no-attach", "b", "--timestamps", "--no-color"],
+    );
+    assert!(!out.contains("from-b"), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.ends_with(" from-a"))
+        .unwrap_or_else(|| panic!("{out}"));
+    // `a-1  | 2024-…Z from-a`
+    let stamp = line.split(" | ").nth(1).unwrap().split(' ').next().unwrap();
+    assert!(stamp.ends_with('Z') && stamp.contains('T'), "{line}");
+    // `up b` attaches to b only; --attach-dependencies adds a.
+    both_exited();
+    let out = w.ok(&p, &["up", "b"]);
+    assert!(!out.contains("from-a") && out.contains("from-b"), "{out}");
+    both_exited();
+    let out = w.ok(&p, &["up", "--attach-dependencies", "b"]);
+    assert!(out.contains("from-a") && out.contains("from-b"), "{out}");
+    for (args, msg) in [
+        (
+            &["up", "-d", "--abort-on-container-exit"][..],
+            "--detach cannot be combined with --abort-on-container-exit, --abort-on-container-failure, --attach, --attach-dependencies or --watch",
+        ),
+        (
+            &["up", "--wait", "--exit-code-from", "a"][..],
+            "--wait cannot be combined with --abort-on-container-exit, --attach or --attach-dependencies",
+        ),
+        (
+            &["up", "--abort-on-container-exit", "--abort-on-container-failure"][..],
+            "--abort-on-container-failure cannot be combined with --abort-on-container-exit",
+        ),
+        (
+            &["up", "--attach", "a", "--attach-dependencies"][..],
+            "cannot combine --attach and --attach-dependencies",
+        ),
+        (
+            &["up", "--attach", "nope"][..],
+            "cannot attach to services not included in up: nope",
+        ),
+        (&["up", "--exit-code-from", "nope"][..], "no such service: nope"),
+    ] {
+        let text = fails(&w, &p, args);
+        assert!(text.contains(msg), "{args:?}: {text}");
+    }
+    w.ok(&p, &["down"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestUpDependenciesNotStopped (up_test.go): Ctrl-C on an
+// attached `up app` stops what `up` was asked for, not the dependencies it
+// started along the way.
+#[test]
+fn test_up_dependencies_not_stopped() {
+    use std::io::{BufRead, BufReader};
+    let w = World::new();
+    let p = w.project(
+        "depsnotstopped",
+        r#"
+services:
+  dependency:
+    image: IMAGE
+    init: true
+    command: /bin/sh -c 'while true; do echo "hello dependency"; sleep 1; done'
+
+  app:
+    depends_on: ['dependency']
+    image: IMAGE
+    init: true
+    command: /bin/sh -c 'while true; do echo "hello app"; sleep 1; done'
+"#,
+    );
+    let mut child = w
+        .berth_command(&p, &["up", "app"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l.contains("hello app")),
+        "no output from app"
+    );
+    // SAFETY: plain kill(2) on the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    // compose v5 exits 130 once interrupted
+    assert_eq!(status.code(), Some(130), "{status:?}\n{rest:?}");
+    let st = states(&w, &p);
+    assert_eq!(st["depsnotstopped-app-1"], "exited");
+    assert_eq!(st["depsnotstopped-dependency-1"], "running");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// `up` that recreates a service restarts (stops, then starts: same container) the
+// services that depend on it with `restart: true`; plain dependants are kept.
+#[test]
+fn up_restarts_restart_true_dependents_of_a_recreated_service() {
+    let w = World::new();
+    let file = |marker: &str| {
+        format!(
+            r#"
+x-svc: &svc
+  image: IMAGE
+  command: ["sh", "-c", "echo started; trap 'exit 0' TERM; sleep 3600 & wait"]
+services:
+  db:
+    <<: *svc
+    environment:
+      MARKER: "{marker}"
+  app:
+    <<: *svc
+    depends_on:
+      db: {{condition: service_started, restart: true}}
+  other:
+    <<: *svc
+    depends_on: [db]
+"#
+        )
+    };
+    let p = w.project("uprestart", &file("one"));
+    w.ok(&p, &["up", "-d"]);
+    let starts = |svc: &str| {
+        w.ok(&p, &["logs", "--no-log-prefix", svc])
+            .lines()
+            .filter(|l| *l == "started")
+            .count()
+    };
+    w.wait_until(20, "every service to start", || {
+        ["db", "app", "other"].iter().all(|s| starts(s) == 1)
+    });
+    let before = ids(&w, &p);
+    std::fs::write(
+        p.join("compose.yaml"),
+        file("two").replace("IMAGE", common::IMAGE),
+    )
+    .unwrap();
+    let plan = w.ok(&p, &["plan"]);
+    assert!(plan.contains("restart (db is recreated"), "{plan}");
+    w.ok(&p, &["up", "-d"]);
+    let after = ids(&w, &p);
+    assert_ne!(
+        before["uprestart-db-1"], after["uprestart-db-1"],
+        "db is recreated"
+    );
+    assert_eq!(
+        before["uprestart-app-1"], after["uprestart-app-1"],
+        "app is restarted, not recreated"
+    );
+    w.wait_until(20, "app to start again", || starts("app") == 2);
+    assert_eq!(before["uprestart-other-1"], after["uprestart-other-1"]);
+    assert_eq!(starts("other"), 1, "a plain dependant is left running");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
