@@ -178,3 +178,26 @@ pub fn idle(layout: &crate::engine::layout::Layout) -> bool {
     };
     empty(layout.containers()) && empty(layout.networks())
 }
+
+/// The highest gid this process's user namespace maps (2147483647, docker's
+/// ping_group_range bound, in the host's namespace).
+pub fn max_mapped_gid() -> u64 {
+    const HOST: u64 = 2147483647;
+    if !in_user_namespace() {
+        return HOST;
+    }
+    std::fs::read_to_string("/proc/self/gid_map")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .filter_map(|l| {
+                    let f: Vec<u64> = l
+                        .split_whitespace()
+                        .filter_map(|x| x.parse().ok())
+                        .collect();
+                    (f.len() == 3 && f[2] > 0).then(|| f[0] + f[2] - 1)
+                })
+                .max()
+        })
+        .map_or(HOST, |m| m.min(HOST))
+}
