@@ -264,3 +264,41 @@ volumes:
     assert!(left.is_empty(), "volumes left: {left:?}");
     assert!(fs::read_dir(root.join("containers")).map_or(true, |mut d| d.next().is_none()));
 }
+
+#[test]
+fn limits_are_skipped_with_one_warning_and_ports_are_refused_clearly() {
+    let u = User::new("l");
+    let p = u.project(
+        "limits",
+        &format!(
+            "services:\n  a:\n    image: {img}\n    command: [\"sleep\", \"1000\"]\n    mem_limit: 64m\n    pids_limit: 50\n  b:\n    image: {img}\n    command: [\"sleep\", \"1000\"]\n    cpus: 0.5\n",
+            img = common::IMAGE
+        ),
+    );
+    let out = u.berth(&p, &["up", "-d"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert_eq!(t.matches("WARN").count(), 1, "{t}");
+    for key in [
+        "services.a.mem_limit",
+        "services.a.pids_limit",
+        "services.b.cpus",
+    ] {
+        assert!(t.contains(key), "{key}: {t}");
+    }
+    u.ok(&p, &["down"]);
+    let p = u.project(
+        "ports",
+        &format!(
+            "services:\n  web:\n    image: {img}\n    command: [\"sleep\", \"1000\"]\n    ports: [\"127.0.0.1:18080:80\"]\n",
+            img = common::IMAGE
+        ),
+    );
+    let out = u.berth(&p, &["up", "-d"]);
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert!(t.contains("services.web.ports (18080:80)"), "{t}");
+    assert!(t.contains("rootless berth does not publish ports"), "{t}");
+    u.ok(&p, &["down"]);
+    u.assert_nothing_running();
+}

@@ -13,6 +13,7 @@
 pub mod doctor;
 pub mod holder;
 pub mod paths;
+pub mod project;
 pub mod subid;
 
 use std::path::PathBuf;
