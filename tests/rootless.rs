@@ -46,14 +46,15 @@ impl User {
     /// `berth ARGS` as the user in `dir`, with a login-like environment (no
     /// XDG_RUNTIME_DIR: runuser has no logind session).
     fn berth(&self, dir: &Path, args: &[&str]) -> Output {
-        Command::new("runuser")
+        Command::new("/usr/sbin/runuser")
             .args(["-u", &self.name, "--"])
             .arg(self.home.join("berth"))
             .args(args)
             .current_dir(dir)
             .env_clear()
             .env("HOME", &self.home)
-            .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+            // A Debian user's PATH: no sbin directories (nft lives there).
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("USER", &self.name)
             .output()
             .unwrap()
