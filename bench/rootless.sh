@@ -16,7 +16,8 @@ berth=${BERTH:-target/release/berth}
 [ -x "$berth" ] || berth=target/debug/berth
 berth=$(realpath "$berth")
 user=brlbench$$
-work=$(mktemp -d /tmp/berth-rootless-bench.XXXXXX)
+# Both state roots on the same filesystem (/home's), so that only the mode differs.
+work=$(mktemp -d /home/berth-rootless-bench.XXXXXX)
 home=/home/$user
 
 cleanup() {
@@ -43,7 +44,9 @@ gen() { # gen DIR
     echo "services:"
     echo "  web:"
     echo "    image: localhost/busybox:bench"
-    echo "    command: [\"sh\", \"-c\", \"dd if=/dev/zero of=/tmp/big bs=1M count=256 2>/dev/null; exec httpd -f -p 8080 -h /tmp\"]"
+    # The file lives in a tmpfs: the disk under either state root is not measured.
+    echo "    tmpfs: [\"/srv:size=300m\"]"
+    echo "    command: [\"sh\", \"-c\", \"dd if=/dev/zero of=/srv/big bs=1M count=256 2>/dev/null; exec httpd -f -p 8080 -h /srv\"]"
     for ((i = 1; i < n; i++)); do
       echo "  s$i:"
       echo "    image: localhost/busybox:bench"
