@@ -1,6 +1,6 @@
 //! What a project asks that rootless berth cannot give on this host: published
 //! ports (not carried to the host yet: refused, never silently unreachable) and
-//! cgroup limits (no delegated cgroups: skipped, with one warning per project).
+//! cgroup limits (skipped, with one warning per project).
 
 use crate::compose::model::ServiceConfig;
 use crate::compose::Project;
@@ -68,7 +68,7 @@ pub fn check(project: &Project, selected: &[String]) -> anyhow::Result<Option<St
         return Ok(None);
     }
     Ok(Some(format!(
-        "WARN[0000] rootless: no cgroups are delegated to this user (cgroup v1, or v2 without delegation; see `berth doctor`): {} ignored",
+        "WARN[0000] rootless berth applies no cgroup limits (cgroup v1 cannot be delegated, delegated v2 is not used yet; see `berth doctor`): {} ignored",
         ignored.join(", ")
     )))
 }
