@@ -11,6 +11,7 @@ pub mod kube;
 pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod rootless;
 pub mod spec;
 pub mod state;
 pub mod supervise;

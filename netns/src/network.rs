@@ -17,6 +17,20 @@ use crate::{fault, naming, nft, store, sysctl};
 /// berth state roots choosing at once cannot both take the same free subnet.
 const HOST_LOCK: &str = "/run/lock/berth-netns-subnets.lock";
 
+/// The subnet lock for `state`: the host-wide one, except inside a user
+/// namespace (rootless berth), whose network namespace is the user's own: no
+/// other berth chooses subnets there, and /run/lock is not the user's to write.
+fn host_lock(state: &StateDir) -> PathBuf {
+    let in_userns = std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+        .unwrap_or(false);
+    if in_userns {
+        state.dir.join("subnets.lock")
+    } else {
+        PathBuf::from(HOST_LOCK)
+    }
+}
+
 /// The state dir the caller gives: network records, allocations, lock.
 #[derive(Debug, Clone)]
 pub struct StateDir {
@@ -447,7 +461,7 @@ impl NetworkDriver for Network {
             converge(&mut nl, &rec.info)?;
             return Ok(rec.info);
         }
-        let _host = store::Lock::acquire(Path::new(HOST_LOCK))?;
+        let _host = store::Lock::acquire(&host_lock(state))?;
         let mut used = host_used(&mut nl)?;
         for r in state.networks()? {
             used.push(r.info.v4.subnet);

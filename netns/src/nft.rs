@@ -138,7 +138,7 @@ pub fn delete_table_ruleset(table: &str) -> String {
 
 /// The names of the `inet` tables that exist now.
 pub fn tables() -> Result<Vec<String>> {
-    let out = Command::new("nft")
+    let out = Command::new(nft_path())
         .args(["list", "tables", "inet"])
         .stdin(Stdio::null())
         .output()
@@ -161,7 +161,7 @@ fn parse_tables(text: &str) -> Vec<String> {
 
 /// Feed `ruleset` to `nft -f -` as one transaction.
 pub fn apply(ruleset: &str) -> Result<()> {
-    let mut child = Command::new("nft")
+    let mut child = Command::new(nft_path())
         .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -183,6 +183,17 @@ pub fn apply(ruleset: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The nft binary: from PATH, else Debian's /usr/sbin/nft (a normal user's PATH
+/// has no sbin directory, and rootless berth runs as one).
+fn nft_path() -> std::path::PathBuf {
+    let in_path = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("nft"))
+            .find(|f| f.is_file())
+    });
+    in_path.unwrap_or_else(|| std::path::PathBuf::from("/usr/sbin/nft"))
 }
 
 #[cfg(test)]

@@ -156,6 +156,18 @@ pub fn differing(pid: i32) -> i32 {
     flags
 }
 
+/// Whether this process runs in a user namespace other than the host's (rootless
+/// berth, inside its per-user namespace): the initial namespace's uid_map is the
+/// identity over every id.
+pub fn in_user_namespace() -> bool {
+    static IN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *IN.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/uid_map")
+            .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+            .unwrap_or(false)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

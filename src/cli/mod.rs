@@ -21,6 +21,7 @@ pub mod manage;
 pub mod ps;
 pub mod pull;
 pub mod push;
+pub mod rootless;
 pub mod run;
 pub mod scale;
 pub mod up;
@@ -41,15 +42,18 @@ pub struct Cli {
     /// Options every subcommand accepts.
     #[command(flatten)]
     pub global: GlobalArgs,
-    /// State root: images, layers, containers, volumes
+    /// State root: images, layers, containers, volumes (default: /var/lib/berth;
+    /// rootless: ~/.local/share/berth)
     #[arg(
         long,
         global = true,
         env = "BERTH_ROOT",
-        default_value = "/var/lib/berth"
+        default_value_os_t = crate::rootless::paths::default_root(&crate::rootless::paths::Env::current()),
+        hide_default_value = true
     )]
     pub root: PathBuf,
-    /// Run directory: network namespaces and network state (default: /run/berth, or <root>/run for another root)
+    /// Run directory: network namespaces and network state (default: /run/berth,
+    /// rootless $XDG_RUNTIME_DIR/berth; <root>/run for another root)
     #[arg(long, global = true, env = "BERTH_RUN_DIR")]
     pub run_dir: Option<PathBuf>,
     /// The subcommand to run.
@@ -122,6 +126,10 @@ pub enum Command {
     Stop(manage::StopArgs),
     /// Display the running processes
     Top(inspect::ServicesArgs),
+    /// Show what rootless berth needs on this host, what is missing, and the fixes
+    Doctor,
+    /// Run a command inside berth's rootless user namespace (as `podman unshare`)
+    Unshare(rootless::UnshareArgs),
     /// Unpause services
     Unpause(inspect::ServicesArgs),
     /// Create and start containers
@@ -140,6 +148,24 @@ pub enum Command {
     /// Serve DNS for berth's networks (berth runs this itself)
     #[command(hide = true, name = "dns-serve")]
     DnsServe,
+    /// Hold the rootless user namespace (berth runs this itself)
+    #[command(hide = true, name = "rootless-holder")]
+    RootlessHolder,
+}
+
+impl Command {
+    /// Whether the command touches berth's state, so that a rootless berth must
+    /// run it inside its user namespace.
+    fn uses_state(&self) -> bool {
+        !matches!(
+            self,
+            Command::Version(_)
+                | Command::Config(_)
+                | Command::Bridge(_)
+                | Command::Doctor
+                | Command::RootlessHolder
+        )
+    }
 }
 
 /// A command that ran to its end but exits non-zero, with nothing more to say
@@ -175,6 +201,16 @@ pub fn main() -> i32 {
     }
     drop(args);
     let cli = Cli::parse();
+    if let Command::RootlessHolder = cli.command {
+        // Before anything else: it must unshare while single-threaded.
+        return match crate::rootless::holder::run_holder() {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                1
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("BERTH_LOG"))
         .with_writer(std::io::stderr)
@@ -184,6 +220,18 @@ pub fn main() -> i32 {
         eprintln!("Error: closing berth's state to other users: {e}");
         return 1;
     }
+    // A rootless berth joins its user namespace here, still single-threaded.
+    let joined = if cli.command.uses_state() {
+        match crate::rootless::enter(&ctx.layout) {
+            Ok(j) => j,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                return 1;
+            }
+        }
+    } else {
+        None
+    };
     let res = match cli.command {
         Command::Attach(a) => attach::run_attach(&ctx, &a),
         Command::Build(a) => build::run_build(&ctx, &a),
@@ -222,7 +270,13 @@ pub fn main() -> i32 {
         Command::Watch(a) => watch::run_watch(&ctx, &a),
         Command::Supervise(a) => hidden::run_supervise(&ctx.layout, &a),
         Command::DnsServe => hidden::run_dns(&ctx.layout),
+        Command::Doctor => rootless::run_doctor(&ctx.layout),
+        Command::Unshare(a) => rootless::run_unshare(&a),
+        Command::RootlessHolder => Ok(()),
     };
+    if let Some(j) = joined {
+        j.release(&ctx.layout);
+    }
     match res {
         Ok(()) => 0,
         Err(e) if e.downcast_ref::<Exit>().is_some() => e.downcast_ref::<Exit>().map_or(1, |x| x.0),

@@ -363,9 +363,11 @@ pub fn cgroup_ns(key: &str, host: &[berth_runtime::cgroups::Hierarchy]) -> bool 
 /// echo sockets, since the namespace is the container's own. The service's own
 /// `sysctls:` win (moby daemon/oci_linux.go, `WithSysctls`).
 pub fn own_netns_sysctls(rc: &mut RunConfig) {
+    // Rootless, only the gids the user namespace maps may be named (EINVAL else).
+    let ping = format!("0 {}", crate::rootless::max_mapped_gid());
     for (key, value) in [
         ("net.ipv4.ip_unprivileged_port_start", "0"),
-        ("net.ipv4.ping_group_range", "0 2147483647"),
+        ("net.ipv4.ping_group_range", ping.as_str()),
     ] {
         rc.sysctls
             .entry(key.to_string())

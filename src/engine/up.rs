@@ -118,6 +118,9 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         }
     }
 
+    if let Some(w) = crate::rootless::project::check(&project, &selected)? {
+        progress.println(&w);
+    }
     for name in &selected {
         check_healthcheck(&project.services[name])?;
     }

@@ -206,6 +206,11 @@ pub fn build_spec(cfg: &RunConfig) -> Result<Spec, SpecError> {
     if let Some(p) = cfg.pids_limit {
         resources["pids"] = json!({ "limit": p });
     }
+    // Rootless berth has no cgroups to apply limits in; `up` warned once per
+    // project naming each one (rootless::project).
+    if crate::rootless::in_user_namespace() {
+        resources = json!({ "devices": device_rules(cfg.privileged) });
+    }
 
     let mut linux = json!({
         "namespaces": namespaces,

@@ -61,7 +61,8 @@ pub fn rlimits() -> Vec<(&'static str, u64, u64)> {
     // No hard limit can be raised without CAP_SYS_RESOURCE (rootless, or a host that
     // withholds it even from root): stay within the caller's hard limits, which is
     // also what a daemon started there would get.
-    if !has_sys_resource() {
+    // CAP_SYS_RESOURCE of a user namespace (rootless) raises nothing either.
+    if !has_sys_resource() || crate::rootless::in_user_namespace() {
         for (name, soft, hard) in &mut out {
             if let Some(cur) = current_hard(name) {
                 *hard = (*hard).min(cur);

@@ -24,9 +24,14 @@ impl Layout {
     /// default root and to `<root>/run` for any other, so that a test's root owns
     /// everything it makes.
     pub fn new(root: &Path, run: Option<&Path>) -> Layout {
+        // The user's default root (root's, or a rootless user's) has the
+        // default run dir; see rootless::paths.
+        let env = crate::rootless::paths::Env::current();
         let run = match run {
             Some(r) => r.to_path_buf(),
-            None if root == Path::new(DEFAULT_ROOT) => PathBuf::from(DEFAULT_RUN),
+            None if root == crate::rootless::paths::default_root(&env) => {
+                crate::rootless::paths::default_run(&env)
+            }
             None => root.join("run"),
         };
         Layout {

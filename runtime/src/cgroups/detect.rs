@@ -88,6 +88,12 @@ pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
 pub fn hierarchies() -> &'static [Hierarchy] {
     static H: OnceLock<Vec<Hierarchy>> = OnceLock::new();
     H.get_or_init(|| {
+        // Rootless (in a user namespace): the host's hierarchies are not ours to
+        // write, and cgroup v1 cannot be delegated; containers run without
+        // cgroups of their own (berth warns once per project about the limits).
+        if crate::namespaces::in_user_namespace() {
+            return Vec::new();
+        }
         parse_mountinfo(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default())
     })
 }

@@ -9,7 +9,9 @@ impl Container {
     /// Send `sig` to the init (through its pidfd), or with `all` to every process in the
     /// container's cgroup.
     pub fn kill(&self, sig: i32, all: bool) -> Result<()> {
-        if all {
+        // Without cgroups (rootless), the init stands for them: it is pid 1 of the
+        // container's pid namespace, and when it dies the kernel kills the rest.
+        if all && !self.state.cgroups.dirs.is_empty() {
             return self.state.cgroups.kill_all(sig);
         }
         match &self.pidfd {

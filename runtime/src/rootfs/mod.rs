@@ -86,8 +86,16 @@ pub fn overlay_data(lowers: &[PathBuf], upper: &Path, work: &Path) -> Result<Str
         ));
     }
     let l: Vec<String> = lowers.iter().map(|p| check(p)).collect::<Result<_>>()?;
+    // In a user namespace (rootless berth) overlay cannot set its trusted.*
+    // xattrs: without `userxattr` it falls back silently and removing a lower
+    // directory then fails with EIO (measured, research/ROOTLESS.md C.4).
+    let userxattr = if crate::namespaces::in_user_namespace() {
+        ",userxattr"
+    } else {
+        ""
+    };
     Ok(format!(
-        "lowerdir={},upperdir={},workdir={}",
+        "lowerdir={},upperdir={},workdir={}{userxattr}",
         l.join(":"),
         check(upper)?,
         check(work)?
@@ -188,7 +196,8 @@ pub fn prepare(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
                 .and_then(|l| l.devices().as_ref())
                 .map(|v| v.as_slice())
                 .unwrap_or(&[]),
-            plan.userns,
+            // A new user namespace, or rootless berth's own: mknod is refused in both.
+            plan.userns || crate::namespaces::in_user_namespace(),
         )?;
         symlink::dev_links(sys)?;
     }

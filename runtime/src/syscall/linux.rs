@@ -211,7 +211,18 @@ fn mount_overlay_fsconfig(data: &str, target: &Path, read_only: bool) -> Result<
         Ok(())
     };
     for opt in data.split(',') {
-        let (k, v) = opt.split_once('=').unwrap_or((opt, ""));
+        let Some((k, v)) = opt.split_once('=') else {
+            // A flag (`userxattr`): FSCONFIG_SET_FLAG, which takes no value.
+            let k = CString::new(opt).unwrap_or_default();
+            // SAFETY: fsconfig on our fs context with a NUL-terminated key.
+            let r = unsafe {
+                libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), 0u32, k.as_ptr(), 0, 0)
+            };
+            if r < 0 {
+                return Err(sys("fsconfig overlay flag"));
+            }
+            continue;
+        };
         if k == "lowerdir" {
             for l in v.split(':') {
                 set("lowerdir+", l).map_err(|e| match e {

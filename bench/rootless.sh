@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Rootless berth against rootful berth (and rootless podman, when it is installed:
+# scripts/setup-bench), on the same 10-service busybox stack: `up -d` wall time,
+# and service-to-service throughput over the project network (a 256 MiB HTTP GET
+# from one container to another by service name). A throwaway user with
+# subordinate ids runs the rootless side; it is removed at the end.
+#
+# usage: bench/rootless.sh            (RUNS=5 SERVICES=10 BERTH=target/release/berth)
+# Published ports are not measured: rootless berth does not carry them to the
+# host yet (it refuses `ports:` with an error).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${RUNS:-5}
+n=${SERVICES:-10}
+berth=${BERTH:-target/release/berth}
+[ -x "$berth" ] || berth=target/debug/berth
+berth=$(realpath "$berth")
+user=brlbench$$
+# Both state roots on the same filesystem (/home's), so that only the mode differs.
+work=$(mktemp -d /home/berth-rootless-bench.XXXXXX)
+home=/home/$user
+
+cleanup() {
+  set +e
+  (cd "$work/p" && "$berth" --root "$work/root" down -v -t 0 >/dev/null 2>&1)
+  if id "$user" >/dev/null 2>&1; then
+    (cd "$home/p" && runuser -u "$user" -- env -i HOME="$home" PATH=/usr/bin:/bin "$home/berth" down -v -t 0 >/dev/null 2>&1)
+    pkill -KILL -U "$(id -u "$user")"
+    sleep 0.5
+    userdel -r "$user" >/dev/null 2>&1
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+useradd -m -s /bin/sh "$user"
+bench/busybox-rootfs.sh "$work/busybox.tar"
+install -m 0755 "$berth" "$home/berth"
+install -m 0644 -o "$user" "$work/busybox.tar" "$home/busybox.tar"
+
+gen() { # gen DIR
+  mkdir -p "$1"
+  {
+    echo "services:"
+    echo "  web:"
+    echo "    image: localhost/busybox:bench"
+    # The file lives in a tmpfs: the disk under either state root is not measured.
+    echo "    tmpfs: [\"/srv:size=300m\"]"
+    echo "    command: [\"sh\", \"-c\", \"dd if=/dev/zero of=/srv/big bs=1M count=256 2>/dev/null; exec httpd -f -p 8080 -h /srv\"]"
+    for ((i = 1; i < n; i++)); do
+      echo "  s$i:"
+      echo "    image: localhost/busybox:bench"
+      echo "    command: [\"sleep\", \"3600\"]"
+    done
+  } >"$1/compose.yaml"
+}
+gen "$work/p"
+gen "$home/p"
+chown -R "$user:" "$home/p"
+
+as_root() { (cd "$work/p" && "$berth" --root "$work/root" "$@"); }
+as_user() { (cd "$home/p" && runuser -u "$user" -- env -i HOME="$home" USER="$user" PATH=/usr/bin:/bin "$home/berth" "$@"); }
+
+as_root image import "$work/busybox.tar" localhost/busybox:bench >/dev/null
+as_user image import "$home/busybox.tar" localhost/busybox:bench >/dev/null
+
+now() { date +%s%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+measure_up() { # measure_up FN -> median ms of `up -d`
+  local fn=$1 t0 t1
+  for ((r = 0; r < runs; r++)); do
+    t0=$(now)
+    "$fn" up -d >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+    t1=$(now)
+    echo $(((t1 - t0) / 1000000))
+    "$fn" down -t 0 >/dev/null 2>&1
+  done | median
+}
+
+measure_get() { # measure_get FN -> MiB/s of a 256 MiB GET, s1 -> web
+  local fn=$1 t0 t1
+  "$fn" up -d >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+  # Wait until web serves the whole file (dd runs first).
+  for _ in $(seq 100); do
+    "$fn" exec s1 sh -c 'wget -qO- http://web:8080/big | wc -c' 2>/dev/null | grep -q '^268435456$' && break
+    sleep 0.2
+  done
+  t0=$(now)
+  "$fn" exec s1 sh -c 'wget -qO /dev/null http://web:8080/big' >/dev/null
+  t1=$(now)
+  "$fn" down -t 0 >/dev/null 2>&1
+  echo $((256 * 1000000000 / (t1 - t0)))
+}
+
+root_up=$(measure_up as_root)
+user_up=$(measure_up as_user)
+root_get=$(measure_get as_root)
+user_get=$(measure_get as_user)
+printf 'up -d, %d services (median of %d): rootful %d ms, rootless %d ms, ratio %.2f (target <= 1.5)\n' \
+  "$n" "$runs" "$root_up" "$user_up" "$(echo "$user_up / $root_up" | bc -l)"
+printf 'service-to-service GET 256 MiB: rootful %d MiB/s, rootless %d MiB/s, ratio %.2f (target >= 0.8)\n' \
+  "$root_get" "$user_get" "$(echo "$user_get / $root_get" | bc -l)"
+
+if command -v podman >/dev/null && command -v podman-compose >/dev/null; then
+  runuser -u "$user" -- env -i HOME="$home" USER="$user" PATH=/usr/bin:/bin podman import "$home/busybox.tar" localhost/busybox:bench >/dev/null
+  pod() { (cd "$home/p" && runuser -u "$user" -- env -i HOME="$home" USER="$user" PATH=/usr/bin:/bin podman-compose "$@"); }
+  pod_up=$(measure_up pod)
+  printf 'rootless podman-compose up -d: %d ms\n' "$pod_up"
+else
+  echo "rootless podman: not installed (scripts/setup-bench), skipped"
+fi
