@@ -10,9 +10,9 @@ use super::network;
 use super::remove::remove_all;
 use super::repair::repair;
 use super::stop::stop_all;
-use crate::container::status::ContainerState;
 use crate::compose::Project;
 use crate::container::list::{container_volumes, find, Found};
+use crate::container::status::ContainerState;
 use crate::progress::Progress;
 use crate::state::{Layout, ProjectLock};
 

@@ -15,12 +15,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 
-use super::images::{ensure_image, PullOverride};
 use super::create::{create, CreateRequest};
+use super::images::{ensure_image, PullOverride};
 use super::remove::discard;
-use super::start::{start, start_service};
-use crate::state::Layout;
 use super::run::remove_oneoff;
+use super::start::{start, start_service};
 use crate::compose::model::service::ServiceHook;
 use crate::compose::model::ServiceConfig;
 use crate::compose::Project;
@@ -29,6 +28,7 @@ use crate::container::record::new_id;
 use crate::container::ContainerState;
 use crate::image::{RuntimeImage, Store};
 use crate::progress::Progress;
+use crate::state::Layout;
 use crate::supervise::logfile::Entry;
 
 /// The label docker compose puts on hook containers, and its value here.
