@@ -171,12 +171,14 @@ pub fn session(dir: &Path, opts: &SessionOptions) -> Result<SessionEnd> {
             if n <= 0 {
                 stdin_open = false;
                 if opts.close_stdin_at_eof {
-                    stream.write_all(&Frame::CloseStdin.encode())?;
+                    send(&mut stream, &Frame::CloseStdin)?;
                 }
             } else {
                 let (send, detach) = filter.feed(&buf[..n as usize]);
-                if !send.is_empty() {
-                    stream.write_all(&Frame::Stdin(send).encode())?;
+                if !send.is_empty() && !self::send(&mut stream, &Frame::Stdin(send))? {
+                    // The supervisor closed its end: the container is gone and
+                    // its exit frame is still to be read.
+                    stdin_open = false;
                 }
                 if detach {
                     return Ok(SessionEnd::Detached);
@@ -187,7 +189,7 @@ pub fn session(dir: &Path, opts: &SessionOptions) -> Result<SessionEnd> {
             for s in caught.take() {
                 if s == libc::SIGWINCH {
                     if let Some((rows, cols)) = window_size(0) {
-                        stream.write_all(&Frame::Resize(rows, cols).encode())?;
+                        send(&mut stream, &Frame::Resize(rows, cols))?;
                     }
                 } else {
                     // The supervisor's kill path: the container's processes get it.
@@ -198,6 +200,24 @@ pub fn session(dir: &Path, opts: &SessionOptions) -> Result<SessionEnd> {
                 }
             }
         }
+    }
+}
+
+/// Writes `frame` to the supervisor; false when it has already closed its end
+/// (the container exited between our poll and this write: its output and exit
+/// frame are still in the socket for the reader, so that is no error).
+fn send(stream: &mut impl Write, frame: &Frame) -> std::io::Result<bool> {
+    match stream.write_all(&frame.encode()) {
+        Ok(()) => Ok(true),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
     }
 }
 
