@@ -1,4 +1,4 @@
-//! A built image pushed to a real `docker-registry` (layers gzipped as registries
+//! A built image pushed to a real `docker-registry` and pulled into another root
 //! expect, diff_ids kept) and pulled into another state root, where it runs.
 
 mod common;
@@ -11,7 +11,7 @@ use image_support::Registry;
 use std::fs;
 
 #[test]
-fn a_built_image_pushes_gzipped_and_pulls_elsewhere() {
+fn a_built_image_pushes_and_pulls_elsewhere() {
     let reg = Registry::start(false);
     let w = World::new();
     let p = w.project(
@@ -36,7 +36,9 @@ fn a_built_image_pushes_gzipped_and_pulls_elsewhere() {
     let client = Client::new(RegistryOptions::default());
     let rep = berth::image::push::push(&store, &client, &img, &target, &|_, _| {}).unwrap();
 
-    // What the registry holds: gzip layers, the same config (diff_ids).
+    // What the registry holds: the image's layers, the same config (diff_ids).
+    // (Built layers are pushed as stored, uncompressed tar: gzip at push time
+    // broke pushing imported images and was taken out again.)
     let raw = reg.inspect_raw("built/app:v1");
     assert_eq!(berth::image::Digest::of(&raw), rep.digest);
     let m: serde_json::Value = serde_json::from_slice(&raw).unwrap();
@@ -44,7 +46,7 @@ fn a_built_image_pushes_gzipped_and_pulls_elsewhere() {
     assert_eq!(layers.len(), diff_ids.len());
     for l in layers {
         let mt = l["mediaType"].as_str().unwrap();
-        assert!(mt.ends_with("tar+gzip") || mt.ends_with("tar.gzip"), "{m}");
+        assert!(mt.contains("tar"), "{m}");
     }
     assert_eq!(
         m["config"]["digest"].as_str().unwrap(),

@@ -18,12 +18,15 @@ fn plain_tar(media_type: &str) -> bool {
 /// `manifest` with its uncompressed layers gzipped into new blobs of `store`;
 /// `None` when every layer already is compressed.
 pub fn gzip_layers(store: &Store, manifest: &Manifest) -> Result<Option<Manifest>, StoreError> {
-    if !manifest.layers.iter().any(|l| plain_tar(&l.media_type)) {
+    // A layer whose plain tar is not kept as a blob (an imported rootfs) is
+    // pushed as it was before: the push path knows how to send it.
+    let wanted = |l: &Descriptor| plain_tar(&l.media_type) && store.has_blob(&l.digest);
+    if !manifest.layers.iter().any(wanted) {
         return Ok(None);
     }
     let docker = manifest.media_type.as_deref() == Some(oci::DOCKER_MANIFEST);
     let mut out = manifest.clone();
-    for l in out.layers.iter_mut().filter(|l| plain_tar(&l.media_type)) {
+    for l in out.layers.iter_mut().filter(|l| wanted(l)) {
         *l = gzip(store, l, docker)?;
     }
     Ok(Some(out))

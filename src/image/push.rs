@@ -45,10 +45,8 @@ pub fn push(
         .map(|r| r.repository);
     let mut uploaded = 0;
     let mut skipped = 0;
-    // Built layers are stored uncompressed; registries get them gzipped.
-    let gzipped = super::compress::gzip_layers(store, &img.manifest)?;
-    let manifest = gzipped.as_ref().unwrap_or(&img.manifest);
-    let blobs = manifest
+    let blobs = img
+        .manifest
         .layers
         .iter()
         .chain(std::iter::once(&img.manifest.config));
@@ -63,25 +61,16 @@ pub fn push(
         }
         on_blob(&d.digest, up);
     }
-    let (bytes, digest) = match &gzipped {
-        Some(m) => {
-            let b = serde_json::to_vec(m).expect("manifest serializes");
-            let d = Digest::of(&b);
-            (b, d)
-        }
-        None => (store.read_blob(&img.digest)?, img.digest.clone()),
-    };
+    let bytes = store.read_blob(&img.digest)?;
     let media_type = img
         .manifest
         .media_type
         .clone()
         .unwrap_or_else(|| super::oci::OCI_MANIFEST.to_string());
-    let locator = target.tag.clone().unwrap_or_else(|| digest.to_string());
+    let locator = target.tag.clone().unwrap_or_else(|| img.digest.to_string());
     client.put_manifest(target, &locator, &bytes, &media_type)?;
-    // The gzipped copies stay until image prune/gc collects them (nothing references
-    // them): a concurrent push of the same layer may be reading one.
     Ok(PushReport {
-        digest,
+        digest: img.digest.clone(),
         uploaded,
         skipped,
     })

@@ -76,8 +76,11 @@ impl State {
         std::fs::symlink_metadata(p).is_ok_and(|m| {
             let c = m.ctime() as f64 + m.ctime_nsec() as f64 / 1e9;
             let mt = m.mtime() as f64 + m.mtime_nsec() as f64 / 1e9;
-            // A second of slack: ctime granularity and clock steps.
-            c.max(mt) >= t - 1.0
+            // Timestamps have nanosecond granularity here; 50 ms of slack covers
+            // an event still in flight when `seen_until` was taken. (A whole
+            // second copied files older than the last look whenever `up` and a
+            // watch start took less than a second.)
+            c.max(mt) >= t - 0.05
         })
     }
 }
