@@ -1,5 +1,5 @@
 //! A built image pushed to a real `docker-registry` and pulled into another root
-//! expect, diff_ids kept) and pulled into another state root, where it runs.
+//! (diff_ids kept), where it runs.
 
 mod common;
 mod image_support;
