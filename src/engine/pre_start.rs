@@ -236,7 +236,7 @@ fn hook_containers(layout: &Layout, project: &str, service: &str) -> Vec<Found> 
 /// Waits for the hook container to exit; returns its code and the end of its
 /// output (stderr when it wrote any, else stdout).
 fn wait_exit(found: &Found) -> Result<(i32, String)> {
-    let path = found.dir.join("log");
+    let path = crate::state::ContainerDir::new(&found.dir).log();
     let mut offset = 0u64;
     let mut out: VecDeque<String> = VecDeque::new();
     let mut err: VecDeque<String> = VecDeque::new();

@@ -4,7 +4,6 @@
 //! overlay `lowerdir` order and the image's container defaults.
 
 pub mod archive;
-pub mod compress;
 pub mod digest;
 pub mod oci;
 pub mod pull;
