@@ -12,6 +12,7 @@ pub mod context;
 pub mod cp;
 pub mod events;
 pub mod exec;
+pub mod export;
 pub mod global;
 pub mod hidden;
 pub mod image;
@@ -142,6 +143,8 @@ pub enum Command {
     Wait(inspect::WaitArgs),
     /// Watch build context for service and rebuild/refresh containers when files are updated
     Watch(watch::WatchArgs),
+    /// Export a service container's filesystem as a tar archive
+    Export(export::ExportArgs),
     /// Supervise one container (berth runs this itself)
     #[command(hide = true)]
     Supervise(hidden::SuperviseArgs),
@@ -268,6 +271,7 @@ pub fn main() -> i32 {
         Command::Volumes(a) => volumes::run_volumes(&ctx, &a),
         Command::Wait(a) => inspect::run_wait(&ctx, &a),
         Command::Watch(a) => watch::run_watch(&ctx, &a),
+        Command::Export(a) => export::run_export(&ctx, &a),
         Command::Supervise(a) => hidden::run_supervise(&ctx.layout, &a),
         Command::DnsServe => hidden::run_dns(&ctx.layout),
         Command::Doctor => rootless::run_doctor(&ctx.layout),
