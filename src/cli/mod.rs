@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 pub mod attach;
 pub mod bridge;
 pub mod build;
+pub mod commit;
 pub mod config;
 pub mod context;
 pub mod cp;
@@ -145,6 +146,8 @@ pub enum Command {
     Watch(watch::WatchArgs),
     /// Export a service container's filesystem as a tar archive
     Export(export::ExportArgs),
+    /// Create a new image from a service container's changes
+    Commit(commit::CommitArgs),
     /// Supervise one container (berth runs this itself)
     #[command(hide = true)]
     Supervise(hidden::SuperviseArgs),
@@ -272,6 +275,7 @@ pub fn main() -> i32 {
         Command::Wait(a) => inspect::run_wait(&ctx, &a),
         Command::Watch(a) => watch::run_watch(&ctx, &a),
         Command::Export(a) => export::run_export(&ctx, &a),
+        Command::Commit(a) => commit::run_commit(&ctx, &a),
         Command::Supervise(a) => hidden::run_supervise(&ctx.layout, &a),
         Command::DnsServe => hidden::run_dns(&ctx.layout),
         Command::Doctor => rootless::run_doctor(&ctx.layout),

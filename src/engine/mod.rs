@@ -3,6 +3,7 @@
 pub mod attach;
 pub mod attached;
 pub mod build;
+pub mod commit;
 pub mod cp;
 pub mod create;
 pub mod down;
