@@ -15,6 +15,7 @@ pub mod events;
 pub mod exec;
 pub mod export;
 pub mod global;
+pub mod gotemplate;
 pub mod hidden;
 pub mod image;
 pub mod inspect;

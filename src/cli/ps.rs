@@ -2,10 +2,11 @@
 
 use std::time::SystemTime;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
 
 use super::context::Ctx;
+use super::gotemplate::{tabwrite, Template};
 use crate::container::list::{find, projects};
 use crate::container::view::{render_table, table, Row};
 use crate::container::ContainerState;
@@ -25,9 +26,10 @@ pub struct PsArgs {
     /// Filter services by status. Values: [paused | restarting | removing | running | dead | created | exited]
     #[arg(long)]
     pub status: Vec<String>,
-    /// Format the output. Values: [table | json]
-    #[arg(long, default_value = "table")]
-    pub format: String,
+    /// Format the output. Values: [table | table TEMPLATE | json | TEMPLATE]
+    /// (default: `psFormat` of the Docker CLI config, else table)
+    #[arg(long)]
+    pub format: Option<String>,
     /// Services (default: all)
     #[arg(value_name = "SERVICE")]
     pub names: Vec<String>,
@@ -71,17 +73,102 @@ pub fn run_ps(ctx: &Ctx, a: &PsArgs) -> Result<()> {
             status: &f.status,
         })
         .collect();
-    match a.format.as_str() {
+    // As docker compose: without --format, the Docker CLI config's psFormat.
+    let format = match &a.format {
+        Some(f) => f.clone(),
+        None => configured_ps_format().unwrap_or_default(),
+    };
+    match format.trim() {
         "json" => {
             for r in &rows {
                 println!("{}", serde_json::to_string(&r.json(now))?);
             }
         }
-        "table" => print!("{}", table(&rows, now)),
-        other => bail!("invalid --format {other:?}: expected table or json"),
+        "table" | "" => print!("{}", table(&rows, now)),
+        custom => print!("{}", templated(custom, &rows, now)?),
     }
     Ok(())
 }
+
+/// `psFormat` from `$DOCKER_CONFIG/config.json` (or `~/.docker/config.json`).
+fn configured_ps_format() -> Option<String> {
+    let path = crate::image::registry::credentials::docker_config_path()?;
+    let bytes = std::fs::read(path).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("psFormat")?.as_str().map(String::from)
+}
+
+/// The column names docker compose's ps table shows for each field.
+fn header_of(field: &str) -> String {
+    match field {
+        "ID" => "CONTAINER ID".into(),
+        "CreatedAt" => "CREATED AT".into(),
+        "RunningFor" => "CREATED".into(),
+        "LocalVolumes" => "LOCAL VOLUMES".into(),
+        "ExitCode" => "EXIT CODE".into(),
+        other => other.to_uppercase(),
+    }
+}
+
+/// Rows through a Go template; a `table` template gets a header and aligned columns.
+fn templated(format: &str, rows: &[Row<'_>], now: SystemTime) -> Result<String> {
+    let (is_table, body) = match format.strip_prefix("table") {
+        Some(rest) => (true, rest.trim_start()),
+        None => (false, format),
+    };
+    let t = Template::parse(body).map_err(|e| anyhow!("invalid --format {format:?}: {e}"))?;
+    let mut lines = vec![];
+    if is_table {
+        let mut names: Vec<String> = PS_FIELDS.iter().map(|f| f.to_string()).collect();
+        if let Some(serde_json::Value::Object(m)) = rows
+            .first()
+            .map(|r| serde_json::to_value(r.json(now)))
+            .transpose()?
+        {
+            names.extend(m.keys().cloned());
+        }
+        let header: serde_json::Map<String, serde_json::Value> = names
+            .into_iter()
+            .map(|k| {
+                let h = header_of(&k);
+                (k, serde_json::Value::String(h))
+            })
+            .collect();
+        lines.push(t.execute(&serde_json::Value::Object(header))?);
+    }
+    for r in rows {
+        lines.push(t.execute(&serde_json::to_value(r.json(now))?)?);
+    }
+    Ok(if is_table {
+        tabwrite(&lines)
+    } else {
+        lines.into_iter().map(|l| l + "\n").collect()
+    })
+}
+
+/// The fields of a ps row, for a header when no container is listed.
+const PS_FIELDS: [&str; 20] = [
+    "ID",
+    "Name",
+    "Names",
+    "Image",
+    "Command",
+    "Project",
+    "Service",
+    "CreatedAt",
+    "RunningFor",
+    "State",
+    "Status",
+    "Health",
+    "ExitCode",
+    "Publishers",
+    "Ports",
+    "Labels",
+    "LocalVolumes",
+    "Mounts",
+    "Networks",
+    "Size",
+];
 
 /// `ls`'s flags.
 #[derive(Debug, Args)]
