@@ -138,3 +138,33 @@ networks:
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+// SCENARIOS.md § TestCompatibility (compose_test.go): --compatibility must name
+// containers with underscore separators.
+#[test]
+fn test_compatibility() {
+    let w = World::new();
+    let p = w.project(
+        "compat",
+        r#"
+services:
+  simple:
+    image: IMAGE
+    init: true
+    command: top -b -d 60
+"#,
+    );
+    w.ok(&p, &["--compatibility", "up", "-d"]);
+    w.wait_until(10, "compat_simple_1 running", || {
+        states(&w, &p).get("compat_simple_1").map(String::as_str) == Some("running")
+    });
+    // Without the flag, the same project finds its v1-named container.
+    assert!(by_name(&w, &p).contains_key("compat_simple_1"));
+    let out = w.ok(
+        &p,
+        &["--compatibility", "run", "--rm", "-T", "simple", "hostname"],
+    );
+    assert!(!out.trim().is_empty());
+    w.ok(&p, &["--compatibility", "down", "-t", "0"]);
+    w.assert_clean();
+}

@@ -41,6 +41,10 @@ pub struct GlobalArgs {
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Vec<String>,
 
+    /// Run compose in backward compatibility mode (container names joined with `_`)
+    #[arg(long, global = true)]
+    pub compatibility: bool,
+
     /// Project name
     #[arg(short = 'p', long = "project-name", value_name = "NAME", global = true)]
     pub project_name: Option<String>,

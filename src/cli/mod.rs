@@ -222,6 +222,9 @@ pub fn main() -> i32 {
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("BERTH_LOG"))
         .with_writer(std::io::stderr)
         .init();
+    if cli.global.compatibility || env_true("COMPOSE_COMPATIBILITY") {
+        crate::container::record::use_v1_separator();
+    }
     let ctx = context::Ctx::new(&cli.global, &cli.root, cli.run_dir.as_ref());
     if let Err(e) = crate::state::perms::secure_roots(&ctx.layout.root, &ctx.layout.run) {
         eprintln!("Error: closing berth's state to other users: {e}");
@@ -294,4 +297,10 @@ pub fn main() -> i32 {
             1
         }
     }
+}
+
+/// A boolean environment variable as Go's `strconv.ParseBool` reads it.
+fn env_true(name: &str) -> bool {
+    std::env::var(name)
+        .is_ok_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"))
 }

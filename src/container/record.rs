@@ -117,9 +117,29 @@ impl ContainerRecord {
     }
 }
 
+/// Whether container names use docker-compose v1's `_` (`--compatibility`).
+static V1_SEPARATOR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes container names docker-compose v1's (`<project>_<service>_<n>`), as
+/// `--compatibility` or `COMPOSE_COMPATIBILITY` do in docker compose, for the
+/// whole run (docker compose sets its `api.Separator` the same way).
+pub fn use_v1_separator() {
+    V1_SEPARATOR.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// What joins the parts of a container name: `-`, or `_` in compatibility mode.
+pub fn separator() -> &'static str {
+    if V1_SEPARATOR.load(std::sync::atomic::Ordering::Relaxed) {
+        "_"
+    } else {
+        "-"
+    }
+}
+
 /// Docker compose's default container name: `<project>-<service>-<n>`.
 pub fn default_name(project: &str, service: &str, number: u32) -> String {
-    format!("{project}-{service}-{number}")
+    let s = separator();
+    format!("{project}{s}{service}{s}{number}")
 }
 
 /// A new random container id (64 hex digits), as docker makes them.

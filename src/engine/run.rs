@@ -273,10 +273,10 @@ fn oneoff_service(base: &ServiceConfig, project: &Project, opts: &RunOptions) ->
     svc.stdin_open = opts.interactive;
     svc.container_name = String::new();
     let slug = new_id();
-    let name = opts
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}-run-{}", project.name, svc.name, &slug[..12]));
+    let name = opts.name.clone().unwrap_or_else(|| {
+        let s = crate::container::record::separator();
+        format!("{}{s}{}{s}run{s}{}", project.name, svc.name, &slug[..12])
+    });
     svc.labels.insert(SLUG_LABEL.into(), slug);
     Ok(OneOff { svc, name })
 }
