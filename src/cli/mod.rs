@@ -29,6 +29,7 @@ pub mod run;
 pub mod scale;
 pub mod up;
 pub mod version;
+pub mod viz;
 pub mod volumes;
 pub mod watch;
 
@@ -149,6 +150,9 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Create a new image from a service container's changes
     Commit(commit::CommitArgs),
+    /// Experimental commands
+    #[command(subcommand)]
+    Alpha(viz::AlphaCommand),
     /// Supervise one container (berth runs this itself)
     #[command(hide = true)]
     Supervise(hidden::SuperviseArgs),
@@ -168,6 +172,7 @@ impl Command {
             self,
             Command::Version(_)
                 | Command::Config(_)
+                | Command::Alpha(_)
                 | Command::Bridge(_)
                 | Command::Doctor
                 | Command::RootlessHolder
@@ -280,6 +285,7 @@ pub fn main() -> i32 {
         Command::Watch(a) => watch::run_watch(&ctx, &a),
         Command::Export(a) => export::run_export(&ctx, &a),
         Command::Commit(a) => commit::run_commit(&ctx, &a),
+        Command::Alpha(c) => viz::run_alpha(&ctx, &c),
         Command::Supervise(a) => hidden::run_supervise(&ctx.layout, &a),
         Command::DnsServe => hidden::run_dns(&ctx.layout),
         Command::Doctor => rootless::run_doctor(&ctx.layout),

@@ -30,6 +30,7 @@ pub mod raw;
 pub mod shortsyntax;
 pub mod transform;
 pub mod validate;
+pub mod viz;
 pub mod yaml;
 
 pub use error::LoadError;
