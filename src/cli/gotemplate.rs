@@ -398,6 +398,6 @@ mod tests {
     #[test]
     fn tables_align_like_docker() {
         let out = tabwrite(&["NAME\tSTATUS".into(), "p-web-1\tUp".into()]);
-        assert_eq!(out, "NAME       STATUS\np-web-1    Up\n");
+        assert_eq!(out, "NAME      STATUS\np-web-1   Up\n");
     }
 }
