@@ -10,6 +10,7 @@ pub mod exec;
 pub mod graph;
 pub mod hooks;
 pub mod images;
+pub mod interrupt;
 pub mod load;
 pub mod logs;
 pub mod models;
