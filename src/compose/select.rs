@@ -18,10 +18,8 @@ pub fn expand(args: &[String], known: &[String]) -> Vec<String> {
         } else {
             vec![]
         };
-        if hits.is_empty() {
-            if !out.contains(arg) {
-                out.push(arg.clone());
-            }
+        if hits.is_empty() && !out.contains(arg) {
+            out.push(arg.clone());
         }
         for h in hits {
             if !out.contains(h) {
