@@ -167,3 +167,28 @@ services:
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+// SCENARIOS.md § TestInterfaceName (networks_test.go): a declared interface_name
+// must name the network interface inside the container.
+#[test]
+fn test_interface_name() {
+    let w = World::new();
+    let p = w.project(
+        "ifname",
+        r#"
+services:
+  test:
+    image: IMAGE
+    command: ip link show
+    networks:
+      default:
+        interface_name: foobar
+"#,
+    );
+    // the container sees its interface under the declared name
+    let out = w.ok(&p, &["run", "--rm", "test"]);
+    assert!(out.contains("foobar@"), "{out}");
+    assert!(!out.contains("eth0"), "{out}");
+    w.ok(&p, &["down"]);
+    w.assert_clean();
+}

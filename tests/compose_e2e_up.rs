@@ -360,3 +360,43 @@ services:
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+// berth's own: `up` and `create` take service name patterns as docker compose
+// does (compose-go matches them with Go's filepath.Match).
+#[test]
+fn up_selects_services_by_pattern() {
+    let w = World::new();
+    let p = w.project(
+        "upglob",
+        r#"
+services:
+  web:
+    image: IMAGE
+    init: true
+    command: ["sleep", "3600"]
+  web-admin:
+    image: IMAGE
+    init: true
+    command: ["sleep", "3600"]
+  db:
+    image: IMAGE
+    init: true
+    command: ["sleep", "3600"]
+"#,
+    );
+    w.ok(&p, &["up", "-d", "web*"]);
+    assert_eq!(
+        states(&w, &p),
+        map(&[
+            ("upglob-web-1", "running"),
+            ("upglob-web-admin-1", "running")
+        ])
+    );
+    w.ok(&p, &["create", "[d]b"]);
+    assert_eq!(states(&w, &p)["upglob-db-1"], "created");
+    let (code, _, err) = run(&w, &p, &["up", "-d", "nope*"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no such service: nope*"), "{err}");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

@@ -371,3 +371,51 @@ services:
     w.ok(&p, &["down"]);
     w.assert_clean();
 }
+
+#[test]
+fn health_probes_are_execs_and_attach_clients_come_and_go() {
+    let w = World::new();
+    let p = w.project(
+        "evprobe",
+        r#"
+services:
+  web:
+    image: IMAGE
+    init: true
+    command: ["sleep", "3600"]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+"#,
+    );
+    let mut ev = EventsChild::start(&w, &p, &["--json"]);
+    w.ok(&p, &["up", "-d"]);
+    // Each probe is an exec, as docker reports it: created, started, died, one id.
+    let created = ev.expect("web", "exec_create: true");
+    let started = ev.expect("web", "exec_start: true");
+    let died = ev.expect("web", "exec_die");
+    assert_eq!(died["attributes"]["exitCode"], "0");
+    let exec_id = &created["attributes"]["execID"];
+    assert!(exec_id.as_str().is_some_and(|i| i.len() == 64), "{created}");
+    assert_eq!(&started["attributes"]["execID"], exec_id);
+    assert_eq!(&died["attributes"]["execID"], exec_id);
+    ev.expect("web", "health_status: healthy");
+
+    // A client attaches, then goes away while the container runs on.
+    let mut attach = w
+        .berth_command(&p, &["attach", "web"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    ev.expect("web", "attach");
+    attach.kill().unwrap();
+    attach.wait().unwrap();
+    ev.expect("web", "detach");
+
+    w.ok(&p, &["down", "-t", "1"]);
+    ev.expect("web", "destroy");
+    drop(ev);
+    w.assert_clean();
+}

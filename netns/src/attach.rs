@@ -28,6 +28,8 @@ pub struct AttachRequest {
     pub names: Vec<String>,
     /// Upstream DNS servers for this container's outside names (compose `dns:`).
     pub dns: Vec<IpAddr>,
+    /// Interface name inside the container (compose `interface_name`), else `ethN`.
+    pub ifname: Option<String>,
 }
 
 /// One network interface of a container, as set up.
@@ -57,6 +59,26 @@ pub struct Attachment {
     pub gateway6: Option<IpAddr>,
     /// Whether the default route points here.
     pub default_route: bool,
+}
+
+/// A name the kernel takes for an interface and that cannot pass for another
+/// one: at most 15 bytes (IFNAMSIZ), no `/`, `:` or whitespace, not `.`/`..`,
+/// and not `lo`, which every namespace already has.
+fn check_ifname(name: &str) -> Result<()> {
+    let bad = name.is_empty()
+        || name.len() > 15
+        || name == "."
+        || name == ".."
+        || name == "lo"
+        || name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control());
+    if bad {
+        return Err(Error::Invalid(format!(
+            "interface name {name:?} is not valid: 1 to 15 characters, no '/', ':' or spaces, not \"lo\""
+        )));
+    }
+    Ok(())
 }
 
 fn reserve(rec: &mut NetworkRecord, owner: &str, req: &AttachRequest) -> Result<Member> {
@@ -100,7 +122,7 @@ fn reserve(rec: &mut NetworkRecord, owner: &str, req: &AttachRequest) -> Result<
 }
 
 /// Connect the namespace `ns` of container `owner` to each requested network, in
-/// order (`eth0` for the first). On failure nothing stays allocated.
+/// order (`eth0` for the first unnamed one). On failure nothing stays allocated.
 pub fn attach(
     state: &StateDir,
     ns: &Netns,
@@ -115,6 +137,9 @@ pub fn attach(
         let mut done: Vec<NetworkRecord> = Vec::new();
         let res = (|| -> Result<()> {
             for req in reqs {
+                if let Some(name) = &req.ifname {
+                    check_ifname(name)?;
+                }
                 if done.iter().any(|r| r.info.name == req.network) {
                     return Err(Error::Invalid(format!(
                         "network {} requested twice",
@@ -133,7 +158,7 @@ pub fn attach(
                 m.netns = ns.path().to_path_buf();
                 rec.members.insert(owner.to_string(), m.clone());
                 state.write(&rec)?;
-                planned.push((rec.info.clone(), m, req.mac));
+                planned.push((rec.info.clone(), m, req.mac, req.ifname.clone()));
                 done.push(rec);
             }
             Ok(())
@@ -165,8 +190,23 @@ pub fn attach(
             .unwrap_or(0);
         // Keep a default route an earlier attach set.
         let mut route_done = first > 0 && inner.routes(false)?.iter().any(|r| r.prefix == 0);
-        for (i, (info, m, mac)) in planned.iter().enumerate() {
-            let ifname = format!("eth{}", first + i);
+        // Named interfaces take no `ethN` number: the others stay contiguous.
+        let mut next_eth = first;
+        for (info, m, mac, wanted) in planned.iter() {
+            let ifname = match wanted {
+                Some(name) => {
+                    if inner.link_index(name)?.is_some() {
+                        return Err(Error::Invalid(format!(
+                            "interface {name} already exists in the container"
+                        )));
+                    }
+                    name.clone()
+                }
+                None => {
+                    next_eth += 1;
+                    format!("eth{}", next_eth - 1)
+                }
+            };
             let br = host.link_index(&info.bridge)?.ok_or_else(|| {
                 Error::Invalid(format!(
                     "bridge {} of network {} is missing",

@@ -147,12 +147,19 @@ pub fn run(args: &ConfigArgs, popts: ProjectOptions) -> Result<()> {
             hash.split(',').map(str::to_string).collect()
         };
         names.sort();
+        if let Some(name) = names.iter().find(|n| !p.services.contains_key(*n)) {
+            bail!("no such service: {name}");
+        }
+        // The hash is of the model before env files are read (as `up` labels
+        // containers), but a service whose env file is missing fails here as
+        // `up` would, unless --no-env-resolution says not to look.
+        if !args.no_env_resolution {
+            let mut check = p.clone();
+            check.services.retain(|n, _| names.contains(n));
+            compose::env_file::resolve_services_environment(&mut check)?;
+        }
         for name in names {
-            let s = p
-                .services
-                .get(&name)
-                .with_context(|| format!("no such service: {name}"))?;
-            out.push_str(&format!("{name} {}\n", service_hash(s)));
+            out.push_str(&format!("{name} {}\n", service_hash(&p.services[&name])));
         }
     } else if args.profiles {
         let p = load(args, popts, &args.services, false)?;

@@ -51,6 +51,19 @@ impl Ctx {
         Progress::new(self.progress_mode, operation)
     }
 
+    /// The services named on the command line, patterns (`'web*'`) replaced by
+    /// the active services they match, as docker compose selects them.
+    pub fn select(&self, services: &[String]) -> Result<Vec<String>> {
+        if !services
+            .iter()
+            .any(|s| crate::compose::select::is_pattern(s))
+        {
+            return Ok(services.to_vec());
+        }
+        let known = self.load(&[])?.project.service_names();
+        Ok(crate::compose::select::expand(services, &known))
+    }
+
     /// Loads the compose project (for `up`, `create`, …).
     pub fn load(&self, services: &[String]) -> Result<Loaded> {
         load_project(&self.opts, services)

@@ -298,6 +298,10 @@ pub fn main() -> i32 {
     match res {
         Ok(()) => 0,
         Err(e) if e.downcast_ref::<Exit>().is_some() => e.downcast_ref::<Exit>().map_or(1, |x| x.0),
+        Err(e) if e.is::<crate::engine::interrupt::Interrupted>() => {
+            eprintln!("{e}");
+            130
+        }
         Err(e) => {
             eprintln!("Error: {}", crate::report::text(&e));
             1

@@ -18,7 +18,7 @@ use crate::engine::images::PullOverride;
 use crate::engine::up::{up, UpOptions};
 
 /// `up`'s flags, as docker compose has them.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct UpArgs {
     /// Detached mode: run containers in the background
     #[arg(short, long)]
@@ -207,6 +207,10 @@ fn options(a: &UpArgs) -> Result<UpOptions> {
 
 /// Runs `up`.
 pub fn run_up(ctx: &Ctx, a: &UpArgs) -> Result<()> {
+    let a = &UpArgs {
+        services: ctx.select(&a.services)?,
+        ..a.clone()
+    };
     let (cascade, detach) = validate_flags(a)?;
     let opts = options(a)?;
     let loaded = ctx.load(&a.services)?;
@@ -269,7 +273,7 @@ fn watch_args(a: &UpArgs) -> super::watch::WatchArgs {
 }
 
 /// `create`: `up --no-start`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct CreateArgs {
     /// Recreate containers even if their configuration and image haven't changed
     #[arg(long)]
@@ -298,6 +302,10 @@ pub struct CreateArgs {
 
 /// Runs `create`.
 pub fn run_create(ctx: &Ctx, a: &CreateArgs) -> Result<()> {
+    let a = &CreateArgs {
+        services: ctx.select(&a.services)?,
+        ..a.clone()
+    };
     let loaded = ctx.load(&a.services)?;
     let opts = UpOptions {
         services: a.services.clone(),

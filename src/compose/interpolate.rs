@@ -71,6 +71,21 @@ impl<'a> Interpolator<'a> {
         self.interpolate_at(tree, &mut path.clone())
     }
 
+    /// Records the variables every string value of `tree` references, leaving
+    /// the tree as it is: `config --variables` lists them without interpolating,
+    /// so a `${X:?}` with X unset is listed, not an error.
+    pub fn collect_variables(&mut self, tree: &Value) {
+        match tree {
+            Value::String(s) if s.contains('$') => {
+                let _ = self.substitute(s);
+            }
+            Value::Sequence(seq) => seq.iter().for_each(|v| self.collect_variables(v)),
+            Value::Mapping(map) => map.values().for_each(|v| self.collect_variables(v)),
+            Value::Tagged(t) => self.collect_variables(&t.value),
+            _ => {}
+        }
+    }
+
     /// [`Self::interpolate_tree`] with one path extended and shortened in place
     /// while walking, rather than a new path allocated per node.
     fn interpolate_at(&mut self, tree: &mut Value, path: &mut KeyPath) -> Result<(), String> {

@@ -235,6 +235,10 @@ impl Loader {
     /// Interpolates one document (if enabled), collecting warnings and variables.
     pub fn interpolate_value(&mut self, cfg: &mut Value, file: &Path) -> Result<(), LoadError> {
         if !self.interpolate {
+            let none = |_: &str| None;
+            let mut i = Interpolator::new(&none);
+            i.collect_variables(cfg);
+            self.merge_variables(i.variables);
             return Ok(());
         }
         let (result, warnings, variables) = {
@@ -249,6 +253,16 @@ impl Loader {
                 self.warnings.push(w);
             }
         }
+        self.merge_variables(variables);
+        result.map_err(|message| LoadError::Interpolation {
+            file: file.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Adds one document's variable uses to the project's (a later file's
+    /// default wins, as its value would).
+    fn merge_variables(&mut self, variables: IndexMap<String, VariableUse>) {
         for (k, v) in variables {
             let e = self.variables.entry(k).or_default();
             e.required |= v.required;
@@ -259,9 +273,5 @@ impl Loader {
                 e.alternate_value = v.alternate_value;
             }
         }
-        result.map_err(|message| LoadError::Interpolation {
-            file: file.to_path_buf(),
-            message,
-        })
     }
 }

@@ -27,6 +27,7 @@ pub mod paths;
 pub mod profiles;
 pub mod project;
 pub mod raw;
+pub mod select;
 pub mod shortsyntax;
 pub mod transform;
 pub mod validate;

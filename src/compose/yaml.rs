@@ -265,6 +265,18 @@ mod tests {
     }
 
     #[test]
+    fn explicitly_tagged_merge_key_merges() {
+        // `!!merge <<: *b` is the YAML 1.1 merge key with its tag spelled out,
+        // which go-yaml (compose-go) honours as `<<`.
+        let d =
+            parse("x-base: &b\n  image: a\nservices:\n  web:\n    !!merge <<: *b\n    env: 2\n")
+                .unwrap();
+        let web = &d[0].value["services"]["web"];
+        assert_eq!(web["image"], Value::String("a".into()));
+        assert!(web.get("<<").is_none());
+    }
+
+    #[test]
     fn duplicate_keys_are_rejected_with_line() {
         let e = parse("services:\n  a:\n    image: x\n    image: y\n")
             .unwrap_err()

@@ -12,6 +12,7 @@ pub mod export;
 pub mod graph;
 pub mod hooks;
 pub mod images;
+pub mod interrupt;
 pub mod load;
 pub mod logs;
 pub mod models;

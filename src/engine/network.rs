@@ -293,6 +293,9 @@ pub fn attach_requests(
                 mac: parse_mac(&mac_text),
                 names: dns_names(svc, container_name, hostname, id, &aliases, service_aliases),
                 dns: dns.clone(),
+                ifname: cfg
+                    .map(|c| c.interface_name.clone())
+                    .filter(|n| !n.is_empty()),
             })
         })
         .collect()

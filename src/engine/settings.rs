@@ -393,13 +393,6 @@ pub fn unsupported_keys(svc: &ServiceConfig) -> Vec<&'static str> {
     check(svc.oom_kill_disable, "oom_kill_disable");
     check(svc.develop.is_some(), "develop");
     check(
-        svc.networks
-            .values()
-            .flatten()
-            .any(|n| !n.interface_name.is_empty()),
-        "networks.*.interface_name",
-    );
-    check(
         svc.logging.as_ref().is_some_and(|l| {
             !l.driver.is_empty() && l.driver != "json-file" && l.driver != "local"
         }),

@@ -180,6 +180,8 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         return Ok(());
     }
 
+    // From here on state is written: Ctrl-C waits for the container in flight.
+    let interrupt = super::interrupt::Interrupt::on_signals()?;
     network::ensure_networks(layout, &project, &selected, progress)?;
 
     // Containers, along the graph.
@@ -203,6 +205,7 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         opts: opts.clone(),
         progress: progress.clone(),
         nft_tables: Default::default(),
+        interrupt,
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -216,7 +219,14 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
                 .await
                 .map_err(|e| anyhow!("{e}"))?
         }
-    }))?;
+    }))
+    .map_err(|e| {
+        if ctx.interrupt.hit() {
+            anyhow!(super::interrupt::Interrupted)
+        } else {
+            e
+        }
+    })?;
     for o in orphans {
         if let (Some(id), Some(name)) = (&o.id, &o.name) {
             let task = progress.task(&format!("Container {name}"), "Removing");
@@ -324,6 +334,8 @@ struct Ctx {
     progress: Progress,
     /// The nft tables that exist, listed once when first needed.
     nft_tables: std::sync::OnceLock<Vec<String>>,
+    /// Ctrl-C: checked between containers and while waiting for dependencies.
+    interrupt: super::interrupt::Interrupt,
 }
 
 impl Ctx {
@@ -443,6 +455,7 @@ fn wait_condition(ctx: &Ctx, dep: &str, required: bool, cond: Condition) -> Resu
         if all {
             return Ok(());
         }
+        ctx.interrupt.check()?;
         // Woken by the supervisors' status writes; the bound catches a supervisor
         // that died without writing (docker compose polls every 500 ms).
         watch.wait(STATUS_RECHECK);
@@ -507,6 +520,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
         !keeps_running,
     );
     for p in plans {
+        ctx.interrupt.check()?;
         let label = p.name.clone().unwrap_or_else(|| {
             if svc.container_name.is_empty() {
                 crate::container::record::default_name(&ctx.project.name, name, p.number)

@@ -78,3 +78,18 @@ pub fn emit_for_dir(container_dir: &Path, action: Action) {
         Err(e) => tracing::warn!("recording the {} event: {e}", action.name()),
     }
 }
+
+/// [`emit_exec`] for a supervisor: its healthcheck probes are execs, and docker
+/// reports each one (`exec_create`, `exec_start`, `exec_die`) as it does any exec.
+pub fn emit_exec_for_dir(container_dir: &Path, step: ExecStep, exec_id: &str, command: &[String]) {
+    match ContainerRecord::load(container_dir) {
+        Ok(record) => emit_exec(
+            &Layout::of_container_dir(container_dir),
+            &record,
+            step,
+            exec_id,
+            command,
+        ),
+        Err(e) => tracing::warn!("recording a healthcheck exec event: {e}"),
+    }
+}

@@ -42,6 +42,10 @@ pub enum Action {
     Destroy,
     /// Its healthcheck's verdict changed.
     HealthStatus(Health),
+    /// A client attached to its output (`attach`, attached `up`/`start`).
+    Attach,
+    /// An attached client went away while the container ran on.
+    Detach,
 }
 
 impl Action {
@@ -58,6 +62,8 @@ impl Action {
             Action::Pause => "pause".into(),
             Action::Unpause => "unpause".into(),
             Action::Destroy => "destroy".into(),
+            Action::Attach => "attach".into(),
+            Action::Detach => "detach".into(),
             Action::HealthStatus(h) => format!(
                 "health_status: {}",
                 match h {

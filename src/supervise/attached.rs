@@ -55,7 +55,12 @@ impl Clients {
         Ok(())
     }
 
-    /// No client is attached.
+    /// How many clients are attached.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether no client is attached.
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }

@@ -21,7 +21,7 @@ use super::logfile::{LogWriter, Stream};
 use super::restart::{Decision, Exit, RestartPolicy, RestartState};
 use crate::container::observe::SUPERVISOR_DIED;
 use crate::container::{ContainerState, Health, Status};
-use crate::events::{emit_for_dir, Action};
+use crate::events::{emit_exec_for_dir, emit_for_dir, Action, ExecStep};
 
 /// How a run of the container's process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +85,8 @@ struct Probe {
     collected: Vec<u8>,
     deadline: Instant,
     timed_out: bool,
+    /// The exec ID its `exec_*` events carry.
+    exec_id: String,
 }
 
 /// What the loop needs to know about its container.
@@ -333,7 +335,9 @@ pub fn supervise(
                     Ok(0) => closed.push(i),
                     Ok(n) => {
                         log.write(*stream, &buf[..n], SystemTime::now())?;
+                        let attached = clients.len();
                         clients.broadcast(&output_frame(*stream, &buf[..n]));
+                        report_detached(dir, attached, &clients);
                     }
                     Err(e)
                         if matches!(
@@ -352,7 +356,9 @@ pub fn supervise(
         }
 
         let mut inputs = vec![];
+        let attached = clients.len();
         clients.service(&fds[clients_at..clients_end], &mut inputs);
+        report_detached(dir, attached, &clients);
         for i in inputs {
             input.apply(i);
         }
@@ -386,6 +392,14 @@ pub fn supervise(
             if fds[probe_at + 1].revents != 0 {
                 let p = probe.take().expect("probe is there");
                 let code = launcher.reap_probe(&p.launched).unwrap_or(-1);
+                if let Some(cfg) = &settings.healthcheck {
+                    emit_exec_for_dir(
+                        dir,
+                        ExecStep::Die { exit_code: code },
+                        &p.exec_id,
+                        &cfg.command,
+                    );
+                }
                 let mut collected = p.collected;
                 let mut out = p.output;
                 set_nonblocking(out.as_raw_fd())?;
@@ -430,7 +444,14 @@ pub fn supervise(
                     let (r, w) = pipe()?;
                     match launcher.start_probe(&cfg.command, w) {
                         Ok(launched) => {
+                            // Reported once the probe runs: a probe that could not
+                            // start is a health failure, not an exec.
+                            let exec_id = crate::container::record::new_id();
+                            for step in [ExecStep::Create, ExecStep::Start] {
+                                emit_exec_for_dir(dir, step, &exec_id, &cfg.command);
+                            }
                             probe = Some(Probe {
+                                exec_id,
                                 launched,
                                 output: File::from(r),
                                 collected: vec![],
@@ -573,6 +594,14 @@ pub fn supervise(
     }
     answer(&mut waiters, &Response::Ok);
     Ok(last_exit)
+}
+
+/// docker's `detach` for each client that went away (hung up, or too slow to
+/// read) while the container runs on; clients let go at its exit are not detaching.
+fn report_detached(dir: &Path, before: usize, clients: &Clients) {
+    for _ in clients.len()..before {
+        emit_for_dir(dir, Action::Detach);
+    }
 }
 
 fn start(
@@ -732,7 +761,10 @@ fn handle(
             reply(&conn, r);
         }
         Request::Attach { stdin } => match phase {
-            Phase::Running { .. } => clients.add(conn, stdin)?,
+            Phase::Running { .. } => {
+                clients.add(conn, stdin)?;
+                emit_for_dir(dir, Action::Attach);
+            }
             _ => reply(&conn, Response::Error("container is not running".into())),
         },
         Request::Start => reply(
