@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::scenario::run;
+use common::scenario::{run, Background};
 use common::{states, World};
 
 /// The cascade fixture (`fixtures/cascade/compose.yaml`).
@@ -65,6 +65,34 @@ fn test_cascade_fail() {
     assert!(out.contains("exit-1 exited with code 0"), "{out}");
     assert!(out.contains("fail-1 exited with code 111"), "{out}");
     assert_eq!(states(&w, &p)["cascadefail-running-1"], "exited");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// cascade_test.go § TestCascadeIgnoresOneOffContainer: the exit of a one-off
+// container of an attached service must not abort `up --abort-on-container-exit`.
+#[test]
+fn test_cascade_ignores_one_off_container() {
+    let w = World::new();
+    let p = w.project("cascadeoneoff", CASCADE);
+    let mut up = Background::start(&w, &p, &["up", "--abort-on-container-exit", "running"], &[]);
+    up.wait_for(&w, 60, "Attaching to running-1");
+    // a one-off of the attached service runs and exits
+    w.ok(&p, &["run", "--rm", "--no-deps", "running", "/bin/true"]);
+    assert!(up.running(), "{}", up.output());
+    assert_eq!(states(&w, &p)["cascadeoneoff-running-1"], "running");
+    // Docker compose waits 3 s for an abort that must not come; here the
+    // service's own exit is the next event `up` sees: had the one-off's exit
+    // aborted `up`, "Aborting" would come before it.
+    w.ok(&p, &["stop", "running"]);
+    up.wait(&w, 60);
+    let out = up.stdout();
+    let exited = out
+        .find("running-1 exited with code")
+        .unwrap_or_else(|| panic!("{out}"));
+    let aborted = out.find("Aborting on container exit").unwrap_or(usize::MAX);
+    assert!(exited < aborted, "{out}");
+    assert!(!out.contains("running-run-"), "{out}");
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }

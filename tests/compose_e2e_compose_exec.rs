@@ -11,8 +11,55 @@
 
 mod common;
 
-use common::{fails, World};
+use common::scenario::combined;
+use common::{fails, states, World};
 use std::fs;
+
+// compose_exec_test.go § TestLocalComposeExec: exec must run in the service
+// container, propagate the exit code and pass only requested env.
+#[test]
+fn test_local_compose_exec() {
+    let w = World::new();
+    let p = w.project(
+        "localexec",
+        r#"
+services:
+  simple:
+    image: IMAGE
+    init: true
+    command: top
+  another:
+    image: IMAGE
+    init: true
+    command: top
+"#,
+    );
+    // up starts the service
+    w.ok(&p, &["up", "-d"]);
+    assert_eq!(states(&w, &p)["localexec-simple-1"], "running");
+    // a successful command exits 0
+    w.ok(&p, &["exec", "simple", "/bin/true"]);
+    // a failing command's exit code is propagated
+    let out = w.berth_in(&p, &["exec", "simple", "/bin/false"]);
+    assert_eq!(out.status.code(), Some(1), "{}", combined(&out));
+    // exec -e forwards the variable when set on the caller
+    let out = w.berth_env(
+        &p,
+        &["exec", "-e", "FOO", "simple", "env"],
+        &[("FOO", "BAR")],
+    );
+    assert!(out.status.success(), "{}", combined(&out));
+    assert!(
+        combined(&out).lines().any(|l| l == "FOO=BAR"),
+        "{}",
+        combined(&out)
+    );
+    // exec -e without a value does not leak an empty variable
+    let out = w.ok(&p, &["exec", "-e", "FOO", "simple", "env"]);
+    assert!(!out.contains("FOO="), "{out}");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
 
 // SCENARIOS.md § TestLocalComposeExecOneOff (compose_exec_test.go): exec must reach
 // a one-off container, but --index must only match numbered replicas.

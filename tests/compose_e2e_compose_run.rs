@@ -10,10 +10,14 @@
 //! Fixtures adapted from docker/compose@f729794 pkg/e2e (Apache-2.0).
 
 mod common;
+mod image_support;
 
 use common::scenario::{combined, last_line, oneoffs};
-use common::{by_name, fails, states, World};
+use common::{by_name, fails, free_port, states, World};
+use image_support::{busybox_layout, Registry};
 use std::fs;
+use std::io::Write;
+use std::process::Stdio;
 
 // SCENARIOS.md § TestComposeRun (compose_run_test.go): run must execute a one-off
 // with the service command or an override, starting its dependencies.
@@ -365,5 +369,244 @@ services:
         String::from_utf8_lossy(&out.stderr)
     );
     w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// compose_run_test.go § TestComposeRunPorts: run must only publish ports when
+// asked: --publish for ad-hoc, --service-ports for the model's.
+#[test]
+fn test_compose_run_ports() {
+    let w = World::new();
+    let (adhoc, model) = (free_port(), free_port());
+    let p = w.project(
+        "runports",
+        &format!(
+            r#"
+services:
+  back:
+    image: IMAGE
+    init: true
+    ports:
+      - 127.0.0.1:{model}:80
+"#
+        ),
+    );
+    // run --publish maps the requested port, not the model's
+    let publish = format!("127.0.0.1:{adhoc}:80");
+    w.ok(
+        &p,
+        &[
+            "run",
+            "--publish",
+            &publish,
+            "-d",
+            "back",
+            "/bin/sh",
+            "-c",
+            "sleep 30",
+        ],
+    );
+    // the ad-hoc mapping is live
+    let ps = w.ok(&p, &["ps"]);
+    assert!(ps.contains(&format!(":{adhoc}->80/tcp")), "{ps}");
+    assert!(!ps.contains(&format!(":{model}->80/tcp")), "{ps}");
+    // run --service-ports maps the model's ports
+    w.ok(
+        &p,
+        &[
+            "run",
+            "--service-ports",
+            "-d",
+            "back",
+            "/bin/sh",
+            "-c",
+            "sleep 30",
+        ],
+    );
+    // the model's mapping is live
+    let ps = w.ok(&p, &["ps"]);
+    assert!(ps.contains(&format!(":{model}->80/tcp")), "{ps}");
+    w.ok(&p, &["down", "-t", "0", "--remove-orphans"]);
+    w.assert_clean();
+}
+
+/// A registry on loopback serving the busybox image as `test/busybox:v1`; its
+/// reference.
+fn registry_image() -> (Registry, String) {
+    let reg = Registry::start(false);
+    let layout = tempfile::tempdir().unwrap();
+    busybox_layout(layout.path(), "gzip", "v1");
+    reg.push_layout(layout.path(), "v1", "test/busybox:v1", false);
+    let image = format!("{}/test/busybox:v1", reg.host());
+    (reg, image)
+}
+
+// compose_run_test.go § TestComposeRunQuietPull: run --quiet-pull and
+// COMPOSE_PROGRESS=quiet must silence pull progress at two levels.
+#[test]
+fn test_compose_run_quiet_pull() {
+    let (_reg, image) = registry_image();
+    let w = World::new();
+    let p = w.project(
+        "runquietpull",
+        &format!(
+            "services:\n  backend:\n    image: {image}\n    command: [/bin/busybox, echo, hello]\n"
+        ),
+    );
+    // start without the image locally
+    w.ok(&p, &["down", "--rmi", "all"]);
+    // --quiet-pull keeps the decision but drops the layer progress
+    let out = w.berth_in(&p, &["run", "--quiet-pull", "backend"]);
+    let text = combined(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("Pull complete"), "{text}");
+    assert!(text.contains("Pulled"), "{text}");
+    // remove the image again
+    w.ok(&p, &["down", "--rmi", "all"]);
+    // COMPOSE_PROGRESS=quiet silences the pull entirely
+    let out = w.berth_env(&p, &["run", "backend"], &[("COMPOSE_PROGRESS", "quiet")]);
+    let text = combined(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("Pull complete"), "{text}");
+    assert!(!text.contains("Pulled"), "{text}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello");
+    w.ok(&p, &["down", "--rmi", "all", "--remove-orphans"]);
+    w.assert_clean();
+}
+
+// compose_run_test.go § TestComposeRunPullAlways: run --pull always must pull the
+// image even when present locally.
+#[test]
+fn test_compose_run_pull_always() {
+    let (_reg, image) = registry_image();
+    let w = World::new();
+    let p = w.project(
+        "runpullalways",
+        &format!("services:\n  backend:\n    image: {image}\n    command: [/bin/busybox, echo, checked]\n"),
+    );
+    w.ok(&p, &["pull"]);
+    // run reports the pull it was asked to always perform
+    let out = w.berth_in(&p, &["run", "--pull", "always", "backend"]);
+    let text = combined(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(&format!("Image {image} Pulling")), "{text}");
+    assert!(text.contains(&format!("Image {image} Pulled")), "{text}");
+    // and without it, the local image serves
+    let out = w.berth_in(&p, &["run", "backend"]);
+    let text = combined(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("Pulling"), "{text}");
+    w.ok(&p, &["down", "--remove-orphans"]);
+    w.assert_clean();
+}
+
+// compose_run_test.go § TestComposeRunRmStopSignal: a `run --rm -d` one-off is
+// removed once something else stops it.
+#[test]
+#[ignore = "run --rm -d: nothing removes the one-off when it stops (the supervisor would)"]
+fn test_compose_run_rm_stop_signal() {
+    let w = World::new();
+    let p = w.project(
+        "runrmstop",
+        r#"
+services:
+  nginx:
+    image: IMAGE
+    init: true
+    command: httpd -f -p 8080
+    expose:
+    - '80'
+    - '443'
+    - '8080'
+  busybox:
+    image: IMAGE
+    command: busybox httpd -f -p 8000
+"#,
+    );
+    let name = w.ok(&p, &["run", "--rm", "-d", "nginx"]).trim().to_string();
+    assert!(name.starts_with("runrmstop-nginx-run-"), "{name}");
+    // `docker stop` from outside compose: the container's init gets its signal
+    // from the host (berth has no command stopping a one-off by name).
+    let top = w.ok(&p, &["top"]);
+    let pid: i32 = top
+        .split("\n\n")
+        .find(|block| block.lines().next() == Some(name.as_str()))
+        .and_then(|block| block.lines().nth(2))
+        .and_then(|row| row.split_whitespace().nth(1))
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no process of {name} in:\n{top}"));
+    // SAFETY: kill(2) of the one-off's init, a process this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    // --rm auto-removal follows the stop
+    w.wait_until(30, "the one-off to be removed", || {
+        !by_name(&w, &p).contains_key(&name)
+    });
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+/// `echo INPUT | berth run ARGS`: (exit code, stdout, stderr).
+fn piped(w: &World, p: &std::path::Path, input: &str, args: &[&str]) -> (i32, String, String) {
+    let mut child = w
+        .berth_command(p, args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // A run that refuses its stdin may close the pipe before reading it.
+    let _ = writeln!(stdin, "{input}");
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+// compose_run_test.go § TestComposeRunPipedInput: piped stdin reaches the one-off,
+// which then gets no TTY; asking for one with piped stdin is an error.
+#[test]
+fn test_compose_run_piped_input() {
+    let w = World::new();
+    let p = w.project(
+        "runpiped",
+        r#"
+services:
+  piped-test:
+    image: IMAGE
+    command: cat
+    # Service that will receive piped input and echo it back
+  tty-test:
+    image: IMAGE
+    command: sh -c "if [ -t 0 ]; then echo 'TTY detected'; else echo 'No TTY detected'; fi"
+    # Service to test TTY detection
+"#,
+    );
+    // compose run with piped input detection
+    let (code, out, err) = piped(&w, &p, "piped-content", &["run", "--rm", "piped-test"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("piped-content"), "{out}\n{err}");
+    // compose run piped input should not allocate TTY
+    let (code, out, err) = piped(&w, &p, "", &["run", "--rm", "tty-test"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("No TTY detected"), "{out}\n{err}");
+    // compose run piped input with explicit --tty should fail
+    let refused = "cannot attach stdin to a TTY-enabled container because stdin is not a terminal";
+    let (code, out, err) = piped(&w, &p, "test", &["run", "--rm", "--tty", "piped-test"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains(refused), "{err}");
+    // compose run piped input with --no-tty=false should fail
+    let (code, out, err) = piped(
+        &w,
+        &p,
+        "test",
+        &["run", "--rm", "--no-tty=false", "piped-test"],
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains(refused), "{err}");
+    w.ok(&p, &["down", "--remove-orphans"]);
     w.assert_clean();
 }

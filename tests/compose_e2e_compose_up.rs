@@ -11,8 +11,8 @@
 
 mod common;
 
-use common::scenario::{has_line, run};
-use common::{by_name, fails, states, World};
+use common::scenario::{has_line, ids, run, wait_states};
+use common::{by_name, fails, free_port, states, World};
 
 /// The `TestUpExitCodeFrom*` fixture.
 const EXIT_CODE_FROM: &str = r#"
@@ -236,5 +236,147 @@ services:
         "{text}"
     );
     w.ok(&p, &["--profile", "extra", "down", "-t", "0"]);
+    w.assert_clean();
+}
+
+/// `n` consecutive ports free on 127.0.0.1 just now: the first.
+fn free_range(n: u16) -> u16 {
+    'search: loop {
+        let base = free_port();
+        if base > u16::MAX - n {
+            continue;
+        }
+        // Hold them while checking, so that the range is free as a whole.
+        let mut held = vec![];
+        for port in base..base + n {
+            match std::net::TcpListener::bind(("127.0.0.1", port)) {
+                Ok(l) => held.push(l),
+                Err(_) => continue 'search,
+            }
+        }
+        return base;
+    }
+}
+
+// compose_up_test.go § TestPortRange: a published port range must accommodate
+// scaled replicas and single ports alike.
+#[test]
+fn test_port_range() {
+    let w = World::new();
+    let lo = free_range(11);
+    let hi = lo + 10;
+    let p = w.project(
+        "portrange",
+        &format!(
+            r#"
+services:
+  a:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    scale: 5
+    ports:
+      - "127.0.0.1:{lo}-{hi}:80"
+
+  b:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    ports:
+      - "127.0.0.1::80"
+
+  c:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    ports:
+      - "127.0.0.1::80"
+"#
+        ),
+    );
+    // up binds every replica within the range
+    w.ok(&p, &["up", "-d"]);
+    let ps = by_name(&w, &p);
+    let mut ports = vec![];
+    for i in 1..=5 {
+        let c = &ps[&format!("portrange-a-{i}")];
+        assert_eq!(c["State"], "running", "{c}");
+        let port = c["Publishers"][0]["PublishedPort"].as_u64().unwrap();
+        assert!(
+            (lo as u64..=hi as u64).contains(&port),
+            "{port} not in {lo}-{hi}"
+        );
+        ports.push(port);
+    }
+    ports.sort();
+    ports.dedup();
+    assert_eq!(ports.len(), 5, "{ports:?}");
+    assert_eq!(ps["portrange-b-1"]["State"], "running");
+    assert_eq!(ps["portrange-c-1"]["State"], "running");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// compose_up_test.go § TestLoggingDriver: a logging-driver address change must
+// reconfigure the service on the next up. The collector (fluent-bit) becomes a
+// busybox container on a free loopback port; `app` keeps docker's fluentd
+// driver options, which berth reads (its logs stay in berth's own log).
+#[test]
+fn test_logging_driver() {
+    let w = World::new();
+    let port = free_port();
+    let p = w.project(
+        "loggingdriver",
+        &format!(
+            r#"
+services:
+  fluentbit:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    ports:
+      - "127.0.0.1:{port}:24224"
+    environment:
+      FOO: ${{BAR}}
+
+  app:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    depends_on:
+      fluentbit:
+        condition: service_started
+        restart: true
+    logging:
+      driver: fluentd
+      options:
+        fluentd-address: ${{HOST:-127.0.0.1}}:{port}
+"#
+        ),
+    );
+    let env = |bar: &'static str| [("HOST", "127.0.0.1"), ("BAR", bar)];
+    // up starts the log collector and the app
+    let out = w.berth_env(&p, &["up", "-d"], &env("foo"));
+    assert!(out.status.success(), "{}", common::scenario::combined(&out));
+    wait_states(
+        &w,
+        &p,
+        10,
+        &[
+            ("loggingdriver-app-1", "running"),
+            ("loggingdriver-fluentbit-1", "running"),
+        ],
+    );
+    let before = ids(&w, &p);
+    // a collector config change is applied by recreating it
+    let out = w.berth_env(&p, &["up", "-d"], &env("zot"));
+    assert!(out.status.success(), "{}", common::scenario::combined(&out));
+    let after = ids(&w, &p);
+    assert_ne!(
+        before["loggingdriver-fluentbit-1"],
+        after["loggingdriver-fluentbit-1"]
+    );
+    assert_eq!(states(&w, &p)["loggingdriver-app-1"], "running");
+    w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }

@@ -11,8 +11,9 @@
 
 mod common;
 
-use common::scenario::{has_line, wait_states};
+use common::scenario::{has_line, run, wait_states, Background};
 use common::World;
+use std::fmt::Write as _;
 
 // SCENARIOS.md § TestLocalComposeLogs (logs_test.go): logs must aggregate the
 // requested services' output. (`logs --index` is not in berth yet.)
@@ -60,6 +61,80 @@ services:
     assert!(has_line(&both, "ping-1", "PING localhost"), "{both}");
     assert!(has_line(&both, "hello-1", "hello"), "{both}");
     assert!(has_line(&both, "hello-2", "hello"), "{both}");
+    w.ok(&p, &["down"]);
+    w.assert_clean();
+}
+
+/// docker compose's `fixtures/logs-test/compose.yaml`.
+const LOGS_TEST: &str = r#"
+services:
+  ping:
+    image: IMAGE
+    init: true
+    command: ping localhost -c ${REPEAT:-1}
+  hello:
+    image: IMAGE
+    command: echo hello
+    deploy:
+      replicas: 2
+"#;
+
+// logs_test.go § TestLocalComposeLogsFollow: `logs -f` follows the containers
+// there are and those that `up` adds later, replicas included.
+#[test]
+fn test_local_compose_logs_follow() {
+    let w = World::new();
+    let p = w.project("compose-e2e-logs", LOGS_TEST);
+    let env = [("REPEAT", "20")];
+    let out = w.berth_env(&p, &["up", "-d", "ping"], &env);
+    assert!(out.status.success(), "{out:?}");
+    let logs = Background::start(&w, &p, &["logs", "-f"], &env);
+    logs.wait_for(&w, 20, "ping-1 ");
+    let out = w.berth_env(&p, &["up", "-d"], &env);
+    assert!(out.status.success(), "{out:?}");
+    logs.wait_for(&w, 20, "hello-1 ");
+    let out = w.berth_env(&p, &["up", "-d", "--scale", "ping=2", "ping"], &env);
+    assert!(out.status.success(), "{out:?}");
+    logs.wait_for(&w, 20, "ping-2 ");
+    drop(logs);
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// logs_test.go § TestLocalComposeLargeLogs: an attached `up` relays a large
+// output (300,000 lines) whole and reports the exit.
+#[test]
+fn test_local_compose_large_logs() {
+    let w = World::new();
+    let p = w.project(
+        "compose-e2e-large_logs",
+        r#"
+services:
+  test:
+    image: IMAGE
+    command: cat /text_file.txt
+    volumes:
+      - ./large.txt:/text_file.txt
+"#,
+    );
+    let mut text = String::new();
+    for i in 0..300_000 {
+        writeln!(text, "This is line {i} in a laaaarge text file").unwrap();
+    }
+    std::fs::write(p.join("large.txt"), text).unwrap();
+    let (code, out, err) = run(&w, &p, &["up", "--abort-on-container-exit"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("test-1 exited with code 0"), "{err}");
+    let relayed = out
+        .lines()
+        .filter(|l| l.contains("| This is line "))
+        .count();
+    assert_eq!(relayed, 300_000);
+    assert!(has_line(
+        &out,
+        "test-1",
+        "This is line 299999 in a laaaarge text file"
+    ));
     w.ok(&p, &["down"]);
     w.assert_clean();
 }

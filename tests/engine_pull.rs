@@ -42,17 +42,18 @@ services:
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("Pulled"), "{err}");
-    let images = w.ok(&p, &["images"]);
-    assert!(
-        images.contains("test/busybox") && images.contains("v1"),
-        "{images}"
-    );
 
     // A second pull finds the same digest and downloads nothing.
     let out = w.berth_in(&p, &["pull"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Up to date"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Pulled (image is up to date)"));
 
     w.ok(&p, &["up", "-d"]);
+    // `images` lists the containers' images, as docker compose does.
+    let images = w.ok(&p, &["images"]);
+    assert!(
+        images.contains("pulled-app-1") && images.contains("test/busybox") && images.contains("v1"),
+        "{images}"
+    );
     // The service's healthcheck and the image's user (1000) apply.
     w.wait_until(20, "the healthcheck to pass", || {
         w.ps(&p).first().is_some_and(|c| c["Health"] == "healthy")

@@ -81,6 +81,11 @@ pub struct GlobalArgs {
         global = true
     )]
     pub ansi: Ansi,
+
+    /// Execute command in dry run mode (berth: `up`, which then shows what it
+    /// would do and why)
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
 }
 
 impl GlobalArgs {

@@ -442,7 +442,7 @@ pub fn human_size(n: u64) -> String {
 }
 
 /// "2 weeks ago", as docker prints CREATED.
-fn since(created: Option<&str>) -> String {
+pub(super) fn since(created: Option<&str>) -> String {
     let Some(t) = created.and_then(|c| humantime::parse_rfc3339_weak(c).ok()) else {
         return "N/A".into();
     };

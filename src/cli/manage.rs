@@ -26,14 +26,18 @@ pub struct DownArgs {
     /// Specify a shutdown timeout in seconds
     #[arg(short = 't', long)]
     pub timeout: Option<u64>,
+    /// Services (default: the whole project)
+    pub services: Vec<String>,
 }
 
 /// Runs `down`.
 pub fn run_down(ctx: &Ctx, a: &DownArgs) -> Result<()> {
     let (name, project) = ctx.project_maybe()?;
     // A detached watch would sync into, or rebuild, what down removes.
-    crate::watch::detach::stop(&ctx.layout, &name)?;
-    crate::watch::detach::forget(&ctx.layout, &name);
+    if a.services.is_empty() {
+        crate::watch::detach::stop(&ctx.layout, &name)?;
+        crate::watch::detach::forget(&ctx.layout, &name);
+    }
     down(
         &ctx.layout,
         &name,
@@ -43,6 +47,7 @@ pub fn run_down(ctx: &Ctx, a: &DownArgs) -> Result<()> {
             volumes: a.volumes,
             rmi: a.rmi.clone(),
             timeout: a.timeout.map(Duration::from_secs),
+            services: a.services.clone(),
         },
         &ctx.progress("Running"),
     )

@@ -212,7 +212,7 @@ pub fn main() -> i32 {
         };
     }
     drop(args);
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     if let Command::RootlessHolder = cli.command {
         // Before anything else: it must unshare while single-threaded.
         return match crate::rootless::holder::run_holder() {
@@ -247,6 +247,17 @@ pub fn main() -> i32 {
     } else {
         None
     };
+    // docker compose's global `--dry-run`, for the command berth can run dry.
+    if cli.global.dry_run {
+        match &mut cli.command {
+            Command::Up(a) => a.dry_run = true,
+            Command::Plan(_) => {}
+            _ => {
+                eprintln!("Error: --dry-run: berth runs only `up` (and `plan`) dry");
+                return 1;
+            }
+        }
+    }
     let res = match cli.command {
         Command::Attach(a) => attach::run_attach(&ctx, &a),
         Command::Build(a) => build::run_build(&ctx, &a),

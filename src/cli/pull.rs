@@ -4,9 +4,12 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Args;
 
 use super::context::Ctx;
-use super::image::{print_images, LsArgs, PullDisplay};
+use super::image::{human_size, since, PullDisplay};
+use crate::container::list::find;
+use crate::container::record::ContainerRecord;
 use crate::engine::graph::service_graph;
 use crate::image::pull::{pull_all, PullOutcome, PullPolicy};
+use crate::image::store::StoredImage;
 use crate::image::{Client, PullOptions, Reference, RegistryOptions, Store};
 
 /// `pull`'s flags, as docker compose has them.
@@ -66,6 +69,7 @@ pub fn run_pull(ctx: &Ctx, a: &PullArgs) -> Result<()> {
             continue;
         }
         let r = Reference::parse(&svc.image).map_err(|e| anyhow!("services.{name}.image: {e}"))?;
+        let policy = explicit_pull_policy(policy, &r);
         if !items.iter().any(|(x, _)| *x == r) {
             items.push((r, policy));
         }
@@ -94,9 +98,20 @@ pub fn run_pull(ctx: &Ctx, a: &PullArgs) -> Result<()> {
                     );
                 }
             }
+            // docker compose says "Pulled" whether the registry had anything new.
             PullOutcome::Pulled(rep) if !a.quiet => {
-                let word = if rep.updated { "Pulled" } else { "Up to date" };
-                eprintln!(" ✔ Image {} {word}", r.familiar());
+                let note = if rep.updated {
+                    ""
+                } else {
+                    " (image is up to date)"
+                };
+                eprintln!(" ✔ Image {} Pulled{note}", r.familiar());
+            }
+            PullOutcome::Skipped if !a.quiet => {
+                eprintln!(
+                    " - Image {} Skipped: Image is already present locally",
+                    r.familiar()
+                );
             }
             PullOutcome::Pulled(_) | PullOutcome::Skipped => {}
             PullOutcome::Failed(e) => {
@@ -109,6 +124,19 @@ pub fn run_pull(ctx: &Ctx, a: &PullArgs) -> Result<()> {
         bail!("pulling failed:\n{}", failed.join("\n"));
     }
     Ok(())
+}
+
+/// The policy of an explicit `pull`, as docker compose decides it: a refresh
+/// window (`daily`, `every_12h`) gates `up` only, the user asking for a pull is
+/// due now; `missing` still pulls a `latest` tag.
+fn explicit_pull_policy(policy: PullPolicy, r: &Reference) -> PullPolicy {
+    match policy {
+        PullPolicy::Every(_) => PullPolicy::Always,
+        PullPolicy::Missing if r.tag.as_deref() == Some("latest") && r.digest.is_none() => {
+            PullPolicy::Always
+        }
+        p => p,
+    }
 }
 
 /// `images`' flags.
@@ -124,31 +152,167 @@ pub struct ImagesArgs {
     pub services: Vec<String>,
 }
 
-/// Runs `images`: the images the project's services use that are present.
+/// Runs `images`: as docker compose, one row per container of the project (all
+/// of them, one-offs too), with the image it was made from. A container whose
+/// image is no longer in the store still shows, with what its record knows.
 pub fn run_images(ctx: &Ctx, a: &ImagesArgs) -> Result<()> {
-    let loaded = ctx.load(&a.services)?;
-    let project = &loaded.project;
-    let mut refs = vec![];
-    for svc in project.services.values() {
-        if !a.services.is_empty() && !a.services.contains(&svc.name) {
-            continue;
-        }
-        if let Ok(r) = Reference::parse(&project.image_name(svc)) {
-            if !refs.contains(&r) {
-                refs.push(r);
+    let (name, _) = ctx.project_maybe()?;
+    let store = Store::open(&ctx.layout.root)?;
+    let images = store.images()?;
+    let mut rows: Vec<ContainerImage> = find(&ctx.layout.root, Some(&name))
+        .into_iter()
+        .filter(|f| a.services.is_empty() || a.services.contains(&f.record.service))
+        .map(|f| container_image(&f.record, &images))
+        .collect();
+    rows.sort_by(|x, y| x.container.cmp(&y.container));
+    let short = |id: &str| {
+        let hex = id.strip_prefix("sha256:").unwrap_or(id);
+        hex[..hex.len().min(12)].to_string()
+    };
+    if a.quiet {
+        let mut seen = vec![];
+        for r in &rows {
+            let id = short(&r.id);
+            if !seen.contains(&id) {
+                println!("{id}");
+                seen.push(id);
             }
         }
+        return Ok(());
     }
-    let store = Store::open(&ctx.layout.root)?;
-    print_images(
-        &store,
-        Some(&refs),
-        &LsArgs {
-            quiet: a.quiet,
-            digests: false,
-            format: a.format.clone(),
-            no_trunc: false,
-            all: false,
-        },
-    )
+    match a.format.as_str() {
+        "json" => {
+            let list: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    let mut v = serde_json::json!({
+                        "ID": r.id,
+                        "ContainerName": r.container,
+                        "Repository": r.repository,
+                        "Tag": r.tag,
+                        "Platform": r.platform,
+                        "Size": r.size.unwrap_or(0),
+                    });
+                    if let Some(c) = &r.created {
+                        v["Created"] = c.clone().into();
+                    }
+                    v
+                })
+                .collect();
+            println!("{}", serde_json::to_string(&list)?);
+        }
+        "table" => {
+            let mut table = vec![[
+                "CONTAINER",
+                "REPOSITORY",
+                "TAG",
+                "PLATFORM",
+                "IMAGE ID",
+                "SIZE",
+                "CREATED",
+            ]
+            .map(String::from)];
+            for r in &rows {
+                let or_none = |s: &str| {
+                    if s.is_empty() {
+                        "<none>".to_string()
+                    } else {
+                        s.to_string()
+                    }
+                };
+                table.push([
+                    r.container.clone(),
+                    or_none(&r.repository),
+                    or_none(&r.tag),
+                    r.platform.clone(),
+                    short(&r.id),
+                    r.size.map(human_size).unwrap_or_else(|| "N/A".into()),
+                    since(r.created.as_deref()),
+                ]);
+            }
+            let widths: Vec<usize> = (0..7)
+                .map(|c| {
+                    table
+                        .iter()
+                        .map(|r| r[c].chars().count())
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            for row in table {
+                let cells: Vec<String> = row
+                    .iter()
+                    .zip(&widths)
+                    .map(|(c, w)| format!("{c:<w$}"))
+                    .collect();
+                println!("{}", cells.join("   ").trim_end());
+            }
+        }
+        other => bail!("unsupported format {other:?}: table or json"),
+    }
+    Ok(())
+}
+
+/// One row of `images`.
+struct ContainerImage {
+    container: String,
+    id: String,
+    repository: String,
+    tag: String,
+    platform: String,
+    size: Option<u64>,
+    created: Option<String>,
+}
+
+/// What `images` shows of `rec`'s image: the reference the container was made
+/// from, and the stored image that reference still names, if it does.
+fn container_image(rec: &ContainerRecord, images: &[StoredImage]) -> ContainerImage {
+    let r = Reference::parse(&rec.image).ok();
+    let stored = r.as_ref().and_then(|r| {
+        let name = r.to_string();
+        images
+            .iter()
+            .find(|i| i.records.iter().any(|x| x.name == name))
+    });
+    ContainerImage {
+        container: rec.name.clone(),
+        id: stored
+            .map(|i| i.config_digest.to_string())
+            .unwrap_or_else(|| rec.image_id.clone()),
+        repository: r.as_ref().map(|r| r.familiar_name()).unwrap_or_default(),
+        tag: r.and_then(|r| r.tag).unwrap_or_default(),
+        platform: stored
+            .map(|i| {
+                let c = &i.config;
+                match &c.variant {
+                    Some(v) => format!("{}/{}/{v}", c.os, c.architecture),
+                    None => format!("{}/{}", c.os, c.architecture),
+                }
+            })
+            .unwrap_or_default(),
+        size: stored.map(StoredImage::size),
+        created: stored.and_then(|i| i.config.created.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn an_explicit_pull_ignores_the_refresh_window() {
+        let r = Reference::parse("alpine:3.18").unwrap();
+        let daily = PullPolicy::Every(Duration::from_secs(86400));
+        assert_eq!(explicit_pull_policy(daily, &r), PullPolicy::Always);
+        assert_eq!(
+            explicit_pull_policy(PullPolicy::Missing, &r),
+            PullPolicy::Missing
+        );
+        let latest = Reference::parse("alpine").unwrap();
+        assert_eq!(
+            explicit_pull_policy(PullPolicy::Missing, &latest),
+            PullPolicy::Always
+        );
+    }
 }

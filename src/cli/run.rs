@@ -78,8 +78,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_deps: bool,
     /// Disable pseudo-TTY allocation (default: auto-detected)
-    #[arg(short = 'T', long = "no-TTY")]
-    pub no_tty: bool,
+    #[arg(short = 'T', long = "no-tty", visible_alias = "no-TTY", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub no_tty: Option<bool>,
     /// Allocate a pseudo-TTY (the default when berth runs on a terminal)
     #[arg(short = 't', long = "tty", hide = true, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub tty: Option<bool>,
@@ -97,14 +97,17 @@ pub struct RunArgs {
 /// stdout is a terminal, but not when stdin is none and neither `-T` nor `-i` was
 /// given (a script piping into `run`).
 fn tty_wanted(a: &RunArgs) -> Result<bool> {
-    if let Some(t) = a.tty {
-        if a.no_tty {
-            bail!("--tty and --no-TTY can't be used together");
+    let asked = match (a.tty, a.no_tty) {
+        (Some(_), Some(_)) => bail!("--tty and --no-tty can't be used together"),
+        (Some(t), None) => Some(t),
+        (None, no_tty) => no_tty.map(|n| !n),
+    };
+    if let Some(t) = asked {
+        // Asked for a TTY with stdin attached, stdin must be one (docker's check).
+        if t && !a.detach && a.interactive.unwrap_or(true) && !std::io::stdin().is_terminal() {
+            bail!("cannot attach stdin to a TTY-enabled container because stdin is not a terminal");
         }
         return Ok(t);
-    }
-    if a.no_tty {
-        return Ok(false);
     }
     if a.interactive.is_none() && !std::io::stdin().is_terminal() {
         return Ok(false);

@@ -196,7 +196,7 @@ pub fn ensure_images(
             })?
         } else {
             ensure_image(store, project, svc, over, &|image| {
-                progress.println(&format!(" {name} Pulling {image}"));
+                Some(progress.task(&format!("Image {image}"), "Pulling"))
             })?
         };
         images.insert(name.clone(), img);

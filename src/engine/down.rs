@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use super::network;
 use super::remove::remove_all;
@@ -27,6 +27,9 @@ pub struct DownOptions {
     pub rmi: Option<String>,
     /// `-t`.
     pub timeout: Option<Duration>,
+    /// `down SERVICE…`: only these services' containers (and their
+    /// dependents'); empty for the whole project.
+    pub services: Vec<String>,
 }
 
 /// `down`: everything of `name` goes but its named volumes (unless `-v`) and images.
@@ -37,6 +40,11 @@ pub fn down(
     opts: &DownOptions,
     progress: &Progress,
 ) -> Result<()> {
+    if let Some(p) = project {
+        if let Some(s) = opts.services.iter().find(|s| !p.services.contains_key(*s)) {
+            bail!("no such service: {s}");
+        }
+    }
     let _lock = ProjectLock::acquire(&layout.root, name)?;
     repair(layout, name);
     let all = find(&layout.root, Some(name));
@@ -45,6 +53,13 @@ pub fn down(
         None => true,
     });
     let mut targets = mine;
+    if !opts.services.is_empty() {
+        let chosen = match project {
+            Some(p) => super::graph::service_graph(p).with_dependents(&opts.services),
+            None => opts.services.clone(),
+        };
+        targets.retain(|f| !f.record.oneoff && chosen.contains(&f.record.service));
+    }
     if opts.remove_orphans {
         targets.extend(orphans);
     } else if !orphans.is_empty() {
@@ -83,7 +98,12 @@ pub fn down(
         return result;
     }
 
-    for net in network::project_networks(layout, name) {
+    // Scoped to services, the rest of the project keeps its networks.
+    let rest = !opts.services.is_empty() && !find(&layout.root, Some(name)).is_empty();
+    for net in network::project_networks(layout, name)
+        .into_iter()
+        .filter(|_| !rest)
+    {
         let task = progress.task(&format!("Network {}", net.name), "Removing");
         match network::remove_network(layout, &net.name) {
             Ok(true) => task.done("Removed"),

@@ -194,6 +194,28 @@ impl Graph {
             .collect()
     }
 
+    /// Every service that depends on `names`, transitively, plus `names`
+    /// themselves: what must go when they go (`down SERVICE`).
+    pub fn with_dependents(&self, names: &[String]) -> Vec<String> {
+        let mut seen: HashSet<&str> = names.iter().map(String::as_str).collect();
+        loop {
+            let before = seen.len();
+            for (s, ds) in &self.deps {
+                if ds.iter().any(|d| seen.contains(d.as_str())) {
+                    seen.insert(s);
+                }
+            }
+            if seen.len() == before {
+                break;
+            }
+        }
+        self.deps
+            .keys()
+            .filter(|k| seen.contains(k.as_str()))
+            .cloned()
+            .collect()
+    }
+
     /// Runs `action` once per service, each as soon as the services it waits for
     /// (by `direction`) are done, all others concurrently. Stops scheduling new
     /// work at the first error and returns it after the running ones finish.

@@ -7,7 +7,10 @@ use crate::compose::model::ServiceConfig;
 use crate::compose::Project;
 use crate::image::pull::{NoProgress, PullPolicy};
 use crate::image::store::now_unix;
-use crate::image::{Client, PullOptions, Reference, RegistryOptions, RuntimeImage, Store};
+use crate::image::{
+    Client, Platform, PullOptions, Reference, RegistryOptions, RuntimeImage, Store,
+};
+use crate::progress::Task;
 
 /// What `up --pull` asks for, over each service's `pull_policy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,13 +39,15 @@ impl PullOverride {
     }
 }
 
-/// Finds or pulls the image of `svc`; `pulled` is told when a pull happens.
+/// Finds or pulls the image of `svc`. `pulling` is told when a pull starts; the
+/// progress line it may return ends `Pulled` (or in the error), as docker
+/// compose's `Image nginx Pulling … Pulled`.
 pub fn ensure_image(
     store: &Store,
     project: &Project,
     svc: &ServiceConfig,
     over: PullOverride,
-    pulled: &dyn Fn(&str),
+    pulling: &dyn Fn(&str) -> Option<Task>,
 ) -> Result<RuntimeImage> {
     let name = project.image_name(svc);
     // An image id (`sha256:…`, or its short hex form) names a local image only.
@@ -82,16 +87,20 @@ pub fn ensure_image(
         _ => policy.should_pull(local.as_ref().map(|r| r.updated_at), now_unix()),
     };
     if must_pull {
-        pulled(&name);
+        let opts = PullOptions {
+            platform: pull_platform(project, svc)?,
+            ..PullOptions::default()
+        };
+        let task = pulling(&name);
         let client = Client::new(RegistryOptions::default());
-        crate::image::pull(
-            store,
-            &client,
-            &reference,
-            &PullOptions::default(),
-            &NoProgress,
-        )
-        .with_context(|| format!("pulling {name} for service {:?}", svc.name))?;
+        let res = crate::image::pull(store, &client, &reference, &opts, &NoProgress);
+        if let Some(t) = task {
+            match &res {
+                Ok(_) => t.done("Pulled"),
+                Err(e) => t.fail("Error", &e.to_string()),
+            }
+        }
+        res.with_context(|| format!("pulling {name} for service {:?}", svc.name))?;
     } else if local.is_none() {
         bail!(
             "image {name} for service {:?} is not present and pull_policy is never",
@@ -101,6 +110,24 @@ pub fn ensure_image(
     store
         .runtime_image(&reference.to_string())
         .with_context(|| format!("image {name} for service {:?}", svc.name))
+}
+
+/// The platform to pull `svc`'s image for: its `platform:`, else the project's
+/// `DOCKER_DEFAULT_PLATFORM` (shell or .env), else this machine's.
+fn pull_platform(project: &Project, svc: &ServiceConfig) -> Result<Platform> {
+    let (key, value) = if !svc.platform.is_empty() {
+        (
+            format!("services.{}.platform", svc.name),
+            svc.platform.as_str(),
+        )
+    } else {
+        match project.environment.get("DOCKER_DEFAULT_PLATFORM") {
+            Some(p) if !p.is_empty() => ("DOCKER_DEFAULT_PLATFORM".to_string(), p.as_str()),
+            _ => return Ok(Platform::host()),
+        }
+    };
+    Platform::parse(value)
+        .ok_or_else(|| anyhow!("{key}: {value:?} is not a platform (os/arch[/variant])"))
 }
 
 /// Builds `svc`'s image (its `build:` section) into the store, progress on stderr.

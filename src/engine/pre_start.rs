@@ -141,7 +141,8 @@ impl<'a> PreStart<'a> {
             let store = Store::open(&self.layout.root)?;
             pulled = ensure_image(&store, self.project, &hsvc, PullOverride::Missing, &|i| {
                 self.progress
-                    .println(&format!(" {} Pulling {i}", self.svc.name))
+                    .println(&format!(" {} Pulling {i}", self.svc.name));
+                None
             })?;
             &pulled
         };

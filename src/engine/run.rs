@@ -1,6 +1,7 @@
 //! `run`: a one-off container of a service (`<project>-<service>-run-<hex>`, labelled
 //! `com.docker.compose.oneoff=True`), its dependencies started first by `up`.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -158,10 +159,10 @@ pub fn start_oneoff(
     // services; finished one-offs are orphans only `run` looks for.
     handle_orphans(layout, project, opts.remove_orphans, !deps_ran, progress)?;
     let store = Store::open(&layout.root)?;
+    // `--quiet-pull` drops the layer progress, which berth does not show; the
+    // pull itself is still reported, as docker compose does.
     let image = ensure_image(&store, project, &svc, opts.pull, &|image| {
-        if !opts.quiet_pull {
-            progress.println(&format!(" {} Pulling {image}", svc.name))
-        }
+        Some(progress.task(&format!("Image {image}"), "Pulling"))
     })?;
     ensure_networks(
         layout,
@@ -231,7 +232,7 @@ fn oneoff_service(base: &ServiceConfig, project: &Project, opts: &RunOptions) ->
         let words = split_shell_words(e).map_err(|m| anyhow!("invalid --entrypoint {e:?}: {m}"))?;
         svc.entrypoint = Some(words);
     }
-    for (k, v) in run_environment(&opts.env, &opts.env_files)? {
+    for (k, v) in run_environment(&opts.env, &opts.env_files, &project.environment)? {
         svc.environment.insert(k, Some(v));
     }
     for l in &opts.labels {
@@ -283,16 +284,23 @@ fn oneoff_service(base: &ServiceConfig, project: &Project, opts: &RunOptions) ->
 
 /// `-e` entries (`K=V`, or `K` taken from berth's environment), then the
 /// `--env-from-file` files for keys `-e` did not set, as docker compose reads them.
-fn run_environment(env: &[String], files: &[PathBuf]) -> Result<IndexMap<String, String>> {
+fn run_environment(
+    env: &[String],
+    files: &[PathBuf],
+    project_env: &BTreeMap<String, String>,
+) -> Result<IndexMap<String, String>> {
     let mut out: IndexMap<String, String> = IndexMap::new();
     for e in env {
         match e.split_once('=') {
             Some((k, v)) => {
                 out.insert(k.to_string(), v.to_string());
             }
+            // A bare `-e KEY` takes the project's value (the shell's, else the
+            // .env's or --env-file's), as docker compose resolves it; unset
+            // there, it is dropped and the image's value stays.
             None => {
-                if let Ok(v) = std::env::var(e) {
-                    out.insert(e.clone(), v);
+                if let Some(v) = project_env.get(e) {
+                    out.insert(e.clone(), v.clone());
                 }
             }
         }

@@ -70,8 +70,9 @@ pub fn command_line(svc: &ServiceConfig, image: &RuntimeConfig) -> Vec<String> {
     entry.into_iter().chain(cmd).collect()
 }
 
-/// The environment: the image's, then the service's (unset bare keys left out),
-/// with `PATH` and `HOSTNAME` as docker adds them.
+/// The environment: the image's, then the service's, with `PATH` and `HOSTNAME`
+/// as docker adds them. A bare key the caller's environment did not set unsets
+/// the image's value, as docker does with an entry that has no `=`.
 pub fn environment(svc: &ServiceConfig, image: &RuntimeConfig, hostname: &str) -> Vec<String> {
     let mut env: IndexMap<String, String> = IndexMap::new();
     for kv in image.env.iter().flatten() {
@@ -79,9 +80,10 @@ pub fn environment(svc: &ServiceConfig, image: &RuntimeConfig, hostname: &str) -
         env.insert(k.to_string(), v.to_string());
     }
     for (k, v) in &svc.environment {
-        if let Some(v) = v {
-            env.insert(k.clone(), v.clone());
-        }
+        match v {
+            Some(v) => env.insert(k.clone(), v.clone()),
+            None => env.shift_remove(k),
+        };
     }
     env.entry("PATH".into())
         .or_insert_with(|| DEFAULT_PATH.into());
@@ -444,6 +446,11 @@ mod tests {
             "abc",
         );
         assert_eq!(env, ["PATH=/img/bin", "HOSTNAME=abc", "A=2", "B=3"]);
+        // A bare key with no value unsets the image's.
+        let mut img = image(None, None);
+        img.env = Some(vec!["PATH=/img/bin".into(), "C=image".into()]);
+        let env = environment(&svc("environment: {C: null}"), &img, "abc");
+        assert_eq!(env, ["PATH=/img/bin", "HOSTNAME=abc"]);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use super::start::start_service;
 use super::stop::{stop, stop_params};
 use super::wait::{wait_ready, STATUS_RECHECK};
 use crate::compose::model::ServiceConfig;
+use crate::compose::Project;
 use crate::container::list::{find, Found};
 use crate::container::observe::is_stopping;
 use crate::container::watch::StatusWatch;
@@ -125,10 +126,24 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         check_healthcheck(&project.services[name])?;
     }
 
-    // Images.
+    // Images: a dry run pulls and builds nothing, it plans with what is here.
     let store = Store::open(&layout.root)?;
-    let (images, _built): (BTreeMap<String, RuntimeImage>, _) =
-        super::build::ensure_images(&store, &project, &selected, opts.pull, opts.build, progress)?;
+    let (images, image_ids): (BTreeMap<String, RuntimeImage>, BTreeMap<String, String>) =
+        if opts.dry_run {
+            (
+                BTreeMap::new(),
+                local_image_ids(&store, &project, &selected, progress),
+            )
+        } else {
+            let (images, _built) = super::build::ensure_images(
+                &store, &project, &selected, opts.pull, opts.build, progress,
+            )?;
+            let ids = images
+                .iter()
+                .map(|(name, i)| (name.clone(), i.id.to_string()))
+                .collect();
+            (images, ids)
+        };
 
     // Plan against what exists.
     let existing: Vec<Found> = find(&layout.root, Some(&project.name));
@@ -141,7 +156,7 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
                 svc,
                 replicas(svc, opts),
                 loaded.hashes.get(name).cloned().unwrap_or_default(),
-                images[name].id.to_string(),
+                image_ids.get(name).cloned().unwrap_or_default(),
                 shares_with(svc),
             )
         })
@@ -632,4 +647,27 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The ids of the images `selected` would run, for a dry run: those in the store;
+/// one that is not is reported as what `up` would pull or build.
+fn local_image_ids(
+    store: &Store,
+    project: &Project,
+    selected: &[String],
+    progress: &Progress,
+) -> BTreeMap<String, String> {
+    let mut ids = BTreeMap::new();
+    for name in selected {
+        let image = project.image_name(&project.services[name]);
+        match store.runtime_image(&image) {
+            Ok(i) => {
+                ids.insert(name.clone(), i.id.to_string());
+            }
+            Err(_) => progress.println(&format!(
+                "DRY-RUN MODE - Image {image} is not here: up would pull or build it"
+            )),
+        }
+    }
+    ids
 }

@@ -139,3 +139,93 @@ pub fn volume_file(w: &World, volume: &str, file: &str) -> String {
     )
     .unwrap_or_default()
 }
+
+/// A berth command left running (an attached `up`, `logs -f`): what it printed
+/// so far, awaited line by line; killed when dropped.
+pub struct Background {
+    child: std::process::Child,
+    out: std::sync::Arc<std::sync::Mutex<String>>,
+    err: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Background {
+    /// Starts `berth ARGS` in `p` with extra environment.
+    pub fn start(w: &World, p: &Path, args: &[&str], env: &[(&str, &str)]) -> Background {
+        use std::io::Read;
+        let mut child = w
+            .berth_command(p, args)
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pump = |mut r: Box<dyn Read + Send>| {
+            let buf = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+            let b = buf.clone();
+            std::thread::spawn(move || {
+                let mut chunk = [0u8; 8192];
+                while let Ok(n) = r.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    b.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&chunk[..n]));
+                }
+            });
+            buf
+        };
+        let out = pump(Box::new(child.stdout.take().unwrap()));
+        let err = pump(Box::new(child.stderr.take().unwrap()));
+        Background { child, out, err }
+    }
+
+    /// stdout so far.
+    pub fn stdout(&self) -> String {
+        self.out.lock().unwrap().clone()
+    }
+
+    /// stdout and stderr so far.
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout(), self.err.lock().unwrap())
+    }
+
+    /// Waits until stdout holds `text`.
+    pub fn wait_for(&self, w: &World, secs: u64, text: &str) {
+        w.wait_until(secs, &format!("{text:?} in {}", self.output()), || {
+            self.stdout().contains(text)
+        });
+    }
+
+    /// Whether the command still runs.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for the command to end; returns its exit code.
+    pub fn wait(&mut self, w: &World, secs: u64) -> i32 {
+        let mut code = None;
+        w.wait_until(secs, "the command to end", || {
+            code = self
+                .child
+                .try_wait()
+                .unwrap()
+                .map(|s| s.code().unwrap_or(-1));
+            code.is_some()
+        });
+        // The readers finish once the pipes close; their text is what was printed.
+        w.wait_until(10, "its output to be read", || {
+            std::sync::Arc::strong_count(&self.out) == 1
+                && std::sync::Arc::strong_count(&self.err) == 1
+        });
+        code.unwrap()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
