@@ -309,6 +309,8 @@ volumes:
     // stays the user's own.
     u.ok(&p, &["exec", "web", "touch", "/site/made-inside"]);
     assert_eq!(fs::metadata(bind.join("made-inside")).unwrap().uid(), u.uid);
+    let owner = u.ok(&p, &["exec", "web", "stat", "-c", "%u", "/site/index.html"]);
+    assert_eq!(owner, "0\n", "without keep-id the user is root inside");
     // The named volume.
     let t = Instant::now();
     loop {
@@ -383,4 +385,69 @@ fn limits_are_skipped_with_one_warning_and_low_ports_are_refused_clearly() {
     assert!(t.contains("net.ipv4.ip_unprivileged_port_start"), "{t}");
     u.ok(&p, &["down"]);
     u.assert_nothing_running();
+}
+
+#[test]
+fn keep_id_runs_as_the_user_and_bind_mounts_stay_the_users() {
+    let _tun = Tun::open();
+    let u = User::new("k");
+    let bind = u.home.join("work");
+    fs::create_dir(&bind).unwrap();
+    fs::write(bind.join("mine"), "x").unwrap();
+    u.chown(&bind);
+    u.chown(&bind.join("mine"));
+    let p = u.project(
+        "keep",
+        &format!(
+            "services:\n  dev:\n    image: {img}\n    userns_mode: keep-id\n    command: [\"sleep\", \"1000\"]\n    volumes: [\"../work:/work\"]\n",
+            img = common::IMAGE
+        ),
+    );
+    u.ok(&p, &["up", "-d"]);
+    // The user's own ids inside, and the user's files show as theirs.
+    let ids = u.ok(
+        &p,
+        &[
+            "exec",
+            "dev",
+            "sh",
+            "-c",
+            "id -u; id -g; stat -c %u /work/mine",
+        ],
+    );
+    let want = format!("{0}\n{0}\n{0}\n", u.uid);
+    assert_eq!(ids, want);
+    u.ok(
+        &p,
+        &[
+            "exec",
+            "dev",
+            "sh",
+            "-c",
+            "echo new > /work/made && mkdir /work/d",
+        ],
+    );
+    for f in ["made", "d"] {
+        let m = fs::metadata(bind.join(f)).unwrap();
+        assert_eq!((m.uid(), m.gid()), (u.uid, u.uid), "{f}");
+    }
+    u.ok(&p, &["down"]);
+    u.assert_nothing_running();
+    // As root, keep-id is refused with the key named.
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args([
+            "--root",
+            u.home.join("rootful").to_str().unwrap(),
+            "up",
+            "-d",
+        ])
+        .current_dir(&p)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("services.dev.userns_mode: keep-id"),
+        "{}",
+        text(&out)
+    );
 }

@@ -13,6 +13,7 @@
 pub mod doctor;
 pub mod forward;
 pub mod holder;
+pub mod keep_id;
 pub mod pasta;
 pub mod paths;
 pub mod project;

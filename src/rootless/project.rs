@@ -42,6 +42,16 @@ pub fn limit_keys(svc: &ServiceConfig) -> Vec<&'static str> {
 /// nothing is, or when berth is not rootless).
 pub fn check(project: &Project, selected: &[String]) -> anyhow::Result<Option<String>> {
     if !super::is_rootless() {
+        if let Some(name) = selected.iter().find(|n| {
+            project
+                .services
+                .get(*n)
+                .is_some_and(|s| s.userns_mode == super::keep_id::MODE)
+        }) {
+            anyhow::bail!(
+                "services.{name}.userns_mode: keep-id is for rootless berth (a normal user's ids kept inside); as root, leave it out"
+            );
+        }
         return Ok(None);
     }
     let mut ignored = Vec::new();
