@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Rootless berth against rootful berth (and rootless podman, when it is installed:
 # scripts/setup-bench), on the same 10-service busybox stack: `up -d` wall time,
-# and service-to-service throughput over the project network (a 256 MiB HTTP GET
-# from one container to another by service name). A throwaway user with
-# subordinate ids runs the rootless side; it is removed at the end.
+# published-port throughput (a 256 MiB HTTP GET by curl on the host's 127.0.0.1
+# through the published port: DNAT for root, pasta then DNAT in the user's
+# network namespace rootless), and service-to-service throughput over the
+# project network (the same GET from one container to another by service name).
+# A throwaway user with subordinate ids runs the rootless side; it is removed at
+# the end. /dev/net/tun is opened to users (pasta needs it) and restored.
 #
 # usage: bench/rootless.sh            (RUNS=5 SERVICES=10 BERTH=target/release/berth)
-# Published ports are not measured: rootless berth does not carry them to the
-# host yet (it refuses `ports:` with an error).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
@@ -19,9 +20,14 @@ user=brlbench$$
 # Both state roots on the same filesystem (/home's), so that only the mode differs.
 work=$(mktemp -d /home/berth-rootless-bench.XXXXXX)
 home=/home/$user
+tun_mode=$(stat -c %a /dev/net/tun)
+chmod 0666 /dev/net/tun
+root_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+user_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 cleanup() {
   set +e
+  chmod "$tun_mode" /dev/net/tun
   (cd "$work/p" && "$berth" --root "$work/root" down -v -t 0 >/dev/null 2>&1)
   if id "$user" >/dev/null 2>&1; then
     (cd "$home/p" && runuser -u "$user" -- env -i HOME="$home" PATH=/usr/bin:/bin "$home/berth" down -v -t 0 >/dev/null 2>&1)
@@ -38,12 +44,13 @@ bench/busybox-rootfs.sh "$work/busybox.tar"
 install -m 0755 "$berth" "$home/berth"
 install -m 0644 -o "$user" "$work/busybox.tar" "$home/busybox.tar"
 
-gen() { # gen DIR
+gen() { # gen DIR PORT
   mkdir -p "$1"
   {
     echo "services:"
     echo "  web:"
     echo "    image: localhost/busybox:bench"
+    echo "    ports: [\"127.0.0.1:$2:8080\"]"
     # The file lives in a tmpfs: the disk under either state root is not measured.
     echo "    tmpfs: [\"/srv:size=300m\"]"
     echo "    command: [\"sh\", \"-c\", \"dd if=/dev/zero of=/srv/big bs=1M count=256 2>/dev/null; exec httpd -f -p 8080 -h /srv\"]"
@@ -54,8 +61,8 @@ gen() { # gen DIR
     done
   } >"$1/compose.yaml"
 }
-gen "$work/p"
-gen "$home/p"
+gen "$work/p" "$root_port"
+gen "$home/p" "$user_port"
 chown -R "$user:" "$home/p"
 
 as_root() { (cd "$work/p" && "$berth" --root "$work/root" "$@"); }
@@ -93,13 +100,31 @@ measure_get() { # measure_get FN -> MiB/s of a 256 MiB GET, s1 -> web
   echo $((256 * 1000000000 / (t1 - t0)))
 }
 
+measure_port() { # measure_port FN PORT -> MiB/s of a 256 MiB GET from the host
+  local fn=$1 port=$2 t0 t1
+  "$fn" up -d >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+  for _ in $(seq 100); do
+    [ "$(curl -s -o /dev/null -w '%{size_download}' "http://127.0.0.1:$port/big")" = 268435456 ] && break
+    sleep 0.2
+  done
+  t0=$(now)
+  curl -sf -o /dev/null "http://127.0.0.1:$port/big"
+  t1=$(now)
+  "$fn" down -t 0 >/dev/null 2>&1
+  echo $((256 * 1000000000 / (t1 - t0)))
+}
+
 root_up=$(measure_up as_root)
 user_up=$(measure_up as_user)
 root_get=$(measure_get as_root)
 user_get=$(measure_get as_user)
+root_port_mib=$(measure_port as_root "$root_port")
+user_port_mib=$(measure_port as_user "$user_port")
 printf 'up -d, %d services (median of %d): rootful %d ms, rootless %d ms, ratio %.2f (target <= 1.5)\n' \
   "$n" "$runs" "$root_up" "$user_up" "$(echo "$user_up / $root_up" | bc -l)"
-printf 'service-to-service GET 256 MiB: rootful %d MiB/s, rootless %d MiB/s, ratio %.2f (target >= 0.8)\n' \
+printf 'published port 127.0.0.1 -> container, GET 256 MiB: rootful %d MiB/s, rootless %d MiB/s, ratio %.2f (target >= 0.8)\n' \
+  "$root_port_mib" "$user_port_mib" "$(echo "$user_port_mib / $root_port_mib" | bc -l)"
+printf 'service-to-service GET 256 MiB: rootful %d MiB/s, rootless %d MiB/s, ratio %.2f (no target)\n' \
   "$root_get" "$user_get" "$(echo "$user_get / $root_get" | bc -l)"
 
 if command -v podman >/dev/null && command -v podman-compose >/dev/null; then

@@ -30,8 +30,12 @@ impl User {
         let uid = fs::metadata(&home).unwrap().uid();
         let u = User { name, home, uid };
         // The user cannot reach cargo's target dir: copy berth and the image in.
-        fs::copy(env!("CARGO_BIN_EXE_berth"), u.home.join("berth")).unwrap();
-        fs::set_permissions(u.home.join("berth"), fs::Permissions::from_mode(0o755)).unwrap();
+        // A hard link where it can (the debug binary is large; the disk is shared).
+        let exe = u.home.join("berth");
+        if fs::hard_link(env!("CARGO_BIN_EXE_berth"), &exe).is_err() {
+            fs::copy(env!("CARGO_BIN_EXE_berth"), &exe).unwrap();
+            fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
+        }
         fs::copy(common::busybox_tar(), u.home.join("busybox.tar")).unwrap();
         u.chown(&u.home.join("busybox.tar"));
         let out = u.berth(&u.home, &["image", "import", "busybox.tar", common::IMAGE]);
@@ -124,6 +128,57 @@ impl Drop for User {
     }
 }
 
+/// `/dev/net/tun` opened to every user (pasta needs it; a host without udev
+/// leaves it 0600) for as long as one guard lives; the last guard of this test
+/// binary restores its mode, even when a test fails.
+struct Tun;
+
+static TUN: std::sync::Mutex<(usize, u32)> = std::sync::Mutex::new((0, 0));
+
+impl Tun {
+    fn open() -> Tun {
+        let mut g = TUN.lock().unwrap_or_else(|e| e.into_inner());
+        if g.0 == 0 {
+            g.1 = fs::metadata("/dev/net/tun").unwrap().mode() & 0o7777;
+            fs::set_permissions("/dev/net/tun", fs::Permissions::from_mode(0o666)).unwrap();
+        }
+        g.0 += 1;
+        Tun
+    }
+}
+
+impl Drop for Tun {
+    fn drop(&mut self) {
+        let mut g = TUN.lock().unwrap_or_else(|e| e.into_inner());
+        g.0 -= 1;
+        if g.0 == 0 {
+            let _ = fs::set_permissions("/dev/net/tun", fs::Permissions::from_mode(g.1));
+        }
+    }
+}
+
+/// A port free on the host's loopback now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The body of `GET path` from the host's 127.0.0.1:port (HTTP/1.0: the server
+/// closes when done).
+fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(s, "GET {path} HTTP/1.0\r\n\r\n")?;
+    let mut r = String::new();
+    s.read_to_string(&mut r)?;
+    Ok(r.split_once("\r\n\r\n")
+        .map_or(r.clone(), |(_, b)| b.to_string()))
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -198,7 +253,9 @@ fn unshare_maps_subordinate_ids_and_removes_what_a_container_left() {
 
 #[test]
 fn the_busybox_stack_runs_rootless_and_down_leaves_nothing() {
+    let _tun = Tun::open();
     let u = User::new("s");
+    let (port, port2) = (free_port(), free_port());
     let bind = u.home.join("site");
     fs::create_dir(&bind).unwrap();
     fs::write(bind.join("index.html"), "from the user's home\n").unwrap();
@@ -212,6 +269,7 @@ services:
   web:
     image: {img}
     command: ["httpd", "-f", "-p", "8080", "-h", "/site"]
+    ports: ["127.0.0.1:{port}:8080"]
     volumes:
       - ./../site:/site
   client:
@@ -228,6 +286,13 @@ volumes:
     let t0 = Instant::now();
     u.ok(&p, &["up", "-d"]);
     eprintln!("rootless up -d: {:?}", t0.elapsed());
+    // The published port, from the host's loopback, as soon as `up -d` is back.
+    assert_eq!(
+        http_get(port, "/index.html").unwrap(),
+        "from the user's home\n"
+    );
+    let ps = u.ok(&p, &["ps"]);
+    assert!(ps.contains(&format!("127.0.0.1:{port}->8080/tcp")), "{ps}");
     // DNS between services, over berth's bridge in the user's network namespace.
     let got = u.ok(
         &p,
@@ -244,6 +309,8 @@ volumes:
     // stays the user's own.
     u.ok(&p, &["exec", "web", "touch", "/site/made-inside"]);
     assert_eq!(fs::metadata(bind.join("made-inside")).unwrap().uid(), u.uid);
+    let owner = u.ok(&p, &["exec", "web", "stat", "-c", "%u", "/site/index.html"]);
+    assert_eq!(owner, "0\n", "without keep-id the user is root inside");
     // The named volume.
     let t = Instant::now();
     loop {
@@ -256,7 +323,22 @@ volumes:
     }
     let id = u.ok(&p, &["exec", "client", "id", "-u"]);
     assert_eq!(id.trim(), "0");
+    // A later `up` that publishes one more port: both reach the container.
+    let yaml = fs::read_to_string(p.join("compose.yaml")).unwrap().replace(
+        &format!("[\"127.0.0.1:{port}:8080\"]"),
+        &format!("[\"127.0.0.1:{port}:8080\", \"127.0.0.1:{port2}:8080\"]"),
+    );
+    fs::write(p.join("compose.yaml"), yaml).unwrap();
+    u.ok(&p, &["up", "-d"]);
+    for p in [port, port2] {
+        assert_eq!(
+            http_get(p, "/index.html").unwrap(),
+            "from the user's home\n"
+        );
+    }
     u.ok(&p, &["down", "-v"]);
+    // Nothing listens on the host any more (pasta is gone with the holder).
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
     u.assert_nothing_running();
     let root = u.home.join(".local/share/berth");
     let left: Vec<_> = fs::read_dir(root.join("volumes"))
@@ -267,7 +349,8 @@ volumes:
 }
 
 #[test]
-fn limits_are_skipped_with_one_warning_and_ports_are_refused_clearly() {
+fn limits_are_skipped_with_one_warning_and_low_ports_are_refused_clearly() {
+    let _tun = Tun::open();
     let u = User::new("l");
     let p = u.project(
         "limits",
@@ -291,15 +374,80 @@ fn limits_are_skipped_with_one_warning_and_ports_are_refused_clearly() {
     let p = u.project(
         "ports",
         &format!(
-            "services:\n  web:\n    image: {img}\n    command: [\"sleep\", \"1000\"]\n    ports: [\"127.0.0.1:18080:80\"]\n",
+            "services:\n  web:\n    image: {img}\n    command: [\"sleep\", \"1000\"]\n    ports: [\"127.0.0.1:80:80\"]\n",
             img = common::IMAGE
         ),
     );
     let out = u.berth(&p, &["up", "-d"]);
     assert!(!out.status.success());
     let t = text(&out);
-    assert!(t.contains("services.web.ports (18080:80)"), "{t}");
-    assert!(t.contains("rootless berth does not publish ports"), "{t}");
+    assert!(t.contains("services.web.ports[0] (80:80)"), "{t}");
+    assert!(t.contains("net.ipv4.ip_unprivileged_port_start"), "{t}");
     u.ok(&p, &["down"]);
     u.assert_nothing_running();
+}
+
+#[test]
+fn keep_id_runs_as_the_user_and_bind_mounts_stay_the_users() {
+    let _tun = Tun::open();
+    let u = User::new("k");
+    let bind = u.home.join("work");
+    fs::create_dir(&bind).unwrap();
+    fs::write(bind.join("mine"), "x").unwrap();
+    u.chown(&bind);
+    u.chown(&bind.join("mine"));
+    let p = u.project(
+        "keep",
+        &format!(
+            "services:\n  dev:\n    image: {img}\n    userns_mode: keep-id\n    command: [\"sleep\", \"1000\"]\n    volumes: [\"../work:/work\"]\n",
+            img = common::IMAGE
+        ),
+    );
+    u.ok(&p, &["up", "-d"]);
+    // The user's own ids inside, and the user's files show as theirs.
+    let ids = u.ok(
+        &p,
+        &[
+            "exec",
+            "dev",
+            "sh",
+            "-c",
+            "id -u; id -g; stat -c %u /work/mine",
+        ],
+    );
+    let want = format!("{0}\n{0}\n{0}\n", u.uid);
+    assert_eq!(ids, want);
+    u.ok(
+        &p,
+        &[
+            "exec",
+            "dev",
+            "sh",
+            "-c",
+            "echo new > /work/made && mkdir /work/d",
+        ],
+    );
+    for f in ["made", "d"] {
+        let m = fs::metadata(bind.join(f)).unwrap();
+        assert_eq!((m.uid(), m.gid()), (u.uid, u.uid), "{f}");
+    }
+    u.ok(&p, &["down"]);
+    u.assert_nothing_running();
+    // As root, keep-id is refused with the key named.
+    let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args([
+            "--root",
+            u.home.join("rootful").to_str().unwrap(),
+            "up",
+            "-d",
+        ])
+        .current_dir(&p)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("services.dev.userns_mode: keep-id"),
+        "{}",
+        text(&out)
+    );
 }

@@ -303,9 +303,16 @@ pub fn main() -> i32 {
         Command::Unshare(a) => rootless::run_unshare(&a),
         Command::RootlessHolder => Ok(()),
     };
-    if let Some(j) = joined {
-        j.release(&ctx.layout);
-    }
+    // Published ports reach the host (pasta) only here, after the state says
+    // which: a failure to bind them fails the command.
+    let res = match (res, joined.map(|j| j.release(&ctx.layout))) {
+        (Ok(()), Some(Err(e))) => Err(anyhow::anyhow!(e)),
+        (Err(r), Some(Err(e))) => {
+            eprintln!("Error: {e}");
+            Err(r)
+        }
+        (r, _) => r,
+    };
     match res {
         Ok(()) => 0,
         Err(e) if e.downcast_ref::<Exit>().is_some() => e.downcast_ref::<Exit>().map_or(1, |x| x.0),

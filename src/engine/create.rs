@@ -224,9 +224,19 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &std::path::Path) -> Result
     }
     // The runtime puts relative cgroup paths under its `berth` parent.
     rc.cgroup_path = id.to_string();
-    let spec = build_spec(&rc)?;
+    let mut spec = build_spec(&rc)?;
+    // Rootless `userns_mode: keep-id`: a user namespace of the container's own
+    // where the user is itself, and its process runs as the user by default.
+    let keep_id_user = if svc.userns_mode == crate::rootless::keep_id::MODE {
+        Some(
+            crate::rootless::keep_id::apply(&mut spec)
+                .map_err(|e| anyhow!("services.{}.userns_mode: {e}", svc.name))?,
+        )
+    } else {
+        None
+    };
     let user = if svc.user.is_empty() {
-        req.image.config.user.clone().filter(|u| !u.is_empty())
+        keep_id_user.or_else(|| req.image.config.user.clone().filter(|u| !u.is_empty()))
     } else {
         Some(svc.user.clone())
     };

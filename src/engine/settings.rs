@@ -387,7 +387,11 @@ pub fn unsupported_keys(svc: &ServiceConfig) -> Vec<&'static str> {
     };
     check(!svc.gpus.is_empty(), "gpus");
     check(!svc.device_cgroup_rules.is_empty(), "device_cgroup_rules");
-    check(!svc.userns_mode.is_empty(), "userns_mode");
+    // keep-id is rootless berth's (checked by rootless::project).
+    check(
+        !svc.userns_mode.is_empty() && svc.userns_mode != crate::rootless::keep_id::MODE,
+        "userns_mode",
+    );
     check(!svc.runtime.is_empty(), "runtime");
     check(!svc.storage_opt.is_empty(), "storage_opt");
     check(svc.blkio_config.is_some(), "blkio_config");

@@ -276,7 +276,9 @@ pub fn checks(p: &Probe) -> Vec<Check> {
         };
         add(tool, verdict, text, fix);
     }
-    let helper = p.net_helpers.first();
+    // berth drives pasta only (its ports and the way out); slirp4netns alone
+    // is named so that the fix is clear.
+    let helper = p.net_helpers.iter().find(|(n, _)| *n == "pasta");
     add(
         "network helper",
         if helper.is_some() {
@@ -284,14 +286,18 @@ pub fn checks(p: &Probe) -> Vec<Check> {
         } else {
             Verdict::Missing
         },
-        match helper {
-            Some((n, path)) => format!("{n} ({})", path.display()),
-            None => "neither pasta nor slirp4netns".into(),
+        match (helper, p.net_helpers.first()) {
+            (Some((n, path)), _) => format!(
+                "{n} ({}): berth starts it per user for published ports and the way out",
+                path.display()
+            ),
+            (None, Some((n, _))) => format!("only {n}, which berth does not drive"),
+            (None, None) => "neither pasta nor slirp4netns".into(),
         },
         if helper.is_some() {
             String::new()
         } else {
-            "as root: apt-get install passt (pasta), or slirp4netns".into()
+            "as root: apt-get install passt (pasta)".into()
         },
     );
     let (verdict, found, fix) = match p.tun {

@@ -11,7 +11,10 @@
 //! network), the command that noticed stops the holder, so `down` leaves nothing.
 
 pub mod doctor;
+pub mod forward;
 pub mod holder;
+pub mod keep_id;
+pub mod pasta;
 pub mod paths;
 pub mod project;
 pub mod subid;
@@ -101,6 +104,26 @@ pub struct Joined {
     /// A shared flock on `<run>/rootless/users` for as long as the command runs:
     /// the holder is stopped only by a command that gets it exclusively.
     users: std::fs::File,
+    /// The process left in the host's namespaces that (re)starts pasta.
+    agent: forward::Agent,
+}
+
+/// The host's `net.ipv4.ip_unprivileged_port_start`, read before joining (the
+/// user's network namespace has its own copy, which binds nothing on the host).
+static HOST_PORT_START: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+
+fn read_port_start() -> Option<u16> {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The lowest host port the user may bind: the host's
+/// `net.ipv4.ip_unprivileged_port_start` (1024 when it cannot be read).
+pub fn host_port_start() -> u16 {
+    *HOST_PORT_START.get_or_init(|| read_port_start().unwrap_or(1024))
 }
 
 /// Joins berth's user namespace when berth runs rootless and is not in it yet
@@ -113,8 +136,16 @@ pub fn enter(layout: &crate::state::Layout) -> Result<Option<Joined>, RootlessEr
     let users = users_lock(&layout.run)?;
     flock(&users, libc::LOCK_SH)?;
     let h = holder::ensure(&layout.run)?;
+    host_port_start();
+    // The way out of the namespace (and the ports the state publishes, should a
+    // command have died before carrying them): a failure matters only to ports,
+    // which `release` reports.
+    if let Err(e) = pasta::reconcile(&layout.run, h.pid, &forward::published(layout)) {
+        tracing::debug!("pasta: {e}");
+    }
+    let agent = forward::spawn(&layout.run, h.pid)?;
     h.join()?;
-    Ok(Some(Joined { users }))
+    Ok(Some(Joined { users, agent }))
 }
 
 fn users_lock(run: &std::path::Path) -> Result<std::fs::File, RootlessError> {
@@ -157,16 +188,23 @@ fn flock(f: &std::fs::File, op: libc::c_int) -> Result<bool, RootlessError> {
 impl Joined {
     /// At the end of the command: when no other berth command is in the
     /// namespace and nothing is left that needs it (no container, no network),
-    /// stops the holder, so that `down` leaves nothing running.
-    pub fn release(self, layout: &crate::state::Layout) {
-        if !matches!(flock(&self.users, libc::LOCK_EX | libc::LOCK_NB), Ok(true)) {
-            return;
+    /// stops pasta and the holder, so that `down` leaves nothing running;
+    /// otherwise has pasta carry the ports the state now publishes. Fails when
+    /// those ports cannot be bound on the host.
+    pub fn release(self, layout: &crate::state::Layout) -> Result<(), String> {
+        let last = matches!(flock(&self.users, libc::LOCK_EX | libc::LOCK_NB), Ok(true));
+        if last && idle(layout) {
+            self.agent.stop();
+            if let Some(h) = holder::Holder::find(&layout.run) {
+                h.stop(&layout.run);
+            }
+            return Ok(());
         }
-        if !idle(layout) {
-            return;
-        }
-        if let Some(h) = holder::Holder::find(&layout.run) {
-            h.stop(&layout.run);
+        let ports = forward::published(layout);
+        let none = ports.is_empty();
+        match self.agent.ports(ports) {
+            Err(e) if !none => Err(format!("published ports: {e}")),
+            _ => Ok(()),
         }
     }
 }

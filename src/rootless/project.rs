@@ -1,5 +1,5 @@
-//! What a project asks that rootless berth cannot give on this host: published
-//! ports (not carried to the host yet: refused, never silently unreachable) and
+//! What a project asks that rootless berth cannot give on this host: host ports
+//! below `net.ipv4.ip_unprivileged_port_start` (refused, naming the sysctl) and
 //! cgroup limits (skipped, with one warning per project).
 
 use crate::compose::model::ServiceConfig;
@@ -36,11 +36,22 @@ pub fn limit_keys(svc: &ServiceConfig) -> Vec<&'static str> {
     out
 }
 
-/// For a rootless berth: fails when a selected service publishes ports, and
+/// For a rootless berth: fails when a selected service publishes a port the
+/// user may not bind on the host, and
 /// returns the one warning naming every limit that will be ignored (None when
 /// nothing is, or when berth is not rootless).
 pub fn check(project: &Project, selected: &[String]) -> anyhow::Result<Option<String>> {
     if !super::is_rootless() {
+        if let Some(name) = selected.iter().find(|n| {
+            project
+                .services
+                .get(*n)
+                .is_some_and(|s| s.userns_mode == super::keep_id::MODE)
+        }) {
+            anyhow::bail!(
+                "services.{name}.userns_mode: keep-id is for rootless berth (a normal user's ids kept inside); as root, leave it out"
+            );
+        }
         return Ok(None);
     }
     let mut ignored = Vec::new();
@@ -48,15 +59,26 @@ pub fn check(project: &Project, selected: &[String]) -> anyhow::Result<Option<St
         let Some(svc) = project.services.get(name) else {
             continue;
         };
-        if let Some(p) = svc.ports.first() {
-            anyhow::bail!(
-                "services.{name}.ports ({}): rootless berth does not publish ports to the host yet; run this project as root, or reach the service from another container",
-                if p.published.is_empty() {
-                    p.target.to_string()
-                } else {
-                    format!("{}:{}", p.published, p.target)
-                }
-            );
+        for (i, p) in svc.ports.iter().enumerate() {
+            let low = p
+                .published
+                .split('-')
+                .next()
+                .and_then(|x| x.trim().parse::<u16>().ok())
+                .unwrap_or(0);
+            let start = super::host_port_start();
+            if low != 0 && low < start {
+                anyhow::bail!(
+                    "services.{name}.ports[{i}] ({}:{}): rootless berth cannot bind host port {low}: ports below net.ipv4.ip_unprivileged_port_start ({start}) need root; publish a port >= {start}, or as root: sysctl -w net.ipv4.ip_unprivileged_port_start={low}",
+                    p.published,
+                    p.target
+                );
+            }
+            if p.protocol == "sctp" {
+                anyhow::bail!(
+                    "services.{name}.ports[{i}]: rootless berth publishes tcp and udp ports only (pasta carries no sctp)"
+                );
+            }
         }
         ignored.extend(
             limit_keys(svc)
