@@ -78,7 +78,11 @@ pub fn discard(layout: &Layout, id: &str) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(anyhow!(e).context(format!("removing {}", dir.display()))),
     };
-    net.and(files)
+    // The run side last: its lock kept supervisors away until now.
+    let run = ContainerDir::new(&dir)
+        .remove_run_dir()
+        .map_err(anyhow::Error::from);
+    net.and(files).and(run)
 }
 
 /// Removes stopped containers in parallel.
