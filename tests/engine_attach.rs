@@ -34,7 +34,14 @@ fn container_runs(w: &World, program: &str) -> bool {
         return false;
     };
     dirs.flatten().any(|d| {
-        let status = std::fs::read_to_string(d.path().join("status.json")).unwrap_or_default();
+        // The status lives in the run dir (`<root>/run` under `--root`).
+        let status = std::fs::read_to_string(
+            w.root()
+                .join("run/containers")
+                .join(d.file_name())
+                .join("status.json"),
+        )
+        .unwrap_or_default();
         let pid = serde_json::from_str::<serde_json::Value>(&status)
             .ok()
             .and_then(|v| v["pid"].as_u64());

@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{free_port, http_get, states, World};
+use common::{by_name, free_port, http_get, states, World};
 
 /// `<root>/containers/<id>` of the container called `name`.
 fn container_dir(w: &World, name: &str) -> Option<PathBuf> {
@@ -26,10 +26,19 @@ fn container_dir(w: &World, name: &str) -> Option<PathBuf> {
         .map(|e| e.path())
 }
 
+/// `<run>/containers/<id>/status.json`: where a container's supervisor keeps its
+/// status (the run dir, beside the root under `--root`).
+fn status_path(w: &World, dir: &Path) -> PathBuf {
+    w.root()
+        .join("run/containers")
+        .join(dir.file_name().unwrap_or_default())
+        .join("status.json")
+}
+
 /// The status file of `name` as its supervisor last wrote it.
 fn status_file(w: &World, name: &str) -> serde_json::Value {
     container_dir(w, name)
-        .and_then(|d| std::fs::read(d.join("status.json")).ok())
+        .and_then(|d| std::fs::read(status_path(w, &d)).ok())
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(serde_json::Value::Null)
 }
@@ -429,7 +438,7 @@ fn unsupervised(w: &World) -> Vec<(String, Vec<String>)> {
         if pids.is_empty() {
             continue;
         }
-        let st: serde_json::Value = std::fs::read(e.path().join("status.json"))
+        let st: serde_json::Value = std::fs::read(status_path(w, &e.path()))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
@@ -521,6 +530,97 @@ fn a_killed_up_leaves_nothing_down_cannot_remove() {
     // And after all that, `up` still gives the whole project.
     w.ok(&p, &["up", "-d", "--wait"]);
     assert!(serves(port));
+    w.ok(&p, &["down", "-v", "-t", "0"]);
+    w.assert_clean();
+}
+
+/// Puts a stopped container of the current layout back as an older berth left
+/// it: its service and volumes in their own files, its status and supervisor
+/// lock beside its records, nothing in the run dir.
+fn to_old_layout(w: &World, dir: &Path) {
+    let mut rec: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(dir.join("container.json")).unwrap()).unwrap();
+    let service = rec
+        .remove("service_config")
+        .expect("the record holds the service");
+    let volumes = rec
+        .remove("named_volumes")
+        .expect("the record holds the volumes");
+    let write = |name: &str, v: &serde_json::Value| {
+        std::fs::write(dir.join(name), serde_json::to_vec_pretty(v).unwrap()).unwrap()
+    };
+    write("container.json", &serde_json::Value::Object(rec));
+    write("service.json", &service);
+    write("volumes.json", &volumes);
+    let run = status_path(w, dir).parent().unwrap().to_path_buf();
+    std::fs::rename(run.join("status.json"), dir.join("status.json")).unwrap();
+    std::fs::write(dir.join("supervisor.lock"), b"").unwrap();
+    std::fs::remove_dir_all(run).unwrap();
+}
+
+#[test]
+fn a_state_root_of_the_older_layout_keeps_working_and_moves_on_first_up() {
+    let w = World::new();
+    let p = w.project(
+        "oldlayout",
+        &format!(
+            r#"
+services:
+  web:
+    image: IMAGE
+    command: {LOOP}
+    volumes: [data:/data]
+  job:
+    image: IMAGE
+    command: {LOOP}
+volumes:
+  data: {{}}
+"#
+        ),
+    );
+    w.ok(&p, &["up", "-d", "--wait"]);
+    w.ok(&p, &["stop", "-t", "0"]);
+    let ids: std::collections::BTreeMap<String, serde_json::Value> = by_name(&w, &p)
+        .into_iter()
+        .map(|(n, c)| (n, c["ID"].clone()))
+        .collect();
+    let dirs: Vec<PathBuf> = ["oldlayout-web-1", "oldlayout-job-1"]
+        .iter()
+        .map(|n| container_dir(&w, n).unwrap())
+        .collect();
+    for d in &dirs {
+        to_old_layout(&w, d);
+    }
+
+    // Read where an older berth left things.
+    let st = states(&w, &p);
+    assert_eq!(st["oldlayout-web-1"], "exited", "{st:?}");
+    assert_eq!(st["oldlayout-job-1"], "exited", "{st:?}");
+
+    // The next `up` starts the same containers (nothing changed, nothing is
+    // recreated) and moves them to the current layout on the way.
+    w.ok(&p, &["up", "-d", "--wait"]);
+    let after = by_name(&w, &p);
+    assert_eq!(after["oldlayout-web-1"]["State"], "running");
+    for (name, id) in &ids {
+        assert_eq!(&after[name]["ID"], id, "{name} was not recreated");
+    }
+    for d in &dirs {
+        for old in [
+            "status.json",
+            "supervisor.lock",
+            "service.json",
+            "volumes.json",
+        ] {
+            assert!(!d.join(old).exists(), "{} still has {old}", d.display());
+        }
+        assert!(
+            status_path(&w, d).exists(),
+            "{} has its status",
+            d.display()
+        );
+    }
+    // (An unread volume list would have recreated `web`: its volume missing.)
     w.ok(&p, &["down", "-v", "-t", "0"]);
     w.assert_clean();
 }

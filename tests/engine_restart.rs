@@ -25,8 +25,14 @@ fn container_pid(w: &World, name: &str) -> Option<i32> {
         let rec: serde_json::Value =
             serde_json::from_slice(&std::fs::read(e.path().join("container.json")).ok()?).ok()?;
         if rec["name"] == name {
+            // The status lives in the run dir (`<root>/run` under `--root`).
+            let status = w
+                .root()
+                .join("run/containers")
+                .join(e.file_name())
+                .join("status.json");
             let st: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(e.path().join("status.json")).ok()?).ok()?;
+                serde_json::from_slice(&std::fs::read(status).ok()?).ok()?;
             return st["pid"].as_i64().map(|p| p as i32);
         }
     }

@@ -1,7 +1,8 @@
 //! Waking when a container's status changes, instead of polling on a timer.
 //!
-//! Supervisors replace `status.json` by rename, so a watch on each container directory
-//! (and on the containers directory, for containers that appear) sees every change.
+//! Supervisors replace `status.json` by rename, so a watch on the directory holding
+//! each container's status (its run side) and on the containers directories of the
+//! root and the run dir (for containers that appear) sees every change.
 //! Waiters still re-read the status after each wake-up and bound each wait: a missed
 //! event costs at most one bound, never a hang.
 
@@ -25,14 +26,30 @@ impl StatusWatch {
         let w = StatusWatch {
             inotify: Inotify::new()?,
         };
-        w.add(containers_dir);
+        let _ = w.inotify.watch(containers_dir, MASK);
+        let in_root = containers_dir.parent().filter(|_| {
+            containers_dir
+                .file_name()
+                .is_some_and(|n| n == "containers")
+        });
+        if let Some(root) = in_root {
+            let run = crate::state::layout::run_dir_of(root).join("containers");
+            use std::os::unix::fs::DirBuilderExt;
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&run);
+            let _ = w.inotify.watch(&run, MASK);
+        }
         Ok(w)
     }
 
-    /// Also wakes on changes inside `dir` (a container's directory); a directory that
-    /// is gone is skipped, as its removal already woke the waiter.
+    /// Also wakes on changes of the status of the container in `dir` (its
+    /// directory); a directory that is gone is skipped, as its removal already
+    /// woke the waiter.
     pub fn add(&self, dir: &Path) {
-        let _ = self.inotify.watch(dir, MASK);
+        let status = crate::state::ContainerDir::new(dir).status();
+        let _ = self.inotify.watch(status.parent().unwrap_or(dir), MASK);
     }
 
     /// Blocks until something changed under a watched directory or `max` passed.

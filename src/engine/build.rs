@@ -183,8 +183,16 @@ pub fn ensure_images(
 ) -> Result<(BTreeMap<String, RuntimeImage>, Vec<String>)> {
     let built = build_needed(store, project, names, over, mode, progress)?;
     let mut images = BTreeMap::new();
+    // Services sharing an image (and its pull policy) resolve it once: one
+    // look at the image index per image, not per service.
+    let mut resolved: BTreeMap<(String, String), RuntimeImage> = BTreeMap::new();
     for name in names {
         let svc = &project.services[name];
+        let key = (project.image_name(svc), svc.pull_policy.clone());
+        if let Some(img) = resolved.get(&key).filter(|_| svc.build.is_none()) {
+            images.insert(name.clone(), img.clone());
+            continue;
+        }
         let img = if svc.build.is_some() {
             let image = project.image_name(svc);
             store.runtime_image(&image).with_context(|| {
@@ -199,6 +207,9 @@ pub fn ensure_images(
                 Some(progress.task(&format!("Image {image}"), "Pulling"))
             })?
         };
+        if svc.build.is_none() {
+            resolved.insert(key, img.clone());
+        }
         images.insert(name.clone(), img);
     }
     Ok((images, built))

@@ -254,8 +254,6 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &std::path::Path) -> Result
         await_attach: false,
     };
     files.write_new(&files.launch(), &launch)?;
-    files.write_new(&files.volumes(), &m.volumes)?;
-    files.write_new(&files.service(), &serde_json::to_value(svc)?)?;
 
     let mut l: IndexMap<String, String> = IndexMap::new();
     for (k, v) in &svc.labels {
@@ -333,9 +331,10 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &std::path::Path) -> Result
             .collect(),
     };
     // The record comes last: a container exists once its record does. What
-    // went before is made durable first, in one journal commit.
+    // went before is made durable first, in one journal commit. The service
+    // and its named volumes ride in the record's file: one inode, one write.
     files.sync_made()?;
-    record.save(dir)?;
+    files.write_made(&record, svc, &m.volumes)?;
     berth_netns::fault::point("create:after-record");
     Ok(record)
 }
@@ -440,9 +439,9 @@ fn volumes_from(
 
 /// Gives an existing container another name (a recreate's last step).
 pub fn rename(layout: &Layout, id: &str, name: &str) -> Result<()> {
-    let dir = layout.container(id);
-    let mut r = ContainerRecord::load(&dir)?;
-    r.name = name.to_string();
-    r.save(&dir)?;
+    // In place, keeping the service and volumes the record's file also holds.
+    layout.container_dir(id).update_record(|r| {
+        r.insert("name".into(), name.into());
+    })?;
     Ok(())
 }

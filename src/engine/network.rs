@@ -162,6 +162,9 @@ pub fn project_networks(layout: &Layout, project: &str) -> Vec<NetworkOwner> {
 /// Removes a network unless containers still use it; returns false when in use.
 pub fn remove_network(layout: &Layout, name: &str) -> Result<bool> {
     let state = net_state(layout)?;
+    // Unverified before anything is taken away: a `down` killed from here on
+    // leaves a network the next `up` checks (and repairs).
+    forget_verified(layout, name);
     let started = std::time::Instant::now();
     loop {
         let rec = state.networks()?.into_iter().find(|r| r.info.name == name);
@@ -634,6 +637,38 @@ pub fn write_etc_files(
     ])
 }
 
+/// `<run>/verified/<network>`: the network was found whole (bridge, gateway,
+/// nft table) during this boot. Checking costs an `nft` process and netlink
+/// dumps on every `up`; berth itself is the only one to take a network apart,
+/// and it drops the mark first ([`remove_network`]), so a `down` killed half-way
+/// leaves no mark and the next `up` checks. The mark holds the boot id: a run
+/// dir that is no tmpfs (a `--root` run dir) does not outlive the kernel state.
+fn verified_mark(layout: &Layout, name: &str) -> std::path::PathBuf {
+    layout.run.join("verified").join(name)
+}
+
+fn boot_id() -> Option<String> {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+fn verified(layout: &Layout, name: &str) -> bool {
+    let mark = fs::read_to_string(verified_mark(layout, name)).ok();
+    mark.is_some() && mark == boot_id()
+}
+
+fn mark_verified(layout: &Layout, name: &str) {
+    if let Some(id) = boot_id() {
+        // Only a hint: a lost mark costs one more check.
+        let _ = crate::state::write_atomic(&verified_mark(layout, name), id.as_bytes());
+    }
+}
+
+fn forget_verified(layout: &Layout, name: &str) {
+    let _ = fs::remove_file(verified_mark(layout, name));
+}
+
 /// Creates the networks `selected` services are on (when missing) and starts the
 /// DNS responder; `up` and `run` share it.
 pub fn ensure_networks(
@@ -674,6 +709,9 @@ pub fn ensure_networks(
             .and_then(|s| berth_netns::Network::get(&s, &full).ok())
             .is_some();
         if existed {
+            if verified(layout, &full) {
+                continue;
+            }
             // Its record says it exists; the kernel may not agree (a killed `down`
             // took its nft table or its bridge, a killed `up` never finished it).
             let drift = repair_network(layout, &full, &mut tables)?;
@@ -682,12 +720,14 @@ pub fn ensure_networks(
                 task.done(&format!("Repaired ({})", drift.join(", ")));
                 made_net = true;
             }
+            mark_verified(layout, &full);
             continue;
         }
         let task = progress.task(&format!("Network {full}"), "Creating");
         match ensure_network(layout, &project.name, key, cfg) {
             Ok(_) => {
                 made_net = true;
+                mark_verified(layout, &full);
                 task.done("Created");
             }
             Err(e) => {

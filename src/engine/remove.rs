@@ -20,7 +20,12 @@ pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
     // Taking the supervisor's lock keeps any supervisor away while the container
     // is taken apart; one still running (or starting: its `up` was killed, or the
     // state said `created`) is stopped first.
-    let lock_path = ContainerDir::new(&found.dir).supervisor_lock();
+    let files = ContainerDir::new(&found.dir);
+    // A container never started (or not since a reboot) has no run side yet.
+    files
+        .ensure_run_dir()
+        .with_context(|| format!("creating {}", files.run_path().display()))?;
+    let lock_path = files.supervisor_lock();
     let t0 = std::time::Instant::now();
     let mut asked = false;
     let lock = loop {
@@ -78,7 +83,11 @@ pub fn discard(layout: &Layout, id: &str) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(anyhow!(e).context(format!("removing {}", dir.display()))),
     };
-    net.and(files)
+    // The run side last: its lock kept supervisors away until now.
+    let run = ContainerDir::new(&dir)
+        .remove_run_dir()
+        .map_err(anyhow::Error::from);
+    net.and(files).and(run)
 }
 
 /// Removes stopped containers in parallel.

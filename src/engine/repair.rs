@@ -15,12 +15,12 @@ use crate::state::{ContainerDir, Layout};
 /// Finds and removes what a killed berth left half-made for `project`:
 /// container directories that never got their record.
 pub fn repair(layout: &Layout, project: &str) {
+    remove_stale_run_dirs(layout);
     let Ok(entries) = fs::read_dir(layout.containers()) else {
         return;
     };
     for e in entries.flatten() {
         let dir = e.path();
-        let owner = fs::read_to_string(ContainerDir::new(&dir).owner()).unwrap_or_default();
         let file_name = e.file_name().to_string_lossy().into_owned();
         if file_name.starts_with(".del-") {
             // Kernel objects went before the rename; only files are left.
@@ -46,11 +46,48 @@ pub fn repair(layout: &Layout, project: &str) {
             }
             continue;
         }
-        if owner == project && !ContainerRecord::path(&dir).exists() {
+        if ContainerRecord::path(&dir).exists() {
+            // An older berth's container moves to this layout on first touch
+            // (under its project's lock, which only the owner's command holds;
+            // another project's waits for its own command).
+            let files = ContainerDir::new(&dir);
+            if files.is_old_layout() && owns(&dir, project) {
+                if let Err(e) = files.migrate() {
+                    tracing::warn!("moving {} to the current layout: {e}", dir.display());
+                }
+            }
+            continue;
+        }
+        if owns(&dir, project) {
             let id = e.file_name().to_string_lossy().into_owned();
             tracing::info!("removing half-made container {id}");
             let _ = discard(layout, &id);
         }
+    }
+}
+
+/// Whether `project` claimed the container directory `dir`.
+fn owns(dir: &std::path::Path, project: &str) -> bool {
+    fs::read_to_string(ContainerDir::new(dir).owner()).is_ok_and(|o| o == project)
+}
+
+/// Run-side directories whose container is gone (a `rm` killed after the
+/// rename): nothing holds them, nothing reads them. One look per command.
+fn remove_stale_run_dirs(layout: &Layout) {
+    let Ok(entries) = fs::read_dir(layout.run_containers()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let id = e.file_name();
+        if layout.containers().join(&id).exists() {
+            continue;
+        }
+        // A supervisor still holding its lock is being stopped by someone.
+        let lock = e.path().join("supervisor.lock");
+        if lock.exists() && !matches!(crate::state::try_lock(&lock), Ok(Some(_))) {
+            continue;
+        }
+        let _ = fs::remove_dir_all(e.path());
     }
 }
 

@@ -217,7 +217,12 @@ pub fn plan(
                     });
                 }
             }
-            let mounted = crate::container::list::container_volumes(&f.dir);
+            // Read only when the service mounts named volumes at all.
+            let mounted = if d.volumes.is_empty() {
+                vec![]
+            } else {
+                crate::container::list::container_volumes(&f.dir)
+            };
             if let Some(missing) = d.volumes.iter().find(|v| !mounted.contains(v)) {
                 reasons.push(Reason::VolumeChanged {
                     volume: missing.clone(),

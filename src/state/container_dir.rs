@@ -4,19 +4,30 @@
 //! path (or the decoded file), so a file's name, its writer and its lifetime are
 //! decided here and nowhere else.
 //!
-//! | entry | written by | when |
-//! |---|---|---|
-//! | `project` | engine create | first (the claim `repair` reads) |
-//! | `net.json` | engine create | after the network is wired |
-//! | `hosts`, `hostname`, `resolv.conf` | engine create | before the record |
-//! | `launch.json` | engine create | before the record |
-//! | `volumes.json`, `service.json` | engine create | before the record |
-//! | `container.json` | engine create, rename | last: a container exists once it does |
-//! | `status.json` | its supervisor (engine stop without one) | while it lives |
-//! | `supervisor.lock`, `.sock`, `.log` | its supervisor | while it lives |
-//! | `log` (+ rotated `log.N`) | its supervisor | container output |
-//! | `runtime/`, `upper/`, `work/` | berth-runtime (through the supervisor) | while it runs |
-//! | `cp-rootfs/` | `cp` into a stopped container | during a copy |
+//! A container has two directories: `<root>/containers/<id>` holds what must
+//! survive a reboot, written once at create; `<run>/containers/<id>` (tmpfs by
+//! default) holds what only lives while it runs, so that the many small writes
+//! of a start (status, lock, socket, runtime state) allocate no inodes on the
+//! state filesystem and a reboot leaves no stale run state behind.
+//!
+//! | entry | side | written by | when |
+//! |---|---|---|---|
+//! | `project` | root | engine create | first (the claim `repair` reads) |
+//! | `net.json` | root | engine create | after the network is wired (what `discard` undoes) |
+//! | `hosts`, `hostname`, `resolv.conf` | root | engine create | before the record |
+//! | `launch.json` | root | engine create | before the record (the supervisor's input) |
+//! | `container.json` | root | engine create, rename | last: a container exists once it does; also holds the service as made and its named volumes |
+//! | `log` (+ rotated `log.N`) | root | its supervisor | container output |
+//! | `upper/`, `work/` | root | berth-runtime (through the supervisor) | first start |
+//! | `cp-rootfs/` | root | `cp` into a stopped container | during a copy |
+//! | `status.json` | run | its supervisor (engine stop without one) | while it lives |
+//! | `supervisor.lock`, `.sock`, `.log` | run | its supervisor | while it lives |
+//! | `runtime/` | run | berth-runtime (through the supervisor) | while it runs |
+//!
+//! Older state roots kept everything in the root side, plus `service.json` and
+//! `volumes.json`. Such a container is read where its files are (its run side
+//! is its root side) until [`ContainerDir::migrate`] moves it, the first time a
+//! command holding its project's lock finds no supervisor running it.
 
 use std::path::{Path, PathBuf};
 
@@ -25,16 +36,82 @@ use serde::Serialize;
 
 use super::{write_json_atomic, IoContext, StateError};
 
-/// The directory of one container (`<root>/containers/<id>`) and the names in it.
+/// Whether `dir` is a container of the older layout (its run state beside its
+/// records): its status sits in the root side. Every container an older berth
+/// ever started or stopped has one; [`ContainerDir::migrate`] moves it last.
+fn is_legacy(dir: &Path) -> bool {
+    dir.join(LEGACY_STATUS).exists()
+}
+
+fn remove_if_there(path: &Path) -> Result<(), StateError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).at("remove", path),
+        _ => Ok(()),
+    }
+}
+
+/// The files of the older layout that now live elsewhere.
+const LEGACY_STATUS: &str = "status.json";
+const LEGACY_LOCK: &str = "supervisor.lock";
+const LEGACY_SERVICE: &str = "service.json";
+const LEGACY_VOLUMES: &str = "volumes.json";
+
+/// Keys `container.json` holds beside the record's own fields.
+const SERVICE_KEY: &str = "service_config";
+const VOLUMES_KEY: &str = "named_volumes";
+
+/// The directory of one container (`<root>/containers/<id>`), its run-side
+/// directory (`<run>/containers/<id>`) and the names in them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerDir {
     dir: PathBuf,
+    run: PathBuf,
 }
 
 impl ContainerDir {
-    /// The container whose directory is `dir`.
+    /// The container whose directory is `dir`. Its run side is found from the
+    /// run dir this process was given for the root (see [`super::layout::run_dir_of`]);
+    /// a directory outside a state root (a test's) or in the older layout keeps
+    /// everything in itself.
     pub fn new(dir: impl Into<PathBuf>) -> ContainerDir {
-        ContainerDir { dir: dir.into() }
+        let dir = dir.into();
+        let in_root = dir
+            .parent()
+            .filter(|p| p.file_name().is_some_and(|n| n == "containers"))
+            .and_then(Path::parent);
+        let run = match (in_root, dir.file_name()) {
+            (Some(root), Some(id)) if !is_legacy(&dir) => {
+                super::layout::run_dir_of(root).join("containers").join(id)
+            }
+            _ => dir.clone(),
+        };
+        ContainerDir { dir, run }
+    }
+
+    /// The run-side directory (`<run>/containers/<id>`).
+    pub fn run_path(&self) -> &Path {
+        &self.run
+    }
+
+    /// Makes the run-side directory (closed to others): before a supervisor
+    /// starts, and again after a reboot emptied the run dir.
+    pub fn ensure_run_dir(&self) -> std::io::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.run)
+    }
+
+    /// Removes the run-side directory (the container is gone).
+    pub fn remove_run_dir(&self) -> Result<(), StateError> {
+        if self.run == self.dir {
+            return Ok(());
+        }
+        match std::fs::remove_dir_all(&self.run) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).at("remove", &self.run),
+            _ => Ok(()),
+        }
     }
 
     /// The directory itself.
@@ -62,22 +139,12 @@ impl ContainerDir {
 
     /// `status.json`: what its supervisor observed ([`crate::container::Status`]).
     pub fn status(&self) -> PathBuf {
-        self.dir.join("status.json")
+        self.run.join("status.json")
     }
 
     /// `launch.json`: what its supervisor starts ([`crate::supervise::launch::LaunchConfig`]).
     pub fn launch(&self) -> PathBuf {
         self.dir.join("launch.json")
-    }
-
-    /// `service.json`: the service as it was when the container was made.
-    pub fn service(&self) -> PathBuf {
-        self.dir.join("service.json")
-    }
-
-    /// `volumes.json`: the named volumes it mounts.
-    pub fn volumes(&self) -> PathBuf {
-        self.dir.join("volumes.json")
     }
 
     /// `net.json`: its network attachments.
@@ -87,17 +154,17 @@ impl ContainerDir {
 
     /// `supervisor.lock`: held by its one supervisor (and by `rm` taking it apart).
     pub fn supervisor_lock(&self) -> PathBuf {
-        self.dir.join("supervisor.lock")
+        self.run.join("supervisor.lock")
     }
 
     /// `supervisor.log`: the supervisor's own stdout and stderr.
     pub fn supervisor_log(&self) -> PathBuf {
-        self.dir.join("supervisor.log")
+        self.run.join("supervisor.log")
     }
 
     /// `supervisor.sock`: the supervisor's control socket.
     pub fn supervisor_sock(&self) -> PathBuf {
-        self.dir.join("supervisor.sock")
+        self.run.join("supervisor.sock")
     }
 
     /// `log`: the container's output, one JSON object per line.
@@ -107,7 +174,7 @@ impl ContainerDir {
 
     /// `runtime/`: berth-runtime's state of the running container.
     pub fn runtime(&self) -> PathBuf {
-        self.dir.join("runtime")
+        self.run.join("runtime")
     }
 
     /// `upper/`: the overlay's writable layer.
@@ -174,8 +241,6 @@ impl ContainerDir {
             self.owner(),
             self.net(),
             self.launch(),
-            self.volumes(),
-            self.service(),
             self.hosts(),
             self.hostname(),
             self.resolv_conf(),
@@ -189,14 +254,150 @@ impl ContainerDir {
         Ok(())
     }
 
-    /// The named volumes it mounts (empty when `volumes.json` is missing).
+    /// Writes `container.json` once for a container being made: its record,
+    /// the service as it was made (what `plan` compares and hooks read) and the
+    /// named volumes it mounts, in one file and one atomic write.
+    pub fn write_made<T: Serialize, S: Serialize>(
+        &self,
+        record: &T,
+        service: &S,
+        volumes: &[String],
+    ) -> Result<(), StateError> {
+        let path = self.record();
+        let json = |source| StateError::Json {
+            path: path.clone(),
+            source,
+        };
+        let mut value = serde_json::to_value(record).map_err(json)?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert(
+                SERVICE_KEY.into(),
+                serde_json::to_value(service).map_err(json)?,
+            );
+            obj.insert(
+                VOLUMES_KEY.into(),
+                serde_json::to_value(volumes).map_err(json)?,
+            );
+        }
+        write_json_atomic(&path, &value)
+    }
+
+    /// Changes `container.json` in place, keeping what the change does not name.
+    pub fn update_record(
+        &self,
+        change: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+    ) -> Result<(), StateError> {
+        let path = self.record();
+        let bytes = std::fs::read(&path).at("read", &path)?;
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|source| StateError::Json {
+                path: path.clone(),
+                source,
+            })?;
+        if let Some(obj) = value.as_object_mut() {
+            change(obj);
+        }
+        write_json_atomic(&path, &value)
+    }
+
+    /// One of the keys `container.json` holds beside the record, or the file
+    /// an older layout kept it in.
+    fn read_stored(&self, key: &str, legacy: &str) -> Option<serde_json::Value> {
+        let mut record: serde_json::Map<String, serde_json::Value> =
+            self.read_json(&self.record())?;
+        match record.remove(key) {
+            Some(v) => Some(v),
+            None => self.read_json(&self.dir.join(legacy)),
+        }
+    }
+
+    /// The named volumes it mounts (empty when none were recorded).
     pub fn read_volumes(&self) -> Vec<String> {
-        self.read_json(&self.volumes()).unwrap_or_default()
+        self.read_stored(VOLUMES_KEY, LEGACY_VOLUMES)
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default()
     }
 
     /// The service it was made from, as stored at create.
     pub fn read_service<T: DeserializeOwned>(&self) -> Option<T> {
-        self.read_json(&self.service())
+        serde_json::from_value(self.read_stored(SERVICE_KEY, LEGACY_SERVICE)?).ok()
+    }
+
+    /// Whether it still has files of the older layout ([`ContainerDir::migrate`]
+    /// has work to do): its status beside its records, or a `service.json`.
+    pub fn is_old_layout(&self) -> bool {
+        self.run == self.dir && is_legacy(&self.dir) || self.dir.join(LEGACY_SERVICE).exists()
+    }
+
+    /// This container with its run side where the current layout has it.
+    fn migrated(&self) -> Option<ContainerDir> {
+        let root = self.dir.parent().and_then(Path::parent)?;
+        Some(ContainerDir {
+            dir: self.dir.clone(),
+            run: super::layout::run_dir_of(root)
+                .join("containers")
+                .join(self.dir.file_name()?),
+        })
+    }
+
+    /// Moves a container of the older layout to this one: its service and
+    /// volumes into `container.json`, its run state to the run side. Only
+    /// while no supervisor runs it (one of an older berth keeps its files where
+    /// it has them) and under its project's lock. Idempotent: a berth killed
+    /// half-way leaves files both layouts read, and the next call finishes.
+    pub fn migrate(&self) -> Result<bool, StateError> {
+        let legacy = [LEGACY_SERVICE, LEGACY_VOLUMES, LEGACY_STATUS, LEGACY_LOCK]
+            .iter()
+            .any(|n| self.dir.join(n).exists());
+        if !legacy || !self.record().exists() {
+            return Ok(false);
+        }
+        let lock_path = self.dir.join(LEGACY_LOCK);
+        let _held = if lock_path.exists() {
+            match super::try_lock(&lock_path).at("lock", &lock_path)? {
+                Some(l) => Some(l),
+                None => return Ok(false),
+            }
+        } else {
+            None
+        };
+        // Records first: both keys land in container.json before either old
+        // file goes.
+        let service: Option<serde_json::Value> = self.read_json(&self.dir.join(LEGACY_SERVICE));
+        let volumes: Option<serde_json::Value> = self.read_json(&self.dir.join(LEGACY_VOLUMES));
+        if service.is_some() || volumes.is_some() {
+            self.update_record(|obj| {
+                if let Some(s) = service {
+                    obj.entry(SERVICE_KEY).or_insert(s);
+                }
+                if let Some(v) = volumes {
+                    obj.entry(VOLUMES_KEY).or_insert(v);
+                }
+            })?;
+        }
+        for n in [LEGACY_SERVICE, LEGACY_VOLUMES] {
+            remove_if_there(&self.dir.join(n))?;
+        }
+        // Then the run state. The status is the one record worth keeping, and
+        // it goes last: its presence is what marks the container as old.
+        let Some(moved) = self.migrated() else {
+            return Ok(true);
+        };
+        for n in ["supervisor.sock", "supervisor.log"] {
+            remove_if_there(&self.dir.join(n))?;
+        }
+        let runtime = self.dir.join("runtime");
+        if runtime.exists() {
+            std::fs::remove_dir_all(&runtime).at("remove", &runtime)?;
+        }
+        remove_if_there(&lock_path)?;
+        let old_status = self.dir.join(LEGACY_STATUS);
+        if let Ok(bytes) = std::fs::read(&old_status) {
+            moved.ensure_run_dir().at("create", &moved.run)?;
+            super::write_atomic(&moved.status(), &bytes)?;
+            remove_if_there(&old_status)?;
+        }
+        Ok(true)
     }
 
     /// Whether its supervisor lock is held (a supervisor runs it).
@@ -211,24 +412,99 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_stay_where_old_state_roots_have_them() {
-        let d = ContainerDir::new("/r/containers/abc");
+    fn records_stay_in_the_root_and_run_state_goes_to_the_run_dir() {
+        let d = ContainerDir::new("/berth-cd-t/containers/abc");
         assert_eq!(d.id(), "abc");
-        assert_eq!(d.record(), Path::new("/r/containers/abc/container.json"));
-        assert_eq!(d.status(), Path::new("/r/containers/abc/status.json"));
+        assert_eq!(
+            d.record(),
+            Path::new("/berth-cd-t/containers/abc/container.json")
+        );
+        assert_eq!(
+            d.status(),
+            Path::new("/berth-cd-t/run/containers/abc/status.json")
+        );
         assert_eq!(
             d.supervisor_lock(),
-            Path::new("/r/containers/abc/supervisor.lock")
+            Path::new("/berth-cd-t/run/containers/abc/supervisor.lock")
         );
+        assert_eq!(
+            d.runtime(),
+            Path::new("/berth-cd-t/run/containers/abc/runtime")
+        );
+        assert_eq!(d.log(), Path::new("/berth-cd-t/containers/abc/log"));
     }
 
     #[test]
-    fn json_round_trips_and_missing_reads_as_none() {
+    fn service_and_volumes_live_in_the_record() {
         let t = tempfile::tempdir().unwrap();
-        let d = ContainerDir::new(t.path());
+        let d = ContainerDir::new(t.path().join("containers/c1"));
+        std::fs::create_dir_all(d.path()).unwrap();
         assert!(d.read_volumes().is_empty());
-        d.write_json(&d.volumes(), &vec!["v1".to_string()]).unwrap();
-        assert_eq!(d.read_volumes(), vec!["v1".to_string()]);
         assert_eq!(d.read_service::<serde_json::Value>(), None);
+        d.write_made(
+            &serde_json::json!({"id": "c1", "name": "p-web-1"}),
+            &serde_json::json!({"image": "busybox"}),
+            &["v1".to_string()],
+        )
+        .unwrap();
+        assert_eq!(d.read_volumes(), vec!["v1".to_string()]);
+        assert_eq!(
+            d.read_service::<serde_json::Value>(),
+            Some(serde_json::json!({"image": "busybox"}))
+        );
+        d.update_record(|r| {
+            r.insert("name".into(), "renamed".into());
+        })
+        .unwrap();
+        assert_eq!(d.read_volumes(), vec!["v1".to_string()]);
+        let all: serde_json::Value = d.read_json(&d.record()).unwrap();
+        assert_eq!(all["name"], "renamed");
+    }
+
+    #[test]
+    fn an_old_layout_is_read_in_place_then_migrated() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("containers/c1");
+        std::fs::create_dir_all(dir.join("runtime")).unwrap();
+        let write = |n: &str, v: serde_json::Value| {
+            std::fs::write(dir.join(n), serde_json::to_vec(&v).unwrap()).unwrap()
+        };
+        write("container.json", serde_json::json!({"id": "c1"}));
+        write("service.json", serde_json::json!({"image": "busybox"}));
+        write("volumes.json", serde_json::json!(["v1"]));
+        write("status.json", serde_json::json!({"state": "exited"}));
+        std::fs::write(dir.join("supervisor.lock"), b"").unwrap();
+
+        // Read where an older berth left them.
+        let old = ContainerDir::new(&dir);
+        assert_eq!(old.status(), dir.join("status.json"));
+        assert_eq!(old.read_volumes(), vec!["v1".to_string()]);
+
+        // A supervisor of an older berth still holding its lock: left alone.
+        let held = crate::state::try_lock(&dir.join("supervisor.lock"))
+            .unwrap()
+            .unwrap();
+        assert!(!old.migrate().unwrap());
+        drop(held);
+
+        assert!(old.migrate().unwrap());
+        let new = ContainerDir::new(&dir);
+        let run = t.path().join("run/containers/c1");
+        assert_eq!(new.status(), run.join("status.json"));
+        let status: serde_json::Value = new.read_json(&new.status()).unwrap();
+        assert_eq!(status["state"], "exited");
+        assert_eq!(new.read_volumes(), vec!["v1".to_string()]);
+        assert_eq!(
+            new.read_service::<serde_json::Value>(),
+            Some(serde_json::json!({"image": "busybox"}))
+        );
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["container.json"]);
+        // Done once; a second call finds nothing to do.
+        assert!(!new.migrate().unwrap());
     }
 }

@@ -7,7 +7,8 @@ use crate::volume::VolumeStore;
 
 /// The default state root.
 pub const DEFAULT_ROOT: &str = "/var/lib/berth";
-/// The default run directory (namespaces, network state: gone with a reboot).
+/// The default run directory (namespaces, network state, what containers keep
+/// while they run: gone with a reboot).
 pub const DEFAULT_RUN: &str = "/run/berth";
 
 /// The directories of one state root.
@@ -15,7 +16,7 @@ pub const DEFAULT_RUN: &str = "/run/berth";
 pub struct Layout {
     /// Images, layers, containers, volumes.
     pub root: PathBuf,
-    /// Network namespaces and network state.
+    /// Network namespaces, network state, and containers' run state.
     pub run: PathBuf,
 }
 
@@ -24,15 +25,12 @@ impl Layout {
     /// default root and to `<root>/run` for any other, so that a test's root owns
     /// everything it makes.
     pub fn new(root: &Path, run: Option<&Path>) -> Layout {
-        // The user's default root (root's, or a rootless user's) has the
-        // default run dir; see rootless::paths.
-        let env = crate::rootless::paths::Env::current();
         let run = match run {
-            Some(r) => r.to_path_buf(),
-            None if root == crate::rootless::paths::default_root(&env) => {
-                crate::rootless::paths::default_run(&env)
+            Some(r) => {
+                remember(root, r);
+                r.to_path_buf()
             }
-            None => root.join("run"),
+            None => run_dir_of(root),
         };
         Layout {
             root: root.to_path_buf(),
@@ -41,13 +39,17 @@ impl Layout {
     }
 
     /// The layout a container directory (`<root>/containers/<id>`) belongs to, for
-    /// code that is handed only that directory (a supervisor, an exec).
+    /// code that is handed only that directory (a supervisor, an exec): the run
+    /// dir this process was given for that root, else the default one.
     pub fn of_container_dir(dir: &Path) -> Layout {
         let root = dir
             .parent()
             .and_then(Path::parent)
             .unwrap_or(Path::new("/"));
-        Layout::new(root, None)
+        Layout {
+            root: root.to_path_buf(),
+            run: run_dir_of(root),
+        }
     }
 
     /// `<root>/containers`.
@@ -63,6 +65,11 @@ impl Layout {
     /// The files of container `id`: the one owner of their names.
     pub fn container_dir(&self, id: &str) -> ContainerDir {
         ContainerDir::new(self.container(id))
+    }
+
+    /// `<run>/containers`: what containers keep only while they run (tmpfs).
+    pub fn run_containers(&self) -> PathBuf {
+        self.run.join("containers")
     }
 
     /// The named volumes.
@@ -91,6 +98,38 @@ impl Layout {
     }
 }
 
+/// The run dirs this process was given, by root. Code handed only a container's
+/// directory (`ContainerDir::new`, a supervisor, an event) finds the run side
+/// here, so a custom `--run-dir` is never silently dropped.
+static RUN_DIRS: std::sync::Mutex<Vec<(PathBuf, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+
+fn remember(root: &Path, run: &Path) {
+    let mut known = RUN_DIRS.lock().unwrap_or_else(|e| e.into_inner());
+    match known.iter_mut().find(|(r, _)| r == root) {
+        Some(entry) if entry.1 != run => entry.1 = run.to_path_buf(),
+        Some(_) => {}
+        None => known.push((root.to_path_buf(), run.to_path_buf())),
+    }
+}
+
+/// The run dir of `root`: the one a [`Layout`] of this process gave it, else
+/// the default rule of [`Layout::new`].
+pub fn run_dir_of(root: &Path) -> PathBuf {
+    let known = RUN_DIRS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, run)) = known.iter().find(|(r, _)| r == root) {
+        return run.clone();
+    }
+    drop(known);
+    // The user's default root (root's, or a rootless user's) has the default
+    // run dir; see rootless::paths.
+    let env = crate::rootless::paths::Env::current();
+    if root == crate::rootless::paths::default_root(&env) {
+        crate::rootless::paths::default_run(&env)
+    } else {
+        root.join("run")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +147,20 @@ mod tests {
         assert_eq!(
             Layout::new(Path::new("/tmp/t"), Some(Path::new("/r"))).run,
             PathBuf::from("/r")
+        );
+    }
+
+    #[test]
+    fn a_container_dir_finds_the_run_dir_its_root_was_given() {
+        let l = Layout::new(
+            Path::new("/tmp/berth-layout-t"),
+            Some(Path::new("/elsewhere")),
+        );
+        let of = Layout::of_container_dir(&l.container("abc"));
+        assert_eq!(of.run, PathBuf::from("/elsewhere"));
+        assert_eq!(
+            run_dir_of(Path::new("/tmp/berth-layout-other")),
+            PathBuf::from("/tmp/berth-layout-other/run")
         );
     }
 }

@@ -46,6 +46,8 @@ pub enum StartError {
 /// pipe: `ok` once the container's process runs, or why it could not start.
 pub fn spawn(layout: &Layout, id: &str) -> Result<(), StartError> {
     let files = layout.container_dir(id);
+    // Its run-side directory (tmpfs: gone after a reboot) holds what follows.
+    files.ensure_run_dir()?;
     let mut fds = [0; 2];
     // SAFETY: fds has room for two descriptors.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {

@@ -55,9 +55,13 @@ impl Access {
     /// The way into `found`, as it is now.
     pub fn of(found: &Found) -> Result<Access> {
         let name = &found.record.name;
-        if let Some(lock) =
-            crate::state::try_lock(&crate::state::ContainerDir::new(&found.dir).supervisor_lock())
-                .with_context(|| format!("locking {name}"))?
+        let files = crate::state::ContainerDir::new(&found.dir);
+        // A container never started (or not since a reboot) has no run side yet.
+        files
+            .ensure_run_dir()
+            .with_context(|| format!("locking {name}"))?;
+        if let Some(lock) = crate::state::try_lock(&files.supervisor_lock())
+            .with_context(|| format!("locking {name}"))?
         {
             let launch = LaunchConfig::load(&found.dir)?;
             return Ok(Access::Stopped {
