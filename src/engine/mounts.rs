@@ -33,6 +33,19 @@ pub fn anonymous_volume_name(project: &str, service: &str, number: u32, target: 
     format!("{project}_{service}_{number}_{hex}")
 }
 
+/// The host directory a `local` volume binds (`driver_opts: {type: none, o:
+/// bind, device: DIR}`), which docker's local driver mounts in place of the
+/// volume's own data.
+fn bound_device(cfg: &crate::compose::model::VolumeConfig) -> Option<std::path::PathBuf> {
+    let opts = &cfg.driver_opts;
+    let bind = opts
+        .get("o")?
+        .split(',')
+        .any(|o| o == "bind" || o == "rbind");
+    let device = opts.get("device")?;
+    (bind && opts.get("type").is_none_or(|t| t == "none")).then(|| device.into())
+}
+
 fn volume_labels(project: &str, key: &str, anonymous: bool) -> IndexMap<String, String> {
     let mut l = IndexMap::new();
     l.insert("com.docker.compose.project".into(), project.into());
@@ -126,6 +139,19 @@ pub fn service_mounts(
                     labels.extend(cfg.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
                     let nocopy = v.volume.as_ref().is_some_and(|o| o.nocopy);
                     ensure_volume(layout, &name, labels, lowers, &target, nocopy)?
+                };
+                let data = match bound_device(cfg) {
+                    Some(device) => {
+                        if !device.is_dir() {
+                            bail!(
+                                "volumes.{}.driver_opts.device: {} is not a directory",
+                                v.source,
+                                device.display()
+                            );
+                        }
+                        device
+                    }
+                    None => data,
                 };
                 let sub = v.volume.as_ref().map(|o| o.subpath.as_str()).unwrap_or("");
                 let source = if sub.is_empty() {
