@@ -347,7 +347,10 @@ fn test_start_stop_multiple_services() {
         &w,
         &p,
         10,
-        &[("ssmulti-another-1", "running"), ("ssmulti-simple-1", "running")],
+        &[
+            ("ssmulti-another-1", "running"),
+            ("ssmulti-simple-1", "running"),
+        ],
     );
     w.ok(&p, &["down", "-t", "0", "-v", "--remove-orphans"]);
     w.assert_clean();

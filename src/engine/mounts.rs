@@ -365,8 +365,23 @@ fn file_object(
         let dir = container_dir.join(kind);
         fs::create_dir_all(&dir)?;
         let path = dir.join(&r.source);
-        // Readable by the container's user, as docker compose makes them (0444).
-        write_shared(&path, content.as_bytes(), 0o444)?;
+        // docker compose copies generated content in with the reference's mode
+        // (0444 by default), uid and gid; a file source is bind-mounted as it is.
+        let mode = r.mode.map_or(0o444, |m| (m & 0o7777) as u32);
+        write_shared(&path, content.as_bytes(), mode)?;
+        let id = |s: &str, key: &str| -> Result<Option<u32>> {
+            if s.is_empty() {
+                return Ok(None);
+            }
+            s.parse()
+                .map(Some)
+                .map_err(|_| anyhow!("{at}.{key}: {s:?} is not a number"))
+        };
+        let (uid, gid) = (id(&r.uid, "uid")?, id(&r.gid, "gid")?);
+        if uid.is_some() || gid.is_some() {
+            std::os::unix::fs::chown(&path, uid, gid)
+                .with_context(|| format!("{at}: setting the owner of {}", path.display()))?;
+        }
         path
     };
     if !source.exists() {
