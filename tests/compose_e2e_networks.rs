@@ -12,7 +12,7 @@
 mod common;
 
 use common::scenario::{map, wait_states};
-use common::{states, World};
+use common::{http_get, states, World};
 use std::collections::BTreeMap;
 
 // SCENARIOS.md § TestNetworkModes (networks_test.go): a service whose
@@ -165,6 +165,112 @@ services:
             == 2
     });
     w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestNetworks (networks_test.go): services on several networks,
+// some renamed with `name:`, reach each other, publish their ports, and `down`
+// takes every network away. The sentences images become busybox: `words`
+// serves a word, `web` answers through a CGI script that asks `words` for it.
+#[test]
+fn test_networks() {
+    let w = World::new();
+    let p = w.project(
+        "network-e2e",
+        r#"
+services:
+  mydb:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    network_mode: "service:db"
+  db:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    networks:
+      - dbnet
+      - closesnetworkname1
+      - closesnetworkname2
+  words:
+    image: IMAGE
+    init: true
+    command: ["sh", "-c", "mkdir -p /www && echo '{\"word\":\"berth\"}' > /www/noun && exec httpd -f -p 8080 -h /www"]
+    ports:
+      - "8080"
+    networks:
+      - dbnet
+      - servicenet
+  web:
+    image: IMAGE
+    init: true
+    command:
+      - sh
+      - -c
+      - |
+        mkdir -p /www/cgi-bin
+        printf '#!/bin/sh\necho "Content-Type: application/json"\necho\nwget -q -O - http://words:8080/noun\n' > /www/cgi-bin/noun
+        chmod +x /www/cgi-bin/noun
+        exec httpd -f -p 80 -h /www
+    ports:
+      - "80"
+    labels:
+      - "my-label=test"
+    networks:
+      - servicenet
+
+networks:
+  dbnet:
+  servicenet:
+    name: microservices
+  closesnetworkname1:
+    name: closenamenet
+  closesnetworkname2:
+    name: closenamenet-2
+"#,
+    );
+    w.ok(&p, &["down", "-t0", "-v"]);
+    w.ok(&p, &["up", "-d"]);
+    assert!(w.ok(&p, &["ps"]).contains("web"));
+    let port = w.ok(&p, &["port", "web", "80"]);
+    let port: u16 = port.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let mut body = String::new();
+    w.wait_until(20, "web to answer with a word", || {
+        body = http_get(port, "/cgi-bin/noun").unwrap_or_default();
+        body.contains(r#""word":"#)
+    });
+    assert!(
+        body.lines().next().unwrap_or("").contains(" 200 "),
+        "{body}"
+    );
+    let networks = || {
+        std::fs::read_dir(w.root().join("networks"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let nets = networks();
+    for want in [
+        "network-e2e_dbnet",
+        "microservices",
+        "closenamenet",
+        "closenamenet-2",
+    ] {
+        assert!(nets.iter().any(|n| n.starts_with(want)), "{want}: {nets:?}");
+    }
+    let port = w.ok(&p, &["port", "words", "8080"]);
+    assert!(port.contains("0.0.0.0:"), "{port}");
+    w.ok(&p, &["down", "-t0", "-v"]);
+    let nets = networks();
+    assert!(
+        !nets
+            .iter()
+            .any(|n| n.contains("network-e2e") || n.contains("microservices")),
+        "{nets:?}"
+    );
     w.assert_clean();
 }
 

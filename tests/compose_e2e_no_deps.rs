@@ -64,3 +64,51 @@ services:
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+// SCENARIOS.md § TestNoDepsNetworkMode (noDeps_test.go): up --no-deps must fail
+// when the container providing the network namespace is gone.
+#[test]
+fn test_no_deps_network_mode() {
+    let w = World::new();
+    let p = w.project(
+        "nodepsnetmode",
+        r#"
+services:
+  app:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    network_mode: service:db
+  db:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+"#,
+    );
+    // up starts the service and the namespace donor
+    w.ok(&p, &["up", "-d"]);
+    let before = ids(&w, &p);
+    assert_eq!(
+        states(&w, &p),
+        map(&[
+            ("nodepsnetmode-app-1", "running"),
+            ("nodepsnetmode-db-1", "running")
+        ])
+    );
+    // up --no-deps reuses the donor container while it exists
+    w.ok(&p, &["up", "--no-deps", "-d", "app"]);
+    assert_eq!(ids(&w, &p), before);
+    // the donor container is removed behind compose's back
+    w.ok(&p, &["rm", "-s", "-f", "db"]);
+    assert!(!states(&w, &p).contains_key("nodepsnetmode-db-1"));
+    // up --no-deps without the donor container is rejected
+    let out = w.berth_in(&p, &["up", "--no-deps", "-d", "app"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("cannot share network namespace with service db: container missing"),
+        "{text}"
+    );
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

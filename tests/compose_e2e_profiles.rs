@@ -102,3 +102,52 @@ fn test_active_profile_via_targeted_service() {
     w.ok(&p, &["--profile", "test-profile", "down", "-t", "0"]);
     w.assert_clean();
 }
+
+// SCENARIOS.md § TestNoProfileUsage (profiles_test.go): without a profile,
+// lifecycle commands must never materialize the profiled service.
+#[test]
+fn test_no_profile_usage() {
+    let w = World::new();
+    let p = w.project("noprofile", PROFILE_FIXTURE);
+    let only = |s| map(&[("noprofile-regular-service-1", s)]);
+    // up starts only the regular service
+    w.ok(&p, &["up", "-d"]);
+    assert_eq!(states(&w, &p), only("running"));
+    let before = ids(&w, &p);
+    // stop halts the regular service
+    w.ok(&p, &["stop", "-t", "0"]);
+    assert_eq!(states(&w, &p), only("exited"));
+    // start resumes the regular service only
+    w.ok(&p, &["start"]);
+    assert_eq!(states(&w, &p), only("running"));
+    assert_eq!(ids(&w, &p), before);
+    // restart touches the regular service only
+    w.ok(&p, &["restart", "-t", "0"]);
+    assert_eq!(states(&w, &p), only("running"));
+    assert_eq!(ids(&w, &p), before);
+    // down removes every container
+    w.ok(&p, &["down", "-t", "0"]);
+    assert!(states(&w, &p).is_empty());
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestDotEnvProfileUsage (profiles_test.go): COMPOSE_PROFILES from
+// the project's .env must activate the profile.
+#[test]
+fn test_dot_env_profile_usage() {
+    let w = World::new();
+    let p = w.project("dotenvprofile", PROFILE_FIXTURE);
+    std::fs::write(p.join(".env"), "COMPOSE_PROFILES=test-profile\n").unwrap();
+    // up starts both services, the profile coming from .env
+    w.ok(&p, &["up", "-d"]);
+    assert_eq!(
+        states(&w, &p),
+        map(&[
+            ("dotenvprofile-profiled-service-1", "running"),
+            ("dotenvprofile-regular-service-1", "running"),
+        ])
+    );
+    w.ok(&p, &["down", "-t", "0"]);
+    assert!(states(&w, &p).is_empty());
+    w.assert_clean();
+}

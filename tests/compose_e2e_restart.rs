@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::scenario::{ids, wait_states};
+use common::scenario::{ids, run, wait_states};
 use common::{states, World};
 
 // SCENARIOS.md § TestRestart (restart_test.go): restart must bring an exited
@@ -112,5 +112,121 @@ services:
         assert!(st.values().all(|s| s == "running"), "round {i}: {st:?}");
     }
     w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestRestartWithDependencies (restart_test.go): restart of a
+// service must restart its `restart: true` dependants once it is healthy, and
+// an up that recreates it must stop and start them around it.
+#[test]
+fn test_restart_with_dependencies() {
+    let w = World::new();
+    let p = w.project(
+        "e2e-restart-deps",
+        r#"
+services:
+  with-restart:
+    image: IMAGE
+    init: true
+    command: tail -f /dev/null
+    stop_signal: SIGTERM
+    depends_on:
+      nginx: {condition: service_healthy, restart: true}
+
+  no-restart:
+    image: IMAGE
+    init: true
+    command: tail -f /dev/null
+    stop_signal: SIGTERM
+    depends_on:
+      nginx: { condition: service_healthy }
+
+  nginx:
+    image: IMAGE
+    init: true
+    command: httpd -f -p 80
+    labels:
+      TEST: ${LABEL:-test}
+    stop_signal: SIGTERM
+    healthcheck:
+      test:     "echo | nc -w 5 localhost 80"
+      interval: 1s
+      timeout:  1s
+      retries:  10
+"#,
+    );
+    let name = |svc: &str| format!("Container e2e-restart-deps-{svc}-1");
+    w.ok(&p, &["up", "-d"]);
+    let (code, out, err) = run(&w, &p, &["restart", "nginx"]);
+    let all = format!("{out}{err}");
+    assert_eq!(code, 0, "{all}");
+    for want in [
+        format!("{} Restarting", name("nginx")),
+        format!("{} Healthy", name("nginx")),
+        format!("{} Started", name("with-restart")),
+    ] {
+        assert!(all.contains(&want), "no {want:?} in:\n{all}");
+    }
+    assert!(!all.contains("no-restart"), "{all}");
+
+    let out = w.berth_env(&p, &["up", "-d"], &[("LABEL", "recreate")]);
+    let all = common::scenario::combined(&out);
+    assert!(out.status.success(), "{all}");
+    for want in [
+        format!("{} Stopped", name("with-restart")),
+        format!("{} Recreated", name("nginx")),
+        format!("{} Healthy", name("nginx")),
+        format!("{} Started", name("with-restart")),
+        format!("{} Running", name("no-restart")),
+    ] {
+        assert!(all.contains(&want), "no {want:?} in:\n{all}");
+    }
+    w.ok(&p, &["down", "-t", "0", "--remove-orphans"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestRestartWithProfiles (restart_test.go): restart of a service
+// of a profile must restart it without the profile being named again.
+#[test]
+fn test_restart_with_profiles() {
+    let w = World::new();
+    let p = w.project(
+        "e2e-restart-profiles",
+        r#"
+services:
+  restart:
+    image: IMAGE
+    init: true
+    command: sh -c "if [ -f /tmp/restart.lock ] ; then sleep infinity; else touch /tmp/restart.lock; fi"
+
+  test:
+    profiles:
+      - test
+    image: IMAGE
+    init: true
+    command: sh -c "if [ -f /tmp/restart.lock ] ; then sleep infinity; else touch /tmp/restart.lock; fi"
+"#,
+    );
+    w.ok(&p, &["--profile", "test", "up", "-d"]);
+    let (code, out, err) = run(&w, &p, &["restart", "test"]);
+    let all = format!("{out}{err}");
+    assert_eq!(code, 0, "{all}");
+    assert!(
+        all.contains("Container e2e-restart-profiles-test-1 Started"),
+        "{all}"
+    );
+    wait_states(
+        &w,
+        &p,
+        10,
+        &[
+            ("e2e-restart-profiles-restart-1", "exited"),
+            ("e2e-restart-profiles-test-1", "running"),
+        ],
+    );
+    w.ok(
+        &p,
+        &["--profile", "test", "down", "-t", "0", "--remove-orphans"],
+    );
     w.assert_clean();
 }

@@ -278,3 +278,68 @@ services:
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+// SCENARIOS.md § TestScaleWithDepsCases (scale_test.go): scale --no-deps must
+// leave dependencies alone, while a plain scale reconciles them to the model.
+#[test]
+fn test_scale_with_deps_cases() {
+    let w = World::new();
+    let p = w.project("scaledeps", SCALE_FIXTURE);
+    let count = |w: &World, svc: &str| {
+        let prefix = format!("scaledeps-{svc}-");
+        states(w, &p)
+            .into_iter()
+            .filter(|(n, s)| n.starts_with(&prefix) && s == "running")
+            .count()
+    };
+    // up with an explicit dependency scale
+    w.ok(&p, &["up", "-d", "--scale", "db=2"]);
+    assert_eq!(count(&w, "db"), 2);
+    // scale --no-deps does not touch the dependency's replicas
+    w.ok(&p, &["scale", "--no-deps", "back=2"]);
+    assert_eq!(count(&w, "back"), 2);
+    assert_eq!(count(&w, "db"), 2);
+    // scale without --no-deps resets the dependency to the model's count
+    w.ok(&p, &["scale", "back=2"]);
+    assert_eq!(count(&w, "back"), 2);
+    assert_eq!(count(&w, "db"), 1);
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestScaleDownRemovesObsolete (scale_test.go): scale down must
+// keep the up-to-date replicas, not the lowest numbers.
+#[test]
+fn test_scale_down_removes_obsolete() {
+    let w = World::new();
+    let p = w.project("scaleobsolete", SCALE_FIXTURE);
+    let db = |w: &World| {
+        ids(w, &p)
+            .into_iter()
+            .filter(|(n, _)| n.starts_with("scaleobsolete-db-"))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let maybe = [("MAYBE", "value")];
+    // up creates replica #1
+    w.ok(&p, &["up", "-d", "db"]);
+    assert_eq!(
+        db(&w).into_keys().collect::<Vec<_>>(),
+        ["scaleobsolete-db-1"]
+    );
+    // scale up with a changed config adds replica #2
+    let out = w.berth_env(&p, &["up", "-d", "--scale", "db=2", "db"], &maybe);
+    assert!(out.status.success(), "{}", common::scenario::combined(&out));
+    let two = db(&w);
+    assert_eq!(
+        two.keys().collect::<Vec<_>>(),
+        ["scaleobsolete-db-1", "scaleobsolete-db-2"]
+    );
+    // scale down under the same config keeps replica #1
+    let out = w.berth_env(&p, &["up", "-d", "--scale", "db=1", "db"], &maybe);
+    assert!(out.status.success(), "{}", common::scenario::combined(&out));
+    let one = db(&w);
+    assert_eq!(one.keys().collect::<Vec<_>>(), ["scaleobsolete-db-1"]);
+    assert_eq!(one["scaleobsolete-db-1"], two["scaleobsolete-db-1"]);
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

@@ -68,3 +68,53 @@ secrets:
     w.ok(&p, &["down"]);
     w.assert_clean();
 }
+
+// SCENARIOS.md § TestSecretFromEnv (secrets_test.go): an environment-sourced
+// secret must be mounted with its content, ownership and mode. The image has
+// no /var/run -> /run link: the check reads /run/secrets, where it lands.
+#[test]
+fn test_secret_from_env() {
+    let w = World::new();
+    let p = w.project(
+        "secretenv",
+        r#"
+services:
+  foo:
+    image: IMAGE
+    secrets:
+      - source: secret
+        target: bar
+        uid: "1005"
+        gid: "1005"
+        mode: 0440
+    command: cat /run/secrets/bar
+
+secrets:
+  secret:
+    environment: SECRET
+"#,
+    );
+    let env = [("SECRET", "BAR")];
+    // the service reads the secret's content from the mounted file
+    let out = w.berth_env(&p, &["run", "--rm", "foo"], &env);
+    let text = common::scenario::combined(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("BAR"),
+        "{text}"
+    );
+    // the mounted secret carries the declared uid, gid and mode
+    let out = w.berth_env(
+        &p,
+        &["run", "--rm", "foo", "ls", "-al", "/run/secrets/bar"],
+        &env,
+    );
+    let text = common::scenario::combined(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("-r--r-----    1 1005     1005"),
+        "{text}"
+    );
+    w.ok(&p, &["down"]);
+    w.assert_clean();
+}

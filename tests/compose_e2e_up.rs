@@ -361,6 +361,122 @@ services:
     w.assert_clean();
 }
 
+// SCENARIOS.md § TestUpWithDependencyExit (up_test.go): up must fail when a
+// dependency exits before turning healthy. The fixture's db has no healthcheck,
+// so docker compose's verdict depends on whether db has exited by its first
+// look (500 ms in); a healthcheck that never gets to run makes "exited" the
+// only answer, on a loaded machine too.
+#[test]
+fn test_up_with_dependency_exit() {
+    let w = World::new();
+    let p = w.project(
+        "depexit",
+        r#"
+services:
+  web:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    depends_on:
+      db:
+        condition: service_healthy
+  db:
+    image: IMAGE
+    command: sh -c "exit 1"
+    healthcheck:
+      test: "true"
+      interval: 1h
+      start_period: 1h
+"#,
+    );
+    // up reports the exited dependency and fails
+    let (code, out, err) = run(&w, &p, &["up", "-d"]);
+    let all = format!("{out}{err}");
+    assert_eq!(code, 1, "{all}");
+    assert!(
+        all.contains("dependency failed to start: container depexit-db-1 exited (1)"),
+        "{all}"
+    );
+    // docker compose has created web by then; berth creates a container once
+    // its dependencies are ready, so web is not there at all: either way it
+    // never ran.
+    let st = states(&w, &p);
+    assert!(
+        st.get("depexit-web-1").is_none_or(|s| s == "created"),
+        "{st:?}"
+    );
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestScaleDoesntRecreate (up_test.go): scaling up must add a
+// replica without recreating the existing one.
+#[test]
+fn test_scale_doesnt_recreate() {
+    let w = World::new();
+    let p = w.project(
+        "scalenorecreate",
+        r#"
+services:
+  simple:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+"#,
+    );
+    // up starts the first replica
+    w.ok(&p, &["up", "-d"]);
+    let first = ids(&w, &p);
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        ["scalenorecreate-simple-1"]
+    );
+    // up --scale adds the second replica, keeping the first
+    let (code, out, err) = run(&w, &p, &["up", "--scale", "simple=2", "-d"]);
+    let all = format!("{out}{err}");
+    assert_eq!(code, 0, "{all}");
+    assert!(!all.contains("Recreated"), "{all}");
+    let now = ids(&w, &p);
+    assert_eq!(
+        now.keys().collect::<Vec<_>>(),
+        ["scalenorecreate-simple-1", "scalenorecreate-simple-2"]
+    );
+    assert_eq!(
+        now["scalenorecreate-simple-1"],
+        first["scalenorecreate-simple-1"]
+    );
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestUpImageID (up_test.go): a service image referenced by its
+// bare ID must be usable.
+#[test]
+fn test_up_image_id() {
+    let w = World::new();
+    let p = w.project(
+        "upimageid",
+        r#"
+services:
+  test:
+    image: ${ID:?ID variable must be set}
+    command: echo ran-from-the-id
+"#,
+    );
+    let inspect = w.ok(&p, &["image", "inspect", common::IMAGE]);
+    let v: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    let digest = v[0]["Id"].as_str().unwrap().to_string();
+    let (_, id) = digest.split_once(':').unwrap();
+    // up runs the container from the image ID
+    let out = w.berth_env(&p, &["up"], &[("ID", id)]);
+    let text = common::scenario::combined(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ran-from-the-id"), "{text}");
+    let out = w.berth_env(&p, &["down"], &[("ID", id)]);
+    assert!(out.status.success());
+    w.assert_clean();
+}
+
 // berth's own: `up` and `create` take service name patterns as docker compose
 // does (compose-go matches them with Go's filepath.Match).
 #[test]

@@ -77,3 +77,36 @@ fn test_wait_and_drop() {
     assert!(w.ps(&p).is_empty());
     w.assert_clean();
 }
+
+// SCENARIOS.md § TestWaitOnInfinity (wait_test.go): wait on a service that never
+// exits must keep blocking. The Go test gives it 7 seconds; here it must still
+// block once every other service has exited, and return as soon as the
+// service is stopped.
+#[test]
+fn test_wait_on_infinity() {
+    let w = World::new();
+    let p = w.project("waitinfinity", WAIT);
+    w.ok(&p, &["up", "-d"]);
+    let mut waiter = w
+        .berth_command(&p, &["wait", "infinity"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    w.wait_until(30, "faster and slower to exit", || {
+        let st = states(&w, &p);
+        st["waitinfinity-faster-1"] == "exited" && st["waitinfinity-slower-1"] == "exited"
+    });
+    // wait infinity should not finish
+    assert!(
+        waiter.try_wait().unwrap().is_none(),
+        "wait returned while the service runs"
+    );
+    assert_eq!(states(&w, &p)["waitinfinity-infinity-1"], "running");
+    w.ok(&p, &["stop", "-t", "0", "infinity"]);
+    w.wait_until(20, "wait to return once the service stopped", || {
+        waiter.try_wait().unwrap().is_some()
+    });
+    w.ok(&p, &["down", "-t", "0", "--remove-orphans"]);
+    w.assert_clean();
+}

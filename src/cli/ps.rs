@@ -37,7 +37,10 @@ pub struct PsArgs {
 
 /// Runs `ps`.
 pub fn run_ps(ctx: &Ctx, a: &PsArgs) -> Result<()> {
-    let (name, _) = ctx.project_maybe()?;
+    let (name, project) = ctx.project_maybe()?;
+    if let Some(p) = &project {
+        super::context::check_services(p, &a.names)?;
+    }
     let now = SystemTime::now();
     let found: Vec<_> = find(&ctx.layout.root, Some(&name))
         .into_iter()
@@ -261,12 +264,9 @@ pub fn run_port(ctx: &Ctx, a: &PortArgs) -> Result<()> {
                 a.index
             )
         })?;
-    match f
-        .record
-        .ports
-        .iter()
-        .find(|p| p.container_port == a.private_port && p.protocol == a.protocol)
-    {
+    match f.record.ports.iter().find(|p| {
+        p.host_port != 0 && p.container_port == a.private_port && p.protocol == a.protocol
+    }) {
         Some(p) => {
             println!("{}:{}", p.host_ip, p.host_port);
             Ok(())

@@ -55,7 +55,7 @@ pub fn run_pull(ctx: &Ctx, a: &PullArgs) -> Result<()> {
         if svc.image.is_empty() || (a.ignore_buildable && svc.build.is_some()) {
             if svc.build.is_some() && !a.quiet {
                 // Every step of the refresh loop says what it did.
-                eprintln!(" - Service {name} Skipped: No image to be pulled (built from its build section)");
+                eprintln!(" - Service {name} Skipped No image to be pulled");
             }
             continue;
         }
@@ -81,6 +81,7 @@ pub fn run_pull(ctx: &Ctx, a: &PullArgs) -> Result<()> {
     let results = pull_all(&store, &client, &items, &PullOptions::default(), &display);
     display.finish();
     let mut failed = vec![];
+    let mut must_build: Vec<String> = vec![];
     // An image that a service can build is a warning, not a failure (docker compose).
     let buildable = |r: &Reference| {
         project
@@ -91,6 +92,15 @@ pub fn run_pull(ctx: &Ctx, a: &PullArgs) -> Result<()> {
     for (r, out) in results {
         match out {
             PullOutcome::Failed(e) if buildable(&r) => {
+                must_build.extend(
+                    project
+                        .services
+                        .values()
+                        .filter(|s| {
+                            s.build.is_some() && Reference::parse(&s.image).is_ok_and(|x| x == r)
+                        })
+                        .map(|s| s.name.clone()),
+                );
                 if !a.quiet {
                     eprintln!(
                         " ! Image {} Warning pull failed ({e}); it must be built from source",
@@ -98,18 +108,13 @@ pub fn run_pull(ctx: &Ctx, a: &PullArgs) -> Result<()> {
                     );
                 }
             }
-            // docker compose says "Pulled" whether the registry had anything new.
-            PullOutcome::Pulled(rep) if !a.quiet => {
-                let note = if rep.updated {
-                    ""
-                } else {
-                    " (image is up to date)"
-                };
-                eprintln!(" ✔ Image {} Pulled{note}", r.familiar());
+            // "Pulled" whether or not anything new came, as docker compose says.
+            PullOutcome::Pulled(_) if !a.quiet => {
+                eprintln!(" ✔ Image {} Pulled", r.familiar());
             }
             PullOutcome::Skipped if !a.quiet => {
                 eprintln!(
-                    " - Image {} Skipped: Image is already present locally",
+                    " - Image {} Skipped Image is already present locally",
                     r.familiar()
                 );
             }
@@ -119,6 +124,12 @@ pub fn run_pull(ctx: &Ctx, a: &PullArgs) -> Result<()> {
                 failed.push(format!("{}: {e}", r.familiar()));
             }
         }
+    }
+    if !must_build.is_empty() && !a.quiet {
+        eprintln!(
+            "WARNING: Some service image(s) must be built from source by running:\n    berth build {}",
+            must_build.join(" ")
+        );
     }
     if !failed.is_empty() && !a.ignore_pull_failures {
         bail!("pulling failed:\n{}", failed.join("\n"));

@@ -166,6 +166,10 @@ impl Row<'_> {
 }
 
 fn port_text(p: &PortRecord) -> String {
+    // Exposed, not published: docker shows the port inside alone.
+    if p.host_port == 0 {
+        return format!("{}/{}", p.container_port, p.protocol);
+    }
     let host = if p.host_ip.contains(':') {
         format!("[{}]", p.host_ip)
     } else {

@@ -328,6 +328,7 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &std::path::Path) -> Result
                     berth_netns::Protocol::Udp => "udp".into(),
                 },
             })
+            .chain(exposed_only(svc, &req.image.config, &published))
             .collect(),
     };
     // The record comes last: a container exists once its record does. What
@@ -379,6 +380,47 @@ fn link_hosts(
         }
     }
     out
+}
+
+/// The ports the service (`expose`) and its image (`ExposedPorts`) declare but
+/// do not publish, as records with no host side: `ps` shows them as `80/tcp`,
+/// as docker does. Sorted by port; a range is every port in it.
+fn exposed_only(
+    svc: &ServiceConfig,
+    image: &crate::image::oci::RuntimeConfig,
+    published: &[PublishedPort],
+) -> Vec<PortRecord> {
+    let image_ports = image.exposed_ports.iter().flat_map(|m| m.keys().cloned());
+    let mut out: Vec<(u16, String)> = vec![];
+    for spec in svc.expose.iter().cloned().chain(image_ports) {
+        let (range, proto) = spec.split_once('/').unwrap_or((&spec, "tcp"));
+        let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+        let (Ok(lo), Ok(hi)) = (lo.trim().parse::<u16>(), hi.trim().parse::<u16>()) else {
+            continue;
+        };
+        for port in lo..=hi {
+            out.push((port, proto.to_string()));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out.into_iter()
+        .filter(|(port, proto)| {
+            !published.iter().any(|p| {
+                p.container_port == *port
+                    && matches!(
+                        (&p.protocol, proto.as_str()),
+                        (berth_netns::Protocol::Tcp, "tcp") | (berth_netns::Protocol::Udp, "udp")
+                    )
+            })
+        })
+        .map(|(port, proto)| PortRecord {
+            host_ip: String::new(),
+            host_port: 0,
+            container_port: port,
+            protocol: proto,
+        })
+        .collect()
 }
 
 /// Host ports that containers of this root have published, by protocol.

@@ -33,6 +33,19 @@ pub fn anonymous_volume_name(project: &str, service: &str, number: u32, target: 
     format!("{project}_{service}_{number}_{hex}")
 }
 
+/// The host directory a `local` volume binds (`driver_opts: {type: none, o:
+/// bind, device: DIR}`), which docker's local driver mounts in place of the
+/// volume's own data.
+fn bound_device(cfg: &crate::compose::model::VolumeConfig) -> Option<std::path::PathBuf> {
+    let opts = &cfg.driver_opts;
+    let bind = opts
+        .get("o")?
+        .split(',')
+        .any(|o| o == "bind" || o == "rbind");
+    let device = opts.get("device")?;
+    (bind && opts.get("type").is_none_or(|t| t == "none")).then(|| device.into())
+}
+
 fn volume_labels(project: &str, key: &str, anonymous: bool) -> IndexMap<String, String> {
     let mut l = IndexMap::new();
     l.insert("com.docker.compose.project".into(), project.into());
@@ -126,6 +139,19 @@ pub fn service_mounts(
                     labels.extend(cfg.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
                     let nocopy = v.volume.as_ref().is_some_and(|o| o.nocopy);
                     ensure_volume(layout, &name, labels, lowers, &target, nocopy)?
+                };
+                let data = match bound_device(cfg) {
+                    Some(device) => {
+                        if !device.is_dir() {
+                            bail!(
+                                "volumes.{}.driver_opts.device: {} is not a directory",
+                                v.source,
+                                device.display()
+                            );
+                        }
+                        device
+                    }
+                    None => data,
                 };
                 let sub = v.volume.as_ref().map(|o| o.subpath.as_str()).unwrap_or("");
                 let source = if sub.is_empty() {
@@ -339,8 +365,23 @@ fn file_object(
         let dir = container_dir.join(kind);
         fs::create_dir_all(&dir)?;
         let path = dir.join(&r.source);
-        // Readable by the container's user, as docker compose makes them (0444).
-        write_shared(&path, content.as_bytes(), 0o444)?;
+        // docker compose copies generated content in with the reference's mode
+        // (0444 by default), uid and gid; a file source is bind-mounted as it is.
+        let mode = r.mode.map_or(0o444, |m| (m & 0o7777) as u32);
+        write_shared(&path, content.as_bytes(), mode)?;
+        let id = |s: &str, key: &str| -> Result<Option<u32>> {
+            if s.is_empty() {
+                return Ok(None);
+            }
+            s.parse()
+                .map(Some)
+                .map_err(|_| anyhow!("{at}.{key}: {s:?} is not a number"))
+        };
+        let (uid, gid) = (id(&r.uid, "uid")?, id(&r.gid, "gid")?);
+        if uid.is_some() || gid.is_some() {
+            std::os::unix::fs::chown(&path, uid, gid)
+                .with_context(|| format!("{at}: setting the owner of {}", path.display()))?;
+        }
         path
     };
     if !source.exists() {

@@ -11,6 +11,7 @@ use super::graph::{service_graph, with_restart_dependents};
 use super::remove::remove_all;
 use super::start::start as start_one;
 use super::stop::{kill as kill_one, stop_all};
+use super::wait::{await_condition, Condition};
 use crate::compose::Project;
 use crate::container::list::{find, Found};
 use crate::container::observe::is_stopping;
@@ -40,13 +41,32 @@ pub fn stop(
     progress: &dyn Fn(&str) -> Progress,
 ) -> Result<()> {
     let _lock = ProjectLock::acquire(&layout.root, name)?;
-    let targets = selected(layout, name, services, false);
+    // Without services named, the loaded model's services: another compose file
+    // of the same project keeps its containers running, as in docker compose.
+    let services = match project {
+        Some(p) if services.is_empty() => p.services.keys().cloned().collect(),
+        _ => services.to_vec(),
+    };
+    let targets = selected(layout, name, &services, false);
+    let progress = progress("Stopping");
+    // docker compose reports a container that is already stopped as Stopped too
+    // (the engine's stop of it is a no-op).
+    for f in targets.iter().filter(|f| {
+        !matches!(
+            f.status.state,
+            ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
+        )
+    }) {
+        progress
+            .task(&format!("Container {}", f.record.name), "Stopping")
+            .done("Stopped");
+    }
     stop_all(
         layout,
         project,
         targets,
         timeout,
-        &progress("Stopping"),
+        &progress,
         ("Stopping", "Stopped"),
     )
 }
@@ -61,7 +81,23 @@ pub fn start(
     progress: &dyn Fn(&str) -> Progress,
 ) -> Result<()> {
     let _lock = ProjectLock::acquire(&layout.root, name)?;
-    start_services(layout, name, project, services, &progress("Starting"))
+    start_services(
+        layout,
+        name,
+        project,
+        services,
+        DepWait::All,
+        &progress("Starting"),
+    )
+}
+
+/// Which `depends_on` conditions `start_services` honours before starting a
+/// service: `start` all of them, `restart` only those marked `restart: true`
+/// (docker compose drops the others from the restart's project).
+#[derive(Clone, Copy, PartialEq)]
+enum DepWait {
+    All,
+    RestartOnly,
 }
 
 /// Starts stopped containers of `services`, dependencies first.
@@ -70,12 +106,23 @@ fn start_services(
     name: &str,
     project: Option<&Project>,
     services: &[String],
+    dep_wait: DepWait,
     progress: &Progress,
 ) -> Result<()> {
     let graph = project.map(service_graph);
     // Starting a service starts what it depends on, as docker compose does.
     let services: Vec<String> = match &graph {
-        Some(g) if !services.is_empty() => g.with_dependencies(services),
+        Some(g) if !services.is_empty() => {
+            let mut all = g.with_dependencies(services);
+            // A service the loaded model leaves out (its profile not given now)
+            // is still the one asked for: dropping it would select everything.
+            for s in services {
+                if !all.contains(s) {
+                    all.push(s.clone());
+                }
+            }
+            all
+        }
         _ => services.to_vec(),
     };
     let targets = selected(layout, name, &services, false);
@@ -91,6 +138,11 @@ fn start_services(
         }
     }
     for svc in order {
+        if let Some(p) = project {
+            if targets.iter().any(|f| f.record.service == svc) {
+                wait_dependencies(layout, p, &svc, dep_wait, progress)?;
+            }
+        }
         for f in targets.iter().filter(|f| f.record.service == svc) {
             // One still stopping (its `stop` or `down` was killed) is started
             // again: its new supervisor takes over once the old one is gone.
@@ -105,6 +157,51 @@ fn start_services(
                     return Err(e);
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// Waits for the `depends_on` conditions of `svc` that can be judged from the
+/// containers alone: `service_healthy` of a dependency whose service declares a
+/// healthcheck, and `service_completed_successfully`.
+fn wait_dependencies(
+    layout: &Layout,
+    project: &Project,
+    svc: &str,
+    dep_wait: DepWait,
+    progress: &Progress,
+) -> Result<()> {
+    let Some(config) = project.services.get(svc) else {
+        return Ok(());
+    };
+    for (dep, d) in &config.depends_on {
+        if dep_wait == DepWait::RestartOnly && !d.restart {
+            continue;
+        }
+        let Some(dep_svc) = project.services.get(dep) else {
+            continue;
+        };
+        let cond = match d.condition.as_str() {
+            "service_healthy"
+                if dep_svc
+                    .healthcheck
+                    .as_ref()
+                    .is_some_and(|h| !h.disable && !h.test.is_empty()) =>
+            {
+                Condition::Healthy
+            }
+            "service_completed_successfully" => Condition::Completed,
+            _ => continue,
+        };
+        if selected(layout, &project.name, std::slice::from_ref(dep), false).is_empty() {
+            continue;
+        }
+        if let Err(msg) = await_condition(layout, &project.name, dep, cond, progress, None)? {
+            if d.required {
+                bail!(msg);
+            }
+            progress.println(&format!("WARN[0000] {msg}"));
         }
     }
     Ok(())
@@ -136,7 +233,14 @@ pub fn restart(
         &progress("Restarting"),
         ("Restarting", "Stopped"),
     )?;
-    start_services(layout, name, project, &services, &progress("Restarting"))?;
+    start_services(
+        layout,
+        name,
+        project,
+        &services,
+        DepWait::RestartOnly,
+        &progress("Restarting"),
+    )?;
     for r in &restarted {
         crate::events::emit(layout, r, crate::events::Action::Restart);
     }

@@ -18,13 +18,11 @@ use super::repair::{network_lost, repair};
 use super::settings::unsupported_keys;
 use super::start::start_service;
 use super::stop::{stop, stop_params};
-use super::wait::{wait_ready, STATUS_RECHECK};
+use super::wait::{await_condition, wait_ready, Condition};
 use crate::compose::model::ServiceConfig;
 use crate::compose::Project;
 use crate::container::list::{find, Found};
 use crate::container::observe::is_stopping;
-use crate::container::watch::StatusWatch;
-use crate::container::{ContainerState, Health, Status};
 use crate::image::{RuntimeImage, Store};
 use crate::plan::{plan, Action, ContainerPlan, Desired, PlanOptions};
 use crate::progress::Progress;
@@ -392,12 +390,6 @@ fn wait_dependencies(ctx: &Ctx, svc: &ServiceConfig) -> Result<()> {
     Ok(())
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Condition {
-    Healthy,
-    Completed,
-}
-
 fn wait_condition(ctx: &Ctx, dep: &str, required: bool, cond: Condition) -> Result<()> {
     let dep_svc = &ctx.project.services[dep];
     if cond == Condition::Healthy
@@ -420,60 +412,16 @@ fn wait_condition(ctx: &Ctx, dep: &str, required: bool, cond: Condition) -> Resu
             return Ok(());
         }
     }
-    let watch = StatusWatch::new(&ctx.layout.containers())?;
-    loop {
-        let containers: Vec<Found> = find(&ctx.layout.root, Some(&ctx.project.name))
-            .into_iter()
-            .filter(|f| f.record.service == dep && !f.record.oneoff)
-            .collect();
-        for f in &containers {
-            watch.add(&f.dir);
-        }
-        let mut all = !containers.is_empty();
-        for f in &containers {
-            let st: &Status = &f.status;
-            let ok = match cond {
-                Condition::Healthy => {
-                    if st.health == Some(Health::Unhealthy) {
-                        let msg = format!(
-                            "dependency failed to start: container {} is unhealthy",
-                            f.record.name
-                        );
-                        return fail_or_warn(ctx, required, msg);
-                    }
-                    if st.state == ContainerState::Exited || st.state == ContainerState::Dead {
-                        let msg = format!(
-                            "dependency failed to start: container {} exited ({})",
-                            f.record.name,
-                            st.exit_code.unwrap_or(0)
-                        );
-                        return fail_or_warn(ctx, required, msg);
-                    }
-                    st.health == Some(Health::Healthy)
-                }
-                Condition::Completed => match st.state {
-                    ContainerState::Exited | ContainerState::Dead => {
-                        let code = st.exit_code.unwrap_or(0);
-                        if code != 0 {
-                            let msg = format!(
-                                "service {dep:?} didn't complete successfully: exit {code}"
-                            );
-                            return fail_or_warn(ctx, required, msg);
-                        }
-                        true
-                    }
-                    _ => false,
-                },
-            };
-            all &= ok;
-        }
-        if all {
-            return Ok(());
-        }
-        ctx.interrupt.check()?;
-        // Woken by the supervisors' status writes; the bound catches a supervisor
-        // that died without writing (docker compose polls every 500 ms).
-        watch.wait(STATUS_RECHECK);
+    match await_condition(
+        &ctx.layout,
+        &ctx.project.name,
+        dep,
+        cond,
+        &ctx.progress,
+        Some(&ctx.interrupt),
+    )? {
+        Ok(()) => Ok(()),
+        Err(msg) => fail_or_warn(ctx, required, msg),
     }
 }
 
@@ -482,6 +430,30 @@ fn fail_or_warn(ctx: &Ctx, required: bool, msg: String) -> Result<()> {
         bail!(msg)
     }
     ctx.progress.println(&format!("WARN[0000] {msg}"));
+    Ok(())
+}
+
+/// Stops the containers that declare `depends_on.<name>.restart: true` before
+/// `name` is recreated, as docker compose does; each starts again in its own
+/// turn (its `Action::Restart`), once `name` is back.
+fn stop_restart_dependents(ctx: &Ctx, name: &str) -> Result<()> {
+    for p in ctx.per_service.values().flatten() {
+        if !matches!(&p.action, Action::Restart { because } if because == name) {
+            continue;
+        }
+        let Some(old) =
+            p.id.as_ref()
+                .and_then(|id| ctx.existing.iter().find(|f| &f.record.id == id))
+        else {
+            continue;
+        };
+        let task = ctx
+            .progress
+            .task(&format!("Container {}", old.record.name), "Stopping");
+        let (signal, grace) = stop_params(Some(&ctx.project), old, ctx.opts.timeout);
+        stop(&ctx.layout, old, signal, grace)?;
+        task.done("Stopped");
+    }
     Ok(())
 }
 
@@ -505,6 +477,12 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 crate::report::text(e)
             ));
         })?;
+    }
+    if plans
+        .iter()
+        .any(|p| matches!(p.action, Action::Recreate { .. }))
+    {
+        stop_restart_dependents(ctx, name)?;
     }
     let img = &ctx.images[name];
     let hash = ctx.hashes.get(name).cloned().unwrap_or_default();
@@ -558,6 +536,8 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 }
                 let id = make(p.number, None)?;
                 if start_wanted {
+                    // docker compose reports the recreation, then the start.
+                    task.working("Recreated");
                     task.working("Starting");
                     pre_start.start(&id)?;
                     Ok("Started")
@@ -608,6 +588,8 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                     id
                 };
                 if start_wanted {
+                    // docker compose reports the recreation, then the start.
+                    task.working("Recreated");
                     task.working("Starting");
                     pre_start.start(&id)?;
                     Ok("Started")

@@ -174,6 +174,93 @@ pub fn wait_ready(
     }
 }
 
+/// What a `depends_on` condition waits for in the dependency's containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    /// `service_healthy`.
+    Healthy,
+    /// `service_completed_successfully`.
+    Completed,
+}
+
+/// Waits until every container of service `dep` meets `cond`, showing
+/// `Container … Waiting` then `Healthy` (or `Exited`) for each, as docker
+/// compose does. The inner `Err` is the message of a dependency that never
+/// will (the caller decides whether it is fatal: `required: false`).
+pub fn await_condition(
+    layout: &Layout,
+    project: &str,
+    dep: &str,
+    cond: Condition,
+    progress: &Progress,
+    interrupt: Option<&super::interrupt::Interrupt>,
+) -> Result<std::result::Result<(), String>> {
+    let watch = StatusWatch::new(&layout.containers())?;
+    let mut tasks: BTreeMap<String, crate::progress::Task> = BTreeMap::new();
+    let mut done: std::collections::BTreeSet<String> = Default::default();
+    loop {
+        let containers: Vec<_> = find(&layout.root, Some(project))
+            .into_iter()
+            .filter(|f| f.record.service == dep && !f.record.oneoff)
+            .collect();
+        let mut all = !containers.is_empty();
+        for f in &containers {
+            watch.add(&f.dir);
+            let name = &f.record.name;
+            if done.contains(name) {
+                continue;
+            }
+            tasks
+                .entry(name.clone())
+                .or_insert_with(|| progress.task(&format!("Container {name}"), "Waiting"));
+            let st: &Status = &f.status;
+            let exited = matches!(st.state, ContainerState::Exited | ContainerState::Dead);
+            let verdict = match cond {
+                Condition::Healthy if st.health == Some(Health::Unhealthy) => Err(format!(
+                    "dependency failed to start: container {name} is unhealthy"
+                )),
+                Condition::Healthy if exited => Err(format!(
+                    "dependency failed to start: container {name} exited ({})",
+                    st.exit_code.unwrap_or(0)
+                )),
+                Condition::Healthy if st.health == Some(Health::Healthy) => Ok(Some("Healthy")),
+                Condition::Completed if exited => match st.exit_code.unwrap_or(0) {
+                    0 => Ok(Some("Exited")),
+                    code => Err(format!(
+                        "service {dep:?} didn't complete successfully: exit {code}"
+                    )),
+                },
+                _ => Ok(None),
+            };
+            match verdict {
+                Ok(Some(word)) => {
+                    if let Some(t) = tasks.remove(name) {
+                        t.done(word);
+                    }
+                    done.insert(name.clone());
+                }
+                Ok(None) => all = false,
+                Err(msg) => {
+                    if let Some(t) = tasks.remove(name) {
+                        t.fail("Error", &msg);
+                    }
+                    return Ok(Err(msg));
+                }
+            }
+        }
+        if all {
+            return Ok(Ok(()));
+        }
+        // Ctrl-C while `up` waits for a dependency ends the wait (exit 130).
+        if let Some(i) = interrupt {
+            i.check()?;
+        }
+        // Woken by the supervisors' status writes; the bound catches a supervisor
+        // that died without writing (docker compose polls every 500 ms).
+        watch.wait(STATUS_RECHECK);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

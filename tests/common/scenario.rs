@@ -140,6 +140,16 @@ pub fn volume_file(w: &World, volume: &str, file: &str) -> String {
     .unwrap_or_default()
 }
 
+/// When container `id`'s current (or last) run started, as its supervisor
+/// recorded it: two reads differ exactly when it was started again in between,
+/// which the "Up N seconds" of `ps` cannot tell apart from the clock ticking.
+pub fn started_at(w: &World, id: &str) -> Option<f64> {
+    let layout = berth::state::Layout::new(&w.root(), None);
+    berth::container::Status::load(&layout.container(id))
+        .ok()
+        .and_then(|s| s.started_at)
+}
+
 /// A berth command left running (an attached `up`, `logs -f`): what it printed
 /// so far, awaited line by line; killed when dropped.
 pub struct Background {
