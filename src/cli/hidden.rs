@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::state::Layout;
-use crate::supervise::run::Tick;
+use crate::supervise::supervisor::Tick;
 
 /// How often a supervisor looks whether the DNS responder still runs.
 const DNS_CHECK: std::time::Duration = std::time::Duration::from_secs(1);

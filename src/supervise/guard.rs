@@ -63,7 +63,7 @@ pub fn spawn(dir: &Path, argv: Vec<OsString>) -> std::io::Result<()> {
 
 /// Blocks until process `pid` has exited.
 fn wait_for_exit(pid: u32) {
-    let Ok(fd) = super::run::pidfd_open(pid) else {
+    let Ok(fd) = super::sys::pidfd_open(pid) else {
         // Already gone.
         return;
     };

@@ -12,8 +12,8 @@ use std::fs::File;
 use anyhow::{Context as _, Result};
 
 use super::launch::LaunchConfig;
-use super::run::{supervise, Settings, Tick};
 use super::runtime_launcher::RuntimeLauncher;
+use super::supervisor::{supervise, Settings, Tick};
 use crate::state::Layout;
 
 /// The process exit code of a supervisor whose command line (after the program
