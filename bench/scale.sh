@@ -72,6 +72,38 @@ mem_of() { # mem_of LABEL PATTERN
   return 0
 }
 
+# berth's per-container processes: the supervisor (the small berth-supervisor
+# binary, or berth itself when that is not installed beside it) and its guard (a
+# fork of it that takes over if it is killed), each on its own line, and the two
+# together per container, as a container costs them.
+supervisor_mem() { # supervisor_mem MODE
+  local pat="berth(-supervisor)? .*supervise [0-9a-f]{64}" sup=() guard=() pid ppid
+  for pid in $(pgrep -f -- "$pat" || true); do
+    ppid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null) || continue
+    if grep -qaE -- "$pat" "/proc/$ppid/cmdline" 2>/dev/null; then guard+=("$pid"); else sup+=("$pid"); fi
+  done
+  local exe
+  exe=$(basename "$(readlink "/proc/${sup[0]:-self}/exe" 2>/dev/null)")
+  pids_mem "berth supervisor: $exe ($1)" "${sup[@]}"
+  pids_mem "berth supervisor's guard ($1)" "${guard[@]}"
+  pids_mem "berth per container, both ($1)" "${sup[@]}" "${guard[@]}" "/${#sup[@]}"
+}
+
+# Mean RSS and PSS (KiB) of PIDS; a last argument /N divides the sums by N instead.
+pids_mem() { # pids_mem LABEL PIDS... [/N]
+  local label=$1 rss=0 pss=0 n=0 div="" pid r p
+  shift
+  for pid in "$@"; do
+    case $pid in /*) div=${pid#/}; continue ;; esac
+    [ -r "/proc/$pid/smaps_rollup" ] || continue
+    read -r r p < <(awk '/^Rss:/ {r=$2} /^Pss:/ {p=$2} END {print r, p}' "/proc/$pid/smaps_rollup")
+    rss=$((rss + r)) pss=$((pss + p)) n=$((n + 1))
+  done
+  [ -n "$div" ] && n=$div
+  ((n)) && echo "$label|$n|$((rss / n))|$((pss / n))" >>"$work/mem.txt"
+  return 0
+}
+
 for mode in "${modes[@]}"; do
   case $mode in
     root) b=("$berth" --root "$berth_root") ;;
@@ -88,7 +120,7 @@ for mode in "${modes[@]}"; do
         timed "$mode" "$n" "up -d" "${b[@]}" -p "bs$n" up -d
         timed "$mode" "$n" "no-op up -d" "${b[@]}" -p "bs$n" up -d
         if [ "$n" = "${sizes[1]:-${sizes[0]}}" ] && [ "$r" = 0 ]; then
-          mem_of "berth supervisor ($mode)" "berth .*supervise [0-9a-f]{64}"
+          supervisor_mem "$mode"
         fi
         timed "$mode" "$n" "down" "${b[@]}" -p "bs$n" down
       )
@@ -142,8 +174,8 @@ for mode in sorted({k[0] for k in med if k[0] != "docker-compose"}):
         lo, hi = med[(mode, "up -d", ns[0])][0] / ns[0], med[(mode, "up -d", ns[-1])][0] / ns[-1]
         print(f"{mode}: up -d per container at {ns[-1]} = {hi / lo:.2f} x the cost at {ns[0]}")
 if os.path.exists(sys.argv[2]):
-    print(f"\n{'per-container process':<32} {'n':>3} {'RSS':>10} {'PSS':>10}")
+    print(f"\n{'per-container process':<44} {'n':>3} {'RSS':>10} {'PSS':>10}")
     for line in open(sys.argv[2]):
         label, n, rss, pss = line.strip().split("|")
-        print(f"{label:<32} {n:>3} {int(rss) / 1024:>7.2f} MiB {int(pss) / 1024:>7.2f} MiB")
+        print(f"{label:<44} {n:>3} {int(rss) / 1024:>7.2f} MiB {int(pss) / 1024:>7.2f} MiB")
 PY

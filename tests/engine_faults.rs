@@ -372,6 +372,81 @@ services:
     w.assert_clean();
 }
 
+/// Links of the two installed binaries into `dir`, as a package installs them.
+fn install_berth(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let berth = PathBuf::from(env!("CARGO_BIN_EXE_berth"));
+    for name in ["berth", "berth-supervisor"] {
+        let (from, to) = (berth.with_file_name(name), dir.join(name));
+        std::fs::hard_link(&from, &to)
+            .or_else(|_| std::fs::copy(&from, &to).map(drop))
+            .unwrap();
+    }
+    dir.join("berth")
+}
+
+#[test]
+fn supervisors_are_the_small_binary_and_outlive_an_upgrade_that_replaces_it() {
+    let w = World::new();
+    let p = w.project(
+        "supupgrade",
+        r#"
+services:
+  always:
+    image: IMAGE
+    restart: always
+    command: ["sleep", "3600"]
+"#,
+    );
+    let bin = w.root().with_file_name("bin");
+    let berth = install_berth(&bin);
+    let run = |args: &[&str]| {
+        let out = Command::new(&berth)
+            .arg("--root")
+            .arg(w.root())
+            .args(args)
+            .current_dir(&p)
+            .env("COMPOSE_PROGRESS", "plain")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "berth {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["up", "-d", "--wait"]);
+    let st = status_file(&w, "supupgrade-always-1");
+    let (sup, pid) = (
+        st["supervisor_pid"].as_i64().unwrap(),
+        st["pid"].as_i64().unwrap(),
+    );
+    // The supervisor is the binary beside berth, not berth.
+    let exe = std::fs::read_link(format!("/proc/{sup}/exe")).unwrap();
+    assert_eq!(exe, bin.join("berth-supervisor"));
+    // An upgrade replaces both files; then the supervisor is killed. Its guard
+    // still takes over (with the binary that runs, not the file now at its path)
+    // and applies the policy.
+    for name in ["berth", "berth-supervisor"] {
+        let new = bin.join(format!("{name}.new"));
+        std::fs::write(&new, "#!/bin/sh\nexit 3\n").unwrap();
+        std::fs::rename(&new, bin.join(name)).unwrap();
+    }
+    assert!(Command::new("kill")
+        .args(["-9", &sup.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    w.wait_until(10, "the container to come back", || {
+        let st = status_file(&w, "supupgrade-always-1");
+        st["state"] == "running" && st["pid"].as_i64().is_some_and(|p| p != pid && alive(p))
+    });
+    assert_eq!(status_file(&w, "supupgrade-always-1")["restart_count"], 1);
+    w.ok(&p, &["exec", "always", "true"]);
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
 /// A small tmpfs over the containers' directory; taken down (project first) on drop.
 struct SmallDisk {
     at: PathBuf,

@@ -198,7 +198,7 @@ fn follow(
     cancel: &Cancel,
     line: &mut dyn FnMut(&str),
 ) -> Result<(), RunError> {
-    let pidfd = crate::supervise::run::pidfd_open(c.pid() as u32).map_err(io_op("pidfd_open"))?;
+    let pidfd = crate::supervise::sys::pidfd_open(c.pid() as u32).map_err(io_op("pidfd_open"))?;
     // SAFETY: fcntl on a descriptor we own, to read without blocking.
     unsafe { libc::fcntl(out.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
     let mut pending: Vec<u8> = vec![];

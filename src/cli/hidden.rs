@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::state::Layout;
-use crate::supervise::run::Tick;
+use crate::supervise::supervisor::Tick;
 
 /// How often a supervisor looks whether the DNS responder still runs.
 const DNS_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
@@ -19,13 +19,18 @@ pub struct SuperviseArgs {
 
 /// Supervises one container until it has exited for good.
 pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
-    crate::supervise::main::run(layout, &a.id, || {
-        let mut keeper = crate::engine::network::DnsKeeper::new(layout);
-        Tick {
-            every: DNS_CHECK,
-            run: std::rc::Rc::new(std::cell::RefCell::new(move || keeper.check())),
-        }
-    })
+    crate::supervise::main::run(layout, &a.id, || dns_tick(layout))
+}
+
+/// What a supervisor of a container on a bridge network does every second:
+/// restart this root's DNS responder when it is found dead (`berth-supervisor`
+/// and berth's own fast path both start supervisors with it).
+pub fn dns_tick(layout: &Layout) -> Tick {
+    let mut keeper = crate::engine::network::DnsKeeper::new(layout);
+    Tick {
+        every: DNS_CHECK,
+        run: std::rc::Rc::new(std::cell::RefCell::new(move || keeper.check())),
+    }
 }
 
 /// Serves DNS for every network of this state root until none is left.

@@ -193,23 +193,11 @@ pub fn main() -> i32 {
     crate::state::perms::set_umask();
     // A supervisor (one per container, living as long as it) starts without
     // the parser and the log subscriber, the bulk of a CLI's heap; the CLI that
-    // spawned it has checked the state roots already.
+    // spawned it has checked the state roots already. Only when the small
+    // `berth-supervisor` is not installed beside berth does this run.
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    if let Some((layout, id)) = crate::supervise::ready::parse_supervisor_args(&args) {
-        if std::env::var_os("BERTH_LOG").is_some() {
-            tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::from_env("BERTH_LOG"))
-                .with_writer(std::io::stderr)
-                .init();
-        }
-        let a = hidden::SuperviseArgs { id };
-        return match hidden::run_supervise(&layout, &a) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("Error: {}", crate::report::text(&e));
-                1
-            }
-        };
+    if let Some(code) = crate::supervise::main::from_command_line(&args, hidden::dns_tick) {
+        return code;
     }
     drop(args);
     let mut cli = Cli::parse();

@@ -18,8 +18,8 @@ use crate::container::ContainerState;
 use crate::events::{emit_exec, ExecStep};
 use crate::state::Layout;
 use crate::supervise::launch::LaunchConfig;
-use crate::supervise::run::pidfd_open;
 use crate::supervise::runtime_launcher::runtime_dir;
+use crate::supervise::sys::pidfd_open;
 
 /// `exec`'s options.
 #[derive(Debug, Clone, Default)]

@@ -477,7 +477,8 @@ pub fn ensure_dns(layout: &Layout) -> Result<()> {
 /// Starts `berth dns-serve` for this root, detached; a second one started while
 /// one runs exits at once (the lock).
 pub fn spawn_dns(layout: &Layout) -> Result<std::process::Child> {
-    let exe = std::env::current_exe()?;
+    // In a supervisor (its own small binary) this is the `berth` that started it.
+    let exe = crate::supervise::ready::berth_program()?;
     let log = File::create(layout.run.join("dns.log"))?;
     let mut cmd = Command::new(exe);
     cmd.arg("--root")

@@ -13,7 +13,7 @@
 use std::ffi::OsString;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::container::{ContainerRecord, ContainerState, Status};
 
@@ -21,8 +21,9 @@ use crate::container::{ContainerRecord, ContainerState, Status};
 pub const ADOPT_ENV: &str = "BERTH_ADOPT";
 
 /// Forks the guard of this supervisor (`dir`: its container's directory). The
-/// guard runs `argv` (this supervisor's own command line) when it must take over.
-pub fn spawn(dir: &Path, exe: PathBuf, args: Vec<OsString>) -> std::io::Result<()> {
+/// guard runs `argv` (this supervisor's own command line, program name first)
+/// when it must take over.
+pub fn spawn(dir: &Path, argv: Vec<OsString>) -> std::io::Result<()> {
     let parent = std::process::id();
     // SAFETY: the supervisor is single-threaded here (nothing has started a
     // thread yet), so the child may use the standard library until it execs.
@@ -43,8 +44,14 @@ pub fn spawn(dir: &Path, exe: PathBuf, args: Vec<OsString>) -> std::io::Result<(
     unsafe { libc::setsid() };
     wait_for_exit(parent);
     if must_adopt(dir, parent) {
-        let err = std::process::Command::new(exe)
-            .args(args)
+        // The binary this supervisor runs, even when an upgrade has replaced the
+        // file at its path since (the path would then name another program, or
+        // none): the kernel keeps the running one reachable here.
+        let mut argv = argv.into_iter();
+        let arg0 = argv.next().unwrap_or_else(|| "berth-supervisor".into());
+        let err = std::process::Command::new("/proc/self/exe")
+            .arg0(arg0)
+            .args(argv)
             .env(ADOPT_ENV, "1")
             .env_remove("BERTH_READY_FD")
             .exec();
@@ -56,7 +63,7 @@ pub fn spawn(dir: &Path, exe: PathBuf, args: Vec<OsString>) -> std::io::Result<(
 
 /// Blocks until process `pid` has exited.
 fn wait_for_exit(pid: u32) {
-    let Ok(fd) = super::run::pidfd_open(pid) else {
+    let Ok(fd) = super::sys::pidfd_open(pid) else {
         // Already gone.
         return;
     };

@@ -1,15 +1,40 @@
-//! `berth supervise ID`: one container's supervisor process, from its
-//! `launch.json` to the container's last exit. One supervisor per container
-//! (its lock), taking over from one on its way out.
+//! `berth-supervisor --root R --run-dir D supervise ID`: one container's supervisor
+//! process, from its `launch.json` to the container's last exit. One supervisor per
+//! container (its lock), taking over from one on its way out.
+//!
+//! The process is the small `berth-supervisor` binary (src/bin/berth-supervisor.rs)
+//! when it is installed beside `berth`, else `berth` itself re-executed: both enter
+//! here, through [`from_command_line`], without the CLI's parser.
 
+use std::ffi::OsString;
 use std::fs::File;
 
 use anyhow::{Context as _, Result};
 
 use super::launch::LaunchConfig;
-use super::run::{supervise, Settings, Tick};
 use super::runtime_launcher::RuntimeLauncher;
+use super::supervisor::{supervise, Settings, Tick};
 use crate::state::Layout;
+
+/// The process exit code of a supervisor whose command line (after the program
+/// name) is the one [`super::ready::supervisor_args`] makes, or `None` for any other
+/// command line. `dns_tick` is as for [`run`].
+pub fn from_command_line(args: &[OsString], dns_tick: impl FnOnce(&Layout) -> Tick) -> Option<i32> {
+    let (layout, id) = super::ready::parse_supervisor_args(args)?;
+    if std::env::var_os("BERTH_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("BERTH_LOG"))
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    Some(match run(&layout, &id, || dns_tick(&layout)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("Error: {}", crate::report::text(&e));
+            1
+        }
+    })
+}
 
 /// Supervises container `id` until it has exited for good: `berth supervise ID`.
 /// `dns_tick` makes the check that keeps the root's DNS responder alive, wanted
@@ -22,12 +47,8 @@ pub fn run(layout: &Layout, id: &str, dns_tick: impl FnOnce() -> Tick) -> Result
     let adopt = std::env::var_os(crate::supervise::guard::ADOPT_ENV).is_some();
     std::env::remove_var(crate::supervise::guard::ADOPT_ENV);
     // Forked first, while this process is single-threaded and holds nothing.
-    crate::supervise::guard::spawn(
-        &dir,
-        std::env::current_exe()?,
-        std::env::args_os().skip(1).collect(),
-    )
-    .context("starting the supervisor's guard")?;
+    crate::supervise::guard::spawn(&dir, std::env::args_os().collect())
+        .context("starting the supervisor's guard")?;
     // One supervisor per container: a second one (a `start` racing the `up` that
     // a kill interrupted) leaves the container to the first.
     let lock_path = files.supervisor_lock();

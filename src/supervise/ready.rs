@@ -1,14 +1,18 @@
-//! The supervisor's start protocol, both ends: the CLI re-executes berth as
-//! `berth supervise ID` with the write end of a pipe in `BERTH_READY_FD`; the
-//! supervisor answers one line on it, `ok` once the container's process runs,
-//! or the reason it could not start it. Reading one line (not to EOF) keeps the
-//! CLI from waiting on anything that inherited the write end.
+//! The supervisor's start protocol, both ends: the CLI starts `berth-supervisor
+//! --root R --run-dir D supervise ID` (or itself with those arguments, when the
+//! small binary is not installed beside it) with the write end of a pipe in
+//! `BERTH_READY_FD`; the supervisor answers one line on it, `ok` once the
+//! container's process runs, or the reason it could not start it. Reading one
+//! line (not to EOF) keeps the CLI from waiting on anything that inherited the
+//! write end.
 
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::state::Layout;
@@ -18,6 +22,37 @@ pub const READY_ENV: &str = "BERTH_READY_FD";
 
 /// The line that says the container's process runs.
 pub const OK: &str = "ok";
+
+/// The supervisor's own binary, installed beside `berth`: one per container
+/// lives as long as the container, so it carries none of the CLI.
+pub const SUPERVISOR_BIN: &str = "berth-supervisor";
+
+/// The environment variable that tells a supervisor which `berth` started it
+/// (it starts `berth dns-serve` when the DNS responder is found dead).
+pub const BERTH_EXE_ENV: &str = "BERTH_EXE";
+
+/// The program that runs a container's supervisor for the `berth` at `berth`:
+/// [`SUPERVISOR_BIN`] beside it, or `berth` itself (which enters the same code
+/// through its own fast path) when that is not installed.
+pub fn supervisor_program(berth: &Path) -> PathBuf {
+    let small = berth.with_file_name(SUPERVISOR_BIN);
+    let runnable =
+        std::fs::metadata(&small).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if runnable {
+        small
+    } else {
+        berth.to_path_buf()
+    }
+}
+
+/// The `berth` program, for whatever berth starts of itself (the DNS responder):
+/// in a supervisor the one that started it, elsewhere this very program.
+pub fn berth_program() -> std::io::Result<PathBuf> {
+    match std::env::var_os(BERTH_EXE_ENV) {
+        Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+        _ => std::env::current_exe(),
+    }
+}
 
 /// Why a supervisor did not report a started container.
 #[derive(Debug, thiserror::Error)]
@@ -41,9 +76,9 @@ pub enum StartError {
     Failed(String),
 }
 
-/// Starts the supervisor of container `id` (berth re-executed as `berth
-/// supervise ID`, in its own session) and waits for its one line on the ready
-/// pipe: `ok` once the container's process runs, or why it could not start.
+/// Starts the supervisor of container `id` ([`supervisor_program`], in its own
+/// session) and waits for its one line on the ready pipe: `ok` once the
+/// container's process runs, or why it could not start.
 pub fn spawn(layout: &Layout, id: &str) -> Result<(), StartError> {
     let files = layout.container_dir(id);
     // Its run-side directory (tmpfs: gone after a reboot) holds what follows.
@@ -56,8 +91,10 @@ pub fn spawn(layout: &Layout, id: &str) -> Result<(), StartError> {
     // SAFETY: pipe2 just gave us these.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let log = File::create(files.supervisor_log())?;
-    let mut cmd = Command::new(std::env::current_exe()?);
+    let berth = berth_program()?;
+    let mut cmd = Command::new(supervisor_program(&berth));
     cmd.args(supervisor_args(layout, id))
+        .env(BERTH_EXE_ENV, &berth)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use berth_runtime::{Container, ContainerConfig, Rootfs, Stdio};
 
 use super::launch::LaunchConfig;
-use super::run::{pidfd_open, ExitInfo, Launched, Launcher};
+use super::launcher::{ExitInfo, Launched, Launcher};
+use super::sys::pidfd_open;
 use crate::state::perms::create_shared_dir;
 
 /// Starts and signals a container through `berth-runtime`.

@@ -337,7 +337,7 @@ impl<'a> Session<'a> {
             .get(&f.record.id)
             .is_none_or(|l| l.pid != pid || !alive(&l.pidfd));
         if stale {
-            let pidfd = crate::supervise::run::pidfd_open(pid)
+            let pidfd = crate::supervise::sys::pidfd_open(pid)
                 .with_context(|| format!("container {} stopped", f.record.name))?;
             let root =
                 proc_root(pid).with_context(|| format!("opening the root of {}", f.record.name))?;

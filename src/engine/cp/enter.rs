@@ -30,8 +30,8 @@ use super::sys::Root;
 use crate::container::list::Found;
 use crate::container::ContainerState;
 use crate::supervise::launch::LaunchConfig;
-use crate::supervise::run::pidfd_open;
 use crate::supervise::runtime_launcher::rootfs_of;
+use crate::supervise::sys::pidfd_open;
 
 /// How to see a container's files.
 pub enum Access {
