@@ -33,7 +33,7 @@ proj=$work/bwatch
 b() { (cd "$proj" && exec "$berth" --root "$root" "$@"); }
 cleanup() {
   set +e
-  [ -n "${wpid:-}" ] && kill -INT "$wpid" 2>/dev/null && wait "$wpid" 2>/dev/null
+  [ -n "${wpid:-}" ] && kill -TERM "$wpid" 2>/dev/null && wait "$wpid" 2>/dev/null
   b down -t 0 >/dev/null 2>&1
   rm -rf "$work"
 }
@@ -57,7 +57,8 @@ YAML
 b up -d >/dev/null 2>&1
 fifo=$work/watch.out
 mkfifo "$fifo"
-b watch --no-up > "$fifo" 2>&1 &
+# exec: $! is the watcher itself (a background shell would ignore the signal).
+(cd "$proj" && exec "$berth" --root "$root" watch --no-up) > "$fifo" 2>&1 &
 wpid=$!
 exec 3<"$fifo"
 while read -r line <&3; do [ "$line" = "Watch enabled" ] && break; done
