@@ -259,7 +259,7 @@ pub fn print_log(
         let ino = crate::state::inotify::Inotify::new().context("inotify")?;
         let _ = ino.watch(
             &dir(layout, project),
-            (libc::IN_MODIFY | libc::IN_CREATE | libc::IN_DELETE_SELF) as u32,
+            libc::IN_MODIFY | libc::IN_CREATE | libc::IN_DELETE_SELF,
         );
         Some(ino)
     } else {

@@ -293,14 +293,13 @@ impl Tree {
                 // A directory made or moved in may hold files made before its
                 // watch existed.
                 EventKind::Create(CreateKind::Folder)
-                | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Any)) => {
+                | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Any))
                     if !self.watched.contains(&p)
-                        && std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir())
-                    {
-                        let mut found = vec![];
-                        self.add_tree(&p, &mut found)?;
-                        batch.paths.extend(found);
-                    }
+                        && std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) =>
+                {
+                    let mut found = vec![];
+                    self.add_tree(&p, &mut found)?;
+                    batch.paths.extend(found);
                 }
                 // A directory removed or moved away: drop its watches.
                 EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
