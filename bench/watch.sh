@@ -9,10 +9,14 @@
 # 2. burst: 5,000 files written into the watched directory in one go (a branch
 #    switch); the clock stops when the last one is readable in the container.
 #
-# Targets (issue 15): p95 <= 50 ms, burst <= 1 s. docker compose's floor is a
-# 500 ms quiet period plus an API round trip per batch; `docker compose watch`
-# cannot run here (docker-compose 1.29 has no watch, Debian's docker 20.10 has
-# no compose v2), so berth alone is measured.
+# Targets (issue 15): p95 <= 50 ms, burst <= 1 s. The peer, `docker compose
+# watch`, cannot run here (docker-compose 1.29 has no watch, Debian's docker
+# 20.10 has no compose v2), so its documented floor is printed instead: a
+# 500 ms quiet period after the last event (pkg/watch/debounce.go) plus an
+# engine API round trip per container, for every edit and every burst.
+#
+# BERTH_WATCH_QUIET_MS=N runs the watcher with a fixed N ms quiet period
+# (berth's before batches ended when the queue drained was 20).
 #
 # usage: bench/watch.sh           (EDITS=500, FILES=5000; BERTH=path to the binary)
 set -euo pipefail
@@ -29,7 +33,7 @@ proj=$work/bwatch
 b() { (cd "$proj" && exec "$berth" --root "$root" "$@"); }
 cleanup() {
   set +e
-  [ -n "${wpid:-}" ] && kill -INT "$wpid" 2>/dev/null && wait "$wpid" 2>/dev/null
+  [ -n "${wpid:-}" ] && kill -TERM "$wpid" 2>/dev/null && wait "$wpid" 2>/dev/null
   b down -t 0 >/dev/null 2>&1
   rm -rf "$work"
 }
@@ -53,7 +57,8 @@ YAML
 b up -d >/dev/null 2>&1
 fifo=$work/watch.out
 mkfifo "$fifo"
-b watch --no-up > "$fifo" 2>&1 &
+# exec: $! is the watcher itself (a background shell would ignore the signal).
+(cd "$proj" && exec "$berth" --root "$root" watch --no-up) > "$fifo" 2>&1 &
 wpid=$!
 exec 3<"$fifo"
 while read -r line <&3; do [ "$line" = "Watch enabled" ] && break; done
@@ -74,10 +79,13 @@ def read(p):
         return None
 
 def await_content(p, want, limit=10.0):
+    # Polls every 0.2 ms: a busy loop would take a core from the watcher it
+    # measures (2 cores here), and 0.2 ms is well under what is measured.
     t0 = time.perf_counter()
     while read(p) != want:
         if time.perf_counter() - t0 > limit:
             sys.exit(f"timed out waiting for {p}")
+        time.sleep(0.0002)
     return time.perf_counter()
 
 lat = []
@@ -105,3 +113,4 @@ t1 = await_content(last, f"{files - 1}\n".encode(), 60)
 missing = [i for i in range(files) if read(os.path.join(ctr, "burst", f"f{i:05}")) != f"{i}\n".encode()]
 print(f"burst of {files} files: written in {(t_written - t0) * 1000:.0f} ms, all visible {(t1 - t0) * 1000:.0f} ms after the first write ({(t1 - t_written) * 1000:.0f} ms after the last); missing {len(missing)}")
 PY
+echo "docker compose watch (not runnable here): floor >= 500 ms per edit and per burst (quiet period), plus an API round trip"

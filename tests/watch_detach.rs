@@ -9,7 +9,7 @@ use std::fs;
 use std::path::Path;
 
 use common::World;
-use watch_common::await_content;
+use watch_common::{await_content, Watching};
 
 const SYNC: &str = r#"
 services:
@@ -40,8 +40,11 @@ fn up_detached_with_watch_keeps_watching_until_down() {
     assert!(out.contains("Watch enabled in the background"), "{out}");
     // The command has returned; the watcher works on.
     let pid = watcher_pid(&w, &p).expect("a watcher runs");
+    // Its log, followed as it grows (starts at its first line, "Watch enabled").
+    let mut follow = Watching::start(&w, &p, &["--logs", "-f"], &[]);
     fs::write(p.join("src/a"), "a1\n").unwrap();
     await_content(&w, &p, "/app/a", Some("a1\n"));
+    follow.wait_line("Syncing service \"web\" after 1 changes were detected", 20);
     // A second start finds the first.
     w.ok(&p, &["watch", "-d", "--no-up"]);
     assert_eq!(watcher_pid(&w, &p), Some(pid));
@@ -52,6 +55,8 @@ fn up_detached_with_watch_keeps_watching_until_down() {
         "{log}"
     );
     w.ok(&p, &["down", "-t", "0"]);
+    // Following ends with the watch it follows.
+    assert!(follow.ends_within(20), "{:?}", follow.seen);
     assert_eq!(w.ok(&p, &["watch", "--status"]), "wdet: not watching\n");
     w.assert_clean();
 }

@@ -130,6 +130,33 @@ fn a_burst_of_5000_files_is_one_batch_and_nothing_is_lost() {
 }
 
 #[test]
+fn a_burst_without_a_quiet_period_lands_whole() {
+    let w = World::new();
+    let p = w.project("wburst2", SYNC);
+    fs::create_dir_all(p.join("src")).unwrap();
+    w.ok(&p, &["up", "-d"]);
+    // Batches end as soon as the queue drains: the burst may come in several,
+    // and every file still lands with its content.
+    let watch = Watching::start(&w, &p, &["--no-up"], &[]);
+    let dir = p.join("src/burst");
+    fs::create_dir_all(&dir).unwrap();
+    let mut want = String::new();
+    for i in 0..5000 {
+        fs::write(dir.join(format!("f{i:04}")), format!("{i}\n")).unwrap();
+        want.push_str(&format!("{i}\n"));
+    }
+    w.wait_until(30, "5000 files in the container", || {
+        sh(&w, &p, "ls /app/burst | wc -l") == "5000\n"
+    });
+    w.wait_until(30, "every file's content", || {
+        sh(&w, &p, "cat /app/burst/*") == want
+    });
+    drop(watch);
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+#[test]
 fn deletions_reach_a_stopped_container() {
     let w = World::new();
     let p = w.project("wstopped", SYNC);

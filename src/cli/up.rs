@@ -265,6 +265,7 @@ fn watch_args(a: &UpArgs) -> super::watch::WatchArgs {
         stop: false,
         status: false,
         logs: false,
+        follow: false,
         supervise: false,
         worker: false,
         apply: false,

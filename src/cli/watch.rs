@@ -37,6 +37,9 @@ pub struct WatchArgs {
     /// Print the detached watch's log
     #[arg(long, conflicts_with = "detach")]
     pub logs: bool,
+    /// With --logs: keep printing the log until that watch ends
+    #[arg(short, long, requires = "logs")]
+    pub follow: bool,
     /// The detached watch's supervisor (berth runs this itself)
     #[arg(long, hide = true)]
     pub supervise: bool,
@@ -103,7 +106,7 @@ pub fn start_detached(ctx: &Ctx, project: &Project, a: &WatchArgs) -> Result<()>
     args.extend(a.services.iter().map(OsString::from));
     let pid = detach::start(&ctx.layout, &project.name, &args)?;
     println!(
-        "Watch enabled in the background (pid {pid}); `berth watch --logs` shows its log, `berth watch --stop` ends it"
+        "Watch enabled in the background (pid {pid}); `berth watch --logs -f` follows its log, `berth watch --stop` ends it"
     );
     Ok(())
 }
@@ -172,7 +175,16 @@ pub fn run_watch(ctx: &Ctx, a: &WatchArgs) -> Result<()> {
     if a.stop || a.status || a.logs {
         let (name, _) = ctx.project_maybe()?;
         if a.logs {
-            return detach::print_log(&ctx.layout, &name, &mut std::io::stdout());
+            if a.follow {
+                detach::stop_on_signals();
+            }
+            return detach::print_log(
+                &ctx.layout,
+                &name,
+                a.follow,
+                &detach::STOP,
+                &mut std::io::stdout(),
+            );
         }
         if a.status {
             match detach::running(&ctx.layout, &name) {

@@ -243,13 +243,73 @@ pub fn stop(layout: &Layout, project: &str) -> Result<bool> {
     Ok(true)
 }
 
-/// Prints the detached watch's log.
-pub fn print_log(layout: &Layout, project: &str, out: &mut dyn Write) -> Result<()> {
+/// Prints the detached watch's log; with `follow`, keeps printing what it
+/// adds until that watch has ended (as `logs -f` ends with the containers) or
+/// `stop` is set.
+pub fn print_log(
+    layout: &Layout,
+    project: &str,
+    follow: bool,
+    stop: &AtomicBool,
+    out: &mut dyn Write,
+) -> Result<()> {
     let p = log_path(layout, project);
-    match std::fs::read(&p) {
-        Ok(b) => out.write_all(&b).map_err(Into::into),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("reading {}", p.display())),
+    // Woken by appends to the log (and by its directory going away with `down`).
+    let wake = if follow {
+        let ino = crate::state::inotify::Inotify::new().context("inotify")?;
+        let _ = ino.watch(
+            &dir(layout, project),
+            libc::IN_MODIFY | libc::IN_CREATE | libc::IN_DELETE_SELF,
+        );
+        Some(ino)
+    } else {
+        None
+    };
+    let mut shown = LogCursor::default();
+    loop {
+        // Whether it still runs is looked at before the last read, so nothing
+        // it wrote before it ended is left out.
+        let live = follow && running(layout, project).is_some();
+        shown.copy_new(&p, out)?;
+        out.flush()?;
+        let Some(wake) = wake
+            .as_ref()
+            .filter(|_| live && !stop.load(Ordering::SeqCst))
+        else {
+            return Ok(());
+        };
+        // A bounded wait: it also notices the watcher ending without a write.
+        wake.wait(Duration::from_millis(500));
+    }
+}
+
+/// How far into the watch log [`print_log`] has printed.
+#[derive(Default)]
+struct LogCursor {
+    file: Option<(u64, u64)>,
+    pos: u64,
+}
+
+impl LogCursor {
+    /// Prints what the log holds past what was printed (all of it when it is
+    /// a new file).
+    fn copy_new(&mut self, p: &Path, out: &mut dyn Write) -> Result<()> {
+        use std::io::{Seek, SeekFrom};
+        use std::os::unix::fs::MetadataExt;
+        let mut f = match File::open(p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", p.display())),
+        };
+        let m = f.metadata()?;
+        let id = (m.dev(), m.ino());
+        if self.file != Some(id) || m.len() < self.pos {
+            self.file = Some(id);
+            self.pos = 0;
+        }
+        f.seek(SeekFrom::Start(self.pos))?;
+        self.pos += std::io::copy(&mut f, out)?;
+        Ok(())
     }
 }
 

@@ -2,10 +2,11 @@
 //! which host paths a rule covers, what it ignores, and where a path lands in
 //! the container.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use crate::build::ignore::{self, Matcher};
-use crate::compose::model::service::{ServiceConfig, ServiceHook};
+use crate::compose::model::service::{DevelopConfig, ServiceConfig, ServiceHook};
 use crate::compose::Project;
 
 /// A rule that cannot be used, naming the service and the rule.
@@ -85,6 +86,14 @@ pub enum RuleError {
         /// Why.
         source: ignore::IgnoreError,
     },
+    /// `x-develop` that is not a `develop` section.
+    #[error("services.{service}.x-develop: {source}")]
+    Legacy {
+        /// The service.
+        service: String,
+        /// Why.
+        source: serde_yaml_ng::Error,
+    },
     /// No selected service has `develop.watch`.
     #[error("none of the selected services is configured for watch, consider setting a 'develop' section")]
     NothingToWatch,
@@ -159,6 +168,8 @@ pub struct Rule {
     pub initial_sync: bool,
     /// Skipped: a bind mount already shows the path to the container.
     pub bind_mounted: bool,
+    /// Read from the deprecated `x-develop` (docker compose still reads it, with a warning).
+    pub legacy: bool,
     include: Option<Matcher>,
     own_ignore: Matcher,
     /// The build context and its `.dockerignore`.
@@ -258,6 +269,30 @@ fn build_paths(project: &Project, svc: &ServiceConfig) -> Option<(PathBuf, PathB
     Some((ctx, df))
 }
 
+/// docker compose's warning for a service watched through `x-develop`.
+pub const LEGACY_WARNING: &str =
+    "x-develop is DEPRECATED, please use the official `develop` attribute";
+
+/// A service's `develop`, or else its deprecated `x-develop` (as docker
+/// compose's `loadDevelopmentConfig` still reads it); whether it is the latter.
+fn develop_of<'s>(
+    name: &str,
+    svc: &'s ServiceConfig,
+) -> Result<Option<(Cow<'s, DevelopConfig>, bool)>, RuleError> {
+    if let Some(d) = &svc.develop {
+        return Ok(Some((Cow::Borrowed(d), false)));
+    }
+    let Some(v) = svc.extensions.get("x-develop") else {
+        return Ok(None);
+    };
+    let d: DevelopConfig =
+        serde_yaml_ng::from_value(v.clone()).map_err(|source| RuleError::Legacy {
+            service: name.to_string(),
+            source,
+        })?;
+    Ok(Some((Cow::Owned(d), true)))
+}
+
 /// The rules of `services` (all when empty) with `develop.watch`.
 pub fn rules_of(project: &Project, services: &[String]) -> Result<Vec<Rule>, RuleError> {
     let root =
@@ -268,7 +303,11 @@ pub fn rules_of(project: &Project, services: &[String]) -> Result<Vec<Rule>, Rul
         if !services.is_empty() && !services.contains(name) {
             continue;
         }
-        let Some(dev) = &svc.develop else { continue };
+        let (dev, legacy) = match develop_of(name, svc)? {
+            Some(d) => d,
+            None => continue,
+        };
+        let dev = &*dev;
         let docker_ignore = match build_paths(project, svc) {
             Some((ctx, df)) => {
                 let m = ignore::load(&ctx, &df).map_err(|source| RuleError::Pattern {
@@ -353,6 +392,7 @@ pub fn rules_of(project: &Project, services: &[String]) -> Result<Vec<Rule>, Rul
                     || t.extensions.get("x-initialSync").and_then(|v| v.as_bool()) == Some(true))
                     && matches!(action, Action::Sync | Action::SyncRestart),
                 bind_mounted,
+                legacy,
                 include,
                 own_ignore,
                 docker_ignore: docker_ignore.clone(),
@@ -380,6 +420,7 @@ mod tests {
             exec: ServiceHook::default(),
             initial_sync: false,
             bind_mounted: false,
+            legacy: false,
             include: None,
             own_ignore: Matcher::new(ignore).unwrap(),
             docker_ignore: Some(("/p".into(), Matcher::new(docker).unwrap())),
@@ -412,5 +453,45 @@ mod tests {
         let r = rule(&["build", "!build/keep"], &[]);
         assert!(!r.prunes_dir(Path::new("/p/src/build")));
         assert!(r.prunes_dir(Path::new("/p/src/.git")));
+    }
+
+    fn project(yaml: &str) -> (Project, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("compose.yaml"), yaml).unwrap();
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        let opts = crate::compose::ProjectOptions {
+            working_dir: dir.path().to_path_buf(),
+            project_name: Some("p".into()),
+            interpolate: true,
+            resolve_paths: true,
+            ..Default::default()
+        };
+        let p = crate::engine::load::load_project(&opts, &[])
+            .unwrap()
+            .project;
+        (p, dir)
+    }
+
+    #[test]
+    fn x_develop_is_read_as_docker_compose_still_does() {
+        let (p, d) = project(
+            "services:\n  web:\n    image: busybox\n    x-develop:\n      watch:\n        - path: ./src\n          action: sync\n          target: /app\n",
+        );
+        let rules = rules_of(&p, &[]).unwrap();
+        assert_eq!(rules.len(), 1);
+        assert!(rules[0].legacy);
+        assert_eq!(rules[0].path, d.path().canonicalize().unwrap().join("src"));
+        assert_eq!(rules[0].target, "/app");
+        // `develop` wins when both are there.
+        let (p, _d) = project(
+            "services:\n  web:\n    image: busybox\n    develop:\n      watch:\n        - {path: ./src, action: sync, target: /new}\n    x-develop:\n      watch:\n        - {path: ./src, action: sync, target: /old}\n",
+        );
+        let rules = rules_of(&p, &[]).unwrap();
+        assert_eq!((rules[0].target.as_str(), rules[0].legacy), ("/new", false));
+        // A malformed one names the service.
+        let (p, _d) =
+            project("services:\n  web:\n    image: busybox\n    x-develop:\n      watch: 3\n");
+        let e = rules_of(&p, &[]).unwrap_err().to_string();
+        assert!(e.starts_with("services.web.x-develop: "), "{e}");
     }
 }

@@ -15,7 +15,7 @@ use anyhow::{Context as _, Result};
 use super::rules::{rules_of, Action, Rule};
 use super::state::State;
 use super::sync::{host_entry, owner_in, proc_root, Entry, Op, Writer};
-use super::tree::{Batch, Tree};
+use super::tree::{Batch, Heavy, Pace, Tree};
 use crate::compose::Project;
 use crate::container::list::{find, Found};
 use crate::container::ContainerState;
@@ -36,13 +36,17 @@ pub struct WatchOptions {
     pub berth_args: Vec<OsString>,
 }
 
-/// How long a batch waits for more events after the last one.
-pub fn quiet_period() -> Duration {
-    std::env::var("BERTH_WATCH_QUIET_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(Duration::from_millis(20))
+/// When batches end: as soon as the changes are complete, unless
+/// `BERTH_WATCH_QUIET_MS` asks for a fixed quiet period (docker compose's
+/// is 500 ms).
+pub fn pace() -> Pace {
+    Pace {
+        fixed: std::env::var("BERTH_WATCH_QUIET_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_millis),
+        ..Pace::default()
+    }
 }
 
 /// A running container's root, held while its init lives.
@@ -93,6 +97,9 @@ impl<'a> Session<'a> {
         out: &'a mut dyn Write,
     ) -> Result<Session<'a>> {
         let mut rules = rules_of(project, &opts.services)?;
+        if rules.iter().any(|r| r.legacy) {
+            let _ = writeln!(out, "{}", super::rules::LEGACY_WARNING);
+        }
         for r in rules.iter().filter(|r| r.bind_mounted) {
             let _ = writeln!(
                 out,
@@ -127,7 +134,15 @@ impl<'a> Session<'a> {
                 r.path.starts_with(dir) || (dir.starts_with(&r.path) && !r.prunes_dir(dir))
             })
         };
-        Ok(Tree::new(&roots, Box::new(prune), quiet_period())?)
+        let slow: Vec<Rule> = self
+            .rules
+            .iter()
+            .filter(|r| r.action != Action::Sync)
+            .cloned()
+            .collect();
+        let heavy: Option<Heavy> = (!slow.is_empty())
+            .then(|| Box::new(move |p: &Path| slow.iter().any(|r| r.matches(p))) as Heavy);
+        Ok(Tree::new(&roots, Box::new(prune), heavy, pace())?)
     }
 
     /// Runs until `stop` is set; `ready` is called once watching has begun.

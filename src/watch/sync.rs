@@ -5,6 +5,7 @@
 //! or the new content, never half a file), and owned by the container's user,
 //! as docker's copy with `CopyUIDGID` does.
 
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read};
@@ -13,6 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use berth_runtime::syscall::raw::open_in_root;
 use serde::{Deserialize, Serialize};
@@ -130,9 +132,23 @@ pub fn owner_in(root: RawFd, user: Option<&str>) -> (u32, u32) {
 }
 
 /// Applies changes to the container whose root directory is `root`.
+///
+/// The directories it writes into stay open for its life: a burst of files
+/// in one directory resolves that directory once, not once per file. Only a
+/// writer's own changes can make an open directory stale (a removal or a
+/// directory replaced by a file), and those drop what they affect; a process
+/// in the container that moves a directory meanwhile gets the file in the
+/// directory's new place, still inside the container.
 pub struct Writer<'a> {
     root: &'a OwnedFd,
     owner: (u32, u32),
+    dirs: Mutex<HashMap<String, Arc<OwnedFd>>>,
+}
+
+/// Whether container path `p` is `top` or under it.
+fn within(p: &str, top: &str) -> bool {
+    let top = top.trim_end_matches('/');
+    p == top || p.strip_prefix(top).is_some_and(|r| r.starts_with('/'))
 }
 
 fn split(path: &str) -> (String, String) {
@@ -156,7 +172,31 @@ fn temp_name() -> String {
 impl<'a> Writer<'a> {
     /// A writer into `root`, creating files as `owner`.
     pub fn new(root: &'a OwnedFd, owner: (u32, u32)) -> Writer<'a> {
-        Writer { root, owner }
+        Writer {
+            root,
+            owner,
+            dirs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn dirs(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<OwnedFd>>> {
+        self.dirs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets the open directories at or under `path` (about to be removed
+    /// or replaced).
+    fn forget(&self, path: &str) {
+        self.dirs().retain(|d, _| !within(d, path));
+    }
+
+    /// Directory `path` in the container, opened (and made) once per writer.
+    fn dir(&self, path: &str) -> io::Result<Arc<OwnedFd>> {
+        if let Some(fd) = self.dirs().get(path) {
+            return Ok(fd.clone());
+        }
+        let fd = Arc::new(self.ensure_dir(path)?);
+        self.dirs().insert(path.to_string(), fd.clone());
+        Ok(fd)
     }
 
     /// Applies one change.
@@ -170,6 +210,7 @@ impl<'a> Writer<'a> {
         }
         let cname = cstr(name.as_bytes())?;
         if let Entry::Gone = op.entry {
+            self.forget(&op.path);
             let parent = match open_in_root(
                 self.root.as_raw_fd(),
                 Path::new(&dir),
@@ -184,9 +225,13 @@ impl<'a> Writer<'a> {
             };
             return remove_entry(parent.as_raw_fd(), &cname);
         }
-        let parent = self.ensure_dir(&dir)?;
+        let parent = self.dir(&dir)?;
         let pfd = parent.as_raw_fd();
         let existing = lstat_at(pfd, &cname)?.map(|st| kind_of(&st));
+        if existing == Some(Kind::Dir) && !matches!(op.entry, Entry::Dir { .. }) {
+            // Replaced by a file or a symlink below.
+            self.forget(&op.path);
+        }
         match &op.entry {
             Entry::Dir { mode } => {
                 match existing {
@@ -297,7 +342,7 @@ impl<'a> Writer<'a> {
                 if name.is_empty() {
                     return Err(e);
                 }
-                let pfd = self.ensure_dir(&parent)?;
+                let pfd = self.dir(&parent)?;
                 let cname = cstr(name.as_bytes())?;
                 if let Some(st) = lstat_at(pfd.as_raw_fd(), &cname)? {
                     if kind_of(&st) != Kind::Dir {

@@ -1,15 +1,21 @@
 //! The host side: one inotify watch (through the `notify` crate) per watched
 //! directory, ignored directories left out entirely (no watch is spent on a
 //! `node_modules`), new directories picked up as they appear, and events
-//! gathered into batches that end after a short quiet period, so a burst (a
-//! `git checkout` of thousands of files) is one batch and no path is lost.
+//! gathered into batches without losing a path.
+//!
+//! A batch of syncs ends as soon as the event queue is drained and no file in
+//! it is still open for writing (see [`Pace`]): a saved file is in the
+//! container a few milliseconds later, not after docker compose's 500 ms quiet
+//! period. A batch that restarts, rebuilds or execs waits for a quiet period,
+//! so a `git checkout` of thousands of files is one restart.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use notify::event::{AccessKind, AccessMode};
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
+use notify::EventKind;
 use notify::{RecursiveMode, Watcher as _};
 
 /// Why watching failed.
@@ -72,29 +78,99 @@ pub struct Batch {
     pub paths: BTreeSet<PathBuf>,
     /// The kernel dropped events (queue overflow): compare everything.
     pub rescan: bool,
+    /// A path in it triggers a restart, rebuild or exec.
+    heavy: bool,
+    /// Files written to and not closed yet: their writer is not done.
+    writing: HashSet<PathBuf>,
 }
+
+/// When a batch ends: after the gap that fits what it holds, or when it is
+/// [`Pace::longest`] old whatever keeps coming.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// A fixed sliding quiet period for every batch (docker compose's way),
+    /// instead of the gaps below.
+    pub fixed: Option<Duration>,
+    /// Syncs only, every file closed: the queue is drained when nothing came
+    /// for this long (events of one save arrive microseconds apart).
+    pub drained: Duration,
+    /// Syncs only, a file still open for writing: its writer may be between
+    /// two writes.
+    pub writing: Duration,
+    /// A restart, rebuild or exec: the quiet period that makes a burst one
+    /// restart (docker compose waits 500 ms for every batch).
+    pub heavy: Duration,
+    /// The longest a batch gathers (a file appended to forever must not hold
+    /// back every other sync); not with a fixed quiet period, which like
+    /// docker compose's has no maximum.
+    pub longest: Duration,
+}
+
+impl Default for Pace {
+    fn default() -> Pace {
+        Pace {
+            fixed: None,
+            drained: Duration::from_millis(2),
+            writing: Duration::from_millis(50),
+            heavy: Duration::from_millis(200),
+            longest: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Pace {
+    fn gap(&self, batch: &Batch) -> Duration {
+        match self.fixed {
+            Some(d) => d,
+            None if batch.heavy => self.heavy,
+            None if !batch.writing.is_empty() => self.writing,
+            None => self.drained,
+        }
+    }
+}
+
+/// Whether an event can change what a container must have. Opening, reading
+/// and closing a file unwritten do not (the sync itself reads every file it
+/// copies: counting those would loop), and they never reach the batcher.
+fn relevant(ev: &notify::Result<notify::Event>) -> bool {
+    match ev {
+        Ok(ev) => match ev.kind {
+            EventKind::Access(a) => matches!(a, AccessKind::Close(AccessMode::Write)),
+            _ => true,
+        },
+        Err(_) => true,
+    }
+}
+
+/// Says whether a changed path triggers a restart, rebuild or exec.
+pub type Heavy = Box<dyn Fn(&Path) -> bool + Send>;
 
 /// Watched trees.
 pub struct Tree {
     watcher: notify::INotifyWatcher,
     rx: Receiver<notify::Result<notify::Event>>,
     prune: Box<dyn Fn(&Path) -> bool + Send>,
+    heavy: Option<Heavy>,
     watched: HashSet<PathBuf>,
-    quiet: Duration,
+    pace: Pace,
 }
 
 impl Tree {
     /// Watches `roots` (directories, or files: then their directory), leaving
-    /// out every directory `prune` says no rule needs.
+    /// out every directory `prune` says no rule needs; a batch holding a path
+    /// `heavy` names waits for [`Pace::heavy`].
     pub fn new(
         roots: &[PathBuf],
         prune: Box<dyn Fn(&Path) -> bool + Send>,
-        quiet: Duration,
+        heavy: Option<Heavy>,
+        pace: Pace,
     ) -> Result<Tree, TreeError> {
         let (tx, rx) = mpsc::channel();
         let watcher = notify::INotifyWatcher::new(
             move |ev| {
-                let _ = tx.send(ev);
+                if relevant(&ev) {
+                    let _ = tx.send(ev);
+                }
             },
             notify::Config::default(),
         )
@@ -103,8 +179,9 @@ impl Tree {
             watcher,
             rx,
             prune,
+            heavy,
             watched: HashSet::new(),
-            quiet,
+            pace,
         };
         let mut dirs: Vec<PathBuf> = roots
             .iter()
@@ -204,53 +281,123 @@ impl Tree {
         if ev.need_rescan() {
             batch.rescan = true;
         }
-        // Opening or reading a file (the sync itself reads every file it
-        // copies) changes nothing: only writes, creations, removals count.
-        if let notify::EventKind::Access(a) = ev.kind {
-            if !matches!(a, AccessKind::Close(AccessMode::Write)) {
-                return Ok(());
-            }
-        }
         for p in ev.paths {
-            match std::fs::symlink_metadata(&p) {
-                Ok(m) if m.is_dir() && !self.watched.contains(&p) => {
+            match ev.kind {
+                // Written to: its writer may not be done.
+                EventKind::Create(CreateKind::File) | EventKind::Modify(ModifyKind::Data(_)) => {
+                    batch.writing.insert(p.clone());
+                }
+                EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+                    batch.writing.remove(&p);
+                }
+                // A directory made or moved in may hold files made before its
+                // watch existed.
+                EventKind::Create(CreateKind::Folder)
+                | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Any))
+                    if !self.watched.contains(&p)
+                        && std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) =>
+                {
                     let mut found = vec![];
                     self.add_tree(&p, &mut found)?;
                     batch.paths.extend(found);
                 }
-                Err(_) if self.watched.contains(&p) => {
-                    // A directory removed or moved away: drop its watches.
-                    let gone: Vec<PathBuf> = self
-                        .watched
-                        .iter()
-                        .filter(|w| w.starts_with(&p))
-                        .cloned()
-                        .collect();
-                    for g in gone {
-                        let _ = self.watcher.unwatch(&g);
-                        self.watched.remove(&g);
+                // A directory removed or moved away: drop its watches.
+                EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(RenameMode::From)) => {
+                    batch.writing.remove(&p);
+                    if self.watched.contains(&p) && std::fs::symlink_metadata(&p).is_err() {
+                        self.unwatch_tree(&p);
                     }
                 }
                 _ => {}
+            }
+            if !batch.heavy {
+                batch.heavy = self.heavy.as_ref().is_some_and(|h| h(&p));
             }
             batch.paths.insert(p);
         }
         Ok(())
     }
 
-    /// Waits up to `wait` for a change, then gathers events until none came
-    /// for the quiet period; `None` when nothing happened.
+    fn unwatch_tree(&mut self, dir: &Path) {
+        let gone: Vec<PathBuf> = self
+            .watched
+            .iter()
+            .filter(|w| w.starts_with(dir))
+            .cloned()
+            .collect();
+        for g in gone {
+            let _ = self.watcher.unwatch(&g);
+            self.watched.remove(&g);
+        }
+    }
+
+    /// Waits up to `wait` for a change, then gathers events until the gap
+    /// [`Pace`] gives for what the batch holds; `None` when nothing happened.
     pub fn next_batch(&mut self, wait: Duration) -> Result<Option<Batch>, TreeError> {
         let first = match self.rx.recv_timeout(wait) {
             Ok(ev) => ev,
             Err(RecvTimeoutError::Timeout) => return Ok(None),
             Err(RecvTimeoutError::Disconnected) => return Ok(None),
         };
+        let started = Instant::now();
         let mut batch = Batch::default();
         self.take(first, &mut batch)?;
-        while let Ok(ev) = self.rx.recv_timeout(self.quiet) {
-            self.take(ev, &mut batch)?;
+        loop {
+            // Whatever is queued already joins without a wait.
+            while let Ok(ev) = self.rx.try_recv() {
+                self.take(ev, &mut batch)?;
+            }
+            if self.pace.fixed.is_none() && started.elapsed() >= self.pace.longest {
+                break;
+            }
+            match self.rx.recv_timeout(self.pace.gap(&batch)) {
+                Ok(ev) => self.take(ev, &mut batch)?,
+                Err(_) => break,
+            }
         }
         Ok(Some(batch))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_file_is_a_batch_at_once_and_reading_it_is_none() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let mut t = Tree::new(
+            std::slice::from_ref(&root),
+            Box::new(|_: &Path| false),
+            None,
+            Pace::default(),
+        )
+        .unwrap();
+        std::fs::create_dir(root.join("d")).unwrap();
+        std::fs::write(root.join("d/a"), "one").unwrap();
+        let mut seen = BTreeSet::new();
+        // The directory's events may come before its watch; what it holds is found anyway.
+        while !seen.contains(&root.join("d/a")) {
+            let b = t
+                .next_batch(Duration::from_secs(10))
+                .unwrap()
+                .expect("a batch");
+            assert!(!b.rescan);
+            seen.extend(b.paths);
+        }
+        assert!(seen.contains(&root.join("d")));
+        // The last events of the write may still come (its watch raced the write).
+        while t.next_batch(Duration::from_millis(200)).unwrap().is_some() {}
+        // Reading (as the sync does) is no change.
+        assert_eq!(std::fs::read(root.join("d/a")).unwrap(), b"one");
+        assert!(t.next_batch(Duration::from_millis(200)).unwrap().is_none());
+        // Removing the directory drops its watch.
+        std::fs::remove_dir_all(root.join("d")).unwrap();
+        while t.watched.contains(&root.join("d")) {
+            t.next_batch(Duration::from_secs(10))
+                .unwrap()
+                .expect("a batch");
+        }
     }
 }

@@ -82,6 +82,25 @@ impl Watching {
         &self.seen
     }
 
+    /// Waits for it to end on its own; whether it did within `secs`.
+    pub fn ends_within(&mut self, secs: u64) -> bool {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(secs) {
+            if self.child.try_wait().unwrap().is_some() {
+                return true;
+            }
+            // Its output closes when it exits: that is the event to wait on.
+            match self.lines.recv_timeout(Duration::from_millis(100)) {
+                Ok(l) => self.seen.push(l),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return self.child.wait().is_ok();
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+        false
+    }
+
     /// Ctrl-C, and its exit.
     pub fn stop(mut self) -> Vec<String> {
         // SAFETY: signals our own child.
