@@ -127,7 +127,12 @@ impl HealthMonitor {
         let exec_id = p.exec_id.clone();
         let result = p.finish(launcher);
         let exit_code = result.exit_code;
-        emit_exec_for_dir(&self.dir, ExecStep::Die { exit_code }, &exec_id, &self.cfg.command);
+        emit_exec_for_dir(
+            &self.dir,
+            ExecStep::Die { exit_code },
+            &exec_id,
+            &self.cfg.command,
+        );
         Some(result)
     }
 
