@@ -11,7 +11,7 @@ runs=${1:-3}
 
 command -v docker-registry >/dev/null && command -v skopeo >/dev/null || { echo "run scripts/setup first" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time is needed (apt-get install time)" >&2; exit 1; }
-cargo build --release --quiet --bin berth
+cargo build --release --quiet --bin berth --bin berth-supervisor
 berth=$PWD/target/release/berth
 
 work=$(mktemp -d /var/tmp/berth-bench.XXXXXX)

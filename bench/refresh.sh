@@ -22,7 +22,7 @@ if has_engine docker-compose && ! { command -v docker-compose && command -v dock
   echo "docker-compose or dockerd is missing: run scripts/setup-bench (or ENGINES=berth)" >&2
   exit 1
 fi
-cargo build --release --quiet --bin berth
+cargo build --release --quiet --bin berth --bin berth-supervisor
 berth=$PWD/target/release/berth
 work=$(mktemp -d /tmp/berth-bench-refresh.XXXXXX)
 root=$work/berth
