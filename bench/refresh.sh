@@ -103,7 +103,9 @@ for name in ["api", "worker", "web"]:
         f"ENV SERVICE={name}\n"
         f"CMD {cmd}\n"
     )
-    svcs.append(f"  {name}:\n    build: ./{name}\n")
+    # The private dockerd has no bridge (it would leave rules behind), so the
+    # builds' RUN steps get no network in either engine; they need none.
+    svcs.append(f"  {name}:\n    build:\n      context: ./{name}\n      network: none\n")
 for name in ["db", "cache"]:
     svcs.append(f"  {name}:\n    image: {base}\n    command: {cmd}\n")
 open(f"{p}/compose.yaml", "w").write("services:\n" + "".join(svcs))
