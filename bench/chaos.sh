@@ -33,7 +33,7 @@ cleanup() {
   set +e
   (cd "$proj" && b down -v -t 0 >/dev/null 2>&1)
   # This root's processes only, by the pids berth recorded.
-  for f in "$root"/containers/*/status.json; do
+  for f in "$root"/run/containers/*/status.json; do
     [ -f "$f" ] || continue
     p=$(grep -o '"supervisor_pid": *[0-9]*' "$f" | grep -o '[0-9]*$'); [ -n "$p" ] && kill -9 "$p" 2>/dev/null
   done
@@ -185,7 +185,7 @@ kill_down_pid() { up_then; b down -t 2 >/dev/null 2>&1 & local p=$!; sleep_for "
 kill_down_group() { up_then; setsid "$berth" --root "$root" down -t 2 >/dev/null 2>&1 & local p=$!; sleep_for "$(ms 2000)"; kill -9 -- "-$p" 2>/dev/null; wait "$p" 2>/dev/null; }
 kill_supervisor() {
   up_then
-  local files=("$root"/containers/*/status.json) f p
+  local files=("$root"/run/containers/*/status.json) f p
   f=${files[$(( RANDOM % ${#files[@]} ))]}
   p=$(json_field supervisor_pid "$f")
   [ -n "$p" ] && kill -9 "$p"

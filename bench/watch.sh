@@ -65,7 +65,7 @@ while read -r line <&3; do [ "$line" = "Watch enabled" ] && break; done
 # Keep draining the watcher's output so it never blocks on a full pipe.
 cat <&3 >/dev/null &
 
-pid=$(python3 -c 'import json,glob,sys; print(json.load(open(glob.glob(sys.argv[1]+"/containers/*/status.json")[0]))["pid"])' "$root")
+pid=$(python3 -c 'import json,glob,sys; print(json.load(open((glob.glob(sys.argv[1]+"/run/containers/*/status.json")+glob.glob(sys.argv[1]+"/containers/*/status.json"))[0]))["pid"])' "$root")
 
 python3 - "$proj/src" "/proc/$pid/root/app" "$edits" "$files" <<'PY'
 import os, sys, time
