@@ -91,7 +91,7 @@ fn multi_stage_build_runs_with_up() {
     fs::write(p.join("a.txt"), "from the context\n").unwrap();
     let err = build(&w, &p, &[]);
     assert!(err.contains("[app base 6/6] RUN"), "{err}");
-    assert!(err.contains("Service app  Built"), "{err}");
+    assert!(err.contains("-app Built"), "{err}");
     let out = w.ok(&p, &["run", "--rm", "app"]);
     assert_eq!(out, "hello from /app\nfrom the context\n");
     // The RUN's deletion of an image file is a whiteout in its layer.

@@ -315,7 +315,7 @@ fn a_terminal_gets_the_collapsing_view() {
     );
     assert!(!seen.contains("#3 DONE"), "{seen}");
     assert!(seen.contains("FINISHED"), "{seen}");
-    assert!(seen.contains("Service app  Built"), "{seen}");
+    assert!(seen.contains("-app Built"), "{seen}");
 
     // A rebuild shows the hits.
     let (mut child, mut master) = pty::berth_on_pty(&w, &p, &["build", "--progress", "tty"]);

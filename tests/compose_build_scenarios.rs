@@ -224,10 +224,10 @@ fn build_sub_dependencies() {
     let p = chain_project(&w);
     let (_, err) = ok2(&w, &p, &["build", "main"]);
     for s in ["main", "dep1", "dep2", "subdep1", "subdep2"] {
-        assert!(err.contains(&format!("Service {s}  Built")), "{s}: {err}");
+        assert!(err.contains(&format!("{s} Built")), "{s}: {err}");
     }
     // Dependencies before their dependants.
-    let pos = |s: &str| err.find(&format!("Service {s}  Built")).unwrap();
+    let pos = |s: &str| err.find(&format!("{s} Built")).unwrap();
     assert!(
         pos("subdep1") < pos("dep1") && pos("dep1") < pos("main"),
         "{err}"
@@ -252,11 +252,11 @@ fn build_subset() {
         "services:\n  main:\n    build:\n      dockerfile_inline: FROM IMAGE\n    depends_on: [dep1]\n  dep1:\n    build:\n      dockerfile_inline: FROM IMAGE\n",
     );
     let (_, err) = ok2(&w, &p, &["build", "main"]);
-    assert!(err.contains("Service main  Built"), "{err}");
-    assert!(!err.contains("Service dep1"), "{err}");
+    assert!(err.contains("-main Built"), "{err}");
+    assert!(!err.contains("dep1 Built"), "{err}");
     // --with-dependencies adds depends_on.
     let (_, err) = ok2(&w, &p, &["build", "--with-dependencies", "main"]);
-    assert!(err.contains("Service dep1  Built"), "{err}");
+    assert!(err.contains("-dep1 Built"), "{err}");
 }
 
 /// TestBuildDependentImage: services using another service's image as a
@@ -269,9 +269,9 @@ fn build_dependent_image() {
         "services:\n  firstbuild:\n    build:\n      dockerfile_inline: FROM dep1\n      additional_contexts:\n        dep1: service:dep1\n    depends_on: [dep1]\n  secondbuild:\n    build:\n      dockerfile_inline: FROM dep1\n      additional_contexts:\n        dep1: service:dep1\n    depends_on: [dep1]\n  dep1:\n    build:\n      dockerfile_inline: FROM IMAGE\n",
     );
     let (_, err) = ok2(&w, &p, &["build", "firstbuild"]);
-    assert!(err.contains("Service firstbuild  Built"), "{err}");
+    assert!(err.contains("-firstbuild Built"), "{err}");
     let (_, err) = ok2(&w, &p, &["build", "secondbuild"]);
-    assert!(err.contains("Service secondbuild  Built"), "{err}");
+    assert!(err.contains("-secondbuild Built"), "{err}");
 }
 
 /// TestBuildImageDependencies: `image: base` with depends_on (the classic form)
@@ -507,7 +507,7 @@ fn refresh_loop() {
     let (_, err) = ok2(&w, &p, &["pull"]);
     assert!(err.contains("Service web Skipped"), "{err}");
     let (_, err) = ok2(&w, &p, &["build", "--no-cache"]);
-    assert!(err.contains("Service web  Built"), "{err}");
+    assert!(err.contains("-web Built"), "{err}");
     assert!(!err.contains("CACHED"), "{err}");
     let (_, err) = ok2(&w, &p, &["up", "-d", "--force-recreate", "-t", "0"]);
     assert!(err.contains("Started"), "{err}");
@@ -554,4 +554,75 @@ fn push_built_service() {
     ok2(&w2, &q, &["down"]);
     w.assert_clean();
     w2.assert_clean();
+}
+
+/// build_test.go § TestBuildLongOutputLine: a build flooding the progress writer
+/// with warnings (the same secret-looking ARG 36 times) still completes and
+/// reports Built, for `build` and for `up --build`.
+#[test]
+fn build_long_output_line() {
+    let w = World::new();
+    let p = w.project(
+        "longline",
+        "services:\n    long-line:\n      build:\n        context: .\n        dockerfile: Dockerfile\n      command: 'true'\n",
+    );
+    let mut df = String::from("FROM IMAGE\n");
+    for _ in 0..36 {
+        df.push_str("ARG AWS_SECRET_ACCESS_KEY=FAKE_TO_GENERATE_WARNING_OUTPUT\n");
+    }
+    fs::write(p.join("Dockerfile"), df.replace("IMAGE", IMAGE)).unwrap();
+    let (out, err) = ok2(&w, &p, &["build", "long-line"]);
+    assert!(
+        format!("{out}{err}").contains("long-line Built"),
+        "{out}{err}"
+    );
+    let (out, err) = ok2(&w, &p, &["up", "--build", "long-line"]);
+    assert!(
+        format!("{out}{err}").contains("long-line Built"),
+        "{out}{err}"
+    );
+    ok2(&w, &p, &["down", "-t", "0", "--rmi", "local"]);
+    w.assert_clean();
+}
+
+/// build_test.go § TestBuildDependentImageWithProfile: `build SERVICE` of a
+/// service behind a profile activates the profile and mounts its build secret.
+#[test]
+fn build_dependent_image_with_profile() {
+    let w = World::new();
+    let p = w.project(
+        "profsecret",
+        "secrets:\n  test-secret:\n    file: test-secret.txt\n\nservices:\n  secret-build-test:\n    profiles: [\"test\"]\n    build:\n      context: .\n      dockerfile: Dockerfile\n      secrets:\n        - test-secret\n",
+    );
+    fs::write(p.join("test-secret.txt"), "SECRET\n").unwrap();
+    fs::write(
+        p.join("Dockerfile"),
+        format!("FROM {IMAGE}\nRUN --mount=type=secret,id=test-secret ls -la /run/secrets/; cp /run/secrets/test-secret /tmp\n\nCMD [\"cat\", \"/tmp/test-secret\"]\n"),
+    )
+    .unwrap();
+    let (out, err) = ok2(&w, &p, &["build", "secret-build-test"]);
+    assert!(
+        format!("{out}{err}").contains("secret-build-test Built"),
+        "{out}{err}"
+    );
+    // The secret reached the step (and, copied by the step itself, the image).
+    let (out, _) = ok2(
+        &w,
+        &p,
+        &[
+            "--profile",
+            "test",
+            "run",
+            "--rm",
+            "-T",
+            "secret-build-test",
+        ],
+    );
+    assert_eq!(out, "SECRET\n");
+    ok2(
+        &w,
+        &p,
+        &["--profile", "test", "down", "-t", "0", "--rmi", "local"],
+    );
+    w.assert_clean();
 }

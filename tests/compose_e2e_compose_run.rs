@@ -610,3 +610,34 @@ services:
     w.ok(&p, &["down", "--remove-orphans"]);
     w.assert_clean();
 }
+
+// compose_run_test.go § TestComposeRunBuild: `run` of a service whose image is
+// built from another service's build (an additional context `service:`) builds
+// both, in order, and runs the command.
+#[test]
+fn test_compose_run_build() {
+    let w = World::new();
+    let p = w.project(
+        "runbuild",
+        r#"
+services:
+  build:
+    build:
+      dockerfile_inline: "FROM base"
+      additional_contexts:
+        base: "service:build_base"
+  build_base:
+    build:
+      dockerfile_inline: "FROM IMAGE"
+"#,
+    );
+    let out = w.berth_in(&p, &["run", "-T", "--rm", "build", "echo", "hello world"]);
+    let text = combined(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("hello world"),
+        "{text}"
+    );
+    w.ok(&p, &["down", "-t", "0", "--rmi", "local"]);
+    w.assert_clean();
+}

@@ -462,3 +462,41 @@ fn test_pre_start_hook_runs_once_for_scaled_service() {
     w.ok(&p, &["down", "-t", "0", "-v"]);
     w.assert_clean();
 }
+
+// hooks_test.go § TestPreStartHookBuildInheritance: a pre_start hook without an
+// image runs on the service's built image (the marker only that image has).
+#[test]
+fn test_pre_start_hook_build_inheritance() {
+    let w = World::new();
+    let p = w.project(
+        "hookbuild",
+        r#"
+services:
+  sample:
+    build:
+      context: .
+    command: sh -c 'cat /shared/marker.txt && sleep 5'
+    volumes:
+      - data:/shared
+    pre_start:
+      # No image specified - must fall back to the service's built image.
+      - command: sh -c 'built-marker > /shared/marker.txt'
+volumes:
+  data:
+"#,
+    );
+    std::fs::write(
+        p.join("Dockerfile"),
+        format!(
+            "FROM {}\nRUN mkdir -p /usr/local/bin && printf '#!/bin/sh\\necho \"built-image-marker\"\\n' > /usr/local/bin/built-marker \\\n    && chmod +x /usr/local/bin/built-marker\n",
+            common::IMAGE
+        ),
+    )
+    .unwrap();
+    let out = w.berth_in(&p, &["up", "-d", "--wait"]);
+    assert!(out.status.success(), "{}", combined(&out));
+    let logs = w.ok(&p, &["logs", "sample"]);
+    assert!(logs.contains("built-image-marker"), "{logs}");
+    w.ok(&p, &["down", "-t", "0", "-v", "--rmi", "local"]);
+    w.assert_clean();
+}

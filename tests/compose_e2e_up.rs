@@ -513,6 +513,21 @@ services:
     let (code, _, err) = run(&w, &p, &["up", "-d", "nope*"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("no such service: nope*"), "{err}");
+    // The other commands that take services take patterns too.
+    w.ok(&p, &["start", "d?"]);
+    w.ok(&p, &["stop", "-t", "0", "web*"]);
+    assert_eq!(
+        states(&w, &p),
+        map(&[
+            ("upglob-db-1", "running"),
+            ("upglob-web-1", "exited"),
+            ("upglob-web-admin-1", "exited")
+        ])
+    );
+    let ps = w.ok(&p, &["ps", "-a", "--format", "{{.Service}}", "*-admin"]);
+    assert_eq!(ps.trim(), "web-admin");
+    w.ok(&p, &["rm", "-f", "web*"]);
+    assert_eq!(states(&w, &p), map(&[("upglob-db-1", "running")]));
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }

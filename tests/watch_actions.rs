@@ -110,10 +110,6 @@ fn bad_rules_are_refused_naming_service_and_rule() {
             "can't watch service \"web\" with action rebuild without a build context",
         ),
         (
-            "    image: IMAGE\n    develop:\n      watch:\n        - path: ./nope\n          action: sync\n          target: /app\n",
-            "wbad1/nope does not exist",
-        ),
-        (
             "    image: IMAGE\n    develop:\n      watch:\n        - path: ..\n          action: sync\n          target: /app\n",
             "is outside the project directory",
         ),

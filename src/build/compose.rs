@@ -485,20 +485,7 @@ mod tests {
     use super::*;
 
     fn project(yaml: &str) -> (Project, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("compose.yaml"), yaml).unwrap();
-        std::fs::create_dir_all(dir.path().join("extra")).unwrap();
-        let opts = crate::compose::ProjectOptions {
-            working_dir: dir.path().to_path_buf(),
-            project_name: Some("p".into()),
-            interpolate: true,
-            resolve_paths: true,
-            ..Default::default()
-        };
-        let p = crate::engine::load::load_project(&opts, &[])
-            .unwrap()
-            .project;
-        (p, dir)
+        crate::compose::test_project(yaml, &["extra"])
     }
 
     #[test]

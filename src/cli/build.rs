@@ -148,12 +148,20 @@ pub fn run_build(ctx: &Ctx, a: &BuildArgs) -> Result<()> {
     let store = Store::open(&ctx.layout.root)
         .with_context(|| format!("opening the image store in {}", ctx.layout.root.display()))?;
     let cancel = cancel_on_signals()?;
-    let built = set::run(&store, &jobs, mode, &cancel, &|j, b| {
-        if mode != Mode::Quiet {
-            eprintln!(" ✔ Service {}  Built", j.service);
+    let built = match set::run(&store, &jobs, mode, &cancel, &|j, b| {
+        // docker compose v5's build event: `Image <image> Built` (ticked on a terminal).
+        match mode {
+            Mode::Quiet | Mode::Json => {}
+            Mode::Tty => eprintln!(" ✔ Image {} Built", j.image),
+            Mode::Plain => eprintln!("Image {} Built", j.image),
         }
         tracing::debug!("built {}: {}", j.image, b.id);
-    })?;
+    }) {
+        Ok(built) => built,
+        // Ctrl-C: the progress shows the step CANCELED; exit 130 as docker compose.
+        Err(_) if cancel.is_cancelled() => return Err(super::Exit(130).into()),
+        Err(e) => return Err(e.into()),
+    };
     if a.push {
         // docker compose pushes only the images a service names with `image:`.
         let services: Vec<String> = built

@@ -86,6 +86,10 @@ pub struct GlobalArgs {
     /// would do and why)
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+
+    /// Show more output (berth's debug log on stderr, unless BERTH_LOG says otherwise)
+    #[arg(long, global = true, hide = true)]
+    pub verbose: bool,
 }
 
 impl GlobalArgs {

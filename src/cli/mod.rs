@@ -165,6 +165,32 @@ pub enum Command {
 }
 
 impl Command {
+    /// The services named on the command line, for the commands that take them
+    /// (patterns there select services as docker compose's do).
+    fn services_mut(&mut self) -> Option<&mut Vec<String>> {
+        Some(match self {
+            Command::Build(a) => &mut a.services,
+            Command::Down(a) => &mut a.services,
+            Command::Events(a) => &mut a.services,
+            Command::Images(a) => &mut a.services,
+            Command::Kill(a) => &mut a.services,
+            Command::Logs(a) => &mut a.services,
+            Command::Pause(a) | Command::Top(a) | Command::Unpause(a) => &mut a.services,
+            Command::Ps(a) => &mut a.names,
+            Command::Pull(a) => &mut a.services,
+            Command::Push(a) => &mut a.services,
+            Command::Restart(a) => &mut a.services,
+            Command::Rm(a) => &mut a.services,
+            Command::Start(a) => &mut a.services,
+            Command::Stats(a) => &mut a.services,
+            Command::Stop(a) => &mut a.services,
+            Command::Volumes(a) => &mut a.services,
+            Command::Wait(a) => &mut a.services,
+            Command::Watch(a) => &mut a.services,
+            _ => return None,
+        })
+    }
+
     /// Whether the command touches berth's state, so that a rootless berth must
     /// run it inside its user namespace.
     fn uses_state(&self) -> bool {
@@ -211,8 +237,13 @@ pub fn main() -> i32 {
             }
         };
     }
+    // docker compose's hidden `--verbose` turns on its debug log; BERTH_LOG, when set, wins.
+    let filter = match std::env::var("BERTH_LOG") {
+        Err(_) if cli.global.verbose => tracing_subscriber::EnvFilter::new("berth=debug"),
+        _ => tracing_subscriber::EnvFilter::from_env("BERTH_LOG"),
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("BERTH_LOG"))
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     if cli.global.compatibility || env_true("COMPOSE_COMPATIBILITY") {
@@ -242,6 +273,17 @@ pub fn main() -> i32 {
             Command::Plan(_) => {}
             _ => {
                 eprintln!("Error: --dry-run: berth runs only `up` (and `plan`) dry");
+                return 1;
+            }
+        }
+    }
+    // `stop 'web*'`: patterns become the services they match (up and create
+    // select their own, with the project they load anyway).
+    if let Some(services) = cli.command.services_mut() {
+        match ctx.select(services) {
+            Ok(s) => *services = s,
+            Err(e) => {
+                eprintln!("Error: {e:#}");
                 return 1;
             }
         }

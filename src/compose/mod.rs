@@ -40,3 +40,35 @@ pub use raw::{ProjectOptions, RawProject, VariableUse};
 
 pub use model::Project;
 pub use project::{build_project, ModelError, ModelOptions, Warning};
+
+/// A project loaded from `yaml` in a fresh temp dir holding the empty directories
+/// `dirs` (unit tests of the layers below: watch rules, build requests).
+#[cfg(test)]
+pub fn test_project(yaml: &str, dirs: &[&str]) -> (Project, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.yaml"), yaml).unwrap();
+    for d in dirs {
+        std::fs::create_dir_all(dir.path().join(d)).unwrap();
+    }
+    let opts = ProjectOptions {
+        working_dir: dir.path().to_path_buf(),
+        project_name: Some("p".into()),
+        interpolate: true,
+        resolve_paths: true,
+        ..Default::default()
+    };
+    let raw = load_raw(&opts).unwrap();
+    let (mut project, _) = build_project(
+        raw,
+        &ModelOptions {
+            normalize: true,
+            consistency: true,
+            resolve_paths: true,
+            resolve_environment: false,
+            services: vec![],
+        },
+    )
+    .unwrap();
+    env_file::resolve_services_environment(&mut project).unwrap();
+    (project, dir)
+}

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, bail, Result};
 use berth_runtime::{Container, ExecConfig, Stdio};
 use oci_spec::runtime::Process;
 
@@ -136,6 +136,17 @@ fn process_for(launch: &LaunchConfig, opts: &ExecOptions) -> Result<Process> {
     Ok(p)
 }
 
+/// The container has no runtime any more (it stopped, or was killed, after its
+/// status was read): there is nothing to exec in.
+#[derive(Debug, thiserror::Error)]
+#[error("container {name} is not running: {source}")]
+pub struct NotRunning {
+    /// The container's name.
+    pub name: String,
+    /// Why its runtime could not be loaded.
+    source: berth_runtime::Error,
+}
+
 /// Runs `exec` in `found`; returns the process's exit code (0 with `detach`).
 pub fn exec(found: &Found, opts: &ExecOptions) -> Result<i32> {
     if opts.command.is_empty() {
@@ -143,8 +154,10 @@ pub fn exec(found: &Found, opts: &ExecOptions) -> Result<i32> {
     }
     let launch = LaunchConfig::load(&found.dir)?;
     let process = process_for(&launch, opts)?;
-    let container = Container::load(&runtime_dir(&found.dir))
-        .with_context(|| format!("container {} is not running", found.record.name))?;
+    let container = Container::load(&runtime_dir(&found.dir)).map_err(|source| NotRunning {
+        name: found.record.name.clone(),
+        source,
+    })?;
     let stdio = if opts.detach || opts.discard_output {
         Stdio::Null
     } else {

@@ -122,6 +122,18 @@ pub fn start_oneoff(
             super::build::BuildMode::Always,
             progress,
         )?;
+    } else if base.build.is_some() {
+        // A missing image is built with what its build needs first (`service:`
+        // contexts), as docker compose's `run` does (TestComposeRunBuild).
+        let store = Store::open(&layout.root)?;
+        super::build::build_needed(
+            &store,
+            project,
+            std::slice::from_ref(&opts.service),
+            opts.pull,
+            super::build::BuildMode::Missing,
+            progress,
+        )?;
     }
     let mut deps_ran = false;
     if !opts.no_deps {

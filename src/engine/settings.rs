@@ -397,7 +397,6 @@ pub fn unsupported_keys(svc: &ServiceConfig) -> Vec<&'static str> {
     check(svc.blkio_config.is_some(), "blkio_config");
     check(!svc.cgroup_parent.is_empty(), "cgroup_parent");
     check(svc.oom_kill_disable, "oom_kill_disable");
-    check(svc.develop.is_some(), "develop");
     check(
         svc.logging.as_ref().is_some_and(|l| {
             !l.driver.is_empty() && l.driver != "json-file" && l.driver != "local"

@@ -83,7 +83,11 @@ fn run_pre_stop(project: Option<&Project>, f: &Found) -> Result<()> {
         .and_then(|p| p.services.get(&f.record.service).cloned())
         .or_else(|| hooks::stored_service(f));
     match svc {
-        Some(svc) if !svc.pre_stop.is_empty() => hooks::pre_stop(&svc, f),
+        Some(svc) if !svc.pre_stop.is_empty() => match hooks::pre_stop(&svc, f) {
+            // Stopped on its own (killed) since its status was read: no hook to run.
+            Err(e) if e.chain().any(|c| c.is::<super::exec::NotRunning>()) => Ok(()),
+            r => r,
+        },
         _ => Ok(()),
     }
 }

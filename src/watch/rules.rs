@@ -26,16 +26,6 @@ pub enum RuleError {
         /// The rule's index.
         index: usize,
     },
-    /// A path that does not exist on the host.
-    #[error("services.{service}.develop.watch[{index}].path: {path} does not exist")]
-    Missing {
-        /// The service.
-        service: String,
-        /// The rule's index.
-        index: usize,
-        /// The path.
-        path: String,
-    },
     /// A path outside the project directory.
     #[error("services.{service}.develop.watch[{index}].path: {path} is outside the project directory {project}")]
     Outside {
@@ -170,11 +160,38 @@ pub struct Rule {
     pub bind_mounted: bool,
     /// Read from the deprecated `x-develop` (docker compose still reads it, with a warning).
     pub legacy: bool,
+    /// Asks for an initial sync through the deprecated `x-initialSync` (read, with a warning).
+    pub legacy_initial_sync: bool,
     include: Option<Matcher>,
     own_ignore: Matcher,
     /// The build context and its `.dockerignore`.
     docker_ignore: Option<(PathBuf, Matcher)>,
     ephemeral: Matcher,
+}
+
+/// `p` with the symlinks of its longest existing prefix resolved and the rest
+/// appended as written: a rule may watch a path that does not exist yet, which
+/// docker compose watches from its nearest existing ancestor until it appears.
+fn resolve_existing_prefix(p: &Path) -> PathBuf {
+    let mut rest = vec![];
+    let mut cur = p;
+    loop {
+        if let Ok(real) = std::fs::canonicalize(cur) {
+            let mut out = real;
+            for c in rest.iter().rev() {
+                out.push(c);
+            }
+            return out;
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                cur = parent;
+            }
+            // `..` or the root itself: nothing better than the path as given.
+            _ => return p.to_path_buf(),
+        }
+    }
 }
 
 fn rel_str(base: &Path, p: &Path) -> Option<String> {
@@ -273,6 +290,10 @@ fn build_paths(project: &Project, svc: &ServiceConfig) -> Option<(PathBuf, PathB
 pub const LEGACY_WARNING: &str =
     "x-develop is DEPRECATED, please use the official `develop` attribute";
 
+/// docker compose's warning for a rule asking for an initial sync through `x-initialSync`.
+pub const LEGACY_INITIAL_SYNC_WARNING: &str =
+    "x-initialSync is DEPRECATED, please use the official `initial_sync` attribute";
+
 /// A service's `develop`, or else its deprecated `x-develop` (as docker
 /// compose's `loadDevelopmentConfig` still reads it); whether it is the latter.
 fn develop_of<'s>(
@@ -349,11 +370,7 @@ pub fn rules_of(project: &Project, services: &[String]) -> Result<Vec<Rule>, Rul
                 });
             }
             let given = project.working_dir.join(&t.path);
-            let path = std::fs::canonicalize(&given).map_err(|_| RuleError::Missing {
-                service: err_svc(),
-                index,
-                path: t.path.clone(),
-            })?;
+            let path = resolve_existing_prefix(&given);
             if !path.starts_with(&root) {
                 return Err(RuleError::Outside {
                     service: err_svc(),
@@ -373,6 +390,8 @@ pub fn rules_of(project: &Project, services: &[String]) -> Result<Vec<Rule>, Rul
                 Some(Matcher::new(&t.include).map_err(pattern)?)
             };
             let own_ignore = Matcher::new(&t.ignore).map_err(pattern)?;
+            let legacy_initial_sync =
+                t.extensions.get("x-initialSync").and_then(|v| v.as_bool()) == Some(true);
             let bind_mounted = action.syncs()
                 && svc.volumes.iter().any(|v| {
                     v.kind == "bind" && {
@@ -388,9 +407,9 @@ pub fn rules_of(project: &Project, services: &[String]) -> Result<Vec<Rule>, Rul
                 action,
                 target: t.target.clone(),
                 exec: t.exec.clone(),
-                initial_sync: (t.initial_sync
-                    || t.extensions.get("x-initialSync").and_then(|v| v.as_bool()) == Some(true))
+                initial_sync: (t.initial_sync || legacy_initial_sync)
                     && matches!(action, Action::Sync | Action::SyncRestart),
+                legacy_initial_sync,
                 bind_mounted,
                 legacy,
                 include,
@@ -421,6 +440,7 @@ mod tests {
             initial_sync: false,
             bind_mounted: false,
             legacy: false,
+            legacy_initial_sync: false,
             include: None,
             own_ignore: Matcher::new(ignore).unwrap(),
             docker_ignore: Some(("/p".into(), Matcher::new(docker).unwrap())),
@@ -456,20 +476,7 @@ mod tests {
     }
 
     fn project(yaml: &str) -> (Project, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("compose.yaml"), yaml).unwrap();
-        std::fs::create_dir_all(dir.path().join("src")).unwrap();
-        let opts = crate::compose::ProjectOptions {
-            working_dir: dir.path().to_path_buf(),
-            project_name: Some("p".into()),
-            interpolate: true,
-            resolve_paths: true,
-            ..Default::default()
-        };
-        let p = crate::engine::load::load_project(&opts, &[])
-            .unwrap()
-            .project;
-        (p, dir)
+        crate::compose::test_project(yaml, &["src"])
     }
 
     #[test]

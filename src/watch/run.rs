@@ -100,6 +100,11 @@ impl<'a> Session<'a> {
         if rules.iter().any(|r| r.legacy) {
             let _ = writeln!(out, "{}", super::rules::LEGACY_WARNING);
         }
+        // docker compose warns when it reads the extension, even for a rule (sync+exec)
+        // whose action then takes no initial sync.
+        if rules.iter().any(|r| r.legacy_initial_sync) {
+            let _ = writeln!(out, "{}", super::rules::LEGACY_INITIAL_SYNC_WARNING);
+        }
         for r in rules.iter().filter(|r| r.bind_mounted) {
             let _ = writeln!(
                 out,

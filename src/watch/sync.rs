@@ -236,6 +236,20 @@ impl<'a> Writer<'a> {
             Entry::Dir { mode } => {
                 match existing {
                     Some(Kind::Dir) => return Ok(()),
+                    // A symlink the container has to a directory (in its root) is
+                    // synced through, as `docker cp` copies a directory onto one
+                    // (docker/compose#13795): the link stays.
+                    Some(Kind::Symlink)
+                        if open_in_root(
+                            self.root.as_raw_fd(),
+                            Path::new(&op.path),
+                            libc::O_RDONLY | libc::O_DIRECTORY,
+                            0,
+                        )
+                        .is_ok() =>
+                    {
+                        return Ok(())
+                    }
                     Some(_) => unlink_at(pfd, &cname)?,
                     None => {}
                 }

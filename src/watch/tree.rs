@@ -188,8 +188,15 @@ impl Tree {
             .map(|r| {
                 if r.is_dir() {
                     r.clone()
-                } else {
+                } else if r.exists() {
                     r.parent()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| r.clone())
+                } else {
+                    // Not there yet: its nearest existing ancestor is watched, and the
+                    // directories leading to it are added as they appear (see `take`).
+                    r.ancestors()
+                        .find(|a| a.is_dir())
                         .map(Path::to_path_buf)
                         .unwrap_or_else(|| r.clone())
                 }

@@ -88,6 +88,82 @@ pub struct World {
     /// Temp dir holding the root and the projects.
     pub dir: tempfile::TempDir,
     projects: std::cell::RefCell<Vec<PathBuf>>,
+    reaper: Option<Reaper>,
+}
+
+/// What takes a world down when the test process dies without dropping it (killed
+/// by a timeout, SIGKILL, an abort): a shell in its own session that reads a pipe
+/// whose write end only this process holds. `done` on the pipe means the world
+/// was dropped and cleaned; end of file without it means the process died, and
+/// the shell runs `down -v` in each project, kills the root's processes and
+/// removes the temp dir (unless something is still mounted in it).
+struct Reaper {
+    tx: fs::File,
+    child: std::process::Child,
+}
+
+/// The projects a reaper takes down, one directory per line.
+const REAPER_PROJECTS: &str = ".reaper-projects";
+
+const REAPER_SCRIPT: &str = r#"
+read -r word
+[ "$word" = done ] && exit 0
+if [ -f "$DIR/.reaper-projects" ]; then
+  while IFS= read -r p; do
+    (cd "$p" && "$BERTH" --root "$ROOT" down -v -t 0 --remove-orphans) >/dev/null 2>&1
+  done <"$DIR/.reaper-projects"
+fi
+pkill -9 -f "$ROOT"
+grep -q " $DIR" /proc/mounts || rm -rf "$DIR"
+"#;
+
+impl Reaper {
+    fn start(dir: &Path, root: &Path) -> Option<Reaper> {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::process::CommandExt;
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills two fds we then own; O_CLOEXEC keeps the write end out
+        // of every process this test spawns, so only our death closes it.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return None;
+        }
+        // SAFETY: both fds are fresh from pipe2 and owned by nobody else.
+        let (rx, tx) = unsafe {
+            (
+                std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+                fs::File::from_raw_fd(fds[1]),
+            )
+        };
+        let mut cmd = Command::new("sh");
+        // The paths go in the environment, not the command line, so the final
+        // `pkill -f ROOT` does not match the reaper itself.
+        cmd.arg("-c")
+            .arg(REAPER_SCRIPT)
+            .env("DIR", dir)
+            .env("ROOT", root)
+            .env("BERTH", env!("CARGO_BIN_EXE_berth"))
+            .stdin(std::process::Stdio::from(rx))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // SAFETY: setsid is async-signal-safe; its own session keeps the reaper
+        // alive when the test's process group is killed.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().ok()?;
+        Some(Reaper { tx, child })
+    }
+
+    /// The world was cleaned: the reaper ends without doing anything.
+    fn dismiss(mut self) {
+        use std::io::Write;
+        let _ = self.tx.write_all(b"done\n");
+        drop(self.tx);
+        let _ = self.child.wait();
+    }
 }
 
 impl World {
@@ -100,9 +176,15 @@ impl World {
         if std::env::var_os("BERTH_TEST_KEEP").is_some() {
             dir.disable_cleanup(true);
         }
+        let reaper = if std::env::var_os("BERTH_TEST_KEEP").is_some() {
+            None
+        } else {
+            Reaper::start(dir.path(), &dir.path().join("root"))
+        };
         let w = World {
             dir,
             projects: Default::default(),
+            reaper,
         };
         let out = w.berth_in(
             w.dir.path(),
@@ -129,6 +211,8 @@ impl World {
         let mut ps = self.projects.borrow_mut();
         if !ps.contains(&p) {
             ps.push(p.clone());
+            let list: String = ps.iter().map(|p| format!("{}\n", p.display())).collect();
+            let _ = fs::write(self.dir.path().join(REAPER_PROJECTS), list);
         }
         p
     }
@@ -246,6 +330,9 @@ impl Drop for World {
             .arg("-f")
             .arg(self.root().to_string_lossy().as_ref())
             .status();
+        if let Some(r) = self.reaper.take() {
+            r.dismiss();
+        }
     }
 }
 

@@ -196,6 +196,11 @@ impl Background {
         self.out.lock().unwrap().clone()
     }
 
+    /// stderr so far.
+    pub fn stderr(&self) -> String {
+        self.err.lock().unwrap().clone()
+    }
+
     /// stdout and stderr so far.
     pub fn output(&self) -> String {
         format!("{}{}", self.stdout(), self.err.lock().unwrap())
