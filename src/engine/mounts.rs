@@ -204,8 +204,14 @@ pub fn service_mounts(
                     mode: t.map(|t| t.mode).filter(|m| *m != 0),
                 });
             }
+            "image" => {
+                let store = crate::image::Store::open(&layout.root)?;
+                out.specs.push(super::image_volume::mount_spec(
+                    &store, project, svc, i, v, target,
+                )?);
+            }
             other => bail!(
-                "{}: volume type {other:?} is not supported (volume, bind or tmpfs)",
+                "{}: volume type {other:?} is not supported (volume, bind, tmpfs or image)",
                 at()
             ),
         }

@@ -138,6 +138,11 @@ pub fn build_spec(cfg: &RunConfig) -> Result<Spec, SpecError> {
                 }
                 json!({"destination": target, "type": "tmpfs", "source": "tmpfs", "options": opts})
             }
+            MountSpec::Layers { lowers, target } => {
+                let dirs: Vec<String> = lowers.iter().map(|l| l.display().to_string()).collect();
+                json!({"destination": target, "type": "overlay", "source": "overlay",
+                    "options": ["ro", "nosuid", "nodev", format!("lowerdir={}", dirs.join(":"))]})
+            }
         });
     }
 
@@ -147,7 +152,9 @@ pub fn build_spec(cfg: &RunConfig) -> Result<Spec, SpecError> {
     for (source, target) in &cfg.etc_files {
         let own = cfg.mounts.iter().any(|m| {
             let t = match m {
-                MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target, .. } => target,
+                MountSpec::Bind { target, .. }
+                | MountSpec::Tmpfs { target, .. }
+                | MountSpec::Layers { target, .. } => target,
             };
             t.trim_end_matches('/') == target
         });
