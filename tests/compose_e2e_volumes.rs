@@ -431,7 +431,9 @@ services:
     build:
       context: .
       dockerfile: Dockerfile
-    image: ${SOURCE_IMAGE}
+    image: ${SOURCE_REF}
+    # alpine's CMD; the busybox test image has none
+    command: ["true"]
 
   consumer:
     image: IMAGE
@@ -440,7 +442,7 @@ services:
     command: ["cat", "/data/content.txt"]
     volumes:
       - type: image
-        source: ${SOURCE_IMAGE}
+        source: ${SOURCE_REF}
         target: /data
         image:
           subpath: app
@@ -454,7 +456,8 @@ services:
         ),
     )
     .unwrap();
-    let env = [("SOURCE_IMAGE", "imagevolrebuild-source-image")];
+    // SOURCE_IMAGE is SOURCE_REF here: `World::project` replaces IMAGE.
+    let env = [("SOURCE_REF", "imagevolrebuild-source-image")];
     // build the source image with its initial content
     let out = w.berth_env(&p, &["build", "--build-arg", "CONTENT=foo"], &env);
     assert!(out.status.success(), "{}", common::scenario::combined(&out));
