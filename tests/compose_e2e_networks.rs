@@ -419,6 +419,13 @@ networks:
     // the container's IP moved to the new subnet
     let addr = eth0_address(&w, &p, "test");
     assert!(addr.starts_with("10.214."), "{addr}");
+    // and its resolver, the new gateway, and its own line in /etc/hosts followed
+    let resolv = w.ok(&p, &["exec", "-T", "test", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver 10.214."), "{resolv}");
+    let hosts = w.ok(&p, &["exec", "-T", "test", "cat", "/etc/hosts"]);
+    let ip = addr.split('/').next().unwrap();
+    assert!(hosts.contains(ip), "{hosts}");
+    assert!(!hosts.contains("10.213."), "{hosts}");
     // and an unchanged up leaves network and container alone
     let out = w.berth_env(&p, &["up", "-d"], &[("SUBNET", "10.214.0.0/16")]);
     let all = common::scenario::combined(&out);

@@ -442,6 +442,11 @@ pub struct Wired {
 
 /// Makes a namespace for container `id` and attaches it to its networks.
 pub fn wire(layout: &Layout, id: &str, reqs: &[AttachRequest]) -> Result<Wired> {
+    if reqs.iter().any(|r| r.network == DEFAULT_BRIDGE) {
+        // Its last container may have taken it away since `up` made it (a
+        // recreate that removes the old container first).
+        ensure_default_bridge(layout)?;
+    }
     let state = net_state(layout)?;
     let netns = Netns::create(&layout.run, id).context("creating network namespace")?;
     match berth_netns::attach(&state, &netns, id, reqs) {

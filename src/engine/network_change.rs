@@ -241,6 +241,15 @@ fn reconnect(layout: &Layout, project: &Project, m: &Member) -> Result<()> {
         *a = new.clone();
     }
     files.write_json(&files.net(), &atts)?;
+    // Its resolver is the DNS responder on a gateway that moved with the subnet.
+    let (search, opts) = svc
+        .map(|s| (s.dns_search.clone(), s.dns_opt.clone()))
+        .unwrap_or_default();
+    crate::state::perms::write_shared(
+        &files.resolv_conf(),
+        berth_netns::dns::container_resolv_conf(&atts, &search, &opts).as_bytes(),
+        0o644,
+    )?;
     let cidr4 = format!("{}/{}", new.ipv4, new.prefix4);
     let cidr6 = new.ipv6.map(|(ip, p)| format!("{ip}/{p}"));
     files.update_record(|rec| {

@@ -167,6 +167,14 @@ pub fn start_oneoff(
     let image = ensure_image(&store, project, &svc, opts.pull, &|image| {
         Some(progress.task(&format!("Image {image}"), "Pulling"))
     })?;
+    // The images its `type: image` volumes mount, pulled when missing.
+    super::image_volume::ensure_sources(
+        &store,
+        project,
+        std::slice::from_ref(&opts.service),
+        &loaded.hashes,
+        progress,
+    )?;
     ensure_networks(
         layout,
         project,

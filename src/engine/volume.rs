@@ -82,7 +82,9 @@ pub fn ensure_volumes(
     let store = layout.volumes();
     for key in wanted_keys(project, selected, all) {
         let cfg = &project.volumes[&key];
-        if cfg.external {
+        // External volumes must exist, and other drivers are refused, when a
+        // container mounts them (engine/mounts.rs).
+        if cfg.external || !(cfg.driver.is_empty() || cfg.driver == "local") {
             continue;
         }
         let name = volume_name(project, &key, cfg);
@@ -96,6 +98,22 @@ pub fn ensure_volumes(
                 task.done("Created");
             }
             Some(info) => {
+                match info.labels.get("com.docker.compose.project") {
+                    None => {
+                        progress.println(&format!(
+                            "WARN[0000] volume {name:?} already exists but was not created by Docker Compose. Use `external: true` to use an existing volume"
+                        ));
+                        continue;
+                    }
+                    Some(p) if *p != project.name => {
+                        progress.println(&format!(
+                            "WARN[0000] volume {name:?} already exists but was created for project {p:?} (expected {:?}). Use `external: true` to use an existing volume",
+                            project.name
+                        ));
+                        continue;
+                    }
+                    Some(_) => {}
+                }
                 // A volume with no hash (made by a `run`, or by an older berth) is
                 // left as it is, as docker compose leaves one.
                 let Some(have) = info.labels.get(CONFIG_HASH) else {

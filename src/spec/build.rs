@@ -140,8 +140,18 @@ pub fn build_spec(cfg: &RunConfig) -> Result<Spec, SpecError> {
             }
             MountSpec::Layers { lowers, target } => {
                 let dirs: Vec<String> = lowers.iter().map(|l| l.display().to_string()).collect();
-                json!({"destination": target, "type": "overlay", "source": "overlay",
-                    "options": ["ro", "nosuid", "nodev", format!("lowerdir={}", dirs.join(":"))]})
+                let mut opts = vec![
+                    "ro".to_string(),
+                    "nosuid".to_string(),
+                    "nodev".to_string(),
+                    format!("lowerdir={}", dirs.join(":")),
+                ];
+                // As the rootfs overlay (runtime/src/rootfs): in a user namespace
+                // (rootless berth) overlay reads its metadata from user.* xattrs.
+                if berth_runtime::namespaces::in_user_namespace() {
+                    opts.push("userxattr".into());
+                }
+                json!({"destination": target, "type": "overlay", "source": "overlay", "options": opts})
             }
         });
     }
