@@ -473,3 +473,38 @@ networks:
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+// berth's own: the default `bridge` network belongs to no project: two
+// projects share it, `down` of one leaves it to the other (whose container
+// keeps its address there), and it goes with the last container on it.
+#[test]
+fn default_bridge_is_shared_and_outlives_a_projects_down() {
+    let w = World::new();
+    let yaml = r#"
+services:
+  app:
+    image: IMAGE
+    init: true
+    network_mode: bridge
+    command: sleep infinity
+"#;
+    let a = w.project("bridgea", yaml);
+    let b = w.project("bridgeb", yaml);
+    w.ok(&a, &["up", "-d"]);
+    w.ok(&b, &["up", "-d"]);
+    let addr_a = eth0_address(&w, &a, "app");
+    let addr_b = eth0_address(&w, &b, "app");
+    assert_ne!(addr_a, addr_b);
+    // the same subnet: one network
+    let net = |a: &str| a.rsplitn(2, '.').nth(1).unwrap_or_default().to_string();
+    assert_eq!(net(&addr_a), net(&addr_b), "{addr_a} {addr_b}");
+    let out = w.berth_in(&a, &["down", "-t", "0"]);
+    let all = common::scenario::combined(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(!all.contains("Network bridge"), "{all}");
+    assert!(w.root().join("run/net/networks/bridge.json").exists());
+    assert_eq!(eth0_address(&w, &b, "app"), addr_b);
+    w.ok(&b, &["down", "-t", "0"]);
+    assert!(!w.root().join("run/net/networks/bridge.json").exists());
+    w.assert_clean();
+}
