@@ -496,7 +496,12 @@ services:
     let addr_b = eth0_address(&w, &b, "app");
     assert_ne!(addr_a, addr_b);
     // the same subnet: one network
-    let net = |a: &str| a.rsplitn(2, '.').nth(1).unwrap_or_default().to_string();
+    let net = |a: &str| {
+        a.rsplit_once('.')
+            .map(|x| x.0)
+            .unwrap_or_default()
+            .to_string()
+    };
     assert_eq!(net(&addr_a), net(&addr_b), "{addr_a} {addr_b}");
     let out = w.berth_in(&a, &["down", "-t", "0"]);
     let all = common::scenario::combined(&out);
