@@ -378,6 +378,16 @@ services:
         err.contains(&format!("Image {}/nginx:alpine Pulled", reg.host())),
         "{err}"
     );
+    // berth's own: the container keeps the image it mounts, untagged and pruned
+    w.ok(
+        &p,
+        &["image", "rm", &format!("{}/nginx:alpine", reg.host())],
+    );
+    w.ok(&p, &["image", "prune", "--force"]);
+    w.ok(&p, &["start", "with_image"]);
+    w.wait_until(10, "the second run's listing", || {
+        w.ok(&p, &["logs", "with_image"]).matches("passwd").count() == 2
+    });
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }

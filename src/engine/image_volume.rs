@@ -89,7 +89,14 @@ pub fn ensure_sources(
     Ok(out)
 }
 
-/// The mount of volume `v` (the `i`th of `svc`) at `target`.
+/// The pin owner under which a container keeps the images its image volumes
+/// mount (image garbage collection spares them; `discard` drops it).
+pub fn pin_owner(container_id: &str) -> String {
+    format!("{container_id}-image-volumes")
+}
+
+/// The mount of volume `v` (the `i`th of `svc`) at `target`, and the manifest
+/// digest of the image it mounts (to pin).
 pub fn mount_spec(
     store: &Store,
     project: &Project,
@@ -97,7 +104,7 @@ pub fn mount_spec(
     i: usize,
     v: &ServiceVolumeConfig,
     target: String,
-) -> Result<MountSpec> {
+) -> Result<(MountSpec, crate::image::Digest)> {
     let at = format!("services.{}.volumes[{i}]", svc.name);
     let img = resolve(store, project, &v.source)
         .ok_or_else(|| anyhow!("{at}: image {:?} not found", v.source))?;
@@ -110,20 +117,21 @@ pub fn mount_spec(
             bail!("{at}: layer path {} contains ',' or ':'", l.display());
         }
     }
-    match lowers.len() {
+    let spec = match lowers.len() {
         0 => bail!(
             "{at}: {:?} is not a directory of image {}",
             sub.display().to_string(),
             v.source
         ),
-        1 => Ok(MountSpec::Bind {
+        1 => MountSpec::Bind {
             source: lowers.into_iter().next().unwrap_or_default(),
             target,
             read_only: true,
             propagation: None,
-        }),
-        _ => Ok(MountSpec::Layers { lowers, target }),
-    }
+        },
+        _ => MountSpec::Layers { lowers, target },
+    };
+    Ok((spec, img.manifest_digest))
 }
 
 /// `sub` as a path relative to the image's root; `None` when it climbs out.
