@@ -21,8 +21,9 @@ use crate::container::ContainerState;
 use crate::progress::Progress;
 use crate::state::{ContainerDir, Layout};
 
-/// docker compose's label holding a resource's definition hash.
-pub const CONFIG_HASH: &str = "com.docker.compose.config-hash";
+/// docker compose's label holding a resource's definition hash (the same
+/// key as a container's).
+pub use crate::container::record::labels::CONFIG_HASH;
 
 /// The full name of network `key`.
 pub fn network_name(project: &Project, key: &str, cfg: &NetworkConfig) -> String {

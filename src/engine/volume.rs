@@ -15,8 +15,9 @@ use crate::container::list::{find, Found};
 use crate::progress::Progress;
 use crate::state::Layout;
 
-/// docker compose's label holding a resource's definition hash.
-pub const CONFIG_HASH: &str = "com.docker.compose.config-hash";
+/// docker compose's label holding a resource's definition hash (the same
+/// key as a container's).
+pub use crate::container::record::labels::CONFIG_HASH;
 
 /// How `up` answers docker compose's "Recreate (data will be lost)?" question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
