@@ -503,7 +503,6 @@ fn test_compose_run_pull_always() {
 // compose_run_test.go § TestComposeRunRmStopSignal: a `run --rm -d` one-off is
 // removed once something else stops it.
 #[test]
-#[ignore = "run --rm -d: nothing removes the one-off when it stops (the supervisor would)"]
 fn test_compose_run_rm_stop_signal() {
     let w = World::new();
     let p = w.project(

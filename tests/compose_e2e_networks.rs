@@ -298,3 +298,218 @@ services:
     w.ok(&p, &["down"]);
     w.assert_clean();
 }
+
+// SCENARIOS.md § TestNetworkLinks (networks_test.go): links must resolve between
+// services on docker's default bridge network (`network_mode: bridge`), which
+// has no DNS by name: the link is a line of /etc/hosts. nginx becomes busybox
+// httpd serving a page of its own.
+#[test]
+fn test_network_links() {
+    let w = World::new();
+    let p = w.project(
+        "netlinks",
+        r#"
+services:
+  container1:
+    image: IMAGE
+    init: true
+    stop_signal: SIGTERM
+    network_mode: bridge
+    command: ["sh", "-c", "mkdir -p /www && echo 'Welcome to busybox httpd!' > /www/index.html && httpd -f -p 80 -h /www"]
+  container2:
+    image: IMAGE
+    init: true
+    stop_signal: SIGTERM
+    network_mode: bridge
+    command: sleep infinity
+    links:
+      - container1
+"#,
+    );
+    // up starts both services
+    w.ok(&p, &["up", "-d"]);
+    wait_states(
+        &w,
+        &p,
+        10,
+        &[
+            ("netlinks-container1-1", "running"),
+            ("netlinks-container2-1", "running"),
+        ],
+    );
+    // the linked name resolves over the bridge network
+    let mut last = String::new();
+    w.wait_until(10, "container1's page through the link", || {
+        let out = w.berth_in(
+            &p,
+            &[
+                "exec",
+                "-T",
+                "container2",
+                "wget",
+                "-q",
+                "-O",
+                "-",
+                "http://container1/",
+            ],
+        );
+        last = common::scenario::combined(&out);
+        last.contains("Welcome to busybox httpd!")
+    });
+    // both are on the one `bridge` network, which `down` leaves to the last
+    // container on it: removing them takes it away
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+/// The IPv4 address of `service`'s eth0, as the container sees it.
+fn eth0_address(w: &World, p: &std::path::Path, service: &str) -> String {
+    let out = w.ok(
+        p,
+        &[
+            "exec", "-T", service, "ip", "-4", "-o", "addr", "show", "eth0",
+        ],
+    );
+    out.split_whitespace()
+        .skip_while(|f| *f != "inet")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+
+// SCENARIOS.md § TestNetworkConfigChanged (networks_test.go): a network subnet
+// change must recreate the network and re-address the attached containers,
+// which are reconnected, not recreated. The subnets are uncommon ones, so that
+// tests running beside this one do not hold them.
+#[test]
+fn test_network_config_changed() {
+    let w = World::new();
+    let p = w.project(
+        "netchanged",
+        r#"
+services:
+  test:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    networks:
+      - test
+
+networks:
+  test:
+    ipam:
+      config:
+        - subnet: ${SUBNET-10.213.0.0/16}
+"#,
+    );
+    // up addresses the service in the default subnet
+    w.ok(&p, &["up", "-d"]);
+    assert_eq!(states(&w, &p), map(&[("netchanged-test-1", "running")]));
+    let before = common::scenario::ids(&w, &p);
+    // the container's IP belongs to the default subnet
+    assert!(eth0_address(&w, &p, "test").starts_with("10.213."));
+    // up with a changed subnet replaces the network, reconnecting the same container
+    let out = w.berth_env(&p, &["up", "-d"], &[("SUBNET", "10.214.0.0/16")]);
+    let all = common::scenario::combined(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("Network netchanged_test Removed"), "{all}");
+    assert!(all.contains("Network netchanged_test Created"), "{all}");
+    assert_eq!(states(&w, &p), map(&[("netchanged-test-1", "running")]));
+    assert_eq!(common::scenario::ids(&w, &p), before, "recreated:\n{all}");
+    // the container's IP moved to the new subnet
+    let addr = eth0_address(&w, &p, "test");
+    assert!(addr.starts_with("10.214."), "{addr}");
+    // and its resolver, the new gateway, and its own line in /etc/hosts followed
+    let resolv = w.ok(&p, &["exec", "-T", "test", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver 10.214."), "{resolv}");
+    let hosts = w.ok(&p, &["exec", "-T", "test", "cat", "/etc/hosts"]);
+    let ip = addr.split('/').next().unwrap();
+    assert!(hosts.contains(ip), "{hosts}");
+    assert!(!hosts.contains("10.213."), "{hosts}");
+    // and an unchanged up leaves network and container alone
+    let out = w.berth_env(&p, &["up", "-d"], &[("SUBNET", "10.214.0.0/16")]);
+    let all = common::scenario::combined(&out);
+    assert!(!all.contains("Network netchanged_test"), "{all}");
+    assert!(all.contains("Container netchanged-test-1 Running"), "{all}");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestNetworkRecreate (networks_test.go): a changed network label
+// must stop the containers on it and bring them back on the new network.
+#[test]
+fn test_network_recreate() {
+    let w = World::new();
+    let p = w.project(
+        "network_recreate",
+        r#"
+services:
+  web:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    networks:
+      - test
+
+networks:
+  test:
+    labels:
+      - foo=${FOO:-foo}
+"#,
+    );
+    w.ok(&p, &["up", "-d"]);
+    let out = w.berth_env(&p, &["--progress=plain", "up", "-d"], &[("FOO", "bar")]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Stopped"), "missing expected events: {err}");
+    assert!(
+        err.contains("Started") || err.contains("Recreated"),
+        "missing expected events: {err}"
+    );
+    assert_eq!(
+        states(&w, &p),
+        map(&[("network_recreate-web-1", "running")])
+    );
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// berth's own: the default `bridge` network belongs to no project: two
+// projects share it, `down` of one leaves it to the other (whose container
+// keeps its address there), and it goes with the last container on it.
+#[test]
+fn default_bridge_is_shared_and_outlives_a_projects_down() {
+    let w = World::new();
+    let yaml = r#"
+services:
+  app:
+    image: IMAGE
+    init: true
+    network_mode: bridge
+    command: sleep infinity
+"#;
+    let a = w.project("bridgea", yaml);
+    let b = w.project("bridgeb", yaml);
+    w.ok(&a, &["up", "-d"]);
+    w.ok(&b, &["up", "-d"]);
+    let addr_a = eth0_address(&w, &a, "app");
+    let addr_b = eth0_address(&w, &b, "app");
+    assert_ne!(addr_a, addr_b);
+    // the same subnet: one network
+    let net = |a: &str| {
+        a.rsplit_once('.')
+            .map(|x| x.0)
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(net(&addr_a), net(&addr_b), "{addr_a} {addr_b}");
+    let out = w.berth_in(&a, &["down", "-t", "0"]);
+    let all = common::scenario::combined(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(!all.contains("Network bridge"), "{all}");
+    assert!(w.root().join("run/net/networks/bridge.json").exists());
+    assert_eq!(eth0_address(&w, &b, "app"), addr_b);
+    w.ok(&b, &["down", "-t", "0"]);
+    assert!(!w.root().join("run/net/networks/bridge.json").exists());
+    w.assert_clean();
+}

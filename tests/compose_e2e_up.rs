@@ -531,3 +531,43 @@ services:
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
+
+// SCENARIOS.md § TestUpWithAllResources (up_test.go): up --all-resources must
+// create volumes and networks no service uses.
+#[test]
+fn test_up_with_all_resources() {
+    let w = World::new();
+    let p = w.project(
+        "allresources",
+        r#"
+services:
+  app:
+    image: IMAGE
+    command: ["true"]
+
+volumes:
+  my_vol: {}
+
+networks:
+  my_net: {}
+"#,
+    );
+    // up creates the unused volume and network
+    let (code, out, err) = run(&w, &p, &["--all-resources", "up"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("Volume allresources_my_vol Created"), "{err}");
+    assert!(err.contains("Network allresources_my_net Created"), "{err}");
+    // without the flag they are not made
+    let q = w.project(
+        "someresources",
+        &std::fs::read_to_string(p.join("compose.yaml")).unwrap(),
+    );
+    let (code, out, err) = run(&w, &q, &["up"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!err.contains("someresources_my_vol"), "{err}");
+    assert!(!err.contains("someresources_my_net"), "{err}");
+    w.ok(&p, &["down", "-v", "-t", "0"]);
+    w.ok(&q, &["down", "-v", "-t", "0"]);
+    assert!(!w.root().join("volumes/allresources_my_vol").exists());
+    w.assert_clean();
+}

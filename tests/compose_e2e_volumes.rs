@@ -10,6 +10,7 @@
 //! Fixtures adapted from docker/compose@f729794 pkg/e2e (Apache-2.0).
 
 mod common;
+mod image_support;
 
 use common::scenario::{ids, run};
 use common::{http_get, World};
@@ -264,5 +265,236 @@ volumes:
         dir.join("resultfile").exists(),
         "down leaves the bound directory alone"
     );
+    w.assert_clean();
+}
+
+/// Volume `name`'s labels, as berth keeps them (`docker volume inspect`).
+fn volume_labels(w: &World, name: &str) -> std::collections::BTreeMap<String, String> {
+    let v: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(w.root().join("volumes").join(name).join("volume.json")).unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    serde_json::from_value(v["labels"].clone()).unwrap_or_default()
+}
+
+// SCENARIOS.md § TestUpRecreateVolumes (volumes_test.go): a volume definition
+// change must recreate the volume on an approved up (`-y`); unapproved (no
+// terminal, nothing answered), the volume stays as it is.
+#[test]
+fn test_up_recreate_volumes() {
+    let w = World::new();
+    let p = w.project(
+        "recreatevol",
+        r#"
+services:
+  app:
+    image: IMAGE
+    init: true
+    command: sleep infinity
+    volumes:
+      - my_vol:/my_vol
+
+volumes:
+  my_vol:
+    labels:
+      foo: ${VOL_LABEL:-bar}
+"#,
+    );
+    // up creates the volume with its declared label
+    let (code, out, err) = run(&w, &p, &["up", "-d"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("Volume recreatevol_my_vol Created"), "{err}");
+    // the volume carries the initial label
+    assert_eq!(volume_labels(&w, "recreatevol_my_vol")["foo"], "bar");
+    w.ok(&p, &["exec", "-T", "app", "touch", "/my_vol/data"]);
+    // without -y and without an answer the volume is kept
+    let out = w.berth_env(&p, &["up", "-d"], &[("VOL_LABEL", "zot")]);
+    let all = common::scenario::combined(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("Volume \"recreatevol_my_vol\" exists but doesn't match configuration in compose file. Recreate (data will be lost)?"),
+        "{all}"
+    );
+    assert_eq!(volume_labels(&w, "recreatevol_my_vol")["foo"], "bar");
+    let before = ids(&w, &p);
+    // up -y with a changed label recreates the volume
+    let out = w.berth_env(&p, &["up", "-d", "-y"], &[("VOL_LABEL", "zot")]);
+    let all = common::scenario::combined(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("Volume recreatevol_my_vol Removed"), "{all}");
+    // the volume carries the new label, is empty, and the container is new
+    assert_eq!(volume_labels(&w, "recreatevol_my_vol")["foo"], "zot");
+    assert_ne!(ids(&w, &p), before);
+    let (code, _, _) = run(&w, &p, &["exec", "-T", "app", "test", "-e", "/my_vol/data"]);
+    assert_eq!(code, 1, "the old volume's data is still there");
+    w.ok(&p, &["down", "-v", "-t", "0"]);
+    w.assert_clean();
+}
+
+/// A registry holding the busybox test image (two layers: a whiteout and an
+/// opaque directory in the top one) as `nginx:alpine`.
+fn nginx_registry() -> image_support::Registry {
+    let reg = image_support::Registry::start(false);
+    let layout = tempfile::tempdir().unwrap();
+    image_support::busybox_layout(layout.path(), "gzip", "v1");
+    reg.push_layout(layout.path(), "v1", "nginx:alpine", false);
+    reg
+}
+
+// SCENARIOS.md § TestImageVolume (volumes_test.go): an image volume must mount
+// the source image's content at the requested subpath, pulling the image. The
+// registry's image stands for nginx:alpine, its `etc/` for nginx's html/: the
+// top layer's whiteout of `etc/motd` hides it.
+#[test]
+fn test_image_volume() {
+    let reg = nginx_registry();
+    let w = World::new();
+    let p = w.project(
+        "imagevol",
+        &r#"
+services:
+  with_image:
+    image: IMAGE
+    command: "ls -al /mnt/image"
+    volumes:
+      - type: image
+        source: REG/nginx:alpine
+        target: /mnt/image
+        image:
+          subpath: etc/
+"#
+        .replace("REG", &reg.host()),
+    );
+    // up mounts the image content
+    let (code, out, err) = run(&w, &p, &["up", "with_image"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("passwd"), "{out}{err}");
+    assert!(out.contains("hostname"), "{out}");
+    assert!(
+        !out.contains("motd"),
+        "a whiteout of the top layer is ignored: {out}"
+    );
+    assert!(
+        err.contains(&format!("Image {}/nginx:alpine Pulled", reg.host())),
+        "{err}"
+    );
+    // berth's own: the container keeps the image it mounts, untagged and pruned
+    w.ok(
+        &p,
+        &["image", "rm", &format!("{}/nginx:alpine", reg.host())],
+    );
+    w.ok(&p, &["image", "prune", "--force"]);
+    w.ok(&p, &["start", "with_image"]);
+    w.wait_until(10, "the second run's listing", || {
+        w.ok(&p, &["logs", "with_image"]).matches("passwd").count() == 2
+    });
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestImageVolumeImageAlreadyLocal (volumes_test.go): an image
+// volume whose source image is already local must mount, read-only, and stay
+// idempotent.
+#[test]
+fn test_image_volume_image_already_local() {
+    let w = World::new();
+    let p = w.project(
+        "imagevollocal",
+        r#"
+services:
+  app:
+    image: IMAGE
+    command: ["sh", "-c", "ls -al /mnt/image; touch /mnt/image/x || echo read-only"]
+    volumes:
+      - type: image
+        source: IMAGE
+        target: /mnt/image
+        image:
+          subpath: data/
+"#,
+    );
+    // up mounts the image volume content
+    let (code, out, err) = run(&w, &p, &["up", "app"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("seed"), "{out}{err}");
+    assert!(out.contains("read-only"), "{out}");
+    let before = ids(&w, &p);
+    // an unchanged up does not recreate the service
+    let (code, out, err) = run(&w, &p, &["up", "app"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!format!("{out}{err}").contains("Recreate"), "{out}{err}");
+    assert_eq!(ids(&w, &p), before);
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+// SCENARIOS.md § TestImageVolumeRecreateOnRebuild (volumes_test.go): rebuilding
+// an image-volume source must recreate its consumer to expose the new content.
+#[test]
+fn test_image_volume_recreate_on_rebuild() {
+    let w = World::new();
+    let p = w.project(
+        "imagevolrebuild",
+        r#"
+services:
+  source:
+    build:
+      context: .
+      dockerfile: Dockerfile
+    image: ${SOURCE_REF}
+    # alpine's CMD; the busybox test image has none
+    command: ["true"]
+
+  consumer:
+    image: IMAGE
+    depends_on:
+      - source
+    command: ["cat", "/data/content.txt"]
+    volumes:
+      - type: image
+        source: ${SOURCE_REF}
+        target: /data
+        image:
+          subpath: app
+"#,
+    );
+    std::fs::write(
+        p.join("Dockerfile"),
+        format!(
+            "FROM {}\nWORKDIR /app\nARG CONTENT=initial\nRUN echo \"$CONTENT\" > /app/content.txt\n",
+            common::IMAGE
+        ),
+    )
+    .unwrap();
+    // SOURCE_IMAGE is SOURCE_REF here: `World::project` replaces IMAGE.
+    let env = [("SOURCE_REF", "imagevolrebuild-source-image")];
+    // build the source image with its initial content
+    let out = w.berth_env(&p, &["build", "--build-arg", "CONTENT=foo"], &env);
+    assert!(out.status.success(), "{}", common::scenario::combined(&out));
+    // up mounts the image volume into the consumer
+    let out = w.berth_env(&p, &["up", "-d"], &env);
+    assert!(out.status.success(), "{}", common::scenario::combined(&out));
+    // the consumer read the initial content
+    w.wait_until(10, "the consumer's output", || {
+        w.ok(&p, &["logs", "consumer"]).contains("foo")
+    });
+    let before = ids(&w, &p)["imagevolrebuild-consumer-1"].clone();
+    // rebuild the source with new content
+    let out = w.berth_env(&p, &["build", "--build-arg", "CONTENT=bar"], &env);
+    assert!(out.status.success(), "{}", common::scenario::combined(&out));
+    // up recreates the consumer against the rebuilt image
+    let out = w.berth_env(&p, &["up", "-d"], &env);
+    let all = common::scenario::combined(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("Container imagevolrebuild-consumer-1 Recreate"),
+        "{all}"
+    );
+    assert_ne!(ids(&w, &p)["imagevolrebuild-consumer-1"], before);
+    // the consumer read the new content
+    w.wait_until(10, "the consumer's new output", || {
+        w.ok(&p, &["logs", "consumer"]).contains("bar")
+    });
+    w.berth_env(&p, &["down", "-t", "0", "--rmi", "local"], &env);
     w.assert_clean();
 }

@@ -30,6 +30,8 @@ pub struct Ctx {
     pub opts: ProjectOptions,
     /// `--progress`.
     pub progress_mode: Mode,
+    /// `--all-resources`.
+    pub all_resources: bool,
 }
 
 impl Ctx {
@@ -43,6 +45,7 @@ impl Ctx {
             layout: Layout::new(root, run.map(|p| p.as_path())),
             opts: global.project_options(),
             progress_mode: Mode::from_flag(progress.as_deref()),
+            all_resources: global.all_resources,
         }
     }
 

@@ -82,6 +82,10 @@ pub struct GlobalArgs {
     )]
     pub ansi: Ansi,
 
+    /// Include all resources, even those not used by services
+    #[arg(long = "all-resources", global = true)]
+    pub all_resources: bool,
+
     /// Execute command in dry run mode (berth: `up`, which then shows what it
     /// would do and why)
     #[arg(long = "dry-run")]

@@ -145,6 +145,7 @@ pub fn run_run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
         tty,
         interactive,
         attach: !a.detach,
+        auto_remove: a.rm && a.detach,
     };
     let found = start_oneoff(&ctx.layout, loaded, &opts, &ctx.progress("Running"))?;
     if a.detach {

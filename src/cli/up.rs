@@ -98,6 +98,9 @@ pub struct UpArgs {
     /// Watch source code and rebuild/refresh containers when files are updated (with -d: in the background)
     #[arg(short, long)]
     pub watch: bool,
+    /// Assume "yes" as answer to all prompts and run non-interactively
+    #[arg(short = 'y', long = "yes")]
+    pub yes: bool,
     /// Services to start (default: all)
     pub services: Vec<String>,
 }
@@ -202,6 +205,8 @@ fn options(a: &UpArgs) -> Result<UpOptions> {
         wait: a.wait,
         wait_timeout: a.wait_timeout.map(Duration::from_secs),
         build: BuildMode::from_flags(a.build, a.no_build)?,
+        all_resources: false,
+        approval: approval(a.yes),
     })
 }
 
@@ -212,7 +217,8 @@ pub fn run_up(ctx: &Ctx, a: &UpArgs) -> Result<()> {
         ..a.clone()
     };
     let (cascade, detach) = validate_flags(a)?;
-    let opts = options(a)?;
+    let mut opts = options(a)?;
+    opts.all_resources = ctx.all_resources;
     let loaded = ctx.load(&a.services)?;
     let project = loaded.project.clone();
     if let Some(s) = &a.exit_code_from {
@@ -273,6 +279,15 @@ fn watch_args(a: &UpArgs) -> super::watch::WatchArgs {
     }
 }
 
+/// How `-y` answers docker compose's prompts.
+fn approval(yes: bool) -> crate::engine::volume::Approval {
+    if yes {
+        crate::engine::volume::Approval::Yes
+    } else {
+        crate::engine::volume::Approval::Ask
+    }
+}
+
 /// `create`: `up --no-start`.
 #[derive(Debug, Clone, Args)]
 pub struct CreateArgs {
@@ -297,6 +312,9 @@ pub struct CreateArgs {
     /// Don't build an image, even if it's policy
     #[arg(long)]
     pub no_build: bool,
+    /// Assume "yes" as answer to all prompts and run non-interactively
+    #[arg(short = 'y', long = "yes")]
+    pub yes: bool,
     /// Services to create (default: all)
     pub services: Vec<String>,
 }
@@ -317,6 +335,8 @@ pub fn run_create(ctx: &Ctx, a: &CreateArgs) -> Result<()> {
         pull: PullOverride::parse(&a.pull)?,
         build: BuildMode::from_flags(a.build, a.no_build)?,
         no_start: true,
+        all_resources: ctx.all_resources,
+        approval: approval(a.yes),
         ..UpOptions::default()
     };
     up(&ctx.layout, loaded, &opts, &ctx.progress("Creating"))

@@ -252,6 +252,7 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &std::path::Path) -> Result
         healthcheck: settings::healthcheck(svc, &req.image.config),
         stdin_open: svc.stdin_open,
         await_attach: false,
+        auto_remove: false,
     };
     files.write_new(&files.launch(), &launch)?;
 

@@ -98,6 +98,7 @@ pub fn service_mounts(
 ) -> Result<Mounts> {
     let mut out = Mounts::default();
     let mut targets: BTreeSet<String> = BTreeSet::new();
+    let mut image_pins = vec![];
     for (i, v) in svc.volumes.iter().enumerate() {
         let at = || format!("services.{}.volumes[{i}]", svc.name);
         let target = clean_target(&v.target);
@@ -204,8 +205,15 @@ pub fn service_mounts(
                     mode: t.map(|t| t.mode).filter(|m| *m != 0),
                 });
             }
+            "image" => {
+                let store = crate::image::Store::open(&layout.root)?;
+                let (spec, digest) =
+                    super::image_volume::mount_spec(&store, project, svc, i, v, target)?;
+                out.specs.push(spec);
+                image_pins.push(digest);
+            }
             other => bail!(
-                "{}: volume type {other:?} is not supported (volume, bind or tmpfs)",
+                "{}: volume type {other:?} is not supported (volume, bind, tmpfs or image)",
                 at()
             ),
         }
@@ -227,6 +235,12 @@ pub fn service_mounts(
             size,
             mode,
         });
+    }
+    if !image_pins.is_empty() {
+        // The images of its image volumes stay while the container does.
+        let id = crate::state::ContainerDir::new(container_dir).id();
+        crate::image::Store::open(&layout.root)?
+            .pin_all(&super::image_volume::pin_owner(&id), &image_pins)?;
     }
     // The image's VOLUMEs that nothing covers become anonymous volumes, as docker makes them.
     for target in image_volumes {

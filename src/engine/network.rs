@@ -99,6 +99,11 @@ pub fn ensure_network(
     let mut labels = cfg.labels.clone();
     labels.insert("com.docker.compose.project".into(), project.into());
     labels.insert("com.docker.compose.network".into(), key.into());
+    // What `up` compares to tell a changed definition (engine/network_change.rs).
+    labels.insert(
+        super::network_change::CONFIG_HASH.into(),
+        crate::compose::hash::network_hash(cfg),
+    );
     // Claimed before it is made: a berth killed in between leaves a claim that
     // `down` follows, never a network nobody knows about.
     write_json_atomic(
@@ -233,6 +238,40 @@ pub fn dns_names(
     names
 }
 
+/// docker's default bridge network (`network_mode: bridge`): one per state
+/// root, owned by no project (no claim: `down` never takes it), with no DNS
+/// by name (`links:` resolve through /etc/hosts, as on docker's). Like
+/// netavark's bridges, its kernel objects go with its last container
+/// ([`unwire`]) and come back with the next one.
+pub const DEFAULT_BRIDGE: &str = "bridge";
+
+/// Makes the default bridge network if it does not exist.
+pub fn ensure_default_bridge(layout: &Layout) -> Result<()> {
+    let state = net_state(layout)?;
+    if Network::get(&state, DEFAULT_BRIDGE).is_ok() {
+        return Ok(());
+    }
+    Network::ensure(&NetworkSpec::new(DEFAULT_BRIDGE), &state)
+        .with_context(|| format!("creating network {DEFAULT_BRIDGE}"))?;
+    Ok(())
+}
+
+/// Removes the default bridge network once no container is on it.
+fn release_default_bridge(layout: &Layout) {
+    let Ok(state) = net_state(layout) else {
+        return;
+    };
+    let unused = state
+        .networks()
+        .ok()
+        .and_then(|n| n.into_iter().find(|r| r.info.name == DEFAULT_BRIDGE))
+        .is_some_and(|r| r.members.is_empty());
+    if unused {
+        // Raced by a container joining it: the removal refuses, which is right.
+        let _ = remove_network(layout, DEFAULT_BRIDGE);
+    }
+}
+
 /// The attach requests for a service's networks, in the order docker compose
 /// uses: by priority (highest first), then by name.
 pub fn attach_requests(
@@ -249,6 +288,14 @@ pub fn attach_requests(
     )> = svc.networks.iter().map(|(k, v)| (k, v.as_ref())).collect();
     nets.sort_by_key(|(k, v)| (-(v.map(|c| c.priority).unwrap_or(0)), (*k).clone()));
     let dns: Vec<IpAddr> = svc.dns.iter().filter_map(|d| d.parse().ok()).collect();
+    if svc.network_mode == DEFAULT_BRIDGE {
+        return Ok(vec![AttachRequest {
+            network: DEFAULT_BRIDGE.into(),
+            mac: parse_mac(&svc.mac_address),
+            dns,
+            ..Default::default()
+        }]);
+    }
     nets.into_iter()
         .map(|(key, cfg)| {
             let full = project
@@ -395,6 +442,11 @@ pub struct Wired {
 
 /// Makes a namespace for container `id` and attaches it to its networks.
 pub fn wire(layout: &Layout, id: &str, reqs: &[AttachRequest]) -> Result<Wired> {
+    if reqs.iter().any(|r| r.network == DEFAULT_BRIDGE) {
+        // Its last container may have taken it away since `up` made it (a
+        // recreate that removes the old container first).
+        ensure_default_bridge(layout)?;
+    }
     let state = net_state(layout)?;
     let netns = Netns::create(&layout.run, id).context("creating network namespace")?;
     match berth_netns::attach(&state, &netns, id, reqs) {
@@ -414,6 +466,9 @@ pub fn unwire(layout: &Layout, id: &str, attachments: &[Attachment]) -> Result<(
     // `unpublish` would run `nft` for every container, ports or not.
     if let Err(e) = berth_netns::detach(&state, attachments) {
         first.get_or_insert(anyhow!(e));
+    }
+    if attachments.iter().any(|a| a.network == DEFAULT_BRIDGE) {
+        release_default_bridge(layout);
     }
     let path = layout.run.join("netns").join(id);
     if path.exists() {
@@ -683,6 +738,10 @@ pub fn ensure_networks(
     let mut needed: Vec<&String> = vec![];
     for name in selected {
         let svc = &project.services[name];
+        if svc.network_mode == DEFAULT_BRIDGE {
+            ensure_default_bridge(layout)?;
+            made_net = true;
+        }
         if svc.network_mode.is_empty() {
             for key in svc.networks.keys() {
                 if !needed.contains(&key) {

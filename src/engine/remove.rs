@@ -69,6 +69,7 @@ pub fn discard(layout: &Layout, id: &str) -> Result<()> {
     clear_stale(&dir);
     if let Ok(store) = crate::image::Store::open(&layout.root) {
         let _ = store.unpin(id);
+        let _ = store.unpin(&super::image_volume::pin_owner(id));
     }
     let files = ContainerDir::new(&dir);
     let atts: Vec<berth_netns::Attachment> = files.read_json(&files.net()).unwrap_or_default();

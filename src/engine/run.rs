@@ -88,6 +88,9 @@ pub struct RunOptions {
     /// The caller attaches right after the start: the supervisor holds the
     /// container's output and exit for it, so that none is missed.
     pub attach: bool,
+    /// `--rm -d`: the container's supervisor removes it once it has exited
+    /// (docker's AutoRemove); attached, the caller removes it.
+    pub auto_remove: bool,
 }
 
 /// The label holding a one-off's random slug, as docker compose sets it.
@@ -176,6 +179,14 @@ pub fn start_oneoff(
     let image = ensure_image(&store, project, &svc, opts.pull, &|image| {
         Some(progress.task(&format!("Image {image}"), "Pulling"))
     })?;
+    // The images its `type: image` volumes mount, pulled when missing.
+    super::image_volume::ensure_sources(
+        &store,
+        project,
+        std::slice::from_ref(&opts.service),
+        &loaded.hashes,
+        progress,
+    )?;
     ensure_networks(
         layout,
         project,
@@ -202,6 +213,12 @@ pub fn start_oneoff(
     })?;
     if opts.attach {
         prepare_for_attach(&layout.container(&record.id), opts.tty)?;
+    }
+    if opts.auto_remove {
+        let dir = layout.container(&record.id);
+        let mut launch = LaunchConfig::load(&dir)?;
+        launch.auto_remove = true;
+        launch.save(&dir)?;
     }
     if let Err(e) = start(layout, &record.id) {
         let _ = discard(layout, &record.id);
@@ -474,6 +491,23 @@ pub fn follow_until_exit(found: &Found) -> Result<i32> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// What a supervisor does once the container it ran with `auto_remove` has
+/// exited for good (`run --rm -d`): removes it and its anonymous volumes, as
+/// `run --rm` does when attached. Gone already (a `down` got there first):
+/// nothing to do.
+pub fn remove_after_exit(layout: &Layout, id: &str) -> Result<()> {
+    let dir = layout.container(id);
+    let Ok(record) = crate::container::ContainerRecord::load(&dir) else {
+        return Ok(());
+    };
+    let found = Found {
+        status: observed_status(&dir),
+        dir,
+        record,
+    };
+    remove::remove(layout, &found, true)
 }
 
 /// Removes a one-off container and its anonymous volumes (`run --rm`).

@@ -61,6 +61,10 @@ pub struct UpOptions {
     pub wait_timeout: Option<Duration>,
     /// `--build` / `--no-build`.
     pub build: super::build::BuildMode,
+    /// The global `--all-resources`: make networks and volumes no service uses.
+    pub all_resources: bool,
+    /// `-y`: recreate a volume whose definition changed without asking.
+    pub approval: super::volume::Approval,
 }
 
 fn replicas(svc: &ServiceConfig, opts: &UpOptions) -> u32 {
@@ -142,6 +146,33 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
                 .collect();
             (images, ids)
         };
+    // The images `type: image` volumes mount: pulled when missing; their ids
+    // count in the config hash (a rebuilt source recreates its consumers).
+    let hashes = if opts.dry_run {
+        loaded.hashes.clone()
+    } else {
+        super::image_volume::ensure_sources(&store, &project, &selected, &loaded.hashes, progress)?
+    };
+
+    // Volumes and networks before the containers on them: made, or replaced
+    // when their definition changed (which stops or removes their containers).
+    if !opts.dry_run {
+        super::volume::ensure_volumes(
+            layout,
+            &project,
+            &selected,
+            opts.all_resources,
+            opts.approval,
+            progress,
+        )?;
+        super::network_change::reconcile_networks(
+            layout,
+            &project,
+            &selected,
+            opts.all_resources,
+            progress,
+        )?;
+    }
 
     // Plan against what exists.
     let existing: Vec<Found> = find(&layout.root, Some(&project.name));
@@ -153,7 +184,7 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
                 &project,
                 svc,
                 replicas(svc, opts),
-                loaded.hashes.get(name).cloned().unwrap_or_default(),
+                hashes.get(name).cloned().unwrap_or_default(),
                 image_ids.get(name).cloned().unwrap_or_default(),
                 shares_with(svc),
             )
@@ -211,7 +242,7 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
     let ctx = Arc::new(Ctx {
         layout: layout.clone(),
         project: project.clone(),
-        hashes: loaded.hashes.clone(),
+        hashes,
         images,
         per_service,
         existing,

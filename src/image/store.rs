@@ -698,6 +698,15 @@ impl Store {
         atomic_write(&dir.join(pin_name(owner)), manifest.to_string().as_bytes())
     }
 
+    /// [`Store::pin`] of several images under one owner (a container's
+    /// `type: image` volumes), one digest a line.
+    pub fn pin_all(&self, owner: &str, manifests: &[Digest]) -> Result<()> {
+        let dir = self.pins_dir();
+        fs::create_dir_all(&dir).at("create", &dir)?;
+        let lines: Vec<String> = manifests.iter().map(|d| d.to_string()).collect();
+        atomic_write(&dir.join(pin_name(owner)), lines.join("\n").as_bytes())
+    }
+
     /// Forgets a pin (the container is gone); a missing pin is not an error.
     pub fn unpin(&self, owner: &str) -> Result<()> {
         let p = self.pins_dir().join(pin_name(owner));
@@ -718,7 +727,11 @@ impl Store {
         Ok(rd
             .flatten()
             .filter_map(|e| fs::read_to_string(e.path()).ok())
-            .filter_map(|s| s.trim().parse().ok())
+            .flat_map(|s| {
+                s.lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .collect::<Vec<Digest>>()
+            })
             .collect())
     }
 

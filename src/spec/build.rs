@@ -138,6 +138,21 @@ pub fn build_spec(cfg: &RunConfig) -> Result<Spec, SpecError> {
                 }
                 json!({"destination": target, "type": "tmpfs", "source": "tmpfs", "options": opts})
             }
+            MountSpec::Layers { lowers, target } => {
+                let dirs: Vec<String> = lowers.iter().map(|l| l.display().to_string()).collect();
+                let mut opts = vec![
+                    "ro".to_string(),
+                    "nosuid".to_string(),
+                    "nodev".to_string(),
+                    format!("lowerdir={}", dirs.join(":")),
+                ];
+                // As the rootfs overlay (runtime/src/rootfs): in a user namespace
+                // (rootless berth) overlay reads its metadata from user.* xattrs.
+                if berth_runtime::namespaces::in_user_namespace() {
+                    opts.push("userxattr".into());
+                }
+                json!({"destination": target, "type": "overlay", "source": "overlay", "options": opts})
+            }
         });
     }
 
@@ -147,7 +162,9 @@ pub fn build_spec(cfg: &RunConfig) -> Result<Spec, SpecError> {
     for (source, target) in &cfg.etc_files {
         let own = cfg.mounts.iter().any(|m| {
             let t = match m {
-                MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target, .. } => target,
+                MountSpec::Bind { target, .. }
+                | MountSpec::Tmpfs { target, .. }
+                | MountSpec::Layers { target, .. } => target,
             };
             t.trim_end_matches('/') == target
         });

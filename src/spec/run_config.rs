@@ -41,6 +41,14 @@ pub enum MountSpec {
         /// Mode of its root (octal number).
         mode: Option<u32>,
     },
+    /// Directories of image layers stacked read-only (a `type: image` volume):
+    /// an overlay with no upper directory.
+    Layers {
+        /// Layer directories, the top one first (two or more).
+        lowers: Vec<PathBuf>,
+        /// Path inside.
+        target: String,
+    },
 }
 
 /// Everything berth's runtime needs to know about one container.

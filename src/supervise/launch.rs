@@ -37,6 +37,9 @@ pub struct LaunchConfig {
     /// Hold the first run's output until a client attaches (a foreground `run`).
     #[serde(default)]
     pub await_attach: bool,
+    /// Remove the container once it has exited for good (`run --rm -d`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_remove: bool,
 }
 
 impl LaunchConfig {

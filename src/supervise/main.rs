@@ -90,9 +90,14 @@ pub fn run(layout: &Layout, id: &str, dns_tick: impl FnOnce() -> Tick) -> Result
         stdin_open: cfg.stdin_open,
         await_attach: cfg.await_attach,
     };
+    let auto_remove = cfg.auto_remove;
     let mut launcher = RuntimeLauncher::new(cfg, &dir);
     supervise(&settings, &mut launcher, ready)?;
+    drop(launcher);
     drop(lock);
+    if auto_remove {
+        crate::engine::run::remove_after_exit(layout, id)?;
+    }
     Ok(())
 }
 
