@@ -1,0 +1,268 @@
+//! `publish [OPTIONS] REPOSITORY[:TAG]`: the project's compose files as an OCI
+//! artifact, as docker compose publishes it; and `-f oci://…`, which reads one
+//! back. Thin over [`crate::publish`].
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context as _, Result};
+use clap::Args;
+
+use super::context::Ctx;
+use super::{Exit, GlobalArgs};
+use crate::compose::{self, ModelOptions, Project};
+use crate::image::{Client, Reference, RegistryOptions, Store};
+use crate::publish::artifact::{self, OciVersion};
+use crate::publish::digests::{lock_yaml, Resolver};
+use crate::publish::{self as publishing, PublishError, PublishOptions};
+
+/// `publish`'s flags, as docker compose has them.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Include environment variables in the published OCI artifact
+    #[arg(long = "with-env")]
+    pub with_env: bool,
+    /// Assume "yes" as answer to all prompts
+    #[arg(short = 'y', long = "yes")]
+    pub yes: bool,
+    /// Pin image tags to digests
+    #[arg(long)]
+    pub resolve_image_digests: bool,
+    /// OCI image/artifact specification version (automatically determined by default)
+    #[arg(long, value_name = "1.0|1.1")]
+    pub oci_version: Option<String>,
+    /// Published compose application (includes referenced images)
+    #[arg(long)]
+    pub app: bool,
+    /// Use insecure registry (plain HTTP; for tests)
+    #[arg(long, hide = true)]
+    pub insecure_registry: bool,
+    /// Check and report, push nothing (also the global `--dry-run`)
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Where to publish: REPOSITORY[:TAG]
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub repository: String,
+}
+
+/// docker compose's `utils.StringToBool`.
+fn yes(answer: &str) -> bool {
+    let a = answer.trim().to_lowercase();
+    matches!(a.as_str(), "y" | "yes" | "1" | "t" | "true")
+}
+
+/// docker compose's prompt: the message on stdout, one answer line from stdin.
+fn ask(message: &str) -> std::io::Result<bool> {
+    let mut out = std::io::stdout().lock();
+    if std::io::stdin().is_terminal() {
+        write!(out, "{message} [y/N] ")?;
+    } else {
+        write!(out, "{message}")?;
+    }
+    out.flush()?;
+    drop(out);
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(yes(&line))
+}
+
+/// The project as publish sees it: every profile enabled, env files kept as
+/// declarations (not folded into `environment`).
+fn load(ctx: &Ctx) -> Result<Project> {
+    let mut opts = ctx.opts.clone();
+    opts.profiles = vec!["*".into()];
+    let raw = compose::load_raw(&opts)?;
+    for w in &raw.warnings {
+        eprintln!("WARN[0000] {w}");
+    }
+    let (project, warnings) = compose::build_project(
+        raw,
+        &ModelOptions {
+            normalize: true,
+            consistency: true,
+            resolve_paths: true,
+            resolve_environment: false,
+            services: vec![],
+        },
+    )
+    .context("invalid compose project")?;
+    for w in warnings {
+        eprintln!("WARN[0000] {w}");
+    }
+    Ok(project)
+}
+
+fn client(insecure: &[String]) -> Client {
+    Client::new(RegistryOptions {
+        insecure: insecure.to_vec(),
+        ..Default::default()
+    })
+}
+
+/// Runs `publish`.
+pub fn run_publish(ctx: &Ctx, a: &PublishArgs) -> Result<()> {
+    let target = Reference::parse(&a.repository).map_err(|e| anyhow!("{}: {e}", a.repository))?;
+    let version = a
+        .oci_version
+        .as_deref()
+        .filter(|v| !v.is_empty())
+        .map(OciVersion::parse)
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
+    let project = load(ctx)?;
+    let opts = PublishOptions {
+        with_env: a.with_env,
+    };
+    let insecure = if a.insecure_registry {
+        vec![target.registry.clone()]
+    } else {
+        vec![]
+    };
+    let client = client(&insecure);
+    let canceled = |e: PublishError| -> anyhow::Error {
+        match e {
+            PublishError::Canceled => Exit(130).into(),
+            e => e.into(),
+        }
+    };
+    publishing::check_no_local_includes(&project.compose_files).map_err(canceled)?;
+    let mut prompt = |m: &str| if a.yes { Ok(true) } else { ask(m) };
+    publishing::pre_checks(&project, &opts, &mut prompt).map_err(canceled)?;
+    if !a.dry_run {
+        // Built images go first, so the artifact never names an image nobody can pull.
+        let names = project.service_names();
+        super::push::push_services(ctx, &project, &names, true, false)?;
+    }
+    let digests = if a.resolve_image_digests || a.app {
+        let store = Store::open(&ctx.layout.root).ok();
+        let mut resolved = project.clone();
+        Resolver::new(store.as_ref(), &client).resolve_project(&mut resolved)?;
+        Some(lock_yaml(&resolved, false))
+    } else {
+        None
+    };
+    let layers = publishing::layers(&project, &opts, digests).map_err(canceled)?;
+    let progress = ctx.progress("Publishing");
+    let task = progress.task(&a.repository, "publishing");
+    if !a.dry_run {
+        let created = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        let pushed = artifact::push(&client, &target, &layers, version, &created);
+        let pushed = match pushed {
+            Ok(d) => d,
+            Err(e) => {
+                task.fail("publishing", "");
+                return Err(e.into());
+            }
+        };
+        if a.app {
+            push_application(ctx, &client, &project, &target, &pushed)?;
+        }
+    }
+    task.done("published");
+    Ok(())
+}
+
+/// `--app`: each service image copied into the target repository, and an
+/// image index naming them whose subject is the compose artifact.
+fn push_application(
+    ctx: &Ctx,
+    client: &Client,
+    project: &Project,
+    target: &Reference,
+    artifact_digest: &crate::image::Digest,
+) -> Result<()> {
+    let store = Store::open(&ctx.layout.root)?;
+    let mut manifests = Vec::new();
+    for (name, svc) in &project.services {
+        let r = Reference::parse(&svc.image).map_err(|e| anyhow!("services.{name}.image: {e}"))?;
+        let img = store.find(&r.to_string()).map_err(|_| {
+            anyhow!(
+                "image {} of service {name} is not in berth's store; pull it first",
+                svc.image
+            )
+        })?;
+        let mut dest = target.clone();
+        dest.tag = None;
+        dest.digest = Some(img.digest.clone());
+        crate::image::push::push(&store, client, &img, &dest, &|_, _| {})?;
+        let media_type = img
+            .manifest
+            .media_type
+            .clone()
+            .unwrap_or_else(|| crate::image::oci::OCI_MANIFEST.to_string());
+        manifests.push(serde_json::json!({
+            "mediaType": media_type,
+            "digest": img.digest.to_string(),
+            "size": store.blob_size(&img.digest)?,
+        }));
+    }
+    let manifest = client.get_manifest(target, &artifact_digest.to_string())?;
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": artifact::OCI_INDEX,
+        "manifests": manifests,
+        "subject": {
+            "mediaType": artifact::OCI_MANIFEST,
+            "digest": artifact_digest.to_string(),
+            "size": manifest.bytes.len(),
+            "annotations": { "com.docker.compose.version": artifact::COMPOSE_VERSION },
+            "artifactType": artifact::PROJECT_ARTIFACT_TYPE,
+        },
+        "annotations": { "com.docker.compose.version": artifact::COMPOSE_VERSION },
+    });
+    let bytes = serde_json::to_vec(&index)?;
+    let digest = crate::image::Digest::of(&bytes);
+    client.put_manifest(target, &digest.to_string(), &bytes, artifact::OCI_INDEX)?;
+    Ok(())
+}
+
+/// Where pulled compose artifacts are kept (`$XDG_CACHE_HOME/berth/oci`).
+fn cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("berth").join("oci")
+}
+
+/// Replaces each `-f oci://REPO[:TAG]` with the compose file of the artifact,
+/// pulled into the cache, as docker compose's OCI remote loader does.
+pub fn resolve_remote_files(global: &mut GlobalArgs) -> Result<()> {
+    if !global.file.iter().any(|f| f.starts_with("oci://")) {
+        return Ok(());
+    }
+    if let Ok(v) = std::env::var("COMPOSE_EXPERIMENTAL_OCI_REMOTE") {
+        if matches!(v.as_str(), "0" | "f" | "F" | "false" | "FALSE" | "False") {
+            anyhow::bail!("OCI remote resource is disabled by \"COMPOSE_EXPERIMENTAL_OCI_REMOTE\"");
+        }
+    }
+    let client = client(&global.insecure_registry);
+    let cache = cache_dir();
+    std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
+    for f in &mut global.file {
+        let Some(rest) = f.strip_prefix("oci://") else {
+            continue;
+        };
+        let r = Reference::parse(rest).map_err(|e| anyhow!("{f}: {e}"))?;
+        let dir = artifact::pull(&client, &r, &cache)
+            .map_err(|e| anyhow!("failed to pull OCI resource {:?}: {e}", r.to_string()))?;
+        *f = dir.join("compose.yaml").to_string_lossy().into_owned();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_read_as_docker_compose_reads_them() {
+        for a in ["y\n", "Y", "yes", "true", "1"] {
+            assert!(yes(a), "{a}");
+        }
+        for a in ["n\n", "", "no", "nope"] {
+            assert!(!yes(a), "{a}");
+        }
+    }
+}
