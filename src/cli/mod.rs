@@ -260,7 +260,10 @@ pub fn main() -> i32 {
         Command::Build(a) => build::run_build(&ctx, &a),
         Command::Builder(c) => build::run_builder(&ctx, &c),
         Command::Bridge(cmd) => bridge::run(&cli.root, cli.global.project_options(), &cmd),
-        Command::Config(args) => config::run(&args, cli.global.project_options()),
+        Command::Config(mut args) => {
+            args.store_root = Some(cli.root.clone());
+            config::run(&args, cli.global.project_options())
+        }
         Command::Cp(a) => cp::run_cp(&ctx, &a),
         Command::Create(a) => up::run_create(&ctx, &a),
         Command::Down(a) => manage::run_down(&ctx, &a),

@@ -104,9 +104,14 @@ impl<'a> Resolver<'a> {
     }
 }
 
-/// docker compose's lock file: each service's image and `type: image` volumes
-/// only, as YAML (`config --lock-image-digests`, publish's `image-digests.yaml`).
+/// docker compose's lock file as YAML (publish's `image-digests.yaml`).
 pub fn lock_yaml(project: &Project, with_volumes: bool) -> String {
+    crate::compose::output::emit_yaml(&lock_model(project, with_volumes))
+}
+
+/// docker compose's lock file: each service's image and `type: image` volumes
+/// only (`config --lock-image-digests`).
+pub fn lock_model(project: &Project, with_volumes: bool) -> serde_json::Value {
     let mut services = serde_json::Map::new();
     for (name, svc) in &project.services {
         let mut s = serde_json::Map::new();
@@ -126,6 +131,21 @@ pub fn lock_yaml(project: &Project, with_volumes: bool) -> String {
         }
         services.insert(name.clone(), s.into());
     }
-    let doc = serde_json::json!({ "services": services });
-    crate::compose::output::emit_yaml(&doc)
+    serde_json::json!({ "services": services })
+}
+
+/// The warning `--lock-image-digests` gives for each service whose `pre_start`
+/// hooks run in their own image: hooks append when files merge, so a lock
+/// override cannot pin them.
+pub fn hooks_not_lockable(project: &Project) -> Vec<String> {
+    project
+        .services
+        .iter()
+        .filter(|(_, s)| s.pre_start.iter().any(|h| !h.image.is_empty()))
+        .map(|(name, _)| {
+            format!(
+                "service {name:?}: pre_start hook images are not pinned in the override file produced by --lock-image-digests, use the full --resolve-image-digests output to pin them"
+            )
+        })
+        .collect()
 }
