@@ -115,14 +115,21 @@ fn load(
     popts.resolve_paths = !args.no_path_resolution;
     let mut raw = compose::load_raw(&popts)?;
     let raw_warnings = std::mem::take(&mut raw.warnings);
+    let resolve_env = resolve_env && !args.no_env_resolution;
+    // Without normalization the model stays as compose-go's loader leaves it:
+    // env and label files are read, and still listed.
+    let keep_files = args.no_normalize;
     let mopts = ModelOptions {
         normalize: !args.no_normalize,
         consistency: !args.no_consistency,
         resolve_paths: !args.no_path_resolution,
-        resolve_environment: resolve_env && !args.no_env_resolution,
+        resolve_environment: resolve_env && !keep_files,
         services: services.to_vec(),
     };
-    let (project, warnings) = build_project(raw, &mopts)?;
+    let (mut project, warnings) = build_project(raw, &mopts)?;
+    if resolve_env && keep_files {
+        compose::env_file::resolve_keeping_files(&mut project)?;
+    }
     print_warnings(&raw_warnings, &warnings);
     Ok(project)
 }
