@@ -485,3 +485,68 @@ fn test_publish() {
     );
     w.assert_clean();
 }
+
+/// Not a docker/compose e2e scenario: `include: - oci://…` pulls a published
+/// project and merges it in, as docker compose's OCI loader does; and
+/// `--resolve-image-digests` adds the pinned images as the last layer.
+#[test]
+fn oci_include_is_pulled_from_the_registry() {
+    let reg = Registry::start(false);
+    let w = World::new();
+    let lib = project(
+        &w,
+        "ocilib",
+        &[
+            (
+                "compose.yaml",
+                "services:\n  db:\n    image: localhost/busybox:test\n    env_file: db.env\n",
+            ),
+            ("db.env", "ROLE=database\n"),
+        ],
+    );
+    let target = format!("{}/lib/db:v1", reg.host());
+    let (code, out) = run(
+        &w,
+        &lib,
+        &[
+            "publish",
+            "--with-env",
+            "-y",
+            "--resolve-image-digests",
+            &target,
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{out}");
+    let m = manifest(&reg, "lib/db:v1");
+    let last = m["layers"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        last["annotations"]["com.docker.compose.file"],
+        "image-digests.yaml"
+    );
+
+    let app = project(
+        &w,
+        "ociapp",
+        &[(
+            "compose.yaml",
+            &format!("include:\n  - oci://{target}\nservices:\n  web:\n    image: localhost/busybox:test\n    depends_on: [db]\n"),
+        )],
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let out = w
+        .berth_command(&app, &["config"])
+        .env("XDG_CACHE_HOME", cache.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("  db:\n"), "{text}");
+    assert!(text.contains("ROLE: database"), "{text}");
+    assert!(text.contains("  web:\n"), "{text}");
+    w.assert_clean();
+}

@@ -226,28 +226,41 @@ fn cache_dir() -> PathBuf {
     base.join("berth").join("oci")
 }
 
+fn oci_remote_disabled() -> bool {
+    std::env::var("COMPOSE_EXPERIMENTAL_OCI_REMOTE")
+        .is_ok_and(|v| matches!(v.as_str(), "0" | "f" | "F" | "false" | "FALSE" | "False"))
+}
+
+/// Pulls `oci://REPO[:TAG]` into the cache; returns its compose file.
+fn fetch_oci(client: &Client, path: &str) -> Result<PathBuf> {
+    if oci_remote_disabled() {
+        anyhow::bail!("OCI remote resource is disabled by \"COMPOSE_EXPERIMENTAL_OCI_REMOTE\"");
+    }
+    let rest = path.strip_prefix("oci://").unwrap_or(path);
+    let r = Reference::parse(rest).map_err(|e| anyhow!("{path}: {e}"))?;
+    let cache = cache_dir();
+    std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
+    let dir = artifact::pull(client, &r, &cache)
+        .map_err(|e| anyhow!("failed to pull OCI resource {:?}: {e}", r.to_string()))?;
+    Ok(dir.join("compose.yaml"))
+}
+
 /// Replaces each `-f oci://REPO[:TAG]` with the compose file of the artifact,
-/// pulled into the cache, as docker compose's OCI remote loader does.
+/// pulled into the cache, as docker compose's OCI remote loader does, and lets
+/// `include` name `oci://` artifacts too.
 pub fn resolve_remote_files(global: &mut GlobalArgs) -> Result<()> {
+    let insecure = global.insecure_registry.clone();
+    compose::set_remote_loader(Box::new(move |path: &str| {
+        fetch_oci(&client(&insecure), path).map_err(|e| format!("{e:#}"))
+    }));
     if !global.file.iter().any(|f| f.starts_with("oci://")) {
         return Ok(());
     }
-    if let Ok(v) = std::env::var("COMPOSE_EXPERIMENTAL_OCI_REMOTE") {
-        if matches!(v.as_str(), "0" | "f" | "F" | "false" | "FALSE" | "False") {
-            anyhow::bail!("OCI remote resource is disabled by \"COMPOSE_EXPERIMENTAL_OCI_REMOTE\"");
-        }
-    }
     let client = client(&global.insecure_registry);
-    let cache = cache_dir();
-    std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
     for f in &mut global.file {
-        let Some(rest) = f.strip_prefix("oci://") else {
-            continue;
-        };
-        let r = Reference::parse(rest).map_err(|e| anyhow!("{f}: {e}"))?;
-        let dir = artifact::pull(&client, &r, &cache)
-            .map_err(|e| anyhow!("failed to pull OCI resource {:?}: {e}", r.to_string()))?;
-        *f = dir.join("compose.yaml").to_string_lossy().into_owned();
+        if f.starts_with("oci://") {
+            *f = fetch_oci(&client, f)?.to_string_lossy().into_owned();
+        }
     }
     Ok(())
 }

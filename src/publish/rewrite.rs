@@ -22,6 +22,12 @@ fn indent_of(line: &str) -> usize {
     line.len() - line.trim_start_matches(' ').len()
 }
 
+/// A document marker (`---`, `...`): the first document ends there.
+fn is_doc_marker(line: &str) -> bool {
+    let l = line.trim_end();
+    l == "---" || l == "..." || line.starts_with("--- ")
+}
+
 fn is_blank(line: &str) -> bool {
     let t = line.trim();
     t.is_empty() || t.starts_with('#')
@@ -53,7 +59,7 @@ fn block_lines(lines: &[&str], from: usize, parent_indent: usize, below_key: boo
         if is_blank(line) {
             continue;
         }
-        if line.starts_with("---") || line.starts_with("...") {
+        if is_doc_marker(line) {
             break;
         }
         let indent = indent_of(line);
@@ -70,25 +76,20 @@ fn block_lines(lines: &[&str], from: usize, parent_indent: usize, below_key: boo
 /// Finds the start of the value at `path` in the first document of `text`.
 fn locate(text: &str, path: &[Step<'_>]) -> Option<Pos> {
     let lines: Vec<&str> = text.split('\n').collect();
-    // The current node: where its content starts, and the indentation its
-    // children must exceed (usize::MAX-like sentinel for the root).
+    // The root mapping: its keys sit at the first line's indentation.
     let first = lines
         .iter()
-        .position(|l| !is_blank(l) && !l.starts_with("---"))?;
-    let mut cur: Pos = (first, indent_of(lines[first]));
-    // The root mapping's keys sit at the first line's indentation.
-    let mut children: Vec<usize> = {
-        let base = cur.1;
-        lines
-            .iter()
-            .enumerate()
-            .skip(first)
-            .take_while(|(_, l)| !(l.starts_with("---") && !l.starts_with("----")))
-            .filter(|(_, l)| !is_blank(l) && indent_of(l) >= base)
-            .map(|(i, _)| i)
-            .collect()
-    };
-    let mut inline: Option<Pos> = Some(cur);
+        .position(|l| !is_blank(l) && !is_doc_marker(l))?;
+    let base = indent_of(lines[first]);
+    let mut children: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take_while(|(_, l)| !is_doc_marker(l))
+        .filter(|(_, l)| !is_blank(l) && indent_of(l) >= base)
+        .map(|(i, _)| i)
+        .collect();
+    let mut inline: Option<Pos> = Some((first, base));
     for step in path {
         // A node's content: what follows on its own line (`inline`), then the
         // deeper lines (`children`).
@@ -118,7 +119,6 @@ fn locate(text: &str, path: &[Step<'_>]) -> Option<Pos> {
                 let skip = after.len() - after.trim_start().len();
                 // The item's value starts after `- `; its own children are the
                 // lines below it that are deeper than the dash.
-                cur = (l, c);
                 let value_col = c + 1 + skip;
                 children = block_lines(&lines, l + 1, c, false);
                 inline = (value_col < lines[l].len()).then_some((l, value_col));
@@ -129,13 +129,11 @@ fn locate(text: &str, path: &[Step<'_>]) -> Option<Pos> {
         let (_, rest) = key_of(&lines[l][c..])?;
         let skip = rest.len() - rest.trim_start().len();
         let value_col = lines[l].len() - rest.len() + skip;
-        cur = (l, c);
         children = block_lines(&lines, l + 1, c, true);
         let has_inline = value_col < lines[l].len() && !rest.trim_start().starts_with('#');
         inline = has_inline.then_some((l, value_col));
     }
     // The value: inline on the node's line, else a scalar on the next line.
-    let _ = cur;
     inline.or_else(|| children.first().map(|&i| (i, indent_of(lines[i]))))
 }
 
