@@ -450,25 +450,38 @@ fn test_publish() {
     );
     assert_eq!(code, 0, "{out}");
     let oci = format!("oci://{registry}/test:interpolated");
-    let out = w
-        .berth_command(
-            w.dir.path(),
-            &[
-                "--project-name=oci-reload",
-                "-f",
-                &oci,
-                "config",
-                "--environment",
-            ],
-        )
-        .env("XDG_CACHE_HOME", cache.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
+    // `up` of a remote stack lists its variables and asks; declining creates nothing.
+    let mut cmd = w.berth_command(
+        w.dir.path(),
+        &[
+            "--project-name=oci-reload",
+            "--insecure-registry",
+            &registry,
+            "-f",
+            &oci,
+            "up",
+        ],
+    );
+    cmd.env("XDG_CACHE_HOME", cache.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"n\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(
+        !text.contains("server gave HTTP response to HTTPS client"),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_contains(&text, "operation cancelled by user");
+    assert_contains(&text, "Found the following variables in configuration:");
+    assert_contains(&text, "GREETING   hello   compose file   no         hello");
     let out = w
         .berth_command(
             w.dir.path(),

@@ -54,7 +54,7 @@ fn yes(answer: &str) -> bool {
 /// docker compose's prompt: the message on stdout, one answer line from stdin.
 fn ask(message: &str) -> std::io::Result<bool> {
     let mut out = std::io::stdout().lock();
-    if std::io::stdin().is_terminal() {
+    if std::io::stdin().is_terminal() && !message.ends_with(": ") {
         write!(out, "{message} [y/N] ")?;
     } else {
         write!(out, "{message}")?;
@@ -245,6 +245,87 @@ fn fetch_oci(client: &Client, path: &str) -> Result<PathBuf> {
     Ok(dir.join("compose.yaml"))
 }
 
+/// The `-f oci://…` arguments this process replaced with their pulled files.
+static REMOTE_FILES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Go's `tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)`: every cell but the last of
+/// a row padded to its column's widest cell plus 3.
+fn tabwrite(rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = Vec::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate().take(row.len().saturating_sub(1)) {
+            if widths.len() <= i {
+                widths.push(0);
+            }
+            widths[i] = widths[i].max(cell.chars().count() + 3);
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            out.push_str(cell);
+            if i + 1 < row.len() {
+                out.push_str(&" ".repeat(widths[i] - cell.chars().count()));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// docker compose's checks before `up` of a project read from a registry: where
+/// it is stored, then the variables it interpolates, confirmed unless `-y`.
+pub fn check_remote_stack(ctx: &Ctx, project: &Project, assume_yes: bool) -> Result<()> {
+    let Some(remote) = REMOTE_FILES.get().and_then(|f| f.first()) else {
+        return Ok(());
+    };
+    if !matches!(
+        ctx.progress_mode,
+        crate::progress::Mode::Quiet | crate::progress::Mode::Json
+    ) {
+        println!(
+            "Your compose stack {remote:?} is stored in {:?}",
+            project.working_dir.display().to_string()
+        );
+    }
+    if assume_yes {
+        return Ok(());
+    }
+    let mut opts = ctx.opts.clone();
+    opts.interpolate = false;
+    let raw = compose::load_raw(&opts)?;
+    if raw.variables.is_empty() {
+        return Ok(());
+    }
+    let mut vars: Vec<_> = raw.variables.iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(b.0));
+    let mut rows = vec![["VARIABLE", "VALUE", "SOURCE", "REQUIRED", "DEFAULT"]
+        .map(String::from)
+        .to_vec()];
+    for (name, v) in vars {
+        let default = v.default_value.clone().unwrap_or_default();
+        let (value, source) = match ctx.opts.os_env.get(name) {
+            Some(val) => (val.clone(), "environment"),
+            None if !default.is_empty() => (default.clone(), "compose file"),
+            None => ("<unset>".to_string(), "none"),
+        };
+        let required = if v.required { "yes" } else { "no" };
+        rows.push(vec![
+            name.clone(),
+            value,
+            source.to_string(),
+            required.to_string(),
+            default,
+        ]);
+    }
+    println!("\nFound the following variables in configuration:");
+    print!("{}", tabwrite(&rows));
+    if !ask("\nDo you want to proceed with these variables? [Y/n]: ")? {
+        anyhow::bail!("operation cancelled by user");
+    }
+    Ok(())
+}
+
 /// Replaces each `-f oci://REPO[:TAG]` with the compose file of the artifact,
 /// pulled into the cache, as docker compose's OCI remote loader does, and lets
 /// `include` name `oci://` artifacts too.
@@ -257,11 +338,14 @@ pub fn resolve_remote_files(global: &mut GlobalArgs) -> Result<()> {
         return Ok(());
     }
     let client = client(&global.insecure_registry);
+    let mut remote = Vec::new();
     for f in &mut global.file {
         if f.starts_with("oci://") {
+            remote.push(f.clone());
             *f = fetch_oci(&client, f)?.to_string_lossy().into_owned();
         }
     }
+    let _ = REMOTE_FILES.set(remote);
     Ok(())
 }
 

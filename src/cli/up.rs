@@ -23,6 +23,9 @@ pub struct UpArgs {
     /// Detached mode: run containers in the background
     #[arg(short, long)]
     pub detach: bool,
+    /// Assume "yes" as answer to all prompts and run non-interactively
+    #[arg(short = 'y', long = "yes")]
+    pub yes: bool,
     /// Recreate containers even if their configuration and image haven't changed
     #[arg(long, conflicts_with = "no_recreate")]
     pub force_recreate: bool,
@@ -215,6 +218,7 @@ pub fn run_up(ctx: &Ctx, a: &UpArgs) -> Result<()> {
     let opts = options(a)?;
     let loaded = ctx.load(&a.services)?;
     let project = loaded.project.clone();
+    super::publish::check_remote_stack(ctx, &project, a.yes)?;
     if let Some(s) = &a.exit_code_from {
         super::context::check_services(&project, std::slice::from_ref(s))?;
     }
