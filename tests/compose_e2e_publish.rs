@@ -563,3 +563,33 @@ fn oci_include_is_pulled_from_the_registry() {
     assert!(text.contains("  web:\n"), "{text}");
     w.assert_clean();
 }
+
+/// Not a docker/compose e2e scenario: `--app` copies each service image into
+/// the artifact's repository, so the application pulls from one place.
+#[test]
+fn publish_app_carries_the_images() {
+    let reg = Registry::start(false);
+    let w = World::new();
+    let p = project(
+        &w,
+        "publishapp",
+        &[(
+            "compose.yaml",
+            "services:\n  web:\n    image: localhost/busybox:test\n",
+        )],
+    );
+    let target = format!("{}/shop/app:v1", reg.host());
+    let (code, out) = run(&w, &p, &["publish", "-y", "--app", &target], "");
+    assert_eq!(code, 0, "{out}");
+    let store = berth::image::Store::open(w.root()).unwrap();
+    let img = store.find(common::IMAGE).unwrap();
+    let copied = reg.inspect_raw(&format!("shop/app@{}", img.digest));
+    assert_eq!(berth::image::Digest::of(&copied), img.digest);
+    let m = manifest(&reg, "shop/app:v1");
+    let last = m["layers"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        last["annotations"]["com.docker.compose.file"],
+        "image-digests.yaml"
+    );
+    w.assert_clean();
+}
