@@ -10,6 +10,7 @@ pub mod image;
 pub mod kube;
 pub mod plan;
 pub mod progress;
+pub mod publish;
 pub mod report;
 pub mod rootless;
 pub mod spec;

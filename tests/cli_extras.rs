@@ -87,20 +87,36 @@ models:
 #[test]
 fn remote_include_is_a_clear_offline_error() {
     let w = World::new();
-    for remote in ["oci://registry.example/app:1", "https://github.com/x/y.git"] {
-        let p = w.project(
-            "remoteinc",
-            &format!("include:\n  - {remote}\nservices:\n  a:\n    image: IMAGE\n"),
-        );
-        let out = w.berth_in(&p, &["config"]);
-        assert!(!out.status.success());
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains(&format!(
-                "include[0]: remote include {remote:?} is not supported"
-            )),
-            "{err}"
-        );
-    }
+    let remote = "https://github.com/x/y.git";
+    let p = w.project(
+        "remoteinc",
+        &format!("include:\n  - {remote}\nservices:\n  a:\n    image: IMAGE\n"),
+    );
+    let out = w.berth_in(&p, &["config"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "include[0]: remote include {remote:?} is not supported"
+        )),
+        "{err}"
+    );
+    // An OCI include is pulled (tests/compose_e2e_publish.rs); a registry that
+    // is not there is named.
+    let port = common::free_port();
+    let remote = format!("oci://127.0.0.1:{port}/app:1");
+    let p = w.project(
+        "remoteinc",
+        &format!("include:\n  - {remote}\nservices:\n  a:\n    image: IMAGE\n"),
+    );
+    let out = w.berth_in(&p, &["config"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "failed to pull OCI resource \"127.0.0.1:{port}/app:1\""
+        )),
+        "{err}"
+    );
     w.assert_clean();
 }

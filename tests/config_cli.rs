@@ -144,3 +144,57 @@ fn config_hash_lists_sorted_services() {
     );
     assert!(!resolved.contains("env_file"), "{resolved}");
 }
+
+/// `config --no-normalize` prints the model as compose-go's loader leaves it:
+/// env and label files read into `environment` and `labels`, and still listed,
+/// their paths resolved unless `--no-path-resolution` (compose-go's loader
+/// example files, read in place).
+#[test]
+fn config_no_normalize_keeps_env_and_label_files() {
+    let Some(loader) = shared_fixtures::conformance("compose-spec+compose-go/loader") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for f in [
+        "example1.env",
+        "example2.env",
+        "example1.label",
+        "example2.label",
+    ] {
+        std::fs::copy(loader.join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  foo:\n    image: busybox\n    env_file:\n      - ./example1.env\n      - path: ./example2.env\n        required: false\n    label_file:\n      - ./example1.label\n      - ./example2.label\n    environment:\n      BAZ: baz_from_service_def\n    labels:\n      BAZ: baz_from_service_def\n",
+    )
+    .unwrap();
+    let d = dir.path().canonicalize().unwrap();
+    let expected = |prefix: &str| {
+        format!(
+            "name: p\nservices:\n  foo:\n    environment:\n      BAR: bar_from_env_file_2\n      BAZ: baz_from_service_def\n      ENV.WITH.DOT: ok\n      ENV_WITH_UNDERSCORE: ok\n      FOO: foo_from_env_file\n      QUX: quz_from_env_file_2\n    env_file:\n      - path: {prefix}/example1.env\n      - path: {prefix}/example2.env\n        required: false\n    image: busybox\n    labels:\n      BAR: bar_from_label_file_2\n      BAZ: baz_from_service_def\n      FOO: foo_from_label_file\n      LABEL.WITH.DOT: ok\n      LABEL_WITH_UNDERSCORE: ok\n      QUX: quz_from_label_file_2\n    label_file:\n      - {prefix}/example1.label\n      - {prefix}/example2.label\n"
+        )
+    };
+    let out = stdout(&berth(&d, &["-p", "p", "config", "--no-normalize"]));
+    assert_eq!(out, expected(d.to_str().unwrap()));
+    // From elsewhere, paths left as written are still read from the project.
+    let out = stdout(&berth(
+        Path::new("/"),
+        &[
+            "-p",
+            "p",
+            "--project-directory",
+            d.to_str().unwrap(),
+            "config",
+            "--no-normalize",
+            "--no-path-resolution",
+        ],
+    ));
+    assert_eq!(out, expected("."));
+    // Normalized, the files are folded in and dropped, as docker compose prints it.
+    let out = stdout(&berth(&d, &["-p", "p", "config"]));
+    assert!(
+        !out.contains("env_file:") && !out.contains("label_file:"),
+        "{out}"
+    );
+    assert!(out.contains("FOO: foo_from_env_file"), "{out}");
+}

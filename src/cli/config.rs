@@ -71,6 +71,28 @@ pub struct ConfigArgs {
     /// Save to file (default to stdout)
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Pin image tags to digests
+    #[arg(long)]
+    pub resolve_image_digests: bool,
+    /// Produces an override file with image digests
+    #[arg(long)]
+    pub lock_image_digests: bool,
+    /// berth's state root, whose image store is asked for digests first.
+    #[arg(skip)]
+    pub store_root: Option<PathBuf>,
+}
+
+/// Pins the project's images (`--resolve-image-digests`): from berth's image
+/// store when it has the image, else from its registry.
+fn resolve_digests(args: &ConfigArgs, project: &mut compose::Project) -> Result<()> {
+    let store = args
+        .store_root
+        .as_ref()
+        .filter(|r| r.join("images").is_dir())
+        .and_then(|r| crate::image::Store::open(r).ok());
+    let client = crate::image::Client::new(crate::image::RegistryOptions::default());
+    crate::publish::digests::Resolver::new(store.as_ref(), &client).resolve_project(project)?;
+    Ok(())
 }
 
 fn print_warnings(raw_warnings: &[String], model_warnings: &[compose::Warning]) {
@@ -93,16 +115,70 @@ fn load(
     popts.resolve_paths = !args.no_path_resolution;
     let mut raw = compose::load_raw(&popts)?;
     let raw_warnings = std::mem::take(&mut raw.warnings);
+    let resolve_env = resolve_env && !args.no_env_resolution;
+    // Without normalization the model stays as compose-go's loader leaves it:
+    // env and label files are read, and still listed.
+    let keep_files = args.no_normalize;
     let mopts = ModelOptions {
         normalize: !args.no_normalize,
         consistency: !args.no_consistency,
         resolve_paths: !args.no_path_resolution,
-        resolve_environment: resolve_env && !args.no_env_resolution,
+        resolve_environment: resolve_env && !keep_files,
         services: services.to_vec(),
     };
-    let (project, warnings) = build_project(raw, &mopts)?;
+    let (mut project, warnings) = build_project(raw, &mopts)?;
+    if resolve_env && keep_files {
+        compose::env_file::resolve_keeping_files(&mut project)?;
+    }
     print_warnings(&raw_warnings, &warnings);
     Ok(project)
+}
+
+/// `--resolve-image-digests` on the uninterpolated model: each service's
+/// `image:` pinned where the model has one.
+fn resolve_tree_digests(args: &ConfigArgs, tree: &mut serde_yaml_ng::Value) -> Result<()> {
+    let store = args
+        .store_root
+        .as_ref()
+        .filter(|r| r.join("images").is_dir())
+        .and_then(|r| crate::image::Store::open(r).ok());
+    let client = crate::image::Client::new(crate::image::RegistryOptions::default());
+    let mut resolver = crate::publish::digests::Resolver::new(store.as_ref(), &client);
+    if let Some(serde_yaml_ng::Value::Mapping(services)) = tree.get_mut("services") {
+        for (_, svc) in services.iter_mut() {
+            if let Some(serde_yaml_ng::Value::String(image)) = svc.get_mut("image") {
+                *image = resolver.resolve(image)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--lock-image-digests` on the uninterpolated model: services' images only.
+fn lock_tree(tree: &mut serde_yaml_ng::Value) {
+    let mut services = serde_yaml_ng::Mapping::new();
+    if let Some(serde_yaml_ng::Value::Mapping(m)) = tree.get("services") {
+        for (name, svc) in m {
+            let mut kept = serde_yaml_ng::Mapping::new();
+            if let Some(image) = svc.get("image") {
+                kept.insert("image".into(), image.clone());
+            }
+            if let Some(serde_yaml_ng::Value::Sequence(vols)) = svc.get("volumes") {
+                let images: Vec<serde_yaml_ng::Value> = vols
+                    .iter()
+                    .filter(|v| v.get("type").and_then(|t| t.as_str()) == Some("image"))
+                    .cloned()
+                    .collect();
+                if !images.is_empty() {
+                    kept.insert("volumes".into(), images.into());
+                }
+            }
+            services.insert(name.clone(), kept.into());
+        }
+    }
+    let mut root = serde_yaml_ng::Mapping::new();
+    root.insert("services".into(), services.into());
+    *tree = root.into();
 }
 
 fn lines(out: &mut String, items: impl IntoIterator<Item = String>) {
@@ -221,6 +297,12 @@ pub fn run(args: &ConfigArgs, popts: ProjectOptions) -> Result<()> {
                     !args.no_path_resolution,
                 );
             }
+            if args.resolve_image_digests || args.lock_image_digests {
+                resolve_tree_digests(args, &mut raw.tree)?;
+            }
+            if args.lock_image_digests {
+                lock_tree(&mut raw.tree);
+            }
             // `-q` only validates: rendering cannot fail, so it is skipped.
             if args.quiet {
                 return Ok(());
@@ -232,13 +314,26 @@ pub fn run(args: &ConfigArgs, popts: ProjectOptions) -> Result<()> {
                 emit_yaml(&tree)
             };
         } else {
-            let p = load(args, popts, &args.services, true)?;
+            let mut p = load(args, popts, &args.services, true)?;
+            if args.resolve_image_digests || args.lock_image_digests {
+                resolve_digests(args, &mut p)?;
+            }
             // `-q` only validates: rendering (a third of the work on a large
             // project) cannot fail, so it is skipped.
             if args.quiet {
                 return Ok(());
             }
-            out = if format == "json" {
+            out = if args.lock_image_digests {
+                for w in crate::publish::digests::hooks_not_lockable(&p) {
+                    eprintln!("WARN[0000] {w}");
+                }
+                let lock = crate::publish::digests::lock_model(&p, true);
+                if format == "json" {
+                    format!("{}\n", serde_json::to_string_pretty(&lock)?)
+                } else {
+                    emit_yaml(&lock)
+                }
+            } else if format == "json" {
                 to_json(&p)
             } else {
                 to_yaml(&p)

@@ -86,6 +86,10 @@ pub struct GlobalArgs {
     #[arg(long = "all-resources", global = true)]
     pub all_resources: bool,
 
+    /// Registries reached over plain HTTP (for `-f oci://…`; loopback always is)
+    #[arg(long = "insecure-registry", value_name = "HOST", hide = true)]
+    pub insecure_registry: Vec<String>,
+
     /// Execute command in dry run mode (berth: `up`, which then shows what it
     /// would do and why)
     #[arg(long = "dry-run")]

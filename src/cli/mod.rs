@@ -22,6 +22,7 @@ pub mod inspect;
 pub mod logs;
 pub mod manage;
 pub mod ps;
+pub mod publish;
 pub mod pull;
 pub mod push;
 pub mod rootless;
@@ -112,6 +113,8 @@ pub enum Command {
     Ps(ps::PsArgs),
     /// Pull service images
     Pull(pull::PullArgs),
+    /// Publish compose application
+    Publish(publish::PublishArgs),
     /// Push service images
     Push(push::PushArgs),
     /// Restart service containers
@@ -249,6 +252,11 @@ pub fn main() -> i32 {
     if cli.global.compatibility || env_true("COMPOSE_COMPATIBILITY") {
         crate::container::record::use_v1_separator();
     }
+    // `-f oci://…`: the published project, pulled, is what every command reads.
+    if let Err(e) = publish::resolve_remote_files(&mut cli.global) {
+        eprintln!("Error: {}", crate::report::text(&e));
+        return 1;
+    }
     let ctx = context::Ctx::new(&cli.global, &cli.root, cli.run_dir.as_ref());
     if let Err(e) = crate::state::perms::secure_roots(&ctx.layout.root, &ctx.layout.run) {
         eprintln!("Error: closing berth's state to other users: {e}");
@@ -270,9 +278,10 @@ pub fn main() -> i32 {
     if cli.global.dry_run {
         match &mut cli.command {
             Command::Up(a) => a.dry_run = true,
+            Command::Publish(a) => a.dry_run = true,
             Command::Plan(_) => {}
             _ => {
-                eprintln!("Error: --dry-run: berth runs only `up` (and `plan`) dry");
+                eprintln!("Error: --dry-run: berth runs only `up`, `publish` (and `plan`) dry");
                 return 1;
             }
         }
@@ -293,7 +302,10 @@ pub fn main() -> i32 {
         Command::Build(a) => build::run_build(&ctx, &a),
         Command::Builder(c) => build::run_builder(&ctx, &c),
         Command::Bridge(cmd) => bridge::run(&cli.root, cli.global.project_options(), &cmd),
-        Command::Config(args) => config::run(&args, cli.global.project_options()),
+        Command::Config(mut args) => {
+            args.store_root = Some(cli.root.clone());
+            config::run(&args, cli.global.project_options())
+        }
         Command::Cp(a) => cp::run_cp(&ctx, &a),
         Command::Create(a) => up::run_create(&ctx, &a),
         Command::Down(a) => manage::run_down(&ctx, &a),
@@ -309,6 +321,7 @@ pub fn main() -> i32 {
         Command::Port(a) => ps::run_port(&ctx, &a),
         Command::Ps(a) => ps::run_ps(&ctx, &a),
         Command::Pull(a) => pull::run_pull(&ctx, &a),
+        Command::Publish(a) => publish::run_publish(&ctx, &a),
         Command::Push(a) => push::run_push(&ctx, &a),
         Command::Restart(a) => manage::run_restart(&ctx, &a),
         Command::Rm(a) => manage::run_rm(&ctx, &a),

@@ -23,6 +23,9 @@ pub struct UpArgs {
     /// Detached mode: run containers in the background
     #[arg(short, long)]
     pub detach: bool,
+    /// Assume "yes" as answer to all prompts and run non-interactively
+    #[arg(short = 'y', long = "yes")]
+    pub yes: bool,
     /// Recreate containers even if their configuration and image haven't changed
     #[arg(long, conflicts_with = "no_recreate")]
     pub force_recreate: bool,
@@ -98,9 +101,6 @@ pub struct UpArgs {
     /// Watch source code and rebuild/refresh containers when files are updated (with -d: in the background)
     #[arg(short, long)]
     pub watch: bool,
-    /// Assume "yes" as answer to all prompts and run non-interactively
-    #[arg(short = 'y', long = "yes")]
-    pub yes: bool,
     /// Services to start (default: all)
     pub services: Vec<String>,
 }
@@ -221,6 +221,7 @@ pub fn run_up(ctx: &Ctx, a: &UpArgs) -> Result<()> {
     opts.all_resources = ctx.all_resources;
     let loaded = ctx.load(&a.services)?;
     let project = loaded.project.clone();
+    super::publish::check_remote_stack(ctx, &project, a.yes)?;
     if let Some(s) = &a.exit_code_from {
         super::context::check_services(&project, std::slice::from_ref(s))?;
     }

@@ -10,11 +10,24 @@ use crate::compose::ModelError;
 
 /// Merges every enabled service's env files into its environment.
 pub fn resolve_services_environment(project: &mut Project) -> Result<(), ModelError> {
+    resolve(project, true)
+}
+
+/// Merges env files and label files as [`resolve_services_environment`] does,
+/// keeping `env_file` and `label_file` in the model (compose-go's loader
+/// without `WithDiscardEnvFiles`, which `config --no-normalize` prints).
+pub fn resolve_keeping_files(project: &mut Project) -> Result<(), ModelError> {
+    resolve(project, false)
+}
+
+fn resolve(project: &mut Project, discard: bool) -> Result<(), ModelError> {
     let project_env = project.environment.clone();
+    // Paths left relative (`--no-path-resolution`) are the project directory's.
+    let base = project.working_dir.clone();
     for service in project.services.values_mut() {
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         for ef in &service.env_files {
-            let text = match std::fs::read_to_string(&ef.path) {
+            let text = match std::fs::read_to_string(base.join(&ef.path)) {
                 Ok(t) => t,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && !ef.required => continue,
                 Err(e) => {
@@ -42,8 +55,10 @@ pub fn resolve_services_environment(project: &mut Project) -> Result<(), ModelEr
             merged.extend(std::mem::take(&mut service.environment));
             service.environment = merged;
         }
-        service.env_files.clear();
-        resolve_label_files(service)?;
+        if discard {
+            service.env_files.clear();
+        }
+        resolve_label_files(service, &base, discard)?;
         // Keys still without a value stay null: compose-go's `OverrideBy`
         // puts them back, and the engine then leaves them unset.
     }
@@ -52,13 +67,17 @@ pub fn resolve_services_environment(project: &mut Project) -> Result<(), ModelEr
 
 /// Merges `label_file` contents under the service's own labels and drops
 /// `label_file` (compose-go `WithServicesLabelsResolved`).
-fn resolve_label_files(service: &mut ServiceConfig) -> Result<(), ModelError> {
+fn resolve_label_files(
+    service: &mut ServiceConfig,
+    base: &std::path::Path,
+    discard: bool,
+) -> Result<(), ModelError> {
     if service.label_files.is_empty() {
         return Ok(());
     }
     let mut labels: BTreeMap<String, String> = BTreeMap::new();
     for path in &service.label_files {
-        let text = std::fs::read_to_string(path)
+        let text = std::fs::read_to_string(base.join(path))
             .map_err(|e| ModelError::EnvFile(format!("label file {path} not found: {e}")))?;
         let lookup = |k: &str| labels.get(k).cloned();
         let parsed = parse_env_file(&text, false, &lookup)
@@ -67,7 +86,9 @@ fn resolve_label_files(service: &mut ServiceConfig) -> Result<(), ModelError> {
     }
     labels.extend(std::mem::take(&mut service.labels));
     service.labels = labels;
-    service.label_files.clear();
+    if discard {
+        service.label_files.clear();
+    }
     Ok(())
 }
 

@@ -120,17 +120,40 @@ fn parse_includes(v: &Value, file: &Path) -> Result<Vec<Include>, LoadError> {
         }
     }
     for (i, inc) in out.iter().enumerate() {
-        if let Some(remote) = inc.paths.iter().find(|p| is_remote(p)) {
+        let fetchable = |p: &str| p.starts_with("oci://") && REMOTE_LOADER.get().is_some();
+        if let Some(remote) = inc.paths.iter().find(|p| is_remote(p) && !fetchable(p)) {
             return Err(LoadError::invalid(
                 file,
                 root.index(i).to_string(),
                 format!(
-                    "remote include {remote:?} is not supported: berth reads includes from local files only (no git or OCI loader); fetch it and include the local copy"
+                    "remote include {remote:?} is not supported: berth reads OCI artifacts (oci://) and local files, not git; fetch it and include the local copy"
                 ),
             ));
         }
     }
     Ok(out)
+}
+
+/// Fetches an `oci://` resource and returns the compose file it became locally.
+pub type RemoteLoader = dyn Fn(&str) -> Result<PathBuf, String> + Send + Sync;
+
+/// The loader for `oci://` includes; the CLI installs one that pulls from
+/// registries (the compose loader itself never touches the network).
+static REMOTE_LOADER: std::sync::OnceLock<Box<RemoteLoader>> = std::sync::OnceLock::new();
+
+/// Installs the `oci://` loader (once per process; later calls are ignored).
+pub fn set_remote_loader(loader: Box<RemoteLoader>) {
+    let _ = REMOTE_LOADER.set(loader);
+}
+
+/// Where an include path is on disk: fetched for `oci://`, else relative to `base`.
+fn local_path(base: &Path, p: &str, file: &Path) -> Result<PathBuf, LoadError> {
+    match (p.strip_prefix("oci://"), REMOTE_LOADER.get()) {
+        (Some(_), Some(load)) => {
+            load(p).map_err(|message| LoadError::invalid(file, "include", message))
+        }
+        _ => Ok(abs(base, p)),
+    }
 }
 
 /// Whether an include names a remote resource, as compose-go's git and OCI
@@ -165,7 +188,11 @@ impl Loader {
         };
         let file = chain.last().cloned().unwrap_or_default();
         for entry in parse_includes(&inc, &file)? {
-            let paths: Vec<PathBuf> = entry.paths.iter().map(|p| abs(base_dir, p)).collect();
+            let paths: Vec<PathBuf> = entry
+                .paths
+                .iter()
+                .map(|p| local_path(base_dir, p, &file))
+                .collect::<Result<_, _>>()?;
             let main = paths[0].clone();
             let project_dir = match &entry.project_directory {
                 None => main.parent().map(Path::to_path_buf).unwrap_or_default(),

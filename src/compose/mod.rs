@@ -35,6 +35,7 @@ pub mod viz;
 pub mod yaml;
 
 pub use error::LoadError;
+pub use include::set_remote_loader;
 pub use load::load_raw;
 pub use raw::{ProjectOptions, RawProject, VariableUse};
 
