@@ -24,6 +24,16 @@ pub fn main(fd: i32) -> ! {
     // process its spec's umask (set again before exec).
     // SAFETY: umask cannot fail and touches only this process.
     unsafe { libc::umask(0o022) };
+    // Ctrl-C at a terminal signals the whole foreground process group: this helper
+    // and the init it clones too. Killed half-way, they would leave their caller
+    // waiting on the channel; the caller decides what Ctrl-C does (a build kills
+    // the step it started). The container's process gets every signal back to its
+    // default before it execs (setup::reset_signals).
+    // SAFETY: sets this single-threaded process's dispositions; no handler runs.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+    }
     // Set close-on-exec again: the container's process must not inherit it.
     unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     let chan = unsafe { Channel::from_raw(fd) };
