@@ -7,8 +7,11 @@
 //! fuse-overlayfs process exits with its mount). As rootless docker and podman
 //! fall back.
 //!
+//! A keep-id container (its own user namespace) is mounted with it too, with
+//! fuse-overlayfs's id mapping, so that its image files keep their owners.
+//!
 //! `BERTH_ROOTLESS_OVERLAY=fuse-overlayfs` forces it (to compare, or where the
-//! kernel overlay misbehaves), `=kernel` forbids it.
+//! kernel overlay misbehaves), `=kernel` forbids the fallback.
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -84,6 +87,48 @@ fn kernel_overlay_works(dir: &Path) -> bool {
     ok
 }
 
+/// Whether fuse-overlayfs can be used: installed, and /dev/fuse open to this
+/// process.
+pub fn usable() -> bool {
+    let installed = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .chain([PathBuf::from("/usr/bin")])
+        .any(|d| d.join(PROGRAM).is_file());
+    // SAFETY: access takes a NUL-terminated path literal.
+    installed && unsafe { libc::access(c"/dev/fuse".as_ptr(), libc::R_OK | libc::W_OK) } == 0
+}
+
+/// The id options of a container with a user namespace of its own (keep-id):
+/// the layers hold the ids a container in the holder's namespace writes (image
+/// root is the holder's 0), and fuse-overlayfs shows each as the holder id the
+/// container's map gives it, so that image files keep their owners inside (root
+/// stays root, as podman's keep-id shows them). `None` without id maps.
+pub fn id_options(spec: &oci_spec::runtime::Spec) -> Option<String> {
+    let linux = spec.linux().as_ref()?;
+    let fmt = |m: &[oci_spec::runtime::LinuxIdMapping]| {
+        m.iter()
+            .map(|l| format!("{}:{}:{}", l.container_id(), l.host_id(), l.size()))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    let uids = linux.uid_mappings().as_deref().filter(|m| !m.is_empty())?;
+    let gids = linux.gid_mappings().as_deref().filter(|m| !m.is_empty())?;
+    Some(format!("uidmapping={},gidmapping={}", fmt(uids), fmt(gids)))
+}
+
+/// The fuse-overlayfs options a container's layers need, rootless, or `None`
+/// for the kernel overlay: the container has its own id maps (keep-id) and
+/// fuse-overlayfs is usable (else its image files show as the user, the
+/// kernel overlay's view), or the kernel overlay is not usable at all.
+pub fn wanted(spec: &oci_spec::runtime::Spec, state_dir: &Path) -> Option<String> {
+    if !super::in_user_namespace() {
+        return None;
+    }
+    if let Some(ids) = id_options(spec).filter(|_| usable()) {
+        return Some(ids);
+    }
+    needed(state_dir).then(String::new)
+}
+
 /// The fuse-overlayfs options for the layers.
 pub fn options(lowers: &[PathBuf], upper: &Path, work: &Path) -> Result<String, String> {
     let check = |p: &Path| -> Result<String, String> {
@@ -110,10 +155,20 @@ pub fn options(lowers: &[PathBuf], upper: &Path, work: &Path) -> Result<String, 
 
 /// Mounts the layers at `target` with fuse-overlayfs, which runs on in the
 /// background until it is unmounted.
-pub fn mount(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> Result<(), String> {
+/// `extra` (from [`wanted`]) is added to the options.
+pub fn mount(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    target: &Path,
+    extra: &str,
+) -> Result<(), String> {
     unmount(target);
     std::fs::create_dir_all(target).map_err(|e| format!("{}: {e}", target.display()))?;
-    let opts = options(lowers, upper, work)?;
+    let mut opts = options(lowers, upper, work)?;
+    if !extra.is_empty() {
+        opts = format!("{opts},{extra}");
+    }
     // It forks into the background once mounted: its exit status says whether
     // that worked.
     let out = Command::new(PROGRAM)
@@ -188,6 +243,29 @@ mod tests {
         );
         assert!(options(&["/a,b".into()], Path::new("/u"), Path::new("/w")).is_err());
         assert!(options(&[], Path::new("/u"), Path::new("/w")).is_err());
+    }
+
+    #[test]
+    fn keep_id_maps_become_fuse_overlayfs_id_mappings() {
+        let mut spec = oci_spec::runtime::Spec::default();
+        assert_eq!(id_options(&spec), None);
+        let m = |c, h, n| {
+            oci_spec::runtime::LinuxIdMappingBuilder::default()
+                .container_id(c)
+                .host_id(h)
+                .size(n)
+                .build()
+                .unwrap()
+        };
+        let mut linux = spec.linux().clone().unwrap_or_default();
+        let map = vec![m(1001, 0, 1), m(0, 1, 1001), m(1002, 1002, 64535)];
+        linux.set_uid_mappings(Some(map.clone()));
+        linux.set_gid_mappings(Some(map));
+        spec.set_linux(Some(linux));
+        assert_eq!(
+            id_options(&spec).unwrap(),
+            "uidmapping=1001:0:1:0:1:1001:1002:1002:64535,gidmapping=1001:0:1:0:1:1001:1002:1002:64535"
+        );
     }
 
     #[test]

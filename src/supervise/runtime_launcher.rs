@@ -42,7 +42,8 @@ impl RuntimeLauncher {
     }
 
     /// The container's root: its overlay, or (rootless, where the kernel
-    /// overlay cannot be used) the same layers mounted by fuse-overlayfs.
+    /// overlay cannot be used, or for keep-id) the same layers mounted by
+    /// fuse-overlayfs.
     fn rootfs(&self) -> io::Result<Rootfs> {
         use crate::rootless::fuse_overlay;
         match rootfs_of(&self.cfg, &self.dir) {
@@ -50,11 +51,19 @@ impl RuntimeLauncher {
                 lowers,
                 upper,
                 work,
-            } if fuse_overlay::needed(&self.dir) => {
-                let merged = fuse_overlay::merged(&self.dir);
-                fuse_overlay::mount(&lowers, &upper, &work, &merged).map_err(io::Error::other)?;
-                Ok(Rootfs::Dir(merged))
-            }
+            } => match fuse_overlay::wanted(&self.cfg.spec, &self.dir) {
+                Some(extra) => {
+                    let merged = fuse_overlay::merged(&self.dir);
+                    fuse_overlay::mount(&lowers, &upper, &work, &merged, &extra)
+                        .map_err(io::Error::other)?;
+                    Ok(Rootfs::Dir(merged))
+                }
+                None => Ok(Rootfs::Overlay {
+                    lowers,
+                    upper,
+                    work,
+                }),
+            },
             r => Ok(r),
         }
     }
