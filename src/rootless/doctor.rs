@@ -530,4 +530,37 @@ mod tests {
             .contains("ip_unprivileged_port_start"));
         assert!(get("cgroup delegation").found.contains("ignored"));
     }
+
+    #[test]
+    fn slirp4netns_alone_will_do_and_a_delegation_without_controllers_is_named() {
+        let p = Probe {
+            net_helpers: vec![("slirp4netns", "/usr/bin/slirp4netns".into())],
+            cgroup: Ok(("/sys/fs/cgroup/unified/ann".into(), vec!["hugetlb".into()])),
+            ..good()
+        };
+        let c = checks(&p);
+        let get = |n: &str| c.iter().find(|c| c.name == n).unwrap();
+        assert_eq!(get("network helper").verdict, Verdict::Ok);
+        assert!(get("network helper").found.starts_with("slirp4netns"));
+        let cg = get("cgroup delegation");
+        assert_eq!(cg.verdict, Verdict::Limited);
+        assert!(
+            cg.found
+                .contains("/sys/fs/cgroup/unified/ann is the user's"),
+            "{cg:?}"
+        );
+        assert!(
+            cg.found.contains("cpu, memory, pids limits are ignored"),
+            "{cg:?}"
+        );
+        // Asking for a helper that is not installed is an error naming the package.
+        let p = Probe {
+            net_helper_choice: Some("pasta".into()),
+            ..p
+        };
+        let c = checks(&p);
+        let h = c.iter().find(|c| c.name == "network helper").unwrap();
+        assert_eq!(h.verdict, Verdict::Missing);
+        assert!(h.fix.contains("apt-get install passt"), "{h:?}");
+    }
 }

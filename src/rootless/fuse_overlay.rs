@@ -249,7 +249,7 @@ mod tests {
     fn keep_id_maps_become_fuse_overlayfs_id_mappings() {
         let mut spec = oci_spec::runtime::Spec::default();
         assert_eq!(id_options(&spec), None);
-        let m = |c, h, n| {
+        let m = |c: u32, h: u32, n: u32| {
             oci_spec::runtime::LinuxIdMappingBuilder::default()
                 .container_id(c)
                 .host_id(h)
