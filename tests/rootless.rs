@@ -15,6 +15,10 @@ struct User {
     name: String,
     home: PathBuf,
     uid: u32,
+    /// Extra environment for every berth command.
+    env: Vec<(&'static str, &'static str)>,
+    /// A cgroup v2 directory every berth command starts in (a delegated session).
+    cgroup: Option<PathBuf>,
 }
 
 impl User {
@@ -28,7 +32,13 @@ impl User {
         assert!(st.success(), "useradd {name}");
         let home = PathBuf::from(format!("/home/{name}"));
         let uid = fs::metadata(&home).unwrap().uid();
-        let u = User { name, home, uid };
+        let u = User {
+            name,
+            home,
+            uid,
+            env: Vec::new(),
+            cgroup: None,
+        };
         // The user cannot reach cargo's target dir: copy berth and the image in.
         // A hard link where it can (the debug binary is large; the disk is shared).
         let exe = u.home.join("berth");
@@ -50,8 +60,8 @@ impl User {
     /// `berth ARGS` as the user in `dir`, with a login-like environment (no
     /// XDG_RUNTIME_DIR: runuser has no logind session).
     fn berth(&self, dir: &Path, args: &[&str]) -> Output {
-        Command::new("/usr/sbin/runuser")
-            .args(["-u", &self.name, "--"])
+        let mut cmd = Command::new("/usr/sbin/runuser");
+        cmd.args(["-u", &self.name, "--"])
             .arg(self.home.join("berth"))
             .args(args)
             .current_dir(dir)
@@ -60,8 +70,30 @@ impl User {
             // A Debian user's PATH: no sbin directories (nft lives there).
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("USER", &self.name)
-            .output()
-            .unwrap()
+            .envs(self.env.iter().copied());
+        if let Some(cg) = &self.cgroup {
+            // As a login into a delegated cgroup: the command starts there
+            // (moved by root, before runuser drops to the user).
+            let procs = std::ffi::CString::new(
+                cg.join("cgroup.procs")
+                    .into_os_string()
+                    .into_encoded_bytes(),
+            )
+            .unwrap();
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only open/write/close between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                    if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    libc::close(fd);
+                    Ok(())
+                })
+            };
+        }
+        cmd.output().unwrap()
     }
 
     fn ok(&self, dir: &Path, args: &[&str]) -> String {
@@ -128,19 +160,24 @@ impl Drop for User {
     }
 }
 
-/// `/dev/net/tun` opened to every user (pasta needs it; a host without udev
-/// leaves it 0600) for as long as one guard lives; the last guard of this test
-/// binary restores its mode, even when a test fails.
+/// `/dev/net/tun` and `/dev/fuse` opened to every user (pasta, slirp4netns and
+/// fuse-overlayfs need them; a host without udev leaves them 0600) for as long
+/// as one guard lives; the last guard of this test binary restores their
+/// modes, even when a test fails.
 struct Tun;
 
-static TUN: std::sync::Mutex<(usize, u32)> = std::sync::Mutex::new((0, 0));
+const DEVICES: [&str; 2] = ["/dev/net/tun", "/dev/fuse"];
+
+static TUN: std::sync::Mutex<(usize, [u32; 2])> = std::sync::Mutex::new((0, [0; 2]));
 
 impl Tun {
     fn open() -> Tun {
         let mut g = TUN.lock().unwrap_or_else(|e| e.into_inner());
         if g.0 == 0 {
-            g.1 = fs::metadata("/dev/net/tun").unwrap().mode() & 0o7777;
-            fs::set_permissions("/dev/net/tun", fs::Permissions::from_mode(0o666)).unwrap();
+            for (i, d) in DEVICES.iter().enumerate() {
+                g.1[i] = fs::metadata(d).unwrap().mode() & 0o7777;
+                fs::set_permissions(d, fs::Permissions::from_mode(0o666)).unwrap();
+            }
         }
         g.0 += 1;
         Tun
@@ -152,7 +189,9 @@ impl Drop for Tun {
         let mut g = TUN.lock().unwrap_or_else(|e| e.into_inner());
         g.0 -= 1;
         if g.0 == 0 {
-            let _ = fs::set_permissions("/dev/net/tun", fs::Permissions::from_mode(g.1));
+            for (i, d) in DEVICES.iter().enumerate() {
+                let _ = fs::set_permissions(d, fs::Permissions::from_mode(g.1[i]));
+            }
         }
     }
 }
@@ -412,10 +451,11 @@ fn keep_id_runs_as_the_user_and_bind_mounts_stay_the_users() {
             "dev",
             "sh",
             "-c",
-            "id -u; id -g; stat -c %u /work/mine",
+            "id -u; id -g; stat -c %u /work/mine; stat -c %u:%g /bin/busybox /",
         ],
     );
-    let want = format!("{0}\n{0}\n{0}\n", u.uid);
+    // Image files keep their owners: root stays root (fuse-overlayfs maps them).
+    let want = format!("{0}\n{0}\n{0}\n0:0\n0:0\n", u.uid);
     assert_eq!(ids, want);
     u.ok(
         &p,
@@ -450,4 +490,284 @@ fn keep_id_runs_as_the_user_and_bind_mounts_stay_the_users() {
         "{}",
         text(&out)
     );
+}
+
+/// The host's own (non-loopback) address, the source of its route to its
+/// resolver (a UDP connect sends nothing), when it has one.
+fn host_address() -> Option<std::net::IpAddr> {
+    let resolv = fs::read_to_string("/etc/resolv.conf").ok()?;
+    let ns = resolv
+        .lines()
+        .find_map(|l| l.strip_prefix("nameserver "))
+        .and_then(|a| a.trim().parse::<std::net::Ipv4Addr>().ok())
+        .filter(|a| !a.is_loopback())
+        .unwrap_or(std::net::Ipv4Addr::new(192, 0, 2, 1));
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect((ns, 53)).ok()?;
+    Some(s.local_addr().ok()?.ip()).filter(|a| !a.is_loopback())
+}
+
+/// A one-reply HTTP server on `addr` (port 0: any), answering `body` to every
+/// connection until the test ends.
+fn serve(addr: std::net::IpAddr, body: &'static str) -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind((addr, 0)).unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = c.read(&mut buf);
+            let _ = write!(
+                c,
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn slirp4netns_carries_ports_and_the_way_out_when_pasta_is_not_chosen() {
+    let _tun = Tun::open();
+    let mut u = User::new("n");
+    // What berth does when pasta is not installed (both are here).
+    u.env.push(("BERTH_ROOTLESS_NETWORK_CMD", "slirp4netns"));
+    let doctor = text(&u.berth(&u.home, &["doctor"]));
+    assert!(doctor.contains("slirp4netns ("), "{doctor}");
+    let (port, port2) = (free_port(), free_port());
+    let p = u.project(
+        "slirp",
+        &format!(
+            "services:\n  web:\n    image: {img}\n    command: [\"sh\", \"-c\", \"mkdir -p /site && echo via slirp4netns > /site/index.html && exec httpd -f -p 8080 -h /site\"]\n    ports: [\"127.0.0.1:{port}:8080\"]\n  client:\n    image: {img}\n    command: [\"sleep\", \"1000\"]\n",
+            img = common::IMAGE
+        ),
+    );
+    u.ok(&p, &["up", "-d"]);
+    let procs = u.processes().join("\n");
+    assert!(procs.contains("slirp4netns"), "{procs}");
+    assert!(!procs.contains("pasta"), "{procs}");
+    // The published port from the host's loopback, once httpd has its file.
+    let t = Instant::now();
+    loop {
+        match http_get(port, "/index.html") {
+            Ok(b) if b == "via slirp4netns\n" => break,
+            r => assert!(t.elapsed() < Duration::from_secs(10), "{r:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // DNS between services, as with pasta.
+    let got = u.ok(
+        &p,
+        &[
+            "exec",
+            "client",
+            "wget",
+            "-qO-",
+            "http://web:8080/index.html",
+        ],
+    );
+    assert_eq!(got, "via slirp4netns\n");
+    // The way out: a server on the host's own address, through slirp's NAT.
+    if let Some(addr) = host_address() {
+        let hport = serve(addr, "from the host\n");
+        let url = format!("http://{addr}:{hport}/");
+        let got = u.ok(&p, &["exec", "client", "wget", "-qO-", &url]);
+        assert_eq!(got, "from the host\n");
+    }
+    // One more port on a later `up`: added to the running slirp4netns.
+    let yaml = fs::read_to_string(p.join("compose.yaml")).unwrap().replace(
+        &format!("[\"127.0.0.1:{port}:8080\"]"),
+        &format!("[\"127.0.0.1:{port}:8080\", \"127.0.0.1:{port2}:8080\"]"),
+    );
+    fs::write(p.join("compose.yaml"), yaml).unwrap();
+    u.ok(&p, &["up", "-d"]);
+    for p in [port, port2] {
+        let t = Instant::now();
+        loop {
+            match http_get(p, "/index.html") {
+                Ok(b) if b == "via slirp4netns\n" => break,
+                r => assert!(t.elapsed() < Duration::from_secs(10), "{p}: {r:?}"),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    u.ok(&p, &["down", "-v"]);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port2)).is_err());
+    u.assert_nothing_running();
+}
+
+#[test]
+fn fuse_overlayfs_carries_the_root_when_the_kernel_overlay_is_not_used() {
+    let _tun = Tun::open();
+    let mut u = User::new("f");
+    u.env.push(("BERTH_ROOTLESS_OVERLAY", "fuse-overlayfs"));
+    let p = u.project(
+        "fuse",
+        &format!(
+            "services:\n  app:\n    image: {img}\n    command: [\"sleep\", \"1000\"]\n",
+            img = common::IMAGE
+        ),
+    );
+    u.ok(&p, &["up", "-d"]);
+    let procs = u.processes().join("\n");
+    assert!(procs.contains("fuse-overlayfs"), "{procs}");
+    let mounts = u.ok(&p, &["unshare", "cat", "/proc/self/mountinfo"]);
+    assert!(
+        mounts
+            .lines()
+            .any(|l| l.contains("/merged ") && l.contains("fuse-overlayfs")),
+        "{mounts}"
+    );
+    // Writes, a whiteout and a rename in the container's root land in its upper dir.
+    u.ok(
+        &p,
+        &[
+            "exec",
+            "app",
+            "sh",
+            "-c",
+            "echo kept > /new && rm /bin/true && mkdir /d && mv /new /d/f",
+        ],
+    );
+    let upper: Vec<PathBuf> = fs::read_dir(u.home.join(".local/share/berth/containers"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("upper"))
+        .collect();
+    assert_eq!(upper.len(), 1, "{upper:?}");
+    assert_eq!(fs::read_to_string(upper[0].join("d/f")).unwrap(), "kept\n");
+    let gone = u.berth(&p, &["exec", "app", "ls", "/bin/true"]);
+    assert!(!gone.status.success(), "{}", text(&gone));
+    // Stop unmounts it (its process exits); start mounts the same upper again.
+    u.ok(&p, &["stop", "-t", "1"]);
+    let t = Instant::now();
+    while u.processes().iter().any(|l| l.contains("fuse-overlayfs")) {
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", u.processes());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    u.ok(&p, &["start"]);
+    assert_eq!(u.ok(&p, &["exec", "app", "cat", "/d/f"]), "kept\n");
+    u.ok(&p, &["down"]);
+    u.assert_nothing_running();
+}
+
+/// A cgroup v2 directory delegated to a user (chowned as systemd's `Delegate=`
+/// leaves it) with a `session` child the user's commands start in; removed
+/// with everything in it when dropped.
+struct Delegation {
+    root: PathBuf,
+}
+
+impl Delegation {
+    fn new(u: &User) -> Option<Delegation> {
+        let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let v2 = mounts.lines().find_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            post.starts_with("cgroup2 ")
+                .then(|| PathBuf::from(pre.split(' ').nth(4).unwrap()))
+        })?;
+        let root = v2.join(format!("berth-test-{}", u.name));
+        let d = Delegation { root };
+        for dir in [d.root.clone(), d.root.join("session")] {
+            fs::create_dir(&dir).unwrap();
+            for f in [
+                "",
+                "cgroup.procs",
+                "cgroup.subtree_control",
+                "cgroup.threads",
+            ] {
+                std::os::unix::fs::chown(dir.join(f), Some(u.uid), Some(u.uid)).unwrap();
+            }
+        }
+        Some(d)
+    }
+}
+
+impl Drop for Delegation {
+    fn drop(&mut self) {
+        let _ = fs::write(self.root.join("cgroup.kill"), "1");
+        let t0 = Instant::now();
+        while fs::read_to_string(self.root.join("cgroup.events"))
+            .is_ok_and(|e| e.contains("populated 1"))
+            && t0.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Children first.
+        let mut dirs = vec![self.root.clone()];
+        let mut i = 0;
+        while i < dirs.len() {
+            if let Ok(rd) = fs::read_dir(&dirs[i]) {
+                dirs.extend(rd.flatten().filter(|e| e.path().is_dir()).map(|e| e.path()));
+            }
+            i += 1;
+        }
+        for d in dirs.iter().rev() {
+            let _ = fs::remove_dir(d);
+        }
+    }
+}
+
+#[test]
+fn a_delegated_cgroup_v2_subtree_holds_the_containers() {
+    let _tun = Tun::open();
+    let mut u = User::new("c");
+    let Some(cg) = Delegation::new(&u) else {
+        eprintln!("no cgroup v2 mount on this host: skipped");
+        return;
+    };
+    u.cgroup = Some(cg.root.join("session"));
+    let doctor = text(&u.berth(&u.home, &["doctor"]));
+    assert!(
+        doctor.contains(&format!("{} is the user's", cg.root.display())),
+        "{doctor}"
+    );
+    let p = u.project(
+        "cg",
+        &format!(
+            "services:\n  a:\n    image: {img}\n    command: [\"sleep\", \"1001\"]\n    mem_limit: 64m\n    pids_limit: 50\n",
+            img = common::IMAGE
+        ),
+    );
+    let out = u.berth(&p, &["up", "-d"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    // Limits whose controllers the subtree lacks are named once.
+    let ctrls = fs::read_to_string(cg.root.join("cgroup.controllers")).unwrap();
+    for (key, c) in [
+        ("services.a.mem_limit", "memory"),
+        ("services.a.pids_limit", "pids"),
+    ] {
+        if !ctrls.split_whitespace().any(|x| x == c) {
+            assert!(t.contains(&format!("{key} ({c})")), "{t}");
+        }
+    }
+    assert!(t.matches("WARN").count() <= 1, "{t}");
+    // The container's processes are tracked in the subtree, one cgroup each.
+    let parent = cg.root.join("berth");
+    let cgs: Vec<PathBuf> = fs::read_dir(&parent)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(cgs.len(), 1, "{cgs:?}");
+    let pids = fs::read_to_string(cgs[0].join("cgroup.procs")).unwrap();
+    let cmd: Vec<String> = pids
+        .lines()
+        .map(|p| fs::read_to_string(format!("/proc/{p}/cmdline")).unwrap_or_default())
+        .collect();
+    assert!(
+        cmd.iter().any(|c| c.starts_with("sleep\u{0}1001")),
+        "{cmd:?}"
+    );
+    // Inside, the container sees its own cgroup as the root.
+    let inside = u.ok(&p, &["exec", "a", "cat", "/proc/self/cgroup"]);
+    assert!(inside.lines().any(|l| l == "0::/"), "{inside}");
+    u.ok(&p, &["down", "-t", "1"]);
+    assert!(!cgs[0].exists(), "the container's cgroup is left");
+    assert!(!parent.exists(), "berth's parent cgroup is left");
+    u.assert_nothing_running();
 }

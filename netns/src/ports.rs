@@ -161,13 +161,20 @@ pub fn publish(
         taken.push((proto, p));
         Ok(p)
     })?;
+    // Rootless (a user namespace): the host address is bound by pasta or
+    // slirp4netns outside; inside, a port arrives on whichever local address
+    // the helper delivers it to (pasta: 127.0.0.1 or the copied host address;
+    // slirp4netns: 10.0.2.100), so the rule matches any local address.
+    let in_userns = std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+        .unwrap_or(false);
     let mut rules = Vec::new();
     for p in &ports {
         let mut targets = vec![attachment.ipv4];
         targets.extend(attachment.ipv6.map(|v| v.0));
         for ip in targets {
             rules.push(Dnat {
-                host_ip: p.host_ip,
+                host_ip: if in_userns { None } else { p.host_ip },
                 host_port: p.host_port,
                 container_ip: ip,
                 container_port: p.container_port,

@@ -32,7 +32,7 @@ pub struct Check {
 }
 
 /// What the checks read from the host.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Probe {
     /// The user's name and ids.
     pub user: String,
@@ -51,19 +51,25 @@ pub struct Probe {
     pub userns_clone: Option<u64>,
     /// Whether the user may open /dev/net/tun, and its mode.
     pub tun: Option<(u32, bool)>,
-    /// The network helpers found in PATH.
+    /// The network helpers found in PATH, in berth's order of preference.
     pub net_helpers: Vec<(&'static str, PathBuf)>,
+    /// `BERTH_ROOTLESS_NETWORK_CMD`, when set.
+    pub net_helper_choice: Option<String>,
     /// `$XDG_RUNTIME_DIR` and whether it is usable (owned, 0700).
     pub xdg_runtime_dir: Option<(PathBuf, bool)>,
     /// `net.ipv4.ip_unprivileged_port_start`.
     pub unprivileged_port_start: Option<u32>,
     /// `net.ipv4.ping_group_range`.
     pub ping_group_range: Option<(u64, u64)>,
-    /// The user's own cgroup v2 directory, when the host is pure cgroup v2, and
-    /// the controllers delegated to it (empty when it is not the user's).
-    pub cgroup: Option<(PathBuf, Vec<String>)>,
+    /// The cgroup v2 subtree delegated to the user and the controllers it
+    /// offers; else whether cgroup v2 is mounted at all.
+    pub cgroup: Result<(PathBuf, Vec<String>), bool>,
     /// The kernel release (`6.1.0`).
     pub kernel: (u32, u32),
+    /// fuse-overlayfs, when installed (the overlay fallback).
+    pub fuse_overlayfs: Option<PathBuf>,
+    /// Whether the user may open /dev/fuse, and its mode.
+    pub fuse_dev: Option<(u32, bool)>,
 }
 
 /// Reads the real host.
@@ -87,15 +93,24 @@ pub fn probe() -> Probe {
             )
         })
         .collect();
-    let tun = std::fs::metadata("/dev/net/tun").ok().map(|m| {
-        // SAFETY: access takes a NUL-terminated path literal.
-        let ok = unsafe { libc::access(c"/dev/net/tun".as_ptr(), libc::R_OK | libc::W_OK) } == 0;
-        (m.permissions().mode() & 0o7777, ok)
-    });
-    let net_helpers = ["pasta", "slirp4netns"]
+    let device = |p: &std::ffi::CStr| {
+        use std::os::unix::ffi::OsStrExt;
+        let path = Path::new(std::ffi::OsStr::from_bytes(p.to_bytes()));
+        std::fs::metadata(path).ok().map(|m| {
+            // SAFETY: access takes a NUL-terminated path.
+            let ok = unsafe { libc::access(p.as_ptr(), libc::R_OK | libc::W_OK) } == 0;
+            (m.permissions().mode() & 0o7777, ok)
+        })
+    };
+    let tun = device(c"/dev/net/tun");
+    let fuse_dev = device(c"/dev/fuse");
+    let net_helpers = super::net_helper::Kind::ALL
         .into_iter()
-        .filter_map(|t| which(t).map(|p| (t, p)))
+        .filter_map(|k| k.binary().map(|p| (k.name(), p)))
         .collect();
+    let net_helper_choice = std::env::var(super::net_helper::ENV)
+        .ok()
+        .filter(|v| !v.is_empty());
     let xdg_runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .map(|p| {
@@ -126,12 +141,15 @@ pub fn probe() -> Probe {
         userns_clone: num("/proc/sys/kernel/unprivileged_userns_clone"),
         tun,
         net_helpers,
+        net_helper_choice,
         xdg_runtime_dir,
         unprivileged_port_start: num("/proc/sys/net/ipv4/ip_unprivileged_port_start")
             .map(|v| v as u32),
         ping_group_range,
-        cgroup: own_cgroup(uid),
+        cgroup: own_cgroup(),
         kernel,
+        fuse_overlayfs: which(super::fuse_overlay::PROGRAM),
+        fuse_dev,
     }
 }
 
@@ -164,29 +182,22 @@ fn has_file_caps(p: &Path) -> bool {
     n > 0
 }
 
-/// The user's cgroup v2 directory when /sys/fs/cgroup is cgroup2 and that
-/// directory belongs to the user, with the controllers it may use.
-fn own_cgroup(uid: u32) -> Option<(PathBuf, Vec<String>)> {
-    // A pure v2 host mounts cgroup2 at /sys/fs/cgroup itself.
-    if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-        return None;
-    }
-    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
-    let dir = Path::new("/sys/fs/cgroup").join(rel.trim_start_matches('/'));
-    let owned = std::fs::metadata(&dir)
-        .map(|m| m.uid() == uid)
-        .unwrap_or(false);
-    let ctrls = if owned {
-        std::fs::read_to_string(dir.join("cgroup.controllers"))
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    Some((dir, ctrls))
+/// The cgroup v2 subtree delegated to the user (see
+/// `berth_runtime::cgroups::detect::delegated`), with the controllers it
+/// offers; `Err(true)` when cgroup v2 is mounted but nothing of it is the
+/// user's, `Err(false)` when there is no cgroup v2 at all.
+fn own_cgroup() -> Result<(PathBuf, Vec<String>), bool> {
+    use berth_runtime::cgroups::detect;
+    let all = detect::parse_mountinfo(
+        &std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default(),
+    );
+    let root = detect::delegation_root(&all).ok_or(all.iter().any(|h| h.version == 2))?;
+    let ctrls = std::fs::read_to_string(root.join("cgroup.controllers"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    Ok((root, ctrls))
 }
 
 /// The checks, in the order they are printed.
@@ -276,30 +287,41 @@ pub fn checks(p: &Probe) -> Vec<Check> {
         };
         add(tool, verdict, text, fix);
     }
-    // berth drives pasta only (its ports and the way out); slirp4netns alone
-    // is named so that the fix is clear.
-    let helper = p.net_helpers.iter().find(|(n, _)| *n == "pasta");
-    add(
-        "network helper",
-        if helper.is_some() {
-            Verdict::Ok
-        } else {
-            Verdict::Missing
-        },
-        match (helper, p.net_helpers.first()) {
-            (Some((n, path)), _) => format!(
+    // pasta first, slirp4netns when it is the only one (as podman chooses);
+    // BERTH_ROOTLESS_NETWORK_CMD picks one.
+    let helper = p
+        .net_helper_choice
+        .as_deref()
+        .and_then(|want| p.net_helpers.iter().find(|(n, _)| *n == want))
+        .or_else(|| p.net_helpers.first());
+    let forced_missing = p
+        .net_helper_choice
+        .as_deref()
+        .filter(|want| !p.net_helpers.iter().any(|(n, _)| n == want));
+    let (verdict, found, fix) = match (forced_missing, helper) {
+        (Some(want), _) => (
+            Verdict::Missing,
+            format!("{}={want}, which is not installed", super::net_helper::ENV),
+            format!(
+                "as root: apt-get install {}",
+                if want == "pasta" { "passt" } else { want }
+            ),
+        ),
+        (None, Some((n, path))) => (
+            Verdict::Ok,
+            format!(
                 "{n} ({}): berth starts it per user for published ports and the way out",
                 path.display()
             ),
-            (None, Some((n, _))) => format!("only {n}, which berth does not drive"),
-            (None, None) => "neither pasta nor slirp4netns".into(),
-        },
-        if helper.is_some() {
-            String::new()
-        } else {
-            "as root: apt-get install passt (pasta)".into()
-        },
-    );
+            String::new(),
+        ),
+        (None, None) => (
+            Verdict::Missing,
+            "neither pasta nor slirp4netns".into(),
+            "as root: apt-get install passt (pasta; or slirp4netns)".into(),
+        ),
+    };
+    add("network helper", verdict, found, fix);
     let (verdict, found, fix) = match p.tun {
         Some((_, true)) => (
             Verdict::Ok,
@@ -369,36 +391,65 @@ pub fn checks(p: &Probe) -> Vec<Check> {
         },
     );
     let (verdict, found, fix) = match &p.cgroup {
-        Some((d, ctrls)) if !ctrls.is_empty() => (
-            Verdict::Ok,
-            format!("{} delegates {}", d.display(), ctrls.join(" ")),
-            String::new(),
-        ),
-        Some((d, _)) => (
+        Ok((d, ctrls)) => {
+            let missing: Vec<&str> = ["cpu", "memory", "pids"]
+                .into_iter()
+                .filter(|c| !ctrls.iter().any(|x| x == c))
+                .collect();
+            let found = format!(
+                "{} is the user's (controllers: {}): containers are tracked and killed by cgroup",
+                d.display(),
+                if ctrls.is_empty() { "none".to_string() } else { ctrls.join(" ") }
+            );
+            if missing.is_empty() {
+                (Verdict::Ok, found, String::new())
+            } else {
+                (
+                    Verdict::Limited,
+                    format!("{found}; {} limits are ignored", missing.join(", ")),
+                    format!(
+                        "delegate the controllers, e.g. `Delegate=cpu cpuset io memory pids` in a user@.service.d drop-in (cgroup v2 only: boot with systemd.unified_cgroup_hierarchy=1 where v1 holds {})",
+                        missing.join(" ")
+                    ),
+                )
+            }
+        }
+        Err(true) => (
             Verdict::Limited,
-            format!("{} is not delegated to {}: limits are ignored", d.display(), p.user),
-            "log in through systemd-logind (user@UID.service delegates memory pids; add `Delegate=cpu cpuset io memory pids` in a user@.service.d drop-in)".into(),
+            format!("no cgroup v2 subtree holding this session is {}'s: limits are ignored", p.user),
+            "log in through systemd-logind (user@UID.service delegates memory pids; add `Delegate=cpu cpuset io memory pids` in a user@.service.d drop-in), or as root chown a cgroup v2 directory (and its cgroup.procs, cgroup.subtree_control, cgroup.threads) to the user and start the session in it".into(),
         ),
-        None => (
+        Err(false) => (
             Verdict::Limited,
             "not cgroup v2: cpu, memory and pids limits are ignored".into(),
             "boot with systemd.unified_cgroup_hierarchy=1 (cgroup v1 cannot be delegated safely)".into(),
         ),
     };
     add("cgroup delegation", verdict, found, fix);
-    let overlay_ok = p.kernel >= (5, 11);
+    let kernel_ok = p.kernel >= (5, 11);
+    let fuse_ok = p.fuse_overlayfs.is_some() && p.fuse_dev.is_some_and(|(_, ok)| ok);
+    let fallback = match (&p.fuse_overlayfs, p.fuse_dev) {
+        (None, _) => "fuse-overlayfs fallback not installed".to_string(),
+        (Some(_), Some((_, true))) => "fuse-overlayfs fallback ready".to_string(),
+        (Some(_), Some((mode, false))) => {
+            format!(
+                "fuse-overlayfs installed, but /dev/fuse is {mode:04o}: the user cannot open it"
+            )
+        }
+        (Some(_), None) => "fuse-overlayfs installed, but there is no /dev/fuse".to_string(),
+    };
     add(
         "overlay (userxattr)",
-        if overlay_ok {
+        if kernel_ok || fuse_ok {
             Verdict::Ok
         } else {
             Verdict::Missing
         },
-        format!("kernel {}.{}", p.kernel.0, p.kernel.1),
-        if overlay_ok {
+        format!("kernel {}.{}; {fallback}", p.kernel.0, p.kernel.1),
+        if kernel_ok || fuse_ok {
             String::new()
         } else {
-            "rootless overlay needs Linux 5.11 or later".into()
+            "rootless overlay needs Linux 5.11 or later, or fuse-overlayfs: as root, `apt-get install fuse-overlayfs` and `chmod 0666 /dev/fuse`".into()
         },
     );
     out
@@ -428,11 +479,17 @@ mod tests {
             userns_clone: None,
             tun: Some((0o666, true)),
             net_helpers: vec![("pasta", "/usr/bin/pasta".into())],
+            net_helper_choice: None,
             xdg_runtime_dir: Some(("/run/user/1001".into(), true)),
             unprivileged_port_start: Some(80),
             ping_group_range: Some((0, 2147483647)),
-            cgroup: Some(("/sys/fs/cgroup/user.slice".into(), vec!["memory".into()])),
+            cgroup: Ok((
+                "/sys/fs/cgroup/user.slice/user-1001.slice/user@1001.service".into(),
+                ["cpu", "memory", "pids"].map(String::from).to_vec(),
+            )),
             kernel: (6, 1),
+            fuse_overlayfs: None,
+            fuse_dev: None,
         }
     }
 
@@ -455,7 +512,7 @@ mod tests {
             net_helpers: vec![],
             xdg_runtime_dir: None,
             unprivileged_port_start: Some(1024),
-            cgroup: None,
+            cgroup: Err(true),
             ..good()
         };
         let c = checks(&p);
@@ -472,5 +529,38 @@ mod tests {
             .fix
             .contains("ip_unprivileged_port_start"));
         assert!(get("cgroup delegation").found.contains("ignored"));
+    }
+
+    #[test]
+    fn slirp4netns_alone_will_do_and_a_delegation_without_controllers_is_named() {
+        let p = Probe {
+            net_helpers: vec![("slirp4netns", "/usr/bin/slirp4netns".into())],
+            cgroup: Ok(("/sys/fs/cgroup/unified/ann".into(), vec!["hugetlb".into()])),
+            ..good()
+        };
+        let c = checks(&p);
+        let get = |n: &str| c.iter().find(|c| c.name == n).unwrap();
+        assert_eq!(get("network helper").verdict, Verdict::Ok);
+        assert!(get("network helper").found.starts_with("slirp4netns"));
+        let cg = get("cgroup delegation");
+        assert_eq!(cg.verdict, Verdict::Limited);
+        assert!(
+            cg.found
+                .contains("/sys/fs/cgroup/unified/ann is the user's"),
+            "{cg:?}"
+        );
+        assert!(
+            cg.found.contains("cpu, memory, pids limits are ignored"),
+            "{cg:?}"
+        );
+        // Asking for a helper that is not installed is an error naming the package.
+        let p = Probe {
+            net_helper_choice: Some("pasta".into()),
+            ..p
+        };
+        let c = checks(&p);
+        let h = c.iter().find(|c| c.name == "network helper").unwrap();
+        assert_eq!(h.verdict, Verdict::Missing);
+        assert!(h.fix.contains("apt-get install passt"), "{h:?}");
     }
 }

@@ -1,10 +1,11 @@
 //! The host-side agent: a process left outside the user namespace when a command
-//! joins it, so that the command can still (re)start pasta, which must bind its
+//! joins it, so that the command can still (re)start the network helper, which must bind its
 //! ports in the host's network namespace. A joined process can never go back.
+//! (pasta or slirp4netns: see `net_helper`.)
 //!
 //! `spawn` forks it while the command is still single-threaded, before joining;
 //! at the end the command sends the ports its state publishes (or "stop" when
-//! the holder goes away), the agent reconciles pasta and answers with an error
+//! the holder goes away), the agent reconciles the helper and answers with an error
 //! text (empty when all went well), then exits. A command that dies before
 //! saying anything leaves the agent an end of file: it exits doing nothing.
 
@@ -15,7 +16,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::pasta::{self, Forward};
+use super::net_helper;
+use super::pasta::Forward;
 use super::RootlessError;
 
 /// What the command asks of the agent.
@@ -23,7 +25,7 @@ use super::RootlessError;
 enum Ask {
     /// Carry exactly these ports.
     Ports(Vec<Forward>),
-    /// The holder is going away: stop pasta.
+    /// The holder is going away: stop the helper.
     Stop,
 }
 
@@ -38,7 +40,7 @@ pub struct Agent {
 fn pipe() -> Result<(File, File), RootlessError> {
     let mut fds = [0; 2];
     // SAFETY: pipe2 fills two descriptors we then own; O_CLOEXEC keeps them out
-    // of every process the command or the agent starts (supervisors, pasta).
+    // of every process the command or the agent starts (supervisors, the helper).
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return Err(RootlessError::Sys {
             op: "pipe for the port agent".into(),
@@ -81,7 +83,7 @@ pub fn spawn(run: &Path, holder_pid: i32) -> Result<Agent, RootlessError> {
 }
 
 fn agent(run: &Path, holder_pid: i32, mut ask: File, mut answer: File) {
-    // Not killed with the command's terminal: pasta must be started whole.
+    // Not killed with the command's terminal: the helper must be started whole.
     // SAFETY: setsid only detaches this process from the session.
     unsafe { libc::setsid() };
     let mut buf = Vec::new();
@@ -89,9 +91,9 @@ fn agent(run: &Path, holder_pid: i32, mut ask: File, mut answer: File) {
         return;
     }
     let res = match serde_json::from_slice::<Ask>(&buf) {
-        Ok(Ask::Ports(p)) => pasta::reconcile(run, holder_pid, &p),
+        Ok(Ask::Ports(p)) => net_helper::reconcile(run, holder_pid, &p),
         Ok(Ask::Stop) => {
-            pasta::stop(run);
+            net_helper::stop(run);
             Ok(())
         }
         Err(e) => Err(format!("port agent: {e}")),
@@ -116,12 +118,12 @@ impl Agent {
         }
     }
 
-    /// Has pasta carry `ports`, restarting it when they changed.
+    /// Has the helper carry `ports`.
     pub fn ports(self, ports: Vec<Forward>) -> Result<(), String> {
         self.ask(&Ask::Ports(ports))
     }
 
-    /// Stops pasta (the holder is going away).
+    /// Stops the helper (the holder is going away).
     pub fn stop(self) {
         let _ = self.ask(&Ask::Stop);
     }

@@ -7,6 +7,10 @@
 //! In the holder's namespace the user is 0 and the subordinate ids follow from
 //! 1; the container's map puts them back in place: container `0..U` is holder
 //! `1..=U`, container `U` is holder 0 (the user), the rest maps to itself.
+//! Image layers hold holder ids (image root is holder 0, the user), so the
+//! container's root is mounted by fuse-overlayfs with the same map as its id
+//! mapping (`fuse_overlay::id_options`): root-owned image files stay root's
+//! inside. Without a usable fuse-overlayfs they show as the user.
 
 use oci_spec::runtime::{
     LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Spec,

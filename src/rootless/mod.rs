@@ -10,13 +10,17 @@
 //! namespace. When nothing is left that needs the namespace (no container, no
 //! network), the command that noticed stops the holder, so `down` leaves nothing.
 
+pub mod cgroups;
 pub mod doctor;
 pub mod forward;
+pub mod fuse_overlay;
 pub mod holder;
 pub mod keep_id;
+pub mod net_helper;
 pub mod pasta;
 pub mod paths;
 pub mod project;
+pub mod slirp;
 pub mod subid;
 
 use std::path::PathBuf;
@@ -104,7 +108,7 @@ pub struct Joined {
     /// A shared flock on `<run>/rootless/users` for as long as the command runs:
     /// the holder is stopped only by a command that gets it exclusively.
     users: std::fs::File,
-    /// The process left in the host's namespaces that (re)starts pasta.
+    /// The process left in the host's namespaces that (re)starts the network helper.
     agent: forward::Agent,
 }
 
@@ -140,8 +144,8 @@ pub fn enter(layout: &crate::state::Layout) -> Result<Option<Joined>, RootlessEr
     // The way out of the namespace (and the ports the state publishes, should a
     // command have died before carrying them): a failure matters only to ports,
     // which `release` reports.
-    if let Err(e) = pasta::reconcile(&layout.run, h.pid, &forward::published(layout)) {
-        tracing::debug!("pasta: {e}");
+    if let Err(e) = net_helper::reconcile(&layout.run, h.pid, &forward::published(layout)) {
+        tracing::debug!("network helper: {e}");
     }
     let agent = forward::spawn(&layout.run, h.pid)?;
     h.join()?;
@@ -188,12 +192,21 @@ fn flock(f: &std::fs::File, op: libc::c_int) -> Result<bool, RootlessError> {
 impl Joined {
     /// At the end of the command: when no other berth command is in the
     /// namespace and nothing is left that needs it (no container, no network),
-    /// stops pasta and the holder, so that `down` leaves nothing running;
-    /// otherwise has pasta carry the ports the state now publishes. Fails when
+    /// stops the network helper and the holder, so that `down` leaves nothing running;
+    /// otherwise has the helper carry the ports the state now publishes. Fails when
     /// those ports cannot be bound on the host.
     pub fn release(self, layout: &crate::state::Layout) -> Result<(), String> {
         let last = matches!(flock(&self.users, libc::LOCK_EX | libc::LOCK_NB), Ok(true));
         if last && idle(layout) {
+            // The containers' parent in a delegated cgroup subtree: empty now.
+            if let Some(h) = cgroups::delegated() {
+                let parent = h
+                    .mount
+                    .join(berth_runtime::cgroups::detect::DELEGATED_PARENT);
+                let _ = std::fs::remove_dir(parent);
+            }
+            // What a killed supervisor's container left mounted.
+            fuse_overlay::unmount_all_under(&layout.root);
             self.agent.stop();
             if let Some(h) = holder::Holder::find(&layout.run) {
                 h.stop(&layout.run);

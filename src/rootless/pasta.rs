@@ -4,22 +4,19 @@
 //! the host and carried into the namespace, where berth's own DNAT rules take
 //! them to the container as they do for root.
 //!
-//! One pasta per user namespace holder. Its port list is fixed at start, so a
-//! change of the published ports restarts it (the state says which ports are
-//! published; `reconcile` compares and restarts only on a difference). It runs
-//! in the host's namespaces: only a process outside the holder can start it (see
-//! `forward`).
+//! Its port list is fixed at start, so a change of the published ports restarts
+//! it (the state says which ports are published; `reconcile` compares and
+//! restarts only on a difference). It runs in the host's namespaces: only a
+//! process outside the holder can start it (see `forward`, `net_helper`).
 
 use std::fs;
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
-/// Where Debian installs pasta (searched on PATH first).
-const PASTA: &str = "pasta";
+use super::net_helper::{kill, running, Kind};
 
 /// One host port carried into the namespace.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -33,21 +30,13 @@ pub struct Forward {
     pub port: u16,
 }
 
-/// The pasta binary, when one is installed.
-pub fn binary() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
-        .map(|d| d.join(PASTA))
-        .find(|p| p.is_file())
-}
-
-fn pid_file(run: &Path) -> PathBuf {
-    super::holder::dir(run).join("pasta.pid")
-}
-
 fn args_file(run: &Path) -> PathBuf {
     super::holder::dir(run).join("pasta.args")
+}
+
+/// Forgets what the last pasta carried (it is gone).
+pub(super) fn forget(run: &Path) {
+    let _ = fs::remove_file(args_file(run));
 }
 
 /// pasta's `-t`/`-u` options for `ports` of one protocol: `none`, or one
@@ -88,92 +77,25 @@ pub fn args(ports: &[Forward]) -> Vec<String> {
     a
 }
 
-/// A pasta recorded for `run` that is still alive (its pidfd, so that the pid
-/// signalled is the process checked).
-fn running(run: &Path) -> Option<OwnedFd> {
-    let pid: i32 = fs::read_to_string(pid_file(run))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    // SAFETY: pidfd_open takes a pid and flags; it returns a new descriptor.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: fd is a fresh descriptor we own.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let exe = cmd.split(|b| *b == 0).next().unwrap_or_default();
-    exe.ends_with(PASTA.as_bytes()).then_some(pidfd)
-}
-
-/// An exclusive flock serializing pasta's restarts among concurrent commands.
-fn lock(run: &Path) -> Option<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(super::holder::dir(run).join("pasta.lock"))
-        .ok()?;
-    // SAFETY: flock on a descriptor we own, released when the file is dropped.
-    (unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0).then_some(f)
-}
-
-/// Stops the pasta of `run`, if any, and waits until it is gone (its tap
-/// interface goes with it, so that a new one can take the name).
-pub fn stop(run: &Path) {
-    let _lock = lock(run);
-    stop_locked(run);
-}
-
-fn stop_locked(run: &Path) {
-    if let Some(pidfd) = running(run) {
-        // SAFETY: pidfd_send_signal on our pidfd; no memory is passed.
-        unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                pidfd.as_raw_fd(),
-                libc::SIGKILL,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            )
-        };
-        let mut pfd = libc::pollfd {
-            fd: pidfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one pollfd we own; a pidfd turns readable when the process exits.
-        unsafe { libc::poll(&mut pfd, 1, 5000) };
-    }
-    let _ = fs::remove_file(pid_file(run));
-    let _ = fs::remove_file(args_file(run));
-}
-
-/// Makes the pasta of `run` carry exactly `ports` into the namespace of the
-/// holder `holder_pid`, restarting it when its ports differ. Runs in the host's
-/// namespaces.
-pub fn reconcile(run: &Path, holder_pid: i32, ports: &[Forward]) -> Result<(), String> {
-    let mut ports = ports.to_vec();
-    ports.sort();
-    ports.dedup();
-    let want = args(&ports);
-    let _lock = lock(run);
+/// Makes the pasta of `run` carry exactly `ports` (sorted, deduplicated) into
+/// the namespace of the holder `holder_pid`, restarting it when its ports
+/// differ. Runs in the host's namespaces, under `net_helper`'s lock.
+pub(super) fn reconcile(
+    run: &Path,
+    bin: &Path,
+    holder_pid: i32,
+    ports: &[Forward],
+) -> Result<(), String> {
+    let want = args(ports);
     let recorded = fs::read_to_string(args_file(run)).unwrap_or_default();
-    if running(run).is_some() && recorded == want.join(" ") {
+    if running(run, Kind::Pasta).is_some() && recorded == want.join(" ") {
         return Ok(());
     }
-    stop_locked(run);
-    let Some(bin) = binary() else {
-        return Err("neither pasta nor slirp4netns is installed: published ports and the way out of the user's network namespace need Debian's passt (`apt-get install passt`; see `berth doctor`)".into());
-    };
-    let pf = pid_file(run);
+    kill(run, Kind::Pasta);
+    let pf = Kind::Pasta.pid_file(run);
     // pasta forks into the background once its ports are bound and the
     // namespace is configured: its exit status says whether that worked.
-    let out = Command::new(&bin)
+    let out = Command::new(bin)
         .args(&want)
         .arg("--pid")
         .arg(&pf)
@@ -200,7 +122,7 @@ pub fn reconcile(run: &Path, holder_pid: i32, ports: &[Forward]) -> Result<(), S
     }
     crate::state::atomic::write_atomic(&args_file(run), want.join(" ").as_bytes())
         .map_err(|e| e.to_string())?;
-    if running(run).is_none() {
+    if running(run, Kind::Pasta).is_none() {
         return Err("pasta exited right after starting".into());
     }
     Ok(())

@@ -1,37 +1,53 @@
 //! What a project asks that rootless berth cannot give on this host: host ports
 //! below `net.ipv4.ip_unprivileged_port_start` (refused, naming the sysctl) and
-//! cgroup limits (skipped, with one warning per project).
+//! cgroup limits whose controller is not delegated (skipped, with one warning
+//! per project; see `cgroups`).
 
 use crate::compose::model::ServiceConfig;
 use crate::compose::Project;
 
-/// The limit keys of `svc` that need cgroups, as their key paths.
-pub fn limit_keys(svc: &ServiceConfig) -> Vec<&'static str> {
+/// The limit keys of `svc` that need cgroups, as their key paths, each with
+/// the cgroup v2 controller that applies it.
+pub fn limit_keys(svc: &ServiceConfig) -> Vec<(&'static str, &'static str)> {
     let mut out = Vec::new();
-    let mut check = |set: bool, key: &'static str| {
+    let mut check = |set: bool, key: &'static str, controller: &'static str| {
         if set {
-            out.push(key);
+            out.push((key, controller));
         }
     };
-    check(!svc.mem_limit.is_zero(), "mem_limit");
-    check(!svc.mem_reservation.is_zero(), "mem_reservation");
-    check(!svc.memswap_limit.is_zero(), "memswap_limit");
-    check(svc.cpus != 0.0, "cpus");
-    check(svc.cpu_shares != 0, "cpu_shares");
-    check(svc.cpu_quota != 0, "cpu_quota");
-    check(!svc.cpuset.is_empty(), "cpuset");
-    check(svc.pids_limit > 0, "pids_limit");
+    check(!svc.mem_limit.is_zero(), "mem_limit", "memory");
+    check(!svc.mem_reservation.is_zero(), "mem_reservation", "memory");
+    check(!svc.memswap_limit.is_zero(), "memswap_limit", "memory");
+    check(svc.cpus != 0.0, "cpus", "cpu");
+    check(svc.cpu_shares != 0, "cpu_shares", "cpu");
+    check(svc.cpu_quota != 0, "cpu_quota", "cpu");
+    check(!svc.cpuset.is_empty(), "cpuset", "cpuset");
+    check(svc.pids_limit > 0, "pids_limit", "pids");
     if let Some(d) = &svc.deploy {
-        for (r, key) in [
-            (&d.resources.limits, "deploy.resources.limits"),
-            (&d.resources.reservations, "deploy.resources.reservations"),
-        ] {
-            check(
-                r.as_ref()
-                    .is_some_and(|r| r.cpus != 0.0 || !r.memory.is_zero() || r.pids != 0),
-                key,
-            );
-        }
+        let limits = d.resources.limits.as_ref();
+        check(
+            limits.is_some_and(|r| r.cpus != 0.0),
+            "deploy.resources.limits.cpus",
+            "cpu",
+        );
+        check(
+            limits.is_some_and(|r| !r.memory.is_zero()),
+            "deploy.resources.limits.memory",
+            "memory",
+        );
+        check(
+            limits.is_some_and(|r| r.pids != 0),
+            "deploy.resources.limits.pids",
+            "pids",
+        );
+        check(
+            d.resources
+                .reservations
+                .as_ref()
+                .is_some_and(|r| !r.memory.is_zero()),
+            "deploy.resources.reservations.memory",
+            "memory",
+        );
     }
     out
 }
@@ -83,16 +99,10 @@ pub fn check(project: &Project, selected: &[String]) -> anyhow::Result<Option<St
         ignored.extend(
             limit_keys(svc)
                 .into_iter()
-                .map(|k| format!("services.{name}.{k}")),
+                .map(|(k, c)| (format!("services.{name}.{k}"), c)),
         );
     }
-    if ignored.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(format!(
-        "WARN[0000] rootless berth applies no cgroup limits (cgroup v1 cannot be delegated, delegated v2 is not used yet; see `berth doctor`): {} ignored",
-        ignored.join(", ")
-    )))
+    Ok(super::cgroups::warning(&ignored))
 }
 
 #[cfg(test)]
@@ -106,6 +116,13 @@ mod tests {
         svc.mem_limit = crate::compose::model::UnitBytes(1 << 20);
         svc.cpus = 0.5;
         svc.pids_limit = 10;
-        assert_eq!(limit_keys(&svc), ["mem_limit", "cpus", "pids_limit"]);
+        assert_eq!(
+            limit_keys(&svc),
+            [
+                ("mem_limit", "memory"),
+                ("cpus", "cpu"),
+                ("pids_limit", "pids")
+            ]
+        );
     }
 }

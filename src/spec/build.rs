@@ -223,10 +223,10 @@ pub fn build_spec(cfg: &RunConfig) -> Result<Spec, SpecError> {
     if let Some(p) = cfg.pids_limit {
         resources["pids"] = json!({ "limit": p });
     }
-    // Rootless berth has no cgroups to apply limits in; `up` warned once per
-    // project naming each one (rootless::project).
+    // Rootless berth applies only the limits whose controllers are delegated to
+    // it; `up` warned once per project naming the others (rootless::project).
     if crate::rootless::in_user_namespace() {
-        resources = json!({ "devices": device_rules(cfg.privileged) });
+        crate::rootless::cgroups::keep_delegated(&mut resources);
     }
 
     let mut linux = json!({

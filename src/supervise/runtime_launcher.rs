@@ -41,9 +41,37 @@ impl RuntimeLauncher {
         }
     }
 
-    fn rootfs(&self) -> Rootfs {
-        rootfs_of(&self.cfg, &self.dir)
+    /// The container's root: its overlay, or (rootless, where the kernel
+    /// overlay cannot be used, or for keep-id) the same layers mounted by
+    /// fuse-overlayfs.
+    fn rootfs(&self) -> io::Result<Rootfs> {
+        use crate::rootless::fuse_overlay;
+        match rootfs_of(&self.cfg, &self.dir) {
+            Rootfs::Overlay {
+                lowers,
+                upper,
+                work,
+            } => match fuse_overlay::wanted(&self.cfg.spec, &self.dir) {
+                Some(extra) => {
+                    let merged = fuse_overlay::merged(&self.dir);
+                    fuse_overlay::mount(&lowers, &upper, &work, &merged, &extra)
+                        .map_err(io::Error::other)?;
+                    Ok(Rootfs::Dir(merged))
+                }
+                None => Ok(Rootfs::Overlay {
+                    lowers,
+                    upper,
+                    work,
+                }),
+            },
+            r => Ok(r),
+        }
     }
+}
+
+/// Unmounts the container's fuse-overlayfs, if it has one.
+fn unmount_fuse(dir: &Path) {
+    crate::rootless::fuse_overlay::unmount(&crate::rootless::fuse_overlay::merged(dir));
 }
 
 /// The root filesystem of the container in `dir`: its layers under its upper dir
@@ -68,6 +96,7 @@ pub fn clear_stale(container_dir: &Path) {
             let _ = c.delete();
         }
     }
+    unmount_fuse(container_dir);
 }
 
 impl Launcher for RuntimeLauncher {
@@ -89,7 +118,7 @@ impl Launcher for RuntimeLauncher {
             id: self.cfg.id.clone(),
             state_dir: runtime_dir(&self.dir),
             spec: self.cfg.spec.clone(),
-            rootfs: self.rootfs(),
+            rootfs: self.rootfs()?,
             stdio: Stdio::Fds {
                 stdin,
                 stdout,
@@ -102,10 +131,14 @@ impl Launcher for RuntimeLauncher {
             // never leaving one that runs unseen, unreaped and unrestarted.
             die_with_parent: true,
         })
-        .map_err(to_io)?;
+        .map_err(|e| {
+            unmount_fuse(&self.dir);
+            to_io(e)
+        })?;
         let tty = c.take_pty();
         if let Err(e) = c.start() {
             let _ = c.delete();
+            unmount_fuse(&self.dir);
             return Err(to_io(e));
         }
         let pid = c.pid() as u32;
@@ -186,9 +219,11 @@ impl Launcher for RuntimeLauncher {
     }
 
     fn cleanup(&mut self) -> io::Result<()> {
-        match self.container.take() {
+        let r = match self.container.take() {
             Some(c) => c.delete().map_err(to_io),
             None => Ok(()),
-        }
+        };
+        unmount_fuse(&self.dir);
+        r
     }
 }

@@ -88,14 +88,69 @@ pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
 pub fn hierarchies() -> &'static [Hierarchy] {
     static H: OnceLock<Vec<Hierarchy>> = OnceLock::new();
     H.get_or_init(|| {
+        let all =
+            parse_mountinfo(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
         // Rootless (in a user namespace): the host's hierarchies are not ours to
-        // write, and cgroup v1 cannot be delegated; containers run without
-        // cgroups of their own (berth warns once per project about the limits).
+        // write, and cgroup v1 cannot be delegated; only a cgroup v2 subtree the
+        // user owns is used (berth warns once per project about the limits
+        // it cannot apply).
         if crate::namespaces::in_user_namespace() {
-            return Vec::new();
+            return delegated(&all).into_iter().collect();
         }
-        parse_mountinfo(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default())
+        all
     })
+}
+
+/// The parent of a rootless berth's container cgroups, `berth` in the
+/// delegation root.
+pub const DELEGATED_PARENT: &str = "berth";
+
+/// The cgroup v2 subtree delegated to this process's user, as a hierarchy
+/// rooted at the delegation root: the highest ancestor of the process's own
+/// cgroup (itself included) that the user owns, as systemd's `Delegate=` or an
+/// admin's chown leave it. Containers go in `<root>/berth/<id>`: a process may
+/// be moved only below a common ancestor whose `cgroup.procs` it may write, so
+/// the subtree must hold the process itself. The controllers are those
+/// `<root>/berth` gets (created here, enabling what the root offers): when the
+/// root itself holds processes, the kernel enables none below it.
+pub fn delegated(all: &[Hierarchy]) -> Option<Hierarchy> {
+    let root = delegation_root(all)?;
+    super::v2::mkdir(&root, Path::new(DELEGATED_PARENT)).ok()?;
+    let controllers =
+        std::fs::read_to_string(root.join(DELEGATED_PARENT).join("cgroup.controllers"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+    Some(Hierarchy {
+        version: 2,
+        mount: root,
+        controllers,
+    })
+}
+
+/// The root of the cgroup v2 subtree delegated to this process's user (see
+/// [`delegated`]), without creating anything.
+pub fn delegation_root(all: &[Hierarchy]) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let v2 = all.iter().find(|h| h.version == 2)?;
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let owned = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.uid() == me)
+            && std::fs::metadata(p.join("cgroup.procs")).is_ok_and(|m| m.uid() == me)
+    };
+    let mut root = None;
+    let mut cur = v2.mount.join(rel.trim_start_matches('/'));
+    while cur.starts_with(&v2.mount) && cur != v2.mount && owned(&cur) {
+        root = Some(cur.clone());
+        if !cur.pop() {
+            break;
+        }
+    }
+    root
 }
 
 #[cfg(test)]

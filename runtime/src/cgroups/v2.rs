@@ -138,9 +138,13 @@ pub fn apply(d: &CgroupDir, res: &LinuxResources, applied: &mut Applied) -> Resu
     }
     // Per controller: on a hybrid host the v1 devices hierarchy enforces the list, so the
     // eBPF program (~0.3 ms to verify and attach) is only needed where v1 has no devices.
+    // Rootless (a delegated subtree) cannot attach one (it needs CAP_SYS_ADMIN in the
+    // host's user namespace); the user namespace already allows no device but those
+    // bound in, as rootless runc and crun rely on.
     let v1_devices = super::hierarchies()
         .iter()
-        .any(|h| h.version == 1 && h.has("devices"));
+        .any(|h| h.version == 1 && h.has("devices"))
+        || crate::namespaces::in_user_namespace();
     if let Some(rules) = res
         .devices()
         .as_ref()
