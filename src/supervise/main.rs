@@ -44,7 +44,9 @@ fn log_level(spec: &str) -> Option<tracing::level_filters::LevelFilter> {
     use tracing::level_filters::LevelFilter;
     spec.split(',')
         .filter_map(|d| d.rsplit('=').next())
-        .filter_map(|l| l.trim().parse::<LevelFilter>().ok())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| l.parse::<LevelFilter>().ok())
         .max()
 }
 
