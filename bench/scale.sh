@@ -76,11 +76,17 @@ mem_of() { # mem_of LABEL PATTERN
 # binary, or berth itself when that is not installed beside it) and its guard (a
 # fork of it that takes over if it is killed), each on its own line, and the two
 # together per container, as a container costs them.
-supervisor_mem() { # supervisor_mem MODE
-  local pat="berth(-supervisor)? .*supervise [0-9a-f]{64}" sup=() guard=() pid ppid
+# Only this run's: other roots' supervisors may run on the same host.
+supervisor_mem() { # supervisor_mem MODE ROOT
+  local pat="berth(-supervisor)? --root $2 .*supervise [0-9a-f]{64}" sup=() guard=() pid ppid
   for pid in $(pgrep -f -- "$pat" || true); do
     ppid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null) || continue
-    if grep -qaE -- "$pat" "/proc/$ppid/cmdline" 2>/dev/null; then guard+=("$pid"); else sup+=("$pid"); fi
+    # /proc/PID/cmdline separates the arguments with NULs, pgrep -f with spaces.
+    if tr '\0' ' ' <"/proc/$ppid/cmdline" 2>/dev/null | grep -qE -- "$pat"; then
+      guard+=("$pid")
+    else
+      sup+=("$pid")
+    fi
   done
   local exe
   exe=$(basename "$(readlink "/proc/${sup[0]:-self}/exe" 2>/dev/null)")
@@ -120,7 +126,7 @@ for mode in "${modes[@]}"; do
         timed "$mode" "$n" "up -d" "${b[@]}" -p "bs$n" up -d
         timed "$mode" "$n" "no-op up -d" "${b[@]}" -p "bs$n" up -d
         if [ "$n" = "${sizes[1]:-${sizes[0]}}" ] && [ "$r" = 0 ]; then
-          supervisor_mem "$mode"
+          supervisor_mem "$mode" "$([ "$mode" = root ] && echo "$berth_root" || echo /var/lib/berth)"
         fi
         timed "$mode" "$n" "down" "${b[@]}" -p "bs$n" down
       )
@@ -144,14 +150,18 @@ if has_engine docker-compose; then
   done
 fi
 
-# conmon, when podman is installed: three containers, as podman runs them.
+# conmon, when podman is installed: three containers, as podman runs them (from the
+# same busybox image, imported here: ENGINES leaves podman-compose out).
 if command -v podman >/dev/null && command -v conmon >/dev/null; then
+  podman image exists localhost/busybox:bench ||
+    podman import "$work/busybox.tar" localhost/busybox:bench >/dev/null
   for i in 0 1 2; do
     # shellcheck disable=SC2086
     podman run -d --name "berthbench-c$i" $podman_args localhost/busybox:bench sleep 3600 >/dev/null 2>&1 || true
   done
   mem_of "conmon (podman)" "^/usr/bin/conmon "
   podman rm -f -t 0 berthbench-c0 berthbench-c1 berthbench-c2 >/dev/null 2>&1 || true
+  podman rmi -f localhost/busybox:bench >/dev/null 2>&1 || true
 fi
 
 python3 - "$work/scale.txt" "$work/mem.txt" <<'PY'

@@ -2,14 +2,18 @@
 # create + start + wait + delete of /bin/true in a busybox bundle: berth-runtime against
 # `crun run` and `runc run` on the same bundle, in the same run, printed as ratios; then
 # berth's own split of the time (BERTH_RUNTIME_TIMING). Needs root, hyperfine, runc, crun.
+# `berth-reexec` is berth with the helper re-executed (BERTH_RUNTIME_REEXEC=1), as every
+# create and exec did before a single-threaded caller forked it.
 #
 #   runtime/benches/runtime.sh            # RUNS=50 by default
 #   SECCOMP=0 runtime/benches/runtime.sh  # without docker's seccomp profile
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-50}
-cargo build --release -q -p berth-runtime
-BIN=$PWD/target/release/berth-runtime
+if [ -z "${BIN:-}" ]; then
+    cargo build --release -q -p berth-runtime
+    BIN=$PWD/target/release/berth-runtime
+fi
 W=$(mktemp -d /tmp/berth-runtime-bench.XXXXXX)
 cleanup() {
     for r in berth crun runc; do
@@ -56,22 +60,27 @@ hyperfine -N --style basic --warmup 5 --runs $RUNS --export-json "$W/h.json" \
     -n berth "$BIN --root $W/berth run b" \
     -n crun "crun --root $W/crun run c" \
     -n runc "runc --root $W/runc run r" >/dev/null
+BERTH_RUNTIME_REEXEC=1 hyperfine -N --style basic --warmup 5 --runs $RUNS --export-json "$W/h2.json" \
+    -n berth-reexec "$BIN --root $W/berth run b" >/dev/null
 for i in \$(seq 1 30); do BERTH_RUNTIME_TIMING=1 "$BIN" --root "$W/berth" run b 2>>"$W/split.txt"; done
+for i in \$(seq 1 30); do BERTH_RUNTIME_REEXEC=1 BERTH_RUNTIME_TIMING=1 "$BIN" --root "$W/berth" run b 2>>"$W/split2.txt"; done
 INNER
 unshare -m --propagation private bash "$W/inner.sh"
 
-python3 - "$W/h.json" "$W/split.txt" <<'PY'
+python3 - "$W/h.json" "$W/split.txt" "$W/h2.json" "$W/split2.txt" <<'PY'
 import json, statistics, sys
-res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+res = {r["command"]: r for f in (sys.argv[1], sys.argv[3]) for r in json.load(open(f))["results"]}
 med = lambda k: statistics.median(res[k]["times"]) * 1e3
 mean = lambda k: res[k]["mean"] * 1e3
 print(f"{'':8} {'mean ms':>9} {'median ms':>10} {'vs berth':>9}")
-for k in ["floor", "berth", "crun", "runc"]:
+for k in ["floor", "berth", "berth-reexec", "crun", "runc"]:
     print(f"{k:8} {mean(k):9.2f} {med(k):10.2f} {med(k) / med('berth'):8.2f}x")
 print(f"berth = floor + {med('berth') - med('floor'):.2f} ms (median); crun/berth = {med('crun') / med('berth'):.2f}, runc/berth = {med('runc') / med('berth'):.2f}")
-rows = [dict(kv.split("=") for kv in l.split()[1:]) for l in open(sys.argv[2]) if l.startswith("timing_us")]
-if rows:
-    print(f"berth split over {len(rows)} runs, median µs:")
+split = lambda f: [dict(kv.split("=") for kv in l.split()[1:]) for l in open(f) if l.startswith("timing_us")]
+rows, rows2 = split(sys.argv[2]), split(sys.argv[4])
+if rows and rows2:
+    print(f"berth split over {len(rows)} runs, median µs (helper forked, re-executed):")
     for k in rows[0]:
-        print(f"  {k:11} {statistics.median(int(r[k]) for r in rows):8.0f}")
+        m = lambda rs: statistics.median(int(r[k]) for r in rs)
+        print(f"  {k:11} {m(rows):8.0f} {m(rows2):8.0f}")
 PY

@@ -1,8 +1,14 @@
-//! Caller side: start the helper by re-executing the current binary (`/proc/self/exe`)
-//! with a hidden marker. The caller may be multi-threaded (tokio): it never clones a
-//! container itself, and starts the helper with posix_spawn (vfork semantics: no copy
-//! of a large address space, and nothing runs between fork and exec but libc's own
-//! file actions).
+//! Caller side: start the helper, a single-threaded process that may clone.
+//!
+//! A single-threaded caller (the supervisor, `berth-runtime`) forks it: the child is
+//! already a complete copy of a process that links the runtime, so it runs the helper
+//! at once, without the exec, dynamic loading and relocation of a fresh binary (a
+//! millisecond or more of every create and exec). A multi-threaded caller (tokio) may
+//! not fork (another thread may hold the allocator's lock), so it re-executes the
+//! current binary (`/proc/self/exe`) with a hidden marker, with posix_spawn (vfork
+//! semantics: no copy of a large address space, and nothing runs between fork and
+//! exec but libc's own file actions). Both start the helper with the same descriptors
+//! (stdio, the channel as 3, nothing else) and the default signal handlers.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -86,8 +92,160 @@ impl Drop for Actions {
     }
 }
 
+/// Set (to anything) to re-execute the helper even from a single-threaded caller: the
+/// benchmark's before/after, and a way around the fork path should it ever misbehave.
+pub const REEXEC_ENV: &str = "BERTH_RUNTIME_REEXEC";
+
 /// Spawn the helper with the child end of a fresh channel as fd 3.
 pub fn spawn(stdio: Stdio) -> Result<(Channel, Helper)> {
+    if single_threaded() && std::env::var_os(REEXEC_ENV).is_none() {
+        fork_helper(stdio)
+    } else {
+        exec_helper(stdio)
+    }
+}
+
+/// This process has one thread: the kernel's count in /proc/self/stat. No other thread
+/// can start meanwhile: only this one could start it.
+fn single_threaded() -> bool {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return false;
+    };
+    // Fields after the command name (which may hold spaces and parentheses): state is
+    // the first, num_threads (field 20 of proc(5)) the eighteenth.
+    stat.rfind(')')
+        .and_then(|i| stat[i + 1..].split_ascii_whitespace().nth(17))
+        .and_then(|n| n.parse::<u32>().ok())
+        == Some(1)
+}
+
+/// Fork the helper. Everything the child needs is made before the fork; between fork
+/// and the helper's code the child only moves descriptors and resets signal handlers.
+fn fork_helper(stdio: Stdio) -> Result<(Channel, Helper)> {
+    let (ours, theirs) = Channel::pair()?;
+    let theirs = high(theirs.into_fd().as_raw_fd())?;
+    let stdio: Option<[OwnedFd; 3]> = match stdio {
+        Stdio::Inherit => None,
+        Stdio::Null => {
+            let null = std::path::Path::new("/dev/null");
+            let r = crate::syscall::raw::open(null, libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
+            let w = crate::syscall::raw::open(null, libc::O_WRONLY | libc::O_CLOEXEC, 0)?;
+            Some([
+                high(r.as_raw_fd())?,
+                high(w.as_raw_fd())?,
+                high(w.as_raw_fd())?,
+            ])
+        }
+        Stdio::Fds {
+            stdin,
+            stdout,
+            stderr,
+        } => Some([
+            high(stdin.as_raw_fd())?,
+            high(stdout.as_raw_fd())?,
+            high(stderr.as_raw_fd())?,
+        ]),
+    };
+    // SAFETY: this process is single-threaded (checked by the caller), so the child is
+    // a complete copy with no lock held by a thread that does not exist there. It never
+    // returns into the caller's code: the helper ends in _exit, and a panic is caught
+    // below and ends it too.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Error::sys("fork runtime helper"));
+    }
+    if pid == 0 {
+        let fds: Vec<RawFd> = match &stdio {
+            Some(f) => f.iter().map(|f| f.as_raw_fd()).collect(),
+            None => vec![0, 1, 2],
+        };
+        child_start(&fds, theirs.as_raw_fd());
+    }
+    Ok((ours, Helper { pid }))
+}
+
+/// In the forked child: stdio on 0..=2 (`fds`, all >= 10 or already in place), the
+/// channel on 3, every other descriptor closed (the caller's end of the channel among
+/// them, or the caller would never read EOF), default signal handlers as after an exec,
+/// then the helper.
+fn child_start(fds: &[RawFd], chan: RawFd) -> ! {
+    for (n, &fd) in fds.iter().enumerate() {
+        // SAFETY: dup2 on descriptors this process owns; clears close-on-exec on the copy.
+        if fd != n as RawFd && unsafe { libc::dup2(fd, n as RawFd) } < 0 {
+            unsafe { libc::_exit(127) };
+        }
+    }
+    // SAFETY: as above; then close_range with integer arguments.
+    unsafe {
+        if libc::dup2(chan, 3) < 0 {
+            libc::_exit(127);
+        }
+        libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32);
+    }
+    for sig in 1..libc::SIGRTMAX() {
+        // SAFETY: sigaction with a zeroed struct to read, then SIG_DFL for a handled one.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction != libc::SIG_DFL
+                && old.sa_sigaction != libc::SIG_IGN
+            {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+    }
+    name_helper();
+    let _ = std::panic::catch_unwind(|| super::stage0::main(3));
+    // SAFETY: _exit ends the child without running the caller's exit handlers.
+    unsafe { libc::_exit(127) }
+}
+
+/// The name the helper (and an init that stays pid 1) shows in `ps` and `top`.
+const HELPER_NAME: &[u8] = b"berth-runtime-init";
+
+/// Gives the forked helper the re-executed one's command line: it would show its
+/// caller's otherwise (the supervisor's, with the state root's paths), and with
+/// `init` pid 1 keeps it for the container's life. Best effort: a name only.
+fn name_helper() {
+    // arg_start and arg_end: fields 48 and 49 of /proc/self/stat.
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    let mut fields = stat
+        .rfind(')')
+        .map(|i| stat[i + 1..].split_ascii_whitespace().skip(45))
+        .into_iter()
+        .flatten()
+        .map(|f| f.parse::<usize>().unwrap_or(0));
+    let (Some(start), Some(end)) = (fields.next(), fields.next()) else {
+        return;
+    };
+    if start == 0 || end <= start + 1 {
+        return;
+    }
+    let n = HELPER_NAME.len().min(end - start - 1);
+    // SAFETY: [arg_start, arg_end) is this process's argument area, mapped and
+    // writable (the top of the main stack); nothing in the helper reads the arguments.
+    unsafe {
+        std::ptr::copy_nonoverlapping(HELPER_NAME.as_ptr(), start as *mut u8, n);
+        *((start + n) as *mut u8) = 0;
+        // The rest is not NUL, so the area's last byte is not either: the kernel then
+        // reads the command line as one string up to the first NUL (setproctitle's
+        // convention) rather than the whole area as separate arguments. Shortening the
+        // area (PR_SET_MM_ARG_END) would need CAP_SYS_RESOURCE.
+        std::ptr::write_bytes((start + n + 1) as *mut u8, b' ', end - start - n - 1);
+        libc::prctl(
+            libc::PR_SET_NAME,
+            c"berth-runtime-i".as_ptr() as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        );
+    }
+}
+
+/// Re-execute the current binary as the helper.
+fn exec_helper(stdio: Stdio) -> Result<(Channel, Helper)> {
     let (ours, theirs) = Channel::pair()?;
     let theirs = high(theirs.as_raw_fd())?;
     let mut keep = Vec::new();
