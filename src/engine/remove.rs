@@ -87,9 +87,7 @@ fn wait_for_supervisor(dir: &std::path::Path, max: Duration) {
 pub fn discard(layout: &Layout, id: &str) -> Result<()> {
     let dir = layout.container(id);
     clear_stale(&dir);
-    if let Ok(store) = crate::image::Store::open(&layout.root) {
-        let _ = store.unpin(id);
-    }
+    let _ = crate::image::Store::at(&layout.root).unpin(id);
     let files = ContainerDir::new(&dir);
     let atts: Vec<berth_netns::Attachment> = files.read_json(&files.net()).unwrap_or_default();
     let net = network::unwire(layout, id, &atts);
