@@ -710,7 +710,9 @@ impl Store {
         let pin = dir.join(pin_name(owner));
         let shared = self.image_pin(manifest)?;
         match fs::hard_link(&shared, &pin) {
-            Ok(()) => File::open(&dir).and_then(|d| d.sync_all()).at("fsync", &dir),
+            Ok(()) => File::open(&dir)
+                .and_then(|d| d.sync_all())
+                .at("fsync", &dir),
             // Pinned before (to this image or another): replaced whole, as a file
             // of its own.
             Err(_) => atomic_write(&pin, manifest.to_string().as_bytes()),
