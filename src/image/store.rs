@@ -892,9 +892,9 @@ mod tests {
         // Re-pinned to another image: its own file, not the first image's.
         s.pin("c2", &m2).unwrap();
         let mut pinned = s.pinned().unwrap();
-        pinned.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+        pinned.sort_by_key(|a| a.to_string());
         let mut want = vec![m1.clone(), m2.clone()];
-        want.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+        want.sort_by_key(|a| a.to_string());
         assert_eq!(pinned, want);
         let shared = s.pins_dir().join(SHARED_PINS).join(m1.hex());
         assert_eq!(fs::read_to_string(&shared).unwrap(), m1.to_string());
