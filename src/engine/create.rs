@@ -148,7 +148,7 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &std::path::Path) -> Result
     };
     let mut rc = settings::run_config(svc, &req.image.config, &hostname)?;
     // The image's layers stay while a container uses them, whatever `image rm` does.
-    crate::image::Store::open(&layout.root)?.pin(id, &req.image.manifest_digest)?;
+    crate::image::Store::at(&layout.root).pin(id, &req.image.manifest_digest)?;
 
     // Networks first: the namespace must be ready before the process starts.
     let mode = if svc.network_mode.is_empty() {

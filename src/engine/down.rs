@@ -2,14 +2,16 @@
 //! parallel where the graph allows), removed, then networks and, when asked,
 //! volumes and images.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Result};
 
 use super::network;
-use super::remove::remove_all;
+use super::remove::{remove_all, remove_shown};
 use super::repair::repair;
-use super::stop::stop_all;
+use super::stop::{stop_all_then, AfterStop};
 use crate::compose::Project;
 use crate::container::list::{container_volumes, find, Found};
 use crate::container::status::ContainerState;
@@ -30,6 +32,18 @@ pub struct DownOptions {
     /// `down SERVICE…`: only these services' containers (and their
     /// dependents'); empty for the whole project.
     pub services: Vec<String>,
+}
+
+/// Whether `f` runs (or would run again): a container `down` did not stop.
+fn still_running(f: &Found) -> bool {
+    matches!(
+        f.status.state,
+        ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
+    )
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// `down`: everything of `name` goes but its named volumes (unless `-v`) and images.
@@ -69,32 +83,66 @@ pub fn down(
         ));
     }
     berth_netns::fault::point("down:before-stop");
-    let mut result = stop_all(
+    // Each container is removed as soon as its own stop is over (as docker
+    // compose does), while the rest of its wave still stops.
+    let handled: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let kept_running: Arc<Mutex<usize>> = Arc::default();
+    let removal_errors: Arc<Mutex<Vec<anyhow::Error>>> = Arc::default();
+    let after: AfterStop = {
+        let (layout, progress, volumes) = (layout.clone(), progress.clone(), opts.volumes);
+        let (handled, kept_running, removal_errors) = (
+            handled.clone(),
+            kept_running.clone(),
+            removal_errors.clone(),
+        );
+        Arc::new(move |f: Found, stopped: Result<()>| {
+            let f = Found {
+                status: crate::container::list::observed_status(&f.dir),
+                ..f
+            };
+            lock(&handled).insert(f.record.id.clone());
+            if stopped.is_err() && still_running(&f) {
+                // Its pre_stop hook failed: docker compose keeps it running.
+                *lock(&kept_running) += 1;
+                return stopped;
+            }
+            // A failed removal does not stop the walk: the other containers
+            // (and the services this one depends on) still go.
+            if let Err(e) = remove_shown(&layout, &f, volumes, &progress) {
+                lock(&removal_errors).push(e);
+            }
+            stopped
+        })
+    };
+    let mut result = stop_all_then(
         layout,
         project,
         targets.clone(),
         opts.timeout,
         progress,
         ("Stopping", "Stopped"),
+        Some(after),
     );
-    let targets: Vec<Found> = targets
+    // What a failed stop kept the walk from reaching: removed when it is not
+    // running, as if its turn had come; a container still running failed to stop
+    // (its pre_stop hook failed): docker compose keeps it, and its networks and
+    // volumes with it.
+    let handled = std::mem::take(&mut *lock(&handled));
+    let unvisited: Vec<Found> = targets
         .into_iter()
+        .filter(|f| !handled.contains(&f.record.id))
         .map(|f| Found {
             status: crate::container::list::observed_status(&f.dir),
             ..f
         })
         .collect();
-    // A container still running failed to stop (its pre_stop hook failed):
-    // docker compose keeps it, and its networks and volumes with it.
-    let (kept, targets): (Vec<Found>, Vec<Found>) = targets.into_iter().partition(|f| {
-        result.is_err()
-            && matches!(
-                f.status.state,
-                ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
-            )
-    });
-    result = result.and(remove_all(layout, targets, opts.volumes, progress));
-    if !kept.is_empty() {
+    let (kept_unvisited, rest): (Vec<Found>, Vec<Found>) =
+        unvisited.into_iter().partition(still_running);
+    result = result.and(remove_all(layout, rest, opts.volumes, progress));
+    if let Some(e) = lock(&removal_errors).drain(..).next() {
+        result = result.and(Err(e));
+    }
+    if !kept_unvisited.is_empty() || *lock(&kept_running) > 0 {
         return result;
     }
 

@@ -504,6 +504,14 @@ pub fn ensure_dns(layout: &Layout) -> Result<()> {
     }
     let records = state.records_dir();
     let status = dns_status_path(layout);
+    // The responder says what it serves by renaming a new status file into the
+    // run dir, and a bridge comes or goes with its record: either wakes us.
+    let wake = crate::state::inotify::Inotify::new().ok();
+    if let Some(w) = &wake {
+        let mask = libc::IN_MOVED_TO | libc::IN_CREATE | libc::IN_CLOSE_WRITE | libc::IN_DELETE;
+        let _ = w.watch(&layout.run, mask);
+        let _ = w.watch(&records, mask);
+    }
     let t0 = Instant::now();
     let mut spawned: Option<Instant> = None;
     loop {
@@ -525,9 +533,16 @@ pub fn ensure_dns(layout: &Layout) -> Result<()> {
             );
             return Ok(());
         }
-        std::thread::sleep(Duration::from_millis(20));
+        // Also bounded: a responder that dies or frees its lock says nothing.
+        match &wake {
+            Some(w) => w.wait(DNS_RECHECK),
+            None => std::thread::sleep(DNS_RECHECK),
+        }
     }
 }
+
+/// How long [`ensure_dns`] waits at most between two looks at the responder.
+const DNS_RECHECK: Duration = Duration::from_millis(20);
 
 /// Starts `berth dns-serve` for this root, detached; a second one started while
 /// one runs exits at once (the lock).

@@ -41,7 +41,9 @@ pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
         if t0.elapsed() > Duration::from_secs(10) {
             bail!("the supervisor of {} does not exit", found.record.name);
         }
-        std::thread::sleep(Duration::from_millis(20));
+        // Its lock goes with its process: waiting for that exit, not a fixed
+        // pause, lets a `down` remove each container the moment it can.
+        wait_for_supervisor(&found.dir, Duration::from_millis(100));
     };
     if volumes {
         let used = ContainerDir::new(&found.dir).read_volumes();
@@ -62,15 +64,32 @@ pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
     result
 }
 
+/// Waits up to `max` for the supervisor named in the container's status to exit;
+/// without one to wait on (none recorded, or not started far enough to say),
+/// a short pause before the lock is tried again.
+fn wait_for_supervisor(dir: &std::path::Path, max: Duration) {
+    const PAUSE: Duration = Duration::from_millis(10);
+    let pid = crate::container::Status::load(dir)
+        .ok()
+        .and_then(|s| s.supervisor_pid);
+    let Some(fd) = pid.and_then(|p| crate::supervise::sys::pidfd_open(p).ok()) else {
+        std::thread::sleep(PAUSE);
+        return;
+    };
+    let mut p = crate::supervise::sys::pollfd(std::os::fd::AsRawFd::as_raw_fd(&fd));
+    // Readable once the process has exited; a timeout or an interruption only
+    // means the lock is tried again.
+    let _ = crate::supervise::sys::poll(std::slice::from_mut(&mut p), max.as_millis() as i32);
+}
+
 /// Takes away a container's runtime state, network and directory, whatever
 /// state it is in; used for removal and to undo a half-made container.
 pub fn discard(layout: &Layout, id: &str) -> Result<()> {
     let dir = layout.container(id);
     clear_stale(&dir);
-    if let Ok(store) = crate::image::Store::open(&layout.root) {
-        let _ = store.unpin(id);
-        let _ = store.unpin(&super::image_volume::pin_owner(id));
-    }
+    let store = crate::image::Store::at(&layout.root);
+    let _ = store.unpin(id);
+    let _ = store.unpin(&super::image_volume::pin_owner(id));
     let files = ContainerDir::new(&dir);
     let atts: Vec<berth_netns::Attachment> = files.read_json(&files.net()).unwrap_or_default();
     let net = network::unwire(layout, id, &atts);
@@ -91,6 +110,21 @@ pub fn discard(layout: &Layout, id: &str) -> Result<()> {
     net.and(files).and(run)
 }
 
+/// Removes a stopped container as [`remove`] does, saying so on `progress`.
+pub fn remove_shown(layout: &Layout, f: &Found, volumes: bool, progress: &Progress) -> Result<()> {
+    let task = progress.task(&format!("Container {}", f.record.name), "Removing");
+    match remove(layout, f, volumes) {
+        Ok(()) => {
+            task.done("Removed");
+            Ok(())
+        }
+        Err(e) => {
+            task.fail("Error", &crate::report::text(&e));
+            Err(e)
+        }
+    }
+}
+
 /// Removes stopped containers in parallel.
 pub fn remove_all(
     layout: &Layout,
@@ -101,21 +135,7 @@ pub fn remove_all(
     let errors: Vec<anyhow::Error> = std::thread::scope(|s| {
         let handles: Vec<_> = containers
             .into_iter()
-            .map(|f| {
-                s.spawn(move || {
-                    let task = progress.task(&format!("Container {}", f.record.name), "Removing");
-                    match remove(layout, &f, volumes) {
-                        Ok(()) => {
-                            task.done("Removed");
-                            None
-                        }
-                        Err(e) => {
-                            task.fail("Error", &crate::report::text(&e));
-                            Some(e)
-                        }
-                    }
-                })
-            })
+            .map(|f| s.spawn(move || remove_shown(layout, &f, volumes, progress).err()))
             .collect();
         handles
             .into_iter()

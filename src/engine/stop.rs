@@ -101,6 +101,27 @@ pub fn stop_all(
     progress: &Progress,
     word: (&'static str, &'static str),
 ) -> Result<()> {
+    stop_all_then(layout, project, containers, timeout, progress, word, None)
+}
+
+/// What [`stop_all_then`] does with each container once its stop is over: it
+/// gets the container and how its stop went (`Ok` for one that was not running),
+/// and its result is the container's.
+pub type AfterStop = Arc<dyn Fn(Found, Result<()>) -> Result<()> + Send + Sync>;
+
+/// [`stop_all`], then `after` for each container (running or not) as soon as its
+/// own stop is over, in the same task: `down` removes each container the moment
+/// it stopped, while the others of its wave are still stopping, instead of
+/// waiting for the slowest stop of the project before the first removal.
+pub fn stop_all_then(
+    layout: &Layout,
+    project: Option<&Project>,
+    containers: Vec<Found>,
+    timeout: Option<Duration>,
+    progress: &Progress,
+    word: (&'static str, &'static str),
+    after: Option<AfterStop>,
+) -> Result<()> {
     let graph = containers_graph(project, &containers);
     let by_service: Arc<BTreeMap<String, Vec<Found>>> =
         Arc::new(containers.into_iter().fold(BTreeMap::new(), |mut m, f| {
@@ -117,23 +138,32 @@ pub fn stop_all(
         .enable_all()
         .build()?;
     rt.block_on(graph.walk(Direction::Reverse, |svc| {
-        let (layout, project, by_service, progress) = (
+        let (layout, project, by_service, progress, after) = (
             layout.clone(),
             project.clone(),
             by_service.clone(),
             progress.clone(),
+            after.clone(),
         );
         async move {
             let mut handles = vec![];
             for f in by_service.get(&svc).cloned().unwrap_or_default() {
-                if !matches!(
+                let running = matches!(
                     f.status.state,
                     ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
-                ) {
+                );
+                if !running {
+                    if let Some(after) = after.clone() {
+                        handles.push(tokio::task::spawn_blocking(move || after(f, Ok(()))));
+                    }
                     continue;
                 }
-                let (layout, project, progress) =
-                    (layout.clone(), project.clone(), progress.clone());
+                let (layout, project, progress, after) = (
+                    layout.clone(),
+                    project.clone(),
+                    progress.clone(),
+                    after.clone(),
+                );
                 handles.push(tokio::task::spawn_blocking(move || {
                     let task = progress.task(&format!("Container {}", f.record.name), word.0);
                     let (signal, grace) = stop_params(project.as_ref().as_ref(), &f, timeout);
@@ -143,7 +173,7 @@ pub fn stop_all(
                     // `down` still takes it down.
                     let stopped = run_pre_stop(project.as_ref().as_ref(), &f)
                         .and_then(|()| stop(&layout, &f, signal, grace));
-                    match stopped {
+                    let stopped = match stopped {
                         Ok(()) => {
                             task.done(word.1);
                             Ok(())
@@ -152,6 +182,10 @@ pub fn stop_all(
                             task.fail("Error", &crate::report::text(&e));
                             Err(e)
                         }
+                    };
+                    match after {
+                        Some(after) => after(f, stopped),
+                        None => stopped,
                     }
                 }));
             }

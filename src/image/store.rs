@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -326,6 +327,12 @@ impl Store {
             fs::create_dir_all(&d).at("create", &d)?;
         }
         Ok(s)
+    }
+
+    /// The store at `root` as it is, making none of its directories: for pins,
+    /// which make what they need, once per container create.
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        Store { root: root.into() }
     }
 
     /// The state root.
@@ -692,10 +699,38 @@ impl Store {
 
     /// Records that `owner` (a container id) uses the image with this manifest digest,
     /// so garbage collection keeps its blobs and layers even after the image is untagged.
+    ///
+    /// The pin is a hard link to one durable file per image
+    /// (`pins/.by-image/<hex>`), written once: pinning a container allocates no
+    /// inode and writes no data, one fsync of the pins directory makes it durable.
+    /// An `up` of 50 containers of one image paid 50 file writes, 100 fsyncs and
+    /// 50 inode allocations on the state filesystem before.
     pub fn pin(&self, owner: &str, manifest: &Digest) -> Result<()> {
         let dir = self.pins_dir();
+        let pin = dir.join(pin_name(owner));
+        let shared = self.image_pin(manifest)?;
+        match fs::hard_link(&shared, &pin) {
+            Ok(()) => File::open(&dir)
+                .and_then(|d| d.sync_all())
+                .at("fsync", &dir),
+            // Pinned before (to this image or another): replaced whole, as a file
+            // of its own.
+            Err(_) => atomic_write(&pin, manifest.to_string().as_bytes()),
+        }
+    }
+
+    /// The one pin file of the image with this manifest digest, which every
+    /// container pin of it links to; made (durably) by the first pin.
+    fn image_pin(&self, manifest: &Digest) -> Result<PathBuf> {
+        let dir = self.pins_dir().join(SHARED_PINS);
+        let path = dir.join(manifest.hex());
+        let text = manifest.to_string();
+        if fs::read_to_string(&path).is_ok_and(|t| t == text) {
+            return Ok(path);
+        }
         fs::create_dir_all(&dir).at("create", &dir)?;
-        atomic_write(&dir.join(pin_name(owner)), manifest.to_string().as_bytes())
+        atomic_write(&path, text.as_bytes())?;
+        Ok(path)
     }
 
     /// [`Store::pin`] of several images under one owner (a container's
@@ -716,7 +751,8 @@ impl Store {
         }
     }
 
-    /// Manifest digests pinned by containers.
+    /// Manifest digests pinned by containers (the shared per-image files pin
+    /// nothing by themselves: a directory, they are skipped here).
     pub fn pinned(&self) -> Result<Vec<Digest>> {
         let dir = self.pins_dir();
         let rd = match fs::read_dir(&dir) {
@@ -792,9 +828,23 @@ impl Store {
         for e in fs::read_dir(&dir).at("read", &dir)?.flatten() {
             let _ = fs::remove_file(e.path());
         }
+        // Per-image pin files no container links to any more. A pin made
+        // meanwhile either linked first (two links: kept) or finds it gone and
+        // writes a file of its own.
+        if let Ok(rd) = fs::read_dir(self.pins_dir().join(SHARED_PINS)) {
+            for e in rd.flatten() {
+                if e.metadata().is_ok_and(|m| m.nlink() == 1) {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
         Ok(report)
     }
 }
+
+/// The directory, inside the pins directory, of the per-image files container
+/// pins link to. A pin owner's name never starts with a dot ([`pin_name`]).
+const SHARED_PINS: &str = ".by-image";
 
 /// A file name for a pin owner that cannot leave the pins directory.
 fn pin_name(owner: &str) -> String {
@@ -843,6 +893,29 @@ mod tests {
         let c = chain_ids(&[a.clone(), b.clone()]);
         assert_eq!(c[0], a);
         assert_eq!(c[1], Digest::of(format!("{a} {b}").as_bytes()));
+    }
+
+    #[test]
+    fn container_pins_share_one_file_per_image_and_gc_drops_it_with_the_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let (m1, m2) = (Digest::of(b"m1"), Digest::of(b"m2"));
+        s.pin("c1", &m1).unwrap();
+        s.pin("c2", &m1).unwrap();
+        // Re-pinned to another image: its own file, not the first image's.
+        s.pin("c2", &m2).unwrap();
+        let mut pinned = s.pinned().unwrap();
+        pinned.sort_by_key(|a| a.to_string());
+        let mut want = vec![m1.clone(), m2.clone()];
+        want.sort_by_key(|a| a.to_string());
+        assert_eq!(pinned, want);
+        let shared = s.pins_dir().join(SHARED_PINS).join(m1.hex());
+        assert_eq!(fs::read_to_string(&shared).unwrap(), m1.to_string());
+        s.unpin("c1").unwrap();
+        s.unpin("c2").unwrap();
+        assert!(s.pinned().unwrap().is_empty());
+        s.gc(&[]).unwrap();
+        assert!(!shared.exists(), "no container links to it any more");
     }
 
     #[test]

@@ -123,11 +123,15 @@ pub fn run_dir_of(root: &Path) -> PathBuf {
     // The user's default root (root's, or a rootless user's) has the default
     // run dir; see rootless::paths.
     let env = crate::rootless::paths::Env::current();
-    if root == crate::rootless::paths::default_root(&env) {
+    let run = if root == crate::rootless::paths::default_root(&env) {
         crate::rootless::paths::default_run(&env)
     } else {
         root.join("run")
-    }
+    };
+    // Worked out once per root: every container directory of a command asks
+    // (a scan of N containers asked N times, each reading /proc/self/uid_map).
+    remember(root, &run);
+    run
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! The DNS responder for all berth networks (aardvark-dns's shape): bound on every
 //! bridge's gateway address, answering service/container names and aliases scoped
 //! to the asking container's networks, TTL 0, forwarding other names upstream, and
-//! reloading its records when the network records change (mtime poll).
+//! reloading its records when the network records change (inotify, with an mtime
+//! poll as the fallback).
 
 pub mod backend;
 pub mod files;
 pub mod server;
+pub mod wake;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -29,7 +31,8 @@ pub struct DnsConfig {
     pub resolv_conf: PathBuf,
     /// Port to listen on at each gateway (53).
     pub port: u16,
-    /// How often to look for changed records.
+    /// How often to look for changed records when nothing wakes the loop earlier
+    /// (a change in the records directory does).
     pub poll_interval: Duration,
     /// Stop when this becomes true (tests, embedding).
     pub stop: Option<Arc<AtomicBool>>,

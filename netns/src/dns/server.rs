@@ -149,6 +149,12 @@ pub fn serves_every_bridge(status_file: &Path, records_dir: &Path) -> bool {
     })
 }
 
+/// The shortest time between two reloads of the records.
+const RELOAD_GAP: Duration = Duration::from_millis(10);
+
+/// How soon a listener whose bind failed (its bridge not up yet) is tried again.
+const RETRY_BIND: Duration = Duration::from_millis(10);
+
 /// How long a responder started with no network at all waits for one before it exits.
 const EMPTY_GRACE: Duration = Duration::from_secs(3);
 
@@ -169,6 +175,7 @@ pub fn serve(config: DnsConfig) -> Result<()> {
     let mut seen_any = false;
     let started = std::time::Instant::now();
     let mut told: Option<Serving> = None;
+    let wake = super::wake::Wake::on_changes_in(&config.records_dir);
     loop {
         if config
             .stop
@@ -214,6 +221,7 @@ pub fn serve(config: DnsConfig) -> Result<()> {
             }
             keep
         });
+        let mut unbound = false;
         for (ip, bridge, idx) in gateways {
             let key = (ip, bridge, idx);
             if listeners.contains_key(&key) {
@@ -223,7 +231,10 @@ pub fn serve(config: DnsConfig) -> Result<()> {
                 Ok(alive) => {
                     listeners.insert(key, alive);
                 }
-                Err(e) => tracing::debug!(%ip, error = %e, "dns listener not ready"),
+                Err(e) => {
+                    unbound = true;
+                    tracing::debug!(%ip, error = %e, "dns listener not ready");
+                }
             }
         }
         if let Some(file) = &config.status_file {
@@ -235,7 +246,19 @@ pub fn serve(config: DnsConfig) -> Result<()> {
                 told = Some(now);
             }
         }
-        std::thread::sleep(config.poll_interval);
+        let round = std::time::Instant::now();
+        match &wake {
+            // A bind that failed is retried soon: its `up` waits for it.
+            Some(w) if unbound => w.wait(RETRY_BIND.min(config.poll_interval)),
+            Some(w) => w.wait(config.poll_interval),
+            None => std::thread::sleep(config.poll_interval),
+        }
+        // An `up` of many containers rewrites a record per container: reloading
+        // at most every RELOAD_GAP keeps that from costing a reload each, while
+        // the first change after a quiet spell (a new network) is seen at once.
+        if let Some(rest) = RELOAD_GAP.checked_sub(round.elapsed()) {
+            std::thread::sleep(rest.min(config.poll_interval));
+        }
     }
     for alive in listeners.values() {
         alive.store(false, Ordering::Relaxed);
