@@ -98,11 +98,21 @@ pub const REEXEC_ENV: &str = "BERTH_RUNTIME_REEXEC";
 
 /// Spawn the helper with the child end of a fresh channel as fd 3.
 pub fn spawn(stdio: Stdio) -> Result<(Channel, Helper)> {
-    if single_threaded() && std::env::var_os(REEXEC_ENV).is_none() {
+    if single_threaded() && in_initial_user_namespace() && std::env::var_os(REEXEC_ENV).is_none() {
         fork_helper(stdio)
     } else {
         exec_helper(stdio)
     }
+}
+
+/// Whether this process is in the host's user namespace. A process that joined a
+/// user namespace after its execve (rootless berth) keeps an mm owned by the host's:
+/// once non-dumpable, its /proc/self files belong to the host's root, which the
+/// container's init (root only in the namespace) cannot open. Re-executing makes
+/// the helper's mm the namespace's own.
+fn in_initial_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .is_ok_and(|m| m.split_ascii_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
 }
 
 /// This process has one thread: the kernel's count in /proc/self/stat. No other thread
