@@ -157,7 +157,7 @@ if command -v podman >/dev/null && command -v conmon >/dev/null; then
     podman import "$work/busybox.tar" localhost/busybox:bench >/dev/null
   for i in 0 1 2; do
     # shellcheck disable=SC2086
-    podman run -d --name "berthbench-c$i" $podman_args localhost/busybox:bench sleep 3600 >/dev/null 2>&1 || true
+    podman run -d --network none --name "berthbench-c$i" $podman_args localhost/busybox:bench sleep 3600 >/dev/null 2>&1 || true
   done
   mem_of "conmon (podman)" "^/usr/bin/conmon "
   podman rm -f -t 0 berthbench-c0 berthbench-c1 berthbench-c2 >/dev/null 2>&1 || true
