@@ -180,6 +180,9 @@ impl Holder {
                 return Err(sys(&format!("joining the rootless {ns} namespace")));
             }
         }
+        // The runtime helper must then be re-executed, not forked (its mm would stay
+        // the host's user namespace's).
+        berth_runtime::process::spawn::joined_user_namespace();
         if let Some(cwd) = cwd {
             let _ = std::env::set_current_dir(cwd);
         }

@@ -98,21 +98,30 @@ pub const REEXEC_ENV: &str = "BERTH_RUNTIME_REEXEC";
 
 /// Spawn the helper with the child end of a fresh channel as fd 3.
 pub fn spawn(stdio: Stdio) -> Result<(Channel, Helper)> {
-    if single_threaded() && in_initial_user_namespace() && std::env::var_os(REEXEC_ENV).is_none() {
+    if single_threaded() && may_fork() && std::env::var_os(REEXEC_ENV).is_none() {
         fork_helper(stdio)
     } else {
         exec_helper(stdio)
     }
 }
 
-/// Whether this process is in the host's user namespace. A process that joined a
-/// user namespace after its execve (rootless berth) keeps an mm owned by the host's:
-/// once non-dumpable, its /proc/self files belong to the host's root, which the
-/// container's init (root only in the namespace) cannot open. Re-executing makes
-/// the helper's mm the namespace's own.
-fn in_initial_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map")
-        .is_ok_and(|m| m.split_ascii_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+/// Set once this process has joined a user namespace after its execve (rootless
+/// berth's CLI): its mm still belongs to the host's user namespace, so once
+/// non-dumpable its /proc/self files belong to the host's root, which the
+/// container's init (root only in the namespace) cannot open. Such a process
+/// re-executes the helper, whose mm is then the namespace's own; a process exec'd
+/// inside the namespace (a rootless supervisor) forks it as any other.
+static JOINED_USER_NAMESPACE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Records that this process joined a user namespace after its execve (see
+/// [`JOINED_USER_NAMESPACE`]); call right after the setns.
+pub fn joined_user_namespace() {
+    JOINED_USER_NAMESPACE.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn may_fork() -> bool {
+    !JOINED_USER_NAMESPACE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// This process has one thread: the kernel's count in /proc/self/stat. No other thread
