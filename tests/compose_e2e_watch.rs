@@ -40,6 +40,17 @@ fn assert_absent(w: &World, p: &Path, service: &str, path: &str) {
     assert!(err.contains("No such file or directory"), "{err}");
 }
 
+/// Ends an `up --watch` as the Go tests do (`kill -s 9`), then takes the project
+/// down (with `down_args`) and checks nothing is left.
+fn end_up_watch(w: &World, p: &Path, up: Background, down_args: &[&str]) {
+    w.ok(p, &["kill", "-s", "9"]);
+    drop(up);
+    let mut args = vec!["down", "-t", "0"];
+    args.extend_from_slice(down_args);
+    w.ok(p, &args);
+    w.assert_clean();
+}
+
 /// Writes `contents` + newline to `dir/name`, making parent directories.
 fn write_file(dir: &Path, name: &str, contents: &str) {
     let dest = dir.join(name);
@@ -236,10 +247,7 @@ services:
     up.wait_for(&w, 120, "64 bytes from");
     fs::write(p.join("test"), "test\n").unwrap();
     up.wait_for(&w, 60, "SUCCESS");
-    w.ok(&p, &["kill", "-s", "9"]);
-    drop(up);
-    w.ok(&p, &["down", "-t", "0", "--rmi", "local"]);
-    w.assert_clean();
+    end_up_watch(&w, &p, up, &["--rmi", "local"]);
 }
 
 /// The rebuild fixture: three services built from one watched file.
@@ -270,10 +278,7 @@ fn test_watch_multi_services() {
     for s in ["a", "b", "c"] {
         await_in(&w, &p, s, &format!("/data/{s}"), "updated");
     }
-    w.ok(&p, &["kill", "-s", "9"]);
-    drop(up);
-    w.ok(&p, &["down", "-t", "0", "--rmi", "local"]);
-    w.assert_clean();
+    end_up_watch(&w, &p, up, &["--rmi", "local"]);
 }
 
 // watch_test.go § TestWatchRebuildIgnoresDependencies (docker/compose#13853): a
@@ -328,10 +333,7 @@ services:
     assert!(!log.contains("backend Building"), "{log}");
     assert!(!log.contains("backend Built"), "{log}");
     await_in(&w, &p, "frontend", "/tmp/test", "updated");
-    w.ok(&p, &["kill", "-s", "9"]);
-    drop(up);
-    w.ok(&p, &["down", "-t", "0", "--rmi", "local"]);
-    w.assert_clean();
+    end_up_watch(&w, &p, up, &["--rmi", "local"]);
 }
 
 // watch_test.go § TestWatchSyncIntoSymlinkedDirectory (docker/compose#13795): a
@@ -375,10 +377,7 @@ services:
     w.ok(&p, &["exec", "-T", "app", "test", "-L", "/app/data/sub"]);
     let out = up.output();
     assert!(!out.contains("cannot overwrite non-directory"), "{out}");
-    w.ok(&p, &["kill", "-s", "9"]);
-    drop(up);
-    w.ok(&p, &["down", "-t", "0"]);
-    w.assert_clean();
+    end_up_watch(&w, &p, up, &[]);
 }
 
 // watch_test.go § TestWatchIncludes: a rule's `include` patterns limit what it
@@ -413,10 +412,7 @@ services:
     let ls = || w.ok(&p, &["exec", "-T", "a", "ls", "/watched/"]);
     w.wait_until(60, "A.test in /watched", || ls().contains("A.test"));
     assert!(!ls().contains("B.test"), "{}", ls());
-    w.ok(&p, &["kill", "-s", "9"]);
-    drop(up);
-    w.ok(&p, &["down", "-t", "0", "--rmi", "local"]);
-    w.assert_clean();
+    end_up_watch(&w, &p, up, &["--rmi", "local"]);
 }
 
 // watch_test.go § TestCheckWarningXInitialSyn: the `x-initialSync` extension is
@@ -450,8 +446,5 @@ services:
             "x-initialSync is DEPRECATED, please use the official `initial_sync` attribute",
         )
     });
-    w.ok(&p, &["kill", "-s", "9"]);
-    drop(up);
-    w.ok(&p, &["down", "-t", "0", "--rmi", "local"]);
-    w.assert_clean();
+    end_up_watch(&w, &p, up, &["--rmi", "local"]);
 }

@@ -642,6 +642,29 @@ impl Client {
         size: u64,
         mount_from: Option<&str>,
     ) -> Result<bool> {
+        self.upload(r, digest, mount_from, Body::File(path, size))
+    }
+
+    /// Uploads a small blob held in memory (an artifact's layer or config), unless
+    /// the repository has it already. Returns false when it was already there.
+    pub fn push_blob_bytes(&self, r: &Reference, digest: &Digest, bytes: &[u8]) -> Result<bool> {
+        self.upload(
+            r,
+            digest,
+            None,
+            Body::Bytes(bytes, "application/octet-stream"),
+        )
+    }
+
+    /// The blob upload both share: skipped when present, a mount tried first when
+    /// `mount_from` names another repository (201: mounted), else POST then PUT `body`.
+    fn upload(
+        &self,
+        r: &Reference,
+        digest: &Digest,
+        mount_from: Option<&str>,
+        body: Body,
+    ) -> Result<bool> {
         if self.blob_exists(r, digest)? {
             return Ok(false);
         }
@@ -675,51 +698,7 @@ impl Client {
         let mut put = self.resolve_location(r, loc);
         put.push(if put.contains('?') { '&' } else { '?' });
         put.push_str(&format!("digest={}", url_encode(&digest.to_string())));
-        self.send(
-            "PUT",
-            &put,
-            &r.registry,
-            &Self::push_scope(r),
-            &[],
-            Body::File(path, size),
-        )?;
-        Ok(true)
-    }
-
-    /// Uploads a small blob held in memory (an artifact's layer or config), unless
-    /// the repository has it already. Returns false when it was already there.
-    pub fn push_blob_bytes(&self, r: &Reference, digest: &Digest, bytes: &[u8]) -> Result<bool> {
-        if self.blob_exists(r, digest)? {
-            return Ok(false);
-        }
-        let base = self.base_url(&r.registry);
-        let url = format!("{base}{}/blobs/uploads/", r.repository);
-        let resp = self.send(
-            "POST",
-            &url,
-            &r.registry,
-            &Self::push_scope(r),
-            &[],
-            Body::Bytes(&[], "application/octet-stream"),
-        )?;
-        let loc = resp
-            .header("Location")
-            .ok_or_else(|| RegistryError::Status {
-                url: url.clone(),
-                status: resp.status(),
-                body: "upload started without a Location".into(),
-            })?;
-        let mut put = self.resolve_location(r, loc);
-        put.push(if put.contains('?') { '&' } else { '?' });
-        put.push_str(&format!("digest={}", url_encode(&digest.to_string())));
-        self.send(
-            "PUT",
-            &put,
-            &r.registry,
-            &Self::push_scope(r),
-            &[],
-            Body::Bytes(bytes, "application/octet-stream"),
-        )?;
+        self.send("PUT", &put, &r.registry, &Self::push_scope(r), &[], body)?;
         Ok(true)
     }
 
