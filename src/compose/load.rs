@@ -58,6 +58,7 @@ pub fn load_raw(opts: &ProjectOptions) -> Result<RawProject, LoadError> {
     if tree.as_mapping().is_none_or(Mapping::is_empty) {
         return Err(LoadError::EmptyFile);
     }
+    default_build_context(&mut tree);
     if opts.resolve_paths {
         let home = loader.home.clone();
         rebase_tree(
@@ -271,6 +272,22 @@ impl Loader {
             }
             if v.alternate_value.is_some() {
                 e.alternate_value = v.alternate_value;
+            }
+        }
+    }
+}
+
+/// A `build` without `context` builds the project directory: compose-go sets
+/// that default while loading, before paths are resolved, so even
+/// `config --no-normalize` prints it (as an absolute path when resolved).
+fn default_build_context(tree: &mut Value) {
+    let Some(Value::Mapping(services)) = tree.get_mut("services") else {
+        return;
+    };
+    for (_, svc) in services.iter_mut() {
+        if let Some(Value::Mapping(build)) = svc.get_mut("build") {
+            if !build.contains_key("context") {
+                build.insert(Value::from("context"), Value::from("."));
             }
         }
     }

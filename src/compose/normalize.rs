@@ -7,6 +7,23 @@ use std::path::Path;
 
 use crate::compose::model::{Project, ServiceDependency, VolumeConfig};
 
+/// Gives bare `environment` keys the project environment's value; unset ones
+/// stay null (compose-go keeps them so the container env can still inherit
+/// them). compose-go does this while loading, so `config --no-normalize`
+/// prints the values too.
+pub fn resolve_bare_environment(project: &mut Project) {
+    let env = &project.environment;
+    for service in project.services.values_mut() {
+        for (k, v) in service.environment.iter_mut() {
+            if v.is_none() {
+                if let Some(val) = env.get(k) {
+                    *v = Some(val.clone());
+                }
+            }
+        }
+    }
+}
+
 /// Applies compose-go's normalization to a decoded project.
 pub fn normalize(project: &mut Project, resolve_paths: bool) {
     normalize_networks(project);
@@ -30,15 +47,6 @@ pub fn normalize(project: &mut Project, resolve_paths: bool) {
                     None => env.get(&k).map(|v| (k, Some(v.clone()))),
                 })
                 .collect();
-        }
-        // Bare keys take the project environment's value; unset ones stay null
-        // (compose-go keeps them so the container env can still inherit them).
-        for (k, v) in service.environment.iter_mut() {
-            if v.is_none() {
-                if let Some(val) = env.get(k) {
-                    *v = Some(val.clone());
-                }
-            }
         }
         let mut implicit: Vec<(String, bool)> = Vec::new();
         for link in &service.links {

@@ -130,6 +130,7 @@ pub fn build_project(
     project.working_dir = working_dir;
     project.compose_files = config_files;
     project.environment = environment.into_iter().collect();
+    normalize::resolve_bare_environment(&mut project);
 
     if opts.normalize {
         normalize::normalize(&mut project, opts.resolve_paths);
