@@ -29,6 +29,8 @@ pub struct Flags {
     pub pull: bool,
     /// `--build-arg K=V` (or bare `K`, taken from the environment).
     pub build_args: Vec<String>,
+    /// `--ssh` ids, resolved; they win over compose `build.ssh` ids of the same name.
+    pub ssh: Vec<super::ssh::Source>,
 }
 
 /// Why a service cannot be built.
@@ -128,11 +130,6 @@ pub fn warnings(svc: &ServiceConfig) -> Vec<String> {
     if !b.no_cache_filter.is_empty() {
         out.push(format!(
             "services.{n}.build.no_cache_filter: not supported; use --no-cache to rebuild every step"
-        ));
-    }
-    if !b.ssh.is_empty() {
-        out.push(format!(
-            "services.{n}.build.ssh: SSH agent forwarding is not supported by berth's builder; RUN --mount=type=ssh fails"
         ));
     }
     if !b.entitlements.is_empty() {
@@ -376,6 +373,17 @@ pub fn request(
             source,
         });
     }
+    let mut ssh = flags.ssh.clone();
+    for (id, paths) in &b.ssh {
+        let spec = super::ssh::SshSpec::new(id, paths);
+        if ssh.iter().any(|s| s.id == spec.id) {
+            continue;
+        }
+        ssh.push(
+            spec.resolve()
+                .map_err(|e| key_err(svc, &format!("ssh.{}", spec.id), e.to_string()))?,
+        );
+    }
     Ok(Request {
         context: b.context.clone().into(),
         dockerfile: (!b.dockerfile.is_empty()).then(|| b.dockerfile.clone()),
@@ -395,6 +403,7 @@ pub fn request(
             privileged: b.privileged,
         },
         secrets,
+        ssh,
         // Every platform asked for is the host's (checked above).
         platform: None,
     })
@@ -462,6 +471,13 @@ pub fn bake_json(project: &Project, jobs: &[set::Job]) -> serde_json::Value {
                 .secrets
                 .iter()
                 .map(|s| format!("id={}", secret_id(s)))
+                .collect::<Vec<_>>());
+        }
+        if !b.ssh.is_empty() {
+            t["ssh"] = json!(b
+                .ssh
+                .iter()
+                .map(|(id, p)| format!("{id}={p}"))
                 .collect::<Vec<_>>());
         }
         names.push(j.service.clone());

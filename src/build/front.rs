@@ -70,6 +70,9 @@ pub struct Request {
     /// Secrets `RUN --mount=type=secret` may mount (compose `build.secrets`,
     /// `--secret`). Never stored in a layer or a cache key.
     pub secrets: Vec<Secret>,
+    /// SSH ids `RUN --mount=type=ssh` may mount (compose `build.ssh`, `--ssh`),
+    /// resolved when the request is made: keys loaded, sockets found.
+    pub ssh: Vec<super::ssh::Source>,
     /// The platform to build for (`--platform`, compose `build.platforms`):
     /// only the host's is supported; `None` is the host's.
     pub platform: Option<String>,
@@ -136,6 +139,7 @@ fn build_image(
         named_contexts: req.named_contexts.clone(),
         run_defaults: req.run_defaults.clone(),
         secrets: req.secrets.clone(),
+        ssh: req.ssh.clone(),
         platform: req.platform.clone(),
     };
     Ok(exec::build(store, root, &ctx, &opts, progress, cancel)?)
