@@ -102,15 +102,63 @@ fn run_secrets_are_mounted_for_the_step_only() {
     assert!(msg.contains("Dockerfile:2"), "{msg}");
     assert!(msg.contains("secret tok not found"), "{msg}");
 
-    // ssh is refused clearly.
-    fs::write(
-        p.join("Dockerfile"),
-        format!("FROM {}\nRUN --mount=type=ssh true\n", common::IMAGE),
-    )
-    .unwrap();
-    let msg = fails(&w, &p, &["build"]);
-    assert!(msg.contains("Dockerfile:2"), "{msg}");
-    assert!(msg.contains("type=ssh is not supported"), "{msg}");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+#[test]
+fn run_ssh_sockets_are_mounted_for_the_step_only() {
+    let w = World::new();
+    // An optional mount without an id given runs without a socket (SSH_AUTH_SOCK
+    // still names where it would be, as BuildKit sets it); mode, uid and gid
+    // reach the socket; a required id not given fails naming the line and id.
+    let p = project(
+        &w,
+        "sshmount",
+        "FROM IMAGE\n\
+         RUN --mount=type=ssh echo \"sock=$SSH_AUTH_SOCK\" > /optional && \
+         test ! -e /run/buildkit/ssh_agent.0 && echo absent >> /optional\n\
+         RUN --mount=type=ssh,id=k,required=true true\n\
+         RUN --mount=type=ssh,id=k,target=/agent,mode=0660,uid=65534,gid=65534 \
+         stat -c '%u:%g:%a:%F' /agent > /sock && echo \"$SSH_AUTH_SOCK\" >> /sock\n\
+",
+    );
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build-ssh/fake_rsa");
+    build(&w, &p, &["--ssh", &format!("k={}", key.display())]);
+    let out = w.ok(
+        &p,
+        &[
+            "run",
+            "--rm",
+            "app",
+            "sh",
+            "-c",
+            "cat /optional /sock; ls -d /agent /run/buildkit 2>&1; true",
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..4],
+        [
+            "sock=/run/buildkit/ssh_agent.0",
+            "absent",
+            "65534:65534:660:socket",
+            "/agent"
+        ],
+        "{out}"
+    );
+    assert!(
+        out.contains("/agent: No such file") && out.contains("/run/buildkit: No such file"),
+        "{out}"
+    );
+    let msg = fails(&w, &p, &["build", "--no-cache"]);
+    assert!(
+        msg.contains("Dockerfile:3") && msg.contains("\"k\""),
+        "{msg}"
+    );
+    // A key file berth cannot use is named before anything is built.
+    let msg = fails(&w, &p, &["build", "--ssh", "k=/dev/null"]);
+    assert!(msg.contains("ssh k: /dev/null"), "{msg}");
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }

@@ -776,6 +776,34 @@ fn build_ssh() {
     let pd = p.to_str().unwrap();
     ok2(&w, w.dir.path(), &["--project-directory", pd, "build"]);
     assert!(image_id(&w, &p, "build-test-ssh").is_some());
+    // Other keys for the same id do not invalidate the step (BuildKit keys the
+    // ids, not their keys): the RUN that would now fail is a cache hit.
+    let keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "", "-f"])
+        .arg(p.join("other_key"))
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{keygen:?}");
+    let (_, err) = ok2(
+        &w,
+        w.dir.path(),
+        &[
+            "--project-directory",
+            pd,
+            "build",
+            "--ssh",
+            "fake-ssh=./ssh/other_key",
+        ],
+    );
+    let vertex = err
+        .lines()
+        .find(|l| l.contains("RUN --mount=type=ssh,id=fake-ssh"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        err.lines().any(|l| l == format!("{vertex} CACHED")),
+        "{err}"
+    );
 
     // build succeed with ssh from CLI (a path relative to where berth runs)
     w.ok(&p, &["image", "rm", "build-test-ssh"]);
