@@ -167,3 +167,63 @@ fn spawn_connection(mut conn: UnixStream, kind: &Kind, open: &Open) -> io::Resul
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::agent::{self, Keyring};
+    use super::*;
+    use std::io::Write;
+
+    fn identities(socket: &Path) -> Vec<u8> {
+        let mut c = UnixStream::connect(socket).unwrap();
+        c.write_all(&[0, 0, 0, 1, agent::REQUEST_IDENTITIES])
+            .unwrap();
+        agent::read_message(&mut c).unwrap().unwrap()
+    }
+
+    #[test]
+    fn serves_and_forwards_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = Source {
+            id: "k".into(),
+            kind: Kind::Keys(Arc::new(Keyring::default())),
+        };
+        // Owned by whoever runs the test (chown to oneself needs no root).
+        use std::os::unix::fs::MetadataExt;
+        let me = std::fs::metadata(dir.path()).unwrap();
+        let (uid, gid) = (me.uid(), me.gid());
+        let served = serve(&own, &dir.path().join("ssh"), "agent.0", 0o600, uid, gid).unwrap();
+        let meta = std::fs::metadata(dir.path().join("ssh")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+        let mode = std::fs::metadata(&served.socket)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // No keys: an empty list.
+        assert_eq!(
+            identities(&served.socket),
+            [agent::IDENTITIES_ANSWER, 0, 0, 0, 0]
+        );
+
+        // A forwarded socket answers as the agent behind it, connection after connection.
+        let fwd = Source {
+            id: "default".into(),
+            kind: Kind::Socket(served.socket.clone()),
+        };
+        let forwarded = serve(&fwd, &dir.path().join("ssh"), "agent.1", 0o600, uid, gid).unwrap();
+        for _ in 0..2 {
+            assert_eq!(
+                identities(&forwarded.socket),
+                [agent::IDENTITIES_ANSWER, 0, 0, 0, 0]
+            );
+        }
+        // A client that never hangs up does not keep the step waiting.
+        let lingering = UnixStream::connect(&forwarded.socket).unwrap();
+        let (a, b) = (served.socket.clone(), forwarded.socket.clone());
+        drop(forwarded);
+        drop(served);
+        assert!(!a.exists() && !b.exists());
+        drop(lingering);
+    }
+}
