@@ -32,6 +32,8 @@ pub struct Mounts {
     /// Where the first ssh mount is: the step's `SSH_AUTH_SOCK` (BuildKit sets
     /// it even when an optional id was not given and nothing is mounted).
     pub ssh_auth_sock: Option<String>,
+    /// How many ssh mounts came so far (given or not).
+    ssh_seen: usize,
 }
 
 #[derive(Debug)]
@@ -69,17 +71,11 @@ pub struct Sources<'a> {
 /// Resolves every `--mount=` value of a RUN.
 pub fn prepare(raw: &[String], scope: &Scope, src: &Sources) -> Result<Mounts, String> {
     let mut out = Mounts::default();
-    let mut ssh_index = 0;
     for r in raw {
         let spec = RawMount::validate(r).map_err(|e| format!("--mount={r}: {e}"))?;
         let m = spec
             .resolve(scope.escape, &|n| scope.get(n))
             .map_err(|e| format!("--mount={r}: {e}"))?;
-        if m.kind == MountType::Ssh {
-            ssh_mount(&mut out, r, &m, src, ssh_index)?;
-            ssh_index += 1;
-            continue;
-        }
         one(&mut out, r, &m, src)?;
     }
     Ok(out)
@@ -151,20 +147,16 @@ fn one(out: &mut Mounts, raw: &str, m: &Mount, src: &Sources) -> Result<(), Stri
             out.key.push(format!("bind:{rel}:{target}:{digest}"));
         }
         MountType::Secret => secret(out, m, src)?,
-        MountType::Ssh => ssh_mount(out, raw, m, src, 0)?,
+        MountType::Ssh => ssh_mount(out, raw, m, src)?,
     }
     Ok(())
 }
 
-/// `type=ssh`: the `index`th ssh mount of the RUN (its default target is
-/// `/run/buildkit/ssh_agent.<index>`, as BuildKit numbers them).
-fn ssh_mount(
-    out: &mut Mounts,
-    raw: &str,
-    m: &Mount,
-    src: &Sources,
-    index: usize,
-) -> Result<(), String> {
+/// `type=ssh`. Its default target is `/run/buildkit/ssh_agent.<N>`, N counting
+/// the RUN's ssh mounts from 0, as BuildKit numbers them.
+fn ssh_mount(out: &mut Mounts, raw: &str, m: &Mount, src: &Sources) -> Result<(), String> {
+    let index = out.ssh_seen;
+    out.ssh_seen += 1;
     if m.source.as_deref().is_some_and(|s| !s.is_empty()) {
         return Err(format!("--mount={raw}: ssh does not support source"));
     }
@@ -317,5 +309,56 @@ impl Mounts {
             });
         }
         Ok(specs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_mounts_number_their_targets_and_key_ids_not_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path(), Box::new(context::NothingExcluded), None).unwrap();
+        let (env, args) = (vec![], indexmap::IndexMap::new());
+        let scope = Scope {
+            env: &env,
+            args: &args,
+            escape: '\\',
+        };
+        let given = [ssh::Source {
+            id: "a".into(),
+            kind: ssh::Kind::Keys(Default::default()),
+        }];
+        let src = Sources {
+            ctx: &ctx,
+            root: dir.path(),
+            secrets: &[],
+            ssh: &given,
+            cwd: "/w",
+        };
+        let raw = [
+            "type=ssh".to_string(),
+            "type=ssh,id=a,target=s,mode=0640".into(),
+        ];
+        let m = prepare(&raw, &scope, &src).unwrap();
+        // The first mount names SSH_AUTH_SOCK even though no `default` was given.
+        assert_eq!(
+            m.ssh_auth_sock.as_deref(),
+            Some("/run/buildkit/ssh_agent.0")
+        );
+        assert_eq!(
+            m.key,
+            [
+                "ssh:default:/run/buildkit/ssh_agent.0:600:0:0:false",
+                "ssh:a:/w/s:640:0:0:false"
+            ]
+        );
+        assert_eq!(m.ssh.len(), 1);
+        assert_eq!(m.ssh[0].target, "/w/s");
+        let e = prepare(&["type=ssh,id=b,required".into()], &scope, &src).unwrap_err();
+        assert!(e.contains("\"b\""), "{e}");
+        let e = prepare(&["type=ssh,source=x".into()], &scope, &src).unwrap_err();
+        assert!(e.contains("ssh does not support source"), "{e}");
     }
 }
