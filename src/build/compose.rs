@@ -29,8 +29,8 @@ pub struct Flags {
     pub pull: bool,
     /// `--build-arg K=V` (or bare `K`, taken from the environment).
     pub build_args: Vec<String>,
-    /// `--ssh` ids, resolved; they win over compose `build.ssh` ids of the same name.
-    pub ssh: Vec<super::ssh::Source>,
+    /// `--ssh` ids; they win over compose `build.ssh` ids of the same name.
+    pub ssh: Vec<super::ssh::SshSpec>,
 }
 
 /// Why a service cannot be built.
@@ -376,13 +376,9 @@ pub fn request(
     let mut ssh = flags.ssh.clone();
     for (id, paths) in &b.ssh {
         let spec = super::ssh::SshSpec::new(id, paths);
-        if ssh.iter().any(|s| s.id == spec.id) {
-            continue;
+        if !ssh.iter().any(|s| s.id == spec.id) {
+            ssh.push(spec);
         }
-        ssh.push(
-            spec.resolve()
-                .map_err(|e| key_err(svc, &format!("ssh.{}", spec.id), e.to_string()))?,
-        );
     }
     Ok(Request {
         context: b.context.clone().into(),
@@ -473,11 +469,15 @@ pub fn bake_json(project: &Project, jobs: &[set::Job]) -> serde_json::Value {
                 .map(|s| format!("id={}", secret_id(s)))
                 .collect::<Vec<_>>());
         }
-        if !b.ssh.is_empty() {
-            t["ssh"] = json!(b
+        if !r.ssh.is_empty() {
+            t["ssh"] = json!(r
                 .ssh
                 .iter()
-                .map(|(id, p)| format!("{id}={p}"))
+                .map(|s| {
+                    let paths: Vec<String> =
+                        s.paths.iter().map(|p| p.display().to_string()).collect();
+                    format!("{}={}", s.id, paths.join(","))
+                })
                 .collect::<Vec<_>>());
         }
         names.push(j.service.clone());

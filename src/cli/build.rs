@@ -115,13 +115,18 @@ pub fn run_build(ctx: &Ctx, a: &BuildArgs) -> Result<()> {
     } else {
         a.services.clone()
     };
-    // As docker compose: an empty --ssh is `default`; keys are read and the socket
-    // found before anything is built.
+    // As docker compose: an empty --ssh is `default`; its keys are read and its
+    // socket found before anything is built (not for --print, which builds nothing).
     let ssh = a
         .ssh
         .iter()
-        .map(|s| crate::build::ssh::SshSpec::parse_flag(s).and_then(|s| s.resolve()))
+        .map(|s| crate::build::ssh::SshSpec::parse_flag(s))
         .collect::<Result<Vec<_>, _>>()?;
+    if !a.print {
+        for s in &ssh {
+            s.resolve()?;
+        }
+    }
     let flags = Flags {
         no_cache: a.no_cache,
         pull: a.pull,
