@@ -159,6 +159,19 @@ fn run_ssh_sockets_are_mounted_for_the_step_only() {
     // A key file berth cannot use is named before anything is built.
     let msg = fails(&w, &p, &["build", "--ssh", "k=/dev/null"]);
     assert!(msg.contains("ssh k: /dev/null"), "{msg}");
+    // So is a key behind a passphrase berth cannot ask for.
+    let enc = p.join("enc_key");
+    let keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "passphrase", "-f"])
+        .arg(&enc)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{keygen:?}");
+    let msg = fails(&w, &p, &["build", "--ssh", &format!("k={}", enc.display())]);
+    assert!(
+        msg.contains("enc_key") && msg.contains("encrypted"),
+        "{msg}"
+    );
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }

@@ -530,6 +530,29 @@ mod tests {
     }
 
     #[test]
+    fn ssh_ids_merge_with_the_cli_winning() {
+        use super::super::ssh::SshSpec;
+        let (p, _d) = project(
+            "services:\n  a:\n    build:\n      context: .\n      ssh:\n        - default\n        - k=./key\n        - x=./x,/abs\n",
+        );
+        let flags = Flags {
+            ssh: vec![SshSpec::new("k", "/cli/key")],
+            ..Default::default()
+        };
+        let r = request(&p, &p.services["a"], &flags).unwrap();
+        let x = format!("{}/x,/abs", p.working_dir.display());
+        assert_eq!(
+            r.ssh,
+            [
+                SshSpec::new("k", "/cli/key"),
+                SshSpec::new("default", ""),
+                SshSpec::new("x", &x),
+            ]
+        );
+        assert!(warnings(&p.services["a"]).is_empty());
+    }
+
+    #[test]
     fn bad_keys_are_named() {
         let (p, _d) = project("services:\n  a:\n    build:\n      context: .\n      platforms: ['linux/s390x', 'linux/arm64']\n");
         let e = request(&p, &p.services["a"], &Flags::default())
