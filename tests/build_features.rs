@@ -466,14 +466,17 @@ fn ctrl_c_keeps_the_old_image_and_leaves_nothing() {
         p.join("Dockerfile"),
         format!(
             "FROM {}\nRUN echo v2 > /v\nRUN --mount=type=secret,id=s --mount=type=cache,target=/c \
-             echo started && sleep 7373\n",
+             --mount=type=ssh,id=k echo started && sleep 7373\n",
             common::IMAGE
         ),
     )
     .unwrap();
     let src = format!("id=s,src={}", secret.display());
+    // The step's ssh agent socket goes with its scratch dir, checked below.
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build-ssh/fake_rsa");
+    let ssh = format!("k={}", key.display());
     let mut child = w
-        .berth_command(&p, &["build", "--secret", &src])
+        .berth_command(&p, &["build", "--secret", &src, "--ssh", &ssh])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
