@@ -13,7 +13,7 @@ use ring::signature::{self, Ed25519KeyPair, KeyPair as _, RsaKeyPair};
 
 use super::wire;
 
-/// What OpenSSH reads at most of a key file; BuildKit reads 100 KiB.
+/// How much of a key file is read at most (BuildKit reads 100 KiB too).
 const MAX_KEY_FILE: u64 = 100 * 1024;
 
 /// A private key the agent signs with.
