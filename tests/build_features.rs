@@ -102,15 +102,76 @@ fn run_secrets_are_mounted_for_the_step_only() {
     assert!(msg.contains("Dockerfile:2"), "{msg}");
     assert!(msg.contains("secret tok not found"), "{msg}");
 
-    // ssh is refused clearly.
-    fs::write(
-        p.join("Dockerfile"),
-        format!("FROM {}\nRUN --mount=type=ssh true\n", common::IMAGE),
-    )
-    .unwrap();
-    let msg = fails(&w, &p, &["build"]);
-    assert!(msg.contains("Dockerfile:2"), "{msg}");
-    assert!(msg.contains("type=ssh is not supported"), "{msg}");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}
+
+#[test]
+fn run_ssh_sockets_are_mounted_for_the_step_only() {
+    let w = World::new();
+    // An optional mount without an id given runs without a socket (SSH_AUTH_SOCK
+    // still names where it would be, as BuildKit sets it); mode, uid and gid
+    // reach the socket; a required id not given fails naming the line and id.
+    let p = project(
+        &w,
+        "sshmount",
+        "FROM IMAGE\n\
+         RUN --mount=type=ssh echo \"sock=$SSH_AUTH_SOCK\" > /optional && \
+         test ! -e /run/buildkit/ssh_agent.0 && echo absent >> /optional\n\
+         RUN --mount=type=ssh,id=k,required=true true\n\
+         RUN --mount=type=ssh,id=k,target=/agent,mode=0660,uid=65534,gid=65534 \
+         stat -c '%u:%g:%a:%F' /agent > /sock && echo \"$SSH_AUTH_SOCK\" >> /sock\n\
+",
+    );
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build-ssh/fake_rsa");
+    build(&w, &p, &["--ssh", &format!("k={}", key.display())]);
+    let out = w.ok(
+        &p,
+        &[
+            "run",
+            "--rm",
+            "app",
+            "sh",
+            "-c",
+            "cat /optional /sock; ls -d /agent /run/buildkit 2>&1; true",
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[..4],
+        [
+            "sock=/run/buildkit/ssh_agent.0",
+            "absent",
+            "65534:65534:660:socket",
+            "/agent"
+        ],
+        "{out}"
+    );
+    assert!(
+        out.contains("/agent: No such file") && out.contains("/run/buildkit: No such file"),
+        "{out}"
+    );
+    let msg = fails(&w, &p, &["build", "--no-cache"]);
+    assert!(
+        msg.contains("Dockerfile:3") && msg.contains("\"k\""),
+        "{msg}"
+    );
+    // A key file berth cannot use is named before anything is built.
+    let msg = fails(&w, &p, &["build", "--ssh", "k=/dev/null"]);
+    assert!(msg.contains("ssh k: /dev/null"), "{msg}");
+    // So is a key behind a passphrase berth cannot ask for.
+    let enc = p.join("enc_key");
+    let keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "passphrase", "-f"])
+        .arg(&enc)
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{keygen:?}");
+    let msg = fails(&w, &p, &["build", "--ssh", &format!("k={}", enc.display())]);
+    assert!(
+        msg.contains("enc_key") && msg.contains("encrypted"),
+        "{msg}"
+    );
     w.ok(&p, &["down", "-t", "0"]);
     w.assert_clean();
 }
@@ -405,14 +466,17 @@ fn ctrl_c_keeps_the_old_image_and_leaves_nothing() {
         p.join("Dockerfile"),
         format!(
             "FROM {}\nRUN echo v2 > /v\nRUN --mount=type=secret,id=s --mount=type=cache,target=/c \
-             echo started && sleep 7373\n",
+             --mount=type=ssh,id=k echo started && sleep 7373\n",
             common::IMAGE
         ),
     )
     .unwrap();
     let src = format!("id=s,src={}", secret.display());
+    // The step's ssh agent socket goes with its scratch dir, checked below.
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build-ssh/fake_rsa");
+    let ssh = format!("k={}", key.display());
     let mut child = w
-        .berth_command(&p, &["build", "--secret", &src])
+        .berth_command(&p, &["build", "--secret", &src, "--ssh", &ssh])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

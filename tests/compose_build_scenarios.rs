@@ -626,3 +626,314 @@ fn build_dependent_image_with_profile() {
     );
     w.assert_clean();
 }
+
+/// The busybox test image plus the host's bash and ssh-add (Debian's
+/// openssh-client, scripts/setup installs it) with the libraries they load, as
+/// one rootfs tarball to import.
+fn ssh_tools_tar(dir: &Path) -> std::path::PathBuf {
+    use std::process::Command;
+    let path = dir.join("ssh-tools.tar");
+    let mut b = tar::Builder::new(fs::File::create(&path).unwrap());
+    let tools = ["/usr/bin/bash", "/usr/bin/ssh-add"];
+    let mut files: Vec<String> = tools.iter().map(|t| t.to_string()).collect();
+    for t in tools {
+        let out = Command::new("ldd").arg(t).output().expect("ldd");
+        assert!(
+            out.status.success(),
+            "{t} is not installed (scripts/setup installs openssh-client)"
+        );
+        for l in String::from_utf8_lossy(&out.stdout).lines() {
+            let lib = match l.split_once("=>") {
+                Some((_, r)) => r.split_whitespace().next(),
+                None => l.split_whitespace().next(),
+            };
+            if let Some(lib) = lib.filter(|p| p.starts_with('/')) {
+                if !files.iter().any(|f| f == lib) {
+                    files.push(lib.to_string());
+                }
+            }
+        }
+    }
+    let mut base = tar::Archive::new(fs::File::open(common::busybox_tar()).unwrap());
+    for e in base.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        if name == "bin/bash" {
+            continue;
+        }
+        let h = e.header().clone();
+        b.append(&h, &mut e).unwrap();
+    }
+    let mut dirs: Vec<String> = vec![];
+    for f in &files {
+        let rel = f.trim_start_matches('/');
+        let mut acc = String::new();
+        let parts: Vec<&str> = rel.split('/').collect();
+        for d in &parts[..parts.len() - 1] {
+            acc = if acc.is_empty() {
+                d.to_string()
+            } else {
+                format!("{acc}/{d}")
+            };
+            if !["bin"].contains(&acc.as_str()) && !dirs.contains(&acc) {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                h.set_size(0);
+                b.append_data(&mut h, &acc, std::io::empty()).unwrap();
+                dirs.push(acc.clone());
+            }
+        }
+        let bytes = fs::read(f).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o755);
+        h.set_size(bytes.len() as u64);
+        // bash where scripts look for it, beside busybox's applets.
+        let rel = if rel == "usr/bin/bash" {
+            "bin/bash"
+        } else {
+            rel
+        };
+        b.append_data(&mut h, rel, &bytes[..]).unwrap();
+    }
+    b.finish().unwrap();
+    path
+}
+
+/// TestBuildSSH: `--ssh ""` without an agent fails as docker compose does; a key
+/// file from compose's `build.ssh` or from `--ssh` is served to
+/// `RUN --mount=type=ssh,id=fake-ssh,required=true` (ssh-add -L lists it); so is
+/// a forwarded agent socket (`--ssh fake-ssh=$SSH_AUTH_SOCK`); `up -d --build`
+/// builds with it.
+/// The socket and SSH_AUTH_SOCK exist during that RUN only. Also the subtest
+/// docker/compose keeps disabled: a wrong id fails naming the required one.
+#[test]
+fn build_ssh() {
+    let w = World::new();
+    let tools = ssh_tools_tar(w.dir.path());
+    let base = "localhost/ssh-tools:test";
+    w.ok(
+        w.dir.path(),
+        &["image", "import", tools.to_str().unwrap(), base],
+    );
+    // `--project-directory fixtures/build-test`: any project with a build.
+    let bt = w.project(
+        "build-test-ssh-empty",
+        "services:\n  nginx:\n    build: .\n",
+    );
+    fs::write(bt.join("Dockerfile"), format!("FROM {IMAGE}\n")).unwrap();
+
+    let p = w.project(
+        "ssh",
+        "services:\n  ssh:\n    image: build-test-ssh\n    build:\n      context: .\n      ssh:\n        - fake-ssh=./fake_rsa\n",
+    );
+    fs::write(
+        p.join("compose-without-ssh.yaml"),
+        "services:\n  ssh:\n    image: build-test-ssh\n    build:\n      context: .\n",
+    )
+    .unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build-ssh");
+    for f in ["fake_rsa", "fake_rsa.pub"] {
+        fs::copy(fixtures.join(f), p.join(f)).unwrap();
+    }
+    // ssh-add refuses a key others can read.
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(p.join("fake_rsa"), fs::Permissions::from_mode(0o600)).unwrap();
+    // docker/compose's fixture, on bash (process substitution) instead of alpine's sh.
+    fs::write(
+        p.join("Dockerfile"),
+        format!(
+            "FROM {base}\nSHELL [\"/bin/bash\", \"-c\"]\n\nWORKDIR /compose\nCOPY fake_rsa.pub /compose/\n\n\
+             RUN --mount=type=ssh,id=fake-ssh,required=true diff <(ssh-add -L) <(cat /compose/fake_rsa.pub)\n\
+             RUN test ! -e /run/buildkit/ssh_agent.0 && test -z \"$SSH_AUTH_SOCK\"\nCMD [\"true\"]\n"
+        ),
+    )
+    .unwrap();
+
+    // build failed with ssh default value
+    let out = w
+        .berth_command(
+            w.dir.path(),
+            &[
+                "--project-directory",
+                bt.to_str().unwrap(),
+                "build",
+                "--ssh",
+                "",
+            ],
+        )
+        .env_remove("SSH_AUTH_SOCK")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("invalid empty ssh agent socket: make sure SSH_AUTH_SOCK is set"),
+        "{err}"
+    );
+
+    // build succeed with ssh from Compose file
+    let pd = p.to_str().unwrap();
+    ok2(&w, w.dir.path(), &["--project-directory", pd, "build"]);
+    assert!(image_id(&w, &p, "build-test-ssh").is_some());
+    // Other keys for the same id do not invalidate the step (BuildKit keys the
+    // ids, not their keys): the RUN that would now fail is a cache hit.
+    let keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "", "-f"])
+        .arg(p.join("other_key"))
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{keygen:?}");
+    let (_, err) = ok2(
+        &w,
+        w.dir.path(),
+        &[
+            "--project-directory",
+            pd,
+            "build",
+            "--ssh",
+            "fake-ssh=./ssh/other_key",
+        ],
+    );
+    let vertex = err
+        .lines()
+        .find(|l| l.contains("RUN --mount=type=ssh,id=fake-ssh"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        err.lines().any(|l| l == format!("{vertex} CACHED")),
+        "{err}"
+    );
+
+    // build succeed with ssh from CLI (a path relative to where berth runs)
+    w.ok(&p, &["image", "rm", "build-test-ssh"]);
+    let without = p.join("compose-without-ssh.yaml");
+    let (_, err) = ok2(
+        &w,
+        w.dir.path(),
+        &[
+            "-f",
+            without.to_str().unwrap(),
+            "--project-directory",
+            pd,
+            "build",
+            "--no-cache",
+            "--ssh",
+            "fake-ssh=./ssh/fake_rsa",
+        ],
+    );
+    assert!(!err.contains("CACHED"), "{err}");
+    assert!(image_id(&w, &p, "build-test-ssh").is_some());
+
+    // build failed with wrong ssh key id from CLI (disabled upstream, BuildKit #5558)
+    let out = w.berth_in(
+        w.dir.path(),
+        &[
+            "-f",
+            without.to_str().unwrap(),
+            "--project-directory",
+            pd,
+            "build",
+            "--no-cache",
+            "--ssh",
+            "wrong-ssh=./ssh/fake_rsa",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("Dockerfile:7") && err.contains("\"fake-ssh\""),
+        "{err}"
+    );
+
+    // The user's own agent, forwarded: `--ssh fake-ssh=$SSH_AUTH_SOCK`.
+    let agent_dir = tempfile::tempdir().unwrap();
+    let sock = agent_dir.path().join("agent.sock");
+    let mut agent = std::process::Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("ssh-agent (openssh-client)");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    // It prints its environment once the socket listens.
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(agent.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let agent = Kill(agent);
+    assert!(first.contains("SSH_AUTH_SOCK"), "{first}");
+    let added = std::process::Command::new("ssh-add")
+        .arg(p.join("fake_rsa"))
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+    // ssh-add names a key without a comment after its file: compare the keys only.
+    fs::write(
+        p.join("compose-agent.yaml"),
+        "services:\n  ssh:\n    image: build-test-ssh-agent\n    build:\n      context: .\n      dockerfile: Dockerfile.agent\n",
+    )
+    .unwrap();
+    fs::write(
+        p.join("Dockerfile.agent"),
+        format!(
+            "FROM {base}\nCOPY fake_rsa.pub /compose/\n\
+             RUN --mount=type=ssh,id=fake-ssh,required=true test \"$(ssh-add -L | cut -d' ' -f1,2)\" = \"$(cut -d' ' -f1,2 /compose/fake_rsa.pub)\"\n"
+        ),
+    )
+    .unwrap();
+    let agent_file = p.join("compose-agent.yaml");
+    let out = w
+        .berth_command(
+            w.dir.path(),
+            &[
+                "-f",
+                agent_file.to_str().unwrap(),
+                "--project-directory",
+                pd,
+                "build",
+                "--ssh",
+                &format!("fake-ssh={}", sock.display()),
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(agent);
+
+    // build succeed as part of up with ssh from Compose file
+    w.ok(&p, &["image", "rm", "build-test-ssh"]);
+    ok2(
+        &w,
+        w.dir.path(),
+        &["--project-directory", pd, "up", "-d", "--build"],
+    );
+    assert!(image_id(&w, &p, "build-test-ssh").is_some());
+    ok2(
+        &w,
+        w.dir.path(),
+        &["--project-directory", pd, "down", "-t", "0"],
+    );
+    // Nothing of a step's agent is left behind.
+    let tmp = w.root().join("build/tmp");
+    let left: Vec<_> = fs::read_dir(&tmp)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    w.assert_clean();
+}

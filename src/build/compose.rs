@@ -29,6 +29,8 @@ pub struct Flags {
     pub pull: bool,
     /// `--build-arg K=V` (or bare `K`, taken from the environment).
     pub build_args: Vec<String>,
+    /// `--ssh` ids; they win over compose `build.ssh` ids of the same name.
+    pub ssh: Vec<super::ssh::SshSpec>,
 }
 
 /// Why a service cannot be built.
@@ -128,11 +130,6 @@ pub fn warnings(svc: &ServiceConfig) -> Vec<String> {
     if !b.no_cache_filter.is_empty() {
         out.push(format!(
             "services.{n}.build.no_cache_filter: not supported; use --no-cache to rebuild every step"
-        ));
-    }
-    if !b.ssh.is_empty() {
-        out.push(format!(
-            "services.{n}.build.ssh: SSH agent forwarding is not supported by berth's builder; RUN --mount=type=ssh fails"
         ));
     }
     if !b.entitlements.is_empty() {
@@ -376,6 +373,13 @@ pub fn request(
             source,
         });
     }
+    let mut ssh = flags.ssh.clone();
+    for (id, paths) in &b.ssh {
+        let spec = super::ssh::SshSpec::new(id, paths);
+        if !ssh.iter().any(|s| s.id == spec.id) {
+            ssh.push(spec);
+        }
+    }
     Ok(Request {
         context: b.context.clone().into(),
         dockerfile: (!b.dockerfile.is_empty()).then(|| b.dockerfile.clone()),
@@ -395,6 +399,7 @@ pub fn request(
             privileged: b.privileged,
         },
         secrets,
+        ssh,
         // Every platform asked for is the host's (checked above).
         platform: None,
     })
@@ -464,6 +469,17 @@ pub fn bake_json(project: &Project, jobs: &[set::Job]) -> serde_json::Value {
                 .map(|s| format!("id={}", secret_id(s)))
                 .collect::<Vec<_>>());
         }
+        if !r.ssh.is_empty() {
+            t["ssh"] = json!(r
+                .ssh
+                .iter()
+                .map(|s| {
+                    let paths: Vec<String> =
+                        s.paths.iter().map(|p| p.display().to_string()).collect();
+                    format!("{}={}", s.id, paths.join(","))
+                })
+                .collect::<Vec<_>>());
+        }
         names.push(j.service.clone());
         targets.insert(j.service.clone(), t);
     }
@@ -511,6 +527,29 @@ mod tests {
         );
         assert_eq!(r.named_contexts["b"], NamedContext::Image("p-b".into()));
         assert_eq!(service_contexts(&p.services["a"]), ["b"]);
+    }
+
+    #[test]
+    fn ssh_ids_merge_with_the_cli_winning() {
+        use super::super::ssh::SshSpec;
+        let (p, _d) = project(
+            "services:\n  a:\n    build:\n      context: .\n      ssh:\n        - default\n        - k=./key\n        - x=./x,/abs\n",
+        );
+        let flags = Flags {
+            ssh: vec![SshSpec::new("k", "/cli/key")],
+            ..Default::default()
+        };
+        let r = request(&p, &p.services["a"], &flags).unwrap();
+        let x = format!("{}/x,/abs", p.working_dir.display());
+        assert_eq!(
+            r.ssh,
+            [
+                SshSpec::new("k", "/cli/key"),
+                SshSpec::new("default", ""),
+                SshSpec::new("x", &x),
+            ]
+        );
+        assert!(warnings(&p.services["a"]).is_empty());
     }
 
     #[test]

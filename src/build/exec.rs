@@ -122,6 +122,8 @@ pub struct Options {
     pub tags: Vec<Reference>,
     /// Secrets RUN may mount.
     pub secrets: Vec<super::secrets::Secret>,
+    /// SSH ids RUN may mount (`--ssh`, compose `build.ssh`), keys already loaded.
+    pub ssh: Vec<super::ssh::Source>,
     /// `--platform` of the build (the host's when `None`).
     pub platform: Option<String>,
     /// Named contexts (compose's `additional_contexts`, buildx's `--build-context`):
@@ -984,6 +986,7 @@ impl Builder<'_> {
                 ctx: self.ctx,
                 root: &self.root,
                 secrets: &self.opts.secrets,
+                ssh: &self.opts.ssh,
                 cwd: &cwd,
             },
         )
@@ -999,6 +1002,12 @@ impl Builder<'_> {
                 .any(|e| e.split_once('=').map(|x| x.0) == Some(k.as_str()))
             {
                 run_env.push(format!("{k}={val}"));
+            }
+        }
+        // BuildKit points SSH_AUTH_SOCK at the first ssh mount unless ENV or ARG set it.
+        if let Some(sock) = &mounts.ssh_auth_sock {
+            if !run_env.iter().any(|e| e.starts_with("SSH_AUTH_SOCK=")) {
+                run_env.push(format!("SSH_AUTH_SOCK={sock}"));
             }
         }
         let mut keyed_env = run_env.clone();
@@ -1056,9 +1065,14 @@ impl Builder<'_> {
             return Ok(true);
         }
         let scratch = Scratch::new(&self.root).map_err(|e| self.step_err(step, e))?;
-        let mount_specs = mounts
+        // Served until this function returns (dropped before the scratch dir).
+        let (agent_specs, _agents) = mounts
+            .serve_ssh(&scratch.dir)
+            .map_err(|e| self.step_err(step, format!("serving the ssh agent socket: {e}")))?;
+        let mut mount_specs = mounts
             .materialize(&scratch.dir)
             .map_err(|e| self.step_err(step, format!("writing the step's secrets: {e}")))?;
+        mount_specs.extend(agent_specs);
         let spec = RunSpec {
             args: argv.clone(),
             env: run_env,

@@ -37,6 +37,9 @@ pub enum FrontError {
     /// The build failed.
     #[error(transparent)]
     Build(#[from] BuildError),
+    /// An ssh id's keys or socket could not be had.
+    #[error(transparent)]
+    Ssh(#[from] super::ssh::SshError),
     /// The `.dockerignore` could not be read.
     #[error(".dockerignore: {0}")]
     Ignore(String),
@@ -70,6 +73,9 @@ pub struct Request {
     /// Secrets `RUN --mount=type=secret` may mount (compose `build.secrets`,
     /// `--secret`). Never stored in a layer or a cache key.
     pub secrets: Vec<Secret>,
+    /// SSH ids `RUN --mount=type=ssh` may mount (compose `build.ssh`, `--ssh`);
+    /// their keys are read and sockets found when the build starts.
+    pub ssh: Vec<super::ssh::SshSpec>,
     /// The platform to build for (`--platform`, compose `build.platforms`):
     /// only the host's is supported; `None` is the host's.
     pub platform: Option<String>,
@@ -114,6 +120,12 @@ fn build_image(
             (text, rel, Some(path))
         }
     };
+    // As BuildKit's sshprovider: every id's keys are read before any step runs.
+    let ssh = req
+        .ssh
+        .iter()
+        .map(|s| s.resolve())
+        .collect::<Result<Vec<_>, _>>()?;
     let ast = parse(&text, &name).map_err(|e| FrontError::Parse(Box::new(e)))?;
     let dockerfile = super::lower::lower(&ast, &text);
     let exclude = ignore_rules(&req.context, df_path.as_deref())?;
@@ -136,6 +148,7 @@ fn build_image(
         named_contexts: req.named_contexts.clone(),
         run_defaults: req.run_defaults.clone(),
         secrets: req.secrets.clone(),
+        ssh,
         platform: req.platform.clone(),
     };
     Ok(exec::build(store, root, &ctx, &opts, progress, cancel)?)

@@ -24,5 +24,6 @@ pub mod run;
 pub mod runmount;
 pub mod sandbox;
 pub mod secrets;
+pub mod ssh;
 pub mod steps;
 pub mod vars;

@@ -1,7 +1,7 @@
 //! `RUN --mount=` as runtime mounts: the parser's [`Mount`] (BuildKit's keys,
 //! defaults and checks) turned into binds and tmpfs for one RUN, plus what of
 //! each mount enters the step's cache key (where it is, never a cache's or a
-//! secret's content).
+//! secret's content, nor an ssh id's keys).
 
 use std::fs;
 use std::io;
@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use super::context::{self, Context};
 use super::dockerfile::{Mount, MountSpec as RawMount, MountType};
 use super::secrets::Secret;
+use super::ssh;
 use super::vars::Scope;
 use crate::image::digest::Digest;
 use crate::spec::MountSpec;
@@ -26,6 +27,22 @@ pub struct Mounts {
     files: Vec<SecretFile>,
     /// `KEY=value` of secrets exposed as variables (`env=`).
     pub env: Vec<String>,
+    /// Agent sockets to serve while the step runs.
+    ssh: Vec<SshMount>,
+    /// Where the first ssh mount is: the step's `SSH_AUTH_SOCK` (BuildKit sets
+    /// it even when an optional id was not given and nothing is mounted).
+    pub ssh_auth_sock: Option<String>,
+    /// How many ssh mounts came so far (given or not).
+    ssh_seen: usize,
+}
+
+#[derive(Debug)]
+struct SshMount {
+    target: String,
+    source: ssh::Source,
+    mode: u32,
+    uid: u32,
+    gid: u32,
 }
 
 #[derive(Debug)]
@@ -45,6 +62,8 @@ pub struct Sources<'a> {
     pub root: &'a Path,
     /// The build's secrets.
     pub secrets: &'a [Secret],
+    /// The build's ssh ids.
+    pub ssh: &'a [ssh::Source],
     /// The step's working directory (relative targets are under it).
     pub cwd: &'a str,
 }
@@ -128,12 +147,55 @@ fn one(out: &mut Mounts, raw: &str, m: &Mount, src: &Sources) -> Result<(), Stri
             out.key.push(format!("bind:{rel}:{target}:{digest}"));
         }
         MountType::Secret => secret(out, m, src)?,
-        MountType::Ssh => {
+        MountType::Ssh => ssh_mount(out, raw, m, src)?,
+    }
+    Ok(())
+}
+
+/// `type=ssh`. Its default target is `/run/buildkit/ssh_agent.<N>`, N counting
+/// the RUN's ssh mounts from 0, as BuildKit numbers them.
+fn ssh_mount(out: &mut Mounts, raw: &str, m: &Mount, src: &Sources) -> Result<(), String> {
+    let index = out.ssh_seen;
+    out.ssh_seen += 1;
+    if m.source.as_deref().is_some_and(|s| !s.is_empty()) {
+        return Err(format!("--mount={raw}: ssh does not support source"));
+    }
+    let id =
+        m.id.clone()
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| ssh::DEFAULT_ID.to_string());
+    let target = match m.target.as_deref().filter(|t| !t.is_empty()) {
+        Some(t) => absolute(t, src.cwd),
+        None => format!("/run/buildkit/ssh_agent.{index}"),
+    };
+    let (mode, uid, gid) = (
+        m.mode.unwrap_or(0o600),
+        m.uid.unwrap_or(0),
+        m.gid.unwrap_or(0),
+    );
+    // The id and where it is mounted, never the keys: other keys for the same id
+    // do not invalidate the step (BuildKit keys the ExecOp's SSHOpt).
+    out.key.push(format!(
+        "ssh:{id}:{target}:{mode:o}:{uid}:{gid}:{}",
+        m.required
+    ));
+    out.ssh_auth_sock.get_or_insert_with(|| target.clone());
+    match src.ssh.iter().find(|s| s.id == id) {
+        Some(source) => out.ssh.push(SshMount {
+            target,
+            source: source.clone(),
+            mode,
+            uid,
+            gid,
+        }),
+        None if m.required => {
             return Err(format!(
-                "--mount={raw}: type=ssh is not supported by berth's builder (no SSH agent \
-                 forwarding); pass what the step needs with --mount=type=secret"
+                "no SSH key {id:?} forwarded: the mount requires it (give it with \
+                 `berth build --ssh {id}=KEYFILE|SOCKET` or compose build.ssh)"
             ))
         }
+        // Not required: the step runs without the socket.
+        None => {}
     }
     Ok(())
 }
@@ -198,6 +260,32 @@ fn secret(out: &mut Mounts, m: &Mount, src: &Sources) -> Result<(), String> {
 }
 
 impl Mounts {
+    /// Starts serving the ssh agent sockets under `dir` (the step's scratch
+    /// directory, in a private 0700 directory); they stop and disappear when the
+    /// returned guards drop. Returns the binds to add to the step's mounts.
+    pub fn serve_ssh(&self, dir: &Path) -> io::Result<(Vec<MountSpec>, Vec<ssh::serve::Served>)> {
+        let mut specs = vec![];
+        let mut served = vec![];
+        for (n, m) in self.ssh.iter().enumerate() {
+            let s = ssh::serve::serve(
+                &m.source,
+                &dir.join("ssh"),
+                &format!("agent.{n}"),
+                m.mode,
+                m.uid,
+                m.gid,
+            )?;
+            specs.push(MountSpec::Bind {
+                source: s.socket.clone(),
+                target: m.target.clone(),
+                read_only: false,
+                propagation: None,
+            });
+            served.push(s);
+        }
+        Ok((specs, served))
+    }
+
     /// The runtime mounts, the secret files written under `dir` (the step's
     /// scratch directory, removed with it; never its upper dir).
     pub fn materialize(self, dir: &Path) -> io::Result<Vec<MountSpec>> {
@@ -221,5 +309,56 @@ impl Mounts {
             });
         }
         Ok(specs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_mounts_number_their_targets_and_key_ids_not_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path(), Box::new(context::NothingExcluded), None).unwrap();
+        let (env, args) = (vec![], indexmap::IndexMap::new());
+        let scope = Scope {
+            env: &env,
+            args: &args,
+            escape: '\\',
+        };
+        let given = [ssh::Source {
+            id: "a".into(),
+            kind: ssh::Kind::Keys(Default::default()),
+        }];
+        let src = Sources {
+            ctx: &ctx,
+            root: dir.path(),
+            secrets: &[],
+            ssh: &given,
+            cwd: "/w",
+        };
+        let raw = [
+            "type=ssh".to_string(),
+            "type=ssh,id=a,target=s,mode=0640".into(),
+        ];
+        let m = prepare(&raw, &scope, &src).unwrap();
+        // The first mount names SSH_AUTH_SOCK even though no `default` was given.
+        assert_eq!(
+            m.ssh_auth_sock.as_deref(),
+            Some("/run/buildkit/ssh_agent.0")
+        );
+        assert_eq!(
+            m.key,
+            [
+                "ssh:default:/run/buildkit/ssh_agent.0:600:0:0:false",
+                "ssh:a:/w/s:640:0:0:false"
+            ]
+        );
+        assert_eq!(m.ssh.len(), 1);
+        assert_eq!(m.ssh[0].target, "/w/s");
+        let e = prepare(&["type=ssh,id=b,required".into()], &scope, &src).unwrap_err();
+        assert!(e.contains("\"b\""), "{e}");
+        let e = prepare(&["type=ssh,source=x".into()], &scope, &src).unwrap_err();
+        assert!(e.contains("ssh does not support source"), "{e}");
     }
 }

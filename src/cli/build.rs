@@ -24,6 +24,9 @@ pub struct BuildArgs {
     /// Secret to expose to the build (id=X,src=PATH or id=X,env=VAR)
     #[arg(long = "secret", value_name = "id=X,src=PATH")]
     pub secret: Vec<String>,
+    /// SSH agent socket or keys for RUN --mount=type=ssh (`default` for $SSH_AUTH_SOCK, or ID=PATH[,PATH])
+    #[arg(long = "ssh", value_name = "default|ID=PATH")]
+    pub ssh: Vec<String>,
     /// Target platform (only the host's is supported)
     #[arg(long)]
     pub platform: Option<String>,
@@ -112,10 +115,23 @@ pub fn run_build(ctx: &Ctx, a: &BuildArgs) -> Result<()> {
     } else {
         a.services.clone()
     };
+    // As docker compose: an empty --ssh is `default`; its keys are read and its
+    // socket found before anything is built (not for --print, which builds nothing).
+    let ssh = a
+        .ssh
+        .iter()
+        .map(|s| crate::build::ssh::SshSpec::parse_flag(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !a.print {
+        for s in &ssh {
+            s.resolve()?;
+        }
+    }
     let flags = Flags {
         no_cache: a.no_cache,
         pull: a.pull,
         build_args: a.build_arg.clone(),
+        ssh,
     };
     let secrets = a
         .secret

@@ -215,6 +215,17 @@ fn resolve_relative_paths(project: &mut Project) {
                     *ctx = absolute(&base, ctx);
                 }
             }
+            // compose-go resolves `build.ssh` key files and sockets (an empty path is
+            // $SSH_AUTH_SOCK, resolved when the build starts).
+            for paths in build.ssh.values_mut() {
+                if !paths.is_empty() {
+                    *paths = paths
+                        .split(',')
+                        .map(|p| absolute(&base, p))
+                        .collect::<Vec<_>>()
+                        .join(",");
+                }
+            }
         }
         for ef in service.env_files.iter_mut() {
             ef.path = absolute(&base, &ef.path);

@@ -122,6 +122,29 @@ pub fn rebase_service(service: &mut Value, rb: &Rebase) {
                         *ctx = rb.apply(ctx);
                     }
                 }
+                match b.get_mut("ssh") {
+                    Some(Value::Mapping(m)) => {
+                        for (_, v) in m.iter_mut() {
+                            if let Value::String(p) = v {
+                                if !p.is_empty() {
+                                    *p = rb.apply(p);
+                                }
+                            }
+                        }
+                    }
+                    Some(Value::Sequence(seq)) => {
+                        for v in seq.iter_mut() {
+                            if let Value::String(s) = v {
+                                if let Some((k, p)) = s.split_once('=') {
+                                    if !p.is_empty() {
+                                        *s = format!("{k}={}", rb.apply(p));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
                 match b.get_mut("additional_contexts") {
                     Some(Value::Mapping(m)) => {
                         for (_, v) in m.iter_mut() {
