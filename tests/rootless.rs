@@ -653,6 +653,70 @@ fn fuse_overlayfs_carries_the_root_when_the_kernel_overlay_is_not_used() {
     u.assert_nothing_running();
 }
 
+#[test]
+fn cp_into_and_out_of_a_stopped_container_on_fuse_overlayfs() {
+    let _tun = Tun::open();
+    let mut u = User::new("k");
+    u.env.push(("BERTH_ROOTLESS_OVERLAY", "fuse-overlayfs"));
+    let p = u.project(
+        "fusecp",
+        &format!(
+            "services:\n  app:\n    image: {img}\n    command: [\"sleep\", \"1000\"]\n",
+            img = common::IMAGE
+        ),
+    );
+    u.ok(&p, &["up", "-d"]);
+    // An opaque directory (the image's /data replaced) and a whiteout, as
+    // fuse-overlayfs records them in the upper dir.
+    u.ok(
+        &p,
+        &[
+            "exec",
+            "app",
+            "sh",
+            "-c",
+            "rm -rf /data && mkdir /data && echo mine > /data/only && rm /bin/true",
+        ],
+    );
+    u.ok(&p, &["stop", "-t", "1"]);
+    let fuse_gone = |u: &User| {
+        let t = Instant::now();
+        while u.processes().iter().any(|l| l.contains("fuse-overlayfs")) {
+            assert!(t.elapsed() < Duration::from_secs(10), "{:?}", u.processes());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    fuse_gone(&u);
+    // Out of the stopped container: what the container saw, not the image's /data.
+    u.ok(&p, &["cp", "app:/data", "out"]);
+    let mut got: Vec<String> = fs::read_dir(p.join("out"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    got.sort();
+    assert_eq!(got, ["only"]);
+    assert_eq!(fs::read_to_string(p.join("out/only")).unwrap(), "mine\n");
+    let gone = u.berth(&p, &["cp", "app:/bin/true", "true"]);
+    assert!(!gone.status.success(), "{}", text(&gone));
+    // Into it: the container finds the file when it starts again.
+    fs::write(p.join("in.txt"), "copied in\n").unwrap();
+    u.chown(&p.join("in.txt"));
+    u.ok(&p, &["cp", "in.txt", "app:/data/in.txt"]);
+    // The copy's fuse-overlayfs went with its mount.
+    fuse_gone(&u);
+    let mounts = u.ok(&p, &["unshare", "cat", "/proc/self/mountinfo"]);
+    assert!(!mounts.contains("fuse-overlayfs"), "{mounts}");
+    u.ok(&p, &["start"]);
+    assert_eq!(
+        u.ok(&p, &["exec", "app", "cat", "/data/in.txt"]),
+        "copied in\n"
+    );
+    assert_eq!(u.ok(&p, &["exec", "app", "ls", "/data"]), "in.txt\nonly\n");
+    u.ok(&p, &["down"]);
+    u.assert_nothing_running();
+}
+
 /// A cgroup v2 directory delegated to a user (chowned as systemd's `Delegate=`
 /// leaves it) with a `session` child the user's commands start in; removed
 /// with everything in it when dropped.

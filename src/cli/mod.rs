@@ -207,6 +207,24 @@ impl Command {
                 | Command::RootlessHolder
         )
     }
+
+    /// Whether a rootless command that starts the namespace holder may leave
+    /// its network helper to `rootless::need_way_out`: `up` and `create` call
+    /// it with the ports they are about to publish, before any pull or
+    /// container; the others here only stop, remove or list.
+    fn defers_way_out(&self) -> bool {
+        matches!(
+            self,
+            Command::Up(_)
+                | Command::Create(_)
+                | Command::Down(_)
+                | Command::Stop(_)
+                | Command::Kill(_)
+                | Command::Rm(_)
+                | Command::Ps(_)
+                | Command::Ls(_)
+        )
+    }
 }
 
 /// A command that ran to its end but exits non-zero, with nothing more to say
@@ -264,7 +282,7 @@ pub fn main() -> i32 {
     }
     // A rootless berth joins its user namespace here, still single-threaded.
     let joined = if cli.command.uses_state() {
-        match crate::rootless::enter(&ctx.layout) {
+        match crate::rootless::enter(&ctx.layout, cli.command.defers_way_out()) {
             Ok(j) => j,
             Err(e) => {
                 eprintln!("Error: {e}");

@@ -4,13 +4,15 @@
 //! (pasta or slirp4netns: see `net_helper`.)
 //!
 //! `spawn` forks it while the command is still single-threaded, before joining;
-//! at the end the command sends the ports its state publishes (or "stop" when
-//! the holder goes away), the agent reconciles the helper and answers with an error
-//! text (empty when all went well), then exits. A command that dies before
-//! saying anything leaves the agent an end of file: it exits doing nothing.
+//! the command then asks it, one line of JSON at a time, to have the helper carry
+//! a set of ports (when the helper is first needed, and at the end with the
+//! ports its state now publishes) or to stop it (when the holder goes away); the
+//! agent reconciles the helper and answers each with an error text (empty when
+//! all went well). It exits when the command closes its end: a command that
+//! dies leaves the agent an end of file, and it exits doing nothing more.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 
@@ -32,7 +34,8 @@ enum Ask {
 /// The command's end of the agent.
 #[derive(Debug)]
 pub struct Agent {
-    to: File,
+    /// Closed when dropped: the agent then exits.
+    to: Option<File>,
     from: File,
     pid: libc::pid_t,
 }
@@ -76,41 +79,49 @@ pub fn spawn(run: &Path, holder_pid: i32) -> Result<Agent, RootlessError> {
     drop(ask_r);
     drop(ans_w);
     Ok(Agent {
-        to: ask_w,
+        to: Some(ask_w),
         from: ans_r,
         pid,
     })
 }
 
-fn agent(run: &Path, holder_pid: i32, mut ask: File, mut answer: File) {
+fn agent(run: &Path, holder_pid: i32, ask: File, mut answer: File) {
     // Not killed with the command's terminal: the helper must be started whole.
     // SAFETY: setsid only detaches this process from the session.
     unsafe { libc::setsid() };
-    let mut buf = Vec::new();
-    if ask.read_to_end(&mut buf).is_err() || buf.is_empty() {
-        return;
-    }
-    let res = match serde_json::from_slice::<Ask>(&buf) {
-        Ok(Ask::Ports(p)) => net_helper::reconcile(run, holder_pid, &p),
-        Ok(Ask::Stop) => {
-            net_helper::stop(run);
-            Ok(())
+    let mut asks = BufReader::new(ask);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if !matches!(asks.read_line(&mut line), Ok(n) if n > 0) {
+            return;
         }
-        Err(e) => Err(format!("port agent: {e}")),
-    };
-    let _ = answer.write_all(res.err().unwrap_or_default().as_bytes());
+        let (res, last) = match serde_json::from_str::<Ask>(&line) {
+            Ok(Ask::Ports(p)) => (net_helper::reconcile(run, holder_pid, &p), false),
+            Ok(Ask::Stop) => {
+                net_helper::stop(run);
+                (Ok(()), true)
+            }
+            Err(e) => (Err(format!("port agent: {e}")), true),
+        };
+        let text = serde_json::to_string(&res.err().unwrap_or_default()).unwrap_or_default();
+        if writeln!(answer, "{text}").is_err() || last {
+            return;
+        }
+    }
 }
 
 impl Agent {
-    fn ask(mut self, ask: &Ask) -> Result<(), String> {
-        let msg = serde_json::to_vec(ask).map_err(|e| e.to_string())?;
-        let sent = self.to.write_all(&msg);
-        drop(self.to);
-        let mut answer = String::new();
-        let _ = self.from.read_to_string(&mut answer);
-        // SAFETY: reaps our own child; a null status pointer is allowed.
-        unsafe { libc::waitpid(self.pid, std::ptr::null_mut(), 0) };
-        sent.map_err(|e| format!("port agent: {e}"))?;
+    fn ask(&mut self, ask: &Ask) -> Result<(), String> {
+        let msg = serde_json::to_string(ask).map_err(|e| e.to_string())?;
+        let to = self.to.as_mut().ok_or("port agent: closed")?;
+        writeln!(to, "{msg}").map_err(|e| format!("port agent: {e}"))?;
+        let mut line = String::new();
+        BufReader::new(&self.from)
+            .read_line(&mut line)
+            .map_err(|e| format!("port agent: {e}"))?;
+        let answer: String = serde_json::from_str(line.trim())
+            .map_err(|_| "port agent: it exited without answering".to_string())?;
         if answer.is_empty() {
             Ok(())
         } else {
@@ -118,14 +129,23 @@ impl Agent {
         }
     }
 
-    /// Has the helper carry `ports`.
-    pub fn ports(self, ports: Vec<Forward>) -> Result<(), String> {
+    /// Has the helper carry `ports` (started when none runs).
+    pub fn ports(&mut self, ports: Vec<Forward>) -> Result<(), String> {
         self.ask(&Ask::Ports(ports))
     }
 
     /// Stops the helper (the holder is going away).
-    pub fn stop(self) {
+    pub fn stop(&mut self) {
         let _ = self.ask(&Ask::Stop);
+    }
+}
+
+impl Drop for Agent {
+    /// Closes the command's end (the agent exits) and reaps it.
+    fn drop(&mut self) {
+        drop(self.to.take());
+        // SAFETY: reaps our own child; a null status pointer is allowed.
+        unsafe { libc::waitpid(self.pid, std::ptr::null_mut(), 0) };
     }
 }
 

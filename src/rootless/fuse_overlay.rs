@@ -31,7 +31,8 @@ pub fn merged(container_dir: &Path) -> PathBuf {
 
 /// Whether containers under `state_dir` (a directory on the state root's
 /// filesystem) need fuse-overlayfs: rootless, and the knob says so or the
-/// kernel overlay with `userxattr` fails there (probed once per process).
+/// kernel overlay with `userxattr` fails there. Probed once per boot and
+/// filesystem (see [`probe_cache`]): every supervisor of an `up` asks.
 pub fn needed(state_dir: &Path) -> bool {
     if !super::in_user_namespace() {
         return false;
@@ -42,7 +43,48 @@ pub fn needed(state_dir: &Path) -> bool {
         _ => {}
     }
     static KERNEL_OK: OnceLock<bool> = OnceLock::new();
-    !*KERNEL_OK.get_or_init(|| kernel_overlay_works(state_dir))
+    !*KERNEL_OK.get_or_init(|| kernel_overlay_works_cached(state_dir))
+}
+
+/// `<run>/rootless/kernel-overlay`: the last probe's answer, as
+/// `<boot id> <device> yes|no`. The run dir of the state root `state_dir` is
+/// under (a container directory's run side names it); a run dir on disk
+/// (`--root`'s) outlives the boot, hence the boot id.
+fn probe_cache(state_dir: &Path) -> Option<PathBuf> {
+    let run = crate::state::ContainerDir::new(state_dir)
+        .run_path()
+        .parent()?
+        .parent()?
+        .to_path_buf();
+    Some(super::holder::dir(&run).join("kernel-overlay"))
+}
+
+/// The key a probe answer holds for: this boot and the filesystem of `dir`.
+fn probe_key(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let dev = std::fs::metadata(dir).ok()?.dev();
+    Some(format!("{} {dev}", boot.trim()))
+}
+
+fn kernel_overlay_works_cached(state_dir: &Path) -> bool {
+    let (Some(cache), Some(key)) = (probe_cache(state_dir), probe_key(state_dir)) else {
+        return kernel_overlay_works(state_dir);
+    };
+    if let Ok(text) = std::fs::read_to_string(&cache) {
+        if let Some(answer) = text.trim().strip_prefix(&key) {
+            match answer.trim() {
+                "yes" => return true,
+                "no" => return false,
+                _ => {}
+            }
+        }
+    }
+    let ok = kernel_overlay_works(state_dir);
+    // Only a hint: a lost answer costs one more probe.
+    let answer = format!("{key} {}\n", if ok { "yes" } else { "no" });
+    let _ = crate::state::atomic::write_atomic(&cache, answer.as_bytes());
+    ok
 }
 
 fn c(p: &Path) -> Option<CString> {
@@ -127,6 +169,39 @@ pub fn wanted(spec: &oci_spec::runtime::Spec, state_dir: &Path) -> Option<String
         return Some(ids);
     }
     needed(state_dir).then(String::new)
+}
+
+/// The root a container in `container_dir` is given: `rootfs` itself, or
+/// (rootless, where [`wanted`] says so) its overlay's layers mounted by
+/// fuse-overlayfs at [`merged`], as a directory. The supervisor starts the
+/// container on it; `cp` into or out of a stopped container reads the same
+/// layers the same way (their whiteouts and opaque directories are
+/// fuse-overlayfs's, which the kernel overlay does not read alike).
+pub fn container_root(
+    rootfs: berth_runtime::Rootfs,
+    spec: &oci_spec::runtime::Spec,
+    container_dir: &Path,
+) -> Result<berth_runtime::Rootfs, String> {
+    use berth_runtime::Rootfs;
+    match rootfs {
+        Rootfs::Overlay {
+            lowers,
+            upper,
+            work,
+        } => match wanted(spec, container_dir) {
+            Some(extra) => {
+                let target = merged(container_dir);
+                mount(&lowers, &upper, &work, &target, &extra)?;
+                Ok(Rootfs::Dir(target))
+            }
+            None => Ok(Rootfs::Overlay {
+                lowers,
+                upper,
+                work,
+            }),
+        },
+        r => Ok(r),
+    }
 }
 
 /// The fuse-overlayfs options for the layers.

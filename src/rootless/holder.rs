@@ -212,9 +212,10 @@ impl Holder {
     }
 }
 
-/// The holder for `run`, started when none is running. Serialized by a lock in
-/// `<run>/rootless`, so two commands started together share one holder.
-pub fn ensure(run: &Path) -> Result<Holder, RootlessError> {
+/// The holder for `run`, started when none is running (then `true`: nothing
+/// runs in its namespaces yet). Serialized by a lock in `<run>/rootless`, so
+/// two commands started together share one holder.
+pub fn ensure(run: &Path) -> Result<(Holder, bool), RootlessError> {
     let d = dir(run);
     fs::DirBuilder::new()
         .recursive(true)
@@ -234,13 +235,15 @@ pub fn ensure(run: &Path) -> Result<Holder, RootlessError> {
         return Err(sys("locking the rootless holder"));
     }
     if let Some(h) = Holder::find(run) {
-        return Ok(h);
+        return Ok((h, false));
     }
     let pid = start()?;
     let pf = pid_file(run);
     crate::state::atomic::write_atomic(&pf, format!("{pid}\n").as_bytes())
         .map_err(|e| RootlessError::Holder(e.to_string()))?;
-    Holder::find(run).ok_or_else(|| RootlessError::Holder("it exited right after starting".into()))
+    Holder::find(run)
+        .map(|h| (h, true))
+        .ok_or_else(|| RootlessError::Holder("it exited right after starting".into()))
 }
 
 /// The user's id ranges, or the error that tells how to get them.

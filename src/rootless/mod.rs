@@ -108,8 +108,44 @@ pub struct Joined {
     /// A shared flock on `<run>/rootless/users` for as long as the command runs:
     /// the holder is stopped only by a command that gets it exclusively.
     users: std::fs::File,
-    /// The process left in the host's namespaces that (re)starts the network helper.
+}
+
+/// The way out of the namespace for this command: the process left in the
+/// host's namespaces that (re)starts the network helper, and whether the
+/// helper is still to be started (see [`need_way_out`]).
+struct WayOut {
     agent: forward::Agent,
+    layout: crate::state::Layout,
+    pending: bool,
+}
+
+static WAY_OUT: std::sync::Mutex<Option<WayOut>> = std::sync::Mutex::new(None);
+
+fn way_out() -> std::sync::MutexGuard<'static, Option<WayOut>> {
+    WAY_OUT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Starts the network helper if this command deferred it (see [`enter`]),
+/// carrying the ports the state publishes and `ahead` (the ports the command
+/// is about to publish: the helper then need not restart when it ends).
+/// Called before anything needs the way out of the namespace: a pull, a
+/// container. A no-op when the helper runs already or berth is not rootless.
+pub fn need_way_out(ahead: &[pasta::Forward]) {
+    let mut g = way_out();
+    let Some(w) = g.as_mut().filter(|w| w.pending) else {
+        return;
+    };
+    w.pending = false;
+    let mut ports = forward::published(&w.layout);
+    ports.extend_from_slice(ahead);
+    if let Err(e) = w.agent.ports(ports) {
+        // A port that cannot be bound is reported when the command ends (as
+        // without this head start); the way out must not wait for it.
+        tracing::debug!("network helper: {e}");
+        if let Err(e) = w.agent.ports(forward::published(&w.layout)) {
+            tracing::debug!("network helper: {e}");
+        }
+    }
 }
 
 /// The host's `net.ipv4.ip_unprivileged_port_start`, read before joining (the
@@ -133,23 +169,37 @@ pub fn host_port_start() -> u16 {
 /// Joins berth's user namespace when berth runs rootless and is not in it yet
 /// (a supervisor or DNS responder started from inside already is). Must be
 /// called while the process is single-threaded.
-pub fn enter(layout: &crate::state::Layout) -> Result<Option<Joined>, RootlessError> {
+///
+/// When this command starts the holder (nothing runs in it yet) and `defer` says
+/// the command calls [`need_way_out`] before it needs the way out, the network
+/// helper starts there, with the ports the command is about to publish, instead
+/// of once now and again with the new ports at the end (pasta's ports are fixed
+/// when it starts; each start costs tens of milliseconds).
+pub fn enter(layout: &crate::state::Layout, defer: bool) -> Result<Option<Joined>, RootlessError> {
     if !is_rootless() || in_user_namespace() {
         return Ok(None);
     }
     let users = users_lock(&layout.run)?;
     flock(&users, libc::LOCK_SH)?;
-    let h = holder::ensure(&layout.run)?;
+    let (h, fresh) = holder::ensure(&layout.run)?;
     host_port_start();
-    // The way out of the namespace (and the ports the state publishes, should a
-    // command have died before carrying them): a failure matters only to ports,
-    // which `release` reports.
-    if let Err(e) = net_helper::reconcile(&layout.run, h.pid, &forward::published(layout)) {
-        tracing::debug!("network helper: {e}");
+    let mut agent = forward::spawn(&layout.run, h.pid)?;
+    let pending = fresh && defer;
+    if !pending {
+        // The way out of the namespace (and the ports the state publishes, should a
+        // command have died before carrying them): a failure matters only to ports,
+        // which `release` reports.
+        if let Err(e) = agent.ports(forward::published(layout)) {
+            tracing::debug!("network helper: {e}");
+        }
     }
-    let agent = forward::spawn(&layout.run, h.pid)?;
     h.join()?;
-    Ok(Some(Joined { users, agent }))
+    *way_out() = Some(WayOut {
+        agent,
+        layout: layout.clone(),
+        pending,
+    });
+    Ok(Some(Joined { users }))
 }
 
 fn users_lock(run: &std::path::Path) -> Result<std::fs::File, RootlessError> {
@@ -196,6 +246,9 @@ impl Joined {
     /// otherwise has the helper carry the ports the state now publishes. Fails when
     /// those ports cannot be bound on the host.
     pub fn release(self, layout: &crate::state::Layout) -> Result<(), String> {
+        let Some(mut w) = way_out().take() else {
+            return Ok(());
+        };
         let last = matches!(flock(&self.users, libc::LOCK_EX | libc::LOCK_NB), Ok(true));
         if last && idle(layout) {
             // The containers' parent in a delegated cgroup subtree: empty now.
@@ -207,7 +260,7 @@ impl Joined {
             }
             // What a killed supervisor's container left mounted.
             fuse_overlay::unmount_all_under(&layout.root);
-            self.agent.stop();
+            w.agent.stop();
             if let Some(h) = holder::Holder::find(&layout.run) {
                 h.stop(&layout.run);
             }
@@ -215,7 +268,7 @@ impl Joined {
         }
         let ports = forward::published(layout);
         let none = ports.is_empty();
-        match self.agent.ports(ports) {
+        match w.agent.ports(ports) {
             Err(e) if !none => Err(format!("published ports: {e}")),
             _ => Ok(()),
         }

@@ -102,7 +102,40 @@ pub fn check(project: &Project, selected: &[String]) -> anyhow::Result<Option<St
                 .map(|(k, c)| (format!("services.{name}.{k}"), c)),
         );
     }
+    // The network helper starts now, before pulls and containers, with the
+    // ports this command is about to publish (see `need_way_out`).
+    super::need_way_out(&ahead(project, selected));
     Ok(super::cgroups::warning(&ignored))
+}
+
+/// The host ports `selected` services publish that are known before their
+/// containers exist: a fixed port (not a range berth picks from, nor an
+/// ephemeral one; a miss only costs the helper a restart at the end).
+fn ahead(project: &Project, selected: &[String]) -> Vec<super::pasta::Forward> {
+    let mut out = Vec::new();
+    for svc in selected.iter().filter_map(|n| project.services.get(n)) {
+        for p in &svc.ports {
+            let Ok(port) = p.published.trim().parse::<u16>() else {
+                continue;
+            };
+            let host_ip = p
+                .host_ip
+                .parse::<std::net::IpAddr>()
+                .ok()
+                .filter(|ip| !ip.is_unspecified());
+            let proto = if p.protocol.is_empty() {
+                "tcp".to_string()
+            } else {
+                p.protocol.clone()
+            };
+            out.push(super::pasta::Forward {
+                proto,
+                host_ip,
+                port,
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -45,27 +45,12 @@ impl RuntimeLauncher {
     /// overlay cannot be used, or for keep-id) the same layers mounted by
     /// fuse-overlayfs.
     fn rootfs(&self) -> io::Result<Rootfs> {
-        use crate::rootless::fuse_overlay;
-        match rootfs_of(&self.cfg, &self.dir) {
-            Rootfs::Overlay {
-                lowers,
-                upper,
-                work,
-            } => match fuse_overlay::wanted(&self.cfg.spec, &self.dir) {
-                Some(extra) => {
-                    let merged = fuse_overlay::merged(&self.dir);
-                    fuse_overlay::mount(&lowers, &upper, &work, &merged, &extra)
-                        .map_err(io::Error::other)?;
-                    Ok(Rootfs::Dir(merged))
-                }
-                None => Ok(Rootfs::Overlay {
-                    lowers,
-                    upper,
-                    work,
-                }),
-            },
-            r => Ok(r),
-        }
+        crate::rootless::fuse_overlay::container_root(
+            rootfs_of(&self.cfg, &self.dir),
+            &self.cfg.spec,
+            &self.dir,
+        )
+        .map_err(io::Error::other)
     }
 }
 

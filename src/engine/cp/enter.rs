@@ -105,6 +105,18 @@ pub struct Child {
     pid: libc::pid_t,
     errors: File,
     mountpoint: Option<PathBuf>,
+    _fuse: Option<FuseRoot>,
+}
+
+/// A stopped container's layers mounted by fuse-overlayfs for the copy
+/// (rootless, where its supervisor would mount them so too); unmounted when
+/// dropped, after the child is done, and its fuse-overlayfs then exits.
+struct FuseRoot(PathBuf);
+
+impl Drop for FuseRoot {
+    fn drop(&mut self) {
+        crate::rootless::fuse_overlay::unmount(&self.0);
+    }
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
@@ -146,7 +158,7 @@ fn close_all_except(keep: &[RawFd]) {
 
 /// Mounts the stopped container's rootfs and volumes at `mountpoint` and pivots
 /// into it, in a private mount namespace.
-fn mount_stopped(launch: &LaunchConfig, dir: &Path, mountpoint: &Path) -> Result<()> {
+fn mount_stopped(launch: &LaunchConfig, rootfs: &Rootfs, mountpoint: &Path) -> Result<()> {
     // SAFETY: a single-threaded child gets its own mount namespace.
     if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
         return Err(std::io::Error::last_os_error()).context("unshare(CLONE_NEWNS)");
@@ -173,11 +185,10 @@ fn mount_stopped(launch: &LaunchConfig, dir: &Path, mountpoint: &Path) -> Result
         l.set_readonly_paths(None);
         l.set_devices(None);
     }
-    let rootfs: Rootfs = rootfs_of(launch, dir);
     let mut sys = LinuxSyscall::new();
     let plan = Plan {
         spec: &spec,
-        rootfs: &rootfs,
+        rootfs,
         mountpoint,
         cgroups: &[],
         own_mount_ns: true,
@@ -201,8 +212,8 @@ impl Child {
         if threads() > 1 {
             bail!("internal error: cp must fork while berth is single-threaded");
         }
-        let mountpoint = match access {
-            Access::Stopped { dir, .. } => {
+        let (mountpoint, rootfs, fuse) = match access {
+            Access::Stopped { dir, launch, .. } => {
                 let files = crate::state::ContainerDir::new(dir);
                 for d in [files.upper(), files.work(), files.cp_rootfs()] {
                     // The upper dir is the container's `/` (0755, as the supervisor makes it).
@@ -213,9 +224,20 @@ impl Child {
                     }
                     .with_context(|| format!("creating {}", d.display()))?;
                 }
-                Some(files.cp_rootfs())
+                // Mounted here, before the fork: fuse-overlayfs must live in
+                // this mount namespace, not in the child's, which ends with it.
+                let layers = rootfs_of(launch, dir);
+                let overlay = matches!(layers, Rootfs::Overlay { .. });
+                let rootfs =
+                    crate::rootless::fuse_overlay::container_root(layers, &launch.spec, dir)
+                        .map_err(|e| anyhow!("mounting the container's files: {e}"))?;
+                let fuse = match &rootfs {
+                    Rootfs::Dir(d) if overlay => Some(FuseRoot(d.clone())),
+                    _ => None,
+                };
+                (Some(files.cp_rootfs()), Some(rootfs), fuse)
             }
-            Access::Running { .. } => None,
+            Access::Running { .. } => (None, None, None),
         };
         let (err_r, err_w) = pipe()?;
         // SAFETY: berth is single-threaded here (checked above).
@@ -234,7 +256,8 @@ impl Child {
             }
             close_all_except(&all);
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                Self::enter(access, mountpoint.as_deref()).and_then(|root| body(&root))
+                Self::enter(access, mountpoint.as_deref(), rootfs.as_ref())
+                    .and_then(|root| body(&root))
             }));
             let msg = match result {
                 Ok(Ok(())) => None,
@@ -257,20 +280,23 @@ impl Child {
             pid,
             errors: File::from(err_r),
             mountpoint,
+            _fuse: fuse,
         })
     }
 
-    fn enter(access: &Access, mountpoint: Option<&Path>) -> Result<Root> {
-        match (access, mountpoint) {
-            (Access::Running { mnt_ns }, _) => {
+    fn enter(access: &Access, mountpoint: Option<&Path>, rootfs: Option<&Rootfs>) -> Result<Root> {
+        match (access, mountpoint, rootfs) {
+            (Access::Running { mnt_ns }, _, _) => {
                 // SAFETY: joins a namespace through a descriptor we hold.
                 if unsafe { libc::setns(mnt_ns.as_raw_fd(), libc::CLONE_NEWNS) } != 0 {
                     return Err(std::io::Error::last_os_error())
                         .context("joining the container's mount namespace");
                 }
             }
-            (Access::Stopped { launch, dir, .. }, Some(mp)) => mount_stopped(launch, dir, mp)?,
-            (Access::Stopped { .. }, None) => bail!("no mount point"),
+            (Access::Stopped { launch, .. }, Some(mp), Some(rootfs)) => {
+                mount_stopped(launch, rootfs, mp)?
+            }
+            (Access::Stopped { .. }, _, _) => bail!("no mount point"),
         }
         // SAFETY: "/" is a valid C string.
         if unsafe { libc::chdir(c"/".as_ptr()) } != 0 {

@@ -204,6 +204,8 @@ impl Client {
     }
 
     fn agent_builder() -> ureq::AgentBuilder {
+        // Rootless: a registry is reached through the namespace's way out.
+        crate::rootless::need_way_out(&[]);
         ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(15))
             .timeout_read(Duration::from_secs(60))
