@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 
 use super::create::{create, rename, CreateRequest};
-use super::graph::{shares_with, Direction};
+use super::graph::{shares_with, Direction, Graph};
 use super::images::PullOverride;
 use super::load::Loaded;
 use super::network;
@@ -251,26 +251,20 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         nft_tables: Default::default(),
         interrupt,
     });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .max_blocking_threads(16)
-        .enable_all()
-        .build()?;
-    rt.block_on(sub_graph.walk(Direction::Forward, |svc| {
-        let ctx = ctx.clone();
-        async move {
-            tokio::task::spawn_blocking(move || converge_service(&ctx, &svc))
-                .await
-                .map_err(|e| anyhow!("{e}"))?
+    let all_kept = ctx
+        .per_service
+        .values()
+        .flatten()
+        .all(|p| p.action == Action::Keep);
+    if all_kept {
+        // A no-op `up`: nothing waits on anything, so no runtime and no
+        // thread per service; each service only reports its containers.
+        for svc in sub_graph.order() {
+            converge_service(&ctx, &svc)?;
         }
-    }))
-    .map_err(|e| {
-        if ctx.interrupt.hit() {
-            anyhow!(super::interrupt::Interrupted)
-        } else {
-            e
-        }
-    })?;
+    } else {
+        walk_services(&ctx, &sub_graph)?;
+    }
     for o in orphans {
         if let (Some(id), Some(name)) = (&o.id, &o.name) {
             let task = progress.task(&format!("Container {name}"), "Removing");
@@ -292,6 +286,32 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
             progress,
         )?;
     }
+    Ok(())
+}
+
+/// Converges the services along the graph, each in a thread of its own once
+/// what it depends on is done.
+fn walk_services(ctx: &Arc<Ctx>, graph: &Graph) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(16)
+        .enable_all()
+        .build()?;
+    rt.block_on(graph.walk(Direction::Forward, |svc| {
+        let ctx = ctx.clone();
+        async move {
+            tokio::task::spawn_blocking(move || converge_service(&ctx, &svc))
+                .await
+                .map_err(|e| anyhow!("{e}"))?
+        }
+    }))
+    .map_err(|e| {
+        if ctx.interrupt.hit() {
+            anyhow!(super::interrupt::Interrupted)
+        } else {
+            e
+        }
+    })?;
     Ok(())
 }
 
