@@ -732,7 +732,7 @@ fn verified(layout: &Layout, name: &str) -> bool {
 fn mark_verified(layout: &Layout, name: &str) {
     if let Some(id) = boot_id() {
         // Only a hint: a lost mark costs one more check.
-        let _ = crate::state::write_atomic(&verified_mark(layout, name), id.as_bytes());
+        let _ = crate::state::write_atomic_volatile(&verified_mark(layout, name), id.as_bytes());
     }
 }
 
