@@ -62,13 +62,17 @@ host_cpu() {
 # columns count every process, the daemonized supervisors and their runtime
 # helpers included (and whatever else runs on the host meanwhile).
 timed() { # timed MODE N OP CMD...
-  local tag="$1|$2|$3" u0 s0 u1 s1
+  local tag="$1|$2|$3" u0 s0 u1 s1 t0 t1
   shift 3
   read -r u0 s0 < <(host_cpu)
-  /usr/bin/time -f "%e|%U|%S" -o "$work/t" "$@" >/dev/null 2>"$work/err" ||
+  # Wall time from EPOCHREALTIME (microseconds): time's %e counts hundredths,
+  # too coarse for a no-op `up` of a few milliseconds.
+  t0=$EPOCHREALTIME
+  /usr/bin/time -f "%U|%S" -o "$work/t" "$@" >/dev/null 2>"$work/err" ||
     { echo "failed: $* ($(tail -3 "$work/err"))" >&2; return 1; }
+  t1=$EPOCHREALTIME
   read -r u1 s1 < <(host_cpu)
-  echo "$tag|$(cat "$work/t")|$(awk "BEGIN {print $u1 - $u0}")|$(awk "BEGIN {print $s1 - $s0}")" >>"$work/scale.txt"
+  echo "$tag|$(awk "BEGIN {print $t1 - $t0}")|$(cat "$work/t")|$(awk "BEGIN {print $u1 - $u0}")|$(awk "BEGIN {print $s1 - $s0}")" >>"$work/scale.txt"
 }
 
 # Mean RSS and PSS (KiB) of the processes whose command line matches PATTERN.
@@ -182,7 +186,7 @@ for line in open(sys.argv[1]):
     mode, n, op, wall, user, sys_, huser, hsys = line.strip().split("|")
     rows.setdefault((mode, op, int(n)), []).append(tuple(map(float, (wall, user, sys_, huser, hsys))))
 med = {k: tuple(statistics.median(x[i] for x in v) for i in range(5)) for k, v in rows.items()}
-ms = lambda s: f"{s * 1000:.0f} ms"
+ms = lambda s: f"{s * 1000:.1f} ms" if s < 0.1 else f"{s * 1000:.0f} ms"
 print(f"{'engine/mode':<16} {'op':<12} {'N':>4} {'wall':>9} {'per ctr':>9} {'user':>7} {'sys':>7} {'host usr':>9} {'host sys':>9} {'vs docker-compose':>18}")
 for (mode, op, n), (w, u, s, hu, hs) in sorted(med.items(), key=lambda kv: (kv[0][0] == "docker-compose", kv[0][0], kv[0][1], kv[0][2])):
     dc = med.get(("docker-compose", op, n))
