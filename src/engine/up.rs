@@ -226,7 +226,8 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
 
     // From here on state is written: Ctrl-C waits for the container in flight.
     let interrupt = super::interrupt::Interrupt::on_signals()?;
-    network::ensure_networks(layout, &project, &selected, progress)?;
+    let dns_needed = network::make_networks(layout, &project, &selected, progress)?;
+    let dns = network::DnsReady::start(layout, dns_needed)?;
 
     // Containers, along the graph.
     let mut per_service: BTreeMap<String, Vec<ContainerPlan>> = BTreeMap::new();
@@ -250,6 +251,7 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         progress: progress.clone(),
         nft_tables: Default::default(),
         interrupt,
+        dns,
     });
     let all_kept = ctx
         .per_service
@@ -265,6 +267,8 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
     } else {
         walk_services(&ctx, &sub_graph)?;
     }
+    // Also when no container started: `up` returns with names served.
+    ctx.dns.wait()?;
     for o in orphans {
         if let (Some(id), Some(name)) = (&o.id, &o.name) {
             let task = progress.task(&format!("Container {name}"), "Removing");
@@ -400,6 +404,8 @@ struct Ctx {
     nft_tables: std::sync::OnceLock<Vec<String>>,
     /// Ctrl-C: checked between containers and while waiting for dependencies.
     interrupt: super::interrupt::Interrupt,
+    /// The DNS responder, awaited before the first container starts.
+    dns: network::DnsReady,
 }
 
 impl Ctx {
@@ -519,6 +525,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
         )
     });
     if start_wanted && needs_start {
+        ctx.dns.wait()?;
         wait_dependencies(ctx, svc)?;
     }
     if !plans.is_empty() && plans.iter().all(|p| p.action != Action::RemoveOrphan) {
