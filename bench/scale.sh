@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How berth's cost grows with the number of services (issue 14), in one run:
 #   - `up -d`, no-op `up -d` and `down` of N busybox services (default 10 50 100 200),
-#     wall time per container and CPU-seconds (user, system) of `up`;
+#     wall time per container, CPU-seconds (user, system) of the command and of
+#     the whole host (the daemonized supervisors' and runtime helpers' included);
 #   - the per-container supervisor's RSS and PSS (smaps_rollup) beside
 #     containerd-shim's (docker) and conmon's (podman), when those run here;
 #   - ratios to docker-compose at the sizes in DC_SIZES (default 10 50).
@@ -51,13 +52,27 @@ gen() { # gen DIR N
   } >"$1/compose.yaml"
 }
 
-# Runs CMD; appends "MODE|N|OP|wall|user|sys" to $work/scale.txt.
+# The host's CPU time so far, user and system, in seconds (/proc/stat).
+host_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '/^cpu / {printf "%.2f %.2f\n", ($2 + $3) / hz, ($4 + $6 + $7) / hz}' /proc/stat
+}
+
+# Runs CMD; appends "MODE|N|OP|wall|user|sys|host user|host sys" to $work/scale.txt.
+# user/sys are the command's own (and its waited-for children's); the host's
+# columns count every process, the daemonized supervisors and their runtime
+# helpers included (and whatever else runs on the host meanwhile).
 timed() { # timed MODE N OP CMD...
-  local tag="$1|$2|$3"
+  local tag="$1|$2|$3" u0 s0 u1 s1 t0 t1
   shift 3
-  /usr/bin/time -f "%e|%U|%S" -o "$work/t" "$@" >/dev/null 2>"$work/err" ||
+  read -r u0 s0 < <(host_cpu)
+  # Wall time from EPOCHREALTIME (microseconds): time's %e counts hundredths,
+  # too coarse for a no-op `up` of a few milliseconds.
+  t0=$EPOCHREALTIME
+  /usr/bin/time -f "%U|%S" -o "$work/t" "$@" >/dev/null 2>"$work/err" ||
     { echo "failed: $* ($(tail -3 "$work/err"))" >&2; return 1; }
-  echo "$tag|$(cat "$work/t")" >>"$work/scale.txt"
+  t1=$EPOCHREALTIME
+  read -r u1 s1 < <(host_cpu)
+  echo "$tag|$(awk "BEGIN {print $t1 - $t0}")|$(cat "$work/t")|$(awk "BEGIN {print $u1 - $u0}")|$(awk "BEGIN {print $s1 - $s0}")" >>"$work/scale.txt"
 }
 
 # Mean RSS and PSS (KiB) of the processes whose command line matches PATTERN.
@@ -168,15 +183,15 @@ python3 - "$work/scale.txt" "$work/mem.txt" <<'PY'
 import sys, statistics, os
 rows = {}
 for line in open(sys.argv[1]):
-    mode, n, op, wall, user, sys_ = line.strip().split("|")
-    rows.setdefault((mode, op, int(n)), []).append((float(wall), float(user), float(sys_)))
-med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in rows.items()}
-ms = lambda s: f"{s * 1000:.0f} ms"
-print(f"{'engine/mode':<16} {'op':<12} {'N':>4} {'wall':>9} {'per ctr':>9} {'user':>7} {'sys':>7} {'vs docker-compose':>18}")
-for (mode, op, n), (w, u, s) in sorted(med.items(), key=lambda kv: (kv[0][0] == "docker-compose", kv[0][0], kv[0][1], kv[0][2])):
+    mode, n, op, wall, user, sys_, huser, hsys = line.strip().split("|")
+    rows.setdefault((mode, op, int(n)), []).append(tuple(map(float, (wall, user, sys_, huser, hsys))))
+med = {k: tuple(statistics.median(x[i] for x in v) for i in range(5)) for k, v in rows.items()}
+ms = lambda s: f"{s * 1000:.1f} ms" if s < 0.1 else f"{s * 1000:.0f} ms"
+print(f"{'engine/mode':<16} {'op':<12} {'N':>4} {'wall':>9} {'per ctr':>9} {'user':>7} {'sys':>7} {'host usr':>9} {'host sys':>9} {'vs docker-compose':>18}")
+for (mode, op, n), (w, u, s, hu, hs) in sorted(med.items(), key=lambda kv: (kv[0][0] == "docker-compose", kv[0][0], kv[0][1], kv[0][2])):
     dc = med.get(("docker-compose", op, n))
     ratio = f"{dc[0] / w:.1f}x faster" if dc and mode != "docker-compose" else ""
-    print(f"{mode:<16} {op:<12} {n:>4} {ms(w):>9} {w / n * 1000:>7.2f}ms {u:>6.2f}s {s:>6.2f}s {ratio:>18}")
+    print(f"{mode:<16} {op:<12} {n:>4} {ms(w):>9} {w / n * 1000:>7.2f}ms {u:>6.2f}s {s:>6.2f}s {hu:>8.2f}s {hs:>8.2f}s {ratio:>18}")
 # Flatness: per-container up cost at the largest size against the smallest.
 for mode in sorted({k[0] for k in med if k[0] != "docker-compose"}):
     ns = sorted(k[2] for k in med if k[0] == mode and k[1] == "up -d")

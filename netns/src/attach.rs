@@ -7,11 +7,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::commit::{self, Records};
 use crate::error::{Error, ErrorList, Result};
 use crate::namespace::Netns;
+use crate::naming;
 use crate::netlink::Netlink;
 use crate::network::{Member, NetworkRecord, StateDir};
-use crate::{naming, nft};
 
 /// Connect a container to one network.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -121,6 +122,72 @@ fn reserve(rec: &mut NetworkRecord, owner: &str, req: &AttachRequest) -> Result<
     })
 }
 
+/// What step 1 of [`attach`] gives step 2: per network, its info, the member
+/// as recorded, the MAC and the interface name asked for.
+type Planned = Vec<(
+    crate::network::NetworkInfo,
+    Member,
+    Option<[u8; 6]>,
+    Option<String>,
+)>;
+
+/// Reserves `owner`'s addresses on each requested network and records it as a
+/// member; on failure takes back what it reserved, leaving the records as they were.
+fn reserve_all(
+    records: &mut Records<'_>,
+    owner: &str,
+    ns_name: &str,
+    ns_path: &std::path::Path,
+    reqs: &[AttachRequest],
+) -> Result<Planned> {
+    let mut planned: Planned = Vec::with_capacity(reqs.len());
+    let res = (|| -> Result<()> {
+        for req in reqs {
+            if let Some(name) = &req.ifname {
+                check_ifname(name)?;
+            }
+            if planned.iter().any(|p| p.0.name == req.network) {
+                return Err(Error::Invalid(format!(
+                    "network {} requested twice",
+                    req.network
+                )));
+            }
+            let rec = records.get_mut(&req.network)?;
+            if rec.members.contains_key(owner) {
+                return Err(Error::Invalid(format!(
+                    "{owner} is already on network {}",
+                    req.network
+                )));
+            }
+            let mut m = match reserve(rec, owner, req) {
+                Ok(m) => m,
+                Err(e) => {
+                    // Not a member (checked above): whatever it got here goes back.
+                    rec.alloc4.release(owner);
+                    rec.alloc6.release(owner);
+                    return Err(e);
+                }
+            };
+            m.host_veth = naming::veth_name(ns_name, &req.network);
+            m.netns = ns_path.to_path_buf();
+            rec.members.insert(owner.to_string(), m.clone());
+            planned.push((rec.info.clone(), m, req.mac, req.ifname.clone()));
+        }
+        Ok(())
+    })();
+    if let Err(e) = res {
+        for (info, _, _, _) in &planned {
+            if let Ok(rec) = records.get_mut(&info.name) {
+                rec.alloc4.release(owner);
+                rec.alloc6.release(owner);
+                rec.members.remove(owner);
+            }
+        }
+        return Err(e);
+    }
+    Ok(planned)
+}
+
 /// Connect the namespace `ns` of container `owner` to each requested network, in
 /// order (`eth0` for the first unnamed one). On failure nothing stays allocated.
 pub fn attach(
@@ -130,49 +197,14 @@ pub fn attach(
     reqs: &[AttachRequest],
 ) -> Result<Vec<Attachment>> {
     let ns_name = ns.path().to_string_lossy().into_owned();
-    // 1. Addresses, under the state lock, persisted before the kernel sees them.
-    let mut planned = Vec::with_capacity(reqs.len());
-    {
-        let _lock = state.lock()?;
-        let mut done: Vec<NetworkRecord> = Vec::new();
-        let res = (|| -> Result<()> {
-            for req in reqs {
-                if let Some(name) = &req.ifname {
-                    check_ifname(name)?;
-                }
-                if done.iter().any(|r| r.info.name == req.network) {
-                    return Err(Error::Invalid(format!(
-                        "network {} requested twice",
-                        req.network
-                    )));
-                }
-                let mut rec = state.read(&req.network)?;
-                if rec.members.contains_key(owner) {
-                    return Err(Error::Invalid(format!(
-                        "{owner} is already on network {}",
-                        req.network
-                    )));
-                }
-                let mut m = reserve(&mut rec, owner, req)?;
-                m.host_veth = naming::veth_name(&ns_name, &req.network);
-                m.netns = ns.path().to_path_buf();
-                rec.members.insert(owner.to_string(), m.clone());
-                state.write(&rec)?;
-                planned.push((rec.info.clone(), m, req.mac, req.ifname.clone()));
-                done.push(rec);
-            }
-            Ok(())
-        })();
-        if let Err(e) = res {
-            for mut rec in done {
-                rec.alloc4.release(owner);
-                rec.alloc6.release(owner);
-                rec.members.remove(owner);
-                let _ = state.write(&rec);
-            }
-            return Err(e);
-        }
-    }
+    // 1. Addresses, under the state lock, persisted before the kernel sees them
+    //    (in one commit with the other threads' attaches: see `commit`).
+    let planned = {
+        let (owner, ns_path, reqs) = (owner.to_string(), ns.path().to_path_buf(), reqs.to_vec());
+        commit::change(state, move |records| {
+            reserve_all(records, &owner, &ns_name, &ns_path, &reqs)
+        })?
+    };
     // 2. Kernel objects.
     let mut out = Vec::with_capacity(planned.len());
     let res = (|| -> Result<()> {
@@ -271,42 +303,44 @@ pub fn attach(
 /// Forget `owner` on `networks`: free its addresses and drop its DNS records and
 /// published-ports tables.
 fn release(state: &StateDir, owner: &str, networks: &[String]) -> Result<()> {
-    let _lock = state.lock()?;
-    let mut errs = ErrorList::default();
-    for net in networks {
-        let Some(mut rec) = errs.push(state.read(net)) else {
-            continue;
-        };
-        if let Some(m) = rec.members.remove(owner) {
-            if m.has_ports {
-                errs.push(nft::apply(&nft::delete_table_ruleset(
-                    &naming::ports_table(&m.host_veth),
-                )));
+    let pairs = networks
+        .iter()
+        .map(|n| (owner.to_string(), n.clone()))
+        .collect();
+    release_all(state, pairs)
+}
+
+/// Forget each (owner, network) pair, in one commit.
+fn release_all(state: &StateDir, pairs: Vec<(String, String)>) -> Result<()> {
+    commit::change(state, move |records| {
+        let mut errs = ErrorList::default();
+        for (owner, net) in &pairs {
+            let Some(rec) = errs.push(records.get_mut(net)) else {
+                continue;
+            };
+            let dropped = rec.members.remove(owner);
+            rec.alloc4.release(owner);
+            rec.alloc6.release(owner);
+            if let Some(m) = dropped.filter(|m| m.has_ports) {
+                records.drop_table(naming::ports_table(&m.host_veth));
             }
         }
-        rec.alloc4.release(owner);
-        rec.alloc6.release(owner);
-        errs.push(state.write(&rec));
-    }
-    errs.into_result()
+        errs.into_result()
+    })
 }
 
 /// Undo `attach` for these attachments: unpublish ports, free addresses, drop DNS
 /// records. The veths go away with the namespace (`Netns::remove`); deleting them
 /// one by one would cost ~20 ms each. Keeps going on error and reports every failure.
 pub fn detach(state: &StateDir, attachments: &[Attachment]) -> Result<()> {
-    let mut errs = ErrorList::default();
-    let mut by_owner: Vec<(&str, Vec<String>)> = Vec::new();
-    for a in attachments {
-        match by_owner.iter_mut().find(|(o, _)| *o == a.owner) {
-            Some((_, nets)) => nets.push(a.network.clone()),
-            None => by_owner.push((&a.owner, vec![a.network.clone()])),
-        }
+    if attachments.is_empty() {
+        return Ok(());
     }
-    for (owner, nets) in by_owner {
-        errs.push(release(state, owner, &nets));
-    }
-    errs.into_result()
+    let pairs = attachments
+        .iter()
+        .map(|a| (a.owner.clone(), a.network.clone()))
+        .collect();
+    release_all(state, pairs)
 }
 
 /// Disconnect one attachment from a namespace that lives on (`docker network

@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod attach;
+mod commit;
 pub mod dns;
 pub mod error;
 pub mod fault;

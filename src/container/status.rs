@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use super::humanize::human_duration;
-use crate::state::{io_error, write_json_atomic, StateError};
+use crate::state::{io_error, write_json_volatile, StateError};
 
 /// Docker's container states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -87,9 +87,10 @@ impl Status {
         crate::state::ContainerDir::new(container_dir).status()
     }
 
-    /// Writes the status atomically.
+    /// Writes the status atomically, without fsync: it lives in the run dir
+    /// and means nothing after a reboot (see [`write_json_volatile`]).
     pub fn save(&self, container_dir: &Path) -> Result<(), StateError> {
-        write_json_atomic(&Self::path(container_dir), self)
+        write_json_volatile(&Self::path(container_dir), self)
     }
 
     /// Reads the status; a container without one is `Created`.

@@ -496,6 +496,12 @@ const DNS_READY: Duration = Duration::from_secs(5);
 /// again under the same name), or one that is exiting because `down` removed
 /// the last network, is never trusted as is.
 pub fn ensure_dns(layout: &Layout) -> Result<()> {
+    ensure_dns_since(layout, None)
+}
+
+/// [`ensure_dns`] after [`start_dns`] spawned a responder at `spawned`: it is
+/// given its time to take its lock before another is tried.
+fn ensure_dns_since(layout: &Layout, spawned: Option<Instant>) -> Result<()> {
     fs::create_dir_all(&layout.run)?;
     let state = net_state(layout)?;
     if state.networks()?.is_empty() {
@@ -513,7 +519,7 @@ pub fn ensure_dns(layout: &Layout) -> Result<()> {
         let _ = w.watch(&records, mask);
     }
     let t0 = Instant::now();
-    let mut spawned: Option<Instant> = None;
+    let mut spawned = spawned;
     loop {
         if berth_netns::dns::serves_every_bridge(&status, &records) {
             return Ok(());
@@ -538,6 +544,63 @@ pub fn ensure_dns(layout: &Layout) -> Result<()> {
             Some(w) => w.wait(DNS_RECHECK),
             None => std::thread::sleep(DNS_RECHECK),
         }
+    }
+}
+
+/// Starts this root's DNS responder when a network needs one and none runs,
+/// without waiting for it; returns when it was spawned.
+fn start_dns(layout: &Layout) -> Result<Option<Instant>> {
+    fs::create_dir_all(&layout.run)?;
+    let state = net_state(layout)?;
+    if state.networks()?.is_empty()
+        || berth_netns::dns::serves_every_bridge(&dns_status_path(layout), &state.records_dir())
+    {
+        return Ok(None);
+    }
+    if crate::state::try_lock(&dns_lock_path(layout))?.is_none() {
+        // One runs: it is awaited (and replaced if it is on its way out) later.
+        return Ok(None);
+    }
+    spawn_dns(layout)?;
+    Ok(Some(Instant::now()))
+}
+
+/// The DNS responder an `up` needs, started before its containers are made and
+/// awaited before the first of them starts (and before `up` returns): the
+/// responder's start overlaps the making of namespaces, veths and files instead
+/// of delaying it, and no container runs before its names resolve.
+pub struct DnsReady {
+    layout: Layout,
+    needed: bool,
+    spawned: Option<Instant>,
+    /// The outcome of the one wait, for every thread that asks after it.
+    outcome: std::sync::Mutex<Option<Result<(), String>>>,
+}
+
+impl DnsReady {
+    /// Starts the responder if `needed` (see [`make_networks`]) and none runs.
+    pub fn start(layout: &Layout, needed: bool) -> Result<DnsReady> {
+        let spawned = if needed { start_dns(layout)? } else { None };
+        Ok(DnsReady {
+            layout: layout.clone(),
+            needed,
+            spawned,
+            outcome: Default::default(),
+        })
+    }
+
+    /// Waits until the responder serves every bridge ([`ensure_dns`]), once;
+    /// later callers get the same outcome at once.
+    pub fn wait(&self) -> Result<()> {
+        let mut outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        let result = outcome.get_or_insert_with(|| {
+            if self.needed {
+                ensure_dns_since(&self.layout, self.spawned).map_err(|e| format!("{e:#}"))
+            } else {
+                Ok(())
+            }
+        });
+        result.clone().map_err(|e| anyhow!(e))
     }
 }
 
@@ -732,7 +795,7 @@ fn verified(layout: &Layout, name: &str) -> bool {
 fn mark_verified(layout: &Layout, name: &str) {
     if let Some(id) = boot_id() {
         // Only a hint: a lost mark costs one more check.
-        let _ = crate::state::write_atomic(&verified_mark(layout, name), id.as_bytes());
+        let _ = crate::state::write_atomic_volatile(&verified_mark(layout, name), id.as_bytes());
     }
 }
 
@@ -748,6 +811,20 @@ pub fn ensure_networks(
     selected: &[String],
     progress: &Progress,
 ) -> Result<()> {
+    if make_networks(layout, project, selected, progress)? {
+        ensure_dns(layout)?;
+    }
+    Ok(())
+}
+
+/// [`ensure_networks`] but for the DNS responder: returns whether one is
+/// needed ([`DnsReady::start`] takes it from there).
+pub fn make_networks(
+    layout: &Layout,
+    project: &crate::compose::Project,
+    selected: &[String],
+    progress: &Progress,
+) -> Result<bool> {
     let mut made_net = false;
     let mut tables: Option<Vec<String>> = None;
     let mut needed: Vec<&String> = vec![];
@@ -811,10 +888,7 @@ pub fn ensure_networks(
             }
         }
     }
-    if made_net || !selected.is_empty() {
-        ensure_dns(layout)?;
-    }
-    Ok(())
+    Ok(made_net || !selected.is_empty())
 }
 
 #[cfg(test)]

@@ -27,6 +27,13 @@ pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
         .with_context(|| format!("creating {}", files.run_path().display()))?;
     let lock_path = files.supervisor_lock();
     let t0 = std::time::Instant::now();
+    // A container seen stopped (`down` looks again once its stop is over) has a
+    // supervisor on its way out, if any: its exit is awaited before it is asked
+    // again, which would only cost a connection to a closing socket.
+    let exiting = matches!(
+        found.status.state,
+        crate::container::ContainerState::Exited | crate::container::ContainerState::Dead
+    );
     let mut asked = false;
     let lock = loop {
         if let Some(lock) = crate::state::try_lock(&lock_path)
@@ -34,7 +41,7 @@ pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
         {
             break lock;
         }
-        if !asked {
+        if !asked && (!exiting || t0.elapsed() > Duration::from_millis(200)) {
             stop(layout, found, libc::SIGKILL, Duration::ZERO)?;
             asked = true;
         }

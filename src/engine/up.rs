@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Result};
 
 use super::create::{create, rename, CreateRequest};
-use super::graph::{shares_with, Direction};
+use super::graph::{shares_with, Direction, Graph};
 use super::images::PullOverride;
 use super::load::Loaded;
 use super::network;
@@ -226,7 +226,8 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
 
     // From here on state is written: Ctrl-C waits for the container in flight.
     let interrupt = super::interrupt::Interrupt::on_signals()?;
-    network::ensure_networks(layout, &project, &selected, progress)?;
+    let dns_needed = network::make_networks(layout, &project, &selected, progress)?;
+    let dns = network::DnsReady::start(layout, dns_needed)?;
 
     // Containers, along the graph.
     let mut per_service: BTreeMap<String, Vec<ContainerPlan>> = BTreeMap::new();
@@ -250,27 +251,24 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         progress: progress.clone(),
         nft_tables: Default::default(),
         interrupt,
+        dns,
     });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .max_blocking_threads(16)
-        .enable_all()
-        .build()?;
-    rt.block_on(sub_graph.walk(Direction::Forward, |svc| {
-        let ctx = ctx.clone();
-        async move {
-            tokio::task::spawn_blocking(move || converge_service(&ctx, &svc))
-                .await
-                .map_err(|e| anyhow!("{e}"))?
+    let all_kept = ctx
+        .per_service
+        .values()
+        .flatten()
+        .all(|p| p.action == Action::Keep);
+    if all_kept {
+        // A no-op `up`: nothing waits on anything, so no runtime and no
+        // thread per service; each service only reports its containers.
+        for svc in sub_graph.order() {
+            converge_service(&ctx, &svc)?;
         }
-    }))
-    .map_err(|e| {
-        if ctx.interrupt.hit() {
-            anyhow!(super::interrupt::Interrupted)
-        } else {
-            e
-        }
-    })?;
+    } else {
+        walk_services(&ctx, &sub_graph)?;
+    }
+    // Also when no container started: `up` returns with names served.
+    ctx.dns.wait()?;
     for o in orphans {
         if let (Some(id), Some(name)) = (&o.id, &o.name) {
             let task = progress.task(&format!("Container {name}"), "Removing");
@@ -292,6 +290,32 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
             progress,
         )?;
     }
+    Ok(())
+}
+
+/// Converges the services along the graph, each in a thread of its own once
+/// what it depends on is done.
+fn walk_services(ctx: &Arc<Ctx>, graph: &Graph) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(16)
+        .enable_all()
+        .build()?;
+    rt.block_on(graph.walk(Direction::Forward, |svc| {
+        let ctx = ctx.clone();
+        async move {
+            tokio::task::spawn_blocking(move || converge_service(&ctx, &svc))
+                .await
+                .map_err(|e| anyhow!("{e}"))?
+        }
+    }))
+    .map_err(|e| {
+        if ctx.interrupt.hit() {
+            anyhow!(super::interrupt::Interrupted)
+        } else {
+            e
+        }
+    })?;
     Ok(())
 }
 
@@ -380,6 +404,8 @@ struct Ctx {
     nft_tables: std::sync::OnceLock<Vec<String>>,
     /// Ctrl-C: checked between containers and while waiting for dependencies.
     interrupt: super::interrupt::Interrupt,
+    /// The DNS responder, awaited before the first container starts.
+    dns: network::DnsReady,
 }
 
 impl Ctx {
@@ -499,6 +525,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
         )
     });
     if start_wanted && needs_start {
+        ctx.dns.wait()?;
         wait_dependencies(ctx, svc)?;
     }
     if !plans.is_empty() && plans.iter().all(|p| p.action != Action::RemoveOrphan) {

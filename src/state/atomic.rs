@@ -12,6 +12,21 @@ use super::{IoContext, StateError};
 /// Replaces `path` with `bytes` so that a crash leaves the old or the new file
 /// whole: temp file in the same directory, fsync, rename, fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    replace(path, bytes, true)
+}
+
+/// [`write_atomic`] without the fsyncs, for what only lives while a container
+/// runs (the run dir, tmpfs by default): a killed writer still leaves the old
+/// or the new file whole (the rename is atomic), and what a power loss could
+/// take back, the reboot that follows makes stale anyway (no supervisor
+/// survives it, and a status that claims one is corrected when read). Each
+/// fsync cost a journal commit where the run dir is on disk, twice per status
+/// change, in the path every container start waits on.
+pub fn write_atomic_volatile(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    replace(path, bytes, false)
+}
+
+fn replace(path: &Path, bytes: &[u8], durable: bool) -> Result<(), StateError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     fs::create_dir_all(dir).at("create directory", dir)?;
@@ -26,9 +41,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
     let res = (|| {
         let mut file = File::create(&tmp).at("create", &tmp)?;
         file.write_all(bytes).at("write", &tmp)?;
-        file.sync_all().at("fsync", &tmp)?;
+        if durable {
+            file.sync_all().at("fsync", &tmp)?;
+        }
         drop(file);
         fs::rename(&tmp, path).at("rename into", path)?;
+        if !durable {
+            return Ok(());
+        }
         // Without this the rename itself may be lost on power failure.
         File::open(dir).and_then(|d| d.sync_all()).at("fsync", dir)
     })();
@@ -70,12 +90,21 @@ pub fn remove_stale_temps(dir: &Path) {
 
 /// Writes `value` as pretty JSON to `path` atomically.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
+    write_atomic(path, &json_bytes(path, value)?)
+}
+
+/// Writes `value` as pretty JSON to `path` as [`write_atomic_volatile`] does.
+pub fn write_json_volatile<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
+    write_atomic_volatile(path, &json_bytes(path, value)?)
+}
+
+fn json_bytes<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>, StateError> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| StateError::Json {
         path: path.to_path_buf(),
         source,
     })?;
     bytes.push(b'\n');
-    write_atomic(path, &bytes)
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -121,6 +150,16 @@ mod tests {
         assert!(!dead.exists());
         assert!(live.exists());
         assert!(record.exists());
+    }
+
+    #[test]
+    fn volatile_writes_replace_whole_and_leave_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run/status.json");
+        write_json_volatile(&path, &1).unwrap();
+        write_json_volatile(&path, &2).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"2\n");
+        assert_eq!(fs::read_dir(dir.path().join("run")).unwrap().count(), 1);
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod layout;
 pub mod lock;
 pub mod perms;
 
-pub use atomic::{write_atomic, write_json_atomic};
+pub use atomic::{write_atomic, write_atomic_volatile, write_json_atomic, write_json_volatile};
 pub use container_dir::ContainerDir;
 pub use layout::Layout;
 pub use lock::{try_lock, ProjectLock};
