@@ -31,20 +31,17 @@ pub fn shed_startup_pages() {
     }
     let marker = 0u8;
     let sp = std::ptr::addr_of!(marker) as usize;
-    for range in droppable(&String::from_utf8_lossy(&smaps), sp) {
-        // SAFETY: `range` is a whole mapping of an unmodified read-only file (the
-        // kernel maps the file's page again on the next touch: no content can
-        // change), or stack below every live frame of this single thread.
-        unsafe {
-            libc::madvise(
-                range.0 as *mut libc::c_void,
-                range.1 - range.0,
-                libc::MADV_DONTNEED,
-            )
-        };
-    }
+    let ranges = droppable(&String::from_utf8_lossy(&smaps), sp);
+    // Freed and trimmed first: after the last madvise, as little code as
+    // possible runs before the caller's wait (each page it runs is mapped again).
     drop(smaps);
     super::sys::release_free_memory();
+    for (start, end) in ranges {
+        // SAFETY: the range is a whole mapping of an unmodified read-only file (the
+        // kernel maps the file's page again on the next touch: no content can
+        // change), or stack below every live frame of this single thread.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+    }
 }
 
 /// The address ranges of `smaps` (this process's, its stack pointer `sp`) whose
