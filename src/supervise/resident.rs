@@ -9,9 +9,11 @@
 //! process could lose (the next touch maps the page-cache copy again), and what the
 //! supervisor holds resident is then what its loop uses, as with conmon.
 //!
-//! Only mappings of a file that are not writable and hold no private (copied) page
-//! are dropped: a page that was written (relocations, `.data`) is not the file's
-//! and must stay. The dead part of the stack below the current frame goes too.
+//! Only pages of a file mapping that is not writable are dropped, and of those only
+//! the file's own pages: a page that was written (relocations in the read-only-after-
+//! relocation data, `.data`) is a private copy that must stay. A mapping without any
+//! such copy goes whole; in one with some, `/proc/self/pagemap` tells the file's
+//! pages from the copies. The dead part of the stack below the current frame goes too.
 
 use std::io::Read;
 
@@ -31,7 +33,10 @@ pub fn shed_startup_pages() {
     }
     let marker = 0u8;
     let sp = std::ptr::addr_of!(marker) as usize;
-    let ranges = droppable(&String::from_utf8_lossy(&smaps), sp);
+    let (mut ranges, mixed) = droppable(&String::from_utf8_lossy(&smaps), sp);
+    for (start, end) in mixed {
+        ranges.extend(file_pages(start, end));
+    }
     // Freed and trimmed first: after the last madvise, as little code as
     // possible runs before the caller's wait (each page it runs is mapped again).
     drop(smaps);
@@ -44,11 +49,16 @@ pub fn shed_startup_pages() {
     }
 }
 
+/// Address ranges, `(start, end)`.
+type Ranges = Vec<(usize, usize)>;
+
 /// The address ranges of `smaps` (this process's, its stack pointer `sp`) whose
 /// resident pages can be dropped: read-only file mappings without a private page,
-/// and the stack's pages below `sp` less [`STACK_KEEP`].
-fn droppable(smaps: &str, sp: usize) -> Vec<(usize, usize)> {
+/// and the stack's pages below `sp` less [`STACK_KEEP`]; then the read-only file
+/// mappings that hold some private pages, to be sorted page by page.
+fn droppable(smaps: &str, sp: usize) -> (Ranges, Ranges) {
     let mut out = vec![];
+    let mut mixed = vec![];
     let mut current: Option<(usize, usize, bool)> = None;
     for line in smaps.lines() {
         if let Some((range, rest)) = line.split_once(' ') {
@@ -75,11 +85,61 @@ fn droppable(smaps: &str, sp: usize) -> Vec<(usize, usize)> {
         // "Anonymous:  0 kB": none of the mapping's pages is a private copy.
         if let Some(kb) = line.strip_prefix("Anonymous:") {
             if let Some((s, e, true)) = current.take() {
-                if kb.trim() == "0 kB" {
-                    out.push((s, e));
+                match kb.trim() == "0 kB" {
+                    true => out.push((s, e)),
+                    false => mixed.push((s, e)),
                 }
             }
         }
+    }
+    (out, mixed)
+}
+
+/// The runs of pages in `start..end` that are present and the file's own (pagemap
+/// bits 63 and 61): never a private copy, and never a swapped-out one.
+fn file_pages(start: usize, end: usize) -> Ranges {
+    use std::os::unix::fs::FileExt;
+    const PRESENT: u64 = 1 << 63;
+    const FILE: u64 = 1 << 61;
+    let page = page_size();
+    let n = (end - start) / page;
+    let mut raw = vec![0u8; n * 8];
+    let Ok(f) = std::fs::File::open("/proc/self/pagemap") else {
+        return vec![];
+    };
+    if f.read_exact_at(&mut raw, (start / page * 8) as u64)
+        .is_err()
+    {
+        return vec![];
+    }
+    let clean = |i: usize| {
+        let e = u64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+        e & PRESENT != 0 && e & FILE != 0
+    };
+    runs((0..n).map(clean))
+        .into_iter()
+        .map(|(a, b)| (start + a * page, start + b * page))
+        .collect()
+}
+
+/// The index ranges where `flags` is true, as `(first, past_last)`.
+fn runs(flags: impl Iterator<Item = bool>) -> Vec<(usize, usize)> {
+    let mut out = vec![];
+    let mut open: Option<usize> = None;
+    let mut n = 0;
+    for (i, f) in flags.enumerate() {
+        match (f, open) {
+            (true, None) => open = Some(i),
+            (false, Some(a)) => {
+                out.push((a, i));
+                open = None;
+            }
+            _ => {}
+        }
+        n = i + 1;
+    }
+    if let Some(a) = open {
+        out.push((a, n));
     }
     out
 }
@@ -119,15 +179,25 @@ Anonymous:            76 kB
     #[test]
     fn only_clean_read_only_file_pages_and_dead_stack_are_dropped() {
         let sp = 0x7fff4896c100;
-        let got = droppable(SMAPS, sp);
+        let (whole, mixed) = droppable(SMAPS, sp);
         assert_eq!(
-            got,
+            whole,
             vec![
                 (0x200000, 0x3f2000),
                 (0x3f2000, 0x88c000),
                 (0x7fff4894c000, (sp - STACK_KEEP) & !0xfff),
             ]
         );
+        // Read-only after relocation: some pages are private copies.
+        assert_eq!(mixed, vec![(0x88c000, 0x8e7000)]);
+    }
+
+    #[test]
+    fn runs_are_the_stretches_of_true() {
+        let f = |v: &[u8]| runs(v.iter().map(|&b| b == 1));
+        assert_eq!(f(&[1, 1, 0, 1, 0, 0, 1]), vec![(0, 2), (3, 4), (6, 7)]);
+        assert_eq!(f(&[0, 0]), vec![]);
+        assert_eq!(f(&[1]), vec![(0, 1)]);
     }
 
     #[test]
