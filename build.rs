@@ -1,57 +1,11 @@
 //! Links `berth-supervisor` (one per running container) statically and not
-//! position-independent, and leaves `berth` as it is.
-//!
-//! Why: a dynamically linked PIE maps ld.so, libc and libgcc_s into every
-//! supervisor, and relocates its read-only data (`.data.rel.ro`, about 300 KiB) at
-//! start, which turns those pages into private anonymous memory in every process.
-//! Linked statically at a fixed address, that data stays file-backed and shared
-//! between all supervisors, only the parts of libc it calls are linked, and the
-//! re-executed guard starts without a dynamic loader.
-//!
-//! Cargo can scope link arguments to one binary (`rustc-link-arg-bin`) but not
-//! `-C target-feature=+crt-static`, so this does what that feature does at link time:
-//! `-static -no-pie` (the last `-pie`/`-no-pie` wins over rustc's own `-pie`). rustc
-//! still names its libraries for a dynamic link (`-Bdynamic -lgcc_s -lc ...`): a
-//! directory searched only for this binary holds, for each, a `lib<name>.so` that is a
-//! linker script naming the static archive (libgcc_s has none: libgcc_eh and libgcc
-//! are its static equivalent).
+//! position-independent, and leaves `berth` as it is: see
+//! runtime/build/static_bin.rs for why and how.
 
-use std::path::PathBuf;
-
-const SUPERVISOR: &str = "berth-supervisor";
+include!("runtime/build/static_bin.rs");
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    // Only on glibc Linux, where the host's static libc is what we link against;
-    // BERTH_SUPERVISOR_DYNAMIC=1 keeps the supervisor dynamic (to compare, or on a host
-    // without glibc's static archives, libc6-dev's libc.a).
-    println!("cargo:rerun-if-env-changed=BERTH_SUPERVISOR_DYNAMIC");
-    let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    let target_env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
-    if target_os != "linux"
-        || target_env != "gnu"
-        || std::env::var_os("BERTH_SUPERVISOR_DYNAMIC").is_some()
-    {
-        return;
-    }
-    let dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"))
-        .join("static-supervisor");
-    std::fs::create_dir_all(&dir).expect("creating OUT_DIR/static-supervisor");
-    // The linker reads a library that is neither an archive nor an object as a script.
-    let scripts = [
-        ("gcc_s", "GROUP ( -l:libgcc_eh.a -l:libgcc.a )"),
-        ("c", "GROUP ( -l:libc.a -l:libgcc.a -l:libgcc_eh.a )"),
-        ("m", "INPUT ( -l:libm.a )"),
-        ("rt", "INPUT ( -l:librt.a )"),
-        ("dl", "INPUT ( -l:libdl.a )"),
-        ("util", "INPUT ( -l:libutil.a )"),
-        ("pthread", "INPUT ( -l:libpthread.a )"),
-    ];
-    for (name, script) in scripts {
-        std::fs::write(dir.join(format!("lib{name}.so")), format!("{script}\n"))
-            .expect("writing a linker script");
-    }
-    for arg in ["-static", "-no-pie", &format!("-L{}", dir.display())] {
-        println!("cargo:rustc-link-arg-bin={SUPERVISOR}={arg}");
-    }
+    println!("cargo:rerun-if-changed=runtime/build/static_bin.rs");
+    link_statically("berth-supervisor", "BERTH_SUPERVISOR_DYNAMIC");
 }

@@ -22,6 +22,7 @@ pub mod output;
 pub mod probe;
 pub mod ready;
 mod requests;
+pub mod resident;
 pub mod restart;
 pub mod runtime_launcher;
 pub mod supervisor;

@@ -404,6 +404,8 @@ impl<'a> Supervisor<'a> {
             self.save()?;
             self.emit(Action::HealthStatus(verdict));
         }
+        // A probe runs the runtime's exec path in this process, as a start does.
+        super::resident::shed_startup_pages();
         Ok(())
     }
 
@@ -536,7 +538,7 @@ impl<'a> Supervisor<'a> {
                 self.status.error = None;
                 self.save()?;
                 self.emit(Action::Start);
-                super::sys::release_free_memory();
+                super::resident::shed_startup_pages();
                 Ok(Phase::Running {
                     launched,
                     started: Instant::now(),

@@ -18,7 +18,7 @@ impl Container {
         }
         // Reap (if we are the parent) so the cgroup empties and the pid is released.
         let _ = self.wait();
-        let spec = self.saved_spec();
+        let spec = self.saved_spec_with_hooks("poststop");
         let mut first = self.state.cgroups.remove().err();
         for f in [STATE, CONFIG, FIFO] {
             if let Err(e) = std::fs::remove_file(self.state_dir.join(f)) {

@@ -77,7 +77,7 @@ impl Container {
             let msg = String::from_utf8_lossy(&b[1..n as usize]).into_owned();
             return Err(Error::Init(msg));
         }
-        if let Some(spec) = self.saved_spec() {
+        if let Some(spec) = self.saved_spec_with_hooks("poststart") {
             if hooks::any(&spec, &[hooks::Kind::Poststart]) {
                 let doc = state_doc(
                     Some(&spec),

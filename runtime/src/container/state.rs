@@ -183,4 +183,18 @@ impl Container {
         let data = std::fs::read(self.state_dir.join(CONFIG)).ok()?;
         serde_json::from_slice(&data).ok()
     }
+
+    /// The saved config.json when it may hold hooks named `hook` (their JSON key,
+    /// e.g. `poststop`), else `None`: a file without the key has none of them, and
+    /// is not parsed. A full parse of docker's default spec (its seccomp profile
+    /// included) is a noticeable part of a container's whole run, and start and
+    /// delete each need the spec only for their hooks.
+    pub(crate) fn saved_spec_with_hooks(&self, hook: &str) -> Option<oci_spec::runtime::Spec> {
+        let data = std::fs::read(self.state_dir.join(CONFIG)).ok()?;
+        let key = format!("\"{hook}\"");
+        if !data.windows(key.len()).any(|w| w == key.as_bytes()) {
+            return None;
+        }
+        serde_json::from_slice(&data).ok()
+    }
 }
