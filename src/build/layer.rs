@@ -63,27 +63,10 @@ pub fn is_empty(upper: &Path) -> Result<bool> {
         .is_none())
 }
 
-fn is_opaque(path: &Path) -> bool {
-    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    let mut buf = [0u8; 4];
-    // SAFETY: lgetxattr into a buffer of the length we pass; the names are C strings.
-    let n = unsafe {
-        libc::lgetxattr(
-            c.as_ptr(),
-            c"trusted.overlay.opaque".as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    n == 1 && buf[0] == b'y'
-}
-
 fn file_caps(path: &Path) -> Option<Vec<u8>> {
     let c = CString::new(path.as_os_str().as_bytes()).ok()?;
     let mut buf = [0u8; 64];
-    // SAFETY: as above, the buffer length is passed.
+    // SAFETY: lgetxattr with a NUL-terminated path and name, into a buffer of the length passed.
     let n = unsafe {
         libc::lgetxattr(
             c.as_ptr(),
@@ -157,7 +140,7 @@ impl<W: Write> TarWriter<'_, W> {
                 self.b
                     .append_data(&mut h, format!("{rel_n}/"), io::empty())
                     .map_err(err)?;
-                if is_opaque(&path) {
+                if crate::image::unpack::is_opaque(&path) {
                     let mut h = Self::header(&m, tar::EntryType::Regular);
                     h.set_mode(0o644);
                     self.b

@@ -163,7 +163,7 @@ fn layers_at(layers: &[PathBuf], sub: &Path) -> Vec<PathBuf> {
             match std::fs::symlink_metadata(&path) {
                 Ok(m) if is_whiteout(&m) => return out,
                 Ok(m) if m.file_type().is_symlink() || !m.is_dir() => return out,
-                Ok(_) => hidden_below |= is_opaque(&path),
+                Ok(_) => hidden_below |= crate::image::unpack::is_opaque(&path),
                 Err(_) => {
                     present = false;
                     break;
@@ -172,7 +172,7 @@ fn layers_at(layers: &[PathBuf], sub: &Path) -> Vec<PathBuf> {
         }
         if present {
             if sub.as_os_str().is_empty() {
-                hidden_below |= is_opaque(&path);
+                hidden_below |= crate::image::unpack::is_opaque(&path);
             }
             out.push(path);
         }
@@ -186,26 +186,6 @@ fn layers_at(layers: &[PathBuf], sub: &Path) -> Vec<PathBuf> {
 /// An overlay whiteout: a character device 0/0.
 fn is_whiteout(m: &std::fs::Metadata) -> bool {
     m.file_type().is_char_device() && m.rdev() == 0
-}
-
-/// A directory marked opaque (`trusted.overlay.opaque=y`: berth's unpacking
-/// of `.wh..wh..opq`).
-fn is_opaque(dir: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
-    let mut buf = [0u8; 1];
-    // SAFETY: lgetxattr with a NUL-terminated path and a buffer of the given size.
-    let n = unsafe {
-        libc::lgetxattr(
-            c.as_ptr(),
-            c"trusted.overlay.opaque".as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    n == 1 && buf[0] == b'y'
 }
 
 #[cfg(test)]

@@ -620,6 +620,27 @@ pub fn unpack(r: impl Read, dest: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether `dir` carries the opaque mark this unpacking gives a directory a
+/// layer replaced (`trusted.overlay.opaque=y`, from `.wh..wh..opq`); read where
+/// the layers are walked without the kernel's overlay (image volumes, build diffs).
+pub fn is_opaque(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    let mut buf = [0u8; 1];
+    // SAFETY: lgetxattr with a NUL-terminated path and name, into a buffer of the given size.
+    let n = unsafe {
+        libc::lgetxattr(
+            c.as_ptr(),
+            c"trusted.overlay.opaque".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    n == 1 && buf[0] == b'y'
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -129,24 +129,27 @@ pub struct Holder {
     pidfd: OwnedFd,
 }
 
+/// The process whose pid `pid_file` records, if it is alive: its pid, a pidfd
+/// and its command line (NUL-separated), read after the pidfd was opened so
+/// that, while the pidfd is held, the pid cannot be reused and the command line
+/// names the process the caller will signal.
+pub(super) fn recorded_process(pid_file: &Path) -> Option<(i32, OwnedFd, Vec<u8>)> {
+    let pid: i32 = fs::read_to_string(pid_file).ok()?.trim().parse().ok()?;
+    // SAFETY: pidfd_open takes a pid and flags; it returns a new descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd is a fresh descriptor we own.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some((pid, pidfd, cmd))
+}
+
 impl Holder {
     /// The holder recorded for `run`, when it is still alive and still ours.
     pub fn find(run: &Path) -> Option<Holder> {
-        let pid: i32 = fs::read_to_string(pid_file(run))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
-        // SAFETY: pidfd_open takes a pid and flags; it returns a new descriptor.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
-        if fd < 0 {
-            return None;
-        }
-        // SAFETY: fd is a fresh descriptor we own.
-        let pidfd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // Checked after the pidfd exists: from here on the pid cannot be reused
-        // while we hold it, so the command line read names the process we signal.
-        let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let (pid, pidfd, cmd) = recorded_process(&pid_file(run))?;
         let ours = cmd.split(|b| *b == 0).any(|a| a == SUBCOMMAND.as_bytes());
         let owner_ok = std::fs::metadata(format!("/proc/{pid}"))
             .map(|m| {

@@ -8,7 +8,7 @@
 //! among concurrent commands and stops whichever one runs.
 
 use std::fs;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use super::pasta::{self, Forward};
@@ -88,20 +88,7 @@ fn package(kind: Kind) -> &'static str {
 /// The running helper of `kind` for `run`, if any: its pid and a pidfd (so that
 /// the pid signalled is the process checked).
 pub fn running(run: &Path, kind: Kind) -> Option<(i32, OwnedFd)> {
-    let pid: i32 = fs::read_to_string(kind.pid_file(run))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    // SAFETY: pidfd_open takes a pid and flags; it returns a new descriptor.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: fd is a fresh descriptor we own.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // Read after the pidfd exists: the pid cannot be reused while we hold it.
-    let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let (pid, pidfd, cmd) = super::holder::recorded_process(&kind.pid_file(run))?;
     let exe = cmd.split(|b| *b == 0).next().unwrap_or_default();
     exe.ends_with(kind.name().as_bytes())
         .then_some((pid, pidfd))
