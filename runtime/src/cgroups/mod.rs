@@ -220,32 +220,56 @@ impl Cgroups {
     /// Create the directories in every hierarchy and write the limits.
     pub fn create(h: &[Hierarchy], rel: &Path, res: Option<&LinuxResources>) -> Result<Cgroups> {
         let mut cg = Cgroups::default();
-        for hier in h {
-            let path = hier.mount.join(rel);
-            let created = match hier.version {
-                1 => v1::mkdir(&hier.mount, rel, hier.has("cpuset")),
-                _ => v2::mkdir(&hier.mount, rel),
-            };
-            if let Err(e) = created {
-                let _ = cg.remove();
-                return Err(e);
-            }
-            cg.dirs.push(CgroupDir {
-                version: hier.version,
-                path,
-                controllers: hier.controllers.clone(),
-            });
-        }
-        // The device list is always written, even when the spec has none: the spec's
-        // rules sit between "deny all" and runc's default allow list.
-        let mut res = res.cloned().unwrap_or_default();
-        let spec_rules = res.devices().clone().unwrap_or_default();
-        res.set_devices(Some(devices::effective_rules(&spec_rules)));
-        if let Err(e) = cg.apply(&res) {
+        let mut applied = Applied::default();
+        let res = with_device_rules(res);
+        cg.create_in(h, rel, &res, |_| true, &mut applied)?;
+        if let Err(e) = applied.check(&res) {
             let _ = cg.remove();
             return Err(e);
         }
         Ok(cg)
+    }
+
+    /// Create the directories (and write the limits) of the hierarchies `pick`
+    /// chooses, adding them to `self` and what they applied to `applied`: a create
+    /// in two steps (cgroup2 before the init is cloned into it, v1 while it builds
+    /// its root filesystem) ends with one `applied.check`. On an error the
+    /// directories made here are removed again, the earlier ones kept.
+    pub fn create_in(
+        &mut self,
+        h: &[Hierarchy],
+        rel: &Path,
+        res: &LinuxResources,
+        pick: impl Fn(&Hierarchy) -> bool,
+        applied: &mut Applied,
+    ) -> Result<()> {
+        let mut made = Cgroups::default();
+        let r = (|| {
+            for hier in h.iter().filter(|h| pick(h)) {
+                match hier.version {
+                    1 => v1::mkdir(&hier.mount, rel, hier.has("cpuset"))?,
+                    _ => v2::mkdir(&hier.mount, rel)?,
+                }
+                made.dirs.push(CgroupDir {
+                    version: hier.version,
+                    path: hier.mount.join(rel),
+                    controllers: hier.controllers.clone(),
+                });
+            }
+            for d in &made.dirs {
+                match d.version {
+                    1 => v1::apply(d, res, applied)?,
+                    _ => v2::apply(d, res, applied)?,
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = r {
+            let _ = made.remove();
+            return Err(e);
+        }
+        self.dirs.extend(made.dirs);
+        Ok(())
     }
 
     /// Write the limits of `res`, each to the hierarchy holding its controller. A
@@ -406,6 +430,15 @@ impl Cgroups {
         }
         first.map_or(Ok(()), Err)
     }
+}
+
+/// `res` with the device list always set, even when the spec has none: the spec's
+/// rules sit between "deny all" and runc's default allow list.
+pub fn with_device_rules(res: Option<&LinuxResources>) -> LinuxResources {
+    let mut res = res.cloned().unwrap_or_default();
+    let spec_rules = res.devices().clone().unwrap_or_default();
+    res.set_devices(Some(devices::effective_rules(&spec_rules)));
+    res
 }
 
 fn rmdir_retry(p: &Path) -> Result<()> {

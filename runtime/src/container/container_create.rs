@@ -195,15 +195,46 @@ impl Container {
         let linux = cfg.spec.linux().as_ref();
         let h = cgroups::hierarchies();
         let rel = cgroups::relative_path(linux.and_then(|l| l.cgroups_path().as_deref()), &cfg.id);
-        let cg = Cgroups::create(h, &rel, linux.and_then(|l| l.resources().as_ref()))?;
-        let v2 = cg.v2_dir().map(|p| p.to_path_buf());
-        let procs: Vec<std::path::PathBuf> = cg
-            .dirs
-            .iter()
-            .filter(|d| d.version == 1)
-            .map(|d| d.path.join("cgroup.procs"))
-            .collect();
+        let res = cgroups::with_device_rules(linux.and_then(|l| l.resources().as_ref()));
+        // The v1 directories (ten on a hybrid host, with their limits and device
+        // rules) are made once the init is cloned, while it builds its root
+        // filesystem: it needs them only at `Attached`. Unless it binds them into
+        // its root before that (a `cgroup` mount in the host's cgroup namespace).
+        let v1_later = !crate::rootfs::binds_cgroup_dirs(&cfg.spec);
+        let mut applied = cgroups::Applied::default();
+        let mut cg = Cgroups::default();
+        cg.create_in(
+            h,
+            &rel,
+            &res,
+            |hier| !(v1_later && hier.version == 1),
+            &mut applied,
+        )?;
         undo.cgroups = Some(cg.clone());
+        if !v1_later {
+            applied.check(&res)?;
+        }
+        let v2 = cg.v2_dir().map(|p| p.to_path_buf());
+        let v1_dirs: Vec<std::path::PathBuf> = h
+            .iter()
+            .filter(|hier| hier.version == 1)
+            .map(|hier| hier.mount.join(&rel))
+            .collect();
+        // Who moves the init into its v1 cgroups: itself (cheaper, see
+        // `CreateRequest::cgroup_tasks`) where it sees the host's files as their
+        // owner, else this process.
+        let self_attach = !ns.new_userns() && !ns.join.iter().any(|(f, _)| *f == libc::CLONE_NEWNS);
+        let (cgroup_tasks, procs): (Vec<_>, Vec<_>) = if self_attach {
+            (
+                v1_dirs.iter().map(|d| d.join("tasks")).collect(),
+                Vec::new(),
+            )
+        } else {
+            (
+                Vec::new(),
+                v1_dirs.iter().map(|d| d.join("cgroup.procs")).collect(),
+            )
+        };
         timings.cgroups_us = t.elapsed().as_micros() as u64;
         let t = std::time::Instant::now();
 
@@ -214,15 +245,25 @@ impl Container {
             mountpoint,
             fifo,
             cgroup_procs: Vec::new(),
-            attach_by_caller: !procs.is_empty(),
+            attach_by_caller: !v1_dirs.is_empty(),
+            cgroup_tasks,
             cgroup_v2: v2,
             cgroup_mounts: cgroups::container_mounts(h, &rel),
             init: cfg.init,
             user: cfg.user.clone(),
             die_with_parent: cfg.die_with_parent,
         };
-        let (chan, mut helper) = spawn::spawn(cfg.stdio)?;
-        chan.send(&ToInit::Create(Box::new(req)))?;
+        // The init cloned right here when nothing needs the helper; its pid is then
+        // known at once, as if the helper had reported it.
+        let direct =
+            spawn::clone_init(cfg.stdio, Box::new(req), ns.new_flags, !ns.join.is_empty())?;
+        let (chan, mut helper, mut known) = match direct {
+            Ok(d) => (d.chan, None, Some(FromInit::Pid(d.pid, [0, d.clone_us]))),
+            Err((stdio, req)) => {
+                let (chan, helper) = spawn::spawn(stdio, Some(ToInit::Create(req)))?;
+                (chan, Some(helper), None)
+            }
+        };
         // The helper reports the pid and the init reports its progress on the same
         // channel from two processes: under load the init's messages can overtake the
         // helper's, so accept them in any order.
@@ -230,7 +271,11 @@ impl Container {
         let mut ready = false;
         let mut pty = None;
         while pid.is_none() || !ready {
-            match chan.recv::<FromInit>() {
+            let next = match known.take() {
+                Some(m) => Ok(Some((m, None))),
+                None => chan.recv::<FromInit>(),
+            };
+            match next {
                 Ok(Some((FromInit::Pid(p, [_, clone]), _))) => {
                     timings.clone_us = clone;
                     timings.helper_us = t.elapsed().as_micros() as u64;
@@ -256,12 +301,21 @@ impl Container {
                         crate::namespaces::write_id_maps(p, &cfg.spec)?;
                         send_or_init_error(&chan, &ToInit::Mapped)?;
                     }
-                    // cgroup v1 has no CLONE_INTO_CGROUP: the init is moved here, while it
-                    // builds its root filesystem. The first cgroup.procs write waits for an
-                    // RCU grace period (milliseconds on a busy host), which so overlaps the
-                    // mounts. The init waits for `Attached` before it enters its cgroup
-                    // namespace, and so long before it execs anything.
+                    // cgroup v1 has no CLONE_INTO_CGROUP: the v1 directories are made
+                    // now, while the init builds its root filesystem, and `Attached`
+                    // tells it they exist. It then moves itself (`cgroup_tasks`), or was
+                    // moved here (a cgroup.procs write, whose first one waits for an RCU
+                    // grace period, overlapping its mounts). Either way it is in its
+                    // cgroups before it enters its cgroup namespace, and so long before
+                    // it execs anything.
                     let tj = std::time::Instant::now();
+                    if v1_later {
+                        let r = cg.create_in(h, &rel, &res, |hier| hier.version == 1, &mut applied);
+                        undo.cgroups = Some(cg.clone());
+                        r?;
+                        applied.check(&res)?;
+                        timings.cgroups_us += tj.elapsed().as_micros() as u64;
+                    }
                     if !procs.is_empty() {
                         let me = p.to_string();
                         for f in &procs {
@@ -300,7 +354,9 @@ impl Container {
             }
         }
         // The helper exits right after reporting the pid: reap it.
-        let _ = helper.wait();
+        if let Some(h) = &mut helper {
+            let _ = h.wait();
+        }
         let pid = pid.unwrap_or_default();
         let state = State {
             oci_version: cfg.spec.version().clone(),

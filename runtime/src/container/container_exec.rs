@@ -80,7 +80,7 @@ impl Container {
             user: cfg.user,
             seccomp,
         };
-        let (chan, mut helper) = spawn::spawn(cfg.stdio)?;
+        let (chan, mut helper) = spawn::spawn(cfg.stdio, None)?;
         if let Err(e) = helper.attach(&self.state.cgroups.procs_files()) {
             drop(chan);
             let _ = helper.wait();

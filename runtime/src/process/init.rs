@@ -69,6 +69,9 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
         }
         _ => false,
     })?;
+    for f in &req.cgroup_tasks {
+        raw::write_file(f, "0")?;
+    }
     if hooks::any(spec, &[Kind::Prestart, Kind::CreateRuntime]) {
         // Run by the caller, in the runtime's namespaces, while our mounts exist.
         chan.send(&FromInit::Hooks)?;

@@ -46,6 +46,14 @@ pub struct CreateRequest {
     /// `Container::create`): clone without CLONE_NEWCGROUP, wait for `Attached`, then
     /// unshare the cgroup namespace.
     pub attach_by_caller: bool,
+    /// v1 `tasks` files the init writes `0` to itself once `Attached` says they
+    /// exist (instead of the caller writing its pid to `cgroup.procs`): a thread
+    /// that moves itself skips the kernel's global threadgroup lock, whose first
+    /// writer waits for an RCU grace period (milliseconds, tens on a busy host).
+    /// Empty when the init cannot (a new user namespace: the files are the host
+    /// root's; a joined mount namespace: the paths are the host's).
+    #[serde(default)]
+    pub cgroup_tasks: Vec<PathBuf>,
     /// Keep the runtime's init as pid 1 and fork the process.
     pub init: bool,
     /// `user[:group]` to resolve in the image's /etc/passwd and /etc/group.

@@ -15,8 +15,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use super::channel::Channel;
+use super::message::{CreateRequest, ToInit};
 use super::stage0::ENV;
 use crate::error::{Error, Result};
+use crate::syscall::raw::{clone3, CloneArgs, CLONE_INTO_CGROUP};
 
 /// The container's standard input, output and error.
 #[derive(Debug, Default)]
@@ -96,12 +98,21 @@ impl Drop for Actions {
 /// benchmark's before/after, and a way around the fork path should it ever misbehave.
 pub const REEXEC_ENV: &str = "BERTH_RUNTIME_REEXEC";
 
-/// Spawn the helper with the child end of a fresh channel as fd 3.
-pub fn spawn(stdio: Stdio) -> Result<(Channel, Helper)> {
+/// Spawn the helper with the child end of a fresh channel as fd 3, and give it
+/// `first`, what it is to do. A forked helper has it in its copy of our memory (no
+/// JSON of the whole spec, with its seccomp profile, made here and parsed there); a
+/// re-executed one reads it from the channel. With `None` the helper waits for the
+/// caller to send it (an exec, whose helper the caller moves into the container's
+/// cgroups first).
+pub fn spawn(stdio: Stdio, first: Option<ToInit>) -> Result<(Channel, Helper)> {
     if single_threaded() && may_fork() && std::env::var_os(REEXEC_ENV).is_none() {
-        fork_helper(stdio)
+        fork_helper(stdio, first)
     } else {
-        exec_helper(stdio)
+        let (chan, helper) = exec_helper(stdio)?;
+        if let Some(m) = first {
+            chan.send(&m)?;
+        }
+        Ok((chan, helper))
     }
 }
 
@@ -140,7 +151,7 @@ fn single_threaded() -> bool {
 
 /// Fork the helper. Everything the child needs is made before the fork; between fork
 /// and the helper's code the child only moves descriptors and resets signal handlers.
-fn fork_helper(stdio: Stdio) -> Result<(Channel, Helper)> {
+fn fork_helper(stdio: Stdio, first: Option<ToInit>) -> Result<(Channel, Helper)> {
     let (ours, theirs) = Channel::pair()?;
     let theirs = high(theirs.into_fd().as_raw_fd())?;
     let stdio: Option<[OwnedFd; 3]> = match stdio {
@@ -178,7 +189,7 @@ fn fork_helper(stdio: Stdio) -> Result<(Channel, Helper)> {
             Some(f) => f.iter().map(|f| f.as_raw_fd()).collect(),
             None => vec![0, 1, 2],
         };
-        child_start(&fds, theirs.as_raw_fd());
+        child_start(&fds, theirs.as_raw_fd(), first);
     }
     Ok((ours, Helper { pid }))
 }
@@ -186,8 +197,21 @@ fn fork_helper(stdio: Stdio) -> Result<(Channel, Helper)> {
 /// In the forked child: stdio on 0..=2 (`fds`, all >= 10 or already in place), the
 /// channel on 3, every other descriptor closed (the caller's end of the channel among
 /// them, or the caller would never read EOF), default signal handlers as after an exec,
-/// then the helper.
-fn child_start(fds: &[RawFd], chan: RawFd) -> ! {
+/// then the helper, on `first`.
+fn child_start(fds: &[RawFd], chan: RawFd, first: Option<ToInit>) -> ! {
+    child_descriptors_and_signals(fds, chan);
+    name_helper();
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match first {
+        Some(m) => super::stage0::serve(m, 3),
+        None => super::stage0::main(3),
+    }));
+    // SAFETY: _exit ends the child without running the caller's exit handlers.
+    unsafe { libc::_exit(127) }
+}
+
+/// The part of [`child_start`] that makes a copy of the caller look freshly exec'd:
+/// stdio on 0..=2, the channel on 3, nothing else open, default signal handlers.
+fn child_descriptors_and_signals(fds: &[RawFd], chan: RawFd) {
     for (n, &fd) in fds.iter().enumerate() {
         // SAFETY: dup2 on descriptors this process owns; clears close-on-exec on the copy.
         if fd != n as RawFd && unsafe { libc::dup2(fd, n as RawFd) } < 0 {
@@ -213,10 +237,123 @@ fn child_start(fds: &[RawFd], chan: RawFd) -> ! {
             }
         }
     }
-    name_helper();
-    let _ = std::panic::catch_unwind(|| super::stage0::main(3));
-    // SAFETY: _exit ends the child without running the caller's exit handlers.
-    unsafe { libc::_exit(127) }
+}
+
+/// A container init this process cloned itself (see [`clone_init`]).
+pub struct DirectInit {
+    /// The caller's end of the channel to the init.
+    pub chan: Channel,
+    /// The init's pid.
+    pub pid: libc::pid_t,
+    /// Microseconds in clone3.
+    pub clone_us: u64,
+}
+
+/// What [`clone_init`] hands back when the helper must do it.
+pub type ForHelper = (Stdio, Box<CreateRequest>);
+
+/// Clones the container's init straight from this process, with all its new
+/// namespaces and into its cgroup2 directory, when nothing needs the helper in
+/// between: this process is single-threaded (see [`spawn`]), no namespace is
+/// joined by path (that setns would change the caller's own) and no cgroup is
+/// joined by writing. One process and one copy of the address space fewer than
+/// fork + clone (crun, too, clones once when it joins nothing). The caller is the
+/// init's parent, as with the helper's CLONE_PARENT. `Ok(Err(..))` gives back the
+/// stdio and the request for [`spawn`]: not possible here, or CLONE_INTO_CGROUP
+/// refused (the helper then joins the cgroup by writing).
+pub fn clone_init(
+    stdio: Stdio,
+    req: Box<CreateRequest>,
+    new_flags: i32,
+    joins: bool,
+) -> Result<std::result::Result<DirectInit, ForHelper>> {
+    let possible = !joins
+        && req.cgroup_procs.is_empty()
+        && single_threaded()
+        && may_fork()
+        && std::env::var_os(REEXEC_ENV).is_none();
+    if !possible {
+        return Ok(Err((stdio, req)));
+    }
+    let (ours, theirs) = Channel::pair()?;
+    let theirs = high(theirs.into_fd().as_raw_fd())?;
+    let child_stdio: Option<[OwnedFd; 3]> = match &stdio {
+        Stdio::Inherit => None,
+        Stdio::Null => {
+            let null = std::path::Path::new("/dev/null");
+            let r = crate::syscall::raw::open(null, libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
+            let w = crate::syscall::raw::open(null, libc::O_WRONLY | libc::O_CLOEXEC, 0)?;
+            Some([
+                high(r.as_raw_fd())?,
+                high(w.as_raw_fd())?,
+                high(w.as_raw_fd())?,
+            ])
+        }
+        Stdio::Fds {
+            stdin,
+            stdout,
+            stderr,
+        } => Some([
+            high(stdin.as_raw_fd())?,
+            high(stdout.as_raw_fd())?,
+            high(stderr.as_raw_fd())?,
+        ]),
+    };
+    let cg = match &req.cgroup_v2 {
+        Some(p) => Some(crate::syscall::raw::open(
+            p,
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            0,
+        )?),
+        None => None,
+    };
+    // The cgroup namespace is unshared by the init once the caller has moved it
+    // into its v1 cgroups (see stage0::create).
+    let flags = if req.attach_by_caller {
+        new_flags & !libc::CLONE_NEWCGROUP
+    } else {
+        new_flags
+    };
+    let mut args = CloneArgs {
+        flags: flags as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
+    if let Some(cg) = &cg {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = cg.as_raw_fd() as u64;
+    }
+    let t = std::time::Instant::now();
+    // SAFETY: this process is single-threaded (checked above): the child is a
+    // complete copy with no lock held by a thread that does not exist there. It
+    // never returns into the caller's code: the init ends in execve or _exit.
+    let pid = unsafe { clone3(&mut args) };
+    let clone_us = t.elapsed().as_micros() as u64;
+    match pid {
+        Ok(0) => {
+            let fds: Vec<RawFd> = match &child_stdio {
+                Some(f) => f.iter().map(|f| f.as_raw_fd()).collect(),
+                None => vec![0, 1, 2],
+            };
+            child_descriptors_and_signals(&fds, theirs.as_raw_fd());
+            name_helper();
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                super::stage0::become_init(*req, 3, new_flags)
+            }));
+            // SAFETY: _exit ends the child without running the caller's exit handlers.
+            unsafe { libc::_exit(127) }
+        }
+        Ok(pid) => Ok(Ok(DirectInit {
+            chan: ours,
+            pid,
+            clone_us,
+        })),
+        Err(_) if cg.is_some() => Ok(Err((stdio, req))),
+        Err(e) => Err(Error::Sys {
+            op: "clone3",
+            source: e,
+        }),
+    }
 }
 
 /// The name the helper (and an init that stays pid 1) shows in `ps` and `top`.

@@ -3,7 +3,7 @@
 //! clone3s the container's init with CLONE_PARENT, so the caller (not this short-lived
 //! helper) becomes the init's parent and can wait for it.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, IntoRawFd};
 use std::path::Path;
 
 use super::channel::Channel;
@@ -17,8 +17,53 @@ use crate::tty;
 /// Environment variable naming the inherited channel descriptor.
 pub const ENV: &str = "_BERTH_RUNTIME_INIT";
 
-/// Helper entry point; never returns.
+/// Entry point of a re-executed helper: reads what to do from the channel `fd`;
+/// never returns.
 pub fn main(fd: i32) -> ! {
+    // SAFETY: `fd` is the inherited channel, owned by nobody else in this process.
+    let chan = unsafe { Channel::from_raw(fd) };
+    match chan.recv::<ToInit>() {
+        Ok(Some((m, _))) => serve(m, chan.into_fd().into_raw_fd()),
+        Ok(None) => unsafe { libc::_exit(1) },
+        Err(e) => {
+            let _ = chan.send(&FromInit::Error(e.to_string()));
+            unsafe { libc::_exit(1) }
+        }
+    }
+}
+
+/// The helper's work on `first` (a create or an exec), talking to the caller on the
+/// channel `fd`; never returns.
+pub fn serve(first: ToInit, fd: i32) -> ! {
+    like_a_fresh_runtime_process(fd);
+    // SAFETY: `fd` is the channel, owned by nobody else in this process.
+    let chan = unsafe { Channel::from_raw(fd) };
+    let r = match first {
+        ToInit::Create(req) => create(*req, chan),
+        ToInit::Exec(req) => exec(*req, chan),
+        m => Err((Error::Channel(format!("unexpected {m:?}")), chan)),
+    };
+    match r {
+        Ok(()) => unsafe { libc::_exit(0) },
+        Err((e, chan)) => {
+            let _ = chan.send(&FromInit::Error(e.to_string()));
+            unsafe { libc::_exit(1) }
+        }
+    }
+}
+
+/// The init of a container cloned by the caller itself (`spawn::clone_init`), on the
+/// channel `fd`; never returns.
+pub fn become_init(req: CreateRequest, fd: i32, new_flags: i32) -> ! {
+    like_a_fresh_runtime_process(fd);
+    // SAFETY: `fd` is the channel, owned by nobody else in this process.
+    let chan = unsafe { Channel::from_raw(fd) };
+    init::container_main(req, chan, new_flags)
+}
+
+/// What the helper and an init cloned by the caller set first, whoever their
+/// caller was.
+fn like_a_fresh_runtime_process(fd: i32) {
     // Whatever the caller's umask (berth's own is 077), what the init creates in the
     // rootfs (mount points, /dev) gets runc's and docker's 022, and the container's
     // process its spec's umask (set again before exec).
@@ -35,22 +80,8 @@ pub fn main(fd: i32) -> ! {
         libc::signal(libc::SIGQUIT, libc::SIG_IGN);
     }
     // Set close-on-exec again: the container's process must not inherit it.
+    // SAFETY: fcntl on a descriptor number.
     unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-    let chan = unsafe { Channel::from_raw(fd) };
-    let r = match chan.recv::<ToInit>() {
-        Ok(Some((ToInit::Create(req), _))) => create(*req, chan),
-        Ok(Some((ToInit::Exec(req), _))) => exec(*req, chan),
-        Ok(Some((m, _))) => Err((Error::Channel(format!("unexpected {m:?}")), chan)),
-        Ok(None) => unsafe { libc::_exit(1) },
-        Err(e) => Err(e).map_err(|e| (e, chan)),
-    };
-    match r {
-        Ok(()) => unsafe { libc::_exit(0) },
-        Err((e, chan)) => {
-            let _ = chan.send(&FromInit::Error(e.to_string()));
-            unsafe { libc::_exit(1) }
-        }
-    }
 }
 
 fn join_cgroups(files: &[std::path::PathBuf]) -> Result<()> {

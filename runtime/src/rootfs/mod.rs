@@ -220,6 +220,12 @@ pub fn enter(sys: &mut dyn Syscall, plan: &Plan) -> Result<()> {
     Ok(())
 }
 
+/// Whether [`prepare`] binds the container's own cgroup directories into its root
+/// (a `cgroup` mount without a cgroup namespace): they must exist before it runs.
+pub fn binds_cgroup_dirs(spec: &Spec) -> bool {
+    !new_cgroupns(spec) && spec.mounts().iter().flatten().any(is_cgroup)
+}
+
 fn is_cgroup(m: &Mount) -> bool {
     matches!(m.typ().as_deref(), Some("cgroup") | Some("cgroup2"))
 }

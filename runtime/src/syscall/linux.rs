@@ -14,12 +14,47 @@ use crate::error::{Error, Result};
 #[derive(Default)]
 pub struct LinuxSyscall {
     root: Option<OwnedFd>,
+    /// The root's `/dev/null`, once checked to be the null device: every masked
+    /// file is bound from it, one open and one check for all of them.
+    null: Option<OwnedFd>,
 }
 
 impl LinuxSyscall {
     /// A fresh instance with no root yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The root's `/dev/null` (see [`LinuxSyscall::null`]).
+    fn verified_null(&mut self) -> Result<i32> {
+        if let Some(n) = &self.null {
+            return Ok(n.as_raw_fd());
+        }
+        // Bind the container's /dev/null by fd only after checking it is really the
+        // null device: a symlink or another file there would let an image bind any
+        // host file over the masked path (CVE-2025-31133).
+        let null = open_in_root(
+            self.root()?,
+            Path::new("/dev/null"),
+            libc::O_PATH | libc::O_NOFOLLOW,
+            0,
+        )
+        .map_err(|e| Error::Path {
+            op: "open",
+            path: "/dev/null".into(),
+            source: e,
+        })?;
+        let nst = fstat(&null).map_err(|e| Error::Path {
+            op: "stat",
+            path: "/dev/null".into(),
+            source: e,
+        })?;
+        if nst.st_mode & libc::S_IFMT != libc::S_IFCHR || nst.st_rdev != libc::makedev(1, 3) {
+            return Err(Error::Spec(
+                "/dev/null in the container is not the null device".into(),
+            ));
+        }
+        Ok(self.null.insert(null).as_raw_fd())
     }
 
     fn root(&self) -> Result<i32> {
@@ -375,6 +410,7 @@ impl Syscall for LinuxSyscall {
     }
 
     fn set_root(&mut self, path: &Path) -> Result<()> {
+        self.null = None;
         self.root = Some(raw::open(path, libc::O_PATH | libc::O_DIRECTORY, 0)?);
         Ok(())
     }
@@ -470,6 +506,7 @@ impl Syscall for LinuxSyscall {
             "detach old root",
         )?;
         raw::check(unsafe { libc::chdir(c"/".as_ptr()) }, "chdir /")?;
+        self.null = None;
         self.root = Some(raw::open(
             Path::new("/"),
             libc::O_PATH | libc::O_DIRECTORY,
@@ -483,6 +520,7 @@ impl Syscall for LinuxSyscall {
         raw::check(unsafe { libc::fchdir(root) }, "fchdir to new root")?;
         raw::check(unsafe { libc::chroot(c".".as_ptr()) }, "chroot")?;
         raw::check(unsafe { libc::chdir(c"/".as_ptr()) }, "chdir /")?;
+        self.null = None;
         self.root = Some(raw::open(
             Path::new("/"),
             libc::O_PATH | libc::O_DIRECTORY,
@@ -541,32 +579,9 @@ impl Syscall for LinuxSyscall {
                 source: e,
             });
         }
-        // Bind the container's /dev/null by fd only after checking it is really the
-        // null device: a symlink or another file there would let an image bind any
-        // host file over the masked path (CVE-2025-31133).
-        let null = open_in_root(
-            root,
-            Path::new("/dev/null"),
-            libc::O_PATH | libc::O_NOFOLLOW,
-            0,
-        )
-        .map_err(|e| Error::Path {
-            op: "open",
-            path: "/dev/null".into(),
-            source: e,
-        })?;
-        let nst = fstat(&null).map_err(|e| Error::Path {
-            op: "stat",
-            path: "/dev/null".into(),
-            source: e,
-        })?;
-        if nst.st_mode & libc::S_IFMT != libc::S_IFCHR || nst.st_rdev != libc::makedev(1, 3) {
-            return Err(Error::Spec(
-                "/dev/null in the container is not the null device".into(),
-            ));
-        }
+        let null = self.verified_null()?;
         raw::mount(
-            Some(&fd_path(null.as_raw_fd())),
+            Some(&fd_path(null)),
             &target,
             None,
             libc::MS_BIND as u64,
