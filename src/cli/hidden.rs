@@ -7,7 +7,8 @@ use clap::Args;
 use crate::state::Layout;
 use crate::supervise::supervisor::Tick;
 
-/// How often a supervisor looks whether the DNS responder still runs.
+/// How soon a supervisor looks again for a DNS responder it could not wait on
+/// (none runs and no network exists, or a new one has not said its pid yet).
 const DNS_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// `supervise ID`.
@@ -22,9 +23,9 @@ pub fn run_supervise(layout: &Layout, a: &SuperviseArgs) -> Result<()> {
     crate::supervise::main::run(layout, &a.id, || dns_tick(layout))
 }
 
-/// What a supervisor of a container on a bridge network does every second:
-/// restart this root's DNS responder when it is found dead (`berth-supervisor`
-/// and berth's own fast path both start supervisors with it).
+/// What a supervisor of a container on a bridge network does whenever this
+/// root's DNS responder exits: restart it (`berth-supervisor` and berth's own
+/// fast path both start supervisors with it).
 pub fn dns_tick(layout: &Layout) -> Tick {
     let mut keeper = crate::engine::network::DnsKeeper::new(layout);
     Tick {

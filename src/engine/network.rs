@@ -633,8 +633,10 @@ pub fn spawn_dns(layout: &Layout) -> Result<std::process::Child> {
 }
 
 /// Restarts the DNS responder when it is found dead: a supervisor of a container
-/// on a bridge network calls [`DnsKeeper::check`] every second or so, so that a
-/// killed responder is back within about a second, whoever killed it.
+/// on a bridge network calls [`DnsKeeper::check`] once, then again whenever the
+/// descriptor it returned (the responder's pidfd) becomes readable, so that a
+/// killed responder is back at once, whoever killed it, and an idle supervisor
+/// never wakes for it.
 #[derive(Debug)]
 pub struct DnsKeeper {
     layout: Layout,
@@ -650,8 +652,11 @@ impl DnsKeeper {
         }
     }
 
-    /// Starts a responder when none runs and a network exists.
-    pub fn check(&mut self) {
+    /// Starts a responder when none runs and a network exists. Returns a pidfd of
+    /// the responder that runs now (readable once it exits), or `None` when there
+    /// is none to watch yet (no network, or one just starting that has not said
+    /// its pid): the caller then checks again a little later.
+    pub fn check(&mut self) -> Option<std::os::fd::OwnedFd> {
         // Reap the one we started once it exits (it outlives us otherwise).
         if let Some(c) = &mut self.child {
             if !matches!(c.try_wait(), Ok(None)) {
@@ -663,7 +668,7 @@ impl DnsKeeper {
             Ok(Some(_))
         );
         if !free {
-            return;
+            return running_dns(&self.layout);
         }
         let any_network = net_state(&self.layout)
             .and_then(|s| Ok(s.networks()?))
@@ -674,7 +679,28 @@ impl DnsKeeper {
                 Err(e) => tracing::warn!("restarting the DNS responder: {e:#}"),
             }
         }
+        // Ours, unreaped: its pidfd fires when it exits, whether it then serves
+        // or loses the lock to one another supervisor started at the same time.
+        let pid = self.child.as_ref()?.id();
+        crate::supervise::sys::pidfd_open(pid).ok()
     }
+}
+
+/// A pidfd of the responder that holds the lock now, from the pid it wrote to
+/// [`dns_status_path`]; `None` when that file names no live responder (a new
+/// one has the lock but has not written it yet).
+fn running_dns(layout: &Layout) -> Option<std::os::fd::OwnedFd> {
+    let serving: berth_netns::dns::Serving =
+        serde_json::from_slice(&fs::read(dns_status_path(layout)).ok()?).ok()?;
+    let pidfd = crate::supervise::sys::pidfd_open(serving.pid).ok()?;
+    // Read after the pidfd pins the pid: it cannot name a later process now. A
+    // zombie's pidfd is readable at once, and a stale file may name an unrelated
+    // process that reused the pid: neither is worth waiting on.
+    let stat = fs::read_to_string(format!("/proc/{}/stat", serving.pid)).ok()?;
+    let state = stat.rsplit_once(')')?.1.split_whitespace().next()?;
+    let cmdline = fs::read(format!("/proc/{}/cmdline", serving.pid)).ok()?;
+    let serves = cmdline.split(|b| *b == 0).any(|a| a == b"dns-serve");
+    (serves && state != "Z" && state != "X").then_some(pidfd)
 }
 
 /// The lock a running DNS responder holds.

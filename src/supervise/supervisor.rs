@@ -44,21 +44,26 @@ pub struct Settings {
     /// Read none of the first run's output, nor its exit, until a client attaches
     /// (or [`AWAIT_ATTACH`] passes): a foreground `run` misses nothing.
     pub await_attach: bool,
-    /// Work done regularly while the supervisor runs (restarting the root's DNS
-    /// responder when it is found dead).
+    /// A check the supervisor repeats while it runs, whenever the descriptor the
+    /// last check returned fires (restarting the root's DNS responder when it is
+    /// found dead).
     pub tick: Option<Tick>,
     /// Started by the guard of a supervisor that died (see `supervise::guard`):
     /// a container its status says runs died with that supervisor.
     pub adopt: bool,
 }
 
-/// Something the supervisor does every `every`, first right after the first start.
+/// A check the supervisor makes right after the first start and again whenever
+/// the descriptor it returned becomes readable (the DNS responder's pidfd: it
+/// died). An idle supervisor so sleeps in poll until something happens: fifty of
+/// them cost no CPU. A check that has nothing to wait on (no responder known yet)
+/// is made again after `every`.
 #[derive(Clone)]
 pub struct Tick {
-    /// How often.
+    /// When to check again if the last check returned no descriptor.
     pub every: Duration,
-    /// What.
-    pub run: std::rc::Rc<std::cell::RefCell<dyn FnMut()>>,
+    /// The check; returns what to wait on before the next one.
+    pub run: std::rc::Rc<std::cell::RefCell<dyn FnMut() -> Option<OwnedFd>>>,
 }
 
 impl std::fmt::Debug for Tick {
@@ -121,6 +126,8 @@ pub(super) struct Supervisor<'a> {
     /// Output and exit are held for the first client until then.
     hold_until: Option<Instant>,
     next_tick: Option<Instant>,
+    /// Readable when the tick is due again (see [`Tick`]).
+    tick_fd: Option<OwnedFd>,
     last_exit: Option<ExitInfo>,
 }
 
@@ -132,6 +139,7 @@ struct PollSet {
     stdin: usize,
     clients: std::ops::Range<usize>,
     exit: Option<usize>,
+    tick: Option<usize>,
 }
 
 /// The control socket is always the first descriptor polled.
@@ -165,6 +173,7 @@ impl<'a> Supervisor<'a> {
             health: None,
             hold_until: None,
             next_tick: None,
+            tick_fd: None,
             last_exit: None,
         })
     }
@@ -273,6 +282,10 @@ impl<'a> Supervisor<'a> {
             self.emit(Action::Detach);
         }
         self.on_probe(&set)?;
+        if set.tick.is_some_and(|i| set.fds[i].revents != 0) {
+            self.tick_fd = None;
+            self.next_tick = Some(Instant::now());
+        }
         if set.exit.is_some_and(|i| set.fds[i].revents != 0) {
             self.on_exit()?;
         }
@@ -285,8 +298,11 @@ impl<'a> Supervisor<'a> {
     fn run_tick(&mut self) {
         if let (Some(t), Some(at)) = (&self.settings.tick, self.next_tick) {
             if Instant::now() >= at {
-                (t.run.borrow_mut())();
-                self.next_tick = Some(Instant::now() + t.every);
+                self.tick_fd = (t.run.borrow_mut())();
+                self.next_tick = match self.tick_fd {
+                    Some(_) => None,
+                    None => Some(Instant::now() + t.every),
+                };
             }
         }
     }
@@ -353,6 +369,10 @@ impl<'a> Supervisor<'a> {
             }
             _ => None,
         };
+        let tick = self.tick_fd.as_ref().map(|f| {
+            fds.push(pollfd(f.as_raw_fd()));
+            fds.len() - 1
+        });
         PollSet {
             fds,
             outputs,
@@ -360,6 +380,7 @@ impl<'a> Supervisor<'a> {
             stdin,
             clients,
             exit,
+            tick,
         }
     }
 
