@@ -3,7 +3,8 @@
 # `crun run` and `runc run` on the same bundle, in the same run, printed as ratios; then
 # berth's own split of the time (BERTH_RUNTIME_TIMING). Needs root, hyperfine, runc, crun.
 # `berth-reexec` is berth with the helper re-executed (BERTH_RUNTIME_REEXEC=1), as every
-# create and exec did before a single-threaded caller forked it.
+# create and exec did before a single-threaded caller forked it (and now clones the
+# init itself, with no helper: the split's `helper` is then that clone).
 #
 #   runtime/benches/runtime.sh            # RUNS=50 by default
 #   SECCOMP=0 runtime/benches/runtime.sh  # without docker's seccomp profile
