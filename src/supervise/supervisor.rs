@@ -849,6 +849,39 @@ mod tests {
     }
 
     #[test]
+    fn a_tick_runs_again_when_its_descriptor_fires_and_only_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = std::rc::Rc::new(std::cell::Cell::new(0u32));
+        let counted = runs.clone();
+        let mut watched: Option<Child> = None;
+        let mut s = settings(dir.path(), RestartPolicy::No);
+        s.tick = Some(Tick {
+            // Never due by time within this test: only the descriptor wakes it.
+            every: Duration::from_secs(3600),
+            run: std::rc::Rc::new(std::cell::RefCell::new(move || {
+                counted.set(counted.get() + 1);
+                if let Some(mut c) = watched.take() {
+                    c.wait().unwrap();
+                    return None;
+                }
+                // The first check watches a process that exits soon (as a killed
+                // DNS responder does); the second has nothing left to watch.
+                let c = Command::new("sleep").arg("0.2").spawn().unwrap();
+                let fd = pidfd_open(c.id()).unwrap();
+                watched = Some(c);
+                Some(fd)
+            })),
+        });
+        let mut sh = Shell::new("sleep 1");
+        supervise(&s, &mut sh, None).unwrap();
+        assert_eq!(
+            runs.get(),
+            2,
+            "once at start, once when the watched process exited"
+        );
+    }
+
+    #[test]
     fn logs_output_and_records_the_exit_code() {
         let dir = tempfile::tempdir().unwrap();
         let mut sh = Shell::new("echo out; echo err >&2; exit 3");
