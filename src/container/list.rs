@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::record::labels;
 use super::{ContainerRecord, Status};
+use crate::state::ContainerDir;
 
 /// A container found on disk: where it lives, what it is, how it is.
 #[derive(Debug, Clone)]
@@ -36,11 +37,13 @@ pub fn find(root: &Path, project: Option<&str>) -> Vec<Found> {
                 return None;
             }
             let dir = e.path();
-            let record = ContainerRecord::load(&dir).ok()?;
+            // Located once: each lookup of a container's files costs a stat.
+            let files = ContainerDir::new(&dir);
+            let record = ContainerRecord::read(files.record()).ok()?;
             if project.is_some_and(|p| p != record.project) {
                 return None;
             }
-            let status = observed_status(&dir);
+            let status = super::observe::observe_files(&files).status;
             Some(Found {
                 dir,
                 record,
@@ -66,7 +69,7 @@ pub fn observed_status(dir: &Path) -> Status {
 
 /// The named volumes a container mounts (`volumes.json`, written at create).
 pub fn container_volumes(dir: &Path) -> Vec<String> {
-    crate::state::ContainerDir::new(dir).read_volumes()
+    ContainerDir::new(dir).read_volumes()
 }
 
 /// One line of `ls`: a project and how its containers are.

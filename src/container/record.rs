@@ -106,8 +106,12 @@ impl ContainerRecord {
 
     /// Reads the record of `container_dir`.
     pub fn load(container_dir: &Path) -> Result<ContainerRecord, StateError> {
-        let path = Self::path(container_dir);
-        let bytes = std::fs::read(&path).map_err(|e| io_error("read", &path, e))?;
+        Self::read(Self::path(container_dir))
+    }
+
+    /// Reads the record at `path` (a [`crate::state::ContainerDir::record`]).
+    pub fn read(path: PathBuf) -> Result<ContainerRecord, StateError> {
+        let bytes = super::observe::read_small(&path).map_err(|e| io_error("read", &path, e))?;
         serde_json::from_slice(&bytes).map_err(|source| StateError::Json { path, source })
     }
 

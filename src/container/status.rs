@@ -95,8 +95,13 @@ impl Status {
 
     /// Reads the status; a container without one is `Created`.
     pub fn load(container_dir: &Path) -> Result<Status, StateError> {
-        let path = Self::path(container_dir);
-        match std::fs::read(&path) {
+        Self::read(Self::path(container_dir))
+    }
+
+    /// Reads the status at `path` (a [`crate::state::ContainerDir::status`]);
+    /// none there is `Created`.
+    pub fn read(path: PathBuf) -> Result<Status, StateError> {
+        match super::observe::read_small(&path) {
             Ok(bytes) => {
                 serde_json::from_slice(&bytes).map_err(|source| StateError::Json { path, source })
             }

@@ -63,6 +63,12 @@ impl Interrupt {
         Ok(Interrupt(state))
     }
 
+    /// Catches nothing: for a command that makes nothing a signal could leave
+    /// half-made; SIGINT and SIGTERM keep their default action.
+    pub fn none() -> Interrupt {
+        Interrupt(Arc::default())
+    }
+
     /// Fails with [`Interrupted`] once the user asked to stop.
     pub fn check(&self) -> Result<(), Interrupted> {
         if self.0.hit.load(Ordering::SeqCst) {

@@ -549,20 +549,32 @@ fn ensure_dns_since(layout: &Layout, spawned: Option<Instant>) -> Result<()> {
 
 /// Starts this root's DNS responder when a network needs one and none runs,
 /// without waiting for it; returns when it was spawned.
-fn start_dns(layout: &Layout) -> Result<Option<Instant>> {
+/// What [`start_dns`] found.
+enum DnsStart {
+    /// A responder serves every bridge there is (or there is none): nothing to await.
+    Serving,
+    /// One runs but does not serve every bridge yet: awaited later.
+    Running,
+    /// This command started one at this moment.
+    Spawned(Instant),
+}
+
+fn start_dns(layout: &Layout) -> Result<DnsStart> {
     fs::create_dir_all(&layout.run)?;
     let state = net_state(layout)?;
-    if state.networks()?.is_empty()
-        || berth_netns::dns::serves_every_bridge(&dns_status_path(layout), &state.records_dir())
+    // The common case first (a responder already serves every bridge): one read
+    // of the network records instead of two.
+    if berth_netns::dns::serves_every_bridge(&dns_status_path(layout), &state.records_dir())
+        || state.networks()?.is_empty()
     {
-        return Ok(None);
+        return Ok(DnsStart::Serving);
     }
     if crate::state::try_lock(&dns_lock_path(layout))?.is_none() {
         // One runs: it is awaited (and replaced if it is on its way out) later.
-        return Ok(None);
+        return Ok(DnsStart::Running);
     }
     spawn_dns(layout)?;
-    Ok(Some(Instant::now()))
+    Ok(DnsStart::Spawned(Instant::now()))
 }
 
 /// The DNS responder an `up` needs, started before its containers are made and
@@ -580,7 +592,18 @@ pub struct DnsReady {
 impl DnsReady {
     /// Starts the responder if `needed` (see [`make_networks`]) and none runs.
     pub fn start(layout: &Layout, needed: bool) -> Result<DnsReady> {
-        let spawned = if needed { start_dns(layout)? } else { None };
+        let found = if needed {
+            start_dns(layout)?
+        } else {
+            DnsStart::Serving
+        };
+        // The networks this `up` needs are made before this start: a responder
+        // serving every bridge now serves them, and there is nothing to await.
+        let needed = needed && !matches!(found, DnsStart::Serving);
+        let spawned = match found {
+            DnsStart::Spawned(at) => Some(at),
+            _ => None,
+        };
         Ok(DnsReady {
             layout: layout.clone(),
             needed,

@@ -1,6 +1,7 @@
 //! Repair after a killed berth: half-made and half-removed containers, and
 //! containers that lost part of their networking.
 
+use std::collections::HashSet;
 use std::fs;
 use std::time::Duration;
 
@@ -9,17 +10,19 @@ use berth_netns::Attachment;
 use super::network;
 use super::remove::discard;
 use crate::container::list::Found;
-use crate::container::ContainerRecord;
 use crate::state::{ContainerDir, Layout};
 
 /// Finds and removes what a killed berth left half-made for `project`:
 /// container directories that never got their record.
 pub fn repair(layout: &Layout, project: &str) {
-    remove_stale_run_dirs(layout);
-    let Ok(entries) = fs::read_dir(layout.containers()) else {
-        return;
+    let entries: Vec<fs::DirEntry> = match fs::read_dir(layout.containers()) {
+        Ok(entries) => entries.flatten().collect(),
+        Err(_) => vec![],
     };
-    for e in entries.flatten() {
+    // What the root holds, from this one listing: a stat per run dir otherwise.
+    let in_root: HashSet<std::ffi::OsString> = entries.iter().map(|e| e.file_name()).collect();
+    remove_stale_run_dirs(layout, &in_root);
+    for e in entries {
         let dir = e.path();
         let file_name = e.file_name().to_string_lossy().into_owned();
         if file_name.starts_with(".del-") {
@@ -46,11 +49,11 @@ pub fn repair(layout: &Layout, project: &str) {
             }
             continue;
         }
-        if ContainerRecord::path(&dir).exists() {
+        let files = ContainerDir::new(&dir);
+        if files.record().exists() {
             // An older berth's container moves to this layout on first touch
             // (under its project's lock, which only the owner's command holds;
             // another project's waits for its own command).
-            let files = ContainerDir::new(&dir);
             if files.is_old_layout() && owns(&dir, project) {
                 if let Err(e) = files.migrate() {
                     tracing::warn!("moving {} to the current layout: {e}", dir.display());
@@ -73,13 +76,15 @@ fn owns(dir: &std::path::Path, project: &str) -> bool {
 
 /// Run-side directories whose container is gone (a `rm` killed after the
 /// rename): nothing holds them, nothing reads them. One look per command.
-fn remove_stale_run_dirs(layout: &Layout) {
+/// `in_root`: the names in the root's containers directory, listed before the
+/// run side, so a container made meanwhile is in it or not yet on the run side.
+fn remove_stale_run_dirs(layout: &Layout, in_root: &HashSet<std::ffi::OsString>) {
     let Ok(entries) = fs::read_dir(layout.run_containers()) else {
         return;
     };
     for e in entries.flatten() {
         let id = e.file_name();
-        if layout.containers().join(&id).exists() {
+        if in_root.contains(&id) || layout.containers().join(&id).exists() {
             continue;
         }
         // A supervisor still holding its lock is being stopped by someone.

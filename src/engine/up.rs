@@ -224,8 +224,17 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         return Ok(());
     }
 
+    // A no-op `up`: nothing waits on anything, so no runtime and no thread per
+    // service; each service only reports its containers.
+    let all_kept = the_plan.containers.iter().all(|p| p.action == Action::Keep);
     // From here on state is written: Ctrl-C waits for the container in flight.
-    let interrupt = super::interrupt::Interrupt::on_signals()?;
+    // Not for a no-op `up`, which makes no container (a network it repairs is
+    // as safe against Ctrl-C as against a kill): no signal thread to start.
+    let interrupt = if all_kept {
+        super::interrupt::Interrupt::none()
+    } else {
+        super::interrupt::Interrupt::on_signals()?
+    };
     let dns_needed = network::make_networks(layout, &project, &selected, progress)?;
     let dns = network::DnsReady::start(layout, dns_needed)?;
 
@@ -253,14 +262,7 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         interrupt,
         dns,
     });
-    let all_kept = ctx
-        .per_service
-        .values()
-        .flatten()
-        .all(|p| p.action == Action::Keep);
     if all_kept {
-        // A no-op `up`: nothing waits on anything, so no runtime and no
-        // thread per service; each service only reports its containers.
         for svc in sub_graph.order() {
             converge_service(&ctx, &svc)?;
         }

@@ -207,7 +207,9 @@ impl Task {
                     line.push(' ');
                     line.push_str(details);
                 }
-                eprintln!("{line}");
+                // One write per line (eprintln! makes two: the text, the newline).
+                line.push('\n');
+                let _ = std::io::stderr().write_all(line.as_bytes());
             }
             Mode::Json => {
                 let status = match outcome {
