@@ -208,7 +208,7 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &std::path::Path) -> Result
         .as_ref()
         .map(|v| v.keys().cloned().collect())
         .unwrap_or_default();
-    let lowers = req.image.lower_dirs_top_first();
+    let lowers = crate::image::mount_points::with_mount_points(req.image.lower_dirs_top_first());
     let m = mounts::service_mounts(
         layout,
         project,
