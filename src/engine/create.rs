@@ -117,7 +117,7 @@ pub fn create(req: &CreateRequest<'_>) -> Result<ContainerRecord> {
         .containers()
         .join(format!(".new-{}-{id}", req.project.name));
     fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
-    fs::write(ContainerDir::new(&staging).owner(), &req.project.name)?;
+    ContainerDir::new(&staging).claim(&req.project.name)?;
     fs::rename(&staging, &dir).with_context(|| format!("creating {}", dir.display()))?;
     match create_in(req, &id, &dir) {
         Ok(r) => {

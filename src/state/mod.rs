@@ -9,6 +9,7 @@ pub mod inotify;
 pub mod layout;
 pub mod lock;
 pub mod perms;
+mod xattr;
 
 pub use atomic::{write_atomic, write_atomic_volatile, write_json_atomic, write_json_volatile};
 pub use container_dir::ContainerDir;
