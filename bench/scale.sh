@@ -160,7 +160,9 @@ if has_engine docker-compose; then
       timed docker-compose "$n" "up -d" docker-compose -p "dc$n" up -d
       timed docker-compose "$n" "no-op up -d" docker-compose -p "dc$n" up -d
       [ "$n" = "${dc_sizes[0]}" ] && mem_of "containerd-shim (docker)" "containerd-shim"
-      timed docker-compose "$n" "down" docker-compose -p "dc$n" down
+      # docker-compose 1.29 sometimes fails to remove a network with "active
+      # endpoints"; that costs its `down` row, not the whole table.
+      timed docker-compose "$n" "down" docker-compose -p "dc$n" down || true
     )
   done
 fi
