@@ -117,7 +117,7 @@ pub fn create(req: &CreateRequest<'_>) -> Result<ContainerRecord> {
         .containers()
         .join(format!(".new-{}-{id}", req.project.name));
     fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
-    fs::write(ContainerDir::new(&staging).owner(), &req.project.name)?;
+    ContainerDir::new(&staging).claim(&req.project.name)?;
     fs::rename(&staging, &dir).with_context(|| format!("creating {}", dir.display()))?;
     match create_in(req, &id, &dir) {
         Ok(r) => {
@@ -208,7 +208,7 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &std::path::Path) -> Result
         .as_ref()
         .map(|v| v.keys().cloned().collect())
         .unwrap_or_default();
-    let lowers = req.image.lower_dirs_top_first();
+    let lowers = crate::image::mount_points::with_mount_points(req.image.lower_dirs_top_first());
     let m = mounts::service_mounts(
         layout,
         project,

@@ -525,7 +525,7 @@ fn ensure_dns_since(layout: &Layout, spawned: Option<Instant>) -> Result<()> {
             return Ok(());
         }
         // A responder holds this lock while it runs; a free lock means none does.
-        let free = crate::state::try_lock(&dns_lock_path(layout))?.is_some();
+        let free = crate::state::lock_free(&dns_lock_path(layout))?;
         if free && spawned.is_none_or(|at| at.elapsed() > Duration::from_secs(1)) {
             spawn_dns(layout)?;
             spawned = Some(Instant::now());
@@ -569,7 +569,7 @@ fn start_dns(layout: &Layout) -> Result<DnsStart> {
     {
         return Ok(DnsStart::Serving);
     }
-    if crate::state::try_lock(&dns_lock_path(layout))?.is_none() {
+    if !crate::state::lock_free(&dns_lock_path(layout))? {
         // One runs: it is awaited (and replaced if it is on its way out) later.
         return Ok(DnsStart::Running);
     }
@@ -687,8 +687,8 @@ impl DnsKeeper {
             }
         }
         let free = matches!(
-            crate::state::try_lock(&dns_lock_path(&self.layout)),
-            Ok(Some(_))
+            crate::state::lock_free(&dns_lock_path(&self.layout)),
+            Ok(true)
         );
         if !free {
             return running_dns(&self.layout);

@@ -71,7 +71,9 @@ pub fn repair(layout: &Layout, project: &str) {
 
 /// Whether `project` claimed the container directory `dir`.
 fn owns(dir: &std::path::Path, project: &str) -> bool {
-    fs::read_to_string(ContainerDir::new(dir).owner()).is_ok_and(|o| o == project)
+    ContainerDir::new(dir)
+        .claimed_by()
+        .is_some_and(|o| o == project)
 }
 
 /// Run-side directories whose container is gone (a `rm` killed after the

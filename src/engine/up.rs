@@ -527,7 +527,6 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
         )
     });
     if start_wanted && needs_start {
-        ctx.dns.wait()?;
         wait_dependencies(ctx, svc)?;
     }
     if !plans.is_empty() && plans.iter().all(|p| p.action != Action::RemoveOrphan) {
@@ -560,6 +559,15 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
         })?;
         Ok(rec.id)
     };
+    // Replicas made for the first time do not wait on each other (docker
+    // compose makes them concurrently too). Not with pre_start hooks to run:
+    // those go before the first replica starts.
+    if plans.len() > 1
+        && plans.iter().all(|p| p.action == Action::Create)
+        && (svc.pre_start.is_empty() || !start_wanted)
+    {
+        return make_new_replicas(ctx, svc, &plans, &make);
+    }
     // pre_start hooks run before the first start, unless a replica stays running.
     let keeps_running = plans
         .iter()
@@ -572,6 +580,13 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
         &ctx.progress,
         !keeps_running,
     );
+    // No container starts before its names resolve, but making it need not
+    // wait: the responder's start overlaps the making of every service's
+    // containers instead of holding all of them back.
+    let start_made = |id: &str| -> Result<()> {
+        ctx.dns.wait()?;
+        pre_start.start(id)
+    };
     for p in plans {
         ctx.interrupt.check()?;
         let label = p.name.clone().unwrap_or_else(|| {
@@ -599,7 +614,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                     // docker compose reports the recreation, then the start.
                     task.working("Recreated");
                     task.working("Starting");
-                    pre_start.start(&id)?;
+                    start_made(&id)?;
                     Ok("Started")
                 } else {
                     Ok("Recreated")
@@ -615,7 +630,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                     stop(&ctx.layout, old, signal, grace)?;
                 }
                 if start_wanted {
-                    pre_start.start(p.id.as_deref().unwrap_or_default())?;
+                    start_made(p.id.as_deref().unwrap_or_default())?;
                     Ok("Started")
                 } else {
                     Ok("Created")
@@ -626,7 +641,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 let id = make(p.number, None)?;
                 if start_wanted {
                     task.working("Starting");
-                    pre_start.start(&id)?;
+                    start_made(&id)?;
                     Ok("Started")
                 } else {
                     Ok("Created")
@@ -651,7 +666,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                     // docker compose reports the recreation, then the start.
                     task.working("Recreated");
                     task.working("Starting");
-                    pre_start.start(&id)?;
+                    start_made(&id)?;
                     Ok("Started")
                 } else {
                     Ok("Recreated")
@@ -665,6 +680,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 let (signal, grace) = stop_params(Some(&ctx.project), old, ctx.opts.timeout);
                 stop(&ctx.layout, old, signal, grace)?;
                 if start_wanted {
+                    ctx.dns.wait()?;
                     start_service(&ctx.layout, &old.record.id, svc)?;
                     Ok("Started")
                 } else {
@@ -687,6 +703,76 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
                 return Err(e.context(format!("container {label}")));
             }
         }
+    }
+    Ok(())
+}
+
+/// Makes (and starts, unless `--no-start`) new replicas of `svc`, each in a
+/// thread of its own; they are reported in order, the first failure is the
+/// command's.
+fn make_new_replicas(
+    ctx: &Ctx,
+    svc: &ServiceConfig,
+    plans: &[ContainerPlan],
+    make: &(dyn Fn(u32, Option<String>) -> Result<String> + Sync),
+) -> Result<()> {
+    let start_wanted = !ctx.opts.no_start;
+    let outcomes: Vec<(String, Result<()>)> = std::thread::scope(|s| {
+        let running: Vec<_> = plans
+            .iter()
+            .map(|p| {
+                let label = p.name.clone().unwrap_or_else(|| {
+                    if svc.container_name.is_empty() {
+                        crate::container::record::default_name(
+                            &ctx.project.name,
+                            &svc.name,
+                            p.number,
+                        )
+                    } else {
+                        svc.container_name.clone()
+                    }
+                });
+                let task = ctx.progress.task(&format!("Container {label}"), "Waiting");
+                let number = p.number;
+                let worker = s.spawn(move || {
+                    let result = (|| -> Result<&str> {
+                        ctx.interrupt.check()?;
+                        task.working("Creating");
+                        let id = make(number, None)?;
+                        if !start_wanted {
+                            return Ok("Created");
+                        }
+                        task.working("Starting");
+                        ctx.dns.wait()?;
+                        start_service(&ctx.layout, &id, svc)?;
+                        Ok("Started")
+                    })();
+                    match result {
+                        Ok(word) => {
+                            task.done(word);
+                            Ok(())
+                        }
+                        Err(e) => {
+                            task.fail("Error", &crate::report::text(&e));
+                            Err(e)
+                        }
+                    }
+                });
+                (label, worker)
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|(label, w)| {
+                let r = w
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow!("making the container panicked")));
+                (label, r)
+            })
+            .collect()
+    });
+    for (label, r) in outcomes {
+        r.map_err(|e| e.context(format!("container {label}")))?;
     }
     Ok(())
 }

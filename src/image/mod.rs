@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod digest;
+pub mod mount_points;
 pub mod oci;
 pub mod pull;
 pub mod push;

@@ -56,6 +56,9 @@ const LEGACY_LOCK: &str = "supervisor.lock";
 const LEGACY_SERVICE: &str = "service.json";
 const LEGACY_VOLUMES: &str = "volumes.json";
 
+/// The extended attribute that names the project owning a container directory.
+const OWNER_XATTR: &str = "user.berth.project";
+
 /// Keys `container.json` holds beside the record's own fields.
 const SERVICE_KEY: &str = "service_config";
 const VOLUMES_KEY: &str = "named_volumes";
@@ -127,9 +130,32 @@ impl ContainerDir {
             .unwrap_or_default()
     }
 
-    /// `project`: which project claimed the directory, written before anything else.
+    /// `project`: which project claimed the directory, where no extended
+    /// attribute can say it ([`ContainerDir::claim`]) and in older roots.
     pub fn owner(&self) -> PathBuf {
         self.dir.join("project")
+    }
+
+    /// Claims the directory for `project` before anything else is written:
+    /// an extended attribute of the directory itself (no inode of its own on
+    /// the state filesystem), or the `project` file where the filesystem has
+    /// no user attributes.
+    pub fn claim(&self, project: &str) -> Result<(), StateError> {
+        // `xattr::get` reads up to 256 bytes: a longer name goes to the file.
+        if project.len() < 256
+            && super::xattr::set(&self.dir, OWNER_XATTR, project.as_bytes()).is_ok()
+        {
+            return Ok(());
+        }
+        std::fs::write(self.owner(), project).at("write", &self.owner())
+    }
+
+    /// The project that claimed the directory ([`ContainerDir::claim`]).
+    pub fn claimed_by(&self) -> Option<String> {
+        match super::xattr::get(&self.dir, OWNER_XATTR) {
+            Some(v) => String::from_utf8(v).ok(),
+            None => std::fs::read_to_string(self.owner()).ok(),
+        }
     }
 
     /// `container.json`: the container's record ([`crate::container::ContainerRecord`]).

@@ -67,6 +67,30 @@ pub fn try_lock(path: &Path) -> std::io::Result<Option<File>> {
     }
 }
 
+/// Whether nobody holds the `flock` on `path` (a missing file is free), seen
+/// without creating or writing it. The file is opened read-only: a writable
+/// open and close is an `IN_CLOSE_WRITE` for whoever watches its directory,
+/// and a waiter that probed with [`try_lock`] while watching the run dir woke
+/// itself with every probe (900 spins in one `up` while the DNS responder
+/// started). The probe holds the lock for an instant, as [`try_lock`] does.
+pub fn lock_free(path: &Path) -> std::io::Result<bool> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(e),
+    };
+    // SAFETY: flock on a descriptor we own; released when `file` closes.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(err)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +122,18 @@ mod tests {
         assert!(try_lock(&path).unwrap().is_none());
         drop(held);
         assert!(try_lock(&path).unwrap().is_some());
+    }
+
+    #[test]
+    fn lock_free_looks_without_making_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.lock");
+        assert!(lock_free(&path).unwrap());
+        assert!(!path.exists());
+        let held = try_lock(&path).unwrap();
+        assert!(!lock_free(&path).unwrap());
+        drop(held);
+        assert!(lock_free(&path).unwrap());
     }
 
     #[test]

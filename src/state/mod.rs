@@ -9,11 +9,12 @@ pub mod inotify;
 pub mod layout;
 pub mod lock;
 pub mod perms;
+mod xattr;
 
 pub use atomic::{write_atomic, write_atomic_volatile, write_json_atomic, write_json_volatile};
 pub use container_dir::ContainerDir;
 pub use layout::Layout;
-pub use lock::{try_lock, ProjectLock};
+pub use lock::{lock_free, try_lock, ProjectLock};
 
 use std::path::PathBuf;
 
