@@ -137,6 +137,14 @@ fn image_etc(lowers: &[PathBuf]) -> Option<Option<fs::Metadata>> {
 /// above hides the layer that has it.
 fn in_image(lowers: &[PathBuf], name: &str) -> bool {
     for layer in lowers {
+        // Layers are image content: `etc` is looked into only where it is a real
+        // directory, so no stat follows a link out of the layer. A layer whose
+        // `etc` is anything else hides every lower `etc`.
+        match fs::symlink_metadata(layer.join("etc")) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return false,
+            Err(_) => continue,
+        }
         match fs::symlink_metadata(layer.join("etc").join(name)) {
             Ok(m) => return !is_whiteout(&m),
             Err(_) if super::unpack::is_opaque(&layer.join("etc")) => return false,
@@ -197,6 +205,26 @@ mod tests {
         }
         assert_eq!(with_mount_points(vec![top.clone()]), vec![top]);
         assert!(!t.path().join("c").join(DIR_NAME).exists());
+    }
+
+    #[test]
+    fn a_lower_etc_that_is_a_link_is_not_followed() {
+        let t = tempfile::tempdir().unwrap();
+        let outside = t.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        for f in ETC_FILES {
+            fs::write(outside.join(f), "").unwrap();
+        }
+        let base = layer(t.path(), "e");
+        std::os::unix::fs::symlink(&outside, base.join("etc")).unwrap();
+        let top = layer(t.path(), "f");
+        fs::create_dir_all(top.join("etc")).unwrap();
+        let got = with_mount_points(vec![top.clone(), base.clone()]);
+        let mp = t.path().join("f").join(DIR_NAME);
+        assert_eq!(got, vec![mp.clone(), top, base]);
+        for f in ETC_FILES {
+            assert!(mp.join("etc").join(f).exists(), "{f}");
+        }
     }
 
     #[test]
