@@ -8,7 +8,10 @@
 #   - ratios to docker-compose at the sizes in DC_SIZES (default 10 50).
 # Once with --root (a temp dir: ext4 for the root, <root>/run for the run dir) and
 # once with the default root and run dir (/var/lib/berth, /run/berth) as users
-# have them (MODES="root default" by default).
+# have them (MODES="root default" by default). MODES may add `tmpfs`: a temp
+# --root with --run-dir on a tmpfs the bench mounts (and unmounts), as on a
+# host whose /run is tmpfs (systemd's default; not this kind of VM, where /run
+# is the root's ext4).
 #
 # usage: bench/scale.sh [SIZES...]    env: RUNS=1 DC_SIZES="10 50" MODES="root default"
 set -euo pipefail
@@ -29,16 +32,25 @@ cleanup() {
     local dir=${p%%|*} name=${p#*|}
     (cd "$dir" && "$berth" -p "$name" down -t 0 >/dev/null 2>&1)
     (cd "$dir" && "$berth" --root "$berth_root" -p "$name" down -t 0 >/dev/null 2>&1)
+    [ -n "${tmpfs_run:-}" ] && (cd "$dir" && "$berth" --root "$work/berth-tmpfs" --run-dir "$tmpfs_run" -p "$name" down -t 0 >/dev/null 2>&1)
     (cd "$dir" && docker-compose -p "$name" down -t 0 >/dev/null 2>&1)
   done
   podman rm -f -t 0 berthbench-c0 berthbench-c1 berthbench-c2 >/dev/null 2>&1
   "$berth" image rm localhost/busybox:bench >/dev/null 2>&1
+  [ -n "${tmpfs_run:-}" ] && { umount "$tmpfs_run" || umount -l "$tmpfs_run"; }
   peers_cleanup
 }
 trap cleanup EXIT
 peers_start
 # The default root needs the image too.
 has_engine berth && "$berth" image import "$work/busybox.tar" localhost/busybox:bench >/dev/null
+tmpfs_run=""
+if [[ " ${modes[*]} " == *" tmpfs "* ]]; then
+  mkdir -p "$work/run-tmpfs"
+  mount -t tmpfs -o mode=0700 berth-bench "$work/run-tmpfs"
+  tmpfs_run=$work/run-tmpfs
+  "$berth" --root "$work/berth-tmpfs" --run-dir "$tmpfs_run" image import "$work/busybox.tar" localhost/busybox:bench >/dev/null
+fi
 
 gen() { # gen DIR N
   mkdir -p "$1"
@@ -129,6 +141,7 @@ for mode in "${modes[@]}"; do
   case $mode in
     root) b=("$berth" --root "$berth_root") ;;
     default) b=("$berth") ;;
+    tmpfs) b=("$berth" --root "$work/berth-tmpfs" --run-dir "$tmpfs_run") ;;
   esac
   for n in "${sizes[@]}"; do
     for ((r = 0; r < runs; r++)); do
@@ -141,7 +154,11 @@ for mode in "${modes[@]}"; do
         timed "$mode" "$n" "up -d" "${b[@]}" -p "bs$n" up -d
         timed "$mode" "$n" "no-op up -d" "${b[@]}" -p "bs$n" up -d
         if [ "$n" = "${sizes[1]:-${sizes[0]}}" ] && [ "$r" = 0 ]; then
-          supervisor_mem "$mode" "$([ "$mode" = root ] && echo "$berth_root" || echo /var/lib/berth)"
+          case $mode in
+            root) supervisor_mem "$mode" "$berth_root" ;;
+            tmpfs) supervisor_mem "$mode" "$work/berth-tmpfs" ;;
+            *) supervisor_mem "$mode" /var/lib/berth ;;
+          esac
         fi
         timed "$mode" "$n" "down" "${b[@]}" -p "bs$n" down
       )
