@@ -561,10 +561,13 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
     };
     // Replicas made for the first time do not wait on each other (docker
     // compose makes them concurrently too). Not with pre_start hooks to run:
-    // those go before the first replica starts.
+    // those go before the first replica starts. Not with published ports: each
+    // replica's host port (from a range, or ephemeral) is chosen from what the
+    // replicas before it took, so concurrent ones would all take the same.
     if plans.len() > 1
         && plans.iter().all(|p| p.action == Action::Create)
         && (svc.pre_start.is_empty() || !start_wanted)
+        && svc.ports.is_empty()
     {
         return make_new_replicas(ctx, svc, &plans, &make);
     }
