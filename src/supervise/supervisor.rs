@@ -299,6 +299,13 @@ impl<'a> Supervisor<'a> {
         if let (Some(t), Some(at)) = (&self.settings.tick, self.next_tick) {
             if Instant::now() >= at {
                 self.tick_fd = (t.run.borrow_mut())();
+                // A tick that hands back a descriptor sleeps until it fires (for
+                // the DNS check: until the responder exits), so the code it ran
+                // (reading and parsing the network records) is not needed again
+                // for long: let its pages go, as after the start.
+                if self.tick_fd.is_some() && matches!(self.phase, Phase::Running { .. }) {
+                    super::resident::shed_startup_pages();
+                }
                 self.next_tick = match self.tick_fd {
                     Some(_) => None,
                     None => Some(Instant::now() + t.every),
