@@ -200,10 +200,14 @@ networks:
     };
     let mut watch = Watching::start(&w, &p, &["ext-alpine"], &[]);
     assert_eq!(network_of(), net);
+    let first_id = w.ps(&p)[0]["ID"].as_str().unwrap_or_default().to_string();
     fs::write(p.join(".env"), "HELLO=WORLD\nTEST=REBUILD").unwrap();
     watch.wait_line("service(s) [\"ext-alpine\"] successfully built", 120);
+    // The old container runs on until its replacement is made: wait for the
+    // replacement itself, alone and running.
     w.wait_until(60, "the rebuilt container to run", || {
-        w.ps(&p).first().is_some_and(|c| c["State"] == "running")
+        let ps = w.ps(&p);
+        ps.len() == 1 && ps[0]["State"] == "running" && ps[0]["ID"] != first_id.as_str()
     });
     assert_eq!(network_of(), net);
     let seen = watch.drain().join("\n");
