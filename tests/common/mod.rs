@@ -321,7 +321,9 @@ impl World {
 
 impl Drop for World {
     fn drop(&mut self) {
-        for p in self.projects.borrow().iter() {
+        // Newest first: a later project may use an earlier one's network as
+        // external, and a network still in use is left standing by `down`.
+        for p in self.projects.borrow().iter().rev() {
             let _ = self.berth_in(p, &["down", "-v", "-t", "0", "--remove-orphans"]);
         }
         // Anything a crashed test left: kill this root's processes.
