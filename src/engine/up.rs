@@ -592,13 +592,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
     };
     for p in plans {
         ctx.interrupt.check()?;
-        let label = p.name.clone().unwrap_or_else(|| {
-            if svc.container_name.is_empty() {
-                crate::container::record::default_name(&ctx.project.name, name, p.number)
-            } else {
-                svc.container_name.clone()
-            }
-        });
+        let label = container_label(ctx, svc, &p);
         let task = ctx.progress.task(&format!("Container {label}"), "Waiting");
         let old =
             p.id.as_ref()
@@ -713,6 +707,18 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
 /// Makes (and starts, unless `--no-start`) new replicas of `svc`, each in a
 /// thread of its own; they are reported in order, the first failure is the
 /// command's.
+/// The name a container's progress line shows: its own, else the service's
+/// `container_name`, else the default `<project>-<service>-<number>`.
+fn container_label(ctx: &Ctx, svc: &ServiceConfig, p: &ContainerPlan) -> String {
+    p.name.clone().unwrap_or_else(|| {
+        if svc.container_name.is_empty() {
+            crate::container::record::default_name(&ctx.project.name, &svc.name, p.number)
+        } else {
+            svc.container_name.clone()
+        }
+    })
+}
+
 fn make_new_replicas(
     ctx: &Ctx,
     svc: &ServiceConfig,
@@ -724,17 +730,7 @@ fn make_new_replicas(
         let running: Vec<_> = plans
             .iter()
             .map(|p| {
-                let label = p.name.clone().unwrap_or_else(|| {
-                    if svc.container_name.is_empty() {
-                        crate::container::record::default_name(
-                            &ctx.project.name,
-                            &svc.name,
-                            p.number,
-                        )
-                    } else {
-                        svc.container_name.clone()
-                    }
-                });
+                let label = container_label(ctx, svc, p);
                 let task = ctx.progress.task(&format!("Container {label}"), "Waiting");
                 let number = p.number;
                 let worker = s.spawn(move || {

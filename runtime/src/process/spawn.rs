@@ -154,7 +154,29 @@ fn single_threaded() -> bool {
 fn fork_helper(stdio: Stdio, first: Option<ToInit>) -> Result<(Channel, Helper)> {
     let (ours, theirs) = Channel::pair()?;
     let theirs = high(theirs.into_fd().as_raw_fd())?;
-    let stdio: Option<[OwnedFd; 3]> = match stdio {
+    let stdio = child_stdio(&stdio)?;
+    // SAFETY: this process is single-threaded (checked by the caller), so the child is
+    // a complete copy with no lock held by a thread that does not exist there. It never
+    // returns into the caller's code: the helper ends in _exit, and a panic is caught
+    // below and ends it too.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Error::sys("fork runtime helper"));
+    }
+    if pid == 0 {
+        let fds: Vec<RawFd> = match &stdio {
+            Some(f) => f.iter().map(|f| f.as_raw_fd()).collect(),
+            None => vec![0, 1, 2],
+        };
+        child_start(&fds, theirs.as_raw_fd(), first);
+    }
+    Ok((ours, Helper { pid }))
+}
+
+/// The child's stdio, as descriptors at 10 or above (out of the way of 0..=3 while
+/// they are moved into place); `None` to keep this process's own.
+fn child_stdio(stdio: &Stdio) -> Result<Option<[OwnedFd; 3]>> {
+    Ok(match stdio {
         Stdio::Inherit => None,
         Stdio::Null => {
             let null = std::path::Path::new("/dev/null");
@@ -175,23 +197,7 @@ fn fork_helper(stdio: Stdio, first: Option<ToInit>) -> Result<(Channel, Helper)>
             high(stdout.as_raw_fd())?,
             high(stderr.as_raw_fd())?,
         ]),
-    };
-    // SAFETY: this process is single-threaded (checked by the caller), so the child is
-    // a complete copy with no lock held by a thread that does not exist there. It never
-    // returns into the caller's code: the helper ends in _exit, and a panic is caught
-    // below and ends it too.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(Error::sys("fork runtime helper"));
-    }
-    if pid == 0 {
-        let fds: Vec<RawFd> = match &stdio {
-            Some(f) => f.iter().map(|f| f.as_raw_fd()).collect(),
-            None => vec![0, 1, 2],
-        };
-        child_start(&fds, theirs.as_raw_fd(), first);
-    }
-    Ok((ours, Helper { pid }))
+    })
 }
 
 /// In the forked child: stdio on 0..=2 (`fds`, all >= 10 or already in place), the
@@ -277,28 +283,7 @@ pub fn clone_init(
     }
     let (ours, theirs) = Channel::pair()?;
     let theirs = high(theirs.into_fd().as_raw_fd())?;
-    let child_stdio: Option<[OwnedFd; 3]> = match &stdio {
-        Stdio::Inherit => None,
-        Stdio::Null => {
-            let null = std::path::Path::new("/dev/null");
-            let r = crate::syscall::raw::open(null, libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
-            let w = crate::syscall::raw::open(null, libc::O_WRONLY | libc::O_CLOEXEC, 0)?;
-            Some([
-                high(r.as_raw_fd())?,
-                high(w.as_raw_fd())?,
-                high(w.as_raw_fd())?,
-            ])
-        }
-        Stdio::Fds {
-            stdin,
-            stdout,
-            stderr,
-        } => Some([
-            high(stdin.as_raw_fd())?,
-            high(stdout.as_raw_fd())?,
-            high(stderr.as_raw_fd())?,
-        ]),
-    };
+    let child_stdio = child_stdio(&stdio)?;
     let cg = match &req.cgroup_v2 {
         Some(p) => Some(crate::syscall::raw::open(
             p,
