@@ -699,3 +699,91 @@ volumes:
     w.ok(&p, &["down", "-v", "-t", "0"]);
     w.assert_clean();
 }
+
+/// Sets `path`'s modification time `secs` into the past.
+fn age(path: &Path, secs: i64) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    let mut now: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: clock_gettime and utimensat read and write structs we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
+    let then = libc::timespec {
+        tv_sec: now.tv_sec - secs,
+        tv_nsec: 0,
+    };
+    let times = [then, then];
+    // SAFETY: as above; `c` outlives the call.
+    assert_eq!(
+        unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) },
+        0
+    );
+}
+
+/// What a power loss may leave of a project `up` made, where berth syncs only
+/// its records' contents (their renames, the files of a container on a berth
+/// network, the run dir: none): processes and namespaces gone (a run dir that
+/// is no tmpfs keeps the pins' files), one container's other files empty, and
+/// another's record and claim never written. The next `up` makes the project
+/// whole, and `down` leaves nothing.
+#[test]
+fn after_a_power_loss_the_next_up_makes_the_project_whole() {
+    let w = World::new();
+    let p = w.project(
+        "powerloss",
+        r#"
+services:
+  a:
+    image: IMAGE
+    command: ["sleep", "3600"]
+  b:
+    image: IMAGE
+    command: ["sleep", "3600"]
+"#,
+    );
+    w.ok(&p, &["up", "-d", "--wait"]);
+    let (a, b) = (
+        container_dir(&w, "powerloss-a-1").unwrap(),
+        container_dir(&w, "powerloss-b-1").unwrap(),
+    );
+    for name in ["powerloss-a-1", "powerloss-b-1"] {
+        let st = status_file(&w, name);
+        let (sup, pid) = (
+            st["supervisor_pid"].as_i64().unwrap(),
+            st["pid"].as_i64().unwrap(),
+        );
+        // SAFETY: kill(2) with a pid and a signal.
+        unsafe { libc::kill(sup as i32, libc::SIGKILL) };
+        w.wait_until(10, "the container to die with its supervisor", || {
+            !alive(pid)
+        });
+    }
+    for dir in [&a, &b] {
+        let pin = w.root().join("run/netns").join(dir.file_name().unwrap());
+        let c = std::ffi::CString::new(pin.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: umount2 of a path we own.
+        assert_eq!(unsafe { libc::umount2(c.as_ptr(), 0) }, 0, "{pin:?}");
+        assert!(pin.exists(), "the pin's file stays");
+    }
+    for f in [
+        "net.json",
+        "launch.json",
+        "hosts",
+        "hostname",
+        "resolv.conf",
+    ] {
+        std::fs::write(a.join(f), b"").unwrap();
+    }
+    std::fs::remove_file(b.join("container.json")).unwrap();
+    let c = std::ffi::CString::new(b.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: removexattr of a path and a NUL-terminated name we own.
+    unsafe { libc::removexattr(c.as_ptr(), c"user.berth.project".as_ptr()) };
+    let _ = std::fs::remove_file(b.join("project"));
+    age(&b, 120);
+
+    w.ok(&p, &["up", "-d", "--wait"]);
+    assert!(states(&w, &p).values().all(|s| s == "running"));
+    assert_eq!(states(&w, &p).len(), 2);
+    w.ok(&p, &["exec", "a", "cat", "/etc/hosts"]);
+    assert!(!a.exists() && !b.exists(), "both were made anew");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

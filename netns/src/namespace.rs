@@ -142,7 +142,7 @@ impl AsFd for Netns {
 }
 
 /// Whether `path` is a namespace file (nsfs), i.e. a live pin.
-pub(crate) fn is_nsfs(path: &Path) -> bool {
+pub fn is_nsfs(path: &Path) -> bool {
     const NSFS_MAGIC: libc::c_long = 0x6e73_6673;
     let c = cpath(path);
     // SAFETY: statfs writes into a zeroed struct we own.

@@ -116,6 +116,11 @@ pub fn create(req: &CreateRequest<'_>) -> Result<ContainerRecord> {
         .layout
         .containers()
         .join(format!(".new-{}-{id}", req.project.name));
+    // Each container's directory in a block group of its own (ext4): the
+    // parent is marked before the first one goes into it.
+    let all = req.layout.containers();
+    fs::create_dir_all(&all).with_context(|| format!("creating {}", all.display()))?;
+    crate::state::topdir::spread_subdirs(&all);
     fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
     ContainerDir::new(&staging).claim(&req.project.name)?;
     fs::rename(&staging, &dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -332,10 +337,11 @@ fn create_in(req: &CreateRequest<'_>, id: &str, dir: &std::path::Path) -> Result
             .chain(exposed_only(svc, &req.image.config, &published))
             .collect(),
     };
-    // The record comes last: a container exists once its record does. What
-    // went before is made durable first, in one journal commit. The service
-    // and its named volumes ride in the record's file: one inode, one write.
-    files.sync_made()?;
+    // The record comes last: a container exists once its record does. What a
+    // start after a power loss would read is made durable first (nothing, for
+    // a container on a berth network: it is made anew then). The service and
+    // its named volumes ride in the record's file: one inode, one write.
+    files.sync_made(!atts.is_empty())?;
     files.write_made(&record, svc, &m.volumes)?;
     berth_netns::fault::point("create:after-record");
     Ok(record)

@@ -97,8 +97,7 @@ pub fn discard(layout: &Layout, id: &str) -> Result<()> {
     let store = crate::image::Store::at(&layout.root);
     let _ = store.unpin(id);
     let _ = store.unpin(&super::image_volume::pin_owner(id));
-    let files = ContainerDir::new(&dir);
-    let atts: Vec<berth_netns::Attachment> = files.read_json(&files.net()).unwrap_or_default();
+    let atts = attachments(&ContainerDir::new(&dir), id);
     let net = network::unwire(layout, id, &atts);
     berth_netns::fault::point("remove:after-unwire");
     // Out of sight in one step, then deleted: a berth killed while deleting leaves
@@ -115,6 +114,38 @@ pub fn discard(layout: &Layout, id: &str) -> Result<()> {
         .remove_run_dir()
         .map_err(anyhow::Error::from);
     net.and(files).and(run)
+}
+
+/// Its network attachments from `net.json`, or, where a power loss took that
+/// file (it is not synced), the networks its record names: all that taking
+/// it off them needs is the owner and the network (`berth_netns::detach`);
+/// the addresses are placeholders nothing reads.
+fn attachments(files: &ContainerDir, id: &str) -> Vec<berth_netns::Attachment> {
+    if let Some(atts) = files.read_json::<Vec<berth_netns::Attachment>>(&files.net()) {
+        return atts;
+    }
+    let Some(record) = files.read_json::<crate::container::ContainerRecord>(&files.record()) else {
+        return vec![];
+    };
+    let none = std::net::IpAddr::from([0, 0, 0, 0]);
+    record
+        .networks
+        .into_iter()
+        .map(|n| berth_netns::Attachment {
+            owner: id.to_string(),
+            network: n.network,
+            bridge: String::new(),
+            host_veth: String::new(),
+            ifname: n.ifname,
+            netns: std::path::PathBuf::new(),
+            ipv4: none,
+            prefix4: 0,
+            gateway4: none,
+            ipv6: None,
+            gateway6: None,
+            default_route: false,
+        })
+        .collect()
 }
 
 /// Removes a stopped container as [`remove`] does, saying so on `progress`.

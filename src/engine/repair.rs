@@ -38,13 +38,7 @@ pub fn repair(layout: &Layout, project: &str) {
                 .is_some_and(|p| p == project);
             // Staging dirs hold nothing but the claim; another project's may be
             // in the middle of its rename, so only old ones go.
-            let old = e
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > Duration::from_secs(60));
-            if mine || old {
+            if mine || older_than(&e, STAGING_MAX_AGE) {
                 let _ = fs::remove_dir_all(&dir);
             }
             continue;
@@ -61,12 +55,30 @@ pub fn repair(layout: &Layout, project: &str) {
             }
             continue;
         }
-        if owns(&dir, project) {
+        // A directory nobody claimed is one a power loss left: its claim (an
+        // attribute of the directory, or a file) was never made durable, as
+        // nothing of a container is before its record. Every create claims
+        // before the final name appears, so an old one is nobody's work in
+        // progress.
+        let orphan = || files.claimed_by().is_none() && older_than(&e, STAGING_MAX_AGE);
+        if owns(&dir, project) || orphan() {
             let id = e.file_name().to_string_lossy().into_owned();
             tracing::info!("removing half-made container {id}");
             let _ = discard(layout, &id);
         }
     }
+}
+
+/// How long another command may take to rename a directory it made into place.
+const STAGING_MAX_AGE: Duration = Duration::from_secs(60);
+
+/// Whether the entry was last changed longer than `age` ago.
+fn older_than(e: &fs::DirEntry, age: Duration) -> bool {
+    e.metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|a| a > age)
 }
 
 /// Whether `project` claimed the container directory `dir`.
@@ -105,10 +117,15 @@ fn remove_stale_run_dirs(layout: &Layout, in_root: &HashSet<std::ffi::OsString>)
 pub fn network_lost(layout: &Layout, found: &Found, tables: &[String]) -> bool {
     let files = ContainerDir::new(&found.dir);
     let atts: Vec<Attachment> = files.read_json(&files.net()).unwrap_or_default();
-    if atts.is_empty() {
+    if atts.is_empty() && found.record.networks.is_empty() {
         return false;
     }
-    if !network::netns_path(layout, &found.record.id).exists() {
+    // A reboot takes the namespace (and a power loss may take `net.json`,
+    // which is not synced: the record names the networks too). A run dir that
+    // is no tmpfs keeps the pin's file, but no namespace is mounted on it.
+    if atts.is_empty()
+        || !berth_netns::namespace::is_nsfs(&network::netns_path(layout, &found.record.id))
+    {
         return true;
     }
     let Ok(state) = network::net_state(layout) else {

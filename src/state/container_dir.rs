@@ -24,6 +24,13 @@
 //! | `supervisor.lock`, `.sock`, `.log` | run | its supervisor | while it lives |
 //! | `runtime/` | run | berth-runtime (through the supervisor) | while it runs |
 //!
+//! Durability: a berth killed at any moment leaves nothing the next command
+//! cannot finish or undo. Against a power loss only the record's contents are
+//! synced (before its rename, which is not), and the launch config and `/etc`
+//! files of a container that is not on a berth network (one that is, is made
+//! anew after a reboot: its namespace is gone). `<root>/containers` and
+//! `<run>/containers` carry ext4's top-directory flag ([`super::topdir`]).
+//!
 //! Older state roots kept everything in the root side, plus `service.json` and
 //! `volumes.json`. Such a container is read where its files are (its run side
 //! is its root side) until [`ContainerDir::migrate`] moves it, the first time a
@@ -100,10 +107,15 @@ impl ContainerDir {
     /// starts, and again after a reboot emptied the run dir.
     pub fn ensure_run_dir(&self) -> std::io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.run)
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true).mode(0o700);
+        // `<run>/containers` first, marked before a container's directory goes
+        // into it, so that each one lands in a block group of its own.
+        if let Some(all) = self.run.parent().filter(|_| self.run != self.dir) {
+            b.create(all)?;
+            super::topdir::spread_subdirs(all);
+        }
+        b.create(&self.run)
     }
 
     /// Removes the run-side directory (the container is gone).
@@ -247,8 +259,8 @@ impl ContainerDir {
     /// Writes one of the files of a container being made (its record not yet
     /// written), in place and without a sync: nobody reads them before the
     /// record exists, and a berth killed meanwhile leaves a directory without a
-    /// record, which `repair` removes. [`ContainerDir::sync_made`] makes them
-    /// durable in one journal commit before the record is written.
+    /// record, which `repair` removes. [`ContainerDir::sync_made`] decides which
+    /// of them a power loss must not take back.
     pub fn write_new<T: Serialize>(&self, path: &Path, value: &T) -> Result<(), StateError> {
         let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| StateError::Json {
             path: path.to_path_buf(),
@@ -258,14 +270,20 @@ impl ContainerDir {
         std::fs::write(path, bytes).at("write", path)
     }
 
-    /// Flushes what [`ContainerDir::write_new`] (and the `/etc` files) wrote
-    /// to a container being made: the first fsync commits the journal with all
-    /// of them, the others find nothing left to do. The record's own atomic
-    /// write then syncs the directory, entries included.
-    pub fn sync_made(&self) -> Result<(), StateError> {
+    /// Makes durable, before the record names them, the files of a container
+    /// being made that a start after a power loss would read: its launch
+    /// config and its `/etc` files. Each fsync is a device flush of its own on
+    /// a filesystem without a journal (12 ms here), so only a container that
+    /// is started again as it is after a reboot pays for them:
+    /// `on_berth_network` says it is not. Its network namespace does not
+    /// survive the reboot, so the next `up` finds its networking lost and
+    /// makes it anew ([`crate::engine::repair::network_lost`]), and `down`
+    /// needs nothing of it but the record (which holds its networks too).
+    pub fn sync_made(&self, on_berth_network: bool) -> Result<(), StateError> {
+        if on_berth_network {
+            return Ok(());
+        }
         for p in [
-            self.owner(),
-            self.net(),
             self.launch(),
             self.hosts(),
             self.hostname(),
@@ -282,7 +300,10 @@ impl ContainerDir {
 
     /// Writes `container.json` once for a container being made: its record,
     /// the service as it was made (what `plan` compares and hooks read) and the
-    /// named volumes it mounts, in one file and one atomic write.
+    /// named volumes it mounts, in one file and one atomic write. The
+    /// contents are durable before the name; the name is not synced (one
+    /// flush less per container): a power loss that takes the rename back
+    /// leaves a claimed directory without a record, which `repair` removes.
     pub fn write_made<T: Serialize, S: Serialize>(
         &self,
         record: &T,
@@ -305,7 +326,7 @@ impl ContainerDir {
                 serde_json::to_value(volumes).map_err(json)?,
             );
         }
-        write_json_atomic(&path, &value)
+        super::atomic::write_json_unnamed_sync(&path, &value)
     }
 
     /// Changes `container.json` in place, keeping what the change does not name.

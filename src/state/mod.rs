@@ -2,6 +2,10 @@
 //!
 //! Every write is atomic (temp file, fsync, rename, fsync of the directory) so a
 //! berth killed at any moment leaves either the old or the new file, never half of one.
+//! What a power loss may take back without harm is not synced (each fsync is a
+//! device flush on ext4 without a journal): the run dir, a container's record's
+//! rename, and the files of a container a reboot makes anew (see
+//! [`ContainerDir::sync_made`]).
 
 pub mod atomic;
 pub mod container_dir;
@@ -9,6 +13,7 @@ pub mod inotify;
 pub mod layout;
 pub mod lock;
 pub mod perms;
+pub mod topdir;
 mod xattr;
 
 pub use atomic::{write_atomic, write_atomic_volatile, write_json_atomic, write_json_volatile};
