@@ -13,7 +13,7 @@
 # host whose /run is tmpfs (systemd's default; not this kind of VM, where /run
 # is the root's ext4).
 #
-# usage: bench/scale.sh [SIZES...]    env: RUNS=1 DC_SIZES="10 50" MODES="root default"
+# usage: bench/scale.sh [SIZES...]    env: RUNS=1 DC_SIZES="10 50" MODES="root default" BERTH=path
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("${@:-10 50 100 200}")
@@ -25,6 +25,9 @@ ENGINES=${ENGINES:-berth docker-compose}
 export ENGINES
 
 source bench/peers.sh
+# BERTH=PATH measures another build (main's, for a before/after pair in one
+# window) with the same root, image and peers.
+berth=${BERTH:-$berth}
 projects=()
 cleanup() {
   set +e
