@@ -26,15 +26,18 @@ static MARKED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// Marks `dir` as a top directory where its filesystem has the flag, once per
 /// process; roots made before this existed get it on their first container.
-pub fn spread_subdirs(dir: &Path) {
+/// False when `dir` could not be looked at (it does not exist yet).
+pub fn spread_subdirs(dir: &Path) -> bool {
     let mut marked = MARKED.lock().unwrap_or_else(|e| e.into_inner());
     if marked.iter().any(|d| d == dir) {
-        return;
+        return true;
     }
     // Only a directory that exists counts as done: one made later is marked then.
-    if set_topdir(dir).is_ok() {
-        marked.push(dir.to_path_buf());
+    if set_topdir(dir).is_err() {
+        return false;
     }
+    marked.push(dir.to_path_buf());
+    true
 }
 
 /// Sets the flag on `dir` unless it has it; `Ok` also where the filesystem
@@ -77,10 +80,10 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let dir = t.path().join("containers");
         // Not there yet: nothing marked, no error, and marked once it exists.
-        spread_subdirs(&dir);
+        assert!(!spread_subdirs(&dir));
         std::fs::create_dir(&dir).unwrap();
-        spread_subdirs(&dir);
-        spread_subdirs(&dir);
+        assert!(spread_subdirs(&dir));
+        assert!(spread_subdirs(&dir));
         let f = std::fs::File::open(&dir).unwrap();
         let mut flags: libc::c_int = 0;
         // SAFETY: as in set_topdir.
