@@ -57,12 +57,14 @@ fn log_level(spec: &str) -> Option<tracing::level_filters::LevelFilter> {
 pub fn run(layout: &Layout, id: &str, dns_tick: impl FnOnce() -> Tick) -> Result<()> {
     let files = layout.container_dir(id);
     let dir = files.path().to_path_buf();
-    let cfg = LaunchConfig::load(&dir).context("reading launch.json")?;
     let mut ready = super::ready::take_writer();
     let adopt = std::env::var_os(crate::supervise::guard::ADOPT_ENV).is_some();
     std::env::remove_var(crate::supervise::guard::ADOPT_ENV);
-    // Forked first, while this process is single-threaded and holds nothing.
+    // Forked first, while this process is single-threaded and holds nothing: the
+    // guard keeps a copy of whatever heap there is now (the launch config is read
+    // after).
     crate::supervise::guard::spawn(&dir).context("starting the supervisor's guard")?;
+    let cfg = LaunchConfig::load(&dir).context("reading launch.json")?;
     // One supervisor per container: a second one (a `start` racing the `up` that
     // a kill interrupted) leaves the container to the first.
     let lock_path = files.supervisor_lock();
