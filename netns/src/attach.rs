@@ -11,7 +11,7 @@ use crate::commit::{self, Records};
 use crate::error::{Error, ErrorList, Result};
 use crate::namespace::Netns;
 use crate::naming;
-use crate::netlink::Netlink;
+use crate::netlink::{Netlink, Request};
 use crate::network::{Member, NetworkRecord, StateDir};
 
 /// Connect a container to one network.
@@ -210,24 +210,35 @@ pub fn attach(
     let res = (|| -> Result<()> {
         let mut host = Netlink::new()?;
         let mut inner = Netlink::in_netns(ns.as_fd())?;
-        inner.set_up(1)?; // lo is always ifindex 1 (LOOPBACK_IFINDEX)
-                          // A namespace attached before (a later `network connect`) keeps its ethN:
-                          // continue after the highest one.
-        let first = inner
-            .link_names()?
-            .iter()
-            .filter_map(|n| n.strip_prefix("eth")?.parse::<usize>().ok())
-            .map(|n| n + 1)
-            .max()
-            .unwrap_or(0);
-        // Keep a default route an earlier attach set.
-        let mut route_done = first > 0 && inner.routes(false)?.iter().any(|r| r.prefix == 0);
+        // lo is always ifindex 1 (LOOPBACK_IFINDEX); it goes up with the first
+        // interface's settings, in one round trip.
+        let mut pending = vec![Request::set_up(1)];
+        // A namespace attached before (a later `network connect`) keeps its ethN
+        // (continue after the highest one) and its default route. One this
+        // command just made has neither: no need to ask.
+        let fresh = ns.take_fresh();
+        let (first, mut route_done) = if fresh {
+            (0, false)
+        } else {
+            let first = inner
+                .link_names()?
+                .iter()
+                .filter_map(|n| n.strip_prefix("eth")?.parse::<usize>().ok())
+                .map(|n| n + 1)
+                .max()
+                .unwrap_or(0);
+            (
+                first,
+                first > 0 && inner.routes(false)?.iter().any(|r| r.prefix == 0),
+            )
+        };
         // Named interfaces take no `ethN` number: the others stay contiguous.
         let mut next_eth = first;
         for (info, m, mac, wanted) in planned.iter() {
             let ifname = match wanted {
                 Some(name) => {
-                    if inner.link_index(name)?.is_some() {
+                    // A fresh namespace has only `lo`, which no name may be.
+                    if !fresh && inner.link_index(name)?.is_some() {
                         return Err(Error::Invalid(format!(
                             "interface {name} already exists in the container"
                         )));
@@ -245,25 +256,29 @@ pub fn attach(
                     info.bridge, info.name
                 ))
             })?;
-            host.create_veth(&m.host_veth, br, info.mtu, &ifname, ns.as_fd(), *mac)?;
-            let idx = inner
-                .link_index(&ifname)?
-                .ok_or_else(|| Error::Invalid(format!("{ifname} missing after creation")))?;
-            inner.set_up(idx)?;
+            let peer = host.create_veth(&m.host_veth, br, info.mtu, &ifname, ns.as_fd(), *mac)?;
+            let idx = match peer {
+                Some(i) => i,
+                None => inner
+                    .link_index(&ifname)?
+                    .ok_or_else(|| Error::Invalid(format!("{ifname} missing after creation")))?,
+            };
+            pending.push(Request::set_up(idx));
             let ipv4 = m.ipv4.expect("reserved");
-            inner.add_addr(idx, ipv4, info.v4.subnet.prefix())?;
+            pending.push(Request::add_addr(idx, ipv4, info.v4.subnet.prefix()));
             if let (Some(a), Some(v6)) = (m.ipv6, &info.v6) {
-                inner.add_addr(idx, a, v6.subnet.prefix())?;
+                pending.push(Request::add_addr(idx, a, v6.subnet.prefix()));
             }
             // Internal networks have no way out, so no default route through them.
             let default_route = !route_done && !info.internal;
             if default_route {
-                inner.add_default_route(info.v4.gateway, idx)?;
+                pending.push(Request::add_default_route(info.v4.gateway, idx));
                 if let Some(v6) = &info.v6 {
-                    inner.add_default_route(v6.gateway, idx)?;
+                    pending.push(Request::add_default_route(v6.gateway, idx));
                 }
                 route_done = true;
             }
+            inner.batch(std::mem::take(&mut pending))?;
             out.push(Attachment {
                 owner: owner.to_string(),
                 network: info.name.clone(),

@@ -6,6 +6,7 @@ use std::fs::{self, File, OpenOptions};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, IoContext, Result};
 
@@ -14,6 +15,9 @@ use crate::error::{Error, IoContext, Result};
 pub struct Netns {
     path: PathBuf,
     file: File,
+    /// Made by this handle's [`Netns::create`] and not yet attached: nothing in it
+    /// but `lo` (down), so the first attach need not ask the kernel what is there.
+    fresh: AtomicBool,
 }
 
 fn last_os(op: impl Into<String>) -> Error {
@@ -71,7 +75,11 @@ impl Netns {
             return Err(e);
         }
         let file = File::open(&path).at("open netns", &path)?;
-        Ok(Netns { path, file })
+        Ok(Netns {
+            path,
+            file,
+            fresh: AtomicBool::new(true),
+        })
     }
 
     /// Open an existing pinned namespace (or any `/proc/<pid>/ns/net`).
@@ -80,7 +88,15 @@ impl Netns {
         Ok(Netns {
             path: path.to_path_buf(),
             file,
+            fresh: AtomicBool::new(false),
         })
+    }
+
+    /// Whether this handle made the namespace and nothing has been attached to it
+    /// since (it holds only `lo`, down); the caller is about to attach, so the
+    /// next call answers false.
+    pub(crate) fn take_fresh(&self) -> bool {
+        self.fresh.swap(false, Ordering::SeqCst)
     }
 
     /// Where the namespace is pinned.
@@ -91,7 +107,7 @@ impl Netns {
     /// Unmount and unlink the pin; the kernel destroys the namespace (and reaps its
     /// veth ends, asynchronously) once the last reference is gone.
     pub fn remove(self) -> Result<()> {
-        let Netns { path, file } = self;
+        let Netns { path, file, .. } = self;
         drop(file);
         remove_pin(&path)
     }

@@ -7,15 +7,16 @@
 //! was removed) leaves the guard nothing to do.
 //!
 //! One per supervisor; forked before anything else happens in the supervisor,
-//! while it is single-threaded. The fork closes every descriptor it inherited (the
-//! supervisor's lock among them), opens the pidfd and executes the supervisor's
-//! own binary again (`/proc/self/exe`, the file that runs even when an upgrade
-//! has replaced the one at its path) in guard mode ([`GUARD_ENV`]): a fresh image
-//! that touches only its wait, instead of a copy of the supervisor's heap and
-//! stack kept for the container's whole life.
+//! while it is single-threaded and has touched little. The fork closes every
+//! descriptor it inherited (the supervisor's lock among them), opens the pidfd,
+//! lets go of the pages it does not need (`resident`) and waits. It is not a new
+//! image: a second exec of the binary per container (its relocation and page
+//! faults) cost more CPU at `up` than the guard's whole life, and what the fork
+//! keeps is the supervisor's few pages of heap and data at that moment, shared
+//! with it copy-on-write. Taking over is the exec: `/proc/self/exe`, the file that
+//! runs even when an upgrade has replaced the one at its path.
 
-use std::ffi::OsString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
@@ -24,16 +25,14 @@ use crate::container::{ContainerRecord, ContainerState, Status};
 /// Set in the environment of a supervisor started by a guard.
 pub const ADOPT_ENV: &str = "BERTH_ADOPT";
 
-/// Set in the environment of a guard: `PIDFD:PID`, the descriptor of the
-/// supervisor it guards and that supervisor's pid.
-pub const GUARD_ENV: &str = "BERTH_GUARD";
-
-/// Forks the guard of this supervisor, which runs this binary again with `argv`
-/// (this supervisor's own command line, program name first) in guard mode.
-pub fn spawn(argv: Vec<OsString>) -> std::io::Result<()> {
+/// Forks the guard of this supervisor (of the container in `dir`). Returns in
+/// the supervisor; the guard never returns from here: it exits, or becomes the
+/// container's next supervisor by running this binary again with this process's
+/// own command line.
+pub fn spawn(dir: &Path) -> std::io::Result<()> {
     let parent = std::process::id();
     // SAFETY: the supervisor is single-threaded here (nothing has started a
-    // thread yet), so the child may use the standard library until it execs.
+    // thread yet), so the child may use the standard library (and allocate).
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(std::io::Error::last_os_error());
@@ -55,71 +54,33 @@ pub fn spawn(argv: Vec<OsString>) -> std::io::Result<()> {
         .ok()
         // SAFETY: getppid takes no arguments.
         .filter(|_| unsafe { libc::getppid() } as u32 == parent);
-    if let Some(fd) = pidfd {
-        let fd = fd_across_exec(fd);
-        let mut argv = argv.into_iter();
-        let arg0 = argv.next().unwrap_or_else(|| "berth-supervisor".into());
-        let err = std::process::Command::new("/proc/self/exe")
-            .arg0(arg0)
-            .args(argv)
-            .env(GUARD_ENV, format!("{fd}:{parent}"))
-            .env_remove(ADOPT_ENV)
-            .env_remove("BERTH_READY_FD")
-            .exec();
-        eprintln!("berth: the supervisor's guard could not start: {err}");
+    if let Some(pidfd) = pidfd {
+        guard(dir, parent, pidfd);
     }
     // SAFETY: _exit skips the parent's atexit handlers and buffers, which are not ours.
     unsafe { libc::_exit(0) }
 }
 
-/// `fd` with close-on-exec cleared, as a number for the guard's environment.
-fn fd_across_exec(fd: OwnedFd) -> RawFd {
-    let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
-    // SAFETY: fcntl on the descriptor this process just opened.
-    unsafe { libc::fcntl(raw, libc::F_SETFD, 0) };
-    raw
-}
-
-/// In a process started as a guard (its environment has [`GUARD_ENV`]): waits for
-/// the supervisor to exit, then becomes a new supervisor of the container in
-/// `dir` when it must (the process's own command line is the supervisor's), and
-/// otherwise exits. Returns only when this process is not a guard.
-pub fn run_if_guard(dir: &Path) {
-    let Some(value) = std::env::var_os(GUARD_ENV) else {
-        return;
-    };
-    std::env::remove_var(GUARD_ENV);
-    let parsed = value.to_str().and_then(|v| {
-        let (fd, pid) = v.split_once(':')?;
-        Some((fd.parse::<RawFd>().ok()?, pid.parse::<u32>().ok()?))
-    });
-    let Some((fd, parent)) = parsed else {
-        eprintln!("berth: bad {GUARD_ENV} value");
-        std::process::exit(2);
-    };
-    // SAFETY: the descriptor was opened for this process by the fork that
-    // executed it (see `spawn`), and nothing else here owns it.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: fcntl on that descriptor: nothing this guard starts inherits it.
-    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-    // What the guard touched to get here stays mapped for the container's whole
-    // life otherwise.
+/// The guard's life: waits for the supervisor `parent` (`pidfd`) to exit, then
+/// becomes a new supervisor of the container in `dir` when it must. Returns when
+/// it need not (or the takeover could not start).
+fn guard(dir: &Path, parent: u32, pidfd: OwnedFd) {
+    // What the supervisor had touched to get here stays mapped for the
+    // container's whole life otherwise.
     super::resident::shed_startup_pages();
     wait_for_exit(&pidfd);
     drop(pidfd);
     if must_adopt(dir, parent) {
         let mut argv = std::env::args_os();
         let arg0 = argv.next().unwrap_or_else(|| "berth-supervisor".into());
-        // The binary this guard runs is the supervisor's (see `spawn`).
+        // The binary this fork runs is the supervisor's.
         let err = std::process::Command::new("/proc/self/exe")
             .arg0(arg0)
             .args(argv)
             .env(ADOPT_ENV, "1")
             .exec();
         eprintln!("berth: the supervisor's guard could not take over: {err}");
-        std::process::exit(1);
     }
-    std::process::exit(0);
 }
 
 /// Blocks until the process of `pidfd` has exited.

@@ -21,8 +21,6 @@ use crate::state::Layout;
 /// command line. `dns_tick` is as for [`run`].
 pub fn from_command_line(args: &[OsString], dns_tick: impl FnOnce(&Layout) -> Tick) -> Option<i32> {
     let (layout, id) = super::ready::parse_supervisor_args(args)?;
-    // A guard does nothing else until its supervisor exits.
-    super::guard::run_if_guard(layout.container_dir(&id).path());
     if let Some(level) = std::env::var("BERTH_LOG").ok().and_then(|v| log_level(&v)) {
         tracing_subscriber::fmt()
             .with_max_level(level)
@@ -59,13 +57,14 @@ fn log_level(spec: &str) -> Option<tracing::level_filters::LevelFilter> {
 pub fn run(layout: &Layout, id: &str, dns_tick: impl FnOnce() -> Tick) -> Result<()> {
     let files = layout.container_dir(id);
     let dir = files.path().to_path_buf();
-    let cfg = LaunchConfig::load(&dir).context("reading launch.json")?;
     let mut ready = super::ready::take_writer();
     let adopt = std::env::var_os(crate::supervise::guard::ADOPT_ENV).is_some();
     std::env::remove_var(crate::supervise::guard::ADOPT_ENV);
-    // Forked first, while this process is single-threaded and holds nothing.
-    crate::supervise::guard::spawn(std::env::args_os().collect())
-        .context("starting the supervisor's guard")?;
+    // Forked first, while this process is single-threaded and holds nothing: the
+    // guard keeps a copy of whatever heap there is now (the launch config is read
+    // after).
+    crate::supervise::guard::spawn(&dir).context("starting the supervisor's guard")?;
+    let cfg = LaunchConfig::load(&dir).context("reading launch.json")?;
     // One supervisor per container: a second one (a `start` racing the `up` that
     // a kill interrupted) leaves the container to the first.
     let lock_path = files.supervisor_lock();

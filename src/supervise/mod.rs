@@ -11,6 +11,7 @@ pub mod attach_proto;
 pub mod attached;
 pub mod container_input;
 pub mod control;
+mod detached;
 pub mod guard;
 pub mod health;
 pub mod launch;

@@ -11,9 +11,7 @@ use std::fs::File;
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt as _;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use crate::state::Layout;
 
@@ -92,35 +90,29 @@ pub fn spawn(layout: &Layout, id: &str) -> Result<(), StartError> {
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let log = File::create(files.supervisor_log())?;
     let berth = berth_program()?;
-    let mut cmd = Command::new(supervisor_program(&berth));
-    cmd.args(supervisor_args(layout, id))
-        .env(BERTH_EXE_ENV, &berth)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log);
-    let wfd = w.as_raw_fd();
-    cmd.env(READY_ENV, wfd.to_string());
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setsid();
-            // The write end crosses exec under its own number; dup2 onto a fixed
-            // number would fail silently when the numbers coincide (stdin closed).
-            if libc::fcntl(wfd, libc::F_SETFD, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().map_err(StartError::Spawn)?;
+    // Its own session: a Ctrl-C or hangup of the CLI's terminal does not reach
+    // it. The write end crosses exec as descriptor 3.
+    let pid = super::detached::spawn(
+        &supervisor_program(&berth),
+        &supervisor_args(layout, id),
+        super::detached::Detached {
+            output: &log,
+            fd3: w.as_raw_fd(),
+            env: vec![(BERTH_EXE_ENV, berth.into()), (READY_ENV, "3".into())],
+        },
+    )
+    .map_err(StartError::Spawn)?;
     drop(w);
+    drop(log);
     berth_netns::fault::point("start:after-spawn");
     // One line: `ok` or the error. Reading to EOF would also wait for anything
     // that inherited the write end.
     let mut msg = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(File::from(r)), &mut msg)?;
     // The supervisor lives on by itself; reap it here only if it already exited.
-    let _ = child.try_wait();
+    let mut status = 0;
+    // SAFETY: waitpid on our own child, without blocking.
+    unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
     match msg.trim() {
         OK => Ok(()),
         "" => {

@@ -11,9 +11,11 @@
 //!
 //! Only pages of a file mapping that is not writable are dropped, and of those only
 //! the file's own pages: a page that was written (relocations in the read-only-after-
-//! relocation data, `.data`) is a private copy that must stay. A mapping without any
-//! such copy goes whole; in one with some, `/proc/self/pagemap` tells the file's
-//! pages from the copies. The dead part of the stack below the current frame goes too.
+//! relocation data, `.data`) is a private copy that must stay; `/proc/self/pagemap`
+//! tells the file's pages from the copies. The mappings come from
+//! `/proc/self/maps`, not `smaps`: smaps walks every page table of the process to
+//! count, which cost more than the shedding saves. The dead part of the stack
+//! below the current frame goes too.
 
 use std::io::Read;
 
@@ -24,27 +26,32 @@ const STACK_KEEP: usize = 16 * 1024;
 /// Drops the supervisor's clean, resident pages of code and read-only data, and
 /// its stack below the caller. Best effort: a failure leaves memory mapped, no more.
 pub fn shed_startup_pages() {
-    let mut smaps = Vec::with_capacity(64 * 1024);
-    if std::fs::File::open("/proc/self/smaps")
-        .and_then(|mut f| f.read_to_end(&mut smaps))
+    let mut maps = Vec::with_capacity(8 * 1024);
+    if std::fs::File::open("/proc/self/maps")
+        .and_then(|mut f| f.read_to_end(&mut maps))
         .is_err()
     {
         return;
     }
     let marker = 0u8;
     let sp = std::ptr::addr_of!(marker) as usize;
-    let (mut ranges, mixed) = droppable(&String::from_utf8_lossy(&smaps), sp);
-    for (start, end) in mixed {
-        ranges.extend(file_pages(start, end));
+    let (read_only, dead_stack) = sheddable(&String::from_utf8_lossy(&maps), sp);
+    let mut ranges = Vec::with_capacity(64);
+    if let Ok(pagemap) = std::fs::File::open("/proc/self/pagemap") {
+        for (start, end) in read_only {
+            ranges.extend(file_pages(&pagemap, start, end));
+        }
     }
+    ranges.extend(dead_stack);
     // Freed and trimmed first: after the last madvise, as little code as
     // possible runs before the caller's wait (each page it runs is mapped again).
-    drop(smaps);
+    drop(maps);
     super::sys::release_free_memory();
     for (start, end) in ranges {
-        // SAFETY: the range is a whole mapping of an unmodified read-only file (the
-        // kernel maps the file's page again on the next touch: no content can
-        // change), or stack below every live frame of this single thread.
+        // SAFETY: the range is pages the kernel reports as the unmodified file's
+        // own in a read-only file mapping (the kernel maps the file's page again on
+        // the next touch: no content can change), or stack below every live frame
+        // of this single thread.
         unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
     }
 }
@@ -52,62 +59,52 @@ pub fn shed_startup_pages() {
 /// Address ranges, `(start, end)`.
 type Ranges = Vec<(usize, usize)>;
 
-/// The address ranges of `smaps` (this process's, its stack pointer `sp`) whose
-/// resident pages can be dropped: read-only file mappings without a private page,
-/// and the stack's pages below `sp` less [`STACK_KEEP`]; then the read-only file
-/// mappings that hold some private pages, to be sorted page by page.
-fn droppable(smaps: &str, sp: usize) -> (Ranges, Ranges) {
-    let mut out = vec![];
-    let mut mixed = vec![];
-    let mut current: Option<(usize, usize, bool)> = None;
-    for line in smaps.lines() {
-        if let Some((range, rest)) = line.split_once(' ') {
-            if let Some((start, end)) = range.split_once('-') {
-                if let (Ok(s), Ok(e)) = (
-                    usize::from_str_radix(start, 16),
-                    usize::from_str_radix(end, 16),
-                ) {
-                    let mut fields = rest.split_whitespace();
-                    let perms = fields.next().unwrap_or("");
-                    let path = fields.nth(3).unwrap_or("");
-                    if path == "[stack]" && (s..e).contains(&sp) {
-                        let top = (sp.saturating_sub(STACK_KEEP)) & !(page_size() - 1);
-                        if top > s {
-                            out.push((s, top));
-                        }
-                    }
-                    let file_ro = path.starts_with('/') && !perms.contains('w');
-                    current = Some((s, e, file_ro));
-                    continue;
-                }
+/// From `maps` (this process's, its stack pointer `sp`): the read-only file
+/// mappings, whose pages are to be sorted one by one, and the stack's pages below
+/// `sp` less [`STACK_KEEP`].
+fn sheddable(maps: &str, sp: usize) -> (Ranges, Option<(usize, usize)>) {
+    let mut read_only = vec![];
+    let mut stack = None;
+    for line in maps.lines() {
+        let Some((range, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(s), Ok(e)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+        ) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let perms = fields.next().unwrap_or("");
+        let path = fields.nth(3).unwrap_or("");
+        if path == "[stack]" && (s..e).contains(&sp) {
+            let top = (sp.saturating_sub(STACK_KEEP)) & !(page_size() - 1);
+            if top > s {
+                stack = Some((s, top));
             }
         }
-        // "Anonymous:  0 kB": none of the mapping's pages is a private copy.
-        if let Some(kb) = line.strip_prefix("Anonymous:") {
-            if let Some((s, e, true)) = current.take() {
-                match kb.trim() == "0 kB" {
-                    true => out.push((s, e)),
-                    false => mixed.push((s, e)),
-                }
-            }
+        if path.starts_with('/') && !perms.contains('w') {
+            read_only.push((s, e));
         }
     }
-    (out, mixed)
+    (read_only, stack)
 }
 
 /// The runs of pages in `start..end` that are present and the file's own (pagemap
-/// bits 63 and 61): never a private copy, and never a swapped-out one.
-fn file_pages(start: usize, end: usize) -> Ranges {
+/// bits 63 and 61, from `pagemap`): never a private copy, and never a swapped-out one.
+fn file_pages(pagemap: &std::fs::File, start: usize, end: usize) -> Ranges {
     use std::os::unix::fs::FileExt;
     const PRESENT: u64 = 1 << 63;
     const FILE: u64 = 1 << 61;
     let page = page_size();
     let n = (end - start) / page;
     let mut raw = vec![0u8; n * 8];
-    let Ok(f) = std::fs::File::open("/proc/self/pagemap") else {
-        return vec![];
-    };
-    if f.read_exact_at(&mut raw, (start / page * 8) as u64)
+    if pagemap
+        .read_exact_at(&mut raw, (start / page * 8) as u64)
         .is_err()
     {
         return vec![];
@@ -158,38 +155,29 @@ fn page_size() -> usize {
 mod tests {
     use super::*;
 
-    const SMAPS: &str = "\
+    const MAPS: &str = "\
 00200000-003f2000 r--p 00000000 fe:00 10017665                           /usr/bin/berth-supervisor
-Rss:                 576 kB
-Anonymous:             0 kB
 003f2000-0088c000 r-xp 001f1000 fe:00 10017665                           /usr/bin/berth-supervisor
-Rss:                3040 kB
-Anonymous:             0 kB
 0088c000-008e7000 r--p 0068a000 fe:00 10017665                           /usr/bin/berth-supervisor
-Rss:                 236 kB
-Anonymous:            12 kB
 008e7000-008eb000 rw-p 006e4000 fe:00 10017665                           /usr/bin/berth-supervisor
-Anonymous:             0 kB
 1ff52000-1ff75000 rw-p 00000000 00:00 0                                  [heap]
-Anonymous:           120 kB
+7f0000000000-7f0000001000 r--p 00000000 00:00 0 
 7fff4894c000-7fff4896d000 rw-p 00000000 00:00 0                          [stack]
-Anonymous:            76 kB
 ";
 
     #[test]
-    fn only_clean_read_only_file_pages_and_dead_stack_are_dropped() {
+    fn only_read_only_file_mappings_and_dead_stack_are_candidates() {
         let sp = 0x7fff4896c100;
-        let (whole, mixed) = droppable(SMAPS, sp);
+        let (read_only, stack) = sheddable(MAPS, sp);
         assert_eq!(
-            whole,
+            read_only,
             vec![
                 (0x200000, 0x3f2000),
                 (0x3f2000, 0x88c000),
-                (0x7fff4894c000, (sp - STACK_KEEP) & !0xfff),
+                (0x88c000, 0x8e7000)
             ]
         );
-        // Read-only after relocation: some pages are private copies.
-        assert_eq!(mixed, vec![(0x88c000, 0x8e7000)]);
+        assert_eq!(stack, Some((0x7fff4894c000, (sp - STACK_KEEP) & !0xfff)));
     }
 
     #[test]
