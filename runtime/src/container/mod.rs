@@ -30,7 +30,8 @@ pub struct ContainerConfig {
     /// Unique id (also the cgroup name under `berth/`).
     pub id: String,
     /// This container's own state directory (e.g. `<root>/containers/<id>`); the runtime
-    /// writes `state.json`, `config.json`, `exec.fifo` and the `rootfs` mount point in it.
+    /// writes `state.json` (with the spec) and `exec.fifo` in it, and mounts the root
+    /// over it in the container's new mount namespace (else on a `rootfs` dir in it).
     pub state_dir: PathBuf,
     /// The OCI runtime spec; `root.path` is ignored in favour of `rootfs`.
     pub spec: Spec,
