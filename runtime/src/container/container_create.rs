@@ -94,16 +94,12 @@ impl Container {
         Self::create_inner(cfg, false)
     }
 
-    /// `create` then `start`, without the round trip in between: the exec fifo is
-    /// opened for reading before the init reaches it, so the init goes straight on to
-    /// exec once its root filesystem is ready.
+    /// `create` then `start`, without the round trip in between: the init has no exec
+    /// fifo to wait on, it runs the startContainer hooks and goes straight on to exec
+    /// once its root filesystem is ready (a hook's failure fails `run`).
     pub fn run(cfg: ContainerConfig) -> Result<Container> {
         let c = Self::create_inner(cfg, true)?;
-        // No status check: a fast process may already have exited.
-        if let Err(e) = c.release() {
-            let _ = c.delete();
-            return Err(e);
-        }
+        c.poststart();
         Ok(c)
     }
 
@@ -160,14 +156,18 @@ impl Container {
             }
             m
         };
-        let fifo = dir.join(FIFO);
-        let c = raw::cstr(&fifo).map_err(|e| Error::Path {
-            op: "mkfifo",
-            path: fifo.clone(),
-            source: e,
-        })?;
-        if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } < 0 {
-            return Err(Error::last("mkfifo", &fifo));
+        // `run` starts at once: nothing opens the fifo from outside, so it needs none
+        // (one inode fewer); its init goes on to exec as soon as it is ready.
+        let fifo = (!start).then(|| dir.join(FIFO));
+        if let Some(fifo) = &fifo {
+            let c = raw::cstr(fifo).map_err(|e| Error::Path {
+                op: "mkfifo",
+                path: fifo.clone(),
+                source: e,
+            })?;
+            if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } < 0 {
+                return Err(Error::last("mkfifo", fifo));
+            }
         }
         if ns.new_userns() {
             // The init opens the fifo for writing once it is the namespace's root, whose
@@ -183,16 +183,18 @@ impl Container {
                     "linux.uidMappings/gidMappings: container id 0 is not mapped".into(),
                 ));
             };
-            // SAFETY: a valid NUL-terminated path.
-            if unsafe { libc::chown(c.as_ptr(), uid, gid) } < 0 {
-                return Err(Error::last("chown", &fifo));
+            if let Some(fifo) = &fifo {
+                let c = raw::cstr(fifo).map_err(|e| Error::Path {
+                    op: "chown",
+                    path: fifo.clone(),
+                    source: e,
+                })?;
+                // SAFETY: a valid NUL-terminated path.
+                if unsafe { libc::chown(c.as_ptr(), uid, gid) } < 0 {
+                    return Err(Error::last("chown", fifo));
+                }
             }
         }
-        let prestart = if start {
-            Some(raw::open(&fifo, libc::O_RDONLY | libc::O_NONBLOCK, 0)?)
-        } else {
-            None
-        };
         // Saved with the state at the end (`State::save`): nothing reads it before.
         let spec_json = serde_json::to_vec(&cfg.spec).map_err(|e| Error::Json {
             path: dir.join(STATE),
@@ -389,7 +391,6 @@ impl Container {
             state,
             state_dir: dir,
             pidfd,
-            fifo: Mutex::new(prestart),
             pty: Mutex::new(pty),
             exit: Mutex::new(None),
             timings,

@@ -77,9 +77,6 @@ pub struct Container {
     state: State,
     state_dir: PathBuf,
     pidfd: Option<OwnedFd>,
-    /// The exec fifo opened for reading ahead of time by `run` (so the init does not
-    /// wait for `start`).
-    fifo: Mutex<Option<OwnedFd>>,
     pty: Mutex<Option<OwnedFd>>,
     exit: Mutex<Option<ExitStatus>>,
     timings: CreateTimings,

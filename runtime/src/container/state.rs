@@ -148,7 +148,6 @@ impl Container {
             state,
             state_dir: state_dir.to_path_buf(),
             pidfd,
-            fifo: Mutex::new(None),
             pty: Mutex::new(None),
             exit: Mutex::new(None),
             timings: Default::default(),
