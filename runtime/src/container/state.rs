@@ -236,3 +236,54 @@ fn parse_saved_spec(data: &[u8], inside_state: bool) -> Option<oci_spec::runtime
         serde_json::from_slice(data).ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> State {
+        State {
+            oci_version: "1.0.2".into(),
+            id: "c1".into(),
+            pid: i32::MAX,
+            start_time: 0,
+            bundle: None,
+            cgroups: Cgroups::default(),
+            created: 0,
+            init: false,
+        }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("berth-state-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn the_spec_is_saved_inside_the_state_and_read_back() {
+        let dir = temp_dir("inside");
+        let spec = crate::spec::default_spec(&["/bin/true"]);
+        state()
+            .save(&dir, Some(&serde_json::to_vec(&spec).unwrap()))
+            .unwrap();
+        assert!(!dir.join(CONFIG).exists(), "one file");
+        let c = Container::load(&dir).unwrap();
+        assert_eq!(c.state().id, "c1");
+        assert_eq!(c.saved_spec(), Some(spec));
+        assert!(c.saved_spec_with_hooks("poststop").is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_state_dir_of_an_older_runtime_keeps_its_spec_in_config_json() {
+        let dir = temp_dir("older");
+        let spec = crate::spec::default_spec(&["/bin/sh"]);
+        state().save(&dir, None).unwrap();
+        std::fs::write(dir.join(CONFIG), serde_json::to_vec(&spec).unwrap()).unwrap();
+        let c = Container::load(&dir).unwrap();
+        assert_eq!(c.saved_spec(), Some(spec));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
