@@ -394,6 +394,10 @@ impl Container {
             pty: Mutex::new(pty),
             exit: Mutex::new(None),
             timings,
+            after_start_hooks: Some(hooks::any(
+                &cfg.spec,
+                &[hooks::Kind::Poststart, hooks::Kind::Poststop],
+            )),
         })
     }
 }

@@ -80,6 +80,10 @@ pub struct Container {
     pty: Mutex<Option<OwnedFd>>,
     exit: Mutex<Option<ExitStatus>>,
     timings: CreateTimings,
+    /// `Some(false)` when this process created the container from a spec without
+    /// poststart and poststop hooks: start and delete need not read the saved spec
+    /// back to find none. `None` for a loaded container.
+    after_start_hooks: Option<bool>,
 }
 
 /// Where `create` spent its time, in microseconds (zero for a loaded container).

@@ -151,6 +151,7 @@ impl Container {
             pty: Mutex::new(None),
             exit: Mutex::new(None),
             timings: Default::default(),
+            after_start_hooks: None,
         })
     }
 
@@ -220,6 +221,9 @@ impl Container {
     /// included) is a noticeable part of a container's whole run, and start and
     /// delete each need the spec only for their hooks.
     pub(crate) fn saved_spec_with_hooks(&self, hook: &str) -> Option<oci_spec::runtime::Spec> {
+        if self.after_start_hooks == Some(false) {
+            return None;
+        }
         let (data, inside) = self.saved_spec_json()?;
         let key = format!("\"{hook}\"");
         if !data.windows(key.len()).any(|w| w == key.as_bytes()) {
