@@ -40,11 +40,13 @@ fn owner(layout: &Layout, name: &str) -> Option<NetworkOwner> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// Whether network `name` is set up: its record in the network state exists. Only
+/// the file is looked at: parsing the record (every member's addresses and names,
+/// 25 KiB for 50 containers) was 3 % of a no-op `up`.
 fn exists(layout: &Layout, name: &str) -> bool {
     network::net_state(layout)
         .ok()
-        .and_then(|s| berth_netns::Network::get(&s, name).ok())
-        .is_some()
+        .is_some_and(|s| s.records_dir().join(format!("{name}.json")).is_file())
 }
 
 /// The network keys `selected` services are on (every network of the file with

@@ -259,7 +259,7 @@ fn run(cli: Cli) -> Result<i32> {
             let mut p = match process {
                 Some(f) => serde_json::from_slice(&std::fs::read(&f)?)?,
                 None => {
-                    let spec: Spec = Spec::load(dir(&id).join("config.json"))?;
+                    let spec: Spec = c.saved_spec().context("no saved spec for the container")?;
                     let mut p = spec
                         .process()
                         .clone()

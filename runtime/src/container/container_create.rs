@@ -94,16 +94,12 @@ impl Container {
         Self::create_inner(cfg, false)
     }
 
-    /// `create` then `start`, without the round trip in between: the exec fifo is
-    /// opened for reading before the init reaches it, so the init goes straight on to
-    /// exec once its root filesystem is ready.
+    /// `create` then `start`, without the round trip in between: the init has no exec
+    /// fifo to wait on, it runs the startContainer hooks and goes straight on to exec
+    /// once its root filesystem is ready (a hook's failure fails `run`).
     pub fn run(cfg: ContainerConfig) -> Result<Container> {
         let c = Self::create_inner(cfg, true)?;
-        // No status check: a fast process may already have exited.
-        if let Err(e) = c.release() {
-            let _ = c.delete();
-            return Err(e);
-        }
+        c.poststart();
         Ok(c)
     }
 
@@ -143,21 +139,35 @@ impl Container {
             poststop: None,
             armed: true,
         };
-        let mountpoint = dir.join(ROOTFS);
-        match std::fs::create_dir(&mountpoint) {
-            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-                return Err(e).at("mkdir", &mountpoint)
+        // A new mount namespace of its own (and no user namespace, whose root may not
+        // reach a host directory) mounts its root over the state dir itself: hidden
+        // only in that namespace, and one directory (an inode, with its allocation and
+        // removal on the state filesystem) fewer per container. Elsewhere the root is
+        // mounted where other namespaces see it: on a `rootfs` directory of its own.
+        let mountpoint = if ns.new_flags & libc::CLONE_NEWNS != 0 && !ns.new_userns() {
+            dir.clone()
+        } else {
+            let m = dir.join(ROOTFS);
+            match std::fs::create_dir(&m) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(e).at("mkdir", &m)
+                }
+                _ => {}
             }
-            _ => {}
-        }
-        let fifo = dir.join(FIFO);
-        let c = raw::cstr(&fifo).map_err(|e| Error::Path {
-            op: "mkfifo",
-            path: fifo.clone(),
-            source: e,
-        })?;
-        if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } < 0 {
-            return Err(Error::last("mkfifo", &fifo));
+            m
+        };
+        // `run` starts at once: nothing opens the fifo from outside, so it needs none
+        // (one inode fewer); its init goes on to exec as soon as it is ready.
+        let fifo = (!start).then(|| dir.join(FIFO));
+        if let Some(fifo) = &fifo {
+            let c = raw::cstr(fifo).map_err(|e| Error::Path {
+                op: "mkfifo",
+                path: fifo.clone(),
+                source: e,
+            })?;
+            if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } < 0 {
+                return Err(Error::last("mkfifo", fifo));
+            }
         }
         if ns.new_userns() {
             // The init opens the fifo for writing once it is the namespace's root, whose
@@ -173,22 +183,23 @@ impl Container {
                     "linux.uidMappings/gidMappings: container id 0 is not mapped".into(),
                 ));
             };
-            // SAFETY: a valid NUL-terminated path.
-            if unsafe { libc::chown(c.as_ptr(), uid, gid) } < 0 {
-                return Err(Error::last("chown", &fifo));
+            if let Some(fifo) = &fifo {
+                let c = raw::cstr(fifo).map_err(|e| Error::Path {
+                    op: "chown",
+                    path: fifo.clone(),
+                    source: e,
+                })?;
+                // SAFETY: a valid NUL-terminated path.
+                if unsafe { libc::chown(c.as_ptr(), uid, gid) } < 0 {
+                    return Err(Error::last("chown", fifo));
+                }
             }
         }
-        let prestart = if start {
-            Some(raw::open(&fifo, libc::O_RDONLY | libc::O_NONBLOCK, 0)?)
-        } else {
-            None
-        };
-        let config = dir.join(CONFIG);
+        // Saved with the state at the end (`State::save`): nothing reads it before.
         let spec_json = serde_json::to_vec(&cfg.spec).map_err(|e| Error::Json {
-            path: config.clone(),
+            path: dir.join(STATE),
             source: e,
         })?;
-        std::fs::write(&config, spec_json).at("write", &config)?;
 
         let mut timings = CreateTimings::default();
         let t = std::time::Instant::now();
@@ -371,7 +382,7 @@ impl Container {
                 .unwrap_or(0),
             init: cfg.init,
         };
-        state.save(&dir)?;
+        state.save(&dir, Some(&spec_json))?;
         undo.armed = false;
         undo.poststop = None;
         let pidfd = undo.pidfd.take();
@@ -380,10 +391,13 @@ impl Container {
             state,
             state_dir: dir,
             pidfd,
-            fifo: Mutex::new(prestart),
             pty: Mutex::new(pty),
             exit: Mutex::new(None),
             timings,
+            after_start_hooks: Some(hooks::any(
+                &cfg.spec,
+                &[hooks::Kind::Poststart, hooks::Kind::Poststop],
+            )),
         })
     }
 }

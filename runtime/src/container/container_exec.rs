@@ -5,7 +5,7 @@ use std::os::fd::OwnedFd;
 use oci_spec::runtime::{Process, Spec};
 
 use super::container_wait::wait_pidfd;
-use super::state::{Status, CONFIG};
+use super::state::Status;
 use super::{Container, ExitStatus};
 use crate::error::{Error, Result};
 use crate::process::message::{ExecRequest, FromInit, ToInit};
@@ -64,10 +64,7 @@ impl Container {
                 op: "exec",
             });
         }
-        let cpath = self.state_dir.join(CONFIG);
-        let spec: Option<Spec> = std::fs::read(&cpath)
-            .ok()
-            .and_then(|d| serde_json::from_slice(&d).ok());
+        let spec: Option<Spec> = self.saved_spec();
         let seccomp = spec
             .as_ref()
             .and_then(|s| s.linux().as_ref())

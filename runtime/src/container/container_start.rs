@@ -30,10 +30,7 @@ impl Container {
         // Non-blocking open for reading: the init's blocking open for writing then
         // completes. Poll the fifo together with the pidfd so an init that died never
         // leaves us waiting. (`run` opened it already.)
-        let fifo = match self.fifo.lock().ok().and_then(|mut f| f.take()) {
-            Some(f) => f,
-            None => raw::open(&path, libc::O_RDONLY | libc::O_NONBLOCK, 0)?,
-        };
+        let fifo = raw::open(&path, libc::O_RDONLY | libc::O_NONBLOCK, 0)?;
         let mut fds = vec![libc::pollfd {
             fd: fifo.as_raw_fd(),
             events: libc::POLLIN,
@@ -77,6 +74,15 @@ impl Container {
             let msg = String::from_utf8_lossy(&b[1..n as usize]).into_owned();
             return Err(Error::Init(msg));
         }
+        self.poststart();
+        // Like runc, start returns once the init is released: it does not wait for the
+        // execve (one scheduler round trip less). A failure from here on is written to
+        // the container's stderr and the process exits 127, as with docker.
+        Ok(())
+    }
+
+    /// The poststart hooks, once the init is released (their failures are warnings).
+    pub(crate) fn poststart(&self) {
         if let Some(spec) = self.saved_spec_with_hooks("poststart") {
             if hooks::any(&spec, &[hooks::Kind::Poststart]) {
                 let doc = state_doc(
@@ -89,9 +95,5 @@ impl Container {
                 hooks::run_warn(&spec, hooks::Kind::Poststart, &doc);
             }
         }
-        // Like runc, start returns once the init is released: it does not wait for the
-        // execve (one scheduler round trip less). A failure from here on is written to
-        // the container's stderr and the process exits 127, as with docker.
-        Ok(())
     }
 }

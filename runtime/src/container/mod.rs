@@ -30,7 +30,8 @@ pub struct ContainerConfig {
     /// Unique id (also the cgroup name under `berth/`).
     pub id: String,
     /// This container's own state directory (e.g. `<root>/containers/<id>`); the runtime
-    /// writes `state.json`, `config.json`, `exec.fifo` and the `rootfs` mount point in it.
+    /// writes `state.json` (with the spec) and `exec.fifo` in it, and mounts the root
+    /// over it in the container's new mount namespace (else on a `rootfs` dir in it).
     pub state_dir: PathBuf,
     /// The OCI runtime spec; `root.path` is ignored in favour of `rootfs`.
     pub spec: Spec,
@@ -76,12 +77,13 @@ pub struct Container {
     state: State,
     state_dir: PathBuf,
     pidfd: Option<OwnedFd>,
-    /// The exec fifo opened for reading ahead of time by `run` (so the init does not
-    /// wait for `start`).
-    fifo: Mutex<Option<OwnedFd>>,
     pty: Mutex<Option<OwnedFd>>,
     exit: Mutex<Option<ExitStatus>>,
     timings: CreateTimings,
+    /// `Some(false)` when this process created the container from a spec without
+    /// poststart and poststop hooks: start and delete need not read the saved spec
+    /// back to find none. `None` for a loaded container.
+    after_start_hooks: Option<bool>,
 }
 
 /// Where `create` spent its time, in microseconds (zero for a loaded container).

@@ -13,6 +13,8 @@ use crate::syscall::raw;
 
 /// File names inside the state dir.
 pub(crate) const STATE: &str = "state.json";
+/// The spec as saved by a runtime before the spec went into `state.json` (`config`):
+/// still read from, and removed with, the state dirs such a runtime made.
 pub(crate) const CONFIG: &str = "config.json";
 pub(crate) const FIFO: &str = "exec.fifo";
 pub(crate) const ROOTFS: &str = "rootfs";
@@ -87,14 +89,33 @@ pub(crate) fn state_doc(
     v
 }
 
+/// The spec inside `state.json`, read apart from the state itself: loading a container
+/// (kill, state, delete) skips it unparsed; hooks, annotations and exec parse it.
+#[derive(Deserialize)]
+struct SavedConfig {
+    #[serde(default)]
+    config: Option<oci_spec::runtime::Spec>,
+}
+
 impl State {
-    /// Write atomically (temp file + rename).
-    pub(crate) fn save(&self, dir: &Path) -> Result<()> {
+    /// Write atomically (temp file + rename), with the spec (`config`, already JSON)
+    /// in the same file: one file, so one inode, per container instead of two.
+    pub(crate) fn save(&self, dir: &Path, config: Option<&[u8]>) -> Result<()> {
         let tmp = dir.join(".state.json.tmp");
-        let data = serde_json::to_vec(self).map_err(|e| Error::Json {
+        let mut data = serde_json::to_vec(self).map_err(|e| Error::Json {
             path: tmp.clone(),
             source: e,
         })?;
+        if let Some(c) = config {
+            // `self` serializes to an object: its closing brace makes room for one
+            // more member.
+            if data.pop() != Some(b'}') {
+                return Err(Error::Spec("state does not serialize to an object".into()));
+            }
+            data.extend_from_slice(b",\"config\":");
+            data.extend_from_slice(c);
+            data.push(b'}');
+        }
         std::fs::write(&tmp, data).at("write", &tmp)?;
         std::fs::rename(&tmp, dir.join(STATE)).at("rename", dir.join(STATE))
     }
@@ -127,10 +148,10 @@ impl Container {
             state,
             state_dir: state_dir.to_path_buf(),
             pidfd,
-            fifo: Mutex::new(None),
             pty: Mutex::new(None),
             exit: Mutex::new(None),
             timings: Default::default(),
+            after_start_hooks: None,
         })
     }
 
@@ -178,10 +199,20 @@ impl Container {
         v
     }
 
-    /// The config.json saved at create (hooks, annotations).
-    pub(crate) fn saved_spec(&self) -> Option<oci_spec::runtime::Spec> {
-        let data = std::fs::read(self.state_dir.join(CONFIG)).ok()?;
-        serde_json::from_slice(&data).ok()
+    /// The spec saved at create (hooks, annotations, exec's defaults).
+    pub fn saved_spec(&self) -> Option<oci_spec::runtime::Spec> {
+        let (data, inside) = self.saved_spec_json()?;
+        parse_saved_spec(&data, inside)
+    }
+
+    /// The saved spec's JSON: `state.json`, whose `config` holds it (`true`), or the
+    /// `config.json` of a state dir made before that (`false`).
+    fn saved_spec_json(&self) -> Option<(Vec<u8>, bool)> {
+        let data = std::fs::read(self.state_dir.join(STATE)).ok()?;
+        if data.windows(9).any(|w| w == b"\"config\":") {
+            return Some((data, true));
+        }
+        Some((std::fs::read(self.state_dir.join(CONFIG)).ok()?, false))
     }
 
     /// The saved config.json when it may hold hooks named `hook` (their JSON key,
@@ -190,11 +221,73 @@ impl Container {
     /// included) is a noticeable part of a container's whole run, and start and
     /// delete each need the spec only for their hooks.
     pub(crate) fn saved_spec_with_hooks(&self, hook: &str) -> Option<oci_spec::runtime::Spec> {
-        let data = std::fs::read(self.state_dir.join(CONFIG)).ok()?;
+        if self.after_start_hooks == Some(false) {
+            return None;
+        }
+        let (data, inside) = self.saved_spec_json()?;
         let key = format!("\"{hook}\"");
         if !data.windows(key.len()).any(|w| w == key.as_bytes()) {
             return None;
         }
-        serde_json::from_slice(&data).ok()
+        parse_saved_spec(&data, inside)
+    }
+}
+
+fn parse_saved_spec(data: &[u8], inside_state: bool) -> Option<oci_spec::runtime::Spec> {
+    if inside_state {
+        serde_json::from_slice::<SavedConfig>(data).ok()?.config
+    } else {
+        serde_json::from_slice(data).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> State {
+        State {
+            oci_version: "1.0.2".into(),
+            id: "c1".into(),
+            pid: i32::MAX,
+            start_time: 0,
+            bundle: None,
+            cgroups: Cgroups::default(),
+            created: 0,
+            init: false,
+        }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("berth-state-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn the_spec_is_saved_inside_the_state_and_read_back() {
+        let dir = temp_dir("inside");
+        let spec = crate::spec::default_spec(&["/bin/true"]);
+        state()
+            .save(&dir, Some(&serde_json::to_vec(&spec).unwrap()))
+            .unwrap();
+        assert!(!dir.join(CONFIG).exists(), "one file");
+        let c = Container::load(&dir).unwrap();
+        assert_eq!(c.state().id, "c1");
+        assert_eq!(c.saved_spec(), Some(spec));
+        assert!(c.saved_spec_with_hooks("poststop").is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_state_dir_of_an_older_runtime_keeps_its_spec_in_config_json() {
+        let dir = temp_dir("older");
+        let spec = crate::spec::default_spec(&["/bin/sh"]);
+        state().save(&dir, None).unwrap();
+        std::fs::write(dir.join(CONFIG), serde_json::to_vec(&spec).unwrap()).unwrap();
+        let c = Container::load(&dir).unwrap();
+        assert_eq!(c.saved_spec(), Some(spec));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -44,7 +44,10 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
         .ok_or_else(|| Error::Spec("no process".into()))?;
     // Opened before pivot_root: afterwards the host path is gone. O_PATH, so it does not
     // count as a writer yet; the real open happens through /proc/self/fd at start.
-    let fifo = raw::open(&req.fifo, libc::O_PATH, 0)?;
+    let fifo = match &req.fifo {
+        Some(f) => Some(raw::open(f, libc::O_PATH, 0)?),
+        None => None,
+    };
     let ns = crate::namespaces::plan(spec)?;
     if ns.new_userns() {
         // Nothing can be done as the namespace's root before the caller maps it.
@@ -141,11 +144,20 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
         }
     }
     drop(pty_slave);
-    chan.send(&FromInit::Ready(mounts_us))?;
     let mut state = state;
     state["status"] = "created".into();
-    wait_for_start(&fifo, || hooks::run(spec, Kind::StartContainer, &state))?;
-    drop(fifo);
+    match fifo {
+        Some(fifo) => {
+            chan.send(&FromInit::Ready(mounts_us))?;
+            wait_for_start(&fifo, || hooks::run(spec, Kind::StartContainer, &state))?;
+        }
+        None => {
+            // Started at once (`run`): the hooks' failure reaches the caller as this
+            // init's error, before it reports ready.
+            hooks::run(spec, Kind::StartContainer, &state)?;
+            chan.send(&FromInit::Ready(mounts_us))?;
+        }
+    }
     let r = if req.init {
         pid1::run(&prepared, chan, terminal)
     } else {

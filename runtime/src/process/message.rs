@@ -34,8 +34,8 @@ pub struct CreateRequest {
     pub rootfs: Rootfs,
     /// Where to mount it (a host directory, seen only inside the new mount namespace).
     pub mountpoint: PathBuf,
-    /// The fifo `start` opens.
-    pub fifo: PathBuf,
+    /// The fifo `start` opens; none for `run`, which starts at once.
+    pub fifo: Option<PathBuf>,
     /// v1 (and v2 fallback) `cgroup.procs` files to join before cloning.
     pub cgroup_procs: Vec<PathBuf>,
     /// The cgroup2 directory to clone into.

@@ -79,21 +79,45 @@ impl LinuxSyscall {
             Err(e) => return Err(wrap("resolve", path)(e)),
         }
         let comps = clean(path);
-        let mut parent = open_in_root(root, Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0)
-            .map_err(wrap("resolve", path))?;
-        let mut prefix = PathBuf::from("/");
-        for (i, c) in comps.iter().enumerate() {
+        // Mostly only the last name is missing (a mount point the image lacks): its
+        // parent, opened in one call, saves walking every component from the root.
+        // Only for paths without `..`, where the lexical parent is the real one.
+        let shortcut = if !comps.is_empty() && !path.components().any(|c| c == Component::ParentDir)
+        {
+            let p: PathBuf = std::iter::once(std::ffi::OsStr::new("/"))
+                .chain(comps[..comps.len() - 1].iter().map(|c| c.as_os_str()))
+                .collect();
+            open_in_root(root, &p, libc::O_PATH | libc::O_DIRECTORY, 0)
+                .ok()
+                .map(|fd| (fd, p))
+        } else {
+            None
+        };
+        // Through the shortcut the whole path was just found missing: no second look.
+        let known_missing = shortcut.is_some();
+        let (mut parent, mut prefix, start) = match shortcut {
+            Some((fd, p)) => (fd, p, comps.len() - 1),
+            None => (
+                open_in_root(root, Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0)
+                    .map_err(wrap("resolve", path))?,
+                PathBuf::from("/"),
+                0,
+            ),
+        };
+        for (i, c) in comps.iter().enumerate().skip(start) {
             let last = i + 1 == comps.len();
             let here = prefix.join(c);
             let dir = if last { 0 } else { libc::O_DIRECTORY };
-            match open_in_root(root, &here, libc::O_PATH | dir, 0) {
-                Ok(fd) => {
-                    parent = fd;
-                    prefix = here;
-                    continue;
+            if !known_missing {
+                match open_in_root(root, &here, libc::O_PATH | dir, 0) {
+                    Ok(fd) => {
+                        parent = fd;
+                        prefix = here;
+                        continue;
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                    Err(e) => return Err(wrap("resolve", &here)(e)),
                 }
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-                Err(e) => return Err(wrap("resolve", &here)(e)),
             }
             let cname = raw::cstr(Path::new(c)).map_err(wrap("create", &here))?;
             if let Some(target) = readlinkat(&parent, &cname) {
