@@ -165,6 +165,7 @@ impl Container {
                 path: fifo.clone(),
                 source: e,
             })?;
+            // SAFETY: `c` is a NUL-terminated path that outlives the call.
             if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } < 0 {
                 return Err(Error::last("mkfifo", fifo));
             }

@@ -79,10 +79,13 @@ impl Helper {
 
 /// A descriptor number ≥ 10, so the file actions below never collide with 0..=3.
 fn high(fd: RawFd) -> Result<OwnedFd> {
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) only reads `fd` and returns a new descriptor
+    // or -1; it touches no memory of ours.
     let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) };
     if r < 0 {
         return Err(Error::sys("dup"));
     }
+    // SAFETY: `r` was just returned by fcntl, is open, and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(r) })
 }
 
@@ -90,6 +93,8 @@ struct Actions(libc::posix_spawn_file_actions_t);
 
 impl Drop for Actions {
     fn drop(&mut self) {
+        // SAFETY: self.0 was initialised by posix_spawn_file_actions_init and is
+        // destroyed exactly once, here.
         unsafe { libc::posix_spawn_file_actions_destroy(&mut self.0) };
     }
 }
