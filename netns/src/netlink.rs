@@ -73,20 +73,50 @@ impl Netlink {
         crate::namespace::with_netns(ns, Netlink::new)?
     }
 
-    fn request(
-        &mut self,
-        msg: RouteNetlinkMessage,
-        flags: u16,
-    ) -> Result<Vec<RouteNetlinkMessage>> {
-        let op = kind_name(&msg).to_string();
+    /// Appends `msg` to `out` as the next request (its own sequence number),
+    /// 4-aligned (NLMSG_ALIGN) so that several can go in one datagram.
+    fn append(&mut self, out: &mut Vec<u8>, msg: RouteNetlinkMessage, flags: u16) {
         let mut hdr = NetlinkHeader::default();
         hdr.flags = NLM_F_REQUEST | flags;
         self.seq = self.seq.wrapping_add(1);
         hdr.sequence_number = self.seq;
         let mut nl = NetlinkMessage::new(hdr, NetlinkPayload::InnerMessage(msg));
         nl.finalize();
-        let mut out = vec![0u8; nl.buffer_len()];
-        nl.serialize(&mut out);
+        let at = out.len();
+        out.resize(at + nl.buffer_len(), 0);
+        nl.serialize(&mut out[at..]);
+        out.resize((out.len() + 3) & !3, 0);
+    }
+
+    /// Receives one datagram and splits it into the messages it carries.
+    fn recv(&mut self) -> Result<Vec<NetlinkMessage<RouteNetlinkMessage>>> {
+        self.buf.clear();
+        self.sock
+            .recv(&mut self.buf, 0)
+            .map_err(|e| sys("netlink recv", e))?;
+        let mut msgs = Vec::new();
+        let mut off = 0;
+        while off < self.buf.len() {
+            let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..])
+                .map_err(|e| Error::Decode(e.to_string()))?;
+            let len = reply.header.length as usize;
+            if len == 0 {
+                return Err(Error::Decode("zero-length netlink message".into()));
+            }
+            off += (len + 3) & !3;
+            msgs.push(reply);
+        }
+        Ok(msgs)
+    }
+
+    fn request(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+    ) -> Result<Vec<RouteNetlinkMessage>> {
+        let op = kind_name(&msg).to_string();
+        let mut out = Vec::new();
+        self.append(&mut out, msg, flags);
         self.sock
             .send(&out, 0)
             .map_err(|e| sys("netlink send", e))?;
@@ -95,19 +125,7 @@ impl Netlink {
         let until_ack = flags & NLM_F_ACK == NLM_F_ACK;
         let mut replies = Vec::new();
         loop {
-            self.buf.clear();
-            self.sock
-                .recv(&mut self.buf, 0)
-                .map_err(|e| sys("netlink recv", e))?;
-            let mut off = 0;
-            while off < self.buf.len() {
-                let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..])
-                    .map_err(|e| Error::Decode(e.to_string()))?;
-                let len = reply.header.length as usize;
-                if len == 0 {
-                    return Err(Error::Decode("zero-length netlink message".into()));
-                }
-                off += (len + 3) & !3;
+            for reply in self.recv()? {
                 if reply.header.sequence_number != self.seq {
                     continue;
                 }
@@ -260,17 +278,7 @@ impl Netlink {
         let first_seq = self.seq.wrapping_add(1);
         let mut out = Vec::with_capacity(256 * reqs.len());
         for r in &reqs {
-            let mut hdr = NetlinkHeader::default();
-            hdr.flags = NLM_F_REQUEST | NLM_F_ACK | r.flags;
-            self.seq = self.seq.wrapping_add(1);
-            hdr.sequence_number = self.seq;
-            let mut nl = NetlinkMessage::new(hdr, NetlinkPayload::InnerMessage(r.msg.clone()));
-            nl.finalize();
-            let at = out.len();
-            out.resize(at + nl.buffer_len(), 0);
-            nl.serialize(&mut out[at..]);
-            // Each message starts 4-aligned (NLMSG_ALIGN).
-            out.resize((out.len() + 3) & !3, 0);
+            self.append(&mut out, r.msg.clone(), NLM_F_ACK | r.flags);
         }
         self.sock
             .send(&out, 0)
@@ -278,19 +286,7 @@ impl Netlink {
         let mut answers: Vec<Option<Result<()>>> = reqs.iter().map(|_| None).collect();
         let mut pending = reqs.len();
         while pending > 0 {
-            self.buf.clear();
-            self.sock
-                .recv(&mut self.buf, 0)
-                .map_err(|e| sys("netlink recv", e))?;
-            let mut off = 0;
-            while off < self.buf.len() {
-                let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..])
-                    .map_err(|e| Error::Decode(e.to_string()))?;
-                let len = reply.header.length as usize;
-                if len == 0 {
-                    return Err(Error::Decode("zero-length netlink message".into()));
-                }
-                off += (len + 3) & !3;
+            for reply in self.recv()? {
                 let i = reply.header.sequence_number.wrapping_sub(first_seq) as usize;
                 let (Some(req), NetlinkPayload::Error(e)) = (reqs.get(i), reply.payload) else {
                     continue;

@@ -119,10 +119,8 @@ pub fn create(req: &CreateRequest<'_>) -> Result<ContainerRecord> {
     // Each container's directory in a block group of its own (ext4): the
     // parent is marked before the first one goes into it.
     let all = req.layout.containers();
-    if !crate::state::topdir::spread_subdirs(&all) {
-        fs::create_dir_all(&all).with_context(|| format!("creating {}", all.display()))?;
-        crate::state::topdir::spread_subdirs(&all);
-    }
+    crate::state::topdir::make_spread(&all, fs::DirBuilder::new().recursive(true))
+        .with_context(|| format!("creating {}", all.display()))?;
     fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
     ContainerDir::new(&staging).claim(&req.project.name)?;
     fs::rename(&staging, &dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -112,10 +112,7 @@ impl ContainerDir {
         // `<run>/containers` first, marked before a container's directory goes
         // into it, so that each one lands in a block group of its own.
         if let Some(all) = self.run.parent().filter(|_| self.run != self.dir) {
-            if !super::topdir::spread_subdirs(all) {
-                b.create(all)?;
-                super::topdir::spread_subdirs(all);
-            }
+            super::topdir::make_spread(all, &b)?;
         }
         b.create(&self.run)
     }

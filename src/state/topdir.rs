@@ -40,6 +40,16 @@ pub fn spread_subdirs(dir: &Path) -> bool {
     true
 }
 
+/// Makes `dir` with `builder` where it is missing, and marks it before the
+/// first container's directory goes into it.
+pub fn make_spread(dir: &Path, builder: &std::fs::DirBuilder) -> std::io::Result<()> {
+    if !spread_subdirs(dir) {
+        builder.create(dir)?;
+        spread_subdirs(dir);
+    }
+    Ok(())
+}
+
 /// Sets the flag on `dir` unless it has it; `Ok` also where the filesystem
 /// has no such flag (nothing more to do there).
 fn set_topdir(dir: &Path) -> std::io::Result<()> {
