@@ -11,7 +11,7 @@ use crate::compose::output::go_json_escape;
 fn sha256_of_go_json<T: serde::Serialize>(v: &T) -> String {
     let json = with_json_mode(|| serde_json::to_string(v)).unwrap_or_default();
     let digest = Sha256::digest(go_json_escape(&json).as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::image::digest::to_hex(&digest)
 }
 
 /// A network's `com.docker.compose.config-hash` (docker compose `NetworkHash`).
