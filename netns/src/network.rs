@@ -73,6 +73,13 @@ impl StateDir {
             .ok_or_else(|| Error::Invalid(format!("network {network} does not exist")))
     }
 
+    /// [`StateDir::read`] for the network's info alone (see [`InfoOnly`]).
+    fn read_info(&self, network: &str) -> Result<NetworkInfo> {
+        store::read_json::<InfoOnly>(&self.record_path(network))?
+            .map(|r| r.info)
+            .ok_or_else(|| Error::Invalid(format!("network {network} does not exist")))
+    }
+
     pub(crate) fn write(&self, rec: &NetworkRecord) -> Result<()> {
         store::write_json(&self.record_path(&rec.info.name), rec)
     }
@@ -86,6 +93,22 @@ impl StateDir {
 /// Read every `*.json` record of `dir` (unreadable files are skipped: a record being
 /// replaced is renamed atomically, so this only skips foreign files).
 pub(crate) fn read_records(dir: &Path) -> Result<Vec<NetworkRecord>> {
+    read_all(dir, |r: &NetworkRecord| &r.info)
+}
+
+/// [`read_records`] for the networks' infos alone (see [`InfoOnly`]).
+pub(crate) fn read_infos(dir: &Path) -> Result<Vec<NetworkInfo>> {
+    Ok(read_all(dir, |r: &InfoOnly| &r.info)?
+        .into_iter()
+        .map(|r| r.info)
+        .collect())
+}
+
+/// Every `*.json` record of `dir` read as a `T`, ordered by network name.
+fn read_all<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    info: impl Fn(&T) -> &NetworkInfo,
+) -> Result<Vec<T>> {
     let mut out = Vec::new();
     store::remove_stale_temps(dir);
     let rd = match fs::read_dir(dir) {
@@ -96,12 +119,12 @@ pub(crate) fn read_records(dir: &Path) -> Result<Vec<NetworkRecord>> {
     for ent in rd.flatten() {
         let p = ent.path();
         if p.extension().and_then(|e| e.to_str()) == Some("json") {
-            if let Ok(Some(r)) = store::read_json::<NetworkRecord>(&p) {
+            if let Ok(Some(r)) = store::read_json::<T>(&p) {
                 out.push(r);
             }
         }
     }
-    out.sort_by(|a, b| a.info.name.cmp(&b.info.name));
+    out.sort_by(|a, b| info(a).name.cmp(&info(b).name));
     Ok(out)
 }
 
@@ -213,6 +236,14 @@ pub struct Member {
     pub has_ports: bool,
 }
 
+/// A network's record read for its [`NetworkInfo`] alone: its allocations and
+/// members, most of its bytes and growing with every container on it, are
+/// skipped rather than built (a no-op `up` reads only what it checks).
+#[derive(Deserialize)]
+struct InfoOnly {
+    info: NetworkInfo,
+}
+
 /// The record of a network on disk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkRecord {
@@ -255,14 +286,14 @@ impl Network {
 
     /// Read a network's info from the state dir.
     pub fn get(state: &StateDir, name: &str) -> Result<NetworkInfo> {
-        Ok(state.read(name)?.info)
+        state.read_info(name)
     }
 
     /// What of a recorded network's kernel objects is not as its record says: the
     /// bridge, its gateway addresses, its nft table (`tables`: the `inet` tables
     /// that exist, from [`nft::tables`]). Empty when all is in place.
     pub fn drift(state: &StateDir, name: &str, tables: &[String]) -> Result<Vec<String>> {
-        let info = state.read(name)?.info;
+        let info = state.read_info(name)?;
         let mut nl = Netlink::new()?;
         let mut out = vec![];
         if nl.link_index(&info.bridge)?.is_none() {
@@ -307,7 +338,7 @@ impl Network {
     /// found a difference: a killed `up` or `down` left it half-made).
     pub fn repair(state: &StateDir, name: &str) -> Result<NetworkInfo> {
         let _lock = state.lock()?;
-        let info = state.read(name)?.info;
+        let info = state.read_info(name)?;
         converge(&mut Netlink::new()?, &info)?;
         Ok(info)
     }

@@ -220,20 +220,24 @@ pub fn run_up(ctx: &Ctx, a: &UpArgs) -> Result<()> {
     let mut opts = options(a)?;
     opts.all_resources = ctx.all_resources;
     let loaded = ctx.load(&a.services)?;
-    let project = loaded.project.clone();
-    super::publish::check_remote_stack(ctx, &project, a.yes)?;
+    super::publish::check_remote_stack(ctx, &loaded.project, a.yes)?;
     if let Some(s) = &a.exit_code_from {
-        super::context::check_services(&project, std::slice::from_ref(s))?;
+        super::context::check_services(&loaded.project, std::slice::from_ref(s))?;
     }
-    let attach = attach_set(&project, &loaded.graph, a)?;
+    let attach = attach_set(&loaded.project, &loaded.graph, a)?;
+    let watch_detached = a.watch && !a.dry_run && !a.no_start && detach;
+    let attached = !(detach || a.dry_run || a.no_start);
+    // `up` takes the project; a copy only for what runs after it (a watch, the
+    // attached logs), not for a detached `up`, which would copy it for nothing.
+    let project = (watch_detached || attached).then(|| loaded.project.clone());
     let progress = ctx.progress("Running");
     let since = SystemTime::now();
     up(&ctx.layout, loaded, &opts, &progress)?;
-    if a.watch && !a.dry_run && !a.no_start && detach {
-        return super::watch::start_detached(ctx, &project, &watch_args(a));
-    }
-    if detach || a.dry_run || a.no_start {
+    let Some(project) = project else {
         return Ok(());
+    };
+    if watch_detached {
+        return super::watch::start_detached(ctx, &project, &watch_args(a));
     }
     let watcher = a
         .watch

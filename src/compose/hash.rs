@@ -11,7 +11,7 @@ use crate::compose::output::go_json_escape;
 fn sha256_of_go_json<T: serde::Serialize>(v: &T) -> String {
     let json = with_json_mode(|| serde_json::to_string(v)).unwrap_or_default();
     let digest = Sha256::digest(go_json_escape(&json).as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::image::digest::to_hex(&digest)
 }
 
 /// A network's `com.docker.compose.config-hash` (docker compose `NetworkHash`).
@@ -31,16 +31,28 @@ pub fn volume_hash(volume: &VolumeConfig) -> String {
 
 /// The hex sha256 docker compose stores in `com.docker.compose.config-hash`.
 pub fn service_hash(service: &ServiceConfig) -> String {
-    let mut s = service.clone();
-    s.build = None;
-    s.pull_policy.clear();
-    s.scale = None;
+    service_hash_in_place(&mut service.clone())
+}
+
+/// [`service_hash`] without a copy of the service (every `up` hashes every
+/// service): what the hash leaves out is taken out for the hashing and put back.
+pub fn service_hash_in_place(s: &mut ServiceConfig) -> String {
+    let build = s.build.take();
+    let pull_policy = std::mem::take(&mut s.pull_policy);
+    let scale = s.scale.take();
+    let replicas = s.deploy.as_mut().and_then(|d| d.replicas.take());
+    let depends_on = std::mem::take(&mut s.depends_on);
+    let profiles = std::mem::take(&mut s.profiles);
+    let hash = sha256_of_go_json(&*s);
+    s.build = build;
+    s.pull_policy = pull_policy;
+    s.scale = scale;
     if let Some(d) = s.deploy.as_mut() {
-        d.replicas = None;
+        d.replicas = replicas;
     }
-    s.depends_on.clear();
-    s.profiles.clear();
-    sha256_of_go_json(&s)
+    s.depends_on = depends_on;
+    s.profiles = profiles;
+    hash
 }
 
 #[cfg(test)]
@@ -67,6 +79,17 @@ mod tests {
             json,
             r#"{"command":null,"entrypoint":null,"image":"nginx:1.27","networks":{"default":null}}"#
         );
+    }
+
+    #[test]
+    fn hashing_in_place_leaves_the_service_whole() {
+        let mut s = web();
+        s.pull_policy = "always".into();
+        s.scale = Some(2);
+        s.profiles = vec!["debug".into()];
+        let before = s.clone();
+        assert_eq!(service_hash_in_place(&mut s), service_hash(&before));
+        assert_eq!(s, before);
     }
 
     // Pinned: a change here means every berth user's containers get recreated.

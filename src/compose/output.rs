@@ -11,8 +11,17 @@ use crate::compose::model::Project;
 /// Escapes what Go's `encoding/json` escapes beyond serde_json: `<`, `>`, `&`,
 /// U+2028 and U+2029 (they only occur inside strings).
 pub fn go_json_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    // Most text has none: copied whole, not char by char (every service's
+    // config hash goes through here on each `up`). 0xe2 leads U+2028 and U+2029.
+    let Some(first) = s
+        .bytes()
+        .position(|b| matches!(b, b'<' | b'>' | b'&' | 0xe2))
+    else {
+        return s.to_owned();
+    };
+    let mut out = String::with_capacity(s.len() + 16);
+    out.push_str(&s[..first]);
+    for c in s[first..].chars() {
         match c {
             '<' => out.push_str("\\u003c"),
             '>' => out.push_str("\\u003e"),

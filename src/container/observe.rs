@@ -96,14 +96,18 @@ pub fn observe_files(files: &ContainerDir) -> Observation {
     }
 }
 
-/// Reads a small file (a record, a status, a `/proc` file) whole: open, read,
-/// close. `std::fs::read` also stats the file for its size, and reads a `/proc`
-/// file (size 0) in growing steps from 32 bytes; a first buffer of a page takes
-/// these files in one read. `up`, `ps` and `down` read two per container.
+/// Reads a small file (a record, a status, a `/proc` file) whole: open, read
+/// until end of file, close. `std::fs::read`, and `read_to_end` on a `File`
+/// however large its buffer, also stat the file and seek for its size, and read
+/// a `/proc` file (size 0) in growing steps from 32 bytes. Through `take`, which
+/// asks no size, into a page: these files in one read, two syscalls fewer per
+/// file. `up`, `ps` and `down` read three per container.
 pub fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut bytes = Vec::with_capacity(4096);
-    std::fs::File::open(path)?.read_to_end(&mut bytes)?;
+    std::fs::File::open(path)?
+        .take(u64::MAX)
+        .read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 

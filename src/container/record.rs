@@ -160,7 +160,7 @@ pub fn new_id() -> String {
             filled += n as usize;
         }
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::image::digest::to_hex(&bytes)
 }
 
 #[cfg(test)]

@@ -81,10 +81,7 @@ pub fn ensure_sources(
         ids.sort();
         let base = out.get(name).cloned().unwrap_or_default();
         let digest = Sha256::digest(format!("{base}\n{}", ids.join(",")).as_bytes());
-        out.insert(
-            name.clone(),
-            digest.iter().map(|b| format!("{b:02x}")).collect(),
-        );
+        out.insert(name.clone(), crate::image::digest::to_hex(&digest));
     }
     Ok(out)
 }

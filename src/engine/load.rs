@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context as _, Result};
 
 use super::graph::{service_graph, Graph};
-use crate::compose::{self, hash::service_hash, ModelOptions, Project, ProjectOptions};
+use crate::compose::{self, hash::service_hash_in_place, ModelOptions, Project, ProjectOptions};
 
 /// A project ready for `up`, with each service's config hash.
 pub struct Loaded {
@@ -53,8 +53,8 @@ pub fn load_project(opts: &ProjectOptions, services: &[String]) -> Result<Loaded
     }
     let hashes = project
         .services
-        .iter()
-        .map(|(n, s)| (n.clone(), service_hash(s)))
+        .iter_mut()
+        .map(|(n, s)| (n.clone(), service_hash_in_place(s)))
         .collect();
     compose::env_file::resolve_services_environment(&mut project)?;
     Ok(Loaded::new(project, hashes))

@@ -29,7 +29,7 @@ pub struct Mounts {
 /// a recreated container keeps its anonymous volumes, as docker compose does.
 pub fn anonymous_volume_name(project: &str, service: &str, number: u32, target: &str) -> String {
     let h = Sha256::digest(format!("{project}/{service}/{number}/{target}").as_bytes());
-    let hex: String = h.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let hex = crate::image::digest::to_hex(&h[..16]);
     format!("{project}_{service}_{number}_{hex}")
 }
 

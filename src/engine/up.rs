@@ -194,16 +194,12 @@ pub fn up(layout: &Layout, loaded: Loaded, opts: &UpOptions, progress: &Progress
         |f: &Found| -> Option<serde_json::Value> { ContainerDir::new(&f.dir).read_service() };
     let known_services: Vec<String> = project.all_services().map(|s| s.name.clone()).collect();
     // Containers of services still in the file but not selected are not orphans.
-    let considered: Vec<Found> = existing
-        .iter()
-        .filter(|f| {
-            selected.contains(&f.record.service) || !known_services.contains(&f.record.service)
-        })
-        .cloned()
-        .collect();
+    let considered = existing.iter().filter(|f| {
+        selected.contains(&f.record.service) || !known_services.contains(&f.record.service)
+    });
     let the_plan = plan(
         &desired,
-        &considered,
+        considered,
         &stored,
         &PlanOptions {
             force_recreate: opts.force_recreate,
@@ -594,16 +590,16 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
         ctx.interrupt.check()?;
         let label = container_label(ctx, svc, &p);
         let task = ctx.progress.task(&format!("Container {label}"), "Waiting");
-        let old =
+        let old: Option<&Found> =
             p.id.as_ref()
-                .and_then(|id| ctx.existing.iter().find(|f| &f.record.id == id).cloned());
+                .and_then(|id| ctx.existing.iter().find(|f| &f.record.id == id));
         let result: Result<&str> = (|| match &p.action {
             Action::Keep => Ok("Running"),
-            Action::Start if old.as_ref().is_some_and(|o| ctx.network_lost(o)) => {
+            Action::Start if old.is_some_and(|o| ctx.network_lost(o)) => {
                 // Half taken apart by a killed `down`: its namespace, veths and
                 // ports are gone. Made anew under the same number and name.
                 task.working("Recreate");
-                if let Some(o) = &old {
+                if let Some(o) = old {
                     ctx.remove(o, false)?;
                 }
                 let id = make(p.number, None)?;
@@ -619,7 +615,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
             }
             Action::Start => {
                 task.working("Starting");
-                if let Some(old) = old.as_ref().filter(|o| is_stopping(&o.status)) {
+                if let Some(old) = old.filter(|o| is_stopping(&o.status)) {
                     // A stop is under way (its `down` may have been killed): let it
                     // finish, or the start would be answered by a supervisor that
                     // is about to exit, and the container would stay down.
@@ -646,9 +642,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
             }
             Action::Recreate { .. } => {
                 task.working("Recreate");
-                let old = old
-                    .as_ref()
-                    .ok_or_else(|| anyhow!("container {label} vanished"))?;
+                let old = old.ok_or_else(|| anyhow!("container {label} vanished"))?;
                 let id = if ctx.opts.renew_anon_volumes {
                     ctx.remove(old, true)?;
                     make(p.number, None)?
@@ -671,9 +665,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
             }
             Action::Restart { .. } => {
                 task.working("Restarting");
-                let old = old
-                    .as_ref()
-                    .ok_or_else(|| anyhow!("container {label} vanished"))?;
+                let old = old.ok_or_else(|| anyhow!("container {label} vanished"))?;
                 let (signal, grace) = stop_params(Some(&ctx.project), old, ctx.opts.timeout);
                 stop(&ctx.layout, old, signal, grace)?;
                 if start_wanted {
@@ -686,9 +678,7 @@ fn converge_service(ctx: &Ctx, name: &str) -> Result<()> {
             }
             Action::ScaleDown | Action::RemoveOrphan => {
                 task.working("Removing");
-                let old = old
-                    .as_ref()
-                    .ok_or_else(|| anyhow!("container {label} vanished"))?;
+                let old = old.ok_or_else(|| anyhow!("container {label} vanished"))?;
                 ctx.remove(old, false)?;
                 Ok("Removed")
             }

@@ -163,14 +163,14 @@ pub struct Plan {
 
 /// Compares `desired` (in dependency order) with `existing` (the project's
 /// non-one-off containers) and decides per container.
-pub fn plan(
+pub fn plan<'a>(
     desired: &[Desired],
-    existing: &[Found],
+    existing: impl IntoIterator<Item = &'a Found>,
     stored_configs: &dyn Fn(&Found) -> Option<Value>,
     opts: &PlanOptions,
 ) -> Plan {
     let mut by_service: BTreeMap<&str, Vec<&Found>> = BTreeMap::new();
-    for f in existing.iter().filter(|f| !f.record.oneoff) {
+    for f in existing.into_iter().filter(|f| !f.record.oneoff) {
         by_service
             .entry(f.record.service.as_str())
             .or_default()

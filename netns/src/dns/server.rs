@@ -16,7 +16,7 @@ use super::backend::{Backend, Lookup};
 use super::wire::{self, Rdata};
 use super::DnsConfig;
 use crate::error::{IoContext, Result};
-use crate::network::read_records;
+use crate::network::{read_infos, read_records};
 
 static ROTATE: AtomicUsize = AtomicUsize::new(0);
 
@@ -132,19 +132,19 @@ pub fn serves_every_bridge(status_file: &Path, records_dir: &Path) -> bool {
     if !pid_alive(serving.pid) {
         return false;
     }
-    let Ok(records) = read_records(records_dir) else {
+    let Ok(infos) = read_infos(records_dir) else {
         return false;
     };
-    records.iter().all(|r| {
-        let idx = if_index(&r.info.bridge);
+    infos.iter().all(|info| {
+        let idx = if_index(&info.bridge);
         idx == 0
-            || std::iter::once(r.info.v4.gateway)
-                .chain(r.info.v6.map(|v| v.gateway))
+            || std::iter::once(info.v4.gateway)
+                .chain(info.v6.map(|v| v.gateway))
                 .all(|gw| {
                     serving
                         .bound
                         .iter()
-                        .any(|(ip, br, i)| *ip == gw && *br == r.info.bridge && *i == idx)
+                        .any(|(ip, br, i)| *ip == gw && *br == info.bridge && *i == idx)
                 })
     })
 }
