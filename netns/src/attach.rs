@@ -62,6 +62,30 @@ pub struct Attachment {
     pub default_route: bool,
 }
 
+impl Attachment {
+    /// An attachment known only by its owner and network (and the interface
+    /// name it had), for an owner whose record of it is lost (a power loss took
+    /// the file): all that [`detach`] needs. The kernel side (bridge, veth,
+    /// namespace, addresses) is left empty; nothing reads it.
+    pub fn for_detach(owner: &str, network: &str, ifname: &str) -> Attachment {
+        let none = IpAddr::from([0, 0, 0, 0]);
+        Attachment {
+            owner: owner.to_string(),
+            network: network.to_string(),
+            bridge: String::new(),
+            host_veth: String::new(),
+            ifname: ifname.to_string(),
+            netns: PathBuf::new(),
+            ipv4: none,
+            prefix4: 0,
+            gateway4: none,
+            ipv6: None,
+            gateway6: None,
+            default_route: false,
+        }
+    }
+}
+
 /// A name the kernel takes for an interface and that cannot pass for another
 /// one: at most 15 bytes (IFNAMSIZ), no `/`, `:` or whitespace, not `.`/`..`,
 /// and not `lo`, which every namespace already has.

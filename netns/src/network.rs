@@ -585,16 +585,28 @@ impl NetworkDriver for Network {
 }
 
 fn teardown_kernel(nl: &mut Netlink, info: &NetworkInfo, errs: &mut ErrorList) {
-    errs.push(nft::apply(&nft::delete_table_ruleset(
-        &naming::network_table(&info.bridge),
-    )));
-    fault::point("net:after-nft-delete");
-    match nl.link_index(&info.bridge) {
-        Ok(Some(i)) => {
-            errs.push(nl.del_link(i));
+    // The table and the bridge are independent kernel objects (the table names
+    // the bridge, it does not hold it), so the two deletions overlap: the
+    // table's is an `nft` process (~20 ms), the bridge's waits for RTNL, which
+    // after a `down` the kernel holds while it reaps the members' veths with
+    // their namespaces (tens of ms). Either order is one a killed `down` may
+    // leave, and `up` repairs both (`Network::drift`).
+    let table = naming::network_table(&info.bridge);
+    let nft = std::thread::scope(|s| {
+        let nft = s.spawn(|| {
+            let r = nft::apply(&nft::delete_table_ruleset(&table));
+            fault::point("net:after-nft-delete");
+            r
+        });
+        match nl.link_index(&info.bridge) {
+            Ok(Some(i)) => {
+                errs.push(nl.del_link(i));
+            }
+            Ok(None) => {}
+            Err(e) => errs.0.push(e),
         }
-        Ok(None) => {}
-        Err(e) => errs.0.push(e),
-    }
+        nft.join()
+    });
+    errs.push(nft.unwrap_or_else(|_| Err(Error::Nft("deleting the table panicked".into()))));
     fault::point("net:after-bridge-delete");
 }

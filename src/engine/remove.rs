@@ -118,8 +118,7 @@ pub fn discard(layout: &Layout, id: &str) -> Result<()> {
 
 /// Its network attachments from `net.json`, or, where a power loss took that
 /// file (it is not synced), the networks its record names: all that taking
-/// it off them needs is the owner and the network (`berth_netns::detach`);
-/// the addresses are placeholders nothing reads.
+/// it off them needs is the owner and the network (`berth_netns::detach`).
 fn attachments(files: &ContainerDir, id: &str) -> Vec<berth_netns::Attachment> {
     if let Some(atts) = files.read_json::<Vec<berth_netns::Attachment>>(&files.net()) {
         return atts;
@@ -127,24 +126,10 @@ fn attachments(files: &ContainerDir, id: &str) -> Vec<berth_netns::Attachment> {
     let Some(record) = files.read_json::<crate::container::ContainerRecord>(&files.record()) else {
         return vec![];
     };
-    let none = std::net::IpAddr::from([0, 0, 0, 0]);
     record
         .networks
         .into_iter()
-        .map(|n| berth_netns::Attachment {
-            owner: id.to_string(),
-            network: n.network,
-            bridge: String::new(),
-            host_veth: String::new(),
-            ifname: n.ifname,
-            netns: std::path::PathBuf::new(),
-            ipv4: none,
-            prefix4: 0,
-            gateway4: none,
-            ipv6: None,
-            gateway6: None,
-            default_route: false,
-        })
+        .map(|n| berth_netns::Attachment::for_detach(id, &n.network, &n.ifname))
         .collect()
 }
 

@@ -7,11 +7,13 @@
 //! `posix_spawn` with `POSIX_SPAWN_SETSID` runs the child on the caller's memory
 //! until it executes (glibc's `CLONE_VM | CLONE_VFORK`): none of that.
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::OsString;
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+
+use berth_runtime::syscall::spawn::{above_stdio, c_string, environment_with, Attr, FileActions};
 
 /// What the started program gets besides its arguments.
 pub struct Detached<'a> {
@@ -26,157 +28,29 @@ pub struct Detached<'a> {
 /// Starts `program` with `args` (after the program name, which is `program`) in
 /// a session of its own; returns its pid.
 pub fn spawn(program: &Path, args: &[OsString], how: Detached<'_>) -> std::io::Result<libc::pid_t> {
-    let cstr = |b: &[u8]| {
-        CString::new(b).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
-    };
-    let prog = cstr(program.as_os_str().as_bytes())?;
-    let mut argv_c = vec![prog.clone()];
+    let prog = c_string(program.as_os_str().as_bytes())?;
+    let mut argv = vec![prog.clone()];
     for a in args {
-        argv_c.push(cstr(a.as_bytes())?);
+        argv.push(c_string(a.as_bytes())?);
     }
-    let mut env_c = vec![];
-    for (k, v) in std::env::vars_os() {
-        if how.env.iter().any(|(name, _)| OsStr::new(name) == k) {
-            continue;
-        }
-        env_c.push(cstr(&[k.as_bytes(), b"=", v.as_bytes()].concat())?);
-    }
-    for (k, v) in &how.env {
-        env_c.push(cstr(&[k.as_bytes(), b"=", v.as_bytes()].concat())?);
-    }
-    let argv = null_terminated(&argv_c);
-    let envp = null_terminated(&env_c);
-    // Sources above the descriptors the actions write, so that no dup2 overwrites
-    // one that a later action reads.
+    let set: Vec<_> = how.env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    let env = environment_with(&set)?;
     let output = above_stdio(how.output.as_raw_fd())?;
     let fd3 = above_stdio(how.fd3)?;
-    let mut actions = Actions::new()?;
-    actions.open_null(0)?;
+    let mut actions = FileActions::new()?;
+    actions.open(0, c"/dev/null", libc::O_RDONLY)?;
     actions.dup2(output.as_raw_fd(), 1)?;
     actions.dup2(output.as_raw_fd(), 2)?;
     actions.dup2(fd3.as_raw_fd(), 3)?;
-    let mut attr = Attr::new()?;
-    // As `Command` does: no signal blocked (the calling thread's mask would
-    // carry over) and SIGPIPE back to its default (Rust programs ignore it).
-    // SAFETY: attr was initialised by Attr::new; the sets are ours.
-    unsafe {
-        let mut none: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut none);
-        check(libc::posix_spawnattr_setsigmask(&mut attr.0, &none))?;
-        let mut pipe: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut pipe);
-        libc::sigaddset(&mut pipe, libc::SIGPIPE);
-        check(libc::posix_spawnattr_setsigdefault(&mut attr.0, &pipe))?;
-        let flags = i32::from(libc::POSIX_SPAWN_SETSID)
-            | libc::POSIX_SPAWN_SETSIGMASK
-            | libc::POSIX_SPAWN_SETSIGDEF;
-        check(libc::posix_spawnattr_setflags(
-            &mut attr.0,
-            flags as libc::c_short,
-        ))?;
-    }
-    let mut pid = 0;
-    // SAFETY: every pointer is valid for the call: NUL-terminated strings, arrays
-    // ending in a null pointer, initialised actions and attributes.
-    check(unsafe {
-        libc::posix_spawn(
-            &mut pid,
-            prog.as_ptr(),
-            &actions.0,
-            &attr.0,
-            argv.as_ptr(),
-            envp.as_ptr(),
-        )
-    })?;
-    Ok(pid)
-}
-
-fn null_terminated(v: &[CString]) -> Vec<*mut libc::c_char> {
-    v.iter()
-        .map(|c| c.as_ptr() as *mut libc::c_char)
-        .chain(std::iter::once(std::ptr::null_mut()))
-        .collect()
-}
-
-fn check(r: libc::c_int) -> std::io::Result<()> {
-    match r {
-        0 => Ok(()),
-        e => Err(std::io::Error::from_raw_os_error(e)),
-    }
-}
-
-/// A close-on-exec copy of `fd` numbered 10 or above.
-fn above_stdio(fd: RawFd) -> std::io::Result<OwnedFd> {
-    // SAFETY: fcntl on a descriptor the caller holds open.
-    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fcntl just made this descriptor, for us alone.
-    Ok(unsafe { OwnedFd::from_raw_fd(n) })
-}
-
-struct Actions(libc::posix_spawn_file_actions_t);
-
-impl Actions {
-    fn new() -> std::io::Result<Actions> {
-        // SAFETY: zeroed storage that posix_spawn_file_actions_init initialises.
-        let mut a = Actions(unsafe { std::mem::zeroed() });
-        // SAFETY: as above.
-        check(unsafe { libc::posix_spawn_file_actions_init(&mut a.0) })?;
-        Ok(a)
-    }
-
-    fn open_null(&mut self, fd: RawFd) -> std::io::Result<()> {
-        // SAFETY: initialised actions, a static NUL-terminated path.
-        check(unsafe {
-            libc::posix_spawn_file_actions_addopen(
-                &mut self.0,
-                fd,
-                c"/dev/null".as_ptr(),
-                libc::O_RDONLY,
-                0,
-            )
-        })
-    }
-
-    /// dup2 clears close-on-exec on the copy.
-    fn dup2(&mut self, from: RawFd, to: RawFd) -> std::io::Result<()> {
-        // SAFETY: initialised actions.
-        check(unsafe { libc::posix_spawn_file_actions_adddup2(&mut self.0, from, to) })
-    }
-}
-
-impl Drop for Actions {
-    fn drop(&mut self) {
-        // SAFETY: initialised in Actions::new.
-        unsafe { libc::posix_spawn_file_actions_destroy(&mut self.0) };
-    }
-}
-
-struct Attr(libc::posix_spawnattr_t);
-
-impl Attr {
-    fn new() -> std::io::Result<Attr> {
-        // SAFETY: zeroed storage that posix_spawnattr_init initialises.
-        let mut a = Attr(unsafe { std::mem::zeroed() });
-        // SAFETY: as above.
-        check(unsafe { libc::posix_spawnattr_init(&mut a.0) })?;
-        Ok(a)
-    }
-}
-
-impl Drop for Attr {
-    fn drop(&mut self) {
-        // SAFETY: initialised in Attr::new.
-        unsafe { libc::posix_spawnattr_destroy(&mut self.0) };
-    }
+    let attr = Attr::new(true)?;
+    berth_runtime::syscall::spawn::spawn(&prog, &argv, &env, &actions, Some(&attr))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
 
     #[test]
     fn the_child_has_its_own_session_descriptor_3_and_the_environment() {

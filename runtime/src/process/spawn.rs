@@ -10,15 +10,15 @@
 //! exec but libc's own file actions). Both start the helper with the same descriptors
 //! (stdio, the channel as 3, nothing else) and the default signal handlers.
 
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::{CString, OsStr};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use super::channel::Channel;
 use super::message::{CreateRequest, ToInit};
 use super::stage0::ENV;
 use crate::error::{Error, Result};
 use crate::syscall::raw::{clone3, CloneArgs, CLONE_INTO_CGROUP};
+use crate::syscall::spawn::{above_stdio, environment_with, spawn as posix_spawn, FileActions};
 
 /// The container's standard input, output and error.
 #[derive(Debug, Default)]
@@ -77,26 +77,9 @@ impl Helper {
     }
 }
 
-/// A descriptor number ≥ 10, so the file actions below never collide with 0..=3.
+/// A descriptor number ≥ 10, so the moves onto 0..=3 never collide.
 fn high(fd: RawFd) -> Result<OwnedFd> {
-    // SAFETY: fcntl(F_DUPFD_CLOEXEC) only reads `fd` and returns a new descriptor
-    // or -1; it touches no memory of ours.
-    let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10) };
-    if r < 0 {
-        return Err(Error::sys("dup"));
-    }
-    // SAFETY: `r` was just returned by fcntl, is open, and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(r) })
-}
-
-struct Actions(libc::posix_spawn_file_actions_t);
-
-impl Drop for Actions {
-    fn drop(&mut self) {
-        // SAFETY: self.0 was initialised by posix_spawn_file_actions_init and is
-        // destroyed exactly once, here.
-        unsafe { libc::posix_spawn_file_actions_destroy(&mut self.0) };
-    }
+    above_stdio(fd).map_err(|source| Error::Sys { op: "dup", source })
 }
 
 /// Set (to anything) to re-execute the helper even from a single-threaded caller: the
@@ -392,45 +375,20 @@ fn name_helper() {
 
 /// Re-execute the current binary as the helper.
 fn exec_helper(stdio: Stdio) -> Result<(Channel, Helper)> {
+    let sys = |op| move |source| Error::Sys { op, source };
     let (ours, theirs) = Channel::pair()?;
     let theirs = high(theirs.as_raw_fd())?;
     let mut keep = Vec::new();
-    let mut fa = Actions(unsafe { std::mem::zeroed() });
-    let check = |r: libc::c_int, op| {
-        if r != 0 {
-            Err(Error::Sys {
-                op,
-                source: std::io::Error::from_raw_os_error(r),
-            })
-        } else {
-            Ok(())
-        }
-    };
-    check(
-        unsafe { libc::posix_spawn_file_actions_init(&mut fa.0) },
-        "posix_spawn_file_actions_init",
-    )?;
+    let mut fa = FileActions::new().map_err(sys("posix_spawn_file_actions_init"))?;
     match stdio {
         Stdio::Inherit => {}
         Stdio::Null => {
-            let null = c"/dev/null";
             for (fd, flags) in [
                 (0, libc::O_RDONLY),
                 (1, libc::O_WRONLY),
                 (2, libc::O_WRONLY),
             ] {
-                check(
-                    unsafe {
-                        libc::posix_spawn_file_actions_addopen(
-                            &mut fa.0,
-                            fd,
-                            null.as_ptr(),
-                            flags,
-                            0,
-                        )
-                    },
-                    "addopen",
-                )?;
+                fa.open(fd, c"/dev/null", flags).map_err(sys("addopen"))?;
             }
         }
         Stdio::Fds {
@@ -440,45 +398,18 @@ fn exec_helper(stdio: Stdio) -> Result<(Channel, Helper)> {
         } => {
             for (n, fd) in [(0, stdin), (1, stdout), (2, stderr)] {
                 let h = high(fd.as_raw_fd())?;
-                // dup2 clears close-on-exec on the copy.
-                check(
-                    unsafe { libc::posix_spawn_file_actions_adddup2(&mut fa.0, h.as_raw_fd(), n) },
-                    "adddup2",
-                )?;
+                fa.dup2(h.as_raw_fd(), n).map_err(sys("adddup2"))?;
                 keep.push(h);
             }
         }
     }
-    check(
-        unsafe { libc::posix_spawn_file_actions_adddup2(&mut fa.0, theirs.as_raw_fd(), 3) },
-        "adddup2",
-    )?;
-    let mut env: Vec<CString> = std::env::vars_os()
-        .filter(|(k, _)| k != ENV)
-        .filter_map(|(k, v)| {
-            let mut b = k.as_bytes().to_vec();
-            b.push(b'=');
-            b.extend_from_slice(v.as_bytes());
-            CString::new(b).ok()
-        })
-        .collect();
-    env.push(CString::new(format!("{ENV}=3")).expect("no NUL"));
-    let mut envp: Vec<*mut libc::c_char> = env.iter().map(|c| c.as_ptr() as *mut _).collect();
-    envp.push(std::ptr::null_mut());
-    let arg0 = c"berth-runtime-init";
-    let argv = [arg0.as_ptr() as *mut libc::c_char, std::ptr::null_mut()];
-    let mut pid = 0;
-    let r = unsafe {
-        libc::posix_spawn(
-            &mut pid,
-            c"/proc/self/exe".as_ptr(),
-            &fa.0,
-            std::ptr::null(),
-            argv.as_ptr(),
-            envp.as_ptr(),
-        )
-    };
-    check(r, "spawn runtime helper")?;
+    fa.dup2(theirs.as_raw_fd(), 3).map_err(sys("adddup2"))?;
+    let env = environment_with(&[(ENV, OsStr::new("3"))]).map_err(sys("helper environment"))?;
+    let argv = [CString::from(c"berth-runtime-init")];
+    // No attributes: the helper keeps our signal mask and ignored signals, as the
+    // forked one does.
+    let pid = posix_spawn(c"/proc/self/exe", &argv, &env, &fa, None)
+        .map_err(sys("spawn runtime helper"))?;
     drop(theirs);
     drop(keep);
     Ok((ours, Helper { pid }))

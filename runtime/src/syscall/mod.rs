@@ -4,6 +4,7 @@
 
 pub mod linux;
 pub mod raw;
+pub mod spawn;
 #[cfg(test)]
 pub mod test;
 
