@@ -160,11 +160,17 @@ pub fn bounding_now() -> u64 {
         .fold(0u64, |m, cap| m | (1u64 << cap))
 }
 
+/// The kernel's highest capability number, read once per process: the init reads
+/// the bounding set when it prepares the process and drops from it just before the
+/// exec, and an open of a /proc/sys file is a lookup through its sysctl tables.
 fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+    static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40)
+    })
 }
 
 /// Drop from the bounding set everything not in `bounding`; needs CAP_SETPCAP, so it

@@ -52,6 +52,45 @@ impl NsPlan {
     pub fn new_userns(&self) -> bool {
         self.new_flags & libc::CLONE_NEWUSER != 0
     }
+
+    /// Every namespace to join is one the init may enter itself, right after it is
+    /// cloned (see [`JOINED_BY_INIT`]), and it has the capability to: no new user
+    /// namespace (whose root holds none over the host's namespaces).
+    pub fn init_may_join(&self) -> bool {
+        !self.new_userns() && self.join.iter().all(|(f, _)| f & !JOINED_BY_INIT == 0)
+    }
+}
+
+/// The namespaces a process may enter after it was cloned into new ones, with the
+/// same result as entering them first: network, IPC and UTS apply to the process
+/// itself at once, and nothing of the init depends on them before its mounts (sysfs
+/// and mqueue take the namespaces of their mounter). Not a user namespace (entered
+/// first, it decides the owner of the new ones), nor pid and time (they apply only to
+/// children), nor mount and cgroup (they change how paths resolve).
+const JOINED_BY_INIT: i32 = libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
+
+/// Enter the namespaces `join` names, in its order. Every path is opened before any
+/// is entered: joining a mount namespace changes how the remaining paths resolve.
+pub fn join(join: &[(i32, PathBuf)]) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let fds = join
+        .iter()
+        .map(|(f, p)| {
+            Ok((
+                *f,
+                crate::syscall::raw::open(p, libc::O_RDONLY | libc::O_CLOEXEC, 0)?,
+                p,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for (flag, fd, p) in &fds {
+        // SAFETY: setns on a descriptor this function owns; it changes only this
+        // process's namespaces.
+        if unsafe { libc::setns(fd.as_raw_fd(), *flag) } < 0 {
+            return Err(Error::last("setns", p));
+        }
+    }
+    Ok(())
 }
 
 /// Split the spec's namespaces into new ones and joined ones.
@@ -188,6 +227,27 @@ mod tests {
         ))
         .unwrap();
         assert!(p.own_mount_ns());
+    }
+
+    #[test]
+    fn the_init_joins_network_ipc_and_uts_itself_but_not_the_others() {
+        let ns =
+            |v: serde_json::Value| plan(&spec(serde_json::json!({ "namespaces": v }))).unwrap();
+        let net = serde_json::json!({"type": "network", "path": "/run/netns/x"});
+        let ipc = serde_json::json!({"type": "ipc", "path": "/proc/1/ns/ipc"});
+        assert!(ns(serde_json::json!([{"type": "mount"}, {"type": "pid"}])).init_may_join());
+        assert!(ns(serde_json::json!([{"type": "mount"}, net.clone(), ipc])).init_may_join());
+        for other in ["pid", "mount", "cgroup", "user"] {
+            let joined = serde_json::json!({"type": other, "path": format!("/proc/1/ns/{other}")});
+            assert!(
+                !ns(serde_json::json!([net.clone(), joined])).init_may_join(),
+                "{other}"
+            );
+        }
+        let s = spec(serde_json::json!({"namespaces": [{"type": "user"}, net],
+            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}));
+        assert!(!plan(&s).unwrap().init_may_join());
     }
 
     #[test]

@@ -98,7 +98,16 @@ pub fn spawn(layout: &Layout, id: &str) -> Result<(), StartError> {
         super::detached::Detached {
             output: &log,
             fd3: w.as_raw_fd(),
-            env: vec![(BERTH_EXE_ENV, berth.into()), (READY_ENV, "3".into())],
+            env: vec![
+                (BERTH_EXE_ENV, berth.into()),
+                (READY_ENV, "3".into()),
+                // What this process detected: the supervisor does not read the
+                // host's mount table again.
+                (
+                    berth_runtime::cgroups::detect::HIERARCHIES_ENV,
+                    berth_runtime::cgroups::detect::handed_down().into(),
+                ),
+            ],
         },
     )
     .map_err(StartError::Spawn)?;

@@ -84,10 +84,38 @@ pub fn parse_mountinfo(text: &str) -> Vec<Hierarchy> {
     out
 }
 
-/// The host's hierarchies, detected once per process.
+/// The environment variable through which a process hands the hierarchies it
+/// detected to the processes it starts (berth's CLI to each container's
+/// supervisor). /proc/self/mountinfo lists every mount of the host, a bind mount of
+/// a network namespace per running container among them, and the kernel makes its
+/// text anew on each read: read once per `up`, not once per container.
+pub const HIERARCHIES_ENV: &str = "_BERTH_RUNTIME_CGROUP_HIERARCHIES";
+
+/// This process's hierarchies, as the value of [`HIERARCHIES_ENV`].
+pub fn handed_down() -> String {
+    serde_json::to_string(hierarchies()).unwrap_or_default()
+}
+
+/// The hierarchies [`HIERARCHIES_ENV`] hands down, when it holds a valid list.
+fn from_env() -> Option<Vec<Hierarchy>> {
+    parse_handed_down(std::env::var_os(HIERARCHIES_ENV)?.as_encoded_bytes())
+}
+
+fn parse_handed_down(v: &[u8]) -> Option<Vec<Hierarchy>> {
+    let h: Vec<Hierarchy> = serde_json::from_slice(v).ok()?;
+    h.iter()
+        .all(|h| h.mount.is_absolute() && matches!(h.version, 1 | 2))
+        .then_some(h)
+}
+
+/// The host's hierarchies, detected once per process (or handed down by the
+/// process that started this one, see [`HIERARCHIES_ENV`]).
 pub fn hierarchies() -> &'static [Hierarchy] {
     static H: OnceLock<Vec<Hierarchy>> = OnceLock::new();
     H.get_or_init(|| {
+        if let Some(h) = from_env() {
+            return h;
+        }
         let all =
             parse_mountinfo(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
         // Rootless (in a user namespace): the host's hierarchies are not ours to
@@ -156,6 +184,29 @@ pub fn delegation_root(all: &[Hierarchy]) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn handed_down_hierarchies_round_trip_and_bad_ones_are_ignored() {
+        let h = vec![
+            Hierarchy {
+                version: 1,
+                mount: "/sys/fs/cgroup/memory".into(),
+                controllers: vec!["memory".into()],
+            },
+            Hierarchy {
+                version: 2,
+                mount: "/sys/fs/cgroup/unified".into(),
+                controllers: vec![],
+            },
+        ];
+        let text = serde_json::to_string(&h).unwrap();
+        assert_eq!(parse_handed_down(text.as_bytes()), Some(h));
+        assert_eq!(parse_handed_down(b"not json"), None);
+        let relative = r#"[{"version":1,"mount":"sys/fs/cgroup/memory","controllers":[]}]"#;
+        assert_eq!(parse_handed_down(relative.as_bytes()), None);
+        let v3 = r#"[{"version":3,"mount":"/sys/fs/cgroup","controllers":[]}]"#;
+        assert_eq!(parse_handed_down(v3.as_bytes()), None);
+    }
 
     #[test]
     fn hybrid_host() {

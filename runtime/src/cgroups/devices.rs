@@ -95,6 +95,32 @@ pub fn effective_rules(spec: &[LinuxDeviceCgroup]) -> Vec<LinuxDeviceCgroup> {
         };
         out.push(rule(true, typ, major, minor, access));
     }
+    without_repeats(out)
+}
+
+/// The rules less those that repeat one since the last rule of the other kind (an
+/// allow after the same allow with no deny in between): they change nothing, in the
+/// v1 list as in the v2 program, and a spec that lists the standard devices (berth's
+/// does) repeats most of [`DEFAULT_ALLOWED`], a write each into devices.allow.
+fn without_repeats(rules: Vec<LinuxDeviceCgroup>) -> Vec<LinuxDeviceCgroup> {
+    // No type is every type, as `a`.
+    let key = |r: &LinuxDeviceCgroup| {
+        let mut k = r.clone();
+        k.set_typ(Some(r.typ().unwrap_or(LinuxDeviceType::A)));
+        k
+    };
+    let mut out: Vec<LinuxDeviceCgroup> = Vec::with_capacity(rules.len());
+    for r in rules {
+        let k = key(&r);
+        let repeat = out
+            .iter()
+            .rev()
+            .take_while(|o| o.allow() == r.allow())
+            .any(|o| key(o) == k);
+        if !repeat {
+            out.push(r);
+        }
+    }
     out
 }
 

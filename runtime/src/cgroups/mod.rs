@@ -706,6 +706,26 @@ mod tests {
     }
 
     #[test]
+    fn device_rules_drop_repeats_but_not_across_a_deny() {
+        let rules = |v: serde_json::Value| -> Vec<oci_spec::runtime::LinuxDeviceCgroup> {
+            serde_json::from_value(v).unwrap()
+        };
+        let dev_null = serde_json::json!({"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"});
+        // berth's own list: deny everything, then the standard devices.
+        let spec = rules(serde_json::json!([{"allow": false, "access": "rwm"}, dev_null]));
+        let r = devices::effective_rules(&spec);
+        assert_eq!(r.iter().filter(|d| !d.allow()).count(), 1, "{r:?}");
+        assert_eq!(r.iter().filter(|d| **d == spec[1]).count(), 1, "{r:?}");
+        assert_eq!(r.len(), 1 + 11);
+        // Denied again after its allow: the default allow that follows counts.
+        let deny_null = serde_json::json!({"allow": false, "type": "c", "major": 1, "minor": 3, "access": "rwm"});
+        let spec = rules(serde_json::json!([dev_null, deny_null]));
+        let r = devices::effective_rules(&spec);
+        assert_eq!(r.iter().filter(|d| **d == spec[0]).count(), 2, "{r:?}");
+        assert_eq!(r.len(), 1 + 2 + 11);
+    }
+
+    #[test]
     fn pure_v2_mounts_cgroup2_alone() {
         let h = vec![Hierarchy {
             version: 2,

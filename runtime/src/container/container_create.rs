@@ -267,8 +267,7 @@ impl Container {
         };
         // The init cloned right here when nothing needs the helper; its pid is then
         // known at once, as if the helper had reported it.
-        let direct =
-            spawn::clone_init(cfg.stdio, Box::new(req), ns.new_flags, !ns.join.is_empty())?;
+        let direct = spawn::clone_init(cfg.stdio, Box::new(req), &ns)?;
         let (chan, mut helper, mut known) = match direct {
             Ok(d) => (d.chan, None, Some(FromInit::Pid(d.pid, [0, d.clone_us]))),
             Err((stdio, req)) => {

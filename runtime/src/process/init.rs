@@ -16,9 +16,11 @@ use crate::syscall::linux::LinuxSyscall;
 use crate::syscall::raw;
 use crate::tty;
 
-/// Body of the container's first process; never returns.
-pub fn container_main(req: CreateRequest, chan: Channel, new_flags: i32) -> ! {
-    match run(req, &chan, new_flags) {
+/// Body of the container's first process; never returns. With `join` it enters the
+/// spec's namespaces to join itself (`NsPlan::init_may_join`: no helper entered them
+/// before cloning it).
+pub fn container_main(req: CreateRequest, chan: Channel, new_flags: i32, join: bool) -> ! {
+    match run(req, &chan, new_flags, join) {
         Ok(never) => match never {},
         Err(e) => {
             let _ = chan.send(&FromInit::Error(e.to_string()));
@@ -27,7 +29,7 @@ pub fn container_main(req: CreateRequest, chan: Channel, new_flags: i32) -> ! {
     }
 }
 
-fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible> {
+fn run(req: CreateRequest, chan: &Channel, new_flags: i32, join: bool) -> Result<Infallible> {
     unsafe { libc::setsid() };
     if req.die_with_parent {
         // First thing: the init (pid 1 with `init`, the process itself until its
@@ -49,6 +51,11 @@ fn run(req: CreateRequest, chan: &Channel, new_flags: i32) -> Result<Infallible>
         None => None,
     };
     let ns = crate::namespaces::plan(spec)?;
+    if join {
+        // Before anything that depends on them: the mounts below (sysfs, mqueue) take
+        // the mounter's namespaces.
+        crate::namespaces::join(&ns.join)?;
+    }
     if ns.new_userns() {
         // Nothing can be done as the namespace's root before the caller maps it.
         expect(chan, "Mapped", |m| matches!(m, ToInit::Mapped))?;

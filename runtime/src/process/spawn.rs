@@ -17,6 +17,7 @@ use super::channel::Channel;
 use super::message::{CreateRequest, ToInit};
 use super::stage0::ENV;
 use crate::error::{Error, Result};
+use crate::namespaces::NsPlan;
 use crate::syscall::raw::{clone3, CloneArgs, CLONE_INTO_CGROUP};
 use crate::syscall::spawn::{above_stdio, environment_with, spawn as posix_spawn, FileActions};
 
@@ -248,8 +249,10 @@ pub type ForHelper = (Stdio, Box<CreateRequest>);
 
 /// Clones the container's init straight from this process, with all its new
 /// namespaces and into its cgroup2 directory, when nothing needs the helper in
-/// between: this process is single-threaded (see [`spawn`]), no namespace is
-/// joined by path (that setns would change the caller's own) and no cgroup is
+/// between: this process is single-threaded (see [`spawn`]), every namespace
+/// joined by path is one the init may enter itself after the clone
+/// (`NsPlan::init_may_join`: a setns here would change the caller's own; an
+/// engine's container joins its network namespace this way) and no cgroup is
 /// joined by writing. One process and one copy of the address space fewer than
 /// fork + clone (crun, too, clones once when it joins nothing). The caller is the
 /// init's parent, as with the helper's CLONE_PARENT. `Ok(Err(..))` gives back the
@@ -258,10 +261,11 @@ pub type ForHelper = (Stdio, Box<CreateRequest>);
 pub fn clone_init(
     stdio: Stdio,
     req: Box<CreateRequest>,
-    new_flags: i32,
-    joins: bool,
+    ns: &NsPlan,
 ) -> Result<std::result::Result<DirectInit, ForHelper>> {
-    let possible = !joins
+    let new_flags = ns.new_flags;
+    let join = !ns.join.is_empty();
+    let possible = (!join || ns.init_may_join())
         && req.cgroup_procs.is_empty()
         && single_threaded()
         && may_fork()
@@ -311,7 +315,7 @@ pub fn clone_init(
             child_descriptors_and_signals(&fds, theirs.as_raw_fd());
             name_helper();
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                super::stage0::become_init(*req, 3, new_flags)
+                super::stage0::become_init(*req, 3, new_flags, join)
             }));
             // SAFETY: _exit ends the child without running the caller's exit handlers.
             unsafe { libc::_exit(127) }

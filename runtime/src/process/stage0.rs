@@ -53,12 +53,13 @@ pub fn serve(first: ToInit, fd: i32) -> ! {
 }
 
 /// The init of a container cloned by the caller itself (`spawn::clone_init`), on the
-/// channel `fd`; never returns.
-pub fn become_init(req: CreateRequest, fd: i32, new_flags: i32) -> ! {
+/// channel `fd`, which enters the spec's namespaces to join itself when `join`;
+/// never returns.
+pub fn become_init(req: CreateRequest, fd: i32, new_flags: i32, join: bool) -> ! {
     like_a_fresh_runtime_process(fd);
     // SAFETY: `fd` is the channel, owned by nobody else in this process.
     let chan = unsafe { Channel::from_raw(fd) };
-    init::container_main(req, chan, new_flags)
+    init::container_main(req, chan, new_flags, join)
 }
 
 /// What the helper and an init cloned by the caller set first, whoever their
@@ -99,18 +100,7 @@ fn create(req: CreateRequest, chan: Channel) -> Result<(), (Error, Channel)> {
         let t = std::time::Instant::now();
         join_cgroups(&req.cgroup_procs)?;
         join_us.set(t.elapsed().as_micros() as u64);
-        // Open every path before entering any: joining a mount namespace changes how the
-        // remaining paths resolve.
-        let fds = plan
-            .join
-            .iter()
-            .map(|(f, p)| Ok((*f, raw::open(p, libc::O_RDONLY, 0)?, p.clone())))
-            .collect::<Result<Vec<_>>>()?;
-        for (flag, fd, p) in &fds {
-            if unsafe { libc::setns(fd.as_raw_fd(), *flag) } < 0 {
-                return Err(Error::last("setns", p));
-            }
-        }
+        namespaces::join(&plan.join)?;
         let cg = match &req.cgroup_v2 {
             Some(p) => Some(raw::open(p, libc::O_PATH | libc::O_DIRECTORY, 0)?),
             None => None,
@@ -157,7 +147,7 @@ fn create(req: CreateRequest, chan: Channel) -> Result<(), (Error, Channel)> {
     match pid {
         Ok(0) => {
             drop(cg);
-            init::container_main(req, chan, flags)
+            init::container_main(req, chan, flags, false)
         }
         Ok(pid) => {
             let _ = chan.send(&FromInit::Pid(pid, [join_us.get(), clone_us]));

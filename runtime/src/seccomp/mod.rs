@@ -235,24 +235,23 @@ fn section(p: &LinuxSeccomp, abi: Abi, default: u32, default_errno: u32) -> Resu
             // keeps the filter small to load and fast to run on every system call.
             nrs.sort_unstable();
             nrs.dedup();
-            if nrs.is_empty() {
-                continue;
-            }
-            prog.push(stmt(LD_W_ABS, 0));
+            let mut ranges = Vec::new();
             let mut i = 0;
             while i < nrs.len() {
                 let mut j = i;
                 while j + 1 < nrs.len() && nrs[j + 1] == nrs[j] + 1 {
                     j += 1;
                 }
-                if i == j {
-                    prog.push(jump(JEQ_K, nrs[i], 0, 1));
-                } else {
-                    prog.push(jump(JGE_K, nrs[i], 0, 2));
-                    prog.push(jump(JGT_K, nrs[j], 1, 0));
-                }
-                prog.push(stmt(RET_K, act));
+                ranges.push((nrs[i], nrs[j]));
                 i = j + 1;
+            }
+            // Every range of a chunk jumps to one return of the action: the kernel
+            // checks, converts and JIT-compiles every instruction of every
+            // container's filter, and a return per range was a third of them.
+            for chunk in ranges.chunks(RANGES_PER_RETURN) {
+                prog.push(stmt(LD_W_ABS, 0));
+                prog.extend(ranges_to_return(chunk));
+                prog.push(stmt(RET_K, act));
             }
             continue;
         }
@@ -291,6 +290,41 @@ fn section(p: &LinuxSeccomp, abi: Abi, default: u32, default_errno: u32) -> Resu
     }
     prog.push(stmt(RET_K, default));
     Ok(prog)
+}
+
+/// At most this many ranges share one return: a range takes two instructions and
+/// a jump reaches at most 255 ahead.
+const RANGES_PER_RETURN: usize = 120;
+
+/// The tests of `ranges` (inclusive `(first, last)` numbers, ascending, in the
+/// accumulator) before the return they share, which comes right after them: a
+/// number in a range jumps to it, any other skips it.
+fn ranges_to_return(ranges: &[(u32, u32)]) -> Program {
+    let total: usize = ranges.iter().map(|(a, b)| if a == b { 1 } else { 2 }).sum();
+    let mut code = Vec::with_capacity(total);
+    for (k, &(first, last)) in ranges.iter().enumerate() {
+        let final_one = k + 1 == ranges.len();
+        // From the instruction after the one being emitted to the return.
+        let to_return = |at: usize| (total - at - 1) as u8;
+        if first == last {
+            code.push(if final_one {
+                jump(JEQ_K, first, 0, 1)
+            } else {
+                jump(JEQ_K, first, to_return(code.len()), 0)
+            });
+        } else {
+            // Below the range: on to the next range (past the return after the last).
+            code.push(jump(JGE_K, first, 0, if final_one { 2 } else { 1 }));
+            // Above it: on to the next range (past the return); within it: the return.
+            code.push(jump(
+                JGT_K,
+                last,
+                u8::from(final_one),
+                to_return(code.len()),
+            ));
+        }
+    }
+    code
 }
 
 /// FNV-1a over a syscall name: the table is ours, not attacker-chosen, so the
@@ -534,6 +568,39 @@ mod tests {
         assert_eq!(run(&prog, a, nr("read") | X32_SYSCALL_BIT, [0; 6]), eperm);
         assert_eq!(run(&prog, a, 999, [0; 6]), eperm);
         assert_eq!(run(&prog, i, 999, [0; 6]), eperm);
+    }
+
+    #[test]
+    fn ranges_share_returns_in_chunks() {
+        // Every other call and a few runs of neighbours: single numbers and ranges,
+        // more than one chunk of them.
+        let mut allowed: Vec<(&str, u32)> = table::SYSCALLS
+            .iter()
+            .copied()
+            .filter(|(_, nr)| nr % 2 == 0 || (100..110).contains(nr) || *nr > 300)
+            .collect();
+        allowed.sort_by_key(|(_, nr)| *nr);
+        let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+        let p: LinuxSeccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]
+        }))
+        .unwrap();
+        let prog = compile(&p).unwrap();
+        let max = table::SYSCALLS.iter().map(|(_, nr)| *nr).max().unwrap();
+        for nr in 0..=max + 5 {
+            let want = allowed.iter().any(|(_, n)| *n == nr);
+            let got = run(&prog, AUDIT_ARCH_X86_64, nr, [0; 6]) == 0x7fff_0000;
+            assert_eq!(got, want, "syscall {nr}");
+        }
+        let starts = allowed
+            .iter()
+            .filter(|(_, n)| *n == 0 || !allowed.iter().any(|(_, m)| *m == n - 1))
+            .count();
+        assert!(
+            starts > RANGES_PER_RETURN,
+            "{starts} ranges: one chunk only"
+        );
     }
 
     #[test]

@@ -456,11 +456,7 @@ impl Syscall for LinuxSyscall {
             }
             return Err(Error::last("mknod", path));
         }
-        // mknod applies the caller's umask: set the mode asked for exactly.
         // SAFETY: a valid dir fd and NUL-terminated name.
-        if unsafe { libc::fchmodat(parent.as_raw_fd(), c.as_ptr(), mode & 0o7777, 0) } < 0 {
-            return Err(Error::last("chmod", path));
-        }
         if unsafe {
             libc::fchownat(
                 parent.as_raw_fd(),
