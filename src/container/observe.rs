@@ -55,13 +55,26 @@ pub fn observe_files(files: &ContainerDir) -> Observation {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let live = matches!(
-        status.state,
-        ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
-    );
-    let supervised = status
-        .supervisor_pid
-        .is_some_and(|pid| supervisor_alive(pid, &id));
+    let is_live = |st: &Status| {
+        matches!(
+            st.state,
+            ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
+        )
+    };
+    let is_supervised = |st: &Status| {
+        st.supervisor_pid
+            .is_some_and(|pid| supervisor_alive(pid, &id))
+    };
+    let mut supervised = is_supervised(&status);
+    if is_live(&status) && !supervised {
+        // A supervisor writes its last status, then exits: a status read before
+        // that write and a look at the processes after the exit would make a
+        // container that ended on its own one whose supervisor died (137). Now
+        // that the supervisor is known gone, its last word is on disk.
+        status = Status::read(status_path.clone()).unwrap_or_default();
+        supervised = is_supervised(&status);
+    }
+    let live = is_live(&status);
     let mut orphan_pid = None;
     if live && !supervised {
         match status.pid.filter(|pid| in_container(*pid, &id)) {
