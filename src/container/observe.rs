@@ -48,6 +48,12 @@ pub fn observe(dir: &Path) -> Observation {
 /// [`observe`] for a container whose files the caller already located: one
 /// read of its status and one of its supervisor's command line.
 pub fn observe_files(files: &ContainerDir) -> Observation {
+    observe_with(files, supervisor_alive)
+}
+
+/// [`observe_files`] with the check that a supervisor runs (pid, container id)
+/// given: the seam the tests use to end a supervisor between two reads.
+fn observe_with(files: &ContainerDir, supervisor_alive: impl Fn(u32, &str) -> bool) -> Observation {
     let status_path = files.status();
     let mut status = Status::read(status_path.clone()).unwrap_or_default();
     let id = files
@@ -184,6 +190,38 @@ mod tests {
         assert!(o.status.finished_at.unwrap() >= 1000.0);
         assert!(!o.supervised);
         assert_eq!(o.orphan_pid, None);
+    }
+
+    #[test]
+    fn a_container_that_ended_as_its_supervisor_was_checked_keeps_its_exit_code() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("c");
+        let running = Status {
+            state: ContainerState::Running,
+            supervisor_pid: Some(u32::MAX - 1),
+            pid: Some(u32::MAX - 2),
+            started_at: Some(1000.0),
+            ..Status::default()
+        };
+        save(&dir, running.clone());
+        // The status is read while it runs; before the processes are looked at,
+        // the container ends on its own and its supervisor writes that and exits.
+        let o = observe_with(&ContainerDir::new(&dir), |_, _| {
+            save(
+                &dir,
+                Status {
+                    state: ContainerState::Exited,
+                    pid: None,
+                    exit_code: Some(0),
+                    finished_at: Some(1001.0),
+                    ..running.clone()
+                },
+            );
+            false
+        });
+        assert_eq!(o.status.state, ContainerState::Exited);
+        assert_eq!(o.status.exit_code, Some(0), "not {SUPERVISOR_DIED}");
+        assert!(!o.supervised);
     }
 
     #[test]
