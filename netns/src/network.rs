@@ -69,14 +69,16 @@ impl StateDir {
     }
 
     pub(crate) fn read(&self, network: &str) -> Result<NetworkRecord> {
-        store::read_json(&self.record_path(network))?
-            .ok_or_else(|| Error::Invalid(format!("network {network} does not exist")))
+        self.read_as(network)
     }
 
     /// [`StateDir::read`] for the network's info alone (see [`InfoOnly`]).
     fn read_info(&self, network: &str) -> Result<NetworkInfo> {
-        store::read_json::<InfoOnly>(&self.record_path(network))?
-            .map(|r| r.info)
+        Ok(self.read_as::<InfoOnly>(network)?.info)
+    }
+
+    fn read_as<T: serde::de::DeserializeOwned>(&self, network: &str) -> Result<T> {
+        store::read_json(&self.record_path(network))?
             .ok_or_else(|| Error::Invalid(format!("network {network} does not exist")))
     }
 

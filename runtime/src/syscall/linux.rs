@@ -450,6 +450,7 @@ impl Syscall for LinuxSyscall {
             path: path.into(),
             source: e,
         })?;
+        // SAFETY: parent is a descriptor we own, c a NUL-terminated name we just made.
         if unsafe { libc::mknodat(parent.as_raw_fd(), c.as_ptr(), mode, dev) } < 0 {
             if io::Error::last_os_error().raw_os_error() == Some(libc::EEXIST) {
                 return Ok(());
