@@ -513,3 +513,56 @@ services:
     assert!(!w.root().join("run/net/networks/bridge.json").exists());
     w.assert_clean();
 }
+
+/// `/sys/class/net/lo/flags` inside `service`: 0x9 is up (IFF_UP | IFF_LOOPBACK).
+fn lo_flags(w: &World, p: &std::path::Path, service: &str) -> String {
+    let out = w.ok(
+        p,
+        &["exec", "-T", service, "cat", "/sys/class/net/lo/flags"],
+    );
+    out.trim().to_string()
+}
+
+/// A reboot, as the state root sees one: every process and network namespace
+/// gone and the run dir (tmpfs on most hosts) empty. Only this root's pins are
+/// touched, and the project's containers are stopped first.
+fn reboot(w: &World) {
+    let run = w.root().join("run");
+    for pin in std::fs::read_dir(run.join("netns")).unwrap().flatten() {
+        let c = std::ffi::CString::new(pin.path().as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(
+            unsafe { libc::umount2(c.as_ptr(), 0) },
+            0,
+            "{:?}",
+            pin.path()
+        );
+    }
+    std::fs::remove_dir_all(&run).unwrap();
+}
+
+#[test]
+fn network_mode_none_has_loopback_up_and_starts_again_after_a_reboot() {
+    let w = World::new();
+    let p = w.project(
+        "netnone",
+        r#"
+services:
+  solo:
+    image: IMAGE
+    network_mode: none
+    command: ["sleep", "3600"]
+"#,
+    );
+    w.ok(&p, &["up", "-d"]);
+    // docker's `none`: alone with a loopback that is up.
+    assert_eq!(lo_flags(&w, &p, "solo"), "0x9");
+    w.ok(&p, &["stop", "-t", "0"]);
+    reboot(&w);
+    // The next `up` starts it again (its namespace made anew), as docker does.
+    w.ok(&p, &["up", "-d"]);
+    assert_eq!(states(&w, &p), map(&[("netnone-solo-1", "running")]));
+    assert_eq!(lo_flags(&w, &p, "solo"), "0x9");
+    w.ok(&p, &["down", "-t", "0"]);
+    w.assert_clean();
+}

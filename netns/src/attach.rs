@@ -318,6 +318,11 @@ pub fn attach(
                 default_route,
             });
         }
+        // No network at all (`network_mode: none`): `lo` still goes up, as
+        // docker's does.
+        if !pending.is_empty() {
+            inner.batch(pending)?;
+        }
         Ok(())
     })();
     if let Err(e) = res {

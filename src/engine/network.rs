@@ -765,6 +765,28 @@ pub fn netns_path(layout: &Layout, id: &str) -> std::path::PathBuf {
     layout.run.join("netns").join(id)
 }
 
+/// Checks, before a container starts, that the network namespace it was made
+/// with is still there: a reboot takes every namespace with the run dir. The
+/// empty one of `network_mode: none` is made anew, so the container starts
+/// again as docker starts it, alone with its `lo`. One on networks cannot be
+/// started alone (its networks went too): `up` makes it anew
+/// ([`super::repair::network_lost`]), and this says so instead of a missing
+/// file. One joining another's namespace or the host's has no pin of its own.
+/// Costs one `statfs` when the pin is there.
+pub fn ensure_own_netns(layout: &Layout, id: &str, network_mode: &str) -> Result<()> {
+    let own = matches!(network_mode, "" | "bridge" | "default" | "none");
+    if !own || berth_netns::namespace::is_nsfs(&netns_path(layout, id)) {
+        return Ok(());
+    }
+    if network_mode != "none" {
+        bail!(
+            "its network namespace is gone (the host restarted?); `berth up` makes the container anew"
+        );
+    }
+    wire(layout, id, &[])?;
+    Ok(())
+}
+
 /// Writes what a container's /etc/resolv.conf and /etc/hosts say.
 pub fn write_etc_files(
     dir: &Path,

@@ -2,15 +2,19 @@
 
 use anyhow::Result;
 
-use super::hooks;
+use super::{hooks, network};
 use crate::compose::model::ServiceConfig;
-use crate::state::Layout;
+use crate::state::{ContainerDir, Layout};
 use crate::supervise::ready;
 
 /// Starts a container's supervisor, waits until its process has started (or
 /// failed), then runs its service's `post_start` hooks; a failing hook fails the
 /// start and leaves the container running, as in docker compose.
 pub fn start(layout: &Layout, id: &str) -> Result<()> {
+    let stored: Option<ServiceConfig> = ContainerDir::new(layout.container(id)).read_service();
+    if let Some(svc) = stored {
+        network::ensure_own_netns(layout, id, &svc.network_mode)?;
+    }
     ready::spawn(layout, id)?;
     let found = hooks::found(&layout.container(id))?;
     match hooks::stored_service(&found) {
@@ -22,6 +26,7 @@ pub fn start(layout: &Layout, id: &str) -> Result<()> {
 /// [`start`] for a container of `svc` (as it was created): its `post_start`
 /// hooks come from `svc`, so nothing is read back when it has none.
 pub fn start_service(layout: &Layout, id: &str, svc: &ServiceConfig) -> Result<()> {
+    network::ensure_own_netns(layout, id, &svc.network_mode)?;
     ready::spawn(layout, id)?;
     if svc.post_start.is_empty() {
         return Ok(());
