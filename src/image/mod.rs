@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod digest;
+pub mod dir_sync;
 pub mod mount_points;
 pub mod oci;
 pub mod pull;
