@@ -312,20 +312,27 @@ pub fn build_spec(cfg: &RunConfig) -> Result<Spec, SpecError> {
 /// than typing all the rest of its spec.
 struct Shared<K, T>(Mutex<Vec<(K, T)>>);
 
-impl<K: PartialEq + Clone, T: DeserializeOwned + Clone> Shared<K, T> {
+impl<K: PartialEq + Clone, T: Clone> Shared<K, T> {
     const fn new() -> Self {
         Shared(Mutex::new(Vec::new()))
     }
 
-    /// The part for `key`: `json(key)` typed, the first time.
-    fn typed(&self, key: &K, json: impl FnOnce(&K) -> Value) -> Result<T, SpecError> {
+    /// The part for `key`: `make(key)`, the first time.
+    fn get<E>(&self, key: &K, make: impl FnOnce(&K) -> Result<T, E>) -> Result<T, E> {
         let mut done = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, t)) = done.iter().find(|(k, _)| k == key) {
             return Ok(t.clone());
         }
-        let t: T = serde_json::from_value(json(key))?;
+        let t = make(key)?;
         done.push((key.clone(), t.clone()));
         Ok(t)
+    }
+}
+
+impl<K: PartialEq + Clone, T: DeserializeOwned + Clone> Shared<K, T> {
+    /// The part for `key`: `json(key)` typed, the first time.
+    fn typed(&self, key: &K, json: impl FnOnce(&K) -> Value) -> Result<T, SpecError> {
+        self.get(key, |k| Ok(serde_json::from_value(json(k))?))
     }
 }
 
@@ -341,14 +348,10 @@ static DEVICES: Shared<bool, Vec<LinuxDeviceCgroup>> = Shared::new();
 /// with the same capabilities, and building the profile (its ~300 rules typed
 /// through serde) was a fifth of the instructions of an `up -d` of 50.
 fn default_seccomp(caps: &berth_runtime::capabilities::Sets) -> LinuxSeccomp {
-    static BUILT: Mutex<Vec<(berth_runtime::capabilities::Sets, LinuxSeccomp)>> =
-        Mutex::new(Vec::new());
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, p)) = built.iter().find(|(c, _)| c == caps) {
-        return p.clone();
-    }
-    let p = berth_runtime::seccomp::default::profile(caps);
-    built.push((*caps, p.clone()));
+    static BUILT: Shared<berth_runtime::capabilities::Sets, LinuxSeccomp> = Shared::new();
+    let Ok(p) = BUILT.get(caps, |c| {
+        Ok::<_, std::convert::Infallible>(berth_runtime::seccomp::default::profile(c))
+    });
     p
 }
 
