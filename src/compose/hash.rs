@@ -67,7 +67,7 @@ mod tests {
             ..Default::default()
         };
         s.networks
-            .insert("default".into(), None::<ServiceNetworkConfig>);
+            .insert("default".into(), None::<Box<ServiceNetworkConfig>>);
         s
     }
 

@@ -7,6 +7,7 @@ use crate::compose::model::cast;
 use crate::compose::model::command::split_shell_words;
 use crate::compose::model::port::parse_port_spec;
 use crate::compose::model::volume_mount::parse_volume_spec;
+use crate::compose::yaml::attr_mut;
 
 /// A problem found at a key path of the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -429,25 +430,25 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
     }
     // An attribute written as `key:` (null) is the same as leaving it out.
     svc.retain(|_, v| !v.is_null());
-    if let Some(b) = svc.get_mut("build") {
+    if let Some(b) = attr_mut(svc, "build") {
         build(b, &format!("{path}.build"))?;
     }
     for k in ["command", "entrypoint"] {
-        if let Some(c) = svc.get_mut(k) {
+        if let Some(c) = attr_mut(svc, k) {
             command(c, &format!("{path}.{k}"))?;
         }
     }
     for k in ["environment"] {
-        if let Some(e) = svc.get_mut(k) {
+        if let Some(e) = attr_mut(svc, k) {
             *e = env_mapping(e, &format!("{path}.{k}"))?;
         }
     }
     for k in ["labels", "annotations", "sysctls", "log_opt", "storage_opt"] {
-        if let Some(e) = svc.get_mut(k) {
+        if let Some(e) = attr_mut(svc, k) {
             *e = string_mapping(e, &format!("{path}.{k}"))?;
         }
     }
-    if let Some(h) = svc.get_mut("extra_hosts") {
+    if let Some(h) = attr_mut(svc, "extra_hosts") {
         *h = hosts(h, &format!("{path}.extra_hosts"))?;
     }
     for k in [
@@ -468,11 +469,11 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
         "expose",
         "device_cgroup_rules",
     ] {
-        if let Some(v) = svc.get_mut(k) {
+        if let Some(v) = attr_mut(svc, k) {
             string_list(v);
         }
     }
-    if let Some(Value::Sequence(items)) = svc.get_mut("env_file") {
+    if let Some(Value::Sequence(items)) = attr_mut(svc, "env_file") {
         for item in items.iter_mut() {
             if let Value::String(p) = item {
                 let mut m = Mapping::new();
@@ -481,7 +482,7 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
             }
         }
     }
-    if let Some(ports) = svc.get_mut("ports") {
+    if let Some(ports) = attr_mut(svc, "ports") {
         let p = format!("{path}.ports");
         let Value::Sequence(items) = ports else {
             return err(&p, format!("expected a list, found {}", cast::kind(ports)));
@@ -525,7 +526,7 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
         }
         *ports = Value::Sequence(out);
     }
-    if let Some(vols) = svc.get_mut("volumes") {
+    if let Some(vols) = attr_mut(svc, "volumes") {
         let p = format!("{path}.volumes");
         let Value::Sequence(items) = vols else {
             return err(&p, format!("expected a list, found {}", cast::kind(vols)));
@@ -546,7 +547,7 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
             }
         }
     }
-    if let Some(dep) = svc.get_mut("depends_on") {
+    if let Some(dep) = attr_mut(svc, "depends_on") {
         let p = format!("{path}.depends_on");
         let mut out = Mapping::new();
         match dep {
@@ -584,13 +585,13 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
         *dep = Value::Mapping(out);
     }
     // `models: [llm]` is `models: {llm: null}`, as `networks` is.
-    if let Some(models) = svc.get_mut("models") {
+    if let Some(models) = attr_mut(svc, "models") {
         if let Value::Sequence(items) = models {
             let out: Mapping = items.iter().map(|i| (s(&key(i)), Value::Null)).collect();
             *models = Value::Mapping(out);
         }
     }
-    if let Some(nets) = svc.get_mut("networks") {
+    if let Some(nets) = attr_mut(svc, "networks") {
         if let Value::Sequence(items) = nets {
             let mut out = Mapping::new();
             for item in items.iter() {
@@ -599,7 +600,7 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
             *nets = Value::Mapping(out);
         }
     }
-    if let Some(Value::Mapping(hc)) = svc.get_mut("healthcheck") {
+    if let Some(Value::Mapping(hc)) = attr_mut(svc, "healthcheck") {
         if let Some(t) = hc.get_mut("test") {
             untag(t);
             if let Value::String(text) = t {
@@ -608,11 +609,11 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
         }
     }
     for k in ["secrets", "configs"] {
-        if let Some(v) = svc.get_mut(k) {
+        if let Some(v) = attr_mut(svc, k) {
             file_refs(v, &format!("{path}.{k}"), k == "secrets")?;
         }
     }
-    if let Some(Value::Sequence(devs)) = svc.get_mut("devices") {
+    if let Some(Value::Sequence(devs)) = attr_mut(svc, "devices") {
         for (i, d) in devs.iter_mut().enumerate() {
             if let Value::String(spec) = d {
                 let parts: Vec<&str> = spec.split(':').collect();
@@ -635,14 +636,14 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
             }
         }
     }
-    if let Some(ext) = svc.get_mut("extends") {
+    if let Some(ext) = attr_mut(svc, "extends") {
         if let Value::String(name) = ext {
             let mut m = Mapping::new();
             m.insert(s("service"), s(name));
             *ext = Value::Mapping(m);
         }
     }
-    if let Some(g) = svc.get_mut("gpus") {
+    if let Some(g) = attr_mut(svc, "gpus") {
         if let Value::String(text) = g {
             if text == "all" {
                 let mut m = Mapping::new();
@@ -652,10 +653,10 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
         }
         device_requests(g);
     }
-    drop_nulls(svc.get_mut("healthcheck"));
-    drop_nulls(svc.get_mut("logging"));
-    drop_nulls(svc.get_mut("build"));
-    if let Some(Value::Mapping(d)) = svc.get_mut("deploy") {
+    drop_nulls(attr_mut(svc, "healthcheck"));
+    drop_nulls(attr_mut(svc, "logging"));
+    drop_nulls(attr_mut(svc, "build"));
+    if let Some(Value::Mapping(d)) = attr_mut(svc, "deploy") {
         d.retain(|_, v| !v.is_null());
         drop_nulls(d.get_mut("resources"));
         if let Some(Value::Mapping(r)) = d.get_mut("resources") {
@@ -666,13 +667,13 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
         drop_nulls(d.get_mut("placement"));
     }
     for k in ["ports", "volumes"] {
-        if let Some(Value::Sequence(items)) = svc.get_mut(k) {
+        if let Some(Value::Sequence(items)) = attr_mut(svc, k) {
             for item in items.iter_mut() {
                 drop_nulls(Some(item));
             }
         }
     }
-    if let Some(Value::Mapping(d)) = svc.get_mut("deploy") {
+    if let Some(Value::Mapping(d)) = attr_mut(svc, "deploy") {
         if let Some(l) = d.get_mut("labels") {
             *l = string_mapping(l, &format!("{path}.deploy.labels"))?;
         }
@@ -684,12 +685,12 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
             }
         }
     }
-    if let Some(Value::Mapping(l)) = svc.get_mut("logging") {
+    if let Some(Value::Mapping(l)) = attr_mut(svc, "logging") {
         if let Some(o) = l.get_mut("options") {
             *o = string_mapping(o, &format!("{path}.logging.options"))?;
         }
     }
-    if let Some(Value::Mapping(n)) = svc.get_mut("networks") {
+    if let Some(Value::Mapping(n)) = attr_mut(svc, "networks") {
         for (k, v) in n.iter_mut() {
             if let Value::Mapping(m) = v {
                 if let Some(a) = m.get_mut("aliases") {
@@ -702,13 +703,13 @@ fn service(svc: &mut Mapping, path: &str) -> Res<()> {
         }
     }
     for k in ["pre_start", "post_start", "pre_stop"] {
-        if let Some(Value::Sequence(hooks)) = svc.get_mut(k) {
+        if let Some(Value::Sequence(hooks)) = attr_mut(svc, k) {
             for (i, h) in hooks.iter_mut().enumerate() {
                 hook(h, &format!("{path}.{k}[{i}]"))?;
             }
         }
     }
-    if let Some(Value::Mapping(dev)) = svc.get_mut("develop") {
+    if let Some(Value::Mapping(dev)) = attr_mut(svc, "develop") {
         if let Some(Value::Sequence(rules)) = dev.get_mut("watch") {
             for (i, r) in rules.iter_mut().enumerate() {
                 if let Value::Mapping(rm) = r {

@@ -7,6 +7,7 @@ use serde_yaml_ng::Value;
 
 use crate::compose::model::Project;
 use crate::compose::transform::PathError;
+use crate::compose::yaml::attr;
 use crate::compose::ModelError;
 
 const TOP_KEYS: &[&str] = &[
@@ -353,11 +354,11 @@ pub fn check_keys(tree: &Value) -> Result<(), PathError> {
         let p = format!("services.{name}");
         check_map(svc, SERVICE_KEYS, &p)?;
         check_enum(
-            svc.get("cgroup"),
+            attr(svc, "cgroup"),
             &["host", "private"],
             &format!("{p}.cgroup"),
         )?;
-        if let Some(pp) = svc.get("pull_policy").and_then(Value::as_str) {
+        if let Some(pp) = attr(svc, "pull_policy").and_then(Value::as_str) {
             if !pull_policy_ok(pp) {
                 return Err(PathError {
                     path: format!("{p}.pull_policy"),
@@ -367,7 +368,7 @@ pub fn check_keys(tree: &Value) -> Result<(), PathError> {
                 });
             }
         }
-        for (dep, cfg) in each(svc.get("depends_on")) {
+        for (dep, cfg) in each(attr(svc, "depends_on")) {
             check_enum(
                 cfg.get("condition"),
                 &[
@@ -378,7 +379,7 @@ pub fn check_keys(tree: &Value) -> Result<(), PathError> {
                 &format!("{p}.depends_on.{dep}.condition"),
             )?;
         }
-        if let Some(Value::Sequence(mounts)) = svc.get("volumes") {
+        if let Some(Value::Sequence(mounts)) = attr(svc, "volumes") {
             for (i, m) in mounts.iter().enumerate() {
                 check_enum(
                     m.get("type"),
@@ -387,7 +388,7 @@ pub fn check_keys(tree: &Value) -> Result<(), PathError> {
                 )?;
             }
         }
-        if let Some(Value::Sequence(rules)) = svc.get("develop").and_then(|d| d.get("watch")) {
+        if let Some(Value::Sequence(rules)) = attr(svc, "develop").and_then(|d| d.get("watch")) {
             for (i, r) in rules.iter().enumerate() {
                 check_enum(
                     r.get("action"),
@@ -396,13 +397,13 @@ pub fn check_keys(tree: &Value) -> Result<(), PathError> {
                 )?;
             }
         }
-        if let Some(b) = svc.get("build") {
+        if let Some(b) = attr(svc, "build") {
             check_map(b, BUILD_KEYS, &format!("{p}.build"))?;
         }
-        if let Some(h) = svc.get("healthcheck") {
+        if let Some(h) = attr(svc, "healthcheck") {
             check_map(h, HEALTHCHECK_KEYS, &format!("{p}.healthcheck"))?;
         }
-        if let Some(d) = svc.get("deploy") {
+        if let Some(d) = attr(svc, "deploy") {
             let dp = format!("{p}.deploy");
             check_map(d, DEPLOY_KEYS, &dp)?;
             if let Some(r) = d.get("resources") {
@@ -417,17 +418,17 @@ pub fn check_keys(tree: &Value) -> Result<(), PathError> {
                 check_map(r, RESTART_POLICY_KEYS, &format!("{dp}.restart_policy"))?;
             }
         }
-        for (net, cfg) in each(svc.get("networks")) {
+        for (net, cfg) in each(attr(svc, "networks")) {
             check_map(cfg, SERVICE_NETWORK_KEYS, &format!("{p}.networks.{net}"))?;
         }
-        for (dep, cfg) in each(svc.get("depends_on")) {
+        for (dep, cfg) in each(attr(svc, "depends_on")) {
             check_map(cfg, DEPENDS_ON_KEYS, &format!("{p}.depends_on.{dep}"))?;
         }
-        if let Some(l) = svc.get("logging") {
+        if let Some(l) = attr(svc, "logging") {
             check_map(l, LOGGING_KEYS, &format!("{p}.logging"))?;
         }
         for k in ["secrets", "configs", "env_file"] {
-            if let Some(Value::Sequence(items)) = svc.get(k) {
+            if let Some(Value::Sequence(items)) = attr(svc, k) {
                 let keys = if k == "env_file" {
                     ENV_FILE_KEYS
                 } else {
@@ -438,12 +439,12 @@ pub fn check_keys(tree: &Value) -> Result<(), PathError> {
                 }
             }
         }
-        if let Some(Value::Sequence(ports)) = svc.get("ports") {
+        if let Some(Value::Sequence(ports)) = attr(svc, "ports") {
             for (i, port) in ports.iter().enumerate() {
                 check_map(port, PORT_KEYS, &format!("{p}.ports[{i}]"))?;
             }
         }
-        if let Some(Value::Sequence(mounts)) = svc.get("volumes") {
+        if let Some(Value::Sequence(mounts)) = attr(svc, "volumes") {
             for (i, m) in mounts.iter().enumerate() {
                 check_map(m, MOUNT_KEYS, &format!("{p}.volumes[{i}]"))?;
             }

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use serde_yaml_ng::Value;
+use serde_yaml_ng::{Mapping, Value};
 
 use super::depth;
 use super::error::LoadError;
@@ -235,6 +235,30 @@ pub fn kind(v: &Value) -> &'static str {
         Value::Mapping(_) => "a mapping",
         Value::Tagged(_) => "a tagged value",
     }
+}
+
+/// `v[name]` for a mapping of a few keys, such as a service. A mapping's own
+/// lookup hashes the name (SipHash) to find it; canonicalizing and checking a
+/// service ask for some seventy names, most of them absent, and comparing each
+/// with a handful of keys costs a fraction of that: hashing them was most of the
+/// time a no-op `up` spent on its compose model.
+pub fn attr<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+    let mut v = v;
+    while let Value::Tagged(t) = v {
+        v = &t.value;
+    }
+    let Value::Mapping(m) = v else { return None };
+    m.iter().find_map(|(k, v)| is_key(k, name).then_some(v))
+}
+
+/// [`attr`] for changing the value.
+pub fn attr_mut<'a>(m: &'a mut Mapping, name: &str) -> Option<&'a mut Value> {
+    m.iter_mut().find_map(|(k, v)| is_key(k, name).then_some(v))
+}
+
+/// Whether a mapping's key is `name`, as the mapping's own lookup compares.
+fn is_key(k: &Value, name: &str) -> bool {
+    matches!(k, Value::String(s) if s == name)
 }
 
 #[cfg(test)]

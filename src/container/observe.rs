@@ -115,19 +115,39 @@ fn observe_with(files: &ContainerDir, supervisor_alive: impl Fn(u32, &str) -> bo
     }
 }
 
-/// Reads a small file (a record, a status, a `/proc` file) whole: open, read
-/// until end of file, close. `std::fs::read`, and `read_to_end` on a `File`
-/// however large its buffer, also stat the file and seek for its size, and read
-/// a `/proc` file (size 0) in growing steps from 32 bytes. Through `take`, which
-/// asks no size, into a page: these files in one read, two syscalls fewer per
-/// file. `up`, `ps` and `down` read three per container.
+/// Reads a small file (a record, a status, a `/proc` file) whole: open, read,
+/// close. `std::fs::read`, and `read_to_end` on a `File` however large its
+/// buffer, also stat the file and seek for its size, read a `/proc` file (size
+/// 0) in growing steps from 32 bytes, and read once more to see the end. Here a
+/// read that does not fill the buffer is the end: a regular file gives all it
+/// has up to the size asked, and so does a process's `cmdline` or `stat`, so
+/// these files take one read. `up`, `ps` and `down` read three per container.
 pub fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::with_capacity(4096);
-    std::fs::File::open(path)?
-        .take(u64::MAX)
-        .read_to_end(&mut bytes)?;
-    Ok(bytes)
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path)?;
+    // Into the vector's spare capacity: zeroing a page first would cost more
+    // instructions than the rest of a small read.
+    let mut bytes: Vec<u8> = Vec::with_capacity(4096);
+    loop {
+        let spare = bytes.spare_capacity_mut();
+        // SAFETY: the kernel writes at most `spare.len()` bytes into the spare
+        // capacity, a valid writable region of that length owned by `bytes`.
+        let n = unsafe { libc::read(file.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        let n = n as usize;
+        // SAFETY: the read initialized exactly the `n` bytes after the length.
+        unsafe { bytes.set_len(bytes.len() + n) };
+        if n == 0 || bytes.len() < bytes.capacity() {
+            return Ok(bytes);
+        }
+        bytes.reserve(bytes.capacity());
+    }
 }
 
 /// A process that is not a zombie.
@@ -238,6 +258,20 @@ mod tests {
             },
         );
         assert!(!observe(&dir).supervised);
+    }
+
+    #[test]
+    fn a_small_read_gives_the_whole_file_whatever_its_size() {
+        let root = tempfile::tempdir().unwrap();
+        for size in [0, 1, 4095, 4096, 4097, 8192, 20_000] {
+            let p = root.path().join(format!("f{size}"));
+            let content: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            std::fs::write(&p, &content).unwrap();
+            assert_eq!(read_small(&p).unwrap(), content, "size {size}");
+        }
+        let cmdline = read_small(Path::new("/proc/self/cmdline")).unwrap();
+        assert_eq!(cmdline, std::fs::read("/proc/self/cmdline").unwrap());
+        assert!(read_small(&root.path().join("missing")).is_err());
     }
 
     #[test]

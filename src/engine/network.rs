@@ -285,7 +285,11 @@ pub fn attach_requests(
     let mut nets: Vec<(
         &String,
         Option<&crate::compose::model::ServiceNetworkConfig>,
-    )> = svc.networks.iter().map(|(k, v)| (k, v.as_ref())).collect();
+    )> = svc
+        .networks
+        .iter()
+        .map(|(k, v)| (k, v.as_deref()))
+        .collect();
     nets.sort_by_key(|(k, v)| (-(v.map(|c| c.priority).unwrap_or(0)), (*k).clone()));
     let dns: Vec<IpAddr> = svc.dns.iter().filter_map(|d| d.parse().ok()).collect();
     if svc.network_mode == DEFAULT_BRIDGE {
