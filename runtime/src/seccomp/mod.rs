@@ -404,6 +404,7 @@ mod tests {
         // + personality (2+4+1) + clone (2+6+1) + default.
         assert_eq!(prog.len(), 4 + 3 + 4 + 7 + 9 + 1);
         assert_eq!(prog.last().unwrap().k, 0x0005_0000 | libc::EPERM as u32);
+        check_against_meaning(&p);
     }
 
     /// A tiny classic-BPF interpreter for the instructions `compile` emits.
@@ -568,6 +569,138 @@ mod tests {
         assert_eq!(run(&prog, a, nr("read") | X32_SYSCALL_BIT, [0; 6]), eperm);
         assert_eq!(run(&prog, a, 999, [0; 6]), eperm);
         assert_eq!(run(&prog, i, 999, [0; 6]), eperm);
+    }
+
+    /// A rule as [`meaning`] reads it: its action, its numbers in one ABI, its conditions.
+    type Rule = (u32, Vec<u32>, Vec<oci_spec::runtime::LinuxSeccompArg>);
+
+    /// What a profile means, rule by rule (the first rule listing the number whose
+    /// conditions all hold; rules with the default action left out), for `compile`'s
+    /// output to be checked against.
+    fn meaning(rules: &[Rule], default: u32, nr: u32, args: [u64; 6]) -> u32 {
+        use LinuxSeccompOperator as O;
+        for (act, nrs, conds) in rules {
+            if *act == default || !nrs.contains(&nr) {
+                continue;
+            }
+            let holds = conds.iter().all(|a| {
+                let (x, v) = (args[a.index()], a.value());
+                match a.op() {
+                    O::ScmpCmpEq => x == v,
+                    O::ScmpCmpNe => x != v,
+                    O::ScmpCmpLt => x < v,
+                    O::ScmpCmpLe => x <= v,
+                    O::ScmpCmpGt => x > v,
+                    O::ScmpCmpGe => x >= v,
+                    O::ScmpCmpMaskedEq => x & v == a.value_two().unwrap_or(0),
+                }
+            });
+            if holds {
+                return *act;
+            }
+        }
+        default
+    }
+
+    /// Every number of both ABIs (and some beyond), with argument values at and
+    /// around every value the rules compare with, against [`meaning`].
+    fn check_against_meaning(p: &LinuxSeccomp) {
+        let prog = compile(p).unwrap();
+        let errno = p.default_errno_ret().unwrap_or(libc::EPERM as u32);
+        let default = action(p.default_action(), None, errno).unwrap();
+        let mut vectors = vec![[0u64; 6]];
+        for a in p
+            .syscalls()
+            .iter()
+            .flatten()
+            .flat_map(|r| r.args().iter().flatten())
+        {
+            let v = a.value();
+            for x in [
+                v,
+                v.wrapping_add(1),
+                v.wrapping_sub(1),
+                v ^ 1 << 32,
+                a.value_two().unwrap_or(0),
+                u64::MAX,
+            ] {
+                let mut args = [0u64; 6];
+                args[a.index()] = x;
+                if !vectors.contains(&args) {
+                    vectors.push(args);
+                }
+            }
+        }
+        let archs = p.architectures().clone().unwrap_or_default();
+        for (abi, arch) in [
+            (Abi::X86_64, AUDIT_ARCH_X86_64),
+            (Abi::I386, AUDIT_ARCH_I386),
+        ] {
+            let rules: Vec<Rule> = p
+                .syscalls()
+                .iter()
+                .flatten()
+                .map(|r| {
+                    (
+                        action(r.action(), r.errno_ret(), errno).unwrap(),
+                        r.names().iter().filter_map(|n| number_in(abi, n)).collect(),
+                        r.args().clone().unwrap_or_default(),
+                    )
+                })
+                .collect();
+            let covered = abi == Abi::X86_64 || archs.contains(&Arch::ScmpArchX86);
+            let max = abi.table().iter().map(|(_, nr)| *nr).max().unwrap();
+            for nr in (0..=max + 5).chain([0x3fff_ffff, u32::MAX]) {
+                for args in &vectors {
+                    let want = if covered {
+                        meaning(&rules, default, nr, *args)
+                    } else {
+                        default
+                    };
+                    assert_eq!(run(&prog, arch, nr, *args), want, "{abi:?} {nr} {args:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn filters_mean_what_the_profiles_say() {
+        let caps = crate::capabilities::Sets {
+            bounding: 0xa80425fb,
+            ..Default::default()
+        };
+        check_against_meaning(&default::profile(&caps));
+        let all = crate::capabilities::Sets {
+            bounding: u64::MAX >> 23,
+            ..Default::default()
+        };
+        check_against_meaning(&default::profile(&all));
+        // Every other call and a few runs of neighbours, a rule repeated with
+        // arguments after it allowed them all, another action for some, and a
+        // conditional rule over many numbers: many ranges over several chunks.
+        let names = |f: &dyn Fn(u32) -> bool| -> Vec<&str> {
+            table::SYSCALLS
+                .iter()
+                .filter(|(_, nr)| f(*nr))
+                .map(|(n, _)| *n)
+                .collect()
+        };
+        let p: LinuxSeccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [
+                {"names": names(&|nr| nr % 3 == 0 && nr < 200), "action": "SCMP_ACT_ERRNO",
+                 "errnoRet": 38,
+                 "args": [{"index": 2, "value": 7, "op": "SCMP_CMP_GE"}]},
+                {"names": names(&|nr| nr % 2 == 0 || (100..110).contains(&nr) || nr > 300),
+                 "action": "SCMP_ACT_ALLOW"},
+                {"names": ["read", "personality"], "action": "SCMP_ACT_TRAP",
+                 "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
+                {"names": names(&|nr| nr % 5 == 1), "action": "SCMP_ACT_LOG"},
+                {"names": ["personality"], "action": "SCMP_ACT_ERRNO"}
+            ]
+        }))
+        .unwrap();
+        check_against_meaning(&p);
     }
 
     #[test]
