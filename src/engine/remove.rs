@@ -104,7 +104,7 @@ pub fn discard(layout: &Layout, id: &str) -> Result<()> {
     // a `.del-` directory `repair` finishes, never half a container.
     let doomed = layout.containers().join(format!(".del-{id}"));
     let files = match fs::rename(&dir, &doomed) {
-        Ok(()) => fs::remove_dir_all(&doomed)
+        Ok(()) => crate::state::remove_tree(&doomed)
             .map_err(|e| anyhow!(e).context(format!("removing {}", doomed.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(anyhow!(e).context(format!("removing {}", dir.display()))),
