@@ -317,6 +317,20 @@ impl Netlink {
         Ok(())
     }
 
+    /// Delete the link named `name` in one request (the kernel looks the name
+    /// up); false when there is none. One round trip instead of a lookup and a
+    /// delete: after a `down` each one waits for RTNL, which the kernel holds
+    /// while it reaps the veths of the namespaces just dropped.
+    pub fn del_link_named(&mut self, name: &str) -> Result<bool> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        match self.request(RouteNetlinkMessage::DelLink(m), NLM_F_ACK) {
+            Ok(_) => Ok(true),
+            Err(e) if e.errno() == Some(libc::ENODEV) => Ok(false),
+            Err(e) => Err(e.netlink_op(|| format!("delete link {name}"))),
+        }
+    }
+
     /// Add `addr/prefix` to link `index` (EEXIST is not an error: converging).
     pub fn add_addr(&mut self, index: u32, addr: IpAddr, prefix: u8) -> Result<()> {
         self.batch(vec![Request::add_addr(index, addr, prefix)])

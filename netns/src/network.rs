@@ -600,12 +600,8 @@ fn teardown_kernel(nl: &mut Netlink, info: &NetworkInfo, errs: &mut ErrorList) {
             fault::point("net:after-nft-delete");
             r
         });
-        match nl.link_index(&info.bridge) {
-            Ok(Some(i)) => {
-                errs.push(nl.del_link(i));
-            }
-            Ok(None) => {}
-            Err(e) => errs.0.push(e),
+        if let Err(e) = nl.del_link_named(&info.bridge) {
+            errs.0.push(e);
         }
         nft.join()
     });

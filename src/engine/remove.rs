@@ -17,6 +17,18 @@ use crate::supervise::runtime_launcher::clear_stale;
 /// Removes a stopped container and everything it holds in the kernel and on
 /// disk; with `volumes`, its anonymous volumes too.
 pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
+    remove_then(layout, found, volumes, &|| {})
+}
+
+/// [`remove`], calling `detached` as soon as the container is off its networks
+/// (before its files are deleted): `down` takes a network down the moment its
+/// last member has left it.
+pub fn remove_then(
+    layout: &Layout,
+    found: &Found,
+    volumes: bool,
+    detached: &dyn Fn(),
+) -> Result<()> {
     // Taking the supervisor's lock keeps any supervisor away while the container
     // is taken apart; one still running (or starting: its `up` was killed, or the
     // state said `created`) is stopped first.
@@ -34,6 +46,15 @@ pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
         found.status.state,
         crate::container::ContainerState::Exited | crate::container::ContainerState::Dead
     );
+    // Nothing of a stopped container runs on its networks any more: it leaves
+    // them while its supervisor finishes (its cgroups, the runtime's files),
+    // and `down` takes a network down that much sooner. A remove killed after
+    // this leaves a container off its networks, which the next one finishes.
+    let unwired = exiting.then(|| {
+        let r = leave_networks(layout, &found.record.id);
+        detached();
+        r
+    });
     let mut asked = false;
     let lock = loop {
         if let Some(lock) = crate::state::try_lock(&lock_path)
@@ -63,7 +84,7 @@ pub fn remove(layout: &Layout, found: &Found, volumes: bool) -> Result<()> {
             }
         }
     }
-    let result = discard(layout, &found.record.id);
+    let result = discard_then(layout, &found.record.id, detached, unwired);
     if result.is_ok() {
         crate::events::emit(layout, &found.record, crate::events::Action::Destroy);
     }
@@ -92,19 +113,37 @@ fn wait_for_supervisor(dir: &std::path::Path, max: Duration) {
 /// Takes away a container's runtime state, network and directory, whatever
 /// state it is in; used for removal and to undo a half-made container.
 pub fn discard(layout: &Layout, id: &str) -> Result<()> {
+    discard_then(layout, id, &|| {}, None)
+}
+
+/// Takes container `id` off its networks (and drops its network namespace).
+fn leave_networks(layout: &Layout, id: &str) -> Result<()> {
+    let atts = attachments(&ContainerDir::new(layout.container(id)), id);
+    let r = network::unwire(layout, id, &atts);
+    berth_netns::fault::point("remove:after-unwire");
+    r
+}
+
+/// [`discard`], calling `detached` once the container is off its networks;
+/// `unwired`: how that went when the caller already took it off them.
+fn discard_then(
+    layout: &Layout,
+    id: &str,
+    detached: &dyn Fn(),
+    unwired: Option<Result<()>>,
+) -> Result<()> {
     let dir = layout.container(id);
     clear_stale(&dir);
     let store = crate::image::Store::at(&layout.root);
     let _ = store.unpin(id);
     let _ = store.unpin(&super::image_volume::pin_owner(id));
-    let atts = attachments(&ContainerDir::new(&dir), id);
-    let net = network::unwire(layout, id, &atts);
-    berth_netns::fault::point("remove:after-unwire");
+    let net = unwired.unwrap_or_else(|| leave_networks(layout, id));
+    detached();
     // Out of sight in one step, then deleted: a berth killed while deleting leaves
     // a `.del-` directory `repair` finishes, never half a container.
     let doomed = layout.containers().join(format!(".del-{id}"));
     let files = match fs::rename(&dir, &doomed) {
-        Ok(()) => fs::remove_dir_all(&doomed)
+        Ok(()) => crate::state::remove_tree(&doomed)
             .map_err(|e| anyhow!(e).context(format!("removing {}", doomed.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(anyhow!(e).context(format!("removing {}", dir.display()))),
@@ -133,10 +172,16 @@ fn attachments(files: &ContainerDir, id: &str) -> Vec<berth_netns::Attachment> {
         .collect()
 }
 
-/// Removes a stopped container as [`remove`] does, saying so on `progress`.
-pub fn remove_shown(layout: &Layout, f: &Found, volumes: bool, progress: &Progress) -> Result<()> {
+/// Removes a stopped container as [`remove_then`] does, saying so on `progress`.
+pub fn remove_shown(
+    layout: &Layout,
+    f: &Found,
+    volumes: bool,
+    progress: &Progress,
+    detached: &dyn Fn(),
+) -> Result<()> {
     let task = progress.task(&format!("Container {}", f.record.name), "Removing");
-    match remove(layout, f, volumes) {
+    match remove_then(layout, f, volumes, detached) {
         Ok(()) => {
             task.done("Removed");
             Ok(())
@@ -158,7 +203,7 @@ pub fn remove_all(
     let errors: Vec<anyhow::Error> = std::thread::scope(|s| {
         let handles: Vec<_> = containers
             .into_iter()
-            .map(|f| s.spawn(move || remove_shown(layout, &f, volumes, progress).err()))
+            .map(|f| s.spawn(move || remove_shown(layout, &f, volumes, progress, &|| {}).err()))
             .collect();
         handles
             .into_iter()

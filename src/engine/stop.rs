@@ -137,7 +137,7 @@ pub fn stop_all_then(
         .max_blocking_threads(64)
         .enable_all()
         .build()?;
-    rt.block_on(graph.walk(Direction::Reverse, |svc| {
+    let walked = rt.block_on(graph.walk(Direction::Reverse, |svc| {
         let (layout, project, by_service, progress, after) = (
             layout.clone(),
             project.clone(),
@@ -197,5 +197,8 @@ pub fn stop_all_then(
             }
             first.map_or(Ok(()), Err)
         }
-    }))
+    }));
+    // Every task has ended: the pool's idle threads need not be waited for.
+    rt.shutdown_background();
+    walked
 }

@@ -122,7 +122,7 @@ impl ContainerDir {
         if self.run == self.dir {
             return Ok(());
         }
-        match std::fs::remove_dir_all(&self.run) {
+        match super::remove_tree(&self.run) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).at("remove", &self.run),
             _ => Ok(()),
         }

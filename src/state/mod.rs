@@ -13,6 +13,7 @@ pub mod inotify;
 pub mod layout;
 pub mod lock;
 pub mod perms;
+pub mod remove_tree;
 pub mod topdir;
 mod xattr;
 
@@ -20,6 +21,7 @@ pub use atomic::{write_atomic, write_atomic_volatile, write_json_atomic, write_j
 pub use container_dir::ContainerDir;
 pub use layout::Layout;
 pub use lock::{lock_free, try_lock, ProjectLock};
+pub use remove_tree::remove_tree;
 
 use std::path::PathBuf;
 
