@@ -89,6 +89,12 @@ impl Error {
         }
     }
 
+    /// Whether the container was refused because it is stopped (its init has
+    /// ended), as opposed to a failure of the operation itself.
+    pub fn is_stopped(&self) -> bool {
+        matches!(self, Error::State { status, .. } if *status == crate::container::Status::Stopped.to_string())
+    }
+
     /// The raw errno when the error came from the kernel.
     pub fn errno(&self) -> Option<i32> {
         match self {

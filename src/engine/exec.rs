@@ -174,7 +174,17 @@ pub fn exec(found: &Found, opts: &ExecOptions) -> Result<i32> {
             user,
             stdio,
         })
-        .map_err(|e| anyhow!("exec in {}: {e}", found.record.name))?;
+        .map_err(|e| {
+            if e.is_stopped() {
+                // Stopped (killed) since its status was read.
+                anyhow::Error::new(NotRunning {
+                    name: found.record.name.clone(),
+                    source: e,
+                })
+            } else {
+                anyhow!("exec in {}: {e}", found.record.name)
+            }
+        })?;
     event(ExecStep::Start);
     if opts.detach {
         return Ok(0);

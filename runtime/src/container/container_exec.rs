@@ -109,14 +109,27 @@ impl Container {
             }
         }
         let _ = helper.wait();
+        // The init ended while the helper was entering it (setns finds no
+        // process): the container stopped, which callers tell from a failure.
+        let failure = |e: String| {
+            if self.exited() {
+                Error::State {
+                    id: self.state.id.clone(),
+                    status: Status::Stopped.to_string(),
+                    op: "exec",
+                }
+            } else {
+                Error::Init(e)
+            }
+        };
         let Some(mut p) = p else {
-            return Err(Error::Init(
+            return Err(failure(
                 failed.unwrap_or_else(|| "runtime helper exited without a pid".into()),
             ));
         };
         if let Some(e) = failed {
             let _ = p.wait();
-            return Err(Error::Init(e));
+            return Err(failure(e));
         }
         p.pty = pty;
         Ok(p)
