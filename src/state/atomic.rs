@@ -111,21 +111,32 @@ pub fn remove_stale_temps(dir: &Path) {
 
 /// Writes `value` as pretty JSON to `path` atomically.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
-    write_atomic(path, &json_bytes(path, value)?)
+    write_atomic(path, &json_bytes(path, value, true)?)
 }
 
 /// Writes `value` as pretty JSON to `path` as [`write_atomic_unnamed_sync`] does.
 pub fn write_json_unnamed_sync<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
-    write_atomic_unnamed_sync(path, &json_bytes(path, value)?)
+    write_atomic_unnamed_sync(path, &json_bytes(path, value, true)?)
 }
 
 /// Writes `value` as pretty JSON to `path` as [`write_atomic_volatile`] does.
 pub fn write_json_volatile<T: Serialize>(path: &Path, value: &T) -> Result<(), StateError> {
-    write_atomic_volatile(path, &json_bytes(path, value)?)
+    write_atomic_volatile(path, &json_bytes(path, value, true)?)
 }
 
-fn json_bytes<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>, StateError> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| StateError::Json {
+/// `value` as JSON and a newline: pretty for the records a person may read,
+/// compact for the files only berth reads.
+pub(crate) fn json_bytes<T: Serialize>(
+    path: &Path,
+    value: &T,
+    pretty: bool,
+) -> Result<Vec<u8>, StateError> {
+    let json = if pretty {
+        serde_json::to_vec_pretty(value)
+    } else {
+        serde_json::to_vec(value)
+    };
+    let mut bytes = json.map_err(|source| StateError::Json {
         path: path.to_path_buf(),
         source,
     })?;
