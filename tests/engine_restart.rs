@@ -54,6 +54,11 @@ services:
 "#,
     );
     w.ok(&p, &["up", "-d"]);
+    // `up -d` returns once the init runs; its shell may not have spoken yet, and
+    // a kill before it does would leave one "started" in all.
+    w.wait_until(20, "the first run's output", || {
+        w.ok(&p, &["logs"]).contains("started")
+    });
     let pid = container_pid(&w, "always-svc-1").expect("a running container has a pid");
     // Killed from outside, as the OOM killer or a crash would.
     assert!(Command::new("kill")
