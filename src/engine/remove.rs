@@ -137,8 +137,12 @@ fn discard_then(
     let store = crate::image::Store::at(&layout.root);
     let _ = store.unpin(id);
     let _ = store.unpin(&super::image_volume::pin_owner(id));
-    let net = unwired.unwrap_or_else(|| leave_networks(layout, id));
-    detached();
+    // A caller that took it off its networks already said so.
+    let net = unwired.unwrap_or_else(|| {
+        let r = leave_networks(layout, id);
+        detached();
+        r
+    });
     // Out of sight in one step, then deleted: a berth killed while deleting leaves
     // a `.del-` directory `repair` finishes, never half a container.
     let doomed = layout.containers().join(format!(".del-{id}"));

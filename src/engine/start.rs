@@ -4,20 +4,22 @@ use anyhow::Result;
 
 use super::{hooks, network};
 use crate::compose::model::ServiceConfig;
-use crate::state::{ContainerDir, Layout};
+use crate::state::Layout;
 use crate::supervise::ready;
 
 /// Starts a container's supervisor, waits until its process has started (or
 /// failed), then runs its service's `post_start` hooks; a failing hook fails the
 /// start and leaves the container running, as in docker compose.
 pub fn start(layout: &Layout, id: &str) -> Result<()> {
-    let stored: Option<ServiceConfig> = ContainerDir::new(layout.container(id)).read_service();
-    if let Some(svc) = stored {
+    // The container and its service as created, read once: the network mode
+    // before the start, the hooks after (`exec` needs its record, not status).
+    let found = hooks::found(&layout.container(id))?;
+    let stored = hooks::stored_service(&found);
+    if let Some(svc) = &stored {
         network::ensure_own_netns(layout, id, &svc.network_mode)?;
     }
     ready::spawn(layout, id)?;
-    let found = hooks::found(&layout.container(id))?;
-    match hooks::stored_service(&found) {
+    match stored {
         Some(svc) if !svc.post_start.is_empty() => hooks::post_start(&svc, &found),
         _ => Ok(()),
     }
